@@ -1,0 +1,81 @@
+// swift-tools-version:6.0
+// Lepton: one shared inference engine, three decoders and three programs on top.
+import PackageDescription
+
+// Every Swift target gets the machine's SIMD width: without it SIMD code turns into library
+// calls (see ../shared/specs/swift-performance.md). Cross-module optimisation recompiles small
+// public functions with the caller's flags, so tests and apps need it too.
+let fast: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+
+let package = Package(
+    name: "Lepton",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lepton-chat", targets: ["lepton-chat"]),
+        .executable(name: "lepton-risk", targets: ["lepton-risk"]),
+        .executable(name: "lepton-diagnose", targets: ["lepton-diagnose"]),
+        .executable(name: "lepton-bench", targets: ["lepton-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // MARK: C libraries (system-library targets; each imported only by the module wrapping it)
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // MARK: The engine: tensors, kernels, autodiff, layers, optimizers, losses, metrics, formats
+        .target(name: "LeptonEngine", dependencies: ["CBLAS"], swiftSettings: fast),
+
+        // MARK: Decoders
+        .target(name: "LeptonAudio", dependencies: ["CSndFile", "CSampleRate"], swiftSettings: fast),
+        .target(name: "LeptonImage", dependencies: ["CPNG", "CZlib"], swiftSettings: fast),
+        .target(name: "LeptonReport", dependencies: ["CLibXML2"], swiftSettings: fast),
+
+        // MARK: Domain libraries
+        .target(name: "LeptonSpeech", dependencies: ["LeptonEngine", "LeptonAudio"], swiftSettings: fast),
+        .target(name: "LeptonChat",
+                dependencies: ["LeptonEngine", "LeptonSpeech", "CSQLite3", .product(name: "Yams", package: "Yams")],
+                swiftSettings: fast),
+        .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport"], swiftSettings: fast),
+        .target(name: "LeptonRisk", dependencies: ["LeptonEngine"], swiftSettings: fast),
+
+        // MARK: Shared command-line plumbing (option groups, exit codes, atomic output)
+        .target(name: "LeptonCLI", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: fast),
+
+        // MARK: Programs (thin: argument parsing and output)
+        .executableTarget(name: "lepton-chat", dependencies: ["LeptonChat", "LeptonSpeech", "LeptonAudio", "LeptonCLI",
+                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "apps/lepton-chat", swiftSettings: fast),
+        .executableTarget(name: "lepton-risk", dependencies: ["LeptonRisk", "LeptonCLI",
+                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "apps/lepton-risk", swiftSettings: fast),
+        .executableTarget(name: "lepton-diagnose", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonCLI",
+                                                                  .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "apps/lepton-diagnose", swiftSettings: fast),
+        .executableTarget(name: "lepton-bench", dependencies: ["LeptonEngine", "LeptonSpeech", "LeptonChat", "LeptonRisk",
+                                                               "LeptonDiagnose", "LeptonCLI",
+                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Benchmarks/lepton-bench", swiftSettings: fast),
+
+        // MARK: Tests
+        .testTarget(name: "EngineTests", dependencies: ["LeptonEngine"], swiftSettings: fast),
+        .testTarget(name: "AudioTests", dependencies: ["LeptonAudio"], swiftSettings: fast),
+        .testTarget(name: "ImageTests", dependencies: ["LeptonImage"], swiftSettings: fast),
+        .testTarget(name: "ReportTests", dependencies: ["LeptonReport"], swiftSettings: fast),
+        .testTarget(name: "SpeechTests", dependencies: ["LeptonSpeech", "LeptonAudio", "LeptonEngine"], swiftSettings: fast),
+        .testTarget(name: "ChatTests", dependencies: ["LeptonChat", "LeptonEngine"], swiftSettings: fast),
+        .testTarget(name: "DiagnoseTests", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonEngine"],
+                    swiftSettings: fast),
+        .testTarget(name: "RiskTests", dependencies: ["LeptonRisk", "LeptonEngine"], swiftSettings: fast),
+        .testTarget(name: "CLITests", dependencies: ["LeptonCLI"], swiftSettings: fast),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// LeptonAudio: module under construction; see the issue that owns it.

@@ -1,0 +1,1 @@
+// LeptonChat: module under construction; see the issue that owns it.

@@ -1,0 +1,1 @@
+// LeptonDiagnose: module under construction; see the issue that owns it.

@@ -1,0 +1,1 @@
+// LeptonImage: module under construction; see the issue that owns it.

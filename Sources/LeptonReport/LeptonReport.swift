@@ -1,0 +1,1 @@
+// LeptonReport: module under construction; see the issue that owns it.

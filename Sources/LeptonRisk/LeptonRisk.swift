@@ -1,0 +1,1 @@
+// LeptonRisk: module under construction; see the issue that owns it.

@@ -1,0 +1,1 @@
+// LeptonSpeech: module under construction; see the issue that owns it.

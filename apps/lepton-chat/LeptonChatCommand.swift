@@ -1,0 +1,12 @@
+import ArgumentParser
+import LeptonCLI
+
+@main
+struct LeptonChatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lepton-chat",
+        abstract: "Lepton's speech customer-service bot: transcribe a caller, recognise the intent, answer as a bank agent.",
+        version: leptonVersion,
+        subcommands: []
+    )
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+import LeptonCLI
+
+@main
+struct LeptonRiskCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lepton-risk",
+        abstract: "Lepton's fraud and money-laundering risk scorer on transaction graphs.",
+        version: leptonVersion,
+        subcommands: []
+    )
+}
