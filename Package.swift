@@ -35,7 +35,9 @@ let package = Package(
 
         // MARK: Decoders
         .target(name: "LeptonAudio", dependencies: ["CSndFile", "CSampleRate"], swiftSettings: fast),
-        .target(name: "LeptonImage", dependencies: ["CPNG", "CZlib"], swiftSettings: fast),
+        // libpng's errors longjmp; CPNGShim keeps every setjmp/longjmp inside C.
+        .target(name: "CPNGShim", dependencies: ["CPNG"]),
+        .target(name: "LeptonImage", dependencies: ["CPNG", "CPNGShim", "CZlib"], swiftSettings: fast),
         .target(name: "LeptonReport", dependencies: ["CLibXML2"], swiftSettings: fast),
 
         // MARK: Domain libraries

@@ -1,0 +1,103 @@
+// AudioFileProbe.swift: checks made before libsndfile sees a file, and the mapping of its failures.
+
+import Foundation
+
+/// Pre-open checks: existence, size, magic bytes and the RIFF `data` chunk size.
+///
+/// libsndfile quietly clamps a WAV `data` chunk that claims more bytes than the file holds;
+/// a hostile header (billions of frames) or a cut-off download would then decode as if nothing
+/// were wrong. These checks turn both into typed errors.
+enum AudioFileProbe {
+    /// Size of the regular file at `path`.
+    static func regularFileSize(_ path: String) throws -> Int {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw AudioError.fileNotFound(path: path) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw AudioError.fileNotFound(path: path) }
+        return Int(st.st_size)
+    }
+
+    /// Up to `count` leading bytes of the file.
+    static func readPrefix(_ path: String, count: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw AudioError.readFailed(path: path, detail: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, 0) }
+        guard n >= 0 else { throw AudioError.readFailed(path: path, detail: String(cString: strerror(errno))) }
+        return Array(bytes.prefix(n))
+    }
+
+    /// Whether the leading bytes carry the signature of a container libsndfile knows.
+    static func hasAudioMagic(_ head: [UInt8]) -> Bool {
+        guard head.count >= 4 else { return false }
+        let tag = String(decoding: head.prefix(4), as: UTF8.self)
+        let known: Set<String> = ["RIFF", "RIFX", "RF64", "FORM", "fLaC", "OggS", ".snd", "dns.", "caff",
+                                  "riff", "NIST", "wvpk", "MThd", "Crea", "2BIT", "SDS\u{0}", "IMPM", "ID3\u{2}",
+                                  "ID3\u{3}", "ID3\u{4}"]
+        if known.contains(tag) { return true }
+        // MPEG audio frame sync: 11 set bits.
+        return head[0] == 0xFF && (head[1] & 0xE0) == 0xE0
+    }
+
+    /// Maps a failed `sf_open` to a typed error.
+    static func classifyOpenFailure(path: String, head: [UInt8], message: String) -> AudioError {
+        let lower = message.lowercased()
+        guard hasAudioMagic(head) else { return .notAudio(path: path, detail: message) }
+        if lower.contains("not supported") || lower.contains("unsupported") || lower.contains("not implemented")
+            || lower.contains("not yet supported") {
+            return .unsupported(path: path, detail: message)
+        }
+        if lower.contains("not recognised") || lower.contains("not recognized") {
+            // A known signature that libsndfile still rejects: the header is damaged or cut short.
+            return .truncated(path: path, detail: message)
+        }
+        return .truncated(path: path, detail: message)
+    }
+
+    /// For RIFF/WAVE files: walks the chunk list and checks that the `data` chunk fits in the file.
+    ///
+    /// Streaming writers leave the size 0 or 0xFFFFFFFF when they cannot seek back; those are
+    /// accepted (libsndfile then reads to the end of the file).
+    static func checkRIFF(path: String, fileSize: Int, limits: AudioLimits) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw AudioError.readFailed(path: path, detail: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        func bytes(at offset: Int, count: Int) -> [UInt8]? {
+            var b = [UInt8](repeating: 0, count: count)
+            let n = b.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
+            return n == count ? b : nil
+        }
+        func le32(_ b: [UInt8], _ i: Int) -> Int {
+            Int(b[i]) | Int(b[i + 1]) << 8 | Int(b[i + 2]) << 16 | Int(b[i + 3]) << 24
+        }
+        guard let header = bytes(at: 0, count: 12) else { return }  // too short: let libsndfile judge
+        guard header[0...3] == [0x52, 0x49, 0x46, 0x46][...], header[8...11] == [0x57, 0x41, 0x56, 0x45][...] else { return }
+        var offset = 12
+        var bytesPerSecond = 0
+        var chunks = 0
+        while offset + 8 <= fileSize, chunks < 10_000 {
+            chunks += 1
+            guard let chunk = bytes(at: offset, count: 8) else { break }
+            let id = String(decoding: chunk[0..<4], as: UTF8.self)
+            let size = le32(chunk, 4)
+            let available = fileSize - (offset + 8)
+            if id == "fmt ", size >= 16, let fmt = bytes(at: offset + 8, count: 16) {
+                bytesPerSecond = le32(fmt, 8)
+            }
+            if id == "data" {
+                if size == 0 || size == 0xFFFF_FFFF || size <= available { return }
+                let seconds = bytesPerSecond > 0 ? Double(size) / Double(bytesPerSecond) : 0
+                if seconds > limits.maxDurationSeconds {
+                    throw AudioError.absurdLength(path: path, seconds: seconds, limitSeconds: limits.maxDurationSeconds)
+                }
+                throw AudioError.truncated(path: path,
+                                           detail: "the data chunk declares \(size) bytes but the file holds \(available)")
+            }
+            if size > available {
+                throw AudioError.truncated(path: path, detail: "chunk '\(id)' declares \(size) bytes but the file holds \(available)")
+            }
+            offset += 8 + size + (size & 1)
+        }
+        throw AudioError.truncated(path: path, detail: "no data chunk in the RIFF/WAVE file")
+    }
+}

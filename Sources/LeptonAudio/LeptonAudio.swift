@@ -1,1 +1,0 @@
-// LeptonAudio: module under construction; see the issue that owns it.

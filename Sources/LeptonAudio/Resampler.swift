@@ -1,0 +1,119 @@
+// Resampler.swift: incremental sample-rate conversion with libsamplerate.
+
+import CSampleRate
+
+/// Quality/speed trade-off of libsamplerate's converters.
+public enum ResamplerQuality: Sendable {
+    /// `SRC_SINC_BEST_QUALITY`: band-limited sinc, about 97 dB stop-band attenuation. The default.
+    case best
+    /// `SRC_SINC_MEDIUM_QUALITY`.
+    case medium
+    /// `SRC_SINC_FASTEST`.
+    case fastest
+
+    var converter: Int32 {
+        switch self {
+        case .best: return Int32(SRC_SINC_BEST_QUALITY)
+        case .medium: return Int32(SRC_SINC_MEDIUM_QUALITY)
+        case .fastest: return Int32(SRC_SINC_FASTEST)
+        }
+    }
+}
+
+/// Converts a mono Float32 stream from one rate to another, block by block.
+///
+/// Feed consecutive blocks with ``process(_:endOfInput:)``; the filter state carries over, so the
+/// concatenated outputs equal a one-shot conversion. Pass `endOfInput: true` with the last block
+/// (possibly empty) to flush the filter tail. Total output length ≈ `input × outputRate / inputRate`.
+/// Not thread-safe.
+public final class Resampler {
+    /// Input rate in Hz.
+    public let inputRate: Int
+    /// Output rate in Hz.
+    public let outputRate: Int
+    /// `outputRate / inputRate`.
+    public let ratio: Double
+
+    private let state: OpaquePointer
+    private var scratch: [Float] = []
+    private var finished = false
+
+    /// - Throws: ``AudioError/invalidArgument(detail:)`` for non-positive rates or a ratio
+    ///   libsamplerate cannot do (beyond 1:256), ``AudioError/resampler(detail:)`` if it fails to start.
+    public init(inputRate: Int, outputRate: Int, quality: ResamplerQuality = .best) throws {
+        guard inputRate > 0, outputRate > 0 else {
+            throw AudioError.invalidArgument(detail: "sample rates must be positive (\(inputRate) -> \(outputRate))")
+        }
+        let ratio = Double(outputRate) / Double(inputRate)
+        guard src_is_valid_ratio(ratio) != 0 else {
+            throw AudioError.invalidArgument(detail: "cannot resample \(inputRate) Hz to \(outputRate) Hz (ratio \(ratio))")
+        }
+        var error: Int32 = 0
+        guard let state = src_new(quality.converter, 1, &error) else {
+            throw AudioError.resampler(detail: String(cString: src_strerror(error)))
+        }
+        self.inputRate = inputRate
+        self.outputRate = outputRate
+        self.ratio = ratio
+        self.state = state
+    }
+
+    deinit { src_delete(state) }
+
+    /// Converts one block and returns the output it produced (may be shorter or longer than
+    /// `input.count × ratio` because of the filter delay; the totals agree at the end).
+    public func process(_ input: [Float], endOfInput: Bool = false) throws -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(Int(Double(input.count) * ratio) + 64)
+        try input.withUnsafeBufferPointer { try process($0, endOfInput: endOfInput, appendingTo: &out) }
+        return out
+    }
+
+    /// Converts `input` and appends the produced samples to `output`.
+    public func process(_ input: UnsafeBufferPointer<Float>, endOfInput: Bool, appendingTo output: inout [Float]) throws {
+        if finished {
+            if input.isEmpty { return }
+            throw AudioError.resampler(detail: "input after end of input; call reset() first")
+        }
+        var consumed = 0
+        var dummy: Float = 0
+        while true {
+            let remaining = input.count - consumed
+            let capacity = max(4096, Int(Double(remaining) * ratio) + 256)
+            if scratch.count < capacity { scratch = [Float](repeating: 0, count: capacity) }
+            var produced = 0
+            var used = 0
+            let status: Int32 = scratch.withUnsafeMutableBufferPointer { out in
+                withUnsafeMutablePointer(to: &dummy) { dummyPointer in
+                    var data = SRC_DATA()
+                    data.data_in = remaining > 0 ? UnsafePointer(input.baseAddress! + consumed) : UnsafePointer(dummyPointer)
+                    data.input_frames = remaining
+                    data.data_out = out.baseAddress
+                    data.output_frames = out.count
+                    data.end_of_input = endOfInput ? 1 : 0
+                    data.src_ratio = ratio
+                    let s = src_process(state, &data)
+                    produced = data.output_frames_gen
+                    used = data.input_frames_used
+                    return s
+                }
+            }
+            if status != 0 { throw AudioError.resampler(detail: String(cString: src_strerror(status))) }
+            consumed += used
+            if produced > 0 { output.append(contentsOf: scratch[0..<produced]) }
+            if consumed >= input.count {
+                // Without end of input, everything consumed is enough; with it, drain until nothing comes out.
+                if !endOfInput { return }
+                if produced == 0 { finished = true; return }
+            } else if used == 0 && produced == 0 {
+                throw AudioError.resampler(detail: "no progress (\(remaining) frames pending)")
+            }
+        }
+    }
+
+    /// Clears the filter state so a new, unrelated stream can be converted.
+    public func reset() {
+        src_reset(state)
+        finished = false
+    }
+}

@@ -1,1 +1,0 @@
-// LeptonImage: module under construction; see the issue that owns it.
