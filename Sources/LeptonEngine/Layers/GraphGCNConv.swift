@@ -1,0 +1,85 @@
+import Foundation
+
+/// Graph convolution (Kipf & Welling 2017) with PyG `GCNConv` semantics on a directed multigraph:
+/// existing self-loops are replaced by one self-loop of weight 1 per node; `deg_i` counts the
+/// incoming edges of `i` (duplicates included, self-loops excluded) plus that loop; then
+///
+///     out_i = b + Σ_{j→i ∪ {i}} (x_j W^T) / sqrt(deg_i · deg_j)
+///
+/// Weights: `lin.weight [out, in]`, `bias [out]`.
+public struct GCNConv: Sendable {
+    public var lin: GraphLinear
+    public var bias: Tensor
+    public var biasGrad: Tensor
+    var projected: Tensor? = nil
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, rng: inout SeededGenerator) {
+        lin = GraphLinear(inFeatures, outFeatures, bias: false, rng: &rng)
+        bias = Tensor.zeros([outFeatures]); biasGrad = Tensor.zeros([outFeatures])
+    }
+
+    /// `deg_i` of the normalisation (incoming non-self edges + 1).
+    public static func degrees(_ g: MessagePassingGraph) -> [Float] {
+        (0..<g.nodeCount).map { i in
+            var d: Float = 1
+            for k in Int(g.inStart[i])..<Int(g.inStart[i + 1]) where Int(g.inSource[k]) != i { d += 1 }
+            return d
+        }
+    }
+
+    /// Normalised propagation `out_i = h_i/deg_i + Σ_{j→i, j≠i} h_j/sqrt(deg_i deg_j)` of `h [nodes, d]`.
+    static func propagate(_ h: Tensor, graph g: MessagePassingGraph, invSqrtDeg: [Float]) -> Tensor {
+        let n = g.nodeCount, d = h.shape[1]
+        var out = Tensor.zeros([n, d])
+        h.withUnsafeBufferPointer { hb in out.withUnsafeMutableBufferPointer { ob in
+        g.inStart.withUnsafeBufferPointer { st in g.inSource.withUnsafeBufferPointer { so in invSqrtDeg.withUnsafeBufferPointer { ib in
+            nonisolated(unsafe) let hp = hb.baseAddress!, op = ob.baseAddress!, stp = st.baseAddress!, sop = so.baseAddress!, ip = ib.baseAddress!
+            parallelChunks(n, grain: 1024) { lo, hi in
+                for i in lo..<hi {
+                    let o = op + i * d, self_ = hp + i * d
+                    let wi = ip[i]
+                    for c in 0..<d { o[c] = wi * wi * self_[c] }
+                    for k in Int(stp[i])..<Int(stp[i + 1]) {
+                        let j = Int(sop[k]); if j == i { continue }
+                        let w = wi * ip[j]; let s = hp + j * d
+                        for c in 0..<d { o[c] += w * s[c] }
+                    }
+                }
+            }
+        }}}}}
+        return out
+    }
+
+    public mutating func forward(_ x: Tensor, graph: MessagePassingGraph, training: Bool = true) -> Tensor {
+        let inv = Self.degrees(graph).map { 1 / $0.squareRoot() }
+        let h = lin.forward(x, training: training)
+        var out = Self.propagate(h, graph: graph, invSqrtDeg: inv)
+        let d = out.shape[1]
+        bias.withUnsafeBufferPointer { bb in out.withUnsafeMutableBufferPointer { ob in
+            for i in 0..<graph.nodeCount { for c in 0..<d { ob[i * d + c] += bb[c] } }
+        }}
+        return out
+    }
+
+    /// The transpose of the propagation is the same propagation on the reversed graph with the
+    /// degrees of the forward graph. Returns `dx [nodes, in]`.
+    public mutating func backward(_ dOut: Tensor, graph: MessagePassingGraph, reversed: MessagePassingGraph) -> Tensor {
+        let inv = Self.degrees(graph).map { 1 / $0.squareRoot() }
+        let dh = Self.propagate(dOut, graph: reversed, invSqrtDeg: inv)
+        let d = dOut.shape[1]
+        dOut.withUnsafeBufferPointer { db in biasGrad.withUnsafeMutableBufferPointer { bg in
+            for i in 0..<graph.nodeCount { for c in 0..<d { bg[c] += db[i * d + c] } }
+        }}
+        return lin.backward(dh)!
+    }
+
+    public mutating func zeroGrad() { lin.zeroGrad(); biasGrad = Tensor.zeros(bias.shape) }
+
+    public mutating func visitParameters(prefix: String = "", _ body: (String, inout Tensor, Tensor) -> Void) {
+        lin.visitParameters(prefix: prefix + "lin.", body); body(prefix + "bias", &bias, biasGrad)
+    }
+
+    public var parameters: [(String, Tensor, Tensor)] {
+        lin.parameters.map { ("lin." + $0.0, $0.1, $0.2) } + [("bias", bias, biasGrad)]
+    }
+}

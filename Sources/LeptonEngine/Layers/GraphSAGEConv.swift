@@ -1,0 +1,53 @@
+/// GraphSAGE convolution with mean aggregation (Hamilton et al. 2017; PyG `SAGEConv(aggr="mean")`):
+///
+///     out_i = lin_l( mean_{j→i} [x_j ‖ e_ji] ) + lin_r(x_i)
+///
+/// Edge features `e` are optional (`edgeFeatures` > 0 appends them to every message, as in the
+/// edge-aware variants used for transaction graphs). Nodes without incoming edges aggregate 0.
+/// Weights: `lin_l.weight [out, in + edgeFeatures]`, `lin_l.bias [out]`, `lin_r.weight [out, in]`.
+public struct SAGEConv: Sendable {
+    public var linL: GraphLinear
+    public var linR: GraphLinear
+    public let inFeatures: Int
+    public let edgeFeatures: Int
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, edgeFeatures: Int = 0, rng: inout SeededGenerator) {
+        self.inFeatures = inFeatures
+        self.edgeFeatures = edgeFeatures
+        linL = GraphLinear(inFeatures + edgeFeatures, outFeatures, bias: true, rng: &rng)
+        linR = GraphLinear(inFeatures, outFeatures, bias: false, rng: &rng)
+    }
+
+    /// - Parameters:
+    ///   - x: node features `[nodes, in]`.
+    ///   - edges: optional edge features `[edges, edgeFeatures]` indexed by original edge id.
+    /// - Returns: `[nodes, out]`.
+    public mutating func forward(_ x: Tensor, graph: MessagePassingGraph, edges: Tensor? = nil, training: Bool = true) -> Tensor {
+        precondition((edges?.shape[1] ?? 0) == edgeFeatures, "SAGEConv expects \(edgeFeatures) edge features")
+        let agg = GraphAggregate.mean(x, edgeFeatures: edgeFeatures > 0 ? edges : nil, graph: graph)
+        var y = linL.forward(agg, training: training)
+        y.addScaled(linR.forward(x, training: training))
+        return y
+    }
+
+    /// Accumulates parameter gradients; returns `(dx [nodes, in], dEdges [edges, edgeFeatures]?)`.
+    /// `reversed` is `graph.reversed()` (pass it in so that it is built once per graph).
+    public mutating func backward(_ dOut: Tensor, graph: MessagePassingGraph, reversed: MessagePassingGraph) -> (Tensor, Tensor?) {
+        let dAgg = linL.backward(dOut)!
+        var dx = linR.backward(dOut)!
+        let (dxAgg, dE) = GraphAggregate.meanBackward(dAgg, inputWidth: inFeatures, edgeWidth: edgeFeatures, graph: graph, reversed: reversed)
+        dx.addScaled(dxAgg)
+        return (dx, dE)
+    }
+
+    public mutating func zeroGrad() { linL.zeroGrad(); linR.zeroGrad() }
+
+    public mutating func visitParameters(prefix: String = "", _ body: (String, inout Tensor, Tensor) -> Void) {
+        linL.visitParameters(prefix: prefix + "lin_l.", body); linR.visitParameters(prefix: prefix + "lin_r.", body)
+    }
+
+    /// Named parameters with gradients (`lin_l.weight`, `lin_l.bias`, `lin_r.weight`).
+    public var parameters: [(String, Tensor, Tensor)] {
+        linL.parameters.map { ("lin_l." + $0.0, $0.1, $0.2) } + linR.parameters.map { ("lin_r." + $0.0, $0.1, $0.2) }
+    }
+}
