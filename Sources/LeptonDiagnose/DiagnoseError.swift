@@ -1,0 +1,23 @@
+/// Why a study, a model or a labels file could not be processed. Each case names the input.
+public enum DiagnoseError: Error, CustomStringConvertible {
+    /// A report could not be read or has none of the configured sections.
+    case badReport(file: String, reason: String)
+    /// A scan could not be decoded (wraps DICOM/PNG errors as text so batch output stays uniform).
+    case badScan(file: String, reason: String)
+    /// A model folder is missing a file, or its weights do not match the configuration.
+    case badModel(path: String, reason: String)
+    /// A labels CSV is malformed.
+    case badLabels(file: String, line: Int, reason: String)
+    /// An argument combination that cannot work (e.g. neither a scan nor a report).
+    case usage(String)
+
+    public var description: String {
+        switch self {
+        case let .badReport(f, r): return "\(f): cannot read report: \(r)"
+        case let .badScan(f, r): return "\(f): cannot read scan: \(r)"
+        case let .badModel(p, r): return "\(p): bad model: \(r)"
+        case let .badLabels(f, l, r): return "\(f):\(l): \(r)"
+        case let .usage(m): return m
+        }
+    }
+}

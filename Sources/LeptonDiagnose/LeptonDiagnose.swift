@@ -1,1 +1,0 @@
-// LeptonDiagnose: module under construction; see the issue that owns it.

@@ -1,0 +1,227 @@
+import Foundation
+
+/// The first frame of a DICOM image, decoded to stored values, with what is needed to display it.
+///
+/// `samples` holds the stored pixel values of frame 0, sign-extended when PixelRepresentation is 1,
+/// interleaved by sample (`[rows, columns, samplesPerPixel]`), exactly what pydicom's
+/// `pixel_array` gives for uncompressed, deflated and RLE data (palette indices stay indices;
+/// YBR_FULL stays YBR until `rendered()`).
+public struct DICOMImage: Sendable {
+    public let rows: Int
+    public let columns: Int
+    public let samplesPerPixel: Int
+    public let bitsAllocated: Int
+    public let bitsStored: Int
+    public let isSigned: Bool
+    public let frames: Int
+    public let photometric: String
+    public let modality: String
+    public let transferSyntaxUID: String
+    /// Stored values of frame 0, `[rows, columns, samplesPerPixel]`.
+    public let samples: [Int32]
+    public let rescaleSlope: Double
+    public let rescaleIntercept: Double
+    /// First Window Center / Width pair, when present and the width is positive.
+    public let window: (center: Double, width: Double)?
+    /// Palette (red, green, blue) 8-bit lookup tables and the first mapped index, for PALETTE COLOR.
+    let palette: (first: Int, red: [UInt8], green: [UInt8], blue: [UInt8])?
+
+    /// Reads the first frame of a DICOM file.
+    public init(contentsOf url: URL) throws {
+        try self.init(dataSet: DICOMDataSet(contentsOf: url))
+    }
+
+    /// Decodes the first frame of a parsed data set.
+    public init(dataSet ds: DICOMDataSet) throws {
+        let file = ds.file
+        guard let pixel = ds.elements[.pixelData] else {
+            throw DICOMError.noPixelData(file: file, sopClass: ds.string(.sopClassUID) ?? "")
+        }
+        if case let .unsupported(uid, name) = ds.transferSyntax {
+            throw DICOMError.unsupportedTransferSyntax(file: file, uid: uid, name: name)
+        }
+        func need(_ tag: DICOMTag, _ name: String, _ range: ClosedRange<Int>) throws -> Int {
+            guard let v = ds.uint16(tag) else { throw DICOMError.badAttribute(file: file, attribute: name, reason: "is missing") }
+            guard range.contains(Int(v)) else { throw DICOMError.badAttribute(file: file, attribute: name, reason: "is \(v), outside \(range)") }
+            return Int(v)
+        }
+        rows = try need(.rows, "Rows", 1...65535)
+        columns = try need(.columns, "Columns", 1...65535)
+        samplesPerPixel = ds.uint16(.samplesPerPixel).map(Int.init) ?? 1
+        guard samplesPerPixel == 1 || samplesPerPixel == 3 else {
+            throw DICOMError.badAttribute(file: file, attribute: "SamplesPerPixel", reason: "is \(samplesPerPixel), expected 1 or 3")
+        }
+        bitsAllocated = try need(.bitsAllocated, "BitsAllocated", 1...32)
+        guard bitsAllocated == 8 || bitsAllocated == 16 || bitsAllocated == 32 else {
+            throw DICOMError.badAttribute(file: file, attribute: "BitsAllocated", reason: "is \(bitsAllocated); only 8, 16 and 32 are supported")
+        }
+        let alloc = bitsAllocated
+        bitsStored = ds.uint16(.bitsStored).map { min(max(Int($0), 1), alloc) } ?? alloc
+        isSigned = ds.uint16(.pixelRepresentation) == 1
+        frames = max(1, Int(ds.number(.numberOfFrames) ?? 1))
+        photometric = ds.string(.photometricInterpretation)?.uppercased() ?? (samplesPerPixel == 3 ? "RGB" : "MONOCHROME2")
+        modality = ds.string(.modality) ?? ""
+        transferSyntaxUID = ds.transferSyntaxUID
+        rescaleSlope = ds.number(.rescaleSlope).flatMap { $0 == 0 ? nil : $0 } ?? 1
+        rescaleIntercept = ds.number(.rescaleIntercept) ?? 0
+        let centers = ds.numbers(.windowCenter), widths = ds.numbers(.windowWidth)
+        if let c = centers.first, let w = widths.first, w > 0 { window = (c, w) } else { window = nil }
+
+        let pixelCount = rows * columns
+        let bytesPerSample = bitsAllocated / 8
+        let frameBytes = pixelCount * samplesPerPixel * bytesPerSample
+        // Frame 0 as little-endian bytes, interleaved (planar data is reordered below).
+        var frame: [UInt8]
+        var planar = ds.uint16(.planarConfiguration) == 1 && samplesPerPixel > 1
+        if let frags = pixel.fragments {
+            guard ds.transferSyntax == .rleLossless else {
+                throw DICOMError.badPixelData(file: file, reason: "encapsulated pixel data in a native transfer syntax")
+            }
+            let data = try DICOMImage.firstFrameFragments(frags, offsets: pixel.offsetTable, frames: frames, file: file)
+            frame = try RLEDecoder.decode(data, pixelCount: pixelCount, samples: samplesPerPixel,
+                                          bytesPerSample: bytesPerSample, file: file)
+            planar = samplesPerPixel > 1  // RLE segments are always by plane
+        } else {
+            guard pixel.value.count >= frameBytes else {
+                throw DICOMError.badPixelData(file: file, reason: "pixel data has \(pixel.value.count) bytes, frame 0 needs \(frameBytes)")
+            }
+            frame = Array(pixel.value[0..<frameBytes])
+            if ds.bigEndian && bytesPerSample > 1 {
+                // Explicit VR Big Endian stores each word most significant byte first.
+                var i = 0
+                while i + bytesPerSample <= frame.count {
+                    frame[i..<i + bytesPerSample].reverse()
+                    i += bytesPerSample
+                }
+            } else if ds.bigEndian && pixel.vr == "OW" && bytesPerSample == 1 {
+                // 8-bit samples in an OW value: big endian swaps each byte pair.
+                var i = 0
+                while i + 1 < frame.count { frame.swapAt(i, i + 1); i += 2 }
+            }
+        }
+        samples = DICOMImage.unpack(frame, pixelCount: pixelCount, samples: samplesPerPixel, bytesPerSample: bytesPerSample,
+                                    bitsStored: bitsStored, signed: isSigned, planar: planar)
+
+        if photometric == "PALETTE COLOR" {
+            palette = try DICOMImage.readPalette(ds, file: file)
+        } else {
+            palette = nil
+        }
+    }
+
+    /// The data of frame 0 from encapsulated fragments: by the offset table when there is one,
+    /// all fragments for a single frame, else one fragment per frame.
+    static func firstFrameFragments(_ frags: [[UInt8]], offsets: [UInt32], frames: Int, file: String) throws -> [UInt8] {
+        guard !frags.isEmpty else { throw DICOMError.badPixelData(file: file, reason: "no fragments") }
+        if frames == 1 { return frags.reduce(into: []) { $0 += $1 } }
+        if offsets.count >= 2 {
+            // Concatenate fragments whose item offset lies in [offsets[0], offsets[1]).
+            var out: [UInt8] = [], pos: UInt32 = 0
+            for f in frags {
+                if pos >= offsets[0] && pos < offsets[1] { out += f }
+                pos &+= UInt32(f.count) &+ 8
+            }
+            if !out.isEmpty { return out }
+        }
+        return frags[0]
+    }
+
+    /// Little-endian bytes → stored values, sign-extended from `bitsStored` when signed.
+    static func unpack(_ b: [UInt8], pixelCount: Int, samples: Int, bytesPerSample: Int, bitsStored: Int,
+                       signed: Bool, planar: Bool) -> [Int32] {
+        let n = pixelCount * samples
+        var out = [Int32](repeating: 0, count: n)
+        let shift = 32 - bitsStored
+        for i in 0..<n {
+            // Destination i = pixel p, sample s; its source index depends on the planar configuration.
+            let p = i / samples, s = i % samples
+            let src = planar ? s * pixelCount + p : i
+            let o = src * bytesPerSample
+            var v: UInt32 = 0
+            for k in 0..<bytesPerSample { v |= UInt32(b[o + k]) << (8 * k) }
+            if signed {
+                out[i] = Int32(bitPattern: v << shift) >> shift
+            } else {
+                out[i] = Int32(bitPattern: v)
+            }
+        }
+        return out
+    }
+
+    static func readPalette(_ ds: DICOMDataSet, file: String) throws -> (first: Int, red: [UInt8], green: [UInt8], blue: [UInt8]) {
+        func lut(_ d: DICOMTag, _ data: DICOMTag, _ name: String) throws -> (Int, [UInt8]) {
+            guard let n0 = ds.uint16(d, index: 0), let first = ds.uint16(d, index: 1), let bits = ds.uint16(d, index: 2),
+                  let raw = ds.elements[data]?.value else {
+                throw DICOMError.badAttribute(file: file, attribute: name + " palette", reason: "is missing or incomplete")
+            }
+            let n = n0 == 0 ? 65536 : Int(n0)
+            var table = [UInt8](repeating: 0, count: n)
+            if raw.count >= 2 * n {
+                for i in 0..<n {
+                    let a = UInt16(raw[2 * i]), b = UInt16(raw[2 * i + 1])
+                    let v = ds.bigEndian ? (a << 8 | b) : (b << 8 | a)
+                    table[i] = bits > 8 ? UInt8(v >> 8) : UInt8(truncatingIfNeeded: v)
+                }
+            } else if raw.count >= n && bits <= 8 {
+                for i in 0..<n { table[i] = raw[i] }
+            } else {
+                throw DICOMError.badAttribute(file: file, attribute: name + " palette", reason: "has \(raw.count) bytes for \(n) entries")
+            }
+            return (Int(first), table)
+        }
+        let (first, r) = try lut(.redPaletteDescriptor, .redPaletteData, "red")
+        let (_, g) = try lut(.greenPaletteDescriptor, .greenPaletteData, "green")
+        let (_, b) = try lut(.bluePaletteDescriptor, .bluePaletteData, "blue")
+        return (first, r, g, b)
+    }
+}
+
+/// DICOM RLE Lossless (PS3.5 Annex G): a 64-byte header of segment offsets, then one PackBits
+/// segment per byte plane (most significant byte of each sample first).
+enum RLEDecoder {
+    /// Returns planar little-endian bytes: plane `s` holds sample `s` of every pixel.
+    static func decode(_ d: [UInt8], pixelCount: Int, samples: Int, bytesPerSample: Int, file: String) throws -> [UInt8] {
+        guard d.count >= 64 else { throw DICOMError.badPixelData(file: file, reason: "RLE header shorter than 64 bytes") }
+        func le32(_ o: Int) -> Int { Int(d[o]) | Int(d[o + 1]) << 8 | Int(d[o + 2]) << 16 | Int(d[o + 3]) << 24 }
+        let nseg = le32(0)
+        let expected = samples * bytesPerSample
+        guard nseg == expected else {
+            throw DICOMError.badPixelData(file: file, reason: "RLE has \(nseg) segments, expected \(expected)")
+        }
+        var out = [UInt8](repeating: 0, count: pixelCount * samples * bytesPerSample)
+        for seg in 0..<nseg {
+            let start = le32(4 + 4 * seg)
+            let end = seg + 1 < nseg ? le32(8 + 4 * seg) : d.count
+            guard start >= 64, start <= end, end <= d.count else {
+                throw DICOMError.badPixelData(file: file, reason: "RLE segment \(seg) offsets \(start)..<\(end) outside \(d.count) bytes")
+            }
+            let sample = seg / bytesPerSample
+            let byteIndex = bytesPerSample - 1 - seg % bytesPerSample  // first segment = most significant byte
+            var written = 0
+            var i = start
+            // Decoded bytes go to sample plane `sample`, pixel `written`, byte `byteIndex`.
+            let base = sample * pixelCount
+            while i < end && written < pixelCount {
+                let n = Int(Int8(bitPattern: d[i])); i += 1
+                if n >= 0 {
+                    let count = n + 1
+                    guard i + count <= end else { throw DICOMError.badPixelData(file: file, reason: "RLE literal run overruns segment \(seg)") }
+                    for k in 0..<min(count, pixelCount - written) {
+                        out[(base + written + k) * bytesPerSample + byteIndex] = d[i + k]
+                    }
+                    written += min(count, pixelCount - written); i += count
+                } else if n != -128 {
+                    let count = 1 - n
+                    guard i < end else { throw DICOMError.badPixelData(file: file, reason: "RLE replicate run overruns segment \(seg)") }
+                    let v = d[i]; i += 1
+                    for k in 0..<min(count, pixelCount - written) { out[(base + written + k) * bytesPerSample + byteIndex] = v }
+                    written += min(count, pixelCount - written)
+                }
+            }
+            guard written == pixelCount else {
+                throw DICOMError.badPixelData(file: file, reason: "RLE segment \(seg) decodes to \(written) of \(pixelCount) bytes")
+            }
+        }
+        return out
+    }
+}
