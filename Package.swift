@@ -68,7 +68,7 @@ let package = Package(
                           path: "Benchmarks/lepton-bench", swiftSettings: fast),
 
         // MARK: Tests
-        .testTarget(name: "EngineTests", dependencies: ["LeptonEngine"], swiftSettings: fast),
+        .testTarget(name: "EngineTests", dependencies: ["LeptonEngine"], exclude: ["Fixtures"], swiftSettings: fast),
         .testTarget(name: "AudioTests", dependencies: ["LeptonAudio"], swiftSettings: fast),
         .testTarget(name: "ImageTests", dependencies: ["LeptonImage"], swiftSettings: fast),
         .testTarget(name: "ReportTests", dependencies: ["LeptonReport"], swiftSettings: fast),
