@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "LeptonReport", dependencies: ["CLibXML2"], swiftSettings: fast),
 
         // MARK: Domain libraries
-        .target(name: "LeptonSpeech", dependencies: ["LeptonEngine", "LeptonAudio"], swiftSettings: fast),
+        .target(name: "LeptonSpeech", dependencies: ["LeptonEngine", "LeptonAudio", "CZlib"], swiftSettings: fast),
         .target(name: "LeptonChat",
                 dependencies: ["LeptonEngine", "LeptonSpeech", "CSQLite3", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),

@@ -1,1 +1,0 @@
-// LeptonSpeech: module under construction; see the issue that owns it.

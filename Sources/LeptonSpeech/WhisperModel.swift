@@ -1,0 +1,269 @@
+import Foundation
+import LeptonEngine
+
+/// `config.json` of a CTranslate2 Whisper model folder.
+public struct WhisperConfig: Codable, Sendable {
+    /// Token ids forbidden at every step (`suppress_tokens=[-1]`).
+    public var suppressIDs: [Int]
+    /// Token ids forbidden at the first generated step (`suppress_blank`).
+    public var suppressIDsBegin: [Int]
+    /// Language tokens (multilingual models only).
+    public var langIDs: [Int]?
+    /// (decoder layer, head) pairs used for word alignment.
+    public var alignmentHeads: [[Int]]?
+
+    enum CodingKeys: String, CodingKey {
+        case suppressIDs = "suppress_ids"
+        case suppressIDsBegin = "suppress_ids_begin"
+        case langIDs = "lang_ids"
+        case alignmentHeads = "alignment_heads"
+    }
+}
+
+/// Whisper tiny.en with float32 weights converted from a CTranslate2 `model.bin` (float16 on disk).
+///
+/// Checkpoint names and shapes (148 variables, one alias; `L` = layer 0…3):
+/// ```
+/// encoder/conv1/weight [384, 80, 3]  bias [384]          Conv1D k3 s1 p1, GELU
+/// encoder/conv2/weight [384, 384, 3] bias [384]          Conv1D k3 s2 p1, GELU
+/// encoder/position_encodings/encodings [1500, 384]
+/// encoder/layer_L/self_attention/layer_norm/{gamma,beta} [384]
+/// encoder/layer_L/self_attention/linear_0/{weight [1152, 384], bias [1152]}   fused Q|K|V
+/// encoder/layer_L/self_attention/linear_1/{weight [384, 384], bias [384]}     output
+/// encoder/layer_L/ffn/layer_norm/{gamma,beta} [384]
+/// encoder/layer_L/ffn/linear_0/{weight [1536, 384], bias [1536]}   GELU
+/// encoder/layer_L/ffn/linear_1/{weight [384, 1536], bias [384]}
+/// encoder/layer_norm/{gamma,beta} [384]
+/// decoder/embeddings/weight [51864, 384]   (= decoder/projection/weight, alias: tied output)
+/// decoder/position_encodings/encodings [448, 384]
+/// decoder/layer_L/self_attention/...   as in the encoder (causal)
+/// decoder/layer_L/attention/layer_norm/{gamma,beta} [384]
+/// decoder/layer_L/attention/linear_0/{weight [384, 384], bias [384]}     cross-attention query
+/// decoder/layer_L/attention/linear_1/{weight [768, 384], bias [768]}     fused K|V of the encoder output
+/// decoder/layer_L/attention/linear_2/{weight [384, 384], bias [384]}     output
+/// decoder/layer_L/ffn/...              as in the encoder
+/// decoder/layer_norm/{gamma,beta} [384]
+/// scalars: decoder/{activation=3 (GELU erf), alibi=0, alignment_heads, alignment_layer, num_heads=6,
+///          pre_norm=1, scale_embeddings=0, start_from_zero_embedding=0}, encoder/num_heads=6
+/// ```
+/// Loading is strict: a missing, mis-shaped or unused variable is a ``SpeechError/weight(name:reason:)``.
+public final class WhisperModel: @unchecked Sendable {
+    // MARK: Dimensions of tiny.en
+    public static let dModel = 384
+    public static let heads = 6
+    public static let headDim = 64
+    public static let ffnDim = 1536
+    public static let encoderLayers = 4
+    public static let decoderLayers = 4
+    public static let melBins = 80
+    public static let encoderFrames = 3000
+    public static let encoderPositions = 1500
+    public static let decoderPositions = 448
+    public static let vocabularySize = 51864
+
+    /// A linear layer `y = x Wᵀ + b` with `W` stored `[out, in]`.
+    public struct Linear: @unchecked Sendable {
+        public let weight: UnsafeMutablePointer<Float>
+        public let bias: UnsafeMutablePointer<Float>
+        public let outputs: Int
+        public let inputs: Int
+    }
+
+    /// LayerNorm parameters (epsilon 1e-5).
+    public struct Norm: @unchecked Sendable {
+        public let gamma: UnsafeMutablePointer<Float>
+        public let beta: UnsafeMutablePointer<Float>
+    }
+
+    public struct EncoderLayer: Sendable {
+        public let attentionNorm: Norm
+        public let qkv: Linear
+        public let attentionOut: Linear
+        public let ffnNorm: Norm
+        public let ffnIn: Linear
+        public let ffnOut: Linear
+    }
+
+    public struct DecoderLayer: Sendable {
+        public let selfNorm: Norm
+        public let selfQKV: Linear
+        public let selfOut: Linear
+        public let crossNorm: Norm
+        public let crossQuery: Linear
+        public let crossKV: Linear
+        public let crossOut: Linear
+        public let ffnNorm: Norm
+        public let ffnIn: Linear
+        public let ffnOut: Linear
+    }
+
+    /// Conv weights re-laid at load as `[out, kernel, in]` so that an im2col row is three
+    /// contiguous input frames of a `[time, channels]` activation.
+    public let conv1: Linear
+    public let conv2: Linear
+    /// `[1500, 384]`
+    public let encoderPositions: UnsafeMutablePointer<Float>
+    public let encoderLayers: [EncoderLayer]
+    public let encoderNorm: Norm
+    /// `[51864, 384]`: token embeddings and (tied) output projection.
+    public let embeddings: UnsafeMutablePointer<Float>
+    /// `[448, 384]`
+    public let decoderPositions: UnsafeMutablePointer<Float>
+    public let decoderLayers: [DecoderLayer]
+    public let decoderNorm: Norm
+
+    public let config: WhisperConfig
+    public let tokenizer: WhisperTokenizer
+    /// The model folder.
+    public let directory: URL
+
+    private var allocations: [UnsafeMutablePointer<Float>] = []
+
+    /// Loads `model.bin`, `config.json` and `vocabulary.txt` from `directory`.
+    ///
+    /// - Throws: ``SpeechError`` naming the file or weight at fault.
+    public init(directory: URL = ModelCache.whisperTinyEn) throws {
+        self.directory = directory
+        let binURL = directory.appendingPathComponent("model.bin")
+        let file: CTranslate2File
+        do { file = try CTranslate2File(contentsOf: binURL) } catch {
+            throw SpeechError.model(path: binURL.path, reason: "\(error)")
+        }
+        guard file.specName == "WhisperSpec" else {
+            throw SpeechError.model(path: binURL.path, reason: "spec \(file.specName), expected WhisperSpec")
+        }
+        let configURL = directory.appendingPathComponent("config.json")
+        do {
+            config = try JSONDecoder().decode(WhisperConfig.self, from: Data(contentsOf: configURL))
+        } catch {
+            throw SpeechError.model(path: configURL.path, reason: "bad config.json: \(error)")
+        }
+        tokenizer = try WhisperTokenizer(vocabulary: directory.appendingPathComponent("vocabulary.txt"))
+        guard tokenizer.count == Self.vocabularySize else {
+            throw SpeechError.model(path: directory.appendingPathComponent("vocabulary.txt").path,
+                                    reason: "\(tokenizer.count) tokens, expected \(Self.vocabularySize) (tiny.en)")
+        }
+
+        var loader = Loader(file: file)
+        let d = Self.dModel
+        // Scalars: checked against the architecture this code implements.
+        let expected: [(String, Double)] = [
+            ("decoder/activation", 3), ("decoder/alibi", 0), ("decoder/num_heads", 6), ("decoder/pre_norm", 1),
+            ("decoder/scale_embeddings", 0), ("decoder/start_from_zero_embedding", 0), ("encoder/num_heads", 6),
+        ]
+        for (name, value) in expected {
+            let v = try loader.scalar(name)
+            guard v == value else { throw SpeechError.weight(name: name, reason: "value \(v), this port implements \(value)") }
+        }
+        // Word-alignment settings: not used for transcription, read so that nothing is left over.
+        _ = try loader.scalar("decoder/alignment_heads")
+        _ = try loader.scalar("decoder/alignment_layer")
+
+        conv1 = try loader.conv("encoder/conv1", out: d, in: Self.melBins)
+        conv2 = try loader.conv("encoder/conv2", out: d, in: d)
+        encoderPositions = try loader.tensor("encoder/position_encodings/encodings", [Self.encoderPositions, d])
+        var enc: [EncoderLayer] = []
+        for l in 0..<Self.encoderLayers {
+            let p = "encoder/layer_\(l)/"
+            enc.append(EncoderLayer(
+                attentionNorm: try loader.norm(p + "self_attention/layer_norm"),
+                qkv: try loader.linear(p + "self_attention/linear_0", out: 3 * d, in: d),
+                attentionOut: try loader.linear(p + "self_attention/linear_1", out: d, in: d),
+                ffnNorm: try loader.norm(p + "ffn/layer_norm"),
+                ffnIn: try loader.linear(p + "ffn/linear_0", out: Self.ffnDim, in: d),
+                ffnOut: try loader.linear(p + "ffn/linear_1", out: d, in: Self.ffnDim)))
+        }
+        encoderLayers = enc
+        encoderNorm = try loader.norm("encoder/layer_norm")
+
+        embeddings = try loader.tensor("decoder/embeddings/weight", [Self.vocabularySize, d])
+        // The output projection is the embedding matrix (alias); it must not have its own bias.
+        guard file.aliases["decoder/projection/weight"] == "decoder/embeddings/weight" else {
+            throw SpeechError.weight(name: "decoder/projection/weight", reason: "expected an alias of decoder/embeddings/weight")
+        }
+        loader.used.insert("decoder/projection/weight")
+        decoderPositions = try loader.tensor("decoder/position_encodings/encodings", [Self.decoderPositions, d])
+        var dec: [DecoderLayer] = []
+        for l in 0..<Self.decoderLayers {
+            let p = "decoder/layer_\(l)/"
+            dec.append(DecoderLayer(
+                selfNorm: try loader.norm(p + "self_attention/layer_norm"),
+                selfQKV: try loader.linear(p + "self_attention/linear_0", out: 3 * d, in: d),
+                selfOut: try loader.linear(p + "self_attention/linear_1", out: d, in: d),
+                crossNorm: try loader.norm(p + "attention/layer_norm"),
+                crossQuery: try loader.linear(p + "attention/linear_0", out: d, in: d),
+                crossKV: try loader.linear(p + "attention/linear_1", out: 2 * d, in: d),
+                crossOut: try loader.linear(p + "attention/linear_2", out: d, in: d),
+                ffnNorm: try loader.norm(p + "ffn/layer_norm"),
+                ffnIn: try loader.linear(p + "ffn/linear_0", out: Self.ffnDim, in: d),
+                ffnOut: try loader.linear(p + "ffn/linear_1", out: d, in: Self.ffnDim)))
+        }
+        decoderLayers = dec
+        decoderNorm = try loader.norm("decoder/layer_norm")
+
+        allocations = loader.allocations
+        let unused = file.allNames.filter { !loader.used.contains($0) }
+        if let first = unused.first {
+            throw SpeechError.weight(name: first, reason: "present in \(binURL.lastPathComponent) but unused by Whisper tiny.en"
+                                     + (unused.count > 1 ? " (and \(unused.count - 1) more)" : ""))
+        }
+    }
+
+    deinit { for p in allocations { p.deallocate() } }
+
+    /// Reads variables by name, remembering which were consumed.
+    private struct Loader {
+        let file: CTranslate2File
+        var used: Set<String> = []
+        var allocations: [UnsafeMutablePointer<Float>] = []
+
+        mutating func tensor(_ name: String, _ shape: [Int]) throws -> UnsafeMutablePointer<Float> {
+            let n = shape.reduce(1, *)
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            do {
+                try file.readFloats(name, expectedShape: shape, into: p)
+            } catch let e as CTranslate2Error {
+                p.deallocate()
+                switch e {
+                case .missingVariable: throw SpeechError.weight(name: name, reason: "missing from \(file.path)")
+                case let .wrongVariable(_, _, reason): throw SpeechError.weight(name: name, reason: reason)
+                default: throw SpeechError.model(path: file.path, reason: e.description)
+                }
+            }
+            guard !used.contains(name) else { p.deallocate(); throw SpeechError.weight(name: name, reason: "read twice") }
+            used.insert(name)
+            allocations.append(p)
+            return p
+        }
+
+        mutating func scalar(_ name: String) throws -> Double {
+            let v: Double
+            do { v = try file.scalar(name) } catch {
+                throw SpeechError.weight(name: name, reason: "\(error)")
+            }
+            used.insert(name)
+            return v
+        }
+
+        mutating func linear(_ prefix: String, out: Int, in inputs: Int) throws -> Linear {
+            Linear(weight: try tensor(prefix + "/weight", [out, inputs]), bias: try tensor(prefix + "/bias", [out]),
+                   outputs: out, inputs: inputs)
+        }
+
+        mutating func norm(_ prefix: String) throws -> Norm {
+            Norm(gamma: try tensor(prefix + "/gamma", [WhisperModel.dModel]), beta: try tensor(prefix + "/beta", [WhisperModel.dModel]))
+        }
+
+        /// Conv1D `[out, in, 3]` re-laid as `[out, 3, in]`.
+        mutating func conv(_ prefix: String, out: Int, in inputs: Int) throws -> Linear {
+            let w = try tensor(prefix + "/weight", [out, inputs, 3])
+            let tmp = [Float](UnsafeBufferPointer(start: w, count: out * inputs * 3))
+            for o in 0..<out {
+                for c in 0..<inputs {
+                    for k in 0..<3 { w[o * 3 * inputs + k * inputs + c] = tmp[o * inputs * 3 + c * 3 + k] }
+                }
+            }
+            return Linear(weight: w, bias: try tensor(prefix + "/bias", [out]), outputs: out, inputs: 3 * inputs)
+        }
+    }
+}
