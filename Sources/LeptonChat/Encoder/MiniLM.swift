@@ -1,0 +1,259 @@
+import Foundation
+import LeptonEngine
+
+/// BERT hyper-parameters from a Hugging Face `config.json` (all-MiniLM-L6-v2: 384 hidden, 6 layers,
+/// 12 heads of 32, 1536 intermediate, 30,522 words, 512 positions, LayerNorm ε 1e-12, erf GELU).
+public struct MiniLMConfig: Sendable, Equatable {
+    public var hidden = 384, layers = 6, heads = 12, intermediate = 1536
+    public var vocabulary = 30522, maxPositions = 512, tokenTypes = 2
+    public var layerNormEpsilon: Float = 1e-12
+    public var headDim: Int { hidden / heads }
+
+    public init() {}
+
+    /// Reads `config.json`; only the exact-erf GELU, absolute positions and head sizes that are a
+    /// multiple of 8 are supported (anything else is an error naming the field).
+    public init(contentsOf url: URL) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw EncoderError.unreadableFile(path: url.path, reason: error.localizedDescription)
+        }
+        guard let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw EncoderError.badConfig(path: url.path, reason: "not a JSON object")
+        }
+        func int(_ k: String) throws -> Int {
+            guard let v = o[k] as? Int, v > 0 else { throw EncoderError.badConfig(path: url.path, reason: "field \(k) missing or not a positive integer") }
+            return v
+        }
+        hidden = try int("hidden_size"); layers = try int("num_hidden_layers"); heads = try int("num_attention_heads")
+        intermediate = try int("intermediate_size"); vocabulary = try int("vocab_size")
+        maxPositions = try int("max_position_embeddings"); tokenTypes = try int("type_vocab_size")
+        if let e = o["layer_norm_eps"] as? Double { layerNormEpsilon = Float(e) }
+        if let act = o["hidden_act"] as? String, act != "gelu" {
+            throw EncoderError.badConfig(path: url.path, reason: "hidden_act \(act) not supported (only exact gelu)")
+        }
+        if let p = o["position_embedding_type"] as? String, p != "absolute" {
+            throw EncoderError.badConfig(path: url.path, reason: "position_embedding_type \(p) not supported")
+        }
+        guard hidden % heads == 0, (hidden / heads) % 8 == 0, hidden % 8 == 0, intermediate % 8 == 0 else {
+            throw EncoderError.badConfig(path: url.path, reason: "hidden \(hidden) / heads \(heads) must give a head size that is a multiple of 8")
+        }
+    }
+}
+
+/// all-MiniLM-L6-v2: a 6-layer BERT encoder (post-LayerNorm) whose mean-pooled, L2-normalised last
+/// hidden state is the sentence embedding.
+///
+/// Checkpoint weights (`model.safetensors`, no `bert.` prefix; Linear weights are `[out, in]`):
+/// ```
+/// embeddings.word_embeddings.weight            [30522, 384]
+/// embeddings.position_embeddings.weight        [512, 384]
+/// embeddings.token_type_embeddings.weight      [2, 384]      (only row 0 is used)
+/// embeddings.LayerNorm.{weight,bias}           [384]
+/// embeddings.position_ids                      I64 [1, 512]  (0..511; skipped)
+/// encoder.layer.L.attention.self.{query,key,value}.weight   [384, 384], .bias [384]
+/// encoder.layer.L.attention.output.dense.weight             [384, 384], .bias [384]
+/// encoder.layer.L.attention.output.LayerNorm.{weight,bias}  [384]
+/// encoder.layer.L.intermediate.dense.weight                 [1536, 384], .bias [1536]
+/// encoder.layer.L.output.dense.weight                       [384, 1536], .bias [384]
+/// encoder.layer.L.output.LayerNorm.{weight,bias}            [384]
+/// pooler.dense.{weight [384, 384], bias [384]}               (unused by sentence-transformers; skipped)
+/// ```
+///
+/// The forward pass works on *packed* batches: the tokens of all sentences of a batch are the rows
+/// of one `[tokens, hidden]` matrix, so every projection is one GEMM with no padding rows, and
+/// attention runs per sentence over exactly its own tokens — the same result as padding with an
+/// attention mask that gives padded keys zero weight, without computing the padding.
+public struct MiniLM: Sendable {
+    /// One post-LayerNorm Transformer block. Q, K and V are fused into one `[3·hidden, hidden]` weight.
+    public struct Layer: Sendable {
+        public var qkvWeight: Tensor      // [3H, H]  rows: query, key, value
+        public var qkvBias: Tensor        // [3H]
+        public var outWeight: Tensor      // [H, H]   attention.output.dense
+        public var outBias: Tensor        // [H]
+        public var norm1Weight: Tensor, norm1Bias: Tensor   // [H] attention.output.LayerNorm
+        public var upWeight: Tensor       // [I, H]   intermediate.dense
+        public var upBias: Tensor         // [I]
+        public var downWeight: Tensor     // [H, I]   output.dense
+        public var downBias: Tensor       // [H]
+        public var norm2Weight: Tensor, norm2Bias: Tensor   // [H] output.LayerNorm
+    }
+
+    public let config: MiniLMConfig
+    public var wordEmbeddings: Tensor      // [V, H]
+    public var positionEmbeddings: Tensor  // [P, H]
+    public var tokenType0: Tensor          // [H] row 0 of token_type_embeddings
+    public var embeddingNormWeight: Tensor, embeddingNormBias: Tensor  // [H]
+    public var layers: [Layer]
+
+    /// Loads `config.json` and `model.safetensors` from a sentence-transformers model folder.
+    public init(folder: URL) throws {
+        let config = try MiniLMConfig(contentsOf: folder.appendingPathComponent("config.json"))
+        let store = try Safetensors.read(folder.appendingPathComponent("model.safetensors"))
+        try self.init(weights: store, config: config)
+    }
+
+    /// Takes every weight strictly from `weights`: a missing, mis-shaped or unused weight is an error naming it.
+    public init(weights store: WeightStore, config: MiniLMConfig) throws {
+        self.config = config
+        let h = config.hidden, i = config.intermediate
+        let emb = store.scoped("embeddings.")
+        wordEmbeddings = try emb.take("word_embeddings.weight", shape: [config.vocabulary, h])
+        positionEmbeddings = try emb.take("position_embeddings.weight", shape: [config.maxPositions, h])
+        let types = try emb.take("token_type_embeddings.weight", shape: [config.tokenTypes, h])
+        tokenType0 = Tensor(shape: [h], scalars: Array(types.scalars.prefix(h)))
+        embeddingNormWeight = try emb.take("LayerNorm.weight", shape: [h])
+        embeddingNormBias = try emb.take("LayerNorm.bias", shape: [h])
+        if emb.contains("position_ids") { try emb.skip("position_ids") }
+        store.skip { $0.hasPrefix("pooler.") }
+        layers = try (0..<config.layers).map { l in
+            let s = store.scoped("encoder.layer.\(l).")
+            let q = try s.take("attention.self.query.weight", shape: [h, h])
+            let k = try s.take("attention.self.key.weight", shape: [h, h])
+            let v = try s.take("attention.self.value.weight", shape: [h, h])
+            let qb = try s.take("attention.self.query.bias", shape: [h])
+            let kb = try s.take("attention.self.key.bias", shape: [h])
+            let vb = try s.take("attention.self.value.bias", shape: [h])
+            return Layer(
+                qkvWeight: Tensor(shape: [3 * h, h], scalars: q.scalars + k.scalars + v.scalars),
+                qkvBias: Tensor(shape: [3 * h], scalars: qb.scalars + kb.scalars + vb.scalars),
+                outWeight: try s.take("attention.output.dense.weight", shape: [h, h]),
+                outBias: try s.take("attention.output.dense.bias", shape: [h]),
+                norm1Weight: try s.take("attention.output.LayerNorm.weight", shape: [h]),
+                norm1Bias: try s.take("attention.output.LayerNorm.bias", shape: [h]),
+                upWeight: try s.take("intermediate.dense.weight", shape: [i, h]),
+                upBias: try s.take("intermediate.dense.bias", shape: [i]),
+                downWeight: try s.take("output.dense.weight", shape: [h, i]),
+                downBias: try s.take("output.dense.bias", shape: [h]),
+                norm2Weight: try s.take("output.LayerNorm.weight", shape: [h]),
+                norm2Bias: try s.take("output.LayerNorm.bias", shape: [h]))
+        }
+        try store.finish()
+    }
+
+    // MARK: Forward
+
+    /// Last hidden states of a packed batch.
+    ///
+    /// - Parameters:
+    ///   - sentences: token ids per sentence (each non-empty, at most `maxPositions` long, ids < vocabulary).
+    ///   - lastLayers: run only the first `config.layers - skipTop` layers when `skipTop > 0`.
+    /// - Returns: `[Σ lengths, hidden]`, sentence after sentence.
+    public func hiddenStates(_ sentences: [[Int32]], skipTop: Int = 0) -> Tensor {
+        var ws = Workspace(config: config, tokens: sentences.reduce(0) { $0 + $1.count },
+                           longest: sentences.map(\.count).max() ?? 0)
+        forward(sentences, workspace: &ws, layerCount: config.layers - skipTop)
+        return ws.x
+    }
+
+    /// Mean-pooled, L2-normalised embeddings of a batch: `[sentences, hidden]`.
+    public func embed(_ sentences: [[Int32]]) -> Tensor {
+        var ws = Workspace(config: config, tokens: sentences.reduce(0) { $0 + $1.count },
+                           longest: sentences.map(\.count).max() ?? 0)
+        return embed(sentences, workspace: &ws)
+    }
+
+    /// Buffers of one packed batch, reused across batches of at most `tokens` tokens.
+    struct Workspace {
+        var capacity: Int, longest: Int
+        var x: Tensor, qkv: Tensor, ctx: Tensor, tmp: Tensor, up: Tensor
+        init(config c: MiniLMConfig, tokens n: Int, longest: Int) {
+            capacity = max(n, 1); self.longest = max(longest, 1)
+            x = Tensor(shape: [capacity, c.hidden]); qkv = Tensor(shape: [capacity, 3 * c.hidden])
+            ctx = Tensor(shape: [capacity, c.hidden]); tmp = Tensor(shape: [capacity, c.hidden])
+            up = Tensor(shape: [capacity, c.intermediate])
+        }
+    }
+
+    func embed(_ sentences: [[Int32]], workspace ws: inout Workspace) -> Tensor {
+        let h = config.hidden
+        forward(sentences, workspace: &ws, layerCount: config.layers)
+        var out = Tensor(shape: [sentences.count, h])
+        out.withUnsafeMutableBufferPointer { ob in
+            ws.x.withUnsafeBufferPointer { xb in
+                let o = ob.baseAddress!, x = xb.baseAddress!
+                var row = 0
+                for (s, ids) in sentences.enumerated() {
+                    EncoderKernels.meanPoolNormalize(x + row * h, rows: ids.count, width: h, into: o + s * h)
+                    row += ids.count
+                }
+            }
+        }
+        return out
+    }
+
+    /// Runs the embeddings and the first `layerCount` blocks; the result is in `ws.x` (first Σ lengths rows).
+    func forward(_ sentences: [[Int32]], workspace ws: inout Workspace, layerCount: Int) {
+        let h = config.hidden, inter = config.intermediate, eps = config.layerNormEpsilon
+        let n = sentences.reduce(0) { $0 + $1.count }
+        if n > ws.capacity || (sentences.map(\.count).max() ?? 0) > ws.longest {
+            ws = Workspace(config: config, tokens: n, longest: sentences.map(\.count).max() ?? 0)
+        }
+        var offsets = [Int](repeating: 0, count: sentences.count + 1)
+        for (i, s) in sentences.enumerated() { offsets[i + 1] = offsets[i] + s.count }
+        let longest = ws.longest
+        let cfg = config
+
+        ws.x.withUnsafeMutableBufferPointer { xb in
+        ws.qkv.withUnsafeMutableBufferPointer { qb in
+        ws.ctx.withUnsafeMutableBufferPointer { cb in
+        ws.tmp.withUnsafeMutableBufferPointer { tb in
+        ws.up.withUnsafeMutableBufferPointer { ub in
+            let x = xb.baseAddress!, qkv = qb.baseAddress!, ctx = cb.baseAddress!, tmp = tb.baseAddress!, up = ub.baseAddress!
+
+            // Embeddings: word[id] + position[i] + type[0], then LayerNorm.
+            wordEmbeddings.withUnsafeBufferPointer { w in
+            positionEmbeddings.withUnsafeBufferPointer { p in
+            tokenType0.withUnsafeBufferPointer { t in
+            embeddingNormWeight.withUnsafeBufferPointer { g in
+            embeddingNormBias.withUnsafeBufferPointer { b in
+                for (s, ids) in sentences.enumerated() {
+                    for (i, id) in ids.enumerated() {
+                        let r = offsets[s] + i
+                        EncoderKernels.add3(w.baseAddress! + Int(id) * h, p.baseAddress! + i * h, t.baseAddress!,
+                                            into: x + r * h, count: h)
+                    }
+                }
+                EncoderKernels.layerNormRows(x, residual: nil, rows: n, width: h, gamma: g.baseAddress!,
+                                             beta: b.baseAddress!, eps: eps)
+            } } } } }
+
+            for layer in layers.prefix(layerCount) {
+                // Q, K, V for all tokens: one GEMM [n, H]·[3H, H]ᵀ on top of the broadcast bias.
+                layer.qkvBias.withUnsafeBufferPointer { EncoderKernels.broadcastRows($0, rows: n, into: qkv) }
+                layer.qkvWeight.withUnsafeBufferPointer { w in
+                    BLAS.sgemm(m: n, n: 3 * h, k: h, a: x, lda: h, b: w.baseAddress!, ldb: h, transB: true,
+                               beta: 1, c: qkv, ldc: 3 * h)
+                }
+                EncoderKernels.attention(qkv: qkv, offsets: offsets, heads: cfg.heads, headDim: cfg.headDim,
+                                         longest: longest, into: ctx)
+                // Output projection, residual, LayerNorm.
+                layer.outBias.withUnsafeBufferPointer { EncoderKernels.broadcastRows($0, rows: n, into: tmp) }
+                layer.outWeight.withUnsafeBufferPointer { w in
+                    BLAS.sgemm(m: n, n: h, k: h, a: ctx, lda: h, b: w.baseAddress!, ldb: h, transB: true,
+                               beta: 1, c: tmp, ldc: h)
+                }
+                layer.norm1Weight.withUnsafeBufferPointer { g in layer.norm1Bias.withUnsafeBufferPointer { b in
+                    EncoderKernels.layerNormRows(x, residual: tmp, rows: n, width: h, gamma: g.baseAddress!,
+                                                 beta: b.baseAddress!, eps: eps)
+                } }
+                // Feed-forward: GELU(x·W1ᵀ + b1)·W2ᵀ + b2, residual, LayerNorm.
+                layer.upBias.withUnsafeBufferPointer { EncoderKernels.broadcastRows($0, rows: n, into: up) }
+                layer.upWeight.withUnsafeBufferPointer { w in
+                    BLAS.sgemm(m: n, n: inter, k: h, a: x, lda: h, b: w.baseAddress!, ldb: h, transB: true,
+                               beta: 1, c: up, ldc: inter)
+                }
+                EncoderKernels.geluInPlace(up, count: n * inter)
+                layer.downBias.withUnsafeBufferPointer { EncoderKernels.broadcastRows($0, rows: n, into: tmp) }
+                layer.downWeight.withUnsafeBufferPointer { w in
+                    BLAS.sgemm(m: n, n: h, k: inter, a: up, lda: inter, b: w.baseAddress!, ldb: inter, transB: true,
+                               beta: 1, c: tmp, ldc: h)
+                }
+                layer.norm2Weight.withUnsafeBufferPointer { g in layer.norm2Bias.withUnsafeBufferPointer { b in
+                    EncoderKernels.layerNormRows(x, residual: tmp, rows: n, width: h, gamma: g.baseAddress!,
+                                                 beta: b.baseAddress!, eps: eps)
+                } }
+            }
+        } } } } }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import LeptonEngine
+
+/// Text → 384-dimensional unit vectors with all-MiniLM-L6-v2: WordPiece tokenizer + ``MiniLM``.
+///
+/// ```swift
+/// let encoder = try SentenceEncoder()                    // the bootstrapped model folder
+/// let e = encoder.embed(["I lost my card", "hello"])     // [2, 384], rows have norm 1
+/// ```
+public struct SentenceEncoder: Sendable {
+    public let tokenizer: WordPieceTokenizer
+    public let model: MiniLM
+    /// Name of the model folder (stored in intent models so a head is never paired with another encoder).
+    public let identifier: String
+
+    /// Loads `vocab.txt`, `config.json` and `model.safetensors` from `folder`.
+    public init(folder: URL = ModelCache.miniLM) throws {
+        guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path) else {
+            throw EncoderError.unreadableFile(path: folder.appendingPathComponent("model.safetensors").path,
+                                              reason: "no such file (run scripts/bootstrap.sh, or set LEPTON_MODELS)")
+        }
+        tokenizer = try WordPieceTokenizer(vocabularyFile: folder.appendingPathComponent("vocab.txt"))
+        model = try MiniLM(folder: folder)
+        identifier = folder.lastPathComponent
+    }
+
+    public var dimension: Int { model.config.hidden }
+
+    /// Embeddings of `texts` in input order: `[texts.count, hidden]`.
+    ///
+    /// Sentences are sorted by token count and run `batchSize` at a time as packed batches
+    /// (no padding), so a batch costs what its tokens cost.
+    public func embed(_ texts: [String], batchSize: Int = 32) -> Tensor {
+        embed(ids: texts.map { tokenizer.encode($0) }, batchSize: batchSize)
+    }
+
+    /// Embeddings of already tokenised sentences (each `[CLS] … [SEP]`), in input order.
+    public func embed(ids: [[Int32]], batchSize: Int = 32) -> Tensor {
+        let h = dimension, n = ids.count
+        var out = Tensor(shape: [n, h])
+        guard n > 0 else { return out }
+        let order = ids.indices.sorted { ids[$0].count < ids[$1].count || (ids[$0].count == ids[$1].count && $0 < $1) }
+        let step = max(1, batchSize)
+        var batches: [[Int]] = []
+        for start in stride(from: 0, to: n, by: step) { batches.append(Array(order[start..<min(n, start + step)])) }
+        let capacity = batches.map { b in b.reduce(0) { $0 + ids[$1].count } }.max() ?? 1
+        var ws = MiniLM.Workspace(config: model.config, tokens: capacity, longest: ids.map(\.count).max() ?? 1)
+        out.withUnsafeMutableBufferPointer { ob in
+            let o = ob.baseAddress!
+            for batch in batches {
+                let e = model.embed(batch.map { ids[$0] }, workspace: &ws)
+                e.withUnsafeBufferPointer { eb in
+                    for (row, index) in batch.enumerated() { (o + index * h).update(from: eb.baseAddress! + row * h, count: h) }
+                }
+            }
+        }
+        return out
+    }
+}
