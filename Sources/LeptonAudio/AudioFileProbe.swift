@@ -40,18 +40,21 @@ enum AudioFileProbe {
     }
 
     /// Maps a failed `sf_open` to a typed error.
-    static func classifyOpenFailure(path: String, head: [UInt8], message: String) -> AudioError {
+    ///
+    /// Without a known signature the bytes are "not audio". With one, libsndfile's message decides:
+    /// an encoding or layout it does not implement is "unsupported", a header that stops short is
+    /// "truncated", anything else is "malformed".
+    static func classifyOpenFailure(path: String, head: [UInt8], fileSize: Int, message: String) -> AudioError {
         let lower = message.lowercased()
         guard hasAudioMagic(head) else { return .notAudio(path: path, detail: message) }
         if lower.contains("not supported") || lower.contains("unsupported") || lower.contains("not implemented")
-            || lower.contains("not yet supported") {
+            || lower.contains("not yet supported") || lower.contains("too many channels") {
             return .unsupported(path: path, detail: message)
         }
-        if lower.contains("not recognised") || lower.contains("not recognized") {
-            // A known signature that libsndfile still rejects: the header is damaged or cut short.
-            return .truncated(path: path, detail: message)
+        if fileSize < 64 || lower.contains("short") || lower.contains("end of file") || lower.contains("truncat") {
+            return .truncated(path: path, detail: "\(message) (\(fileSize) bytes)")
         }
-        return .truncated(path: path, detail: message)
+        return .malformed(path: path, detail: message)
     }
 
     /// For RIFF/WAVE files: walks the chunk list and checks that the `data` chunk fits in the file.

@@ -33,7 +33,7 @@ public final class AudioReader {
     ///   - url: a local file.
     ///   - limits: bounds the header must respect.
     /// - Throws: ``AudioError`` naming the file: `fileNotFound`, `emptyFile`, `notAudio`,
-    ///   `unsupported`, `truncated`, `absurdLength`, `noFrames`.
+    ///   `unsupported`, `malformed`, `truncated`, `absurdLength`, `noFrames`.
     public init(url: URL, limits: AudioLimits = .default) throws {
         self.url = url
         let path = url.path
@@ -45,7 +45,7 @@ public final class AudioReader {
         var sfInfo = SF_INFO()
         guard let opened = sf_open(path, Int32(SFM_READ), &sfInfo) else {
             let message = String(cString: sf_strerror(nil))
-            throw AudioFileProbe.classifyOpenFailure(path: path, head: head, message: message)
+            throw AudioFileProbe.classifyOpenFailure(path: path, head: head, fileSize: fileSize, message: message)
         }
         handle = opened
         let container = AudioReader.formatName(Int32(sfInfo.format) & Int32(SF_FORMAT_TYPEMASK), major: true)
