@@ -261,6 +261,8 @@ public struct EntityExtractor: Sendable {
         "why", "where", "who", "is", "it", "this", "that", "hi", "hello", "hey", "thanks", "thank", "yes", "no",
         "ok", "okay", "pin", "atm", "usd", "eur", "gbp", "visa", "mastercard", "today", "tomorrow", "yesterday",
         "me", "you", "we", "they", "he", "she", "us", "them", "account", "card", "bank", "dear", "sir", "madam",
+        "transfer", "send", "pay", "move", "check", "open", "close", "change", "cancel", "block", "activate", "speak",
+        "talk", "get", "make", "see", "know", "find", "help", "update", "reset", "apply", "dispute", "show", "tell",
     ]
 
     /// "to John Smith", "pay Mary", "to my landlord", "to my sister's account".

@@ -97,8 +97,8 @@ enum NumberWords {
                 var k = j + 1
                 while k < t.count, let d = digitWords[t[k].lower] { frac.append(d); k += 1 }
                 current += Double(frac) ?? 0
-                j = k; end = k; sawNumber = true
-                break
+                j = k; end = k; sawNumber = true; last = .teen
+                continue
             } else {
                 break
             }

@@ -1,0 +1,190 @@
+import Foundation
+import Yams
+
+/// A bot's domain: what it does for each intent, the slots it fills, its forms and its
+/// responses. Read from YAML (see `samples/bank/domain.yml`):
+///
+/// ```yaml
+/// settings:
+///   fallback_threshold: 0.45   # top intent confidence below this → fallback
+///   fallback_margin: 0.05      # top-1 minus top-2 below this → fallback
+///   handoff_after: 2           # fallbacks in a row before a human takes over
+///   default_currency: USD      # for amounts said without a currency
+/// intents:
+///   greet: {response: utter_greet}
+///   transfer_money: {form: transfer_form}
+///   speak_to_agent: {response: utter_handoff, handoff: true}
+/// slots:
+///   amount: {type: amount, min: 1, max: 10000, entities: [amount, number]}
+///   recipient: {type: text, entities: [recipient, {entity: account_type, role: to}], from_text: true}
+/// forms:
+///   transfer_form: {required: [amount, recipient], confirm: utter_confirm_transfer,
+///                   done: utter_transfer_done, cancelled: utter_transfer_cancelled}
+/// responses:
+///   utter_greet: ["Hello! How can I help?", "Hi, what can I do for you today?"]
+///   utter_ask_amount: ["How much would you like to send?"]
+/// ```
+/// Responses are templates: `{slot}` is replaced by the slot's display value, `{value}` by a
+/// rejected value. Among a response's variants the engine prefers those whose placeholders are
+/// all known, then picks one by the seed (deterministic per session and turn).
+/// Required responses: `utter_fallback`, `utter_handoff`, `utter_ask_<slot>` for every slot a
+/// form requires.
+public struct Domain: Sendable {
+    /// What the bot does when it recognises an intent.
+    public struct IntentAction: Sendable {
+        public var response: String?
+        public var form: String?
+        public var handoff: Bool = false
+        /// Ends the conversation politely (goodbye): any form is dropped.
+        public var endsForm: Bool = false
+    }
+
+    /// How a slot is filled from an entity.
+    public struct EntityMapping: Sendable, Equatable {
+        public var entity: String
+        public var role: String?
+    }
+
+    /// Slot types decide validation and display.
+    public enum SlotType: String, Sendable { case amount, text, category, date, digits }
+
+    public struct Slot: Sendable {
+        public var name: String
+        public var type: SlotType
+        public var entities: [EntityMapping]
+        /// Take the user's whole answer when this slot was asked for and no entity fits.
+        public var fromText: Bool = false
+        /// `amount`: inclusive bounds.
+        public var min: Double?
+        public var max: Double?
+        /// `category`: allowed values; `display` maps values to words.
+        public var values: [String] = []
+        public var display: [String: String] = [:]
+        /// `digits`: required number of digits.
+        public var length: Int?
+    }
+
+    public struct Form: Sendable {
+        public var name: String
+        public var required: [String]
+        public var confirm: String?
+        public var done: String
+        public var cancelled: String?
+    }
+
+    public var fallbackThreshold: Double = 0.45
+    public var fallbackMargin: Double = 0
+    public var handoffAfter: Int = 2
+    public var defaultCurrency: String = "USD"
+    public var intents: [String: IntentAction] = [:]
+    public var slots: [String: Slot] = [:]
+    public var forms: [String: Form] = [:]
+    public var responses: [String: [String]] = [:]
+
+    public init() {}
+
+    /// Reads and checks a domain file.
+    /// - Throws: ``ChatError/badDomain(file:reason:)`` naming the key at fault.
+    public static func load(_ url: URL) throws -> Domain {
+        guard let data = try? Data(contentsOf: url) else { throw ChatError.badDomain(file: url.path, reason: "cannot read the file") }
+        guard let text = String(data: data, encoding: .utf8) else { throw ChatError.badDomain(file: url.path, reason: "not UTF-8 text") }
+        return try parse(text, file: url.path)
+    }
+
+    /// Parses domain YAML text; `file` names it in errors.
+    public static func parse(_ text: String, file: String = "<domain>") throws -> Domain {
+        func bad(_ r: String) -> ChatError { .badDomain(file: file, reason: r) }
+        let root: Any?
+        do { root = try Yams.load(yaml: text) } catch {
+            throw bad("invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
+        }
+        guard let top = root as? [String: Any] else { throw bad("expected a mapping at the top level") }
+        var d = Domain()
+        if let s = top["settings"] {
+            guard let s = s as? [String: Any] else { throw bad("`settings` must be a mapping") }
+            if let v = s["fallback_threshold"] { guard let x = number(v), (0...1).contains(x) else { throw bad("settings.fallback_threshold must be in 0...1") }; d.fallbackThreshold = x }
+            if let v = s["fallback_margin"] { guard let x = number(v), (0...1).contains(x) else { throw bad("settings.fallback_margin must be in 0...1") }; d.fallbackMargin = x }
+            if let v = s["handoff_after"] { guard let x = v as? Int, x >= 1 else { throw bad("settings.handoff_after must be an integer ≥ 1") }; d.handoffAfter = x }
+            if let v = s["default_currency"] { guard let x = v as? String, x.count == 3 else { throw bad("settings.default_currency must be a 3-letter code") }; d.defaultCurrency = x.uppercased() }
+        }
+        guard let responses = top["responses"] as? [String: Any] else { throw bad("missing `responses` mapping") }
+        for (name, v) in responses {
+            let variants: [String]
+            if let s = v as? String { variants = [s] }
+            else if let list = v as? [Any] {
+                variants = try list.map { item -> String in
+                    if let s = item as? String { return s }
+                    if let m = item as? [String: Any], let s = m["text"] as? String { return s }
+                    throw bad("responses.\(name): every variant must be a string or {text: ...}")
+                }
+            } else { throw bad("responses.\(name) must be a string or a list of variants") }
+            guard !variants.isEmpty else { throw bad("responses.\(name) has no variants") }
+            d.responses[name] = variants
+        }
+        if let slots = top["slots"] {
+            guard let slots = slots as? [String: Any] else { throw bad("`slots` must be a mapping") }
+            for (name, v) in slots {
+                guard let m = v as? [String: Any] else { throw bad("slots.\(name) must be a mapping") }
+                guard let ts = m["type"] as? String, let type = SlotType(rawValue: ts) else {
+                    throw bad("slots.\(name).type must be one of amount, text, category, date, digits")
+                }
+                var slot = Slot(name: name, type: type, entities: [])
+                for e in (m["entities"] as? [Any]) ?? [] {
+                    if let s = e as? String { slot.entities.append(EntityMapping(entity: s, role: nil)) }
+                    else if let em = e as? [String: Any], let s = em["entity"] as? String {
+                        slot.entities.append(EntityMapping(entity: s, role: em["role"] as? String))
+                    } else { throw bad("slots.\(name).entities: each item is an entity name or {entity, role}") }
+                }
+                slot.fromText = (m["from_text"] as? Bool) ?? false
+                slot.min = m["min"].flatMap(number)
+                slot.max = m["max"].flatMap(number)
+                slot.values = (m["values"] as? [Any])?.map { "\($0)" } ?? []
+                if let disp = m["display"] as? [String: Any] { for (k, v) in disp { slot.display[k] = "\(v)" } }
+                slot.length = m["length"] as? Int
+                if type == .category && slot.values.isEmpty { throw bad("slots.\(name): a category slot needs `values`") }
+                if slot.entities.isEmpty && !slot.fromText { throw bad("slots.\(name): give `entities` or `from_text: true`") }
+                d.slots[name] = slot
+            }
+        }
+        if let forms = top["forms"] {
+            guard let forms = forms as? [String: Any] else { throw bad("`forms` must be a mapping") }
+            for (name, v) in forms {
+                guard let m = v as? [String: Any] else { throw bad("forms.\(name) must be a mapping") }
+                guard let req = m["required"] as? [String], !req.isEmpty else { throw bad("forms.\(name).required must list slots") }
+                for s in req {
+                    guard d.slots[s] != nil else { throw bad("forms.\(name) requires unknown slot \(s)") }
+                    guard d.responses["utter_ask_\(s)"] != nil else { throw bad("forms.\(name): missing response utter_ask_\(s)") }
+                }
+                guard let done = m["done"] as? String else { throw bad("forms.\(name).done (response when complete) is missing") }
+                d.forms[name] = Form(name: name, required: req, confirm: m["confirm"] as? String, done: done,
+                                     cancelled: m["cancelled"] as? String)
+            }
+        }
+        guard let intents = top["intents"] as? [String: Any], !intents.isEmpty else { throw bad("missing `intents` mapping") }
+        for (name, v) in intents {
+            var a = IntentAction()
+            if let r = v as? String { a.response = r }
+            else if let m = v as? [String: Any] {
+                a.response = m["response"] as? String
+                a.form = m["form"] as? String
+                a.handoff = (m["handoff"] as? Bool) ?? false
+                a.endsForm = (m["ends_form"] as? Bool) ?? false
+            } else { throw bad("intents.\(name) must be a response name or a mapping") }
+            if let f = a.form, d.forms[f] == nil { throw bad("intents.\(name) uses unknown form \(f)") }
+            if a.response == nil && a.form == nil && !a.handoff { throw bad("intents.\(name) needs a response, a form or handoff") }
+            d.intents[name] = a
+        }
+        // Every response a domain refers to must exist.
+        var referenced = ["utter_fallback", "utter_handoff"]
+        referenced += d.intents.values.compactMap(\.response)
+        for f in d.forms.values { referenced += [f.done] + [f.confirm, f.cancelled].compactMap { $0 } }
+        for r in referenced where d.responses[r] == nil { throw bad("missing response \(r)") }
+        return d
+    }
+
+    private static func number(_ v: Any) -> Double? {
+        if let d = v as? Double { return d }
+        if let i = v as? Int { return Double(i) }
+        return nil
+    }
+}

@@ -1,0 +1,210 @@
+import XCTest
+@testable import LeptonChat
+
+/// A stand-in classifier for dialog tests: picks the intent whose keyword appears in the text
+/// (confidence 0.9), else returns a low-confidence guess. Keeps these tests independent of any
+/// trained model.
+struct KeywordClassifier: IntentRanking {
+    let keywords: [(String, String)] = [
+        ("hello", "greet"), ("thank", "thank"), ("bye", "goodbye"), ("balance", "check_balance"),
+        ("transfer", "transfer_money"), ("send", "transfer_money"), ("lost", "lost_or_stolen_card"),
+        ("human", "speak_to_agent"), ("dispute", "dispute_charge"), ("pin", "change_pin"), ("yes", "affirm"),
+    ]
+    func rank(_ text: String) throws -> [IntentScore] {
+        let t = text.lowercased()
+        for (k, intent) in keywords where t.contains(k) {
+            return [IntentScore(name: intent, confidence: 0.9), IntentScore(name: "greet", confidence: 0.05)]
+        }
+        return [IntentScore(name: "check_balance", confidence: 0.2), IntentScore(name: "greet", confidence: 0.1)]
+    }
+}
+
+/// Finds the repository (for samples/bank) from this file's path.
+enum Repo {
+    static var root: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+    static var bank: URL { root.appendingPathComponent("samples/bank") }
+    static var shared: URL { root.deletingLastPathComponent().appendingPathComponent("shared") }
+}
+
+final class DialogTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lepton-dialog-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func makeAgent(seed: UInt64 = 0) throws -> ChatAgent {
+        let domain = try Domain.load(Repo.bank.appendingPathComponent("domain.yml"))
+        let store = try SessionStore(url: dir.appendingPathComponent("s.sqlite"))
+        return ChatAgent(domain: domain, classifier: KeywordClassifier(),
+                         extractor: EntityExtractor(referenceDay: Day(year: 2026, month: 11, day: 25)!), store: store, seed: seed)
+    }
+
+    func testShippedDomainCoversTheBankIntents() throws {
+        let domain = try Domain.load(Repo.bank.appendingPathComponent("domain.yml"))
+        for intent in ["check_balance", "transfer_money", "lost_or_stolen_card", "activate_my_card", "open_account",
+                       "exchange_rate", "dispute_charge", "change_pin", "loan_enquiry", "speak_to_agent",
+                       "recent_transactions", "edit_personal_details", "greet", "thank", "goodbye"] {
+            XCTAssertNotNil(domain.intents[intent], intent)
+        }
+        XCTAssertEqual(domain.forms["transfer_form"]?.required, ["amount", "recipient"])
+    }
+
+    func testTransferFormAsksForMissingSlotsReasksAndConfirms() throws {
+        let agent = try makeAgent()
+        var r = try agent.respond(text: "I want to transfer money", session: "a")
+        XCTAssertTrue(r.newSession)
+        XCTAssertEqual(r.intent, "transfer_money")
+        XCTAssertEqual(r.state.activeForm, "transfer_form")
+        XCTAssertEqual(r.state.requestedSlot, "amount")
+        // A value out of range is rejected and asked again.
+        r = try agent.respond(text: "a million dollars", session: "a")
+        XCTAssertTrue(r.events.contains("invalid:amount"), "\(r.events)")
+        XCTAssertEqual(r.state.requestedSlot, "amount")
+        XCTAssertNil(r.state.slots["amount"])
+        XCTAssertTrue(r.reply.contains("$1000000.00"), r.reply)
+        // Something that is no amount at all is asked again too.
+        r = try agent.respond(text: "banana", session: "a")
+        XCTAssertEqual(r.state.requestedSlot, "amount")
+        XCTAssertEqual(r.state.fallbacks, 1)
+        r = try agent.respond(text: "two hundred and fifty dollars", session: "a")
+        XCTAssertFalse(r.newSession)
+        XCTAssertEqual(r.state.slots["amount"], "250.00 USD")
+        XCTAssertEqual(r.state.requestedSlot, "recipient")
+        XCTAssertEqual(r.state.fallbacks, 0)
+        r = try agent.respond(text: "to my landlord", session: "a")
+        XCTAssertEqual(r.state.slots["recipient"], "landlord")
+        XCTAssertTrue(r.state.awaitingConfirmation)
+        XCTAssertTrue(r.reply.contains("$250.00") && r.reply.contains("landlord"), r.reply)
+        // Changing the amount during confirmation asks again with the new value.
+        r = try agent.respond(text: "make it 300 dollars", session: "a")
+        XCTAssertEqual(r.state.slots["amount"], "300.00 USD")
+        XCTAssertTrue(r.state.awaitingConfirmation)
+        r = try agent.respond(text: "yes please", session: "a")
+        XCTAssertTrue(r.events.contains("confirmed:transfer_form"))
+        XCTAssertTrue(r.reply.contains("$300.00") && r.reply.contains("landlord"), r.reply)
+        XCTAssertNil(r.state.activeForm)
+        XCTAssertNil(r.state.slots["amount"])
+        XCTAssertEqual(r.state.turn, 7)
+        XCTAssertEqual(try agent.store.history(of: "a").count, 7)
+    }
+
+    func testOneShotTransferAndCancel() throws {
+        let agent = try makeAgent()
+        var r = try agent.respond(text: "Send 75 pounds to my sister's account", session: "b")
+        XCTAssertEqual(r.state.slots["amount"], "75.00 GBP")
+        XCTAssertEqual(r.state.slots["recipient"], "sister")
+        XCTAssertTrue(r.state.awaitingConfirmation)
+        r = try agent.respond(text: "no, cancel", session: "b")
+        XCTAssertTrue(r.events.contains("cancelled:transfer_form"))
+        XCTAssertNil(r.state.activeForm)
+    }
+
+    func testFreeTextRecipientAndBareNumberAmount() throws {
+        let agent = try makeAgent()
+        _ = try agent.respond(text: "send money", session: "c")
+        var r = try agent.respond(text: "40", session: "c")
+        XCTAssertEqual(r.state.slots["amount"], "40.00 USD")   // the domain's default currency
+        r = try agent.respond(text: "bob", session: "c")
+        XCTAssertEqual(r.state.slots["recipient"], "bob")
+        XCTAssertTrue(r.state.awaitingConfirmation)
+    }
+
+    func testTwoFallbacksInARowHandOff() throws {
+        let agent = try makeAgent()
+        var r = try agent.respond(text: "hello", session: "d")
+        XCTAssertEqual(r.intent, "greet")
+        r = try agent.respond(text: "flibber", session: "d")
+        XCTAssertEqual(r.intent, "nlu_fallback")
+        XCTAssertFalse(r.state.handedOff)
+        r = try agent.respond(text: "hello", session: "d")           // understood: the count restarts
+        XCTAssertEqual(r.state.fallbacks, 0)
+        r = try agent.respond(text: "flibber", session: "d")
+        r = try agent.respond(text: "jabber", session: "d")
+        XCTAssertTrue(r.state.handedOff)
+        XCTAssertTrue(r.events.contains("handoff"))
+        r = try agent.respond(text: "what is my balance", session: "d")
+        XCTAssertTrue(r.state.handedOff)
+        XCTAssertEqual(r.reply, "An agent will be with you shortly. Thank you for your patience.")
+    }
+
+    func testSpeakToAgentHandsOffAndTemplatesUseTurnEntities() throws {
+        let agent = try makeAgent()
+        var r = try agent.respond(text: "what's the balance of my savings account ending in 4721", session: "e")
+        XCTAssertTrue(r.reply.contains("savings account ending in 4721"), r.reply)
+        r = try agent.respond(text: "I want a human", session: "e")
+        XCTAssertTrue(r.state.handedOff)
+    }
+
+    func testSideQuestionInsideAFormReturnsToTheForm() throws {
+        let agent = try makeAgent()
+        _ = try agent.respond(text: "transfer please", session: "f")
+        let r = try agent.respond(text: "how do I change my pin", session: "f")
+        XCTAssertEqual(r.responses.first, "utter_change_pin")
+        XCTAssertEqual(r.responses.last, "utter_ask_amount")
+        XCTAssertEqual(r.state.activeForm, "transfer_form")
+    }
+
+    func testDisputeFormFillsDateAndAmount() throws {
+        let agent = try makeAgent()
+        var r = try agent.respond(text: "I want to dispute a charge from March 3rd", session: "g")
+        XCTAssertEqual(r.state.slots["charge_date"], "2026-03-03")
+        XCTAssertEqual(r.state.requestedSlot, "charge_amount")
+        r = try agent.respond(text: "89 dollars", session: "g")
+        XCTAssertTrue(r.reply.contains("$89.00") && r.reply.contains("3 March 2026"), r.reply)
+    }
+
+    func testVariantChoiceIsSeededAndDeterministic() throws {
+        let a = try makeAgent(seed: 1)
+        let first = try a.respond(text: "hello", session: "h").reply
+        try setUpWithError()
+        let b = try makeAgent(seed: 1)
+        XCTAssertEqual(try b.respond(text: "hello", session: "h").reply, first)
+        // Over many sessions both greeting variants appear.
+        var seen = Set<String>()
+        for i in 0..<20 { seen.insert(try b.respond(text: "hello", session: "v\(i)").reply) }
+        XCTAssertEqual(seen.count, 2)
+    }
+
+    func testBadInput() throws {
+        let agent = try makeAgent()
+        XCTAssertThrowsError(try agent.respond(text: "   ", session: "i")) { e in
+            XCTAssertTrue("\(e)".contains("empty text"))
+        }
+        XCTAssertThrowsError(try agent.respond(text: "hi", session: ""))
+        // Silent audio is a turn the bot did not understand, not an error.
+        let r = try agent.respond(text: "", session: "i", allowEmpty: true)
+        XCTAssertEqual(r.intent, "nlu_fallback")
+        // Very long and non-English text: graceful.
+        _ = try agent.respond(text: String(repeating: "send money ", count: 2000), session: "j")
+        let n = try agent.respond(text: "¿Dónde está mi tarjeta?", session: "k")
+        XCTAssertEqual(n.intent, "nlu_fallback")
+    }
+
+    func testCorruptDomainsGiveClearErrors() {
+        func reason(_ yaml: String) -> String {
+            do { _ = try Domain.parse(yaml, file: "d.yml"); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(reason("intents: [unclosed").contains("invalid YAML"))
+        XCTAssertTrue(reason("- a list").contains("mapping at the top level"))
+        XCTAssertTrue(reason("intents: {greet: utter_greet}\nresponses: {utter_fallback: x, utter_handoff: y}").contains("missing response utter_greet"))
+        XCTAssertTrue(reason("""
+            intents: {t: {form: f}}
+            slots: {amount: {type: amount, entities: [amount]}}
+            forms: {f: {required: [amount], done: utter_done}}
+            responses: {utter_fallback: x, utter_handoff: y, utter_done: z}
+            """).contains("missing response utter_ask_amount"))
+        XCTAssertTrue(reason("""
+            intents: {t: {form: nope}}
+            responses: {utter_fallback: x, utter_handoff: y}
+            """).contains("unknown form nope"))
+        XCTAssertTrue(reason("""
+            intents: {t: x}
+            slots: {s: {type: colour, entities: [a]}}
+            responses: {utter_fallback: x, utter_handoff: y, x: z}
+            """).contains("slots.s.type"))
+        XCTAssertThrowsError(try Domain.load(URL(fileURLWithPath: "/nonexistent/domain.yml")))
+    }
+}

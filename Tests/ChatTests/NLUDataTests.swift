@@ -1,0 +1,94 @@
+import XCTest
+@testable import LeptonChat
+
+final class NLUDataTests: XCTestCase {
+    func write(_ text: String, _ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("nlu-\(UUID().uuidString)-\(name)")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    func testRasaYAMLWithAnnotationsSynonymsRegexesLookups() throws {
+        let url = try write("""
+            version: "3.1"
+            nlu:
+            - intent: transfer_money
+              examples: |
+                - send [50 dollars](amount) to [my landlord](recipient)
+                - move it [from savings]{"entity": "account_type", "value": "savings", "role": "from"} now
+                - pay [Bob](recipient:Robert)
+            - intent: greet
+              examples:
+                - hello
+                - hi there
+            - synonym: checking
+              examples: |
+                - current account
+            - regex: account_number
+              examples: |
+                - \\b[0-9]{8}\\b
+            - lookup: recipient
+              examples: |
+                - the plumber
+            """, "nlu.yml")
+        let d = try NLUData.load(url)
+        XCTAssertEqual(d.examples.count, 5)
+        XCTAssertEqual(d.intents, ["transfer_money", "greet"])
+        XCTAssertEqual(d.labeledTexts.map(\.text), ["send 50 dollars to my landlord", "move it from savings now", "pay Bob", "hello", "hi there"])
+        let e0 = d.examples[0].entities
+        XCTAssertEqual(e0.map(\.entity), ["amount", "recipient"])
+        XCTAssertEqual(e0[0].start, 5); XCTAssertEqual(e0[0].end, 15)
+        XCTAssertEqual(e0[1].value, "my landlord")
+        let e1 = d.examples[1].entities[0]
+        XCTAssertEqual(e1.value, "savings"); XCTAssertEqual(e1.role, "from"); XCTAssertEqual(e1.start, 8); XCTAssertEqual(e1.end, 20)
+        XCTAssertEqual(d.examples[2].entities[0].value, "Robert")
+        XCTAssertEqual(d.synonyms["current account"], "checking")
+        XCTAssertEqual(d.synonyms["bob"], "Robert")     // annotated values act as synonyms
+        XCTAssertEqual(d.regexes["account_number"], ["\\b[0-9]{8}\\b"])
+        XCTAssertEqual(d.lookups["recipient"], ["the plumber"])
+        // The extractor built from the data uses the lookup table and the regex.
+        let x = d.makeExtractor(referenceDay: Day(year: 2026, month: 1, day: 1)!)
+        let found = x.extract("ask the plumber about reference 87654321")
+        XCTAssertTrue(found.contains { $0.type == "recipient" && $0.value == "the plumber" }, "\(found)")
+        XCTAssertTrue(found.contains { $0.type == "account_number" && $0.value == "87654321" }, "\(found)")
+    }
+
+    func testCSVWithQuotesAndHeaderOrder() throws {
+        let url = try write("category,text\r\ncard_arrival,\"Where is my card, it's late\"\r\nchange_pin,\"He said \"\"hi\"\"\nthen left\"\r\n", "d.csv")
+        let d = try NLUData.load(url)
+        XCTAssertEqual(d.labeledTexts.map(\.label), ["card_arrival", "change_pin"])
+        XCTAssertEqual(d.labeledTexts.map(\.text), ["Where is my card, it's late", "He said \"hi\"\nthen left"])
+    }
+
+    func testBanking77TrainCSV() throws {
+        let url = Repo.shared.appendingPathComponent("data/banking77/train.csv")
+        guard FileManager.default.fileExists(atPath: url.path) else { throw XCTSkip("no ../shared/data/banking77") }
+        let d = try NLUData.load(url)
+        XCTAssertEqual(d.examples.count, 10_003)        // SOURCES.md
+        XCTAssertEqual(Set(d.examples.map(\.intent)).count, 77)
+    }
+
+    func testShippedBankNLU() throws {
+        let d = try NLUData.load(Repo.bank.appendingPathComponent("nlu.yml"))
+        for intent in ["check_balance", "transfer_money", "lost_or_stolen_card", "activate_my_card", "open_account",
+                       "exchange_rate", "dispute_charge", "change_pin", "loan_enquiry", "speak_to_agent",
+                       "recent_transactions", "edit_personal_details", "greet", "thank", "goodbye"] {
+            XCTAssertGreaterThanOrEqual(d.examples.filter { $0.intent == intent }.count, 10, intent)
+        }
+    }
+
+    func testBadFilesGiveClearErrors() throws {
+        func reason(_ text: String, _ name: String) throws -> String {
+            do { _ = try NLUData.load(try write(text, name)); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(try reason("nlu: [", "a.yml").contains("invalid YAML"))
+        XCTAssertTrue(try reason("intents: []", "b.yml").contains("nlu:"))
+        XCTAssertTrue(try reason("nlu:\n- intent: x\n  examples: |\n    - bad [entity](\n", "c.yml").contains("unclosed ("))
+        XCTAssertTrue(try reason("nlu:\n- intent: x\n  examples: |\n    - bad [e]{nope}\n", "c2.yml").contains("bad entity JSON"))
+        XCTAssertTrue(try reason("nlu:\n- regex: r\n  examples: |\n    - ([\n", "d.yml").contains("invalid pattern"))
+        XCTAssertTrue(try reason("text,category\n\"open", "e.csv").contains("unterminated"))
+        XCTAssertTrue(try reason("words,label\nhi,x\n", "f.csv").contains("header"))
+        XCTAssertTrue(try reason("text,category\nhi,x,y\n", "g.csv").contains("row 2"))
+        XCTAssertTrue(try reason("hello", "h.txt").contains("unknown extension"))
+    }
+}

@@ -1,0 +1,100 @@
+import XCTest
+@testable import LeptonChat
+
+final class SessionStoreTests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lepton-store-\(UUID().uuidString)")
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    private func record(_ n: Int) -> TurnRecord {
+        TurnRecord(turn: n, text: "t\(n)", intent: "greet", confidence: 1, entities: [], reply: "r")
+    }
+
+    func testCreatedOnFirstUseAndPersistsAcrossOpenings() throws {
+        let url = dir.appendingPathComponent("sub/s.sqlite")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
+        do {
+            let s = try SessionStore(url: url)
+            XCTAssertNil(try s.state(of: "x"))
+            try s.turn(session: "x") { st, isNew in
+                XCTAssertTrue(isNew); st.slots["amount"] = "5.00 USD"; st.turn += 1; return self.record(0)
+            }
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: url.path))
+        let s = try SessionStore(url: url)
+        XCTAssertEqual(try s.state(of: "x")?.slots["amount"], "5.00 USD")
+        try s.turn(session: "x") { _, isNew in XCTAssertFalse(isNew); return self.record(1) }
+        XCTAssertEqual(try s.history(of: "x").map(\.turn), [0, 1])
+        XCTAssertEqual(try s.integrityCheck(), "ok")
+    }
+
+    func testFailedTurnWritesNothing() throws {
+        let s = try SessionStore(url: dir.appendingPathComponent("s.sqlite"))
+        struct Boom: Error {}
+        XCTAssertThrowsError(try s.turn(session: "y") { st, _ in st.turn = 99; throw Boom() })
+        XCTAssertNil(try s.state(of: "y"))
+        XCTAssertEqual(try s.history(of: "y").count, 0)
+    }
+
+    func testHistoryMasksCardNumbers() throws {
+        let s = try SessionStore(url: dir.appendingPathComponent("s.sqlite"))
+        let x = EntityExtractor(referenceDay: Day(year: 2026, month: 1, day: 1)!)
+        let text = "my card number is 4111 1111 1111 1234"
+        try s.turn(session: "m") { st, _ in
+            st.turn += 1
+            return TurnRecord(turn: 0, text: text, intent: "lost_or_stolen_card", confidence: 0.9, entities: x.extract(text), reply: "ok")
+        }
+        let h = try s.history(of: "m")[0]
+        XCTAssertEqual(h.text, "my card number is **** **** **** 1234")
+        XCTAssertEqual(h.entities.first?.value, "************1234")
+        // Nor is the full number anywhere in the file.
+        let raw = try Data(contentsOf: dir.appendingPathComponent("s.sqlite"))
+        + ((try? Data(contentsOf: dir.appendingPathComponent("s.sqlite-wal"))) ?? Data())
+        XCTAssertNil(raw.range(of: Data("4111111111111234".utf8)))
+        XCTAssertNil(raw.range(of: Data("4111 1111 1111 1234".utf8)))
+    }
+
+    func testNotADatabaseIsAClearError() throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let url = dir.appendingPathComponent("junk.sqlite")
+        try Data(repeating: 0x41, count: 4096).write(to: url)
+        XCTAssertThrowsError(try SessionStore(url: url)) { e in
+            XCTAssertTrue("\(e)".contains("junk.sqlite"), "\(e)")
+        }
+    }
+
+    /// Eight threads, each with its own connection, play turns on shared and private sessions.
+    /// Every turn must be counted exactly once (no lost update) and the file must stay sound.
+    func testConcurrentTurnsFromManyConnections() throws {
+        let url = dir.appendingPathComponent("c.sqlite")
+        let threads = 8, turns = 25
+        let errors = NSLock()
+        nonisolated(unsafe) var failures: [String] = []
+        DispatchQueue.concurrentPerform(iterations: threads) { k in
+            do {
+                let s = try SessionStore(url: url)
+                for i in 0..<turns {
+                    for id in ["shared", "own\(k)"] {
+                        try s.turn(session: id) { st, _ in
+                            let n = st.turn
+                            st.turn = n + 1
+                            st.slots["last"] = "\(k)-\(i)"
+                            return TurnRecord(turn: n, text: "\(k) \(i)", intent: "x", confidence: 1, entities: [], reply: "")
+                        }
+                    }
+                }
+            } catch {
+                errors.lock(); failures.append("\(error)"); errors.unlock()
+            }
+        }
+        XCTAssertEqual(failures, [])
+        let s = try SessionStore(url: url)
+        XCTAssertEqual(try s.state(of: "shared")?.turn, threads * turns)
+        XCTAssertEqual(try s.history(of: "shared").map(\.turn), Array(0..<(threads * turns)))
+        for k in 0..<threads { XCTAssertEqual(try s.state(of: "own\(k)")?.turn, turns) }
+        XCTAssertEqual(try s.sessionCount(), threads + 1)
+        XCTAssertEqual(try s.integrityCheck(), "ok")
+    }
+}
