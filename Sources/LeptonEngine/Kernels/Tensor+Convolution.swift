@@ -131,7 +131,7 @@ extension Tensor {
         out.withUnsafeMutableBufferPointer { o in
             x.withUnsafeBufferPointer { xb in w.withUnsafeBufferPointer { wb in
                 let px = xb.baseAddress!, pw = wb.baseAddress!, po = o.baseAddress!
-                let colsCount = g.isPointwise ? 0 : kRows * chunk * ohw
+                let colsCount = (g.isPointwise && chunk == 1) ? 0 : kRows * chunk * ohw
                 let cols = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(colsCount, 1))
                 let tmp = UnsafeMutablePointer<Float>.allocate(capacity: chunk > 1 ? og * chunk * ohw : 1)
                 defer { cols.deallocate(); tmp.deallocate() }

@@ -1,0 +1,146 @@
+import Foundation
+import XCTest
+@testable import LeptonEngine
+
+/// Reads Tests/EngineTests/Fixtures/kernels.json (written by make_fixtures.py with NumPy, float64 loops).
+enum KernelFixtures {
+    nonisolated(unsafe) static let root: [String: Any] = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/kernels.json")
+        guard let data = try? Data(contentsOf: url),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return obj
+    }()
+
+    static func group(_ name: String) -> [String: Any] { root[name] as? [String: Any] ?? [:] }
+
+    static func tensor(_ obj: Any?) -> Tensor {
+        guard let d = obj as? [String: Any], let shape = d["shape"] as? [Int], let data = d["data"] as? [Double] else {
+            XCTFail("fixture entry missing"); return Tensor(shape: [0])
+        }
+        return Tensor(shape: shape, scalars: data.map(Float.init))
+    }
+
+    static func tensor(_ group: String, _ key: String) -> Tensor { tensor(Self.group(group)[key]) }
+}
+
+func assertClose(_ a: Tensor, _ b: Tensor, tol: Float = 1e-4, _ what: String = "", file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.shape, b.shape, "shape \(what)", file: file, line: line)
+    guard a.shape == b.shape else { return }
+    var worst: Float = 0
+    for i in 0..<a.count {
+        let d = abs(a[flat: i] - b[flat: i]) / max(1, abs(b[flat: i]))
+        if !(d <= worst) { worst = d.isNaN ? .infinity : d }
+    }
+    XCTAssertLessThanOrEqual(worst, tol, "max relative error \(worst) \(what)", file: file, line: line)
+}
+
+final class KernelForwardTests: XCTestCase {
+    func t(_ g: String, _ k: String) -> Tensor { KernelFixtures.tensor(g, k) }
+
+    func testBroadcastingBinaryOps() {
+        let a = t("broadcast", "a"), b = t("broadcast", "b"), c = t("broadcast", "c")
+        assertClose(a + b, t("broadcast", "add_ab"))
+        assertClose(a - b, t("broadcast", "sub_ab"))
+        assertClose(a * c, t("broadcast", "mul_ac"))
+        assertClose(a / t("broadcast", "b_shifted"), t("broadcast", "div_ab"))
+        assertClose(t("broadcast", "x3") + t("broadcast", "y3"), t("broadcast", "add_x3y3"))
+        // Scalars, hand-computed.
+        XCTAssertEqual((Tensor(shape: [2], scalars: [1, 2]) * 3 + 1).scalars, [4, 7])
+        XCTAssertEqual((10 - Tensor(shape: [2], scalars: [1, 2])).scalars, [9, 8])
+        XCTAssertEqual(Tensor(shape: [2, 2], scalars: [1, 2, 3, 4]).sumToShape([2]).scalars, [4, 6])
+        XCTAssertEqual(Tensor(shape: [2, 2], scalars: [1, 2, 3, 4]).sumToShape([2, 1]).scalars, [3, 7])
+        XCTAssertNil(broadcastShape([3, 4], [3]))
+    }
+
+    func testUnaryOps() {
+        let x = t("unary", "x"), ax = t("unary", "absx")
+        assertClose(x.relu(), t("unary", "relu"))
+        assertClose(x.gelu(), t("unary", "gelu"), tol: 1e-5)
+        assertClose(x.sigmoid(), t("unary", "sigmoid"), tol: 1e-5)
+        assertClose(x.tanh(), t("unary", "tanh"), tol: 1e-5)
+        assertClose(x.exp(), t("unary", "exp"), tol: 1e-5)
+        assertClose(ax.log(), t("unary", "log"), tol: 1e-5)
+        assertClose(ax.sqrt(), t("unary", "sqrt"), tol: 1e-5)
+    }
+
+    func testSoftmaxAndLogSoftmaxAreStable() {
+        let x = t("softmax", "x")
+        assertClose(x.softmax(), t("softmax", "softmax"), tol: 1e-5)
+        assertClose(x.logSoftmax(), t("softmax", "log_softmax"), tol: 1e-5)
+        XCTAssertFalse(x.softmax().scalars.contains { $0.isNaN })
+        // fastExp against libm over a wide range.
+        var worst: Float = 0
+        for i in -870...880 { let v = Float(i) / 10; worst = max(worst, abs(fastExp(v) - expf(v)) / expf(v)) }
+        XCTAssertLessThan(worst, 1e-6)
+    }
+
+    func testReductions() {
+        let x = t("reduce", "x")
+        assertClose(x.sum(axis: 0), t("reduce", "sum0"))
+        assertClose(x.sum(axis: 1), t("reduce", "sum1"))
+        assertClose(x.sum(axis: -1), t("reduce", "sum2"))
+        assertClose(x.mean(axis: 1), t("reduce", "mean1"))
+        assertClose(x.max(axis: 2), t("reduce", "max2"))
+        XCTAssertEqual(x.argmax(axis: 1), KernelFixtures.group("reduce")["argmax1"] as? [Int])
+        XCTAssertEqual(x.sum(axis: 1, keepingAxis: true).shape, [2, 1, 4])
+    }
+
+    func testNormalisation() {
+        assertClose(t("layer_norm", "x").layerNorm(weight: t("layer_norm", "w"), bias: t("layer_norm", "b")), t("layer_norm", "y"))
+        assertClose(t("batch_norm", "x").batchNorm(mean: t("batch_norm", "mean"), variance: t("batch_norm", "var"),
+                                                   weight: t("batch_norm", "w"), bias: t("batch_norm", "b")), t("batch_norm", "y"))
+    }
+
+    func testShapeOps() {
+        let x = t("permute", "x")
+        assertClose(x.permuted([1, 2, 0]), t("permute", "p120"))
+        assertClose(x.transposed(), t("permute", "p021"))
+        // Hand-computed slice/concat/gather.
+        let m = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(m.slice(axis: 1, start: 1, end: 3).scalars, [2, 3, 5, 6])
+        XCTAssertEqual(m.slice(axis: 0, start: 1, end: 2).scalars, [4, 5, 6])
+        XCTAssertEqual(Tensor.concat([m, m.slice(axis: 1, start: 0, end: 1)], axis: 1).scalars, [1, 2, 3, 1, 4, 5, 6, 4])
+        XCTAssertEqual(Tensor.concat([m, m], axis: 0).shape, [4, 3])
+        XCTAssertEqual(m.gatherRows([1, 0, 1]).scalars, [4, 5, 6, 1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(m.embedding([1, 1], idsShape: [1, 2]).shape, [1, 2, 3])
+        XCTAssertEqual(Tensor(shape: [1, 2], scalars: [1, 2]).padded([(0, 0), (1, 1)]).scalars, [0, 1, 2, 0])
+    }
+
+    func testConv2dAgainstDirectLoops() {
+        guard let convs = KernelFixtures.root["conv2d"] as? [[String: Any]] else { return XCTFail("no conv fixtures") }
+        for (i, c) in convs.enumerated() {
+            let s = c["stride"] as! [Int], p = c["padding"] as! [Int], d = c["dilation"] as! [Int]
+            let y = KernelFixtures.tensor(c["x"]).conv2d(weight: KernelFixtures.tensor(c["w"]), bias: KernelFixtures.tensor(c["b"]),
+                                                         stride: (s[0], s[1]), padding: (p[0], p[1]), dilation: (d[0], d[1]),
+                                                         groups: c["groups"] as! Int)
+            assertClose(y, KernelFixtures.tensor(c["y"]), "conv case \(i)")
+        }
+        let g = KernelFixtures.group("conv1d")
+        let y = t("conv1d", "x").conv1d(weight: t("conv1d", "w"), bias: t("conv1d", "b"), stride: g["stride"] as! Int,
+                                        padding: g["padding"] as! Int, groups: g["groups"] as! Int)
+        assertClose(y, t("conv1d", "y"))
+    }
+
+    func testPooling() {
+        let x = t("pool", "x")
+        assertClose(x.maxPool2d(kernel: (2, 2)), t("pool", "max22"))
+        assertClose(x.maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1)), t("pool", "max33s2p1"))
+        assertClose(x.avgPool2d(kernel: (2, 2)), t("pool", "avg22"))
+        assertClose(x.avgPool2d(kernel: (3, 3), stride: (1, 1), padding: (1, 1)), t("pool", "avg33s1p1"))
+        assertClose(x.globalAvgPool2d(), t("pool", "gap"))
+    }
+
+    func testAttentionMasks() {
+        let q = t("attention", "q"), k = t("attention", "k"), v = t("attention", "v")
+        let mask = KernelFixtures.group("attention")["keymask"] as? [Bool]
+        assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2), t("attention", "plain"))
+        assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2, causal: true, queryOffset: 2), t("attention", "causal_offset2"))
+        assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2, keyMask: mask), t("attention", "masked"))
+        // Batched form = per-item single form.
+        let qb = Tensor.stack([q, q * 0.5]), kb = Tensor.stack([k, k]), vb = Tensor.stack([v, v * 2])
+        let yb = Tensor.batchedAttention(query: qb, key: kb, value: vb, heads: 2, keyMask: [mask!, mask!])
+        assertClose(yb.slice(axis: 0, start: 0, end: 1).reshaped([3, 8]), t("attention", "masked"))
+        assertClose(yb.slice(axis: 0, start: 1, end: 2).reshaped([3, 8]),
+                    Tensor.attention(query: q * 0.5, key: k, value: v * 2, heads: 2, keyMask: mask))
+    }
+}
