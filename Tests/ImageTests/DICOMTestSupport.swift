@@ -1,5 +1,5 @@
 import Foundation
-@testable import LeptonImage
+import LeptonImage
 
 /// Locations of the shared medical data, found from this file's path (repo/Tests/ImageTests/…).
 enum DICOMFixtures {
@@ -71,49 +71,13 @@ enum MD5 {
     }
 }
 
-/// A minimal reader for the reference PNGs (8-bit grayscale, non-interlaced), independent of the
-/// module's PNG decoder so that a bug there cannot hide a DICOM rendering bug.
+/// The reference PNGs through the module's libpng decoder (8-bit grayscale expected).
 enum TestPNG {
     struct Failure: Error { let reason: String }
 
     static func gray8(_ url: URL) throws -> (width: Int, height: Int, pixels: [UInt8]) {
-        let b = [UInt8](try Data(contentsOf: url))
-        guard b.count > 8, b[1] == 0x50, b[2] == 0x4E, b[3] == 0x47 else { throw Failure(reason: "not PNG") }
-        var o = 8, width = 0, height = 0, idat: [UInt8] = []
-        func be32(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
-        while o + 8 <= b.count {
-            let len = be32(o), type = String(decoding: b[o + 4..<o + 8], as: UTF8.self)
-            let data = Array(b[o + 8..<o + 8 + len])
-            if type == "IHDR" {
-                width = be32(o + 8); height = be32(o + 12)
-                guard data[8] == 8, data[9] == 0, data[12] == 0 else { throw Failure(reason: "not 8-bit gray non-interlaced") }
-            } else if type == "IDAT" { idat += data }
-            o += 12 + len
-        }
-        let raw = try DICOMDataSet.inflateRaw(idat, file: url.path, zlibWrapped: true)
-        var out = [UInt8](repeating: 0, count: width * height)
-        var prev = [UInt8](repeating: 0, count: width)
-        for y in 0..<height {
-            let f = raw[y * (width + 1)]
-            var line = Array(raw[(y * (width + 1) + 1)..<((y + 1) * (width + 1))])
-            for x in 0..<width {
-                let a = x > 0 ? Int(line[x - 1]) : 0, up = Int(prev[x]), c = x > 0 ? Int(prev[x - 1]) : 0
-                let pred: Int
-                switch f {
-                case 1: pred = a
-                case 2: pred = up
-                case 3: pred = (a + up) / 2
-                case 4:
-                    let est: Int = a + up - c
-                    let da: Int = Swift.abs(est - a), db: Int = Swift.abs(est - up), dc: Int = Swift.abs(est - c)
-                    pred = da <= db && da <= dc ? a : (db <= dc ? up : c)
-                default: pred = 0
-                }
-                line[x] = UInt8(truncatingIfNeeded: Int(line[x]) + pred)
-            }
-            out.replaceSubrange(y * width..<(y + 1) * width, with: line)
-            prev = line
-        }
-        return (width, height, out)
+        let png = try PNGDecoder.decode(contentsOf: url)
+        guard png.channels == 1, png.bitDepth == 8 else { throw Failure(reason: "\(url.lastPathComponent) is not 8-bit gray") }
+        return (png.width, png.height, png.image.pixels.map { UInt8(min(max($0.rounded(), 0), 255)) })
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import LeptonImage
+import LeptonImage
 
 /// Every file of ../shared/data/medical/dicom against manifest.csv (pydicom 3.0.2 pixel statistics
 /// and md5) and the reference renderings in expected/.

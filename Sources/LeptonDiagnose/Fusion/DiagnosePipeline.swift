@@ -1,0 +1,72 @@
+import Foundation
+import LeptonImage
+
+/// Analyses studies: a scan (PNG/DICOM), a report, or both.
+public struct DiagnosePipeline: Sendable {
+    public let model: ScanClassifier?
+    public let reader: ReportReader
+    public let extractor = FindingExtractor()
+    public let privacy: Privacy
+
+    public init(model: ScanClassifier?, reader: ReportReader = ReportReader(), privacy: Privacy = Privacy()) {
+        self.model = model; self.reader = reader; self.privacy = privacy
+    }
+
+    /// Analyses one study. `name` is what the output's `file` field shows (a path as given by the user).
+    public func analyze(scan: URL?, report: URL?, name: String) throws -> StudyAnalysis {
+        guard scan != nil || report != nil else { throw DiagnoseError.usage("give a scan, a report, or both") }
+        var identity: [String] = []
+        var s = StudyAnalysis(file: name, subjectID: "")
+        if let scanURL = scan {
+            guard let model else { throw DiagnoseError.badModel(path: "(none)", reason: "no model to analyse the scan with") }
+            let loaded = try ScanLoader.load(scanURL, size: model.config.inputSize)
+            identity = loaded.identity
+            s.scanFile = scanURL.lastPathComponent
+            s.scanFormat = loaded.format
+            s.modality = loaded.modality.isEmpty ? nil : loaded.modality
+            let input = model.normalise(loaded.modelInput)
+            let (logits, maps) = model.gradCAM(input, n: 1)
+            let probs = ScanClassifier.softmax(logits, classes: model.classCount, temperature: model.config.temperature)
+            s.probabilities = model.config.classes.enumerated().map { ($0.element, probs[$0.offset]) }
+            s.threshold = model.config.threshold
+            let positive = probs.count >= 2 && probs[1] >= model.config.threshold
+            s.predictedClass = model.config.classes[positive ? 1 : 0]
+            if let m = maps.first {
+                let hi = m.map.max() ?? 0
+                s.heatmap = m.map.map { hi > 0 ? $0 / hi : 0 }
+                s.heatmapSize = m.size
+            }
+            s.display = loaded.display
+        }
+        if let reportURL = report {
+            let r = try reader.read(reportURL)
+            let a = extractor.analyze(r.text)
+            s.reportFile = reportURL.lastPathComponent
+            s.findings = a.findings.map {
+                ReportFinding(finding: $0.finding, status: $0.status,
+                              evidence: $0.evidence.map { privacy.scrub($0, identifiers: identity) }, mentioned: $0.mentioned)
+            }
+            s.reportAbnormal = a.abnormal
+        }
+        // The subject ID hashes header identifiers; without any, the study file name (never printed raw).
+        s.subjectID = privacy.subjectID(identity.contains { !$0.isEmpty } ? identity : [name])
+        Fusion.suggest(&s)
+        return s
+    }
+
+    /// Writes the Grad-CAM overlay of an analysed scan as PNG (scan in gray, heatmap in jet).
+    public static func writeHeatmap(_ s: StudyAnalysis, to url: URL) throws {
+        guard let heat = s.heatmap, let display = s.display else {
+            throw DiagnoseError.usage("--heatmap needs a scan")
+        }
+        do {
+            let map = try PlanarImage(width: s.heatmapSize, height: s.heatmapSize, channels: 1, pixels: heat)
+            let base = display.channels == 1 ? display : display.grayscale()
+            let overlay = try base.overlay(heatmap: map, colormap: .jet, alpha: 0.45)
+            let data = try PNGEncoder.encode(overlay)
+            try ScanClassifier.atomicWrite(data, to: url)
+        } catch let e as DiagnoseError { throw e } catch {
+            throw DiagnoseError.badScan(file: url.path, reason: "cannot write heatmap: \(error)")
+        }
+    }
+}

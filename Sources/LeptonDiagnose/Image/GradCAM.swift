@@ -1,0 +1,91 @@
+import Foundation
+
+/// A Grad-CAM map of one image: `[h, w]` at the last conv layer's resolution and upsampled to the input.
+public struct GradCAMMap: Sendable {
+    /// The class whose logit was explained.
+    public let classIndex: Int
+    /// `[camH, camW]`, not normalised.
+    public let coarse: [Float]
+    public let camH: Int, camW: Int
+    /// `[size, size]`, bilinear (align_corners = false), not normalised.
+    public let map: [Float]
+    public let size: Int
+}
+
+extension ScanClassifier {
+    /// Grad-CAM (Selvaraju et al. 2017) on the last block's ReLU output `A[k]`:
+    /// weights `α_k = mean_ij ∂logit_c/∂A_k(i,j)`, map `ReLU(Σ_k α_k A_k)`.
+    ///
+    /// Between that layer and the logits there are only global average pooling and the linear
+    /// layer, so `∂logit_c/∂A_k(i,j) = fc.weight[c,k] / (h·w)` exactly; the backward pass reduces to that.
+    /// - Parameters:
+    ///   - input: normalised images `[n, size, size]`.
+    ///   - classIndex: class to explain per image; nil = the predicted class.
+    public func gradCAM(_ input: [Float], n: Int, classIndex: [Int]? = nil) -> (logits: [Float], maps: [GradCAMMap]) {
+        let f = forward(input, n: n, training: false)
+        let k = classCount, c = config.channels.last ?? 1, h = f.camH, w = f.camW, plane = h * w
+        var maps: [GradCAMMap] = []
+        for b in 0..<n {
+            var cls = 0
+            if let ci = classIndex, b < ci.count { cls = ci[b] } else {
+                for j in 1..<k where f.logits[b * k + j] > f.logits[b * k + cls] { cls = j }
+            }
+            var cam = [Float](repeating: 0, count: plane)
+            for ch in 0..<c {
+                let alpha = fcW[cls * c + ch] / Float(plane)
+                let o = (ch * n + b) * plane
+                for j in 0..<plane { cam[j] += alpha * f.camAct[o + j] }
+            }
+            for j in 0..<plane { cam[j] = max(0, cam[j]) }
+            let size = config.inputSize
+            maps.append(GradCAMMap(classIndex: cls, coarse: cam, camH: h, camW: w,
+                                   map: ScanClassifier.bilinear(cam, h: h, w: w, outH: size, outW: size), size: size))
+        }
+        return (f.logits, maps)
+    }
+
+    /// Bilinear resize with PyTorch's `align_corners=False` convention.
+    public static func bilinear(_ src: [Float], h: Int, w: Int, outH: Int, outW: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: outH * outW)
+        let sy = Float(h) / Float(outH), sx = Float(w) / Float(outW)
+        for oy in 0..<outH {
+            let fy = max(0, (Float(oy) + 0.5) * sy - 0.5)
+            let y0 = min(Int(fy), h - 1), y1 = min(y0 + 1, h - 1), ly = fy - Float(y0)
+            for ox in 0..<outW {
+                let fx = max(0, (Float(ox) + 0.5) * sx - 0.5)
+                let x0 = min(Int(fx), w - 1), x1 = min(x0 + 1, w - 1), lx = fx - Float(x0)
+                let top = src[y0 * w + x0] * (1 - lx) + src[y0 * w + x1] * lx
+                let bot = src[y1 * w + x0] * (1 - lx) + src[y1 * w + x1] * lx
+                out[oy * outW + ox] = top * (1 - ly) + bot * ly
+            }
+        }
+        return out
+    }
+
+    /// Deletion test: probability of the explained class as the most (or least) important pixels
+    /// are replaced by `fill` in steps; returns the mean probability over the curve (area under it).
+    ///
+    /// - Parameters:
+    ///   - image: one normalised image `[size, size]`.
+    ///   - map: its Grad-CAM map `[size, size]`.
+    ///   - mostImportantFirst: order of deletion.
+    public func deletionCurveArea(image: [Float], map: GradCAMMap, mostImportantFirst: Bool, steps: Int = 16,
+                                  fill: Float? = nil) -> Float {
+        let size = config.inputSize, count = size * size
+        let order = (0..<count).sorted { mostImportantFirst ? map.map[$0] > map.map[$1] : map.map[$0] < map.map[$1] }
+        let value = fill ?? (0 - config.mean) / config.std  // black
+        var batch: [Float] = []
+        batch.reserveCapacity((steps + 1) * count)
+        var img = image
+        for s in 0...steps {
+            let upto = count * s / steps
+            let from = s == 0 ? 0 : count * (s - 1) / steps
+            for j in from..<upto { img[order[j]] = value }
+            batch += img
+        }
+        let p = probabilities(batch, n: steps + 1)
+        var area: Float = 0
+        for s in 0...steps { area += p[s * classCount + map.classIndex] }
+        return area / Float(steps + 1)
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import LeptonImage
+
+/// Images with integer labels, all `[size, size]` grayscale in [0, 1], stored contiguously.
+public struct LabeledImages: Sendable {
+    public var files: [String]
+    public var labels: [Int]
+    /// `[count, size, size]`.
+    public var pixels: [Float]
+    public let size: Int
+    public var count: Int { labels.count }
+
+    public init(size: Int) { files = []; labels = []; pixels = []; self.size = size }
+
+    mutating func append(file: String, label: Int, pixels p: [Float]) {
+        files.append(file); labels.append(label); pixels += p
+    }
+
+    /// Reads a `file,label` CSV (paths relative to its folder; labels integers 0…) and its images.
+    /// Returns the rows under `val/` separately from the others.
+    public static func read(labels url: URL, size: Int) throws -> (train: LabeledImages, val: LabeledImages) {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw DiagnoseError.badLabels(file: url.path, line: 0, reason: "cannot read: \(error.localizedDescription)")
+        }
+        let dir = url.deletingLastPathComponent()
+        var train = LabeledImages(size: size), val = LabeledImages(size: size)
+        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty { continue }
+            let parts = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if i == 0 && parts.first == "file" { continue }
+            guard parts.count >= 2, let label = Int(parts[1]), label >= 0 else {
+                throw DiagnoseError.badLabels(file: url.path, line: i + 1, reason: "expected file,label with an integer label")
+            }
+            let scan = try ScanLoader.load(dir.appendingPathComponent(parts[0]), size: size)
+            if parts[0].hasPrefix("val/") { val.append(file: parts[0], label: label, pixels: scan.modelInput) } else {
+                train.append(file: parts[0], label: label, pixels: scan.modelInput)
+            }
+        }
+        return (train, val)
+    }
+
+    /// The images `[count, size, size]` of a subset.
+    func subset(_ idx: [Int]) -> LabeledImages {
+        var out = LabeledImages(size: size)
+        let plane = size * size
+        for i in idx { out.append(file: files[i], label: labels[i], pixels: Array(pixels[(i * plane)..<((i + 1) * plane)])) }
+        return out
+    }
+}

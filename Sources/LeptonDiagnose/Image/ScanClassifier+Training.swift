@@ -1,0 +1,251 @@
+import Foundation
+import LeptonEngine
+
+/// How `ScanClassifier.train` runs.
+public struct TrainingOptions: Sendable {
+    public var epochs = 20
+    public var batchSize = 64
+    public var learningRate: Float = 2e-3
+    /// Decoupled (AdamW) weight decay.
+    public var weightDecay: Float = 1e-4
+    /// Stop after this many epochs without a better validation AUC.
+    public var patience = 5
+    public var seed: UInt64 = 0
+    /// Random shifts (±2 px), rotations (±10°), scaling (±5 %) and intensity changes (gain ±15 %, offset ±0.08).
+    public var augment = true
+    /// Weight each class by `count / (classes · classCount)` in the loss.
+    public var classWeights = true
+    public init() {}
+}
+
+/// Figures of a training run.
+public struct TrainingSummary: Sendable, Codable {
+    public var epochsRun = 0
+    public var bestEpoch = 0
+    public var valAccuracy = 0.0
+    public var valAUC = 0.0
+    public var valECE = 0.0
+    public var valLoss = 0.0
+    public var temperature: Float = 1
+    public var seconds = 0.0
+    public var secondsPerEpoch = 0.0
+}
+
+/// Evaluation of a classifier on labelled images (positive class = index 1).
+public struct ImageEvaluation: Sendable, Codable {
+    public var count = 0
+    public var accuracy = 0.0
+    public var auc = 0.0
+    public var sensitivity = 0.0
+    public var specificity = 0.0
+    public var ece = 0.0
+    public var threshold: Float = 0.5
+    public var nll = 0.0
+}
+
+extension ScanClassifier {
+    /// Positive-class probabilities (temperature-scaled) of a data set, in batches.
+    public func positiveProbabilities(_ data: LabeledImages, temperature: Float? = nil) -> [Float] {
+        let raw = allLogits(data)
+        let p = ScanClassifier.softmax(raw, classes: classCount, temperature: temperature ?? config.temperature)
+        return (0..<data.count).map { p[$0 * classCount + min(1, classCount - 1)] }
+    }
+
+    /// Raw logits `[count, classes]` in batches of 256.
+    public func allLogits(_ data: LabeledImages) -> [Float] {
+        let plane = data.size * data.size
+        var out: [Float] = []
+        out.reserveCapacity(data.count * classCount)
+        var i = 0
+        while i < data.count {
+            let n = min(256, data.count - i)
+            out += logits(normalise(Array(data.pixels[(i * plane)..<((i + n) * plane)])), n: n)
+            i += n
+        }
+        return out
+    }
+
+    /// ACC, ROC-AUC, sensitivity, specificity at `threshold`, ECE (15 bins) and NLL.
+    public func evaluate(_ data: LabeledImages, threshold: Float? = nil) throws -> ImageEvaluation {
+        let t = threshold ?? config.threshold
+        let raw = allLogits(data)
+        let probs = ScanClassifier.softmax(raw, classes: classCount, temperature: config.temperature)
+        let pos = (0..<data.count).map { probs[$0 * classCount + 1] }
+        var e = ImageEvaluation()
+        e.count = data.count; e.threshold = t
+        var tp = 0, tn = 0, fp = 0, fn = 0
+        var nll = 0.0
+        for i in 0..<data.count {
+            let predicted = pos[i] >= t ? 1 : 0, y = data.labels[i] > 0 ? 1 : 0
+            if predicted == 1 && y == 1 { tp += 1 } else if predicted == 0 && y == 0 { tn += 1 } else if predicted == 1 { fp += 1 } else { fn += 1 }
+            nll -= Double(Foundation.log(max(probs[i * classCount + min(data.labels[i], classCount - 1)], 1e-12)))
+        }
+        e.accuracy = Double(tp + tn) / Double(max(1, data.count))
+        e.sensitivity = Double(tp) / Double(max(1, tp + fn))
+        e.specificity = Double(tn) / Double(max(1, tn + fp))
+        let ys = data.labels.map { $0 > 0 ? 1 : 0 }
+        e.auc = try Metrics.rocAUC(labels: ys, scores: pos)
+        e.ece = try Metrics.expectedCalibrationError(probabilities: pos, labels: ys, bins: 15)
+        e.nll = nll / Double(max(1, data.count))
+        return e
+    }
+
+    /// Temperature minimising validation NLL (golden-section search on log T in [0.05, 20]).
+    public static func fitTemperature(logits: [Float], labels: [Int], classes: Int) -> Float {
+        func nll(_ logT: Double) -> Double {
+            let p = softmax(logits, classes: classes, temperature: Float(Foundation.exp(logT)))
+            var s = 0.0
+            for (i, y) in labels.enumerated() { s -= Foundation.log(Double(max(p[i * classes + y], 1e-12))) }
+            return s
+        }
+        var a = Foundation.log(0.05), b = Foundation.log(20.0)
+        let g = (5.0.squareRoot() - 1) / 2
+        var c = b - g * (b - a), d = a + g * (b - a)
+        for _ in 0..<60 {
+            if nll(c) < nll(d) { b = d } else { a = c }
+            c = b - g * (b - a); d = a + g * (b - a)
+        }
+        return Float(Foundation.exp((a + b) / 2))
+    }
+
+    /// Trains a new classifier: AdamW with cosine learning-rate decay, class-weighted cross-entropy,
+    /// augmentation, early stopping on validation ROC-AUC (best weights kept), then temperature
+    /// scaling fitted on validation.
+    /// - Parameter progress: called with one line per epoch.
+    public static func train(train: LabeledImages, val: LabeledImages, config: ScanClassifierConfig,
+                             options: TrainingOptions, progress: (String) -> Void = { _ in }) throws -> (ScanClassifier, TrainingSummary) {
+        guard train.count > 0 else { throw DiagnoseError.usage("no training images") }
+        guard val.count > 0 else { throw DiagnoseError.usage("no validation images (rows under val/ or --val)") }
+        let k = config.classes.count
+        guard let maxLabel = (train.labels + val.labels).max(), maxLabel < k else {
+            throw DiagnoseError.usage("labels must be 0..<\(k)")
+        }
+        let model = ScanClassifier(config: config, seed: options.seed)
+        var rng = SeededGenerator(seed: options.seed &+ 1)
+        var counts = [Int](repeating: 0, count: k)
+        for y in train.labels { counts[y] += 1 }
+        let classWeight: [Float] = (0..<k).map { c in
+            options.classWeights && counts[c] > 0 ? Float(train.count) / Float(k * counts[c]) : 1
+        }
+        // Optimiser state, one Adam per parameter buffer.
+        var adamConvW = model.convW.map { AdamState(count: $0.count) }, adamConvB = model.convB.map { AdamState(count: $0.count) }
+        var adamG = model.gamma.map { AdamState(count: $0.count) }, adamB = model.beta.map { AdamState(count: $0.count) }
+        var adamFW = AdamState(count: model.fcW.count), adamFB = AdamState(count: model.fcB.count)
+        let plane = train.size * train.size
+        let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
+        let totalSteps = max(1, stepsPerEpoch * options.epochs)
+        var step = 0
+        var summary = TrainingSummary()
+        var best: (auc: Double, loss: Double, state: ScanClassifier.Snapshot)? = nil
+        var sinceBest = 0
+        let start = Date()
+        for epoch in 1...max(1, options.epochs) {
+            let epochStart = Date()
+            var order = Array(0..<train.count)
+            order.shuffle(using: &rng)
+            var lossSum = 0.0
+            for s in 0..<stepsPerEpoch {
+                let idx = Array(order[(s * options.batchSize)..<min(train.count, (s + 1) * options.batchSize)])
+                let n = idx.count
+                var batch = [Float](repeating: 0, count: n * plane)
+                for (j, i) in idx.enumerated() {
+                    let img = Array(train.pixels[(i * plane)..<((i + 1) * plane)])
+                    let aug = options.augment ? Augmentation.apply(img, size: train.size, rng: &rng) : img
+                    for p in 0..<plane { batch[j * plane + p] = (aug[p] - config.mean) / config.std }
+                }
+                let f = model.forward(batch, n: n, training: true)
+                // Weighted cross-entropy (PyTorch: Σ w_y·(−log p_y) / Σ w_y) and its gradient.
+                let probs = softmax(f.logits, classes: k, temperature: 1)
+                var wsum: Float = 0
+                for i in idx { wsum += classWeight[train.labels[i]] }
+                var dLogits = [Float](repeating: 0, count: n * k)
+                for (j, i) in idx.enumerated() {
+                    let y = train.labels[i], w = classWeight[y] / wsum
+                    lossSum -= Double(w) * Foundation.log(Double(max(probs[j * k + y], 1e-12)))
+                    for c in 0..<k { dLogits[j * k + c] = w * (probs[j * k + c] - (c == y ? 1 : 0)) }
+                }
+                let g = model.backward(f, dLogits: dLogits, n: n)
+                step += 1
+                let lr = options.learningRate * 0.5 * (1 + Float(Foundation.cos(Double.pi * Double(step - 1) / Double(totalSteps))))
+                let wd = options.weightDecay
+                for i in 0..<model.blocks {
+                    model.convW[i].withUnsafeMutableBufferPointer { p in g.convW[i].withUnsafeBufferPointer { q in
+                        adamConvW[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step, decay: wd) } }
+                    model.convB[i].withUnsafeMutableBufferPointer { p in g.convB[i].withUnsafeBufferPointer { q in
+                        adamConvB[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
+                    model.gamma[i].withUnsafeMutableBufferPointer { p in g.gamma[i].withUnsafeBufferPointer { q in
+                        adamG[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
+                    model.beta[i].withUnsafeMutableBufferPointer { p in g.beta[i].withUnsafeBufferPointer { q in
+                        adamB[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
+                }
+                model.fcW.withUnsafeMutableBufferPointer { p in g.fcW.withUnsafeBufferPointer { q in
+                    adamFW.step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step, decay: wd) } }
+                model.fcB.withUnsafeMutableBufferPointer { p in g.fcB.withUnsafeBufferPointer { q in
+                    adamFB.step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
+            }
+            model.config.temperature = 1
+            let e = try model.evaluate(val, threshold: 0.5)
+            let secs = Date().timeIntervalSince(epochStart)
+            progress(String(format: "epoch %d/%d  train loss %.4f  val loss %.4f  val acc %.4f  val auc %.4f  (%.1f s)",
+                            epoch, options.epochs, lossSum / Double(stepsPerEpoch), e.nll, e.accuracy, e.auc, secs))
+            summary.epochsRun = epoch
+            if best == nil || e.auc > best!.auc + 1e-6 || (abs(e.auc - best!.auc) <= 1e-6 && e.nll < best!.loss) {
+                best = (e.auc, e.nll, model.snapshot()); summary.bestEpoch = epoch; sinceBest = 0
+            } else {
+                sinceBest += 1
+                if sinceBest >= options.patience { progress("early stop: no better validation AUC for \(options.patience) epochs"); break }
+            }
+        }
+        if let b = best { model.restore(b.state) }
+        let valLogits = model.allLogits(val)
+        model.config.temperature = fitTemperature(logits: valLogits, labels: val.labels, classes: k)
+        let e = try model.evaluate(val)
+        summary.valAccuracy = e.accuracy; summary.valAUC = e.auc; summary.valECE = e.ece; summary.valLoss = e.nll
+        summary.temperature = model.config.temperature
+        summary.seconds = Date().timeIntervalSince(start)
+        summary.secondsPerEpoch = summary.seconds / Double(max(1, summary.epochsRun))
+        return (model, summary)
+    }
+
+    /// A copy of every parameter and running statistic.
+    struct Snapshot: Sendable {
+        var convW, convB, gamma, beta, runMean, runVar: [[Float]]
+        var fcW, fcB: [Float]
+    }
+
+    func snapshot() -> Snapshot {
+        Snapshot(convW: convW, convB: convB, gamma: gamma, beta: beta, runMean: runMean, runVar: runVar, fcW: fcW, fcB: fcB)
+    }
+
+    func restore(_ s: Snapshot) {
+        convW = s.convW; convB = s.convB; gamma = s.gamma; beta = s.beta; runMean = s.runMean; runVar = s.runVar
+        fcW = s.fcW; fcB = s.fcB
+    }
+}
+
+/// Training-time augmentation of one grayscale image in [0, 1].
+enum Augmentation {
+    static func apply(_ img: [Float], size: Int, rng: inout SeededGenerator) -> [Float] {
+        let angle = (rng.nextUniform() * 2 - 1) * Float.pi / 18  // ±10°
+        let scale = 1 + (rng.nextUniform() * 2 - 1) * 0.05
+        let tx = (rng.nextUniform() * 2 - 1) * 2, ty = (rng.nextUniform() * 2 - 1) * 2
+        let gain = 1 + (rng.nextUniform() * 2 - 1) * 0.15, offset = (rng.nextUniform() * 2 - 1) * 0.08
+        let c = Float(size - 1) / 2
+        let cosA = Foundation.cos(angle) / scale, sinA = Foundation.sin(angle) / scale
+        var out = [Float](repeating: 0, count: size * size)
+        for y in 0..<size {
+            for x in 0..<size {
+                // Inverse map: output pixel → source position (rotation about the centre, then shift).
+                let dx = Float(x) - c - tx, dy = Float(y) - c - ty
+                let sx = min(max(cosA * dx + sinA * dy + c, 0), Float(size - 1))
+                let sy = min(max(-sinA * dx + cosA * dy + c, 0), Float(size - 1))
+                let x0 = Int(sx), y0 = Int(sy), x1 = min(x0 + 1, size - 1), y1 = min(y0 + 1, size - 1)
+                let fx = sx - Float(x0), fy = sy - Float(y0)
+                let v = (img[y0 * size + x0] * (1 - fx) + img[y0 * size + x1] * fx) * (1 - fy)
+                    + (img[y1 * size + x0] * (1 - fx) + img[y1 * size + x1] * fx) * fy
+                out[y * size + x] = min(max(v * gain + offset, 0), 1)
+            }
+        }
+        return out
+    }
+}
