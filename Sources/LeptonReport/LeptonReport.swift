@@ -1,1 +1,0 @@
-// LeptonReport: module under construction; see the issue that owns it.
