@@ -7,6 +7,7 @@ struct LeptonRiskCommand: ParsableCommand {
         commandName: "lepton-risk",
         abstract: "Lepton's fraud and money-laundering risk scorer on transaction graphs.",
         version: leptonVersion,
-        subcommands: []
+        subcommands: [SimulateCommand.self, TrainCommand.self, ScoreCommand.self, EvaluateCommand.self,
+                      ExplainCommand.self, SplitCommand.self]
     )
 }

@@ -1,0 +1,127 @@
+import Foundation
+
+/// Why a transaction or an account scored as it did: the features that moved the score most
+/// (each replaced by its median over the loaded rows, the score recomputed), the neighbouring
+/// transfers of both accounts within three days, and the laundering typologies the local
+/// pattern matches (from the hand-made features: bursts, pass-through, cycles).
+public struct Explanation {
+    public var subject: String
+    public var score: Float
+    public var flagged: Bool
+    public var drivers: [(feature: String, value: Float, effect: Float)] = []
+    public var edges: [(row: Int, from: String, to: String, time: String, amountUSD: Float, format: String, score: Float)] = []
+    public var neighbours: [String] = []
+    public var typologies: [String] = []
+
+    public init(scored s: ScoredTransactions, model: TransactionModel, id: String) throws {
+        let t = s.table
+        let F = TransactionFeatures.count
+        var target: Int? = nil
+        let rowText = id.hasPrefix("row:") ? String(id.dropFirst(4)) : id
+        if let r = Int(rowText) {
+            target = s.inputRows.first { Int(t.row[$0]) == r }
+            if target == nil { throw RiskError.unknownID("row \(r) is not a data row of the file (or was skipped)") }
+        }
+        if let i = target {
+            subject = "row \(t.row[i]): \(t.accountName(Int(t.src[i]))) → \(t.accountName(Int(t.dst[i])))"
+            score = s.scores[i]
+            flagged = score >= model.config.threshold
+            drivers = Self.drivers(s, model: model, row: i)
+            typologies = Self.typologies(Array(s.features[(i * F)..<((i + 1) * F)]))
+            edges = Self.neighbourhood(s, accounts: [Int(t.src[i]), Int(t.dst[i])], around: t.time[i])
+        } else {
+            // An account: `BANK:ACCOUNT` or a bare account number.
+            var acct: Int? = t.accounts.lookup(id).map(Int.init)
+            if acct == nil {
+                acct = (0..<t.accountCount).first { t.accountName($0).split(separator: ":", maxSplits: 1).last.map(String.init) == id }
+            }
+            guard let a = acct else { throw RiskError.unknownID("\(id) is neither a data row nor an account of the file") }
+            let mine = s.inputRows.filter { Int(t.src[$0]) == a || Int(t.dst[$0]) == a }
+            guard let best = mine.max(by: { s.scores[$0] < s.scores[$1] }) else { throw RiskError.unknownID("\(id) has no transactions in the file") }
+            subject = "account \(t.accountName(a)) (\(mine.count) transactions; riskiest: row \(t.row[best]))"
+            score = s.scores[best]
+            flagged = score >= model.config.threshold
+            drivers = Self.drivers(s, model: model, row: best)
+            var typ = Set<String>()
+            for i in mine where s.scores[i] >= model.config.threshold || i == best {
+                for name in Self.typologies(Array(s.features[(i * F)..<((i + 1) * F)])) { typ.insert(name) }
+            }
+            typologies = typ.sorted()
+            edges = Self.neighbourhood(s, accounts: [a], around: t.time[best])
+            var partners: [Int: Float] = [:]
+            for i in mine { let p = Int(t.src[i]) == a ? Int(t.dst[i]) : Int(t.src[i]); partners[p] = max(partners[p] ?? 0, s.scores[i]) }
+            neighbours = partners.sorted { $0.value > $1.value }.prefix(10).map { "\(t.accountName($0.key)) (max score \(String(format: "%.3f", $0.value)))" }
+        }
+    }
+
+    static func drivers(_ s: ScoredTransactions, model: TransactionModel, row i: Int) -> [(String, Float, Float)] {
+        let F = TransactionFeatures.count, n = s.table.count
+        var x = Array(s.features[(i * F)..<((i + 1) * F)])
+        let base = model.trees.predict(x, rows: 1)[0]
+        var out: [(String, Float, Float)] = []
+        for f in 0..<F {
+            var col = (0..<min(n, 20000)).map { s.features[($0 * n / min(n, 20000)) * F + f] }
+            col.sort()
+            let median = col[col.count / 2]
+            let keep = x[f]
+            if keep == median { continue }
+            x[f] = median
+            let p = model.trees.predict(x, rows: 1)[0]
+            x[f] = keep
+            out.append((TransactionFeatures.names[f], keep, base - p))
+        }
+        return Array(out.sorted { abs($0.2) > abs($1.2) }.prefix(6))
+    }
+
+    /// Typologies suggested by the local pattern of one transaction's features.
+    public static func typologies(_ f: [Float]) -> [String] {
+        let idx = Dictionary(uniqueKeysWithValues: TransactionFeatures.names.enumerated().map { ($1, $0) })
+        func v(_ name: String) -> Float { f[idx[name]!] }
+        var out: [String] = []
+        let fanOut = v("src_out_partners_2d") >= logf(1 + 4), fanIn = v("dst_in_partners_2d") >= logf(1 + 4)
+        let passOn = v("dst_passthrough_match") < 0.1 && v("dst_out_after_4d") > 0
+        let fedIn = v("src_passthrough_match") < 0.1 && v("src_in_before_4d") > 0
+        if v("cycle_back_to_src") > 0 { out.append("cycle (money returns to the sender in \(Int(v("cycle_length"))) hops)") }
+        if fanOut && fanIn { out.append("scatter-gather / gather-scatter") }
+        else if fanOut { out.append(passOn ? "scatter-gather (fan-out, then passed on)" : "fan-out") }
+        else if fanIn { out.append(fedIn ? "gather-scatter (fan-in of forwarded money)" : "fan-in") }
+        if passOn && fedIn && !fanOut && !fanIn { out.append("stack / random walk (layering: similar amounts passed along)") }
+        else if passOn && !fanOut && !fanIn { out.append("pass-through (similar amount forwarded within 4 days)") }
+        return out
+    }
+
+    static func neighbourhood(_ s: ScoredTransactions, accounts: [Int], around t0: Int32) -> [(Int, String, String, String, Float, String, Float)] {
+        let t = s.table
+        let set = Set(accounts)
+        let rows = s.inputRows.filter { (set.contains(Int(t.src[$0])) || set.contains(Int(t.dst[$0]))) && abs(t.time[$0] - t0) <= 3 * 1440 }
+        return rows.sorted { s.scores[$0] > s.scores[$1] }.prefix(10).map { i in
+            (Int(t.row[i]), t.accountName(Int(t.src[i])), t.accountName(Int(t.dst[i])), formatTimestamp(Int(t.time[i])),
+             t.usd(i), PaymentFormat.names[Int(t.format[i])], s.scores[i])
+        }
+    }
+
+    public var text: String {
+        var s = "\(subject)\nscore \(String(format: "%.4f", score))\(flagged ? " (flagged)" : "")\n"
+        s += "typology: " + (typologies.isEmpty ? "none detected" : typologies.joined(separator: "; ")) + "\n"
+        s += "drivers (score change if the feature were typical):\n"
+        for d in drivers { s += String(format: "  %@ = %.3f  (%+.4f)\n", d.feature, Double(d.value), Double(d.effect)) }
+        if !neighbours.isEmpty { s += "counterparties:\n" + neighbours.map { "  " + $0 }.joined(separator: "\n") + "\n" }
+        s += "transfers within 3 days (highest scores):\n"
+        for e in edges { s += String(format: "  row %d  %@  %@ → %@  %.2f USD  %@  score %.4f\n", e.row, e.time, e.from, e.to, Double(e.amountUSD), e.format, Double(e.score)) }
+        return s.trimmingCharacters(in: .newlines)
+    }
+
+    public var json: String {
+        func q(_ s: String) -> String {
+            let d = try? JSONSerialization.data(withJSONObject: [s], options: [])
+            return d.map { String(decoding: $0, as: UTF8.self).dropFirst().dropLast() }.map(String.init) ?? "\"\""
+        }
+        func n(_ v: Float) -> String { v.isFinite ? String(format: "%.6g", Double(v)) : "0" }
+        var s = "{\"subject\":\(q(subject)),\"score\":\(n(score)),\"flagged\":\(flagged),"
+        s += "\"typologies\":[\(typologies.map(q).joined(separator: ","))],"
+        s += "\"drivers\":[\(drivers.map { "{\"feature\":\(q($0.feature)),\"value\":\(n($0.value)),\"effect\":\(n($0.effect))}" }.joined(separator: ","))],"
+        s += "\"counterparties\":[\(neighbours.map(q).joined(separator: ","))],"
+        s += "\"edges\":[\(edges.map { "{\"row\":\($0.row),\"from\":\(q($0.from)),\"to\":\(q($0.to)),\"time\":\(q($0.time)),\"amount_usd\":\(n($0.amountUSD)),\"format\":\(q($0.format)),\"score\":\(n($0.score))}" }.joined(separator: ","))]}"
+        return s
+    }
+}

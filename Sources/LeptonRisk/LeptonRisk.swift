@@ -1,1 +1,0 @@
-// LeptonRisk: module under construction; see the issue that owns it.

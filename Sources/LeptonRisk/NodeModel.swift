@@ -1,0 +1,318 @@
+import Foundation
+import LeptonEngine
+
+/// Per-item features of a generic graph: the item's own columns plus what its neighbourhood looks
+/// like (mean neighbour features per relation and degrees for nodes; for labelled edges, the mean
+/// over edges sharing the same source or target, and the item's deviation from those means).
+public enum NodeFeatures {
+    public static func width(inputs d: Int, relations: Int, edgeMode: Bool) -> Int {
+        edgeMode ? 5 * d + 2 : d * (1 + relations) + relations
+    }
+
+    public static func compute(_ g: NodeGraph, relations R: Int) -> [Float] {
+        if g.labelsOnEdges {
+            let d = g.edgeFeatureCount, m = g.edgeCount, n = g.nodeCount, W = width(inputs: d, relations: R, edgeMode: true)
+            var sumS = [Float](repeating: 0, count: n * d), sumD = sumS
+            var cS = [Float](repeating: 0, count: n), cD = cS
+            for e in 0..<m {
+                let u = Int(g.src[e]), v = Int(g.dst[e]); cS[u] += 1; cD[v] += 1
+                for f in 0..<d { sumS[u * d + f] += g.edgeFeatures[e * d + f]; sumD[v * d + f] += g.edgeFeatures[e * d + f] }
+            }
+            var out = [Float](repeating: 0, count: m * W)
+            for e in 0..<m {
+                let u = Int(g.src[e]), v = Int(g.dst[e]), o = e * W
+                for f in 0..<d {
+                    let x = g.edgeFeatures[e * d + f], ms = sumS[u * d + f] / cS[u], md = sumD[v * d + f] / cD[v]
+                    out[o + f] = x; out[o + d + f] = ms; out[o + 2 * d + f] = md
+                    out[o + 3 * d + f] = x - ms; out[o + 4 * d + f] = x - md
+                }
+                out[o + 5 * d] = logf(cS[u]); out[o + 5 * d + 1] = logf(cD[v])
+            }
+            return out
+        }
+        let d = g.featureCount, n = g.nodeCount, W = width(inputs: d, relations: R, edgeMode: false)
+        var out = [Float](repeating: 0, count: n * W)
+        var deg = [Float](repeating: 0, count: n * R)
+        for i in 0..<n { for f in 0..<d { out[i * W + f] = g.features[i * d + f] } }
+        // Relations treated as undirected: each edge sends its endpoint's features both ways.
+        for e in 0..<g.edgeCount {
+            let r = Int(g.relation[e]); if r >= R { continue }
+            let u = Int(g.src[e]), v = Int(g.dst[e])
+            if u == v { continue }
+            let base = d * (1 + r)
+            for f in 0..<d { out[u * W + base + f] += g.features[v * d + f]; out[v * W + base + f] += g.features[u * d + f] }
+            deg[u * R + r] += 1; deg[v * R + r] += 1
+        }
+        for i in 0..<n { for r in 0..<R {
+            let k = deg[i * R + r], base = d * (1 + r)
+            if k > 0 { for f in 0..<d { out[i * W + base + f] /= k } }
+            out[i * W + d * (1 + R) + r] = logf(1 + k)
+        }}
+        return out
+    }
+}
+
+public struct NodeModelConfig: Codable, Sendable {
+    public var kind = "nodes"   // or "edges"
+    public var formatVersion = 1
+    public var inputFeatures = 0
+    public var featureNames: [String] = []
+    public var relationNames: [String] = []
+    public var threshold: Float = 0.5
+    public var gnnWeight: Float = 0
+    public var gnnHidden = 32
+    public var validation: [String: Float] = [:]
+    public init() {}
+}
+
+/// Node (or labelled-edge) risk model: gradient-boosted trees on own + neighbourhood features,
+/// blended on validation with a two-layer GraphSAGE node classifier over all relations.
+public struct NodeModel {
+    public var config: NodeModelConfig
+    public var trees: GradientBoostedTrees
+    var gnn: NodeSAGE?
+
+    public struct TrainOptions: Sendable {
+        public var trees = GradientBoostedTrees.Options()
+        public var gnnEpochs = 60
+        public var seed: UInt64 = 0
+        public init() {}
+    }
+
+    public func score(_ g: NodeGraph) throws -> [Float] {
+        let map = try relationMap(g)
+        var h = g
+        for e in 0..<h.edgeCount { h.relation[e] = map[Int(g.relation[e])] }
+        let R = config.relationNames.count
+        let x = NodeFeatures.compute(h, relations: R)
+        let p = trees.predict(x, rows: h.itemCount)
+        guard let s = gnn, config.gnnWeight > 0 else { return p }
+        let q = s.predict(h)
+        return (0..<p.count).map { (1 - config.gnnWeight) * p[$0] + config.gnnWeight * q[$0] }
+    }
+
+    /// Maps the graph's relation indices to the model's (by name); unknown relations are an error.
+    func relationMap(_ g: NodeGraph) throws -> [UInt8] {
+        let expectedInputs = config.kind == "edges" ? g.edgeFeatureCount : g.featureCount
+        guard expectedInputs == config.inputFeatures else {
+            throw RiskError.badArgument("the model expects \(config.inputFeatures) input features, the graph has \(expectedInputs)")
+        }
+        guard (config.kind == "edges") == g.labelsOnEdges || config.kind == "nodes" && !g.labelsOnEdges else {
+            throw RiskError.badArgument("the model scores \(config.kind); give the matching files")
+        }
+        return try g.relationNames.map { name in
+            if config.kind == "edges" { return 0 }
+            guard let k = config.relationNames.firstIndex(of: name) else {
+                throw RiskError.badArgument("relation '\(name)' was not seen in training (known: \(config.relationNames.joined(separator: ", ")))")
+            }
+            return UInt8(k)
+        }
+    }
+
+    public static func train(_ g: NodeGraph, source: String, options o: TrainOptions,
+                             log: (String) -> Void = { _ in }) throws -> (NodeModel, [String: Float]) {
+        let hasSplit = g.labelled.contains { !$0.split.isEmpty }
+        let pool = g.labelled.filter { !hasSplit || $0.split == "train" }
+        if !pool.contains(where: { $0.label == 1 }) { throw RiskError.noPositiveLabels(path: source) }
+        if !pool.contains(where: { $0.label == 0 }) { throw RiskError.noNegativeLabels(path: source) }
+        var config = NodeModelConfig()
+        config.kind = g.labelsOnEdges ? "edges" : "nodes"
+        config.inputFeatures = g.labelsOnEdges ? g.edgeFeatureCount : g.featureCount
+        config.featureNames = g.labelsOnEdges ? g.edgeFeatureNames : g.featureNames
+        config.relationNames = g.relationNames
+        let R = g.relationNames.count
+        let x = NodeFeatures.compute(g, relations: R)
+        let F = NodeFeatures.width(inputs: config.inputFeatures, relations: R, edgeMode: g.labelsOnEdges)
+        // Stratified seeded 80/20 split of the training pool: the fifth chooses trees, blend, threshold.
+        var rng = SeededGenerator(seed: o.seed ^ 0xfeed)
+        var posItems = pool.filter { $0.label == 1 }.map(\.item), negItems = pool.filter { $0.label == 0 }.map(\.item)
+        for k in stride(from: posItems.count - 1, to: 0, by: -1) { posItems.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
+        for k in stride(from: negItems.count - 1, to: 0, by: -1) { negItems.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
+        let vp = max(1, posItems.count / 5), vn = max(1, negItems.count / 5)
+        let valItems = Array(posItems[..<vp]) + Array(negItems[..<vn])
+        let trainItems = Array(posItems[vp...]) + Array(negItems[vn...])
+        let labelOf = Dictionary(pool.map { ($0.item, $0.label) }, uniquingKeysWith: { a, _ in a })
+        func gather(_ items: [Int]) -> ([Float], [Float]) {
+            var xs = [Float](), ys = [Float]()
+            for i in items { xs.append(contentsOf: x[(i * F)..<((i + 1) * F)]); ys.append(labelOf[i] == 1 ? 1 : 0) }
+            return (xs, ys)
+        }
+        let (xt, yt) = gather(trainItems), (xv, yv) = gather(valItems)
+        log("train \(trainItems.count) items (\(Int(yt.reduce(0, +))) positive), model-selection \(valItems.count) (\(Int(yv.reduce(0, +))) positive)")
+        var topts = o.trees; topts.seed = o.seed; topts.depth = min(topts.depth, 4); topts.learningRate = 0.05
+        let trees = GradientBoostedTrees.train(x: xt, y: yt, features: F, options: topts, validation: (xv, yv), log: log)
+        let pv = trees.predict(xv, rows: valItems.count)
+        var metrics: [String: Float] = ["trees_sel_roc_auc": RiskMetrics.rocAUC(scores: pv, labels: yv),
+                                        "trees_sel_pr_auc": RiskMetrics.averagePrecision(scores: pv, labels: yv),
+                                        "trees_count": Float(trees.roots.count)]
+        var best = pv
+        var gnn: NodeSAGE? = nil
+        if o.gnnEpochs > 0 && !g.labelsOnEdges {
+            var s = NodeSAGE(inputs: g.featureCount, hidden: config.gnnHidden, seed: o.seed)
+            s.fit(g, trainItems: trainItems, labels: yt, validationItems: valItems, validationLabels: yv, epochs: o.gnnEpochs, log: log)
+            let qv = s.predict(g, items: valItems)
+            metrics["gnn_sel_roc_auc"] = RiskMetrics.rocAUC(scores: qv, labels: yv)
+            var bestAUC = metrics["trees_sel_roc_auc"]!
+            for w: Float in [0.25, 0.5, 0.75, 1] {
+                let b = (0..<pv.count).map { (1 - w) * pv[$0] + w * qv[$0] }
+                let auc = RiskMetrics.rocAUC(scores: b, labels: yv)
+                if auc > bestAUC + 1e-4 { bestAUC = auc; config.gnnWeight = w; best = b }
+            }
+            if config.gnnWeight > 0 { gnn = s }
+            log("model selection ROC-AUC: trees \(metrics["trees_sel_roc_auc"]!), gnn \(metrics["gnn_sel_roc_auc"]!); gnn weight \(config.gnnWeight)")
+        }
+        config.threshold = RiskMetrics.bestF1Threshold(scores: best, labels: yv).threshold
+        metrics["sel_roc_auc"] = RiskMetrics.rocAUC(scores: best, labels: yv)
+        config.validation = metrics
+        return (NodeModel(config: config, trees: trees, gnn: gnn), metrics)
+    }
+
+    public func save(to dir: URL) throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var tensors = trees.tensors()
+        if let s = gnn { for (k, v) in s.tensors() { tensors[k] = v } }
+        try Safetensors.write(tensors: tensors, metadata: ["format": "lepton-risk \(config.kind) v1"],
+                              to: dir.appendingPathComponent(TransactionModel.weightsFile))
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try atomicWrite(try enc.encode(config), to: dir.appendingPathComponent(TransactionModel.configFile))
+    }
+
+    public static func load(from dir: URL) throws -> NodeModel {
+        let cfgURL = dir.appendingPathComponent(TransactionModel.configFile)
+        guard let data = try? Data(contentsOf: cfgURL) else { throw RiskError.badModel(path: dir.path, reason: "missing config.json") }
+        let config: NodeModelConfig
+        do { config = try JSONDecoder().decode(NodeModelConfig.self, from: data) }
+        catch { throw RiskError.badModel(path: cfgURL.path, reason: "unreadable config: \(error)") }
+        guard config.kind == "nodes" || config.kind == "edges" else {
+            throw RiskError.badModel(path: cfgURL.path, reason: "this is a \(config.kind) model; use --transactions")
+        }
+        let wURL = dir.appendingPathComponent(TransactionModel.weightsFile)
+        let store: WeightStore
+        do { store = try Safetensors.read(wURL) } catch { throw RiskError.badModel(path: wURL.path, reason: "\(error)") }
+        let F = NodeFeatures.width(inputs: config.inputFeatures, relations: config.relationNames.count, edgeMode: config.kind == "edges")
+        let trees = try GradientBoostedTrees(store: store, features: F, source: wURL.path)
+        var gnn: NodeSAGE? = nil
+        if config.gnnWeight > 0 { gnn = try NodeSAGE(inputs: config.inputFeatures, hidden: config.gnnHidden, store: store, source: wURL.path) }
+        if !store.unusedNames.isEmpty {
+            throw RiskError.badModel(path: wURL.path, reason: "unused tensors: \(store.unusedNames.prefix(5).joined(separator: ", "))")
+        }
+        return NodeModel(config: config, trees: trees, gnn: gnn)
+    }
+
+    /// Reads just the kind ("transactions", "nodes" or "edges") of a model folder.
+    public static func kind(of dir: URL) throws -> String {
+        let cfgURL = dir.appendingPathComponent(TransactionModel.configFile)
+        guard let data = try? Data(contentsOf: cfgURL),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let k = obj["kind"] as? String
+        else { throw RiskError.badModel(path: dir.path, reason: "missing or unreadable config.json") }
+        return k
+    }
+}
+
+/// Two-layer GraphSAGE node classifier over all relations treated as undirected edges, on
+/// standardised node features. Weights (prefix `sage.`): `c1.lin_l.*`, `c1.lin_r.weight`,
+/// `c2.*`, `head.weight [1, hidden]`, `head.bias [1]`, `mean`, `std` `[inputs]`.
+struct NodeSAGE {
+    var c1: SAGEConv, c2: SAGEConv, head: GraphLinear
+    var mean: [Float], std: [Float]
+    let inputs: Int, hidden: Int
+
+    init(inputs: Int, hidden: Int, seed: UInt64) {
+        var rng = SeededGenerator(seed: seed &+ 99)
+        self.inputs = inputs; self.hidden = hidden
+        c1 = SAGEConv(inputs, hidden, rng: &rng); c2 = SAGEConv(hidden, hidden, rng: &rng)
+        head = GraphLinear(hidden, 1, rng: &rng)
+        mean = [Float](repeating: 0, count: inputs); std = [Float](repeating: 1, count: inputs)
+    }
+
+    func graph(_ g: NodeGraph) -> MessagePassingGraph {
+        var s = [Int32](), d = [Int32]()
+        for e in 0..<g.edgeCount where g.src[e] != g.dst[e] { s.append(g.src[e]); d.append(g.dst[e]); s.append(g.dst[e]); d.append(g.src[e]) }
+        return MessagePassingGraph(nodes: g.nodeCount, src: s, dst: d)
+    }
+
+    func input(_ g: NodeGraph) -> Tensor {
+        var x = g.features
+        for i in 0..<g.nodeCount { for f in 0..<inputs { x[i * inputs + f] = (x[i * inputs + f] - mean[f]) / std[f] } }
+        return Tensor(shape: [g.nodeCount, inputs], scalars: x)
+    }
+
+    mutating func logits(_ x: Tensor, _ mg: MessagePassingGraph, training: Bool) -> (Tensor, Tensor, Tensor) {
+        let a1 = c1.forward(x, graph: mg, training: training)
+        let a2 = c2.forward(a1.relu(), graph: mg, training: training)
+        return (a1, a2, head.forward(a2.relu(), training: training))
+    }
+
+    func predict(_ g: NodeGraph, items: [Int]? = nil) -> [Float] {
+        var m = self
+        let (_, _, z) = m.logits(input(g), graph(g), training: false)
+        let s = z.scalars
+        return (items ?? Array(0..<g.nodeCount)).map { 1 / (1 + expf(-s[$0])) }
+    }
+
+    mutating func fit(_ g: NodeGraph, trainItems: [Int], labels: [Float], validationItems: [Int], validationLabels: [Float],
+                      epochs: Int, log: (String) -> Void) {
+        for f in 0..<inputs {
+            var s: Double = 0, s2: Double = 0
+            for i in 0..<g.nodeCount { let v = Double(g.features[i * inputs + f]); s += v; s2 += v * v }
+            let n = Double(max(g.nodeCount, 1)), m = s / n
+            mean[f] = Float(m); std[f] = Float(max((s2 / n - m * m).squareRoot(), 1e-4))
+        }
+        let x = input(g), mg = graph(g), rg = mg.reversed()
+        let pos = labels.reduce(0, +), neg = Float(labels.count) - pos
+        let wPos = neg / max(pos, 1)
+        var adam = ParameterAdam(learningRate: 0.005, weightDecay: 5e-4)
+        var best = self, bestAUC: Float = -1
+        for epoch in 0..<epochs {
+            c1.zeroGrad(); c2.zeroGrad(); head.zeroGrad()
+            let (a1, a2, z) = logits(x, mg, training: true)
+            let zs = z.scalars
+            var dz = [Float](repeating: 0, count: g.nodeCount)
+            let norm = 1 / (pos * wPos + neg)
+            for (q, i) in trainItems.enumerated() {
+                let p = 1 / (1 + expf(-zs[i])); let w = labels[q] > 0.5 ? wPos : 1
+                dz[i] = w * (p - labels[q]) * norm
+            }
+            let dr2 = head.backward(Tensor(shape: [g.nodeCount, 1], scalars: dz))!
+            let da2 = Tensor(shape: a2.shape, scalars: zip(dr2.scalars, a2.scalars).map { $1 > 0 ? $0 : 0 })
+            let (dr1, _) = c2.backward(da2, graph: mg, reversed: rg)
+            let da1 = Tensor(shape: a1.shape, scalars: zip(dr1.scalars, a1.scalars).map { $1 > 0 ? $0 : 0 })
+            _ = c1.backward(da1, graph: mg, reversed: rg)
+            adam.beginStep()
+            c1.visitParameters(prefix: "c1.") { adam.update($0, &$1, $2) }
+            c2.visitParameters(prefix: "c2.") { adam.update($0, &$1, $2) }
+            head.visitParameters(prefix: "head.") { adam.update($0, &$1, $2) }
+            if (epoch + 1) % 5 == 0 {
+                let auc = RiskMetrics.rocAUC(scores: predict(g, items: validationItems), labels: validationLabels)
+                if auc > bestAUC { bestAUC = auc; best = self }
+                if (epoch + 1) % 20 == 0 { log("sage epoch \(epoch + 1): model-selection ROC-AUC \(String(format: "%.4f", auc))") }
+            }
+        }
+        self = best
+    }
+
+    func tensors() -> [String: Tensor] {
+        var m = self, out: [String: Tensor] = [:]
+        m.visit { name, p, _ in out[name] = p }
+        out["sage.mean"] = Tensor(shape: [inputs], scalars: mean); out["sage.std"] = Tensor(shape: [inputs], scalars: std)
+        return out
+    }
+
+    mutating func visit(_ body: (String, inout Tensor, Tensor) -> Void) {
+        c1.visitParameters(prefix: "sage.c1.", body); c2.visitParameters(prefix: "sage.c2.", body)
+        head.visitParameters(prefix: "sage.head.", body)
+    }
+
+    init(inputs: Int, hidden: Int, store: WeightStore, source: String) throws {
+        self.init(inputs: inputs, hidden: hidden, seed: 0)
+        var failure: String? = nil
+        visit { name, p, _ in
+            guard failure == nil else { return }
+            do { p = try store.take(name, shape: p.shape) } catch { failure = "\(error)" }
+        }
+        if let f = failure { throw RiskError.badModel(path: source, reason: f) }
+        do {
+            mean = try store.take("sage.mean", shape: [inputs]).scalars; std = try store.take("sage.std", shape: [inputs]).scalars
+        } catch { throw RiskError.badModel(path: source, reason: "\(error)") }
+    }
+}

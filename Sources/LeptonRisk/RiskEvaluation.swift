@@ -1,0 +1,63 @@
+import Foundation
+import LeptonEngine
+
+/// The figures `lepton-risk evaluate` reports for labelled rows.
+public struct RiskEvaluation: Codable, Sendable {
+    public var rows = 0
+    public var positives = 0
+    public var threshold: Float = 0.5
+    public var precision: Float = 0
+    public var recall: Float = 0
+    public var minorityF1: Float = 0
+    public var prAUC: Float = 0
+    public var rocAUC: Float = 0
+    public var alertBudget: Double = 0.005
+    public var recallAtBudget: Float = 0
+    /// Per typology: positives and how many are inside the alert budget / above the threshold.
+    public var typologies: [String: TypologyRecall] = [:]
+
+    public struct TypologyRecall: Codable, Sendable {
+        public var positives = 0
+        public var recalledAtThreshold = 0
+        public var recalledAtBudget = 0
+    }
+
+    /// Computes the figures for `scores` against 0/1 `labels` (unlabelled rows must be removed first).
+    /// - Parameter typology: typology name of each positive row (index into `scores`), if known.
+    public init(scores: [Float], labels: [Float], threshold: Float, budget: Double, typology: [Int: String] = [:]) {
+        rows = scores.count
+        positives = Int(labels.reduce(0, +))
+        self.threshold = threshold
+        (precision, recall, minorityF1) = RiskMetrics.precisionRecallF1(scores: scores, labels: labels, threshold: threshold)
+        prAUC = RiskMetrics.averagePrecision(scores: scores, labels: labels)
+        rocAUC = RiskMetrics.rocAUC(scores: scores, labels: labels)
+        alertBudget = budget
+        recallAtBudget = RiskMetrics.recallAtBudget(scores: scores, labels: labels, budget: budget)
+        if !typology.isEmpty {
+            let k = max(1, Int((Double(scores.count) * budget).rounded()))
+            let order = scores.indices.sorted { scores[$0] > scores[$1] }
+            var inBudget = Set<Int>()
+            for q in 0..<min(k, order.count) { inBudget.insert(order[q]) }
+            for (i, name) in typology where i < labels.count && labels[i] > 0.5 {
+                var r = typologies[name] ?? TypologyRecall()
+                r.positives += 1
+                if scores[i] >= threshold { r.recalledAtThreshold += 1 }
+                if inBudget.contains(i) { r.recalledAtBudget += 1 }
+                typologies[name] = r
+            }
+        }
+    }
+
+    /// Human-readable lines.
+    public var text: String {
+        var s = String(format: "rows %d, positives %d\nPR-AUC %.4f  ROC-AUC %.4f\nthreshold %.4f: precision %.4f recall %.4f minority F1 %.4f\nrecall at %.2f%% alert budget: %.4f",
+                       rows, positives, prAUC, rocAUC, threshold, precision, recall, minorityF1, alertBudget * 100, recallAtBudget)
+        for (name, r) in typologies.sorted(by: { $0.key < $1.key }) {
+            s += "\n  \(name): \(r.recalledAtBudget)/\(r.positives) in budget, \(r.recalledAtThreshold)/\(r.positives) above threshold"
+        }
+        return s
+    }
+}
+
+/// Sets the engine's thread count (Swift kernels and OpenBLAS).
+public func configureThreads(_ n: Int) { EngineThreads.set(n) }

@@ -1,0 +1,84 @@
+/// Ranking and threshold metrics for rare-positive scoring.
+public enum RiskMetrics {
+    /// Average precision (area under the precision-recall curve, step-wise, ties grouped).
+    public static func averagePrecision(scores: [Float], labels: [Float]) -> Float {
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        let P = labels.reduce(0) { $0 + ($1 > 0.5 ? 1 : 0) }
+        if P == 0 { return 0 }
+        var tp = 0, fp = 0, ap: Double = 0, prevRecall: Double = 0
+        var k = 0
+        while k < order.count {
+            var j = k
+            while j < order.count && scores[order[j]] == scores[order[k]] {
+                if labels[order[j]] > 0.5 { tp += 1 } else { fp += 1 }
+                j += 1
+            }
+            let recall = Double(tp) / Double(P), precision = Double(tp) / Double(tp + fp)
+            ap += (recall - prevRecall) * precision
+            prevRecall = recall
+            k = j
+        }
+        return Float(ap)
+    }
+
+    /// ROC-AUC by the rank-sum formula (ties count one half).
+    public static func rocAUC(scores: [Float], labels: [Float]) -> Float {
+        let order = scores.indices.sorted { scores[$0] < scores[$1] }
+        var rankSum: Double = 0
+        var k = 0
+        while k < order.count {
+            var j = k
+            while j < order.count && scores[order[j]] == scores[order[k]] { j += 1 }
+            let avgRank = Double(k + j + 1) / 2
+            for q in k..<j where labels[order[q]] > 0.5 { rankSum += avgRank }
+            k = j
+        }
+        let P = Double(labels.reduce(0) { $0 + ($1 > 0.5 ? 1 : 0) }), N = Double(labels.count) - P
+        if P == 0 || N == 0 { return 0.5 }
+        return Float((rankSum - P * (P + 1) / 2) / (P * N))
+    }
+
+    /// Precision, recall and F1 of the positive class at `score >= threshold`.
+    public static func precisionRecallF1(scores: [Float], labels: [Float], threshold: Float) -> (Float, Float, Float) {
+        var tp = 0, fp = 0, fn = 0
+        for i in scores.indices {
+            let p = scores[i] >= threshold, y = labels[i] > 0.5
+            if p && y { tp += 1 } else if p { fp += 1 } else if y { fn += 1 }
+        }
+        let pr = tp + fp > 0 ? Float(tp) / Float(tp + fp) : 0
+        let rc = tp + fn > 0 ? Float(tp) / Float(tp + fn) : 0
+        return (pr, rc, pr + rc > 0 ? 2 * pr * rc / (pr + rc) : 0)
+    }
+
+    /// The threshold that maximises positive-class F1 (chosen on validation data).
+    public static func bestF1Threshold(scores: [Float], labels: [Float]) -> (threshold: Float, f1: Float) {
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        let P = labels.reduce(0) { $0 + ($1 > 0.5 ? 1 : 0) }
+        if P == 0 || order.isEmpty { return (0.5, 0) }
+        var tp = 0, best: Float = 0, bestT: Float = scores[order[0]]
+        var k = 0
+        while k < order.count {
+            var j = k
+            while j < order.count && scores[order[j]] == scores[order[k]] { if labels[order[j]] > 0.5 { tp += 1 }; j += 1 }
+            let f1 = 2 * Float(tp) / Float(j + P)
+            if f1 > best {
+                best = f1
+                // Midway to the next lower score, so slightly different test scores fall the same way.
+                bestT = j < order.count ? (scores[order[k]] + scores[order[j]]) / 2 : scores[order[k]]
+            }
+            k = j
+        }
+        return (bestT, best)
+    }
+
+    /// Share of positives among the top `budget` fraction of rows by score (alert budget recall).
+    public static func recallAtBudget(scores: [Float], labels: [Float], budget: Double) -> Float {
+        let P = labels.reduce(0) { $0 + ($1 > 0.5 ? 1 : 0) }
+        if P == 0 { return 0 }
+        let k = max(1, Int((Double(scores.count) * budget).rounded()))
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        var tp = 0
+        for q in 0..<min(k, order.count) where labels[order[q]] > 0.5 { tp += 1 }
+        return Float(tp) / Float(P)
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import LeptonEngine
+
+/// Hand-made features for every transaction: the transfer itself, the history of both accounts,
+/// bursts of fan-in / fan-out in time windows, pass-through (money in, similar money out soon
+/// after), repeated pairs, round trips and time-respecting cycles back to the sender.
+///
+/// Features look at the whole loaded window (past and future rows in the given files), as a
+/// batch scorer does; pass earlier files as history to score new rows incrementally.
+public enum TransactionFeatures {
+    /// Feature names, in column order.
+    public static let names: [String] = [
+        "log_amount_usd", "currency_mismatch",
+        "format_ach", "format_bitcoin", "format_cash", "format_cheque", "format_credit_card", "format_reinvestment", "format_wire",
+        "cross_bank", "self_transfer", "hour_of_day", "round_amount", "pay_usd",
+        "src_out_14d", "src_in_14d", "src_out_partners_14d", "src_in_partners_14d", "amount_vs_src_usual",
+        "dst_out_14d", "dst_in_14d", "dst_out_partners_14d", "dst_in_partners_14d", "amount_vs_dst_usual",
+        "pair_count", "reverse_pair_count",
+        "src_out_burst_2d", "dst_in_burst_2d", "src_in_before_4d", "dst_out_after_4d",
+        "dst_passthrough_match", "src_passthrough_match",
+        "cycle_back_to_src", "cycle_length", "forward_reach_5d",
+        "src_out_partners_2d", "dst_in_partners_2d",
+        "src_format_share", "dst_in_cross_bank_share", "src_in_out_ratio_14d", "dst_in_out_ratio_14d",
+        "src_daily_rate", "dst_daily_rate",
+    ]
+    public static var count: Int { names.count }
+
+    static let day: Int32 = 1440
+
+    /// Computes the `[transactions, features]` matrix (row-major).
+    public static func compute(_ t: TransactionTable, index: AccountIndex? = nil) -> [Float] {
+        let m = t.count, n = t.accountCount, F = count
+        let idx = index ?? AccountIndex(t)
+        var out = [Float](repeating: 0, count: m * F)
+        let usd = (0..<m).map { t.usd($0) }
+        let logAmt = usd.map { logf(1 + $0) }
+
+        // Account aggregates.
+        var outPartners = [Float](repeating: 0, count: n), inPartners = [Float](repeating: 0, count: n)
+        var meanLogOut = [Float](repeating: 0, count: n), meanLogIn = [Float](repeating: 0, count: n)
+        var sumOut = [Float](repeating: 0, count: n), sumIn = [Float](repeating: 0, count: n)
+        var activeDays = [Float](repeating: 0, count: n), inCrossShare = [Float](repeating: 0, count: n)
+        var stamp = [Int32](repeating: -1, count: n)
+        var dayStamp = [Int32: Int32]()
+        for a in 0..<n {
+            var distinct = 0; var s: Float = 0; var tot: Float = 0
+            let lo = Int(idx.outStart[a]), hi = Int(idx.outStart[a + 1])
+            for k in lo..<hi { let i = Int(idx.outgoing[k]); let d = Int(t.dst[i]); if stamp[d] != Int32(a) { stamp[d] = Int32(a); distinct += 1 }; s += logAmt[i]; tot += usd[i] }
+            outPartners[a] = Float(distinct); meanLogOut[a] = hi > lo ? s / Float(hi - lo) : 0; sumOut[a] = tot
+        }
+        stamp = [Int32](repeating: -1, count: n)
+        for a in 0..<n {
+            var distinct = 0; var s: Float = 0; var tot: Float = 0; var cross = 0
+            let lo = Int(idx.inStart[a]), hi = Int(idx.inStart[a + 1])
+            for k in lo..<hi {
+                let i = Int(idx.incoming[k]); let u = Int(t.src[i])
+                if stamp[u] != Int32(a) { stamp[u] = Int32(a); distinct += 1 }
+                s += logAmt[i]; tot += usd[i]
+                if t.bankOfAccount[u] != t.bankOfAccount[a] { cross += 1 }
+            }
+            inPartners[a] = Float(distinct); meanLogIn[a] = hi > lo ? s / Float(hi - lo) : 0; sumIn[a] = tot
+            inCrossShare[a] = hi > lo ? Float(cross) / Float(hi - lo) : 0
+        }
+        for a in 0..<n {
+            dayStamp.removeAll(keepingCapacity: true)
+            for k in Int(idx.outStart[a])..<Int(idx.outStart[a + 1]) { dayStamp[t.time[Int(idx.outgoing[k])] / day] = 1 }
+            for k in Int(idx.inStart[a])..<Int(idx.inStart[a + 1]) { dayStamp[t.time[Int(idx.incoming[k])] / day] = 1 }
+            activeDays[a] = Float(dayStamp.count)
+        }
+        var pairs = [Int64: Int32](minimumCapacity: m)
+        for i in 0..<m { pairs[Int64(t.src[i]) << 32 | Int64(t.dst[i]), default: 0] += 1 }
+
+        // Per transaction, in parallel chunks with private scratch.
+        nonisolated(unsafe) let outP = UnsafeMutablePointer<Float>.allocate(capacity: max(m * F, 1))
+        defer { outP.deallocate() }
+        let ctx = Context(t: t, idx: idx, usd: usd, logAmt: logAmt, outPartners: outPartners, inPartners: inPartners,
+                          meanLogOut: meanLogOut, meanLogIn: meanLogIn, sumOut: sumOut, sumIn: sumIn,
+                          activeDays: activeDays, inCrossShare: inCrossShare, pairs: pairs)
+        parallelChunks(m, grain: 4096) { lo, hi in
+            ctx.fill(lo, hi, outP)
+        }
+        out.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: outP, count: m * F) }
+        return out
+    }
+
+    final class Context: @unchecked Sendable {
+        let t: TransactionTable, idx: AccountIndex
+        let usd: [Float], logAmt: [Float]
+        let outPartners: [Float], inPartners: [Float], meanLogOut: [Float], meanLogIn: [Float]
+        let sumOut: [Float], sumIn: [Float], activeDays: [Float], inCrossShare: [Float]
+        let pairs: [Int64: Int32]
+
+        init(t: TransactionTable, idx: AccountIndex, usd: [Float], logAmt: [Float], outPartners: [Float], inPartners: [Float],
+             meanLogOut: [Float], meanLogIn: [Float], sumOut: [Float], sumIn: [Float], activeDays: [Float],
+             inCrossShare: [Float], pairs: [Int64: Int32]) {
+            self.t = t; self.idx = idx; self.usd = usd; self.logAmt = logAmt; self.outPartners = outPartners
+            self.inPartners = inPartners; self.meanLogOut = meanLogOut; self.meanLogIn = meanLogIn
+            self.sumOut = sumOut; self.sumIn = sumIn; self.activeDays = activeDays; self.inCrossShare = inCrossShare
+            self.pairs = pairs
+        }
+
+        struct WindowStats { var count: Float = 0, partners: Float = 0, meanLog: Float = 0, sum: Float = 0 }
+
+        /// Count, distinct partners, mean log amount and USD sum of `list[lo..<hi]` entries with
+        /// time in [t0, t1] (at most 400 scanned).
+        @inline(__always)
+        func window(_ list: UnsafePointer<Int32>, _ lo: Int, _ hi: Int, _ time: UnsafePointer<Int32>, _ t0: Int32, _ t1: Int32,
+                    partnerOfOut: Bool, _ seen: inout [Int32], _ mark: Int32) -> WindowStats {
+            let a = AccountIndex.lowerBound(list, lo, hi, time, t0), b = AccountIndex.lowerBound(list, lo, hi, time, t1 + 1)
+            var s = WindowStats()
+            s.count = Float(b - a)
+            let end = min(b, a + 400)
+            var distinct = 0; var logSum: Float = 0; var sum: Float = 0
+            for k in a..<end {
+                let j = Int(list[k])
+                let p = Int(partnerOfOut ? t.dst[j] : t.src[j])
+                if seen[p] != mark { seen[p] = mark; distinct += 1 }
+                logSum += logAmt[j]; sum += usd[j]
+            }
+            s.partners = Float(distinct)
+            s.meanLog = end > a ? logSum / Float(end - a) : 0
+            s.sum = end > a ? sum * Float(b - a) / Float(end - a) : 0
+            return s
+        }
+
+        func fill(_ lo: Int, _ hi: Int, _ out: UnsafeMutablePointer<Float>) {
+            let F = TransactionFeatures.count
+            let spanDays = Float(max(1, (t.time.max() ?? 0) - (t.time.min() ?? 0))) / 1440
+            let n = t.accountCount
+            var seen = [Int32](repeating: 0, count: n)
+            var epoch: Int32 = 0  // a fresh mark per search, so `seen` never needs clearing
+            var arrival = [Int32](repeating: 0, count: n)
+            var queue = [Int32](); queue.reserveCapacity(512)
+            var depthQ = [Int32](); depthQ.reserveCapacity(512)
+            t.time.withUnsafeBufferPointer { timeB in
+            idx.outgoing.withUnsafeBufferPointer { outL in
+            idx.incoming.withUnsafeBufferPointer { inL in
+                let time = timeB.baseAddress!, og = outL.baseAddress!, ic = inL.baseAddress!
+                for i in lo..<hi {
+                    let f = out + i * F
+                    let u = Int(t.src[i]), v = Int(t.dst[i]), ti = t.time[i], a = logAmt[i]
+                    f[0] = a
+                    f[1] = t.payCurrency[i] != t.receiveCurrency[i] ? 1 : 0
+                    for k in 0..<7 { f[2 + k] = 0 }
+                    f[2 + Int(t.format[i])] = 1
+                    f[9] = t.bankOfAccount[u] != t.bankOfAccount[v] ? 1 : 0
+                    f[10] = u == v ? 1 : 0
+                    f[11] = Float(Int(ti) % 1440) / 1440
+                    let paid = t.amountPaid[i]
+                    f[12] = paid >= 1 && paid == paid.rounded() ? 1 : 0
+                    f[13] = t.payCurrency[i] == 0 ? 1 : 0
+                    let oLo = Int(idx.outStart[u]), oHi = Int(idx.outStart[u + 1])
+                    let iLo = Int(idx.inStart[u]), iHi = Int(idx.inStart[u + 1])
+                    let voLo = Int(idx.outStart[v]), voHi = Int(idx.outStart[v + 1])
+                    let viLo = Int(idx.inStart[v]), viHi = Int(idx.inStart[v + 1])
+                    // Account activity in a ±14-day window (window-based so that a short file and a
+                    // long one give comparable values).
+                    let w14 = 14 * day
+                    let su = window(og, oLo, oHi, time, ti - w14, ti + w14, partnerOfOut: true, &seen, { epoch += 1; return epoch }())
+                    let iu = window(ic, iLo, iHi, time, ti - w14, ti + w14, partnerOfOut: false, &seen, { epoch += 1; return epoch }())
+                    let sv = window(og, voLo, voHi, time, ti - w14, ti + w14, partnerOfOut: true, &seen, { epoch += 1; return epoch }())
+                    let iv = window(ic, viLo, viHi, time, ti - w14, ti + w14, partnerOfOut: false, &seen, { epoch += 1; return epoch }())
+                    f[14] = logf(1 + su.count); f[15] = logf(1 + iu.count)
+                    f[16] = logf(1 + su.partners); f[17] = logf(1 + iu.partners); f[18] = a - su.meanLog
+                    f[19] = logf(1 + sv.count); f[20] = logf(1 + iv.count)
+                    f[21] = logf(1 + sv.partners); f[22] = logf(1 + iv.partners); f[23] = a - iv.meanLog
+                    f[39] = logf((1 + iu.sum) / (1 + su.sum)); f[40] = logf((1 + iv.sum) / (1 + sv.sum))
+                    f[24] = logf(Float(pairs[Int64(u) << 32 | Int64(v)] ?? 1))
+                    f[25] = logf(1 + Float(pairs[Int64(v) << 32 | Int64(u)] ?? 0))
+                    let w2 = 2 * day, w4 = 4 * day
+                    // Bursts around the transfer.
+                    let a0 = AccountIndex.lowerBound(og, oLo, oHi, time, ti - w2), a1 = AccountIndex.lowerBound(og, oLo, oHi, time, ti + w2 + 1)
+                    f[26] = logf(Float(max(a1 - a0, 1)))
+                    let b0 = AccountIndex.lowerBound(ic, viLo, viHi, time, ti - w2), b1 = AccountIndex.lowerBound(ic, viLo, viHi, time, ti + w2 + 1)
+                    f[27] = logf(Float(max(b1 - b0, 1)))
+                    // Money into the sender shortly before; money out of the receiver shortly after.
+                    let c0 = AccountIndex.lowerBound(ic, iLo, iHi, time, ti - w4), c1 = AccountIndex.lowerBound(ic, iLo, iHi, time, ti + 1)
+                    f[28] = logf(1 + Float(c1 - c0))
+                    let d0 = AccountIndex.lowerBound(og, voLo, voHi, time, ti), d1 = AccountIndex.lowerBound(og, voLo, voHi, time, ti + w4 + 1)
+                    f[29] = logf(1 + Float(d1 - d0))
+                    var best: Float = 3
+                    for k in d0..<min(d1, d0 + 200) { let j = Int(og[k]); if j != i { best = min(best, abs(logAmt[j] - a)) } }
+                    f[30] = best
+                    best = 3
+                    for k in c0..<min(c1, c0 + 200) { let j = Int(ic[k]); if j != i { best = min(best, abs(logAmt[j] - a)) } }
+                    f[31] = best
+                    // Time-respecting paths from the receiver back to the sender within 10 days, ≤ 6 hops.
+                    var found: Float = 0, length: Float = 0, reach = 0
+                    if u != v {
+                        queue.removeAll(keepingCapacity: true); depthQ.removeAll(keepingCapacity: true)
+                        epoch += 1; let mark = epoch
+                        seen[v] = mark; arrival[v] = ti; queue.append(Int32(v)); depthQ.append(1)
+                        var head = 0, scanned = 0
+                        let limit = ti + 10 * day, reachLimit = ti + 5 * day
+                        search: while head < queue.count {
+                            let x = Int(queue[head]), dx = depthQ[head]; head += 1
+                            if dx > 6 { continue }
+                            let xs = Int(idx.outStart[x]), xe = Int(idx.outStart[x + 1])
+                            var k = AccountIndex.lowerBound(og, xs, xe, time, arrival[x])
+                            while k < xe {
+                                let j = Int(og[k]); k += 1
+                                let tj = time[j]
+                                if tj > limit { break }
+                                scanned += 1
+                                if scanned > 600 { break search }
+                                let y = Int(t.dst[j])
+                                if y == u { found = 1; length = Float(dx + 1); break search }
+                                if seen[y] != mark {
+                                    seen[y] = mark; arrival[y] = tj
+                                    if tj <= reachLimit && dx <= 3 { reach += 1 }
+                                    queue.append(Int32(y)); depthQ.append(dx + 1)
+                                }
+                            }
+                        }
+                    }
+                    f[32] = found; f[33] = length; f[34] = logf(1 + Float(reach))
+                    // Distinct partners inside the burst windows.
+                    var distinct = 0
+                    epoch += 1; let stampMark = epoch
+                    for k in a0..<min(a1, a0 + 300) { let y = Int(t.dst[Int(og[k])]); if seen[y] != stampMark { seen[y] = stampMark; distinct += 1 } }
+                    f[35] = logf(1 + Float(distinct))
+                    distinct = 0
+                    epoch += 1; let stampMark2 = epoch
+                    for k in b0..<min(b1, b0 + 300) { let y = Int(t.src[Int(ic[k])]); if seen[y] != stampMark2 { seen[y] = stampMark2; distinct += 1 } }
+                    f[36] = logf(1 + Float(distinct))
+                    var same = 0
+                    for k in oLo..<min(oHi, oLo + 300) where t.format[Int(og[k])] == t.format[i] { same += 1 }
+                    f[37] = Float(same) / Float(max(min(oHi - oLo, 300), 1))
+                    f[38] = inCrossShare[v]
+                    f[41] = logf(1 + Float(oHi - oLo) + Float(iHi - iLo)) - logf(1 + spanDays)
+                    f[42] = logf(1 + Float(voHi - voLo) + Float(viHi - viLo)) - logf(1 + spanDays)
+                }
+            }}}
+        }
+    }
+}
