@@ -9,12 +9,16 @@ enum WhisperKernels {
     typealias V = SIMD8<Float>
 
     /// `e^x` for 8 lanes: Cephes range reduction `x = n·ln2 + r` and a degree-6 polynomial
-    /// (≈1 ulp on [-87, 88]); inputs below -87.3 give 0 (as `-inf` logits must).
+    /// (≈1 ulp on [-87, 88]); inputs below -87.3, `-inf` included, give 0 (as masked logits must).
+    /// Inputs must be ≤ 88 (callers pass `x - max` or `-x²`). Rounding uses the 1.5·2²³ trick
+    /// and the underflow mask is a bitwise AND, so every step stays in AVX registers (the
+    /// stdlib's `pointwiseMin/Max` are not inlined).
     @inline(__always)
     static func exp8(_ xIn: V) -> V {
-        let tiny = xIn .< V(repeating: -87.3)
-        let x = xIn.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
-        let n = (x * V(repeating: 1.44269504088896341)).rounded(.toNearestOrEven)
+        let x = xIn
+        let magic = V(repeating: 12582912)
+        let t = x * V(repeating: 1.44269504088896341) + magic
+        let n = t - magic
         var r = x - n * V(repeating: 0.693359375)
         r = r - n * V(repeating: -2.12194440e-4)
         var p = V(repeating: 1.9875691500e-4)
@@ -24,17 +28,21 @@ enum WhisperKernels {
         p = p * r + V(repeating: 1.6666665459e-1)
         p = p * r + V(repeating: 5.0000001201e-1)
         p = p * (r * r) + r + V(repeating: 1)
-        let ni = SIMD8<Int32>(n, rounding: .towardZero)
-        let bits = (ni &+ SIMD8<Int32>(repeating: 127)) &<< SIMD8<Int32>(repeating: 23)
-        let scale = unsafeBitCast(bits, to: V.self)
-        return (p * scale).replacing(with: 0, where: tiny)
+        let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let scale = unsafeBitCast((ni &+ SIMD8<Int32>(repeating: 127)) &<< SIMD8<Int32>(repeating: 23), to: V.self)
+        // Below -87.3 the true value is under the smallest normal: flush to 0.
+        // A true mask lane is all ones (-1), a false one 0.
+        let keep = unsafeBitCast(xIn .>= V(repeating: -87.3), to: SIMD8<UInt32>.self)
+        return unsafeBitCast(unsafeBitCast(p * scale, to: SIMD8<UInt32>.self) & keep, to: V.self)
     }
 
     /// `erf(x)` for 8 lanes (Abramowitz–Stegun 7.1.26 refined: |error| < 1.5e-7).
     @inline(__always)
     static func erf8(_ x: V) -> V {
-        let sign = V(repeating: 1).replacing(with: -1, where: x .< 0)
-        let a = x.replacing(with: -x, where: x .< 0)
+        // |x| and the sign bit by masking.
+        let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+        let signBit = bits & SIMD8<UInt32>(repeating: 0x8000_0000)
+        let a = unsafeBitCast(bits & SIMD8<UInt32>(repeating: 0x7FFF_FFFF), to: V.self)
         let t = V(repeating: 1) / (V(repeating: 1) + V(repeating: 0.3275911) * a)
         var y = V(repeating: 1.061405429)
         y = y * t + V(repeating: -1.453152027)
@@ -42,7 +50,8 @@ enum WhisperKernels {
         y = y * t + V(repeating: -0.284496736)
         y = y * t + V(repeating: 0.254829592)
         y = y * t
-        return sign * (V(repeating: 1) - y * exp8(-(a * a)))
+        let e = V(repeating: 1) - y * exp8(-(a * a))
+        return unsafeBitCast(unsafeBitCast(e, to: SIMD8<UInt32>.self) | signBit, to: V.self)
     }
 
     /// `x[i] = gelu(x[i] + bias[i % width])` over `rows × width` (exact erf form).
@@ -90,8 +99,7 @@ enum WhisperKernels {
     /// In-place softmax of `row[0..<n]`, returning nothing; `-inf` entries become 0.
     @inline(__always)
     static func softmax(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
-        var m = -Float.infinity
-        for j in 0..<n where row[j] > m { m = row[j] }
+        let m = maxValue(row, n)
         var sum: Float = 0
         var j = 0
         let mv = V(repeating: m)
@@ -108,6 +116,22 @@ enum WhisperKernels {
         for k in 0..<n { row[k] *= inv }
     }
 
+    /// Largest of `row[0..<n]` (8 lanes at a time).
+    @inline(__always)
+    static func maxValue(_ row: UnsafePointer<Float>, _ n: Int) -> Float {
+        var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0
+        var j = 0
+        while j + 4 <= n {
+            m0 = row[j] > m0 ? row[j] : m0
+            m1 = row[j + 1] > m1 ? row[j + 1] : m1
+            m2 = row[j + 2] > m2 ? row[j + 2] : m2
+            m3 = row[j + 3] > m3 ? row[j + 3] : m3
+            j += 4
+        }
+        while j < n { m0 = row[j] > m0 ? row[j] : m0; j += 1 }
+        return max(max(m0, m1), max(m2, m3))
+    }
+
     /// `y[rows, out] = x[rows, in] · Wᵀ (+ b)` with OpenBLAS.
     static func linear(_ x: UnsafePointer<Float>, _ layer: WhisperModel.Linear, rows: Int,
                        into y: UnsafeMutablePointer<Float>, ldx: Int? = nil, addBias: Bool = true) {
@@ -122,5 +146,14 @@ enum WhisperKernels {
         BLAS.sgemm(m: rows, n: layer.outputs, k: layer.inputs, a: x, lda: layer.inputs,
                    b: layer.weight, ldb: layer.inputs, transB: true, beta: 1, c: y, ldc: layer.outputs)
         Self.addBias(y, bias: layer.bias, rows: rows, width: layer.outputs)
+    }
+}
+
+/// Entry points of the kernels for benchmarks.
+public enum WhisperProbe {
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) { WhisperKernels.softmax(x, n) }
+    public static func gelu(_ x: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ r: Int, _ w: Int) { WhisperKernels.biasGELU(x, bias: b, rows: r, width: w) }
+    public static func layerNorm(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ r: Int, _ w: Int) {
+        WhisperKernels.layerNorm(x, y, gamma: g, beta: b, rows: r, width: w)
     }
 }

@@ -1,0 +1,245 @@
+import CZlib
+import Foundation
+import LeptonAudio
+import LeptonEngine
+
+/// One piece of transcript between two timestamp tokens.
+public struct WhisperSegment: Codable, Sendable, Equatable {
+    /// Seconds from the start of the file.
+    public var start: Double
+    public var end: Double
+    /// Decoded text (usually with a leading space, as Whisper writes it).
+    public var text: String
+    /// Token ids, timestamps included.
+    public var tokens: [Int]
+    public var temperature: Double
+    public var avgLogProb: Double
+    public var compressionRatio: Double
+    public var noSpeechProb: Double
+
+    enum CodingKeys: String, CodingKey {
+        case start, end, text, tokens, temperature
+        case avgLogProb = "avg_logprob", compressionRatio = "compression_ratio", noSpeechProb = "no_speech_prob"
+    }
+}
+
+/// The transcript of one file.
+public struct WhisperTranscription: Codable, Sendable {
+    /// All segment texts joined, trimmed.
+    public var text: String
+    /// Seconds of audio.
+    public var duration: Double
+    public var segments: [WhisperSegment]
+}
+
+/// Transcription options; defaults are faster-whisper 1.2.1's `transcribe` defaults.
+public struct WhisperTranscribeOptions: Sendable {
+    public var beamSize = 5
+    public var bestOf = 5
+    public var patience: Float = 1
+    public var lengthPenalty: Float = 1
+    public var temperatures: [Float] = [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    public var compressionRatioThreshold: Double? = 2.4
+    public var logProbThreshold: Double? = -1
+    public var noSpeechThreshold: Double? = 0.6
+    public var conditionOnPreviousText = true
+    public var promptResetOnTemperature: Double = 0.5
+    public var suppressBlank = true
+    public var maxInitialTimestamp: Double = 1
+    public var seed: UInt64 = 0
+    public init() {}
+}
+
+extension AudioStream: WhisperSampleSource {}
+
+/// Speech to text with Whisper tiny.en, window by window (30 s) with timestamp seeking, as
+/// faster-whisper's `WhisperModel.transcribe` does.
+///
+/// Memory is bounded by one window: the file is streamed twice (once for the log-mel maximum
+/// that normalisation needs, once for the windows), never held whole.
+public final class WhisperTranscriber {
+    public let model: WhisperModel
+    public var options: WhisperTranscribeOptions
+    private let encoder: WhisperEncoder
+    private let generator: WhisperGenerator
+    private let features: UnsafeMutablePointer<Float>
+    private var tokenizer: WhisperTokenizer { model.tokenizer }
+
+    /// Seconds per mel frame and per timestamp step.
+    static let frameSeconds = 0.01
+    static let timestampSeconds = 0.02
+
+    public init(model: WhisperModel, options: WhisperTranscribeOptions = WhisperTranscribeOptions()) {
+        self.model = model
+        self.options = options
+        encoder = WhisperEncoder(model: model)
+        generator = WhisperGenerator(model: model, maxRows: max(options.beamSize, options.bestOf, 1), seed: options.seed)
+        features = .allocate(capacity: WhisperModel.encoderFrames * WhisperModel.melBins)
+    }
+
+    deinit { features.deallocate() }
+
+    /// Transcribes an audio file (any format LeptonAudio reads; resampled to 16 kHz mono).
+    /// - Throws: ``SpeechError/audio(path:reason:)`` when the file cannot be decoded.
+    public func transcribe(url: URL) throws -> WhisperTranscription {
+        do {
+            return try transcribe { try AudioStream(url: url, sampleRate: WhisperLogMel.sampleRate) }
+        } catch let e as AudioError {
+            throw SpeechError.audio(path: url.path, reason: e.description)
+        }
+    }
+
+    /// Transcribes 16 kHz mono samples.
+    public func transcribe(samples: [Float]) throws -> WhisperTranscription {
+        try transcribe { WhisperArraySource(samples) }
+    }
+
+    /// Transcribes a signal that `makeSource` can stream from the start (called twice).
+    public func transcribe(_ makeSource: () throws -> WhisperSampleSource) throws -> WhisperTranscription {
+        let scan = WhisperLogMel(source: try makeSource())
+        let maximum = try scan.scanMaximum()
+        let sampleCount = scan.sampleCount ?? 0
+        let contentFrames = sampleCount / WhisperLogMel.hop
+        let mel = WhisperLogMel(source: try makeSource())
+
+        var segments: [WhisperSegment] = []
+        var allTokens: [Int] = []
+        var promptResetSince = 0
+        var seek = 0
+        while seek < contentFrames {
+            let timeOffset = Double(seek) * Self.frameSeconds
+            let segmentSize = min(WhisperModel.encoderFrames, contentFrames - seek)
+            let segmentDuration = Double(segmentSize) * Self.frameSeconds
+            try mel.window(start: seek, frames: segmentSize, maximum: maximum, into: features)
+            encoder.encode(features)
+            generator.decoder.setEncoderOutput(encoder.output)
+
+            let previous = Array(allTokens[promptResetSince...])
+            var prompt: [Int] = []
+            if !previous.isEmpty {
+                prompt.append(tokenizer.startOfPrevious)
+                prompt += previous.suffix(WhisperModel.decoderPositions / 2 - 1)
+            }
+            prompt.append(tokenizer.startOfTranscript)
+
+            let decoded = decodeWithFallback(prompt: prompt)
+            if let threshold = options.noSpeechThreshold {
+                var skip = Double(decoded.result.noSpeechProbability) > threshold
+                if let lp = options.logProbThreshold, decoded.avgLogProb > lp { skip = false }
+                if skip { seek += segmentSize; continue }
+            }
+            let (pieces, nextSeek) = split(decoded.result.tokens, timeOffset: timeOffset, segmentSize: segmentSize,
+                                           segmentDuration: segmentDuration, seek: seek)
+            // A window must always move forward (a `<|0.00|><|0.00|>` output would otherwise loop).
+            seek = nextSeek > seek ? nextSeek : seek + segmentSize
+            for piece in pieces {
+                let text = tokenizer.decode(piece.tokens)
+                if piece.start == piece.end || text.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                allTokens += piece.tokens
+                segments.append(WhisperSegment(start: piece.start, end: piece.end, text: text, tokens: piece.tokens,
+                                               temperature: Double(decoded.temperature), avgLogProb: decoded.avgLogProb,
+                                               compressionRatio: decoded.compressionRatio,
+                                               noSpeechProb: Double(decoded.result.noSpeechProbability)))
+            }
+            if !options.conditionOnPreviousText || Double(decoded.temperature) > options.promptResetOnTemperature {
+                promptResetSince = allTokens.count
+            }
+        }
+        let text = segments.map(\.text).joined().trimmingCharacters(in: .whitespacesAndNewlines)
+        return WhisperTranscription(text: text, duration: Double(sampleCount) / Double(WhisperLogMel.sampleRate), segments: segments)
+    }
+
+    struct Decoded {
+        var result: WhisperDecodingResult
+        var avgLogProb: Double
+        var temperature: Float
+        var compressionRatio: Double
+    }
+
+    /// Decodes at each temperature in turn until the text is neither too repetitive (zlib
+    /// compression ratio) nor too unlikely (average log-probability).
+    func decodeWithFallback(prompt: [Int]) -> Decoded {
+        var all: [Decoded] = []
+        var belowCompressionThreshold: [Decoded] = []
+        for temperature in options.temperatures {
+            var o = WhisperDecodingOptions()
+            o.beamSize = options.beamSize
+            o.bestOf = options.bestOf
+            o.patience = options.patience
+            o.lengthPenalty = options.lengthPenalty
+            o.temperature = temperature
+            o.suppressBlank = options.suppressBlank
+            o.maxInitialTimestampIndex = Int((options.maxInitialTimestamp / Self.timestampSeconds).rounded())
+            let result = generator.generate(prompt: prompt, options: o)
+            let length = Double(result.tokens.count)
+            let cumulative = Double(result.score) * Foundation.pow(length, Double(options.lengthPenalty))
+            let avg = cumulative / (length + 1)
+            let text = tokenizer.decode(result.tokens).trimmingCharacters(in: .whitespacesAndNewlines)
+            let ratio = Self.compressionRatio(text)
+            let decoded = Decoded(result: result, avgLogProb: avg, temperature: temperature, compressionRatio: ratio)
+            all.append(decoded)
+            var needsFallback = false
+            if let t = options.compressionRatioThreshold, ratio > t { needsFallback = true }
+            if let lp = options.logProbThreshold, avg < lp { needsFallback = true }
+            if let ns = options.noSpeechThreshold, let lp = options.logProbThreshold,
+               Double(result.noSpeechProbability) > ns, avg < lp { needsFallback = false }
+            if !needsFallback { return decoded }
+            if let t = options.compressionRatioThreshold, ratio <= t { belowCompressionThreshold.append(decoded) }
+        }
+        let pool = belowCompressionThreshold.isEmpty ? all : belowCompressionThreshold
+        var best = pool[0]
+        for d in pool.dropFirst() where d.avgLogProb > best.avgLogProb { best = d }
+        return best
+    }
+
+    /// `len(utf8) / len(zlib.compress(utf8))` (zlib's default level, as Python's `zlib.compress`).
+    public static func compressionRatio(_ text: String) -> Double {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty else { return 0 }
+        var size = compressBound(uLong(bytes.count))
+        var out = [UInt8](repeating: 0, count: Int(size))
+        let status = out.withUnsafeMutableBufferPointer { o in
+            bytes.withUnsafeBufferPointer { i in compress2(o.baseAddress!, &size, i.baseAddress!, uLong(bytes.count), Z_DEFAULT_COMPRESSION) }
+        }
+        guard status == Z_OK, size > 0 else { return 0 }
+        return Double(bytes.count) / Double(size)
+    }
+
+    struct Piece { var start: Double; var end: Double; var tokens: [Int] }
+
+    /// Cuts a window's tokens at consecutive timestamp pairs; returns the pieces and the next seek.
+    func split(_ tokens: [Int], timeOffset: Double, segmentSize: Int, segmentDuration: Double, seek: Int) -> ([Piece], Int) {
+        let tsBegin = tokenizer.timestampBegin
+        var pieces: [Piece] = []
+        var seek = seek
+        let singleTimestampEnding = tokens.count >= 2 && tokens[tokens.count - 2] < tsBegin && tokens[tokens.count - 1] >= tsBegin
+        let consecutive = tokens.indices.filter { $0 > 0 && tokens[$0] >= tsBegin && tokens[$0 - 1] >= tsBegin }
+        if !consecutive.isEmpty {
+            var slices = consecutive
+            if singleTimestampEnding { slices.append(tokens.count) }
+            var last = 0
+            for current in slices {
+                let sliced = Array(tokens[last..<current])
+                let start = timeOffset + Double(sliced[0] - tsBegin) * Self.timestampSeconds
+                let end = timeOffset + Double(sliced[sliced.count - 1] - tsBegin) * Self.timestampSeconds
+                pieces.append(Piece(start: start, end: end, tokens: sliced))
+                last = current
+            }
+            if singleTimestampEnding {
+                seek += segmentSize
+            } else {
+                // Timestamps are 0.02 s = 2 mel frames.
+                seek += (tokens[last - 1] - tsBegin) * 2
+            }
+        } else {
+            var duration = segmentDuration
+            let stamps = tokens.filter { $0 >= tsBegin }
+            if let lastStamp = stamps.last, lastStamp != tsBegin {
+                duration = Double(lastStamp - tsBegin) * Self.timestampSeconds
+            }
+            pieces.append(Piece(start: timeOffset, end: timeOffset + duration, tokens: tokens))
+            seek += segmentSize
+        }
+        return (pieces, seek)
+    }
+}
