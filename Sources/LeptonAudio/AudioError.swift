@@ -12,7 +12,7 @@ public enum AudioError: Error, CustomStringConvertible, Equatable, Sendable {
     case noFrames(path: String)
     /// The header promises more data than the file holds, or the stream ends early.
     case truncated(path: String, detail: String)
-    /// A recognised container whose header is damaged or inconsistent.
+    /// A recognised container whose header is damaged or inconsistent, or samples that are NaN/infinite.
     case malformed(path: String, detail: String)
     /// The bytes are not a container libsndfile recognises.
     case notAudio(path: String, detail: String)
@@ -35,7 +35,7 @@ public enum AudioError: Error, CustomStringConvertible, Equatable, Sendable {
         case .emptyFile(let path): return "\(path): the file is empty (0 bytes)"
         case .noFrames(let path): return "\(path): the file holds no audio frames"
         case .truncated(let path, let detail): return "\(path): truncated audio file: \(detail)"
-        case .malformed(let path, let detail): return "\(path): damaged audio header: \(detail)"
+        case .malformed(let path, let detail): return "\(path): malformed audio: \(detail)"
         case .notAudio(let path, let detail): return "\(path): not an audio file: \(detail)"
         case .unsupported(let path, let detail): return "\(path): unsupported audio: \(detail)"
         case .absurdLength(let path, let seconds, let limit):

@@ -77,7 +77,8 @@ public final class AudioReader {
     /// Reads up to `maxFrames` frames, downmixed to mono.
     /// - Returns: `[frames]` samples; fewer than `maxFrames` only at the end, empty once the file is done.
     /// - Throws: ``AudioError/readFailed(path:detail:)`` on a decode error,
-    ///   ``AudioError/truncated(path:detail:)`` when the stream ends before the announced length.
+    ///   ``AudioError/truncated(path:detail:)`` when the stream ends before the announced length,
+    ///   ``AudioError/malformed(path:detail:)`` for a NaN or infinite sample.
     public func read(maxFrames: Int) throws -> [Float] {
         guard maxFrames > 0 else { throw AudioError.invalidArgument(detail: "maxFrames must be positive, got \(maxFrames)") }
         var out = [Float](repeating: 0, count: maxFrames)
@@ -110,6 +111,12 @@ public final class AudioReader {
             throw AudioError.readFailed(path: url.path, detail: message)
         }
         let n = Int(max(got, 0))
+        // Float encodings can carry NaN/Inf (corrupt or hostile data); they would poison every
+        // downstream sum (resampler, log-mel), so they are an error rather than silently passed on.
+        for i in 0..<n where !dst[i].isFinite {
+            finished = true
+            throw AudioError.malformed(path: url.path, detail: "non-finite sample (\(dst[i])) at frame \(framesRead + i)")
+        }
         framesRead += n
         if n < want {
             finished = true

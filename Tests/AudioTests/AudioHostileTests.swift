@@ -142,6 +142,14 @@ final class AudioHostileTests: XCTestCase {
             default: return false
             }
         }
+        // NaN and infinity in a float WAV.
+        let poisoned = dir.appendingPathComponent("nan.wav")
+        try WAVEncoder.write([0.1, .nan, 0.2], sampleRate: 8_000, format: .float32, to: poisoned)
+        assertAudioError(try AudioDecoder.decode(url: poisoned, sampleRate: 16_000), "NaN sample") {
+            if case .malformed(let p, let detail) = $0 { return p == poisoned.path && detail.contains("frame 1") } else { return false }
+        }
+        try WAVEncoder.write([0.1, 0.2, -.infinity], sampleRate: 8_000, format: .float32, to: poisoned)
+        assertAudioError(try AudioDecoder.decode(url: poisoned), "infinite sample") { if case .malformed = $0 { return true } else { return false } }
         // A well-formed WAV with no frames.
         let none = try file("none.wav", [UInt8](try WAVEncoder.encode([], sampleRate: 16_000)))
         assertAudioError(try AudioReader(url: none), "no frames") { $0 == .noFrames(path: none.path) }
