@@ -61,6 +61,8 @@ public struct NodeModelConfig: Codable, Sendable {
     public var threshold: Float = 0.5
     public var gnnWeight: Float = 0
     public var gnnHidden = 32
+    /// Number of bagged tree models (fold models) averaged.
+    public var treeModels = 1
     public var validation: [String: Float] = [:]
     public init() {}
 }
@@ -69,14 +71,17 @@ public struct NodeModelConfig: Codable, Sendable {
 /// blended on validation with a two-layer GraphSAGE node classifier over all relations.
 public struct NodeModel {
     public var config: NodeModelConfig
-    public var trees: GradientBoostedTrees
+    public var trees: [GradientBoostedTrees]
     var gnn: NodeSAGE?
 
     public struct TrainOptions: Sendable {
         public var trees = GradientBoostedTrees.Options()
         public var gnnEpochs = 60
+        public var folds = 5
         public var seed: UInt64 = 0
-        public init() {}
+        public init() {
+            trees.depth = 4; trees.learningRate = 0.05; trees.rounds = 300
+        }
     }
 
     public func score(_ g: NodeGraph) throws -> [Float] {
@@ -85,7 +90,8 @@ public struct NodeModel {
         for e in 0..<h.edgeCount { h.relation[e] = map[Int(g.relation[e])] }
         let R = config.relationNames.count
         let x = NodeFeatures.compute(h, relations: R)
-        let p = trees.predict(x, rows: h.itemCount)
+        var p = [Float](repeating: 0, count: h.itemCount)
+        for m in trees { let q = m.predict(x, rows: h.itemCount); for i in 0..<p.count { p[i] += q[i] / Float(trees.count) } }
         guard let s = gnn, config.gnnWeight > 0 else { return p }
         let q = s.predict(h)
         return (0..<p.count).map { (1 - config.gnnWeight) * p[$0] + config.gnnWeight * q[$0] }
@@ -123,53 +129,89 @@ public struct NodeModel {
         let R = g.relationNames.count
         let x = NodeFeatures.compute(g, relations: R)
         let F = NodeFeatures.width(inputs: config.inputFeatures, relations: R, edgeMode: g.labelsOnEdges)
-        // Stratified seeded 80/20 split of the training pool: the fifth chooses trees, blend, threshold.
+        // Stratified seeded K-fold cross-validation over the training pool: out-of-fold scores
+        // choose the number of trees, the GNN blend weight and the threshold; the final tree
+        // model is the average of the K fold models (a bagged ensemble).
         var rng = SeededGenerator(seed: o.seed ^ 0xfeed)
         var posItems = pool.filter { $0.label == 1 }.map(\.item), negItems = pool.filter { $0.label == 0 }.map(\.item)
         for k in stride(from: posItems.count - 1, to: 0, by: -1) { posItems.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
         for k in stride(from: negItems.count - 1, to: 0, by: -1) { negItems.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
-        let vp = max(1, posItems.count / 5), vn = max(1, negItems.count / 5)
-        let valItems = Array(posItems[..<vp]) + Array(negItems[..<vn])
-        let trainItems = Array(posItems[vp...]) + Array(negItems[vn...])
+        let K = max(2, min(o.folds, posItems.count))
+        let folds = (0..<K).map { k in
+            Array(posItems[(k * posItems.count / K)..<((k + 1) * posItems.count / K)]) +
+            Array(negItems[(k * negItems.count / K)..<((k + 1) * negItems.count / K)])
+        }
         let labelOf = Dictionary(pool.map { ($0.item, $0.label) }, uniquingKeysWith: { a, _ in a })
         func gather(_ items: [Int]) -> ([Float], [Float]) {
             var xs = [Float](), ys = [Float]()
             for i in items { xs.append(contentsOf: x[(i * F)..<((i + 1) * F)]); ys.append(labelOf[i] == 1 ? 1 : 0) }
             return (xs, ys)
         }
-        let (xt, yt) = gather(trainItems), (xv, yv) = gather(valItems)
-        log("train \(trainItems.count) items (\(Int(yt.reduce(0, +))) positive), model-selection \(valItems.count) (\(Int(yv.reduce(0, +))) positive)")
-        var topts = o.trees; topts.seed = o.seed; topts.depth = min(topts.depth, 4); topts.learningRate = 0.05
-        let trees = GradientBoostedTrees.train(x: xt, y: yt, features: F, options: topts, validation: (xv, yv), log: log)
-        let pv = trees.predict(xv, rows: valItems.count)
-        var metrics: [String: Float] = ["trees_sel_roc_auc": RiskMetrics.rocAUC(scores: pv, labels: yv),
-                                        "trees_sel_pr_auc": RiskMetrics.averagePrecision(scores: pv, labels: yv),
-                                        "trees_count": Float(trees.roots.count)]
+        var topts = o.trees; topts.seed = o.seed
+        let every = 10
+        var models: [GradientBoostedTrees] = []
+        var staged: [[Float]] = [], oofY: [Float] = [], oofItems: [Int] = []
+        for k in 0..<K {
+            let trainItems = (0..<K).filter { $0 != k }.flatMap { folds[$0] }
+            let (xt, yt) = gather(trainItems), (xv, yv) = gather(folds[k])
+            topts.seed = o.seed &+ UInt64(k)
+            let m = GradientBoostedTrees.train(x: xt, y: yt, features: F, options: topts)
+            let sm = m.stagedMargins(xv, rows: folds[k].count, every: every).map { $0.map { 1 / (1 + expf(-$0)) } }
+            if staged.isEmpty { staged = sm } else { for c in 0..<min(staged.count, sm.count) { staged[c] += sm[c] } }
+            oofY += yv; oofItems += folds[k]
+            models.append(m)
+        }
+        var bestC = staged.count - 1, bestAUC: Float = -1
+        for c in 0..<staged.count {
+            let auc = RiskMetrics.rocAUC(scores: staged[c], labels: oofY)
+            if auc > bestAUC + 1e-4 { bestAUC = auc; bestC = c }
+        }
+        let treeCount = min(o.trees.rounds, (bestC + 1) * every)
+        for k in 0..<models.count { models[k].truncate(trees: treeCount) }
+        let pv = staged[bestC]
+        log("cross-validated trees: \(treeCount) per fold model, out-of-fold ROC-AUC \(bestAUC)")
+        var metrics: [String: Float] = ["trees_cv_roc_auc": bestAUC,
+                                        "trees_cv_pr_auc": RiskMetrics.averagePrecision(scores: pv, labels: oofY),
+                                        "trees_count": Float(treeCount)]
         var best = pv
         var gnn: NodeSAGE? = nil
         if o.gnnEpochs > 0 && !g.labelsOnEdges {
-            var s = NodeSAGE(inputs: g.featureCount, hidden: config.gnnHidden, seed: o.seed)
-            s.fit(g, trainItems: trainItems, labels: yt, validationItems: valItems, validationLabels: yv, epochs: o.gnnEpochs, log: log)
-            let qv = s.predict(g, items: valItems)
-            metrics["gnn_sel_roc_auc"] = RiskMetrics.rocAUC(scores: qv, labels: yv)
-            var bestAUC = metrics["trees_sel_roc_auc"]!
+            // Out-of-fold GNN scores on the same folds.
+            var qv = [Float](); qv.reserveCapacity(oofItems.count)
+            for k in 0..<K {
+                let trainItems = (0..<K).filter { $0 != k }.flatMap { folds[$0] }
+                var s = NodeSAGE(inputs: g.featureCount, hidden: config.gnnHidden, seed: o.seed &+ UInt64(k))
+                s.fit(g, trainItems: trainItems, labels: trainItems.map { labelOf[$0] == 1 ? 1 : 0 }, validationItems: [],
+                      validationLabels: [], epochs: o.gnnEpochs, log: { _ in })
+                qv += s.predict(g, items: folds[k])
+            }
+            metrics["gnn_cv_roc_auc"] = RiskMetrics.rocAUC(scores: qv, labels: oofY)
+            var bestBlend = bestAUC
             for w: Float in [0.25, 0.5, 0.75, 1] {
                 let b = (0..<pv.count).map { (1 - w) * pv[$0] + w * qv[$0] }
-                let auc = RiskMetrics.rocAUC(scores: b, labels: yv)
-                if auc > bestAUC + 1e-4 { bestAUC = auc; config.gnnWeight = w; best = b }
+                let auc = RiskMetrics.rocAUC(scores: b, labels: oofY)
+                if auc > bestBlend + 1e-4 { bestBlend = auc; config.gnnWeight = w; best = b }
             }
-            if config.gnnWeight > 0 { gnn = s }
-            log("model selection ROC-AUC: trees \(metrics["trees_sel_roc_auc"]!), gnn \(metrics["gnn_sel_roc_auc"]!); gnn weight \(config.gnnWeight)")
+            if config.gnnWeight > 0 {
+                var s = NodeSAGE(inputs: g.featureCount, hidden: config.gnnHidden, seed: o.seed)
+                let all = folds.flatMap { $0 }
+                s.fit(g, trainItems: all, labels: all.map { labelOf[$0] == 1 ? 1 : 0 }, validationItems: [], validationLabels: [],
+                      epochs: o.gnnEpochs, log: log)
+                gnn = s
+            }
+            log("out-of-fold ROC-AUC: trees \(bestAUC), gnn \(metrics["gnn_cv_roc_auc"]!); gnn weight \(config.gnnWeight)")
         }
-        config.threshold = RiskMetrics.bestF1Threshold(scores: best, labels: yv).threshold
-        metrics["sel_roc_auc"] = RiskMetrics.rocAUC(scores: best, labels: yv)
+        config.threshold = RiskMetrics.bestF1Threshold(scores: best, labels: oofY).threshold
+        metrics["cv_roc_auc"] = RiskMetrics.rocAUC(scores: best, labels: oofY)
         config.validation = metrics
-        return (NodeModel(config: config, trees: trees, gnn: gnn), metrics)
+        config.treeModels = models.count
+        return (NodeModel(config: config, trees: models, gnn: gnn), metrics)
     }
 
     public func save(to dir: URL) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var tensors = trees.tensors()
+        var tensors: [String: Tensor] = [:]
+        for (k, m) in trees.enumerated() { for (name, v) in m.tensors(prefix: "gbt\(k).") { tensors[name] = v } }
         if let s = gnn { for (k, v) in s.tensors() { tensors[k] = v } }
         try Safetensors.write(tensors: tensors, metadata: ["format": "lepton-risk \(config.kind) v1"],
                               to: dir.appendingPathComponent(TransactionModel.weightsFile))
@@ -190,7 +232,8 @@ public struct NodeModel {
         let store: WeightStore
         do { store = try Safetensors.read(wURL) } catch { throw RiskError.badModel(path: wURL.path, reason: "\(error)") }
         let F = NodeFeatures.width(inputs: config.inputFeatures, relations: config.relationNames.count, edgeMode: config.kind == "edges")
-        let trees = try GradientBoostedTrees(store: store, features: F, source: wURL.path)
+        guard config.treeModels >= 1 && config.treeModels <= 64 else { throw RiskError.badModel(path: cfgURL.path, reason: "treeModels out of range") }
+        let trees = try (0..<config.treeModels).map { try GradientBoostedTrees(store: store, prefix: "gbt\($0).", features: F, source: wURL.path) }
         var gnn: NodeSAGE? = nil
         if config.gnnWeight > 0 { gnn = try NodeSAGE(inputs: config.inputFeatures, hidden: config.gnnHidden, store: store, source: wURL.path) }
         if !store.unusedNames.isEmpty {
@@ -282,13 +325,13 @@ struct NodeSAGE {
             c1.visitParameters(prefix: "c1.") { adam.update($0, &$1, $2) }
             c2.visitParameters(prefix: "c2.") { adam.update($0, &$1, $2) }
             head.visitParameters(prefix: "head.") { adam.update($0, &$1, $2) }
-            if (epoch + 1) % 5 == 0 {
+            if !validationItems.isEmpty && (epoch + 1) % 5 == 0 {
                 let auc = RiskMetrics.rocAUC(scores: predict(g, items: validationItems), labels: validationLabels)
                 if auc > bestAUC { bestAUC = auc; best = self }
                 if (epoch + 1) % 20 == 0 { log("sage epoch \(epoch + 1): model-selection ROC-AUC \(String(format: "%.4f", auc))") }
             }
         }
-        self = best
+        if !validationItems.isEmpty { self = best }
     }
 
     func tensors() -> [String: Tensor] {
