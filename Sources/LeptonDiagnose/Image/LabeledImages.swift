@@ -41,8 +41,11 @@ public struct LabeledImages: Sendable {
         return (train, val)
     }
 
+    /// The first `n` images.
+    public func prefix(_ n: Int) -> LabeledImages { subset(Array(0..<min(n, count))) }
+
     /// The images `[count, size, size]` of a subset.
-    func subset(_ idx: [Int]) -> LabeledImages {
+    public func subset(_ idx: [Int]) -> LabeledImages {
         var out = LabeledImages(size: size)
         let plane = size * size
         for i in idx { out.append(file: files[i], label: labels[i], pixels: Array(pixels[(i * plane)..<((i + 1) * plane)])) }
