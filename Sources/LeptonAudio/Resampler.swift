@@ -6,7 +6,8 @@ import CSampleRate
 public enum ResamplerQuality: Sendable {
     /// `SRC_SINC_BEST_QUALITY`: band-limited sinc, about 97 dB stop-band attenuation. The default.
     case best
-    /// `SRC_SINC_MEDIUM_QUALITY`.
+    /// `SRC_SINC_MEDIUM_QUALITY`: about 4x faster than `.best` (5 min of 8 kHz → 16 kHz: 3.6 s vs
+    /// 13.3 s on a loaded 2-core machine) and still far below -60 dB of images/aliases (ResamplerTests).
     case medium
     /// `SRC_SINC_FASTEST`.
     case fastest
