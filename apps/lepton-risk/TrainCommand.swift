@@ -40,8 +40,11 @@ struct TrainCommand: ParsableCommand {
                 try model.save(to: outURL)
                 Log.info("validation: " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(fmt($0.value))" }.joined(separator: ", "))
                 Log.info("model written to \(out) (threshold \(fmt(model.config.threshold)), scorer \(model.config.scorer))")
-            } else if let n = nodes, let e = edges, let l = labels {
-                let g = try NodeGraph.load(nodes: n, edges: e, labels: l)
+            } else if let e = edges, let l = labels {
+                let g = try NodeGraph.load(nodes: nodes, edges: e, labels: l)
+                if nodes == nil && !g.labelsOnEdges {
+                    throw RiskError.badArgument("without --nodes, the edges file must start with an edge id column that the labels name")
+                }
                 Log.info("loaded \(g.nodeCount) nodes, \(g.edgeCount) edges, \(g.labelled.count) labelled")
                 var o = NodeModel.TrainOptions()
                 o.seed = common.seed; o.trees.rounds = trees; o.gnnEpochs = gnnEpochs
@@ -50,7 +53,7 @@ struct TrainCommand: ParsableCommand {
                 Log.info("validation: " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(fmt($0.value))" }.joined(separator: ", "))
                 Log.info("model written to \(out)")
             } else {
-                throw RiskError.badArgument("give --transactions FILE, or --nodes, --edges and --labels")
+                throw RiskError.badArgument("give --transactions FILE, or --nodes, --edges and --labels (or --edges and --labels for labelled edges)")
             }
         }
     }
