@@ -6,7 +6,7 @@ import Foundation
 /// Output formats available through libsndfile.
 public enum AudioFileFormat: Sendable, CaseIterable {
     case wavPCMU8, wavPCM16, wavPCM24, wavPCM32, wavFloat, wavULaw, wavALaw
-    case flac16, flac24, oggVorbis, mp3, aiff16
+    case flac16, flac24, oggVorbis, oggOpus, mp3, aiff16
 
     /// libsndfile's `SF_FORMAT_*` major | minor code.
     var code: Int32 {
@@ -22,6 +22,7 @@ public enum AudioFileFormat: Sendable, CaseIterable {
         case .flac16: return Int32(SF_FORMAT_FLAC) | Int32(SF_FORMAT_PCM_16)
         case .flac24: return Int32(SF_FORMAT_FLAC) | Int32(SF_FORMAT_PCM_24)
         case .oggVorbis: return Int32(SF_FORMAT_OGG) | Int32(SF_FORMAT_VORBIS)
+        case .oggOpus: return Int32(SF_FORMAT_OGG) | Int32(SF_FORMAT_OPUS)
         case .mp3: return Int32(SF_FORMAT_MPEG) | Int32(SF_FORMAT_MPEG_LAYER_III)
         case .aiff16: return Int32(SF_FORMAT_AIFF) | Int32(SF_FORMAT_PCM_16)
         }
@@ -30,7 +31,7 @@ public enum AudioFileFormat: Sendable, CaseIterable {
     /// Whether decoding returns the samples exactly (up to quantisation) rather than approximately.
     public var isLossless: Bool {
         switch self {
-        case .oggVorbis, .mp3: return false
+        case .oggVorbis, .oggOpus, .mp3: return false
         default: return true
         }
     }
@@ -40,6 +41,7 @@ public enum AudioFileFormat: Sendable, CaseIterable {
         switch self {
         case .flac16, .flac24: return "flac"
         case .oggVorbis: return "ogg"
+        case .oggOpus: return "opus"
         case .mp3: return "mp3"
         case .aiff16: return "aiff"
         default: return "wav"
