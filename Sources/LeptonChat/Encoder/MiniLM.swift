@@ -166,16 +166,32 @@ public struct MiniLM: Sendable {
     }
 
     func embed(_ sentences: [[Int32]], workspace ws: inout Workspace) -> Tensor {
-        let h = config.hidden
-        forward(sentences, workspace: &ws, layerCount: config.layers)
-        var out = Tensor(shape: [sentences.count, h])
+        embed(sentences, layers: [config.layers], workspace: &ws)
+    }
+
+    /// Mean-pooled, L2-normalised hidden states after each of `layers` (0 = embeddings output,
+    /// `config.layers` = the sentence embedding), side by side: `[sentences, hidden · layers.count]`.
+    ///
+    /// Intermediate layers are extra features for intent heads: they keep more of the surface form
+    /// than the last layer, which all-MiniLM-L6-v2 trained for semantic similarity.
+    public func embed(_ sentences: [[Int32]], layers wanted: [Int]) -> Tensor {
+        var ws = Workspace(config: config, tokens: sentences.reduce(0) { $0 + $1.count },
+                           longest: sentences.map(\.count).max() ?? 0)
+        return embed(sentences, layers: wanted, workspace: &ws)
+    }
+
+    func embed(_ sentences: [[Int32]], layers wanted: [Int], workspace ws: inout Workspace) -> Tensor {
+        let h = config.hidden, width = h * wanted.count
+        var out = Tensor(shape: [sentences.count, width])
         out.withUnsafeMutableBufferPointer { ob in
-            ws.x.withUnsafeBufferPointer { xb in
-                let o = ob.baseAddress!, x = xb.baseAddress!
-                var row = 0
-                for (s, ids) in sentences.enumerated() {
-                    EncoderKernels.meanPoolNormalize(x + row * h, rows: ids.count, width: h, into: o + s * h)
-                    row += ids.count
+            let o = ob.baseAddress!
+            forward(sentences, workspace: &ws, layerCount: wanted.max() ?? config.layers) { layer, x in
+                for (slot, w) in wanted.enumerated() where w == layer {
+                    var row = 0
+                    for (s, ids) in sentences.enumerated() {
+                        EncoderKernels.meanPoolNormalize(x + row * h, rows: ids.count, width: h, into: o + s * width + slot * h)
+                        row += ids.count
+                    }
                 }
             }
         }
@@ -183,7 +199,8 @@ public struct MiniLM: Sendable {
     }
 
     /// Runs the embeddings and the first `layerCount` blocks; the result is in `ws.x` (first Σ lengths rows).
-    func forward(_ sentences: [[Int32]], workspace ws: inout Workspace, layerCount: Int) {
+    func forward(_ sentences: [[Int32]], workspace ws: inout Workspace, layerCount: Int,
+                 afterLayer: ((Int, UnsafePointer<Float>) -> Void)? = nil) {
         let h = config.hidden, inter = config.intermediate, eps = config.layerNormEpsilon
         let n = sentences.reduce(0) { $0 + $1.count }
         if n > ws.capacity || (sentences.map(\.count).max() ?? 0) > ws.longest {
@@ -217,8 +234,9 @@ public struct MiniLM: Sendable {
                 EncoderKernels.layerNormRows(x, residual: nil, rows: n, width: h, gamma: g.baseAddress!,
                                              beta: b.baseAddress!, eps: eps)
             } } } } }
+            afterLayer?(0, x)
 
-            for layer in layers.prefix(layerCount) {
+            for (index, layer) in layers.prefix(layerCount).enumerated() {
                 // Q, K, V for all tokens: one GEMM [n, H]·[3H, H]ᵀ on top of the broadcast bias.
                 layer.qkvBias.withUnsafeBufferPointer { EncoderKernels.broadcastRows($0, rows: n, into: qkv) }
                 layer.qkvWeight.withUnsafeBufferPointer { w in
@@ -253,6 +271,7 @@ public struct MiniLM: Sendable {
                     EncoderKernels.layerNormRows(x, residual: tmp, rows: n, width: h, gamma: g.baseAddress!,
                                                  beta: b.baseAddress!, eps: eps)
                 } }
+                afterLayer?(index + 1, x)
             }
         } } } } }
     }

@@ -36,7 +36,17 @@ public struct SentenceEncoder: Sendable {
 
     /// Embeddings of already tokenised sentences (each `[CLS] … [SEP]`), in input order.
     public func embed(ids: [[Int32]], batchSize: Int = 32) -> Tensor {
-        let h = dimension, n = ids.count
+        features(ids: ids, layers: [model.config.layers], batchSize: batchSize)
+    }
+
+    /// Normalised mean-pooled states after each of `layers` (see ``MiniLM/embed(_:layers:)``),
+    /// in input order: `[texts.count, hidden · layers.count]`.
+    public func features(_ texts: [String], layers: [Int], batchSize: Int = 32) -> Tensor {
+        features(ids: texts.map { tokenizer.encode($0) }, layers: layers, batchSize: batchSize)
+    }
+
+    public func features(ids: [[Int32]], layers: [Int], batchSize: Int = 32) -> Tensor {
+        let h = dimension * layers.count, n = ids.count
         var out = Tensor(shape: [n, h])
         guard n > 0 else { return out }
         let order = ids.indices.sorted { ids[$0].count < ids[$1].count || (ids[$0].count == ids[$1].count && $0 < $1) }
@@ -48,7 +58,7 @@ public struct SentenceEncoder: Sendable {
         out.withUnsafeMutableBufferPointer { ob in
             let o = ob.baseAddress!
             for batch in batches {
-                let e = model.embed(batch.map { ids[$0] }, workspace: &ws)
+                let e = model.embed(batch.map { ids[$0] }, layers: layers, workspace: &ws)
                 e.withUnsafeBufferPointer { eb in
                     for (row, index) in batch.enumerated() { (o + index * h).update(from: eb.baseAddress! + row * h, count: h) }
                 }

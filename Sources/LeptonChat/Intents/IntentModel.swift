@@ -1,0 +1,213 @@
+import Foundation
+import LeptonEngine
+
+/// Errors of intent training, loading and classification.
+public enum IntentError: Error, CustomStringConvertible {
+    case badModelFolder(path: String, reason: String)
+    case badTrainingSet(reason: String)
+    case encoderMismatch(model: String, expected: String, found: String)
+    case cannotWrite(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .badModelFolder(path, reason): return "intent model \(path): \(reason)"
+        case let .badTrainingSet(reason): return "training set: \(reason)"
+        case let .encoderMismatch(model, expected, found):
+            return "intent model \(model) was trained on encoder \(expected), but \(found) is loaded"
+        case let .cannotWrite(path, reason): return "cannot write \(path): \(reason)"
+        }
+    }
+}
+
+/// What an intent model folder's `intent-model.json` holds: labels, the encoder it was trained on,
+/// the head's architecture and the fallback rule.
+public struct IntentModelConfig: Codable, Sendable, Equatable {
+    public static let fileName = "intent-model.json"
+    public static let headFileName = "head.safetensors"
+
+    /// Format version of the folder.
+    public var format = 1
+    /// Intent names; class `i` of the head is `labels[i]`.
+    public var labels: [String]
+    /// Name of the sentence-encoder folder the head was trained on (all-MiniLM-L6-v2).
+    public var encoder: String
+    /// Encoder layers whose pooled states are the features (6 = the sentence embedding).
+    public var featureLayers: [Int]
+    /// Hidden units of the MLP head; 0 = softmax regression.
+    public var hiddenUnits: Int
+    /// Below this top-1 probability the prediction is `fallbackIntent`.
+    public var confidenceThreshold: Float
+    /// When top-1 minus top-2 probability is below this, the prediction is `fallbackIntent`.
+    public var marginThreshold: Float
+    /// The intent returned when the model is unsure.
+    public var fallbackIntent: String
+    /// Top encoder layers stored in the head file (fine-tuned); 0 = frozen encoder.
+    public var fineTunedLayers: Int
+
+    public init(labels: [String], encoder: String, featureLayers: [Int] = [6], hiddenUnits: Int = 0,
+                confidenceThreshold: Float = 0.3, marginThreshold: Float = 0.0, fallbackIntent: String = "nlu_fallback",
+                fineTunedLayers: Int = 0) {
+        self.labels = labels; self.encoder = encoder; self.featureLayers = featureLayers; self.hiddenUnits = hiddenUnits
+        self.confidenceThreshold = confidenceThreshold; self.marginThreshold = marginThreshold
+        self.fallbackIntent = fallbackIntent; self.fineTunedLayers = fineTunedLayers
+    }
+}
+
+/// One classification: the decided intent (possibly the fallback) and the ranked alternatives.
+public struct IntentPrediction: Sendable {
+    /// The decision after the confidence and margin rules.
+    public var intent: String
+    /// Probability of the top-ranked label (also when the decision is the fallback).
+    public var confidence: Float
+    /// Labels by decreasing probability (the model's raw ranking; never contains the fallback).
+    public var ranking: [(intent: String, probability: Float)]
+    /// True when the thresholds turned the top label into the fallback intent.
+    public var isFallback: Bool
+}
+
+/// The intent classifier head on top of the MiniLM sentence encoder.
+///
+/// ```swift
+/// let model = try IntentModel(folder: URL(fileURLWithPath: "models/bank"))
+/// let ranked = model.classify("I lost my card")       // [(intent, probability)], best first
+/// let p = model.predict("hm")                          // applies threshold and margin → "nlu_fallback"
+/// ```
+///
+/// Head weights (`head.safetensors`, PyTorch Linear layout `[out, in]`; `F` = 384 × feature layers):
+/// softmax regression `classifier.weight [labels, F]`, `classifier.bias [labels]`; or an MLP
+/// `hidden.weight [hiddenUnits, F]`, `hidden.bias`, GELU, `classifier.weight [labels, hiddenUnits]`, `classifier.bias`.
+public final class IntentModel: @unchecked Sendable {
+    public let config: IntentModelConfig
+    public let encoder: SentenceEncoder
+    let head: IntentHead
+
+    init(config: IntentModelConfig, encoder: SentenceEncoder, head: IntentHead) {
+        self.config = config; self.encoder = encoder; self.head = head
+        head.setTraining(false)
+    }
+
+    /// Loads `intent-model.json` and `head.safetensors` from `folder`, with the encoder from
+    /// `encoderFolder` (default: the bootstrapped all-MiniLM-L6-v2).
+    public convenience init(folder: URL, encoderFolder: URL = ModelCache.miniLM) throws {
+        let configURL = folder.appendingPathComponent(IntentModelConfig.fileName)
+        guard let data = try? Data(contentsOf: configURL) else {
+            throw IntentError.badModelFolder(path: folder.path, reason: "no readable \(IntentModelConfig.fileName)")
+        }
+        let config: IntentModelConfig
+        do { config = try JSONDecoder().decode(IntentModelConfig.self, from: data) } catch {
+            throw IntentError.badModelFolder(path: configURL.path, reason: "not a valid intent model config (\(error))")
+        }
+        guard config.format == 1, !config.labels.isEmpty, config.hiddenUnits >= 0, !config.featureLayers.isEmpty else {
+            throw IntentError.badModelFolder(path: configURL.path, reason: "unsupported format, no labels or bad architecture")
+        }
+        let encoder = try SentenceEncoder(folder: encoderFolder)
+        guard encoder.identifier == config.encoder else {
+            throw IntentError.encoderMismatch(model: folder.path, expected: config.encoder, found: encoder.identifier)
+        }
+        guard config.featureLayers.allSatisfy({ (0...encoder.model.config.layers).contains($0) }) else {
+            throw IntentError.badModelFolder(path: configURL.path, reason: "feature layers \(config.featureLayers) outside 0...\(encoder.model.config.layers)")
+        }
+        let store = try Safetensors.read(folder.appendingPathComponent(IntentModelConfig.headFileName))
+        var rng = SeededGenerator(seed: 0)
+        let head = IntentHead(features: encoder.dimension * config.featureLayers.count, hidden: config.hiddenUnits,
+                              classes: config.labels.count, dropout: 0, rng: &rng)
+        var state: [String: Tensor] = [:]
+        for name in store.names { state[name] = try store.take(name) }
+        do { try head.loadStateDict(state) } catch {
+            throw IntentError.badModelFolder(path: store.source, reason: "\(error)")
+        }
+        self.init(config: config, encoder: encoder, head: head)
+    }
+
+    /// Writes `intent-model.json` and `head.safetensors` into `folder` (created if needed), each atomically.
+    public func save(to folder: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try Safetensors.write(tensors: head.stateDict(), metadata: ["format": "lepton-intent-head"],
+                                  to: folder.appendingPathComponent(IntentModelConfig.headFileName))
+            let json = try enc.encode(config)
+            let url = folder.appendingPathComponent(IntentModelConfig.fileName)
+            let tmp = folder.appendingPathComponent(".\(IntentModelConfig.fileName).tmp-\(getpid())")
+            try json.write(to: tmp)
+            if rename(tmp.path, url.path) != 0 { throw IntentError.cannotWrite(path: url.path, reason: String(cString: strerror(errno))) }
+        } catch let e as IntentError { throw e } catch {
+            throw IntentError.cannotWrite(path: folder.path, reason: "\(error)")
+        }
+    }
+
+    // MARK: Classification
+
+    /// Features of `texts` for the head: `[texts.count, F]`.
+    public func features(_ texts: [String]) -> Tensor {
+        encoder.features(texts, layers: config.featureLayers)
+    }
+
+    /// Class probabilities from features: `[n, labels]`.
+    func probabilities(features: Tensor) -> Tensor {
+        withoutGradients { head(Variable(features)).value.softmax() }
+    }
+
+    /// All labels with their probabilities, best first.
+    public func classify(_ text: String) -> [(intent: String, probability: Float)] {
+        classify([text])[0]
+    }
+
+    /// Ranked labels for each text, in input order (encoded as one length-sorted batch).
+    public func classify(_ texts: [String]) -> [[(intent: String, probability: Float)]] {
+        guard !texts.isEmpty else { return [] }
+        let p = probabilities(features: features(texts)).scalars, c = config.labels.count
+        return (0..<texts.count).map { i in
+            (0..<c).map { (config.labels[$0], p[i * c + $0]) }.sorted { $0.1 > $1.1 }
+        }
+    }
+
+    /// The decision for each text: the top label, or the fallback intent when the top probability is
+    /// below `confidenceThreshold` or beats the runner-up by less than `marginThreshold`.
+    public func predict(_ texts: [String]) -> [IntentPrediction] {
+        classify(texts).map(decide)
+    }
+
+    public func predict(_ text: String) -> IntentPrediction { predict([text])[0] }
+
+    func decide(_ ranking: [(intent: String, probability: Float)]) -> IntentPrediction {
+        let top = ranking.first?.probability ?? 0
+        let second = ranking.count > 1 ? ranking[1].probability : 0
+        let unsure = top < config.confidenceThreshold || top - second < config.marginThreshold
+        return IntentPrediction(intent: unsure ? config.fallbackIntent : ranking[0].intent, confidence: top,
+                                ranking: ranking, isFallback: unsure)
+    }
+}
+
+/// The trainable head: optional hidden GELU layer, dropout on its inputs, a linear classifier.
+final class IntentHead: Layer {
+    var isTraining = true
+    let inputDropout: Dropout
+    let hidden: Linear?
+    let hiddenDropout: Dropout
+    let classifier: Linear
+
+    init(features: Int, hidden units: Int, classes: Int, dropout: Float, rng: inout SeededGenerator) {
+        inputDropout = Dropout(dropout, seed: rng.next())
+        hiddenDropout = Dropout(dropout, seed: rng.next())
+        hidden = units > 0 ? Linear(features, units, rng: &rng) : nil
+        classifier = Linear(units > 0 ? units : features, classes, rng: &rng)
+    }
+
+    var children: [(String, any Module)] {
+        var c: [(String, any Module)] = [("classifier", classifier)]
+        if let h = hidden { c.append(("hidden", h)) }
+        return c
+    }
+
+    /// `[n, F]` features → `[n, classes]` logits.
+    func callAsFunction(_ x: Variable) -> Variable {
+        // Dropout layers hold no weights, so they are not children: follow this module's mode here.
+        inputDropout.isTraining = isTraining
+        hiddenDropout.isTraining = isTraining
+        var h = inputDropout(x)
+        if let hidden { h = hiddenDropout(hidden(h).gelu()) }
+        return classifier(h)
+    }
+}

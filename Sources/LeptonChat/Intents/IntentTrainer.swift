@@ -1,0 +1,170 @@
+import Foundation
+import LeptonEngine
+
+/// Settings of intent training (defaults fit BANKING77-sized data on 2 cores in a few minutes).
+public struct IntentTrainingOptions: Sendable {
+    /// Share of each intent's examples held out for early stopping (0 = train on everything for `epochs`).
+    public var validationFraction: Double = 0.1
+    /// Upper bound on epochs; training stops earlier after `patience` epochs without a better validation score.
+    public var epochs = 60
+    public var patience = 8
+    public var batchSize = 32
+    public var learningRate: Float = 2e-3
+    public var weightDecay: Float = 0.01
+    public var labelSmoothing: Float = 0.1
+    public var dropout: Float = 0.1
+    /// Hidden units of the head (0 = softmax regression).
+    public var hiddenUnits = 0
+    /// Encoder layers whose pooled states are the features.
+    public var featureLayers = [6]
+    public var confidenceThreshold: Float = 0.3
+    public var marginThreshold: Float = 0
+    public var fallbackIntent = "nlu_fallback"
+    public var seed: UInt64 = 0
+    public init() {}
+}
+
+/// What a training run measured.
+public struct IntentTrainingReport: Sendable {
+    public var trainExamples: Int, validationExamples: Int, labels: Int
+    /// Accuracy on the held-out split at the kept epoch (nil without a split).
+    public var validationAccuracy: Double?
+    /// Epoch (1-based) whose weights were kept, and epochs run.
+    public var bestEpoch: Int, epochsRun: Int
+    /// Wall-clock seconds: encoding the sentences, and fitting the head.
+    public var encodingSeconds: Double, fittingSeconds: Double
+}
+
+/// Fits an ``IntentModel`` head on frozen sentence-encoder features with the engine's autodiff
+/// (AdamW, cross-entropy with label smoothing, early stopping on a stratified validation split).
+public enum IntentTrainer {
+    /// One progress line per epoch: (epoch, mean training loss, validation accuracy or nil).
+    public typealias Progress = (Int, Double, Double?) -> Void
+
+    /// Trains on `(text, label)` pairs. Each distinct sentence is encoded once.
+    public static func train(_ examples: [(text: String, label: String)], encoder: SentenceEncoder,
+                             options: IntentTrainingOptions = IntentTrainingOptions(),
+                             progress: Progress? = nil) throws -> (IntentModel, IntentTrainingReport) {
+        guard !examples.isEmpty else { throw IntentError.badTrainingSet(reason: "no examples") }
+        let labels = Array(Set(examples.map(\.label))).sorted()
+        guard labels.count >= 2 else { throw IntentError.badTrainingSet(reason: "need at least 2 intents, found \(labels.count)") }
+        if let bad = examples.firstIndex(where: { $0.label.isEmpty }) {
+            throw IntentError.badTrainingSet(reason: "example \(bad + 1) has an empty intent")
+        }
+        guard options.featureLayers.allSatisfy({ (0...encoder.model.config.layers).contains($0) }), !options.featureLayers.isEmpty else {
+            throw IntentError.badTrainingSet(reason: "feature layers \(options.featureLayers) outside 0...\(encoder.model.config.layers)")
+        }
+        let labelIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+        let y = examples.map { labelIndex[$0.label]! }
+
+        // Features, one encoder pass per distinct sentence.
+        let t0 = Date()
+        var unique: [String] = [], row: [String: Int] = [:], exampleRow: [Int] = []
+        for e in examples {
+            if let r = row[e.text] { exampleRow.append(r) } else { row[e.text] = unique.count; exampleRow.append(unique.count); unique.append(e.text) }
+        }
+        let features = encoder.features(unique, layers: options.featureLayers)
+        let encodingSeconds = Date().timeIntervalSince(t0)
+        let (head, report) = fit(features: features, exampleRow: exampleRow, y: y, classes: labels.count,
+                                 options: options, progress: progress)
+        let config = IntentModelConfig(labels: labels, encoder: encoder.identifier, featureLayers: options.featureLayers,
+                                       hiddenUnits: options.hiddenUnits, confidenceThreshold: options.confidenceThreshold,
+                                       marginThreshold: options.marginThreshold, fallbackIntent: options.fallbackIntent)
+        var r = report
+        r.encodingSeconds = encodingSeconds
+        return (IntentModel(config: config, encoder: encoder, head: head), r)
+    }
+
+    /// Fits a head on precomputed features: example `i` has features row `exampleRow[i]` and class `y[i]`.
+    static func fit(features: Tensor, exampleRow: [Int], y: [Int], classes: Int, options: IntentTrainingOptions,
+                    progress: Progress?) -> (IntentHead, IntentTrainingReport) {
+        let (trainIdx, valIdx) = stratifiedSplit(y, classes: classes, fraction: options.validationFraction, seed: options.seed)
+        let t1 = Date()
+        var rng = SeededGenerator(seed: options.seed &+ 1)
+        let f = features.shape[1]
+        let head = IntentHead(features: f, hidden: options.hiddenUnits, classes: classes, dropout: options.dropout, rng: &rng)
+        let optimizer = AdamW(head.parameters(), learningRate: options.learningRate, weightDecay: options.weightDecay)
+        var best: (score: Double, loss: Double, epoch: Int, state: [String: Tensor])? = nil
+        var epochsRun = 0
+        let valX = gather(features, rows: valIdx.map { exampleRow[$0] }), valY = valIdx.map { y[$0] }
+
+        for epoch in 1...max(1, options.epochs) {
+            epochsRun = epoch
+            head.setTraining(true)
+            var order = trainIdx
+            order.shuffle(using: &rng)
+            var lossSum = 0.0, batches = 0
+            for start in stride(from: 0, to: order.count, by: max(1, options.batchSize)) {
+                let batch = Array(order[start..<min(order.count, start + options.batchSize)])
+                let x = Variable(gather(features, rows: batch.map { exampleRow[$0] }))
+                let loss = crossEntropy(head(x), targets: batch.map { y[$0] }, labelSmoothing: options.labelSmoothing)
+                optimizer.zeroGrad()
+                loss.backward()
+                optimizer.step()
+                lossSum += Double(loss.value[flat: 0]); batches += 1
+            }
+            let trainLoss = lossSum / Double(max(batches, 1))
+            guard !valIdx.isEmpty else {
+                progress?(epoch, trainLoss, nil)
+                continue
+            }
+            head.setTraining(false)
+            let (acc, valLoss) = withoutGradients { () -> (Double, Double) in
+                let logits = head(Variable(valX))
+                let loss = Double(crossEntropy(logits, targets: valY).value[flat: 0])
+                return (accuracy(logits.value, valY), loss)
+            }
+            progress?(epoch, trainLoss, acc)
+            if best == nil || acc > best!.score || (acc == best!.score && valLoss < best!.loss) {
+                best = (acc, valLoss, epoch, head.stateDict())
+            } else if epoch - best!.epoch >= options.patience {
+                break
+            }
+        }
+        if let b = best { try? head.loadStateDict(b.state) }
+        head.setTraining(false)
+        let report = IntentTrainingReport(trainExamples: trainIdx.count, validationExamples: valIdx.count, labels: classes,
+                                          validationAccuracy: best?.score, bestEpoch: best?.epoch ?? epochsRun, epochsRun: epochsRun,
+                                          encodingSeconds: 0, fittingSeconds: Date().timeIntervalSince(t1))
+        return (head, report)
+    }
+
+    /// Per class, a shuffled `fraction` of its examples (rounded, at least one when the class has
+    /// two or more, none when it has one) goes to validation.
+    static func stratifiedSplit(_ y: [Int], classes: Int, fraction: Double, seed: UInt64) -> (train: [Int], validation: [Int]) {
+        guard fraction > 0 else { return (Array(y.indices), []) }
+        var byClass = [[Int]](repeating: [], count: classes)
+        for (i, c) in y.enumerated() { byClass[c].append(i) }
+        var rng = SeededGenerator(seed: seed)
+        var train: [Int] = [], val: [Int] = []
+        for var members in byClass {
+            members.shuffle(using: &rng)
+            let k = members.count < 2 ? 0 : min(members.count - 1, max(1, Int((Double(members.count) * fraction).rounded())))
+            val += members.prefix(k)
+            train += members.dropFirst(k)
+        }
+        return (train.sorted(), val.sorted())
+    }
+
+    /// Rows `rows` of a `[n, f]` tensor.
+    static func gather(_ t: Tensor, rows: [Int]) -> Tensor {
+        let f = t.shape[1]
+        return Tensor(shape: [rows.count, f]) { out in
+            t.withUnsafeBufferPointer { src in
+                for (i, r) in rows.enumerated() { (out.baseAddress! + i * f).update(from: src.baseAddress! + r * f, count: f) }
+            }
+        }
+    }
+
+    static func accuracy(_ logits: Tensor, _ y: [Int]) -> Double {
+        guard !y.isEmpty else { return 0 }
+        let c = logits.shape[1], v = logits.scalars
+        var right = 0
+        for (i, t) in y.enumerated() {
+            var arg = 0
+            for k in 1..<c where v[i * c + k] > v[i * c + arg] { arg = k }
+            if arg == t { right += 1 }
+        }
+        return Double(right) / Double(y.count)
+    }
+}
