@@ -144,3 +144,21 @@ final class KernelForwardTests: XCTestCase {
                     Tensor.attention(query: q * 0.5, key: k, value: v * 2, heads: 2, keyMask: mask))
     }
 }
+
+final class BLASSetupTests: XCTestCase {
+    func testOpenBLASUsesVectorKernelsWhenTheCPUHasThem() {
+        let core = BLAS.kernelSetup
+        if let flags = BLAS.cpuFlags(), flags.contains("avx2"), ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil {
+            XCTAssertNotEqual(core.lowercased(), "prescott", "OpenBLAS fell back to SSE3 kernels on an AVX2 CPU")
+        }
+        // A product large enough to take OpenBLAS's blocked path, against a Double reference.
+        var rng = SeededGenerator(seed: 3)
+        let a = Tensor.randomNormal([67, 300], using: &rng), b = Tensor.randomNormal([300, 45], using: &rng)
+        let c = a.matmul(b)
+        for (i, j) in [(0, 0), (66, 44), (31, 7)] {
+            var s = 0.0
+            for k in 0..<300 { s += Double(a[i, k]) * Double(b[k, j]) }
+            XCTAssertEqual(Double(c[i, j]), s, accuracy: 1e-3)
+        }
+    }
+}

@@ -12,12 +12,13 @@ public enum BLAS {
                              a: UnsafePointer<Float>, lda: Int, transA: Bool = false,
                              b: UnsafePointer<Float>, ldb: Int, transB: Bool = false,
                              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = kernelSetup
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// Sets the number of OpenBLAS threads (1 is often fastest for small products on 2 cores).
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    public static func setThreads(_ n: Int) { _ = kernelSetup; openblas_set_num_threads(Int32(max(1, n))) }
 }
 
 extension Tensor {

@@ -177,6 +177,39 @@ put("attention", q=q, k=k, v=v, heads=2, plain=attn_ref(q, k, v, 2, False, 0, No
     causal_offset2=attn_ref(q, k, v, 2, True, 2, None), masked=attn_ref(q, k, v, 2, False, 0, keymask),
     keymask=keymask)
 
+# Losses (formulas from the PyTorch / torchvision documentation, evaluated in float64)
+logits = rnd(5, 4) * 2
+targets = [3, 0, 1, 3, 2]
+cw = np.array([0.5, 2.0, 1.0, 1.5])
+eps = 0.1
+lse = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
+logp = logits - lse[:, None]
+ce_plain = float(np.mean([-logp[i, t] for i, t in enumerate(targets)]))
+num = sum((1 - eps) * cw[t] * -logp[i, t] + eps / 4 * sum(cw[k] * -logp[i, k] for k in range(4)) for i, t in enumerate(targets))
+ce_weighted_smooth = float(num / sum(cw[t] for t in targets))
+x = rnd(2, 3) * 2
+y = np.array([[1, 0, 1], [0, 0, 1]], dtype=np.float64)
+sig = 1 / (1 + np.exp(-x))
+pw = 3.0
+bce = float(np.mean(-(pw * y * np.log(sig) + (1 - y) * np.log(1 - sig))))
+p_t = sig * y + (1 - sig) * (1 - y)
+alpha_t = 0.25 * y + 0.75 * (1 - y)
+focal = float(np.mean(-alpha_t * (1 - p_t) ** 2 * np.log(p_t)))
+py = np.exp(np.array([logp[i, t] for i, t in enumerate(targets)]))
+focal_mc = float(np.mean([-cw[t] * (1 - py[i]) ** 2 * np.log(py[i]) for i, t in enumerate(targets)]))
+pred = rnd(2, 3)
+mse = float(np.mean((pred - y) ** 2))
+put("losses", logits=logits, targets=targets, class_weights=list(cw), ce_plain=ce_plain,
+    ce_weighted_smooth=ce_weighted_smooth, x=x, y=y, bce_pos3=bce, focal=focal, focal_mc=focal_mc, pred=pred, mse=mse)
+
+# Batch norm in training mode: output and the running-statistics update (momentum 0.1, unbiased var)
+x = rnd(3, 2, 2, 2)
+mu = x.mean(axis=(0, 2, 3))
+var_b = x.var(axis=(0, 2, 3))
+var_u = x.var(axis=(0, 2, 3), ddof=1)
+y = (x - mu[None, :, None, None]) / np.sqrt(var_b[None, :, None, None] + 1e-5)
+put("batch_norm_train", x=x, y=y, running_mean=0.9 * np.zeros(2) + 0.1 * mu, running_var=0.9 * np.ones(2) + 0.1 * var_u)
+
 with open("kernels.json", "w") as f:
     json.dump(cases, f)
 print("wrote kernels.json with", len(cases), "groups")
