@@ -53,7 +53,7 @@ let package = Package(
                 swiftSettings: fast),
 
         // MARK: Programs (thin: argument parsing and output)
-        .executableTarget(name: "lepton-chat", dependencies: ["LeptonChat", "LeptonSpeech", "LeptonAudio", "LeptonCLI",
+        .executableTarget(name: "lepton-chat", dependencies: ["LeptonChat", "LeptonSpeech", "LeptonAudio", "LeptonImage", "LeptonCLI",
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-chat", swiftSettings: fast),
         .executableTarget(name: "lepton-risk", dependencies: ["LeptonRisk", "LeptonCLI",

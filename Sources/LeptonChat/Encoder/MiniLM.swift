@@ -106,29 +106,52 @@ public struct MiniLM: Sendable {
         embeddingNormBias = try emb.take("LayerNorm.bias", shape: [h])
         if emb.contains("position_ids") { try emb.skip("position_ids") }
         store.skip { $0.hasPrefix("pooler.") }
-        layers = try (0..<config.layers).map { l in
-            let s = store.scoped("encoder.layer.\(l).")
-            let q = try s.take("attention.self.query.weight", shape: [h, h])
-            let k = try s.take("attention.self.key.weight", shape: [h, h])
-            let v = try s.take("attention.self.value.weight", shape: [h, h])
-            let qb = try s.take("attention.self.query.bias", shape: [h])
-            let kb = try s.take("attention.self.key.bias", shape: [h])
-            let vb = try s.take("attention.self.value.bias", shape: [h])
-            return Layer(
-                qkvWeight: Tensor(shape: [3 * h, h], scalars: q.scalars + k.scalars + v.scalars),
-                qkvBias: Tensor(shape: [3 * h], scalars: qb.scalars + kb.scalars + vb.scalars),
-                outWeight: try s.take("attention.output.dense.weight", shape: [h, h]),
-                outBias: try s.take("attention.output.dense.bias", shape: [h]),
-                norm1Weight: try s.take("attention.output.LayerNorm.weight", shape: [h]),
-                norm1Bias: try s.take("attention.output.LayerNorm.bias", shape: [h]),
-                upWeight: try s.take("intermediate.dense.weight", shape: [i, h]),
-                upBias: try s.take("intermediate.dense.bias", shape: [i]),
-                downWeight: try s.take("output.dense.weight", shape: [h, i]),
-                downBias: try s.take("output.dense.bias", shape: [h]),
-                norm2Weight: try s.take("output.LayerNorm.weight", shape: [h]),
-                norm2Bias: try s.take("output.LayerNorm.bias", shape: [h]))
-        }
+        layers = try (0..<config.layers).map { try Self.loadLayer(store.scoped("encoder.layer.\($0)."), config: config) }
         try store.finish()
+    }
+
+    /// Takes one block's weights from `s` (names relative to `encoder.layer.L.`).
+    static func loadLayer(_ s: WeightStore, config: MiniLMConfig) throws -> Layer {
+        let h = config.hidden, i = config.intermediate
+        let q = try s.take("attention.self.query.weight", shape: [h, h])
+        let k = try s.take("attention.self.key.weight", shape: [h, h])
+        let v = try s.take("attention.self.value.weight", shape: [h, h])
+        let qb = try s.take("attention.self.query.bias", shape: [h])
+        let kb = try s.take("attention.self.key.bias", shape: [h])
+        let vb = try s.take("attention.self.value.bias", shape: [h])
+        return Layer(
+            qkvWeight: Tensor(shape: [3 * h, h], scalars: q.scalars + k.scalars + v.scalars),
+            qkvBias: Tensor(shape: [3 * h], scalars: qb.scalars + kb.scalars + vb.scalars),
+            outWeight: try s.take("attention.output.dense.weight", shape: [h, h]),
+            outBias: try s.take("attention.output.dense.bias", shape: [h]),
+            norm1Weight: try s.take("attention.output.LayerNorm.weight", shape: [h]),
+            norm1Bias: try s.take("attention.output.LayerNorm.bias", shape: [h]),
+            upWeight: try s.take("intermediate.dense.weight", shape: [i, h]),
+            upBias: try s.take("intermediate.dense.bias", shape: [i]),
+            downWeight: try s.take("output.dense.weight", shape: [h, i]),
+            downBias: try s.take("output.dense.bias", shape: [h]),
+            norm2Weight: try s.take("output.LayerNorm.weight", shape: [h]),
+            norm2Bias: try s.take("output.LayerNorm.bias", shape: [h]))
+    }
+
+    /// One block's weights under their checkpoint names (prefixed `prefix`), Q/K/V split again.
+    static func layerWeights(_ l: Layer, prefix: String) -> [String: Tensor] {
+        let h = l.outBias.count
+        let w = l.qkvWeight.scalars, b = l.qkvBias.scalars
+        func part(_ i: Int) -> (Tensor, Tensor) {
+            (Tensor(shape: [h, h], scalars: Array(w[(i * h * h)..<((i + 1) * h * h)])), Tensor(shape: [h], scalars: Array(b[(i * h)..<((i + 1) * h)])))
+        }
+        let (q, qb) = part(0), (k, kb) = part(1), (v, vb) = part(2)
+        let named: [(String, Tensor)] = [
+            ("attention.self.query.weight", q), ("attention.self.query.bias", qb),
+            ("attention.self.key.weight", k), ("attention.self.key.bias", kb),
+            ("attention.self.value.weight", v), ("attention.self.value.bias", vb),
+            ("attention.output.dense.weight", l.outWeight), ("attention.output.dense.bias", l.outBias),
+            ("attention.output.LayerNorm.weight", l.norm1Weight), ("attention.output.LayerNorm.bias", l.norm1Bias),
+            ("intermediate.dense.weight", l.upWeight), ("intermediate.dense.bias", l.upBias),
+            ("output.dense.weight", l.downWeight), ("output.dense.bias", l.downBias),
+            ("output.LayerNorm.weight", l.norm2Weight), ("output.LayerNorm.bias", l.norm2Bias)]
+        return Dictionary(uniqueKeysWithValues: named.map { (prefix + $0.0, $0.1) })
     }
 
     // MARK: Forward

@@ -9,7 +9,7 @@ import LeptonEngine
 /// ```
 public struct SentenceEncoder: Sendable {
     public let tokenizer: WordPieceTokenizer
-    public let model: MiniLM
+    public internal(set) var model: MiniLM
     /// Name of the model folder (stored in intent models so a head is never paired with another encoder).
     public let identifier: String
 

@@ -100,7 +100,7 @@ public final class IntentModel: @unchecked Sendable {
         guard config.format == 1, !config.labels.isEmpty, config.hiddenUnits >= 0, !config.featureLayers.isEmpty else {
             throw IntentError.badModelFolder(path: configURL.path, reason: "unsupported format, no labels or bad architecture")
         }
-        let encoder = try SentenceEncoder(folder: encoderFolder)
+        var encoder = try SentenceEncoder(folder: encoderFolder)
         guard encoder.identifier == config.encoder else {
             throw IntentError.encoderMismatch(model: folder.path, expected: config.encoder, found: encoder.identifier)
         }
@@ -111,8 +111,19 @@ public final class IntentModel: @unchecked Sendable {
         var rng = SeededGenerator(seed: 0)
         let head = IntentHead(features: encoder.dimension * config.featureLayers.count, hidden: config.hiddenUnits,
                               classes: config.labels.count, dropout: 0, rng: &rng)
+        // Fine-tuned encoder blocks replace the pretrained ones (strictly: all of each block, nothing else).
+        let layers = encoder.model.config.layers
+        guard (0...layers).contains(config.fineTunedLayers) else {
+            throw IntentError.badModelFolder(path: configURL.path, reason: "fineTunedLayers \(config.fineTunedLayers) outside 0...\(layers)")
+        }
+        for l in (layers - config.fineTunedLayers)..<layers {
+            encoder.model.layers[l] = try MiniLM.loadLayer(store.scoped("encoder.layer.\(l)."), config: encoder.model.config)
+        }
         var state: [String: Tensor] = [:]
-        for name in store.names { state[name] = try store.take(name) }
+        for name in store.names where !name.hasPrefix("encoder.") { state[name] = try store.take(name) }
+        if let stray = store.unusedNames.first {
+            throw IntentError.badModelFolder(path: store.source, reason: "unexpected weight '\(stray)'")
+        }
         do { try head.loadStateDict(state) } catch {
             throw IntentError.badModelFolder(path: store.source, reason: "\(error)")
         }
@@ -125,7 +136,12 @@ public final class IntentModel: @unchecked Sendable {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try Safetensors.write(tensors: head.stateDict(), metadata: ["format": "lepton-intent-head"],
+            var tensors = head.stateDict()
+            let layers = encoder.model.config.layers
+            for l in max(0, layers - config.fineTunedLayers)..<layers {
+                tensors.merge(MiniLM.layerWeights(encoder.model.layers[l], prefix: "encoder.layer.\(l).")) { a, _ in a }
+            }
+            try Safetensors.write(tensors: tensors, metadata: ["format": "lepton-intent-head"],
                                   to: folder.appendingPathComponent(IntentModelConfig.headFileName))
             let json = try enc.encode(config)
             let url = folder.appendingPathComponent(IntentModelConfig.fileName)

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import LeptonChat
+import LeptonCLI
+import LeptonEngine
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train an intent model (a head on the MiniLM sentence encoder) from nlu.yml or CSV data.",
+        discussion: """
+        The data is Rasa-style nlu.yml (intents with examples) or CSV with a header `text,category`
+        (as BANKING77's train.csv). Every sentence is encoded once by all-MiniLM-L6-v2 (frozen); a
+        softmax-regression head (or an MLP with --hidden) is fitted with AdamW and label-smoothed
+        cross-entropy. A stratified --val-fraction of each intent is held out; the epoch with the best
+        validation accuracy is kept (early stopping after --patience epochs without progress).
+        The model folder gets intent-model.json (labels, encoder, thresholds) and head.safetensors.
+
+        Examples:
+          lepton-chat train --data ../shared/data/banking77/train.csv --out models/banking77
+          lepton-chat train --data samples/bank/nlu.yml --out samples/bank/model --val-fraction 0
+          lepton-chat train --data train.csv --out m --hidden 512 --epochs 40 --threshold 0.4
+
+        Exit status: 0 ok, 1 bad data/model/output, 64 usage.
+        """)
+
+    @Option(name: .long, help: "Training data: nlu.yml/.yaml or .csv (text,category).")
+    var data: String
+
+    @Option(name: .long, help: "Output model folder (created).")
+    var out: String
+
+    @Flag(name: .long, help: "Also fine-tune the encoder's top layers (transfer learning).")
+    var fineTune = false
+
+    @Option(name: .long, help: "Share of each intent held out for early stopping (0 = none; train --epochs).")
+    var valFraction: Double = 0.1
+
+    @Option(name: .long, help: "Maximum epochs.")
+    var epochs: Int = 60
+
+    @Option(name: .long, help: "Stop after this many epochs without a better validation accuracy.")
+    var patience: Int = 8
+
+    @Option(name: .long, help: "Hidden units of an MLP head (0 = softmax regression).")
+    var hidden: Int = 0
+
+    @Option(name: .long, help: "AdamW learning rate.")
+    var learningRate: Float = 0.01
+
+    @Option(name: .long, help: "Label smoothing of the cross-entropy.")
+    var labelSmoothing: Float = 0.1
+
+    @Option(name: .long, help: "Below this top-1 probability the prediction is the fallback intent.")
+    var threshold: Float = 0.3
+
+    @Option(name: .long, help: "Below this top-1 minus top-2 probability the prediction is the fallback intent.")
+    var margin: Float = 0
+
+    @Option(name: .long, help: "Name of the fallback intent.")
+    var fallbackIntent: String = "nlu_fallback"
+
+    @Option(name: .long, help: "Sentence-encoder folder (default: the bootstrapped all-MiniLM-L6-v2).")
+    var encoder: String?
+
+    @Flag(name: .long, help: "Print the training report as one JSON object.")
+    var json = false
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
+        guard epochs >= 1, patience >= 1, hidden >= 0 else { throw ValidationError("--epochs/--patience must be ≥ 1, --hidden ≥ 0") }
+        guard (0..<1).contains(labelSmoothing), learningRate > 0 else { throw ValidationError("--label-smoothing in [0, 1), --learning-rate > 0") }
+    }
+
+    func run() throws {
+        Log.level = common.logLevel
+        EngineThreads.set(common.threads)
+        do {
+            let examples = try NLUData.load(URL(fileURLWithPath: data)).labeledTexts
+            Log.info("\(examples.count) examples from \(data)")
+            let enc = try SentenceEncoder(folder: encoder.map { URL(fileURLWithPath: $0) } ?? ModelCache.miniLM)
+            var o = IntentTrainingOptions()
+            o.validationFraction = valFraction; o.epochs = epochs; o.patience = patience; o.hiddenUnits = hidden
+            o.learningRate = learningRate; o.labelSmoothing = labelSmoothing; o.confidenceThreshold = threshold
+            o.marginThreshold = margin; o.fallbackIntent = fallbackIntent; o.seed = common.seed
+            let start = Date()
+            let (model, report): (IntentModel, IntentTrainingReport)
+            if fineTune {
+                (model, report) = try IntentFineTuner.train(examples, encoder: enc, options: o) { epoch, loss, acc in
+                    Log.info("fine-tune epoch \(epoch): loss \(String(format: "%.4f", loss))" + (acc.map { String(format: ", validation accuracy %.4f", $0) } ?? ""))
+                }
+            } else {
+                (model, report) = try IntentTrainer.train(examples, encoder: enc, options: o) { epoch, loss, acc in
+                    Log.debug("epoch \(epoch): loss \(String(format: "%.4f", loss))" + (acc.map { String(format: ", validation accuracy %.4f", $0) } ?? ""))
+                }
+            }
+            try model.save(to: URL(fileURLWithPath: out))
+            let total = Date().timeIntervalSince(start)
+            Log.info("encoded \(report.trainExamples + report.validationExamples) examples in \(String(format: "%.1f", report.encodingSeconds)) s, "
+                     + "fitted \(report.epochsRun) epochs in \(String(format: "%.1f", report.fittingSeconds)) s (kept epoch \(report.bestEpoch))")
+            if let acc = report.validationAccuracy {
+                Log.info("validation accuracy \(String(format: "%.4f", acc)) on \(report.validationExamples) held-out examples")
+            }
+            if json {
+                var o: [String: Any] = ["out": out, "labels": report.labels, "train_examples": report.trainExamples,
+                                        "validation_examples": report.validationExamples, "best_epoch": report.bestEpoch,
+                                        "epochs_run": report.epochsRun, "encoding_seconds": report.encodingSeconds,
+                                        "fitting_seconds": report.fittingSeconds, "total_seconds": total, "fine_tune": fineTune]
+                if let acc = report.validationAccuracy { o["validation_accuracy"] = acc }
+                let d = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
+                emitLine(String(decoding: d, as: UTF8.self))
+            } else {
+                emitLine("model written to \(out)")
+            }
+        } catch {
+            Log.error("lepton-chat train: \(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+    }
+}
