@@ -79,6 +79,8 @@ public final class WhisperLogMel {
     private var buffer: [Float] = []
     private var bufferStart = 0
     private var ended = false
+    /// Largest mean square of the raw 400-sample frames computed by the last ``window(start:frames:maximum:into:)``.
+    public private(set) var windowPeakMeanSquare: Float = 0
     /// Number of signal samples, known once the source is exhausted.
     public private(set) var sampleCount: Int?
 
@@ -153,6 +155,9 @@ public final class WhisperLogMel {
                         } else {
                             for t in 0..<Self.nFFT { row[t] = paddedSample(first + t, total: total) }
                         }
+                        var energy: Float = 0
+                        for t in 0..<Self.nFFT { energy += row[t] * row[t] }
+                        windowPeakMeanSquare = max(windowPeakMeanSquare, energy / Float(Self.nFFT))
                     }
                 }
             }
@@ -212,6 +217,7 @@ public final class WhisperLogMel {
     /// Windows must be requested in increasing `start` order (samples before are dropped).
     public func window(start: Int, frames: Int, maximum: Float, into out: UnsafeMutablePointer<Float>) throws {
         precondition(frames >= 0 && frames <= WhisperModel.encoderFrames)
+        windowPeakMeanSquare = 0
         if frames > 0 { try rawFrames(start: start, count: frames, into: out) }
         let floor = maximum - 8
         for i in 0..<(frames * Self.mels) { out[i] = (max(out[i], floor) + 4) / 4 }

@@ -47,6 +47,10 @@ public struct WhisperTranscribeOptions: Sendable {
     public var suppressBlank = true
     public var maxInitialTimestamp: Double = 1
     public var seed: UInt64 = 0
+    /// Lepton's addition (faster-whisper leaves this to an optional VAD): a window whose loudest
+    /// 25 ms frame is below this level (dB full scale, RMS) is silence and is not decoded, so
+    /// digital silence or faint hiss cannot make the model invent words. `nil` disables it.
+    public var silenceThresholdDBFS: Double? = -60
     public init() {}
 }
 
@@ -60,6 +64,8 @@ extension AudioStream: WhisperSampleSource {}
 public final class WhisperTranscriber {
     public let model: WhisperModel
     public var options: WhisperTranscribeOptions
+    /// Seconds spent per stage since this transcriber was made (front end, encoder, decoding).
+    public private(set) var stageSeconds = (features: 0.0, encoder: 0.0, decoder: 0.0)
     private let encoder: WhisperEncoder
     private let generator: WhisperGenerator
     private let features: UnsafeMutablePointer<Float>
@@ -85,7 +91,10 @@ public final class WhisperTranscriber {
         do {
             return try transcribe { try AudioStream(url: url, sampleRate: WhisperLogMel.sampleRate) }
         } catch let e as AudioError {
-            throw SpeechError.audio(path: url.path, reason: e.description)
+            // AudioError's text already starts with the path.
+            let text = e.description
+            let prefix = url.path + ": "
+            throw SpeechError.audio(path: url.path, reason: text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text)
         }
     }
 
@@ -96,8 +105,15 @@ public final class WhisperTranscriber {
 
     /// Transcribes a signal that `makeSource` can stream from the start (called twice).
     public func transcribe(_ makeSource: () throws -> WhisperSampleSource) throws -> WhisperTranscription {
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap() -> Double {
+            let now = DispatchTime.now().uptimeNanoseconds
+            defer { clock = now }
+            return Double(now - clock) / 1e9
+        }
         let scan = WhisperLogMel(source: try makeSource())
         let maximum = try scan.scanMaximum()
+        stageSeconds.features += lap()
         let sampleCount = scan.sampleCount ?? 0
         let contentFrames = sampleCount / WhisperLogMel.hop
         let mel = WhisperLogMel(source: try makeSource())
@@ -111,8 +127,15 @@ public final class WhisperTranscriber {
             let segmentSize = min(WhisperModel.encoderFrames, contentFrames - seek)
             let segmentDuration = Double(segmentSize) * Self.frameSeconds
             try mel.window(start: seek, frames: segmentSize, maximum: maximum, into: features)
+            stageSeconds.features += lap()
+            if let floor = options.silenceThresholdDBFS,
+               10 * log10(max(Double(mel.windowPeakMeanSquare), 1e-20)) < floor {
+                seek += segmentSize
+                continue
+            }
             encoder.encode(features)
             generator.decoder.setEncoderOutput(encoder.output)
+            stageSeconds.encoder += lap()
 
             let previous = Array(allTokens[promptResetSince...])
             var prompt: [Int] = []
@@ -123,6 +146,7 @@ public final class WhisperTranscriber {
             prompt.append(tokenizer.startOfTranscript)
 
             let decoded = decodeWithFallback(prompt: prompt)
+            stageSeconds.decoder += lap()
             if let threshold = options.noSpeechThreshold {
                 var skip = Double(decoded.result.noSpeechProbability) > threshold
                 if let lp = options.logProbThreshold, decoded.avgLogProb > lp { skip = false }

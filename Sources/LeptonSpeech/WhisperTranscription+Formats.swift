@@ -1,0 +1,85 @@
+import Foundation
+
+/// Output formats of a transcript, written as the whisper command-line tools write them.
+public enum TranscriptFormat: String, CaseIterable, Sendable {
+    case txt, json, srt, vtt
+
+    public var fileExtension: String { rawValue }
+}
+
+extension WhisperTranscription {
+    /// The transcript in `format`. `file` is recorded in JSON only.
+    public func rendered(as format: TranscriptFormat, file: String? = nil) -> String {
+        switch format {
+        case .txt: return text + "\n"
+        case .json: return jsonLine(file: file) + "\n"
+        case .srt: return srt()
+        case .vtt: return vtt()
+        }
+    }
+
+    /// One JSON object on one line: `file`, `text`, `duration`, `segments[{id, start, end, text, tokens, …}]`.
+    public func jsonLine(file: String?) -> String {
+        struct Row: Encodable {
+            var file: String?
+            var text: String
+            var duration: Double
+            var segments: [Segment]
+        }
+        struct Segment: Encodable {
+            var id: Int
+            var start: Double, end: Double
+            var text: String
+            var tokens: [Int]
+            var temperature: Double, avg_logprob: Double, compression_ratio: Double, no_speech_prob: Double
+        }
+        let row = Row(file: file, text: text, duration: Self.rounded(duration), segments: segments.enumerated().map { i, s in
+            Segment(id: i, start: Self.rounded(s.start), end: Self.rounded(s.end), text: s.text, tokens: s.tokens,
+                    temperature: s.temperature, avg_logprob: Self.rounded(s.avgLogProb, 5),
+                    compression_ratio: Self.rounded(s.compressionRatio, 5), no_speech_prob: Self.rounded(s.noSpeechProb, 5))
+        })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(row), let s = String(data: data, encoding: .utf8) else { return "{}" }
+        return s
+    }
+
+    /// SubRip: numbered cues, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, a blank line after each.
+    public func srt() -> String {
+        var out = ""
+        for (i, s) in segments.enumerated() {
+            out += "\(i + 1)\n\(Self.timestamp(s.start, comma: true, hours: true)) --> \(Self.timestamp(s.end, comma: true, hours: true))\n"
+            out += Self.cueText(s.text) + "\n\n"
+        }
+        return out
+    }
+
+    /// WebVTT: `WEBVTT` header, `MM:SS.mmm --> MM:SS.mmm` cues (hours only when needed).
+    public func vtt() -> String {
+        var out = "WEBVTT\n\n"
+        let hours = segments.contains { $0.end >= 3600 }
+        for s in segments {
+            out += "\(Self.timestamp(s.start, comma: false, hours: hours)) --> \(Self.timestamp(s.end, comma: false, hours: hours))\n"
+            out += Self.cueText(s.text) + "\n\n"
+        }
+        return out
+    }
+
+    /// Trimmed cue text; `-->` would end a cue early, so it is written `->` (as whisper does).
+    static func cueText(_ text: String) -> String {
+        text.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "-->", with: "->")
+    }
+
+    /// `[HH:]MM:SS.mmm` (or with a comma).
+    static func timestamp(_ seconds: Double, comma: Bool, hours: Bool) -> String {
+        let ms = Int((max(0, seconds) * 1000).rounded())
+        let h = ms / 3_600_000, m = (ms / 60_000) % 60, s = (ms / 1000) % 60, f = ms % 1000
+        let tail = String(format: "%02d:%02d", m, s) + (comma ? "," : ".") + String(format: "%03d", f)
+        return hours ? String(format: "%02d:", h) + tail : tail
+    }
+
+    static func rounded(_ x: Double, _ digits: Int = 3) -> Double {
+        let p = Foundation.pow(10.0, Double(digits))
+        return (x * p).rounded() / p
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import LeptonCLI
+import LeptonEngine
+import LeptonSpeech
+
+struct TranscribeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transcribe",
+        abstract: "Speech to text with Whisper tiny.en (any audio libsndfile reads; phone audio is resampled).",
+        discussion: """
+        Each FILE is decoded to 16 kHz mono, cut into 30 s windows and decoded with beam search
+        (as faster-whisper does: temperature fallback, no-speech detection, timestamps). Memory
+        stays bounded by one window however long the file is.
+
+        Output: txt (default) prints each transcript on stdout, one line per file; json prints one
+        JSON object per file (`file`, `text`, `duration`, `segments[{start,end,text,tokens,…}]`);
+        srt and vtt print subtitles. With -o DIR, each file's output is written to DIR/NAME.EXT
+        instead; `-f all` writes txt, json, srt and vtt (to DIR, or to the current folder).
+
+        A file that cannot be read is reported on stderr and the batch goes on. Exit status:
+        0 all files transcribed, 3 some failed, 1 all failed or the model could not be loaded,
+        64 usage error. The model is found where scripts/bootstrap.sh put it
+        (~/.cache/lepton/models/whisper-tiny.en, or $LEPTON_MODELS) unless --model is given.
+
+        Examples:
+          lepton-chat transcribe call.wav
+          lepton-chat transcribe -f json ../shared/data/speech/dev/jfk.wav
+          lepton-chat transcribe -f srt -o subs/ meeting.flac
+          lepton-chat transcribe -f all -o out/ a.wav b_tel8k.wav --beam-size 1 --threads 1
+        """)
+
+    @Argument(help: "Audio files (WAV, FLAC, OGG, … any rate, any channels).")
+    var files: [String] = []
+
+    @Option(name: .shortAndLong, help: "txt, json, srt, vtt or all.")
+    var format: String = "txt"
+
+    @Option(name: .shortAndLong, help: "Write one output file per input into this folder.")
+    var output: String?
+
+    @Option(name: .long, help: "Beam width (1 = greedy).")
+    var beamSize: Int = 5
+
+    @Option(name: .long, help: "Whisper model folder (model.bin, config.json, vocabulary.txt).")
+    var model: String?
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give at least one audio FILE") }
+        guard format == "all" || TranscriptFormat(rawValue: format) != nil else {
+            throw ValidationError("-f must be txt, json, srt, vtt or all")
+        }
+        guard (1...16).contains(beamSize) else { throw ValidationError("--beam-size must be 1...16") }
+    }
+
+    func run() throws {
+        preferAVX2BLASKernels()
+        Log.level = common.logLevel
+        EngineThreads.set(common.threads)
+        let formats: [TranscriptFormat] = format == "all" ? TranscriptFormat.allCases : [TranscriptFormat(rawValue: format)!]
+        let outputDir: URL? = output.map { URL(fileURLWithPath: $0) } ?? (format == "all" ? URL(fileURLWithPath: ".") : nil)
+        if let dir = outputDir {
+            do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+                Log.error("error: cannot create \(dir.path): \(error.localizedDescription)")
+                throw ExitCode(ExitStatus.failure)
+            }
+        }
+        let whisper: WhisperModel
+        do {
+            whisper = try WhisperModel(directory: model.map { URL(fileURLWithPath: $0) } ?? ModelCache.whisperTinyEn)
+        } catch {
+            Log.error("error: \(error)" + (model == nil ? " (run scripts/bootstrap.sh, or pass --model)" : ""))
+            throw ExitCode(ExitStatus.failure)
+        }
+        var options = WhisperTranscribeOptions()
+        options.beamSize = beamSize
+        options.seed = common.seed
+        let transcriber = WhisperTranscriber(model: whisper, options: options)
+
+        var failed = 0
+        for (i, path) in files.enumerated() {
+            if Log.stderrIsTerminal && !common.quiet { Log.info("[\(i + 1)/\(files.count)] \(path)") }
+            let started = Date()
+            do {
+                let result = try transcriber.transcribe(url: URL(fileURLWithPath: path))
+                Log.debug("\(path): \(String(format: "%.1f", result.duration)) s of audio in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+                for f in formats {
+                    let rendered = result.rendered(as: f, file: path)
+                    if let dir = outputDir {
+                        let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+                        try writeAtomically(Data(rendered.utf8), to: dir.appendingPathComponent("\(stem).\(f.fileExtension)"))
+                    } else {
+                        FileHandle.standardOutput.write(Data(rendered.utf8))
+                    }
+                }
+            } catch {
+                failed += 1
+                Log.error("error: \(error)")
+            }
+        }
+        if failed == files.count { throw ExitCode(ExitStatus.failure) }
+        if failed > 0 { throw ExitCode(ExitStatus.partial) }
+    }
+}
+
+/// OpenBLAS picks its kernels at load time from CPUID; under KVM this machine class reports a
+/// generic "Intel Xeon Processor" and gets the SSE3 (Prescott) kernels, 2–3× slower. The
+/// binaries are built for Haswell (AVX2 + FMA) anyway, so when the user has not chosen a core
+/// type, restart once with `OPENBLAS_CORETYPE=Haswell`.
+func preferAVX2BLASKernels() {
+    guard getenv("OPENBLAS_CORETYPE") == nil, getenv("LEPTON_NO_REEXEC") == nil else { return }
+    setenv("OPENBLAS_CORETYPE", "Haswell", 1)
+    setenv("LEPTON_NO_REEXEC", "1", 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
+    // execv only returns on failure: carry on with the kernels already loaded.
+}
