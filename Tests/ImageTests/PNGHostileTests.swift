@@ -53,8 +53,14 @@ final class PNGHostileTests: XCTestCase {
         // Flip a byte inside IDAT's data: its CRC no longer matches.
         var idatCRC = png
         let idat = idatCRC.indices.first { i in i + 4 <= idatCRC.count && Array(idatCRC[i..<(i + 4)]) == Array("IDAT".utf8) }!
-        idatCRC[idat + 10] ^= 0x55
-        assertImageError(try PNGDecoder.decode(data: Data(idatCRC)), "IDAT CRC") { self.isCorrupt($0) }
+        idatCRC[idat + 40] ^= 0x55  // a pixel byte inside the stored deflate block
+        assertImageError(try PNGDecoder.decode(data: Data(idatCRC)), "IDAT data changed") { self.isCorrupt($0) }
+        // Data intact, only IDAT's stored CRC wrong (the 4 bytes before IEND's 12).
+        var crcOnly = png
+        crcOnly[crcOnly.count - 13] ^= 0x01
+        assertImageError(try PNGDecoder.decode(data: Data(crcOnly)), "IDAT CRC") {
+            if case .corrupt(_, let detail) = $0 { return detail.contains("CRC") } else { return false }
+        }
         // IHDR CRC wrong.
         var ihdrCRC = png
         ihdrCRC[29] ^= 0xFF
@@ -75,6 +81,10 @@ final class PNGHostileTests: XCTestCase {
             default: return false
             }
         }
+        // A scanline with filter type 9 (only 0-4 exist), in a valid zlib stream with valid CRCs.
+        let badFilter = Array(png[0..<8]) + HandPNG.chunk("IHDR", HandPNG.be32(2) + HandPNG.be32(2) + [8, 0, 0, 0, 0])
+            + HandPNG.chunk("IDAT", HandPNG.zlibStored([0, 1, 2, 9, 3, 4])) + HandPNG.chunk("IEND", [])
+        assertImageError(try PNGDecoder.decode(data: Data(badFilter)), "filter type 9") { self.isCorrupt($0) }
         // Palette image without PLTE.
         let noPalette = HandPNG.build(width: 2, height: 2, colorType: 3, bitDepth: 8, samples: [0, 0, 0, 0])
         assertImageError(try PNGDecoder.decode(data: Data(noPalette)), "missing PLTE") { self.isCorrupt($0) }

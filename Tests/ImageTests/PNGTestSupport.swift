@@ -204,6 +204,7 @@ func assertImageError<T>(_ body: @autoclosure () throws -> T, _ what: String, fi
         XCTFail("\(what): expected an ImageError, got success", file: file, line: line)
     } catch let error as ImageError {
         XCTAssertTrue(matches(error), "\(what): unexpected \(error)", file: file, line: line)
+        print("[\(what)] \(error)")
     } catch {
         XCTFail("\(what): expected an ImageError, got \(error)", file: file, line: line)
     }
