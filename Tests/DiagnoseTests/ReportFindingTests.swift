@@ -23,7 +23,8 @@ final class ReportFindingTests: XCTestCase {
         // Uncertainty before and after.
         XCTAssertEqual(status("Possible early pneumonia in the left base.", "pneumonia"), .uncertain)
         XCTAssertEqual(status("A small nodule cannot be excluded.", "nodule"), .uncertain)
-        XCTAssertEqual(status("Atelectasis versus scarring at the right base.", "atelectasis"), .uncertain)
+        XCTAssertEqual(status("Scarring versus atelectasis at the right base.", "atelectasis"), .uncertain)
+        XCTAssertEqual(status("Question of a small right effusion.", "effusion"), .uncertain)
         // Lexicon choices.
         XCTAssertEqual(status("Small pericardial effusion.", "effusion"), .absent)
         XCTAssertEqual(status("Patchy airspace disease in the right lower lobe.", "opacity"), .present)

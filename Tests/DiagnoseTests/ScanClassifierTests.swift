@@ -81,12 +81,15 @@ final class ScanClassifierTests: XCTestCase {
 
     /// The hand-written backward pass against central finite differences of the weighted loss.
     func testGradientsMatchFiniteDifferences() throws {
-        var cfg = ScanClassifierConfig()
-        cfg.inputSize = 8; cfg.channels = [3, 4]; cfg.pool = [true, false]
-        let check = GradientCheck(config: cfg, seed: 3)
-        let (maxRel, checked) = check.run()
-        XCTAssertGreaterThan(checked, 20)
-        XCTAssertLessThan(maxRel, 2e-2, "95th percentile relative gradient error \(maxRel)")
+        for (size, channels, pool) in [(6, [4], [false]), (8, [3, 4], [true, false]), (8, [2, 3, 4], [true, false, false])] {
+            var cfg = ScanClassifierConfig()
+            cfg.inputSize = size; cfg.channels = channels; cfg.pool = pool
+            let r = GradientCheck(config: cfg, seed: 3).run()
+            print("gradient check \(channels) pool \(pool): median rel err \(r.median), p90 \(r.p90), n \(r.count)")
+            XCTAssertGreaterThanOrEqual(r.count, 20)
+            XCTAssertLessThan(r.median, 0.02, "median relative gradient error \(r.median) for \(channels)")
+            XCTAssertLessThan(r.p90, 0.15, "90th percentile relative gradient error \(r.p90) for \(channels)")
+        }
     }
 
     func testTrainingLearnsAndRoundTrips() throws {

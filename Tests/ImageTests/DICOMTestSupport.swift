@@ -9,7 +9,7 @@ enum DICOMFixtures {
     /// manifest.csv rows as column → value dictionaries (handles quoted fields with commas).
     static func manifest() throws -> [[String: String]] {
         let text = try String(contentsOf: dicomDir.appendingPathComponent("manifest.csv"), encoding: .utf8)
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        var lines = text.split(whereSeparator: \.isNewline).map(String.init)
         guard !lines.isEmpty else { return [] }
         let header = csvFields(lines.removeFirst())
         return lines.map { line in

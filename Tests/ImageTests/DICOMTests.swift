@@ -87,9 +87,10 @@ final class DICOMTests: XCTestCase {
         let (px, ch) = pal.rendered()
         XCTAssertEqual(ch, 3)
         XCTAssertEqual(px.count, 350 * 800 * 3)
-        // Index 0 is black in this palette and the background is index 0.
-        XCTAssertEqual(Array(px[0..<3]), [0, 0, 0])
-        XCTAssertGreaterThan(Set(px).count, 32)
+        // The palette maps grey indices to colours: some pixels must have r ≠ g or g ≠ b.
+        var coloured = 0
+        for i in 0..<(350 * 800) where px[3 * i] != px[3 * i + 1] || px[3 * i + 1] != px[3 * i + 2] { coloured += 1 }
+        XCTAssertGreaterThan(coloured, 1000)
         let rgb = try DICOMImage(contentsOf: DICOMFixtures.dicomDir.appendingPathComponent("files/examples_rgb_color.dcm"))
         let (rpx, rch) = rgb.rendered()
         XCTAssertEqual(rch, 3)

@@ -9,9 +9,11 @@ public struct GradientCheck: Sendable {
 
     public init(config: ScanClassifierConfig, seed: UInt64) { self.config = config; self.seed = seed }
 
-    /// Returns the 95th percentile of the relative errors `|analytic − numeric| / max(|a| + |n|, 1e-3)`
-    /// over a sample of parameters from every tensor, and how many were checked.
-    public func run(perTensor: Int = 6) -> (Float, Int) {
+    /// Returns the median and 90th percentile of the relative errors
+    /// `|analytic − numeric| / max(|a| + |n|, 1e-3)` over a sample of parameters from every tensor
+    /// (step 1e-3 in float32: a few per cent of noise, more where ReLU/max-pool kinks are crossed),
+    /// and how many were checked. A wrong backward gives errors near 1.
+    public func run(perTensor: Int = 6) -> (median: Float, p90: Float, count: Int) {
         let model = ScanClassifier(config: config, seed: seed)
         var rng = SeededGenerator(seed: seed &+ 11)
         let n = 4, plane = config.inputSize * config.inputSize, k = config.classes.count
@@ -35,7 +37,7 @@ public struct GradientCheck: Sendable {
         let (_, d, f) = loss()
         let g = model.backward(f, dLogits: d, n: n)
         var errors: [Float] = []
-        let eps: Float = 1e-2
+        let eps: Float = 1e-3
         func probe(_ get: () -> Float, _ set: (Float) -> Void, analytic: Float) {
             let v = get()
             set(v + eps); let lp = loss().0
@@ -56,6 +58,6 @@ public struct GradientCheck: Sendable {
         }
         for j in 0..<min(perTensor, model.fcW.count) { probe({ model.fcW[j] }, { model.fcW[j] = $0 }, analytic: g.fcW[j]) }
         errors.sort()
-        return (errors[min(errors.count - 1, errors.count * 95 / 100)], errors.count)
+        return (errors[errors.count / 2], errors[min(errors.count - 1, errors.count * 9 / 10)], errors.count)
     }
 }

@@ -49,6 +49,8 @@ public struct FindingExtractor: Sendable {
         concepts = FindingLexicon.allFindings.map { f in (f, (FindingLexicon.patterns[f] ?? []).compactMap(compile)) }
         other = FindingLexicon.otherAbnormal.compactMap(compile)
         var table: [(Cue, [String])] = []
+        // A phrase in both lists ("versus") is tagged as a pre-cue (first list wins on equal length):
+        // "A versus B" then leaves A present, which is how the IU curators index it (tuned on dev).
         for (cue, list) in [(Cue.pseudo, FindingLexicon.pseudoTriggers), (.preUnc, FindingLexicon.preUncertainty),
                             (.postUnc, FindingLexicon.postUncertainty), (.preNeg, FindingLexicon.preNegation),
                             (.postNeg, FindingLexicon.postNegation)] {

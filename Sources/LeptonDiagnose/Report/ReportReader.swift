@@ -120,7 +120,7 @@ public struct ReportReader: Sendable {
         let parser = XMLParser(data: data)
         parser.shouldResolveExternalEntities = false
         parser.delegate = collector
-        guard parser.parse() else {
+        guard parser.parse(), !collector.failed, collector.stack.isEmpty, collector.sawRoot else {
             throw DiagnoseError.badReport(file: name, reason: "malformed XML: \(parser.parserError.map { "\($0)" } ?? "unknown error")")
         }
         let sections = sels.enumerated().map { (i, s) in
@@ -134,7 +134,9 @@ public struct ReportReader: Sendable {
 final class SectionCollector: NSObject, XMLParserDelegate {
     let selectors: [ReportReader.Selector]
     var texts: [[String]]
-    var stack: [(Int?, String)] = []  // matched selector index (if any) and its accumulated text
+    var stack: [(Int?, String, String)] = []  // matched selector index (if any), accumulated text, element name
+    var failed = false
+    var sawRoot = false
 
     init(selectors: [ReportReader.Selector]) {
         self.selectors = selectors
@@ -144,7 +146,8 @@ final class SectionCollector: NSObject, XMLParserDelegate {
     func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
                 attributes: [String: String] = [:]) {
         let idx = selectors.firstIndex { $0.matches(elementName, attributes) }
-        stack.append((idx, ""))
+        stack.append((idx, "", elementName))
+        sawRoot = true
     }
 
     func parser(_ parser: XMLParser, foundCharacters string: String) {
@@ -153,7 +156,9 @@ final class SectionCollector: NSObject, XMLParserDelegate {
     }
 
     func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
-        guard let (idx, text) = stack.popLast() else { return }
+        guard let (idx, text, name) = stack.popLast(), name == elementName else { failed = true; return }
         if let i = idx { texts[i].append(text) }
     }
+
+    func parser(_ parser: XMLParser, parseErrorOccurred parseError: Error) { failed = true }
 }
