@@ -45,7 +45,7 @@ public enum ScanLoader {
                 format = "dicom"
             }
         } catch let e as DICOMError {
-            throw DiagnoseError.badScan(file: url.path, reason: e.description)
+            throw DiagnoseError.badScan(file: url.path, reason: e.description.replacingOccurrences(of: url.path + ": ", with: ""))
         } catch {
             throw DiagnoseError.badScan(file: url.path, reason: "\(error)")
         }
