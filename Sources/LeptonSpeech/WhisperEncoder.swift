@@ -18,6 +18,7 @@ public final class WhisperEncoder {
     private let qkv: UnsafeMutablePointer<Float>      // [1500, 1152]
     private let context: UnsafeMutablePointer<Float>  // [1500, 384]
     private let scores: UnsafeMutablePointer<Float>   // [1500, 1500] ≥ [3000, 384]
+    private let extraScores: [UnsafeMutablePointer<Float>] // one [1500, 1500] per further worker
     private let wide: UnsafeMutablePointer<Float>     // [1500, 1536] ≥ [3000, 240], [1500, 1152]
 
     /// The encoder output of the last ``encode(_:)``: `[1500, 384]`.
@@ -30,11 +31,13 @@ public final class WhisperEncoder {
         qkv = .allocate(capacity: positions * 3 * d)
         context = .allocate(capacity: positions * d)
         scores = .allocate(capacity: max(positions * positions, frames * d))
+        let square = WhisperModel.encoderPositions * WhisperModel.encoderPositions
+        extraScores = (1..<max(1, min(EngineThreads.count, WhisperModel.heads))).map { _ in .allocate(capacity: square) }
         wide = .allocate(capacity: max(positions * WhisperModel.ffnDim, frames * 3 * WhisperModel.melBins, positions * 3 * d))
     }
 
     deinit {
-        for p in [x, normed, qkv, context, scores, wide] { p.deallocate() }
+        for p in [x, normed, qkv, context, scores, wide] + extraScores { p.deallocate() }
     }
 
     /// Encodes `features` `[3000, 80]`; the result is in ``output``.
@@ -82,19 +85,25 @@ public final class WhisperEncoder {
         WhisperKernels.layerNorm(x, x, gamma: model.encoderNorm.gamma, beta: model.encoderNorm.beta, rows: positions, width: d)
     }
 
-    /// Full (non-causal) multi-head attention over `qkv` into `context`, one head at a time.
+    /// Full (non-causal) multi-head attention over `qkv` into `context`; heads are shared out
+    /// over the workers, each with its own `[1500, 1500]` score buffer.
     private func attention() {
-        let n = positions, hd = WhisperModel.headDim, ld = 3 * d
+        let n = positions, hd = WhisperModel.headDim, ld = 3 * d, d = self.d
         let scale = 1 / Float(hd).squareRoot()
-        nonisolated(unsafe) let s = scores
-        for h in 0..<WhisperModel.heads {
-            BLAS.sgemm(m: n, n: n, k: hd, alpha: scale, a: qkv + h * hd, lda: ld,
-                       b: qkv + d + h * hd, ldb: ld, transB: true, c: s, ldc: n)
-            parallelChunks(n, grain: 100) { lo, hi in
-                for r in lo..<hi { WhisperKernels.softmax(s + r * n, n) }
+        nonisolated(unsafe) let buffers = [scores] + extraScores
+        nonisolated(unsafe) let qkv = qkv, context = context
+        let workers = buffers.count
+        parallelChunks(workers) { lo, hi in
+            for w in lo..<hi {
+                let s = buffers[w]
+                for h in stride(from: w, to: WhisperModel.heads, by: workers) {
+                    BLAS.sgemm(m: n, n: n, k: hd, alpha: scale, a: qkv + h * hd, lda: ld,
+                               b: qkv + d + h * hd, ldb: ld, transB: true, c: s, ldc: n)
+                    for r in 0..<n { WhisperKernels.softmax(s + r * n, n) }
+                    BLAS.sgemm(m: n, n: hd, k: n, a: s, lda: n, b: qkv + 2 * d + h * hd, ldb: ld,
+                               c: context + h * hd, ldc: d)
+                }
             }
-            BLAS.sgemm(m: n, n: hd, k: n, a: s, lda: n, b: qkv + 2 * d + h * hd, ldb: ld,
-                       c: context + h * hd, ldc: d)
         }
     }
 }

@@ -132,20 +132,28 @@ enum WhisperKernels {
         return max(max(m0, m1), max(m2, m3))
     }
 
-    /// `y[rows, out] = x[rows, in] · Wᵀ (+ b)` with OpenBLAS.
+    /// `y[rows, out] = x[rows, in] · Wᵀ (+ b)`.
+    ///
+    /// OpenBLAS runs single-threaded during transcription (its idle workers spin in
+    /// `sched_yield` between the many small products and burn a core); large products are
+    /// split by rows over ``parallelChunks`` instead, one single-threaded GEMM per chunk.
     static func linear(_ x: UnsafePointer<Float>, _ layer: WhisperModel.Linear, rows: Int,
-                       into y: UnsafeMutablePointer<Float>, ldx: Int? = nil, addBias: Bool = true) {
-        BLAS.sgemm(m: rows, n: layer.outputs, k: layer.inputs, a: x, lda: ldx ?? layer.inputs,
-                   b: layer.weight, ldb: layer.inputs, transB: true, c: y, ldc: layer.outputs)
-        if addBias { Self.addBias(y, bias: layer.bias, rows: rows, width: layer.outputs) }
+                       into y: UnsafeMutablePointer<Float>, ldx: Int? = nil, addBias: Bool = true, accumulate: Bool = false) {
+        let lda = ldx ?? layer.inputs
+        nonisolated(unsafe) let x = x, y = y
+        let layer = layer
+        parallelChunks(rows, grain: 128) { lo, hi in
+            BLAS.sgemm(m: hi - lo, n: layer.outputs, k: layer.inputs, a: x + lo * lda, lda: lda,
+                       b: layer.weight, ldb: layer.inputs, transB: true, beta: accumulate ? 1 : 0,
+                       c: y + lo * layer.outputs, ldc: layer.outputs)
+            if addBias { Self.addBias(y + lo * layer.outputs, bias: layer.bias, rows: hi - lo, width: layer.outputs) }
+        }
     }
 
     /// `y += x · Wᵀ + b` (residual connection fused into the GEMM with beta = 1).
     static func linearAccumulate(_ x: UnsafePointer<Float>, _ layer: WhisperModel.Linear, rows: Int,
                                  into y: UnsafeMutablePointer<Float>) {
-        BLAS.sgemm(m: rows, n: layer.outputs, k: layer.inputs, a: x, lda: layer.inputs,
-                   b: layer.weight, ldb: layer.inputs, transB: true, beta: 1, c: y, ldc: layer.outputs)
-        Self.addBias(y, bias: layer.bias, rows: rows, width: layer.outputs)
+        linear(x, layer, rows: rows, into: y, accumulate: true)
     }
 }
 

@@ -105,8 +105,10 @@ public final class WhisperModel: @unchecked Sendable {
     public let encoderPositions: UnsafeMutablePointer<Float>
     public let encoderLayers: [EncoderLayer]
     public let encoderNorm: Norm
-    /// `[51864, 384]`: token embeddings and (tied) output projection.
-    public let embeddings: UnsafeMutablePointer<Float>
+    /// `[51864, 384]`: token embeddings and (tied) output projection, kept in float16 as stored
+    /// (exact; converted on the fly), which halves both its memory and the bytes each decoding
+    /// step's output projection reads.
+    public let embeddings: UnsafeMutablePointer<Float16>
     /// `[448, 384]`
     public let decoderPositions: UnsafeMutablePointer<Float>
     public let decoderLayers: [DecoderLayer]
@@ -118,6 +120,7 @@ public final class WhisperModel: @unchecked Sendable {
     public let directory: URL
 
     private var allocations: [UnsafeMutablePointer<Float>] = []
+    private var halfAllocations: [UnsafeMutablePointer<Float16>] = []
 
     /// Loads `model.bin`, `config.json` and `vocabulary.txt` from `directory`.
     ///
@@ -176,7 +179,7 @@ public final class WhisperModel: @unchecked Sendable {
         encoderLayers = enc
         encoderNorm = try loader.norm("encoder/layer_norm")
 
-        embeddings = try loader.tensor("decoder/embeddings/weight", [Self.vocabularySize, d])
+        embeddings = try loader.halfTensor("decoder/embeddings/weight", [Self.vocabularySize, d])
         // The output projection is the embedding matrix (alias); it must not have its own bias.
         guard file.aliases["decoder/projection/weight"] == "decoder/embeddings/weight" else {
             throw SpeechError.weight(name: "decoder/projection/weight", reason: "expected an alias of decoder/embeddings/weight")
@@ -202,6 +205,7 @@ public final class WhisperModel: @unchecked Sendable {
         decoderNorm = try loader.norm("decoder/layer_norm")
 
         allocations = loader.allocations
+        halfAllocations = loader.halfAllocations
         let unused = file.allNames.filter { !loader.used.contains($0) }
         if let first = unused.first {
             throw SpeechError.weight(name: first, reason: "present in \(binURL.lastPathComponent) but unused by Whisper tiny.en"
@@ -209,13 +213,34 @@ public final class WhisperModel: @unchecked Sendable {
         }
     }
 
-    deinit { for p in allocations { p.deallocate() } }
+    deinit {
+        for p in allocations { p.deallocate() }
+        for p in halfAllocations { p.deallocate() }
+    }
 
     /// Reads variables by name, remembering which were consumed.
     private struct Loader {
         let file: CTranslate2File
         var used: Set<String> = []
         var allocations: [UnsafeMutablePointer<Float>] = []
+        var halfAllocations: [UnsafeMutablePointer<Float16>] = []
+
+        mutating func halfTensor(_ name: String, _ shape: [Int]) throws -> UnsafeMutablePointer<Float16> {
+            let p = UnsafeMutablePointer<Float16>.allocate(capacity: max(shape.reduce(1, *), 1))
+            do {
+                try file.readHalves(name, expectedShape: shape, into: p)
+            } catch let e as CTranslate2Error {
+                p.deallocate()
+                switch e {
+                case .missingVariable: throw SpeechError.weight(name: name, reason: "missing from \(file.path)")
+                case let .wrongVariable(_, _, reason): throw SpeechError.weight(name: name, reason: reason)
+                default: throw SpeechError.model(path: file.path, reason: e.description)
+                }
+            }
+            used.insert(name)
+            halfAllocations.append(p)
+            return p
+        }
 
         mutating func tensor(_ name: String, _ shape: [Int]) throws -> UnsafeMutablePointer<Float> {
             let n = shape.reduce(1, *)

@@ -105,6 +105,9 @@ public final class WhisperTranscriber {
 
     /// Transcribes a signal that `makeSource` can stream from the start (called twice).
     public func transcribe(_ makeSource: () throws -> WhisperSampleSource) throws -> WhisperTranscription {
+        // Parallelism comes from our own row/head splits; OpenBLAS's pool would only spin.
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(EngineThreads.count) }
         var clock = DispatchTime.now().uptimeNanoseconds
         func lap() -> Double {
             let now = DispatchTime.now().uptimeNanoseconds

@@ -232,6 +232,24 @@ public final class CTranslate2File: @unchecked Sendable {
         }
     }
 
+    /// Reads `name` as IEEE half precision into `destination`: float16 data is copied as is
+    /// (exact); float32/bfloat16/integer data is converted with rounding.
+    public func readHalves(_ name: String, expectedShape: [Int], into destination: UnsafeMutablePointer<Float16>) throws {
+        guard let v = variable(name) else { throw CTranslate2Error.missingVariable(path: path, name: name) }
+        guard v.shape == expectedShape else {
+            throw CTranslate2Error.wrongVariable(path: path, name: name, reason: "shape \(v.shape), expected \(expectedShape)")
+        }
+        if v.dtype == .float16 {
+            try readBytes(v, into: UnsafeMutableRawPointer(destination))
+            return
+        }
+        let n = v.elementCount
+        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        defer { tmp.deallocate() }
+        try readFloats(name, expectedShape: expectedShape, into: tmp)
+        for i in 0..<n { destination[i] = Float16(tmp[i]) }
+    }
+
     /// Reads `name` as a new Float32 array of `expectedShape`.
     public func floats(_ name: String, expectedShape: [Int]) throws -> [Float] {
         let n = expectedShape.reduce(1, *)
