@@ -77,7 +77,7 @@ final class DialogTests: XCTestCase {
         r = try agent.respond(text: "to my landlord", session: "a")
         XCTAssertEqual(r.state.slots["recipient"], "landlord")
         XCTAssertTrue(r.state.awaitingConfirmation)
-        XCTAssertTrue(r.reply.contains("$250.00") && r.reply.contains("landlord"), r.reply)
+        XCTAssertTrue(r.reply.contains("$250.00") && r.reply.contains("your landlord"), r.reply)
         // Changing the amount during confirmation asks again with the new value.
         r = try agent.respond(text: "make it 300 dollars", session: "a")
         XCTAssertEqual(r.state.slots["amount"], "300.00 USD")

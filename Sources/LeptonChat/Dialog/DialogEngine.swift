@@ -296,7 +296,8 @@ public struct DialogEngine: Sendable {
                           "October", "November", "December"]
             return "\(d.day) \(months[d.month - 1]) \(d.year)"
         case .digits, .text:
-            return value
+            // A relation ("landlord") reads better as "your landlord".
+            return EntityExtractor.relations.contains(value) ? "your \(value)" : value
         }
     }
 

@@ -78,7 +78,11 @@ public struct NLUData: Sendable {
             throw ChatError.badTrainingData(file: url.path, reason: "not UTF-8 text")
         }
         switch url.pathExtension.lowercased() {
-        case "yml", "yaml": return try parseYAML(text, file: url.path)
+        case "yml", "yaml":
+            if let recipe = try? Yams.load(yaml: text) as? [String: Any], let sources = recipe["sources"] {
+                return try loadRecipe(sources, file: url)
+            }
+            return try parseYAML(text, file: url.path)
         case "csv": return try parseCSV(text, file: url.path)
         default: throw ChatError.badTrainingData(file: url.path, reason: "unknown extension (expected .yml, .yaml or .csv)")
         }
@@ -103,6 +107,61 @@ public struct NLUData: Sendable {
         x.synonyms = synonyms
         x.regexes = regexes
         return x
+    }
+
+    // MARK: Recipes
+
+    /// A training recipe combines files and renames their intents:
+    /// ```yaml
+    /// sources:
+    ///   - file: nlu.yml                      # paths relative to the recipe
+    ///     repeat: 2                          # optional: use the examples n times (weight)
+    ///   - file: ../../../shared/data/banking77/train.csv
+    ///     relabel: {card_payment_not_recognised: dispute_charge}
+    ///     others: keep                       # keep | drop: intents not in relabel
+    /// ```
+    /// `$VAR` at the start of a path is replaced by the environment variable.
+    static func loadRecipe(_ sources: Any, file: URL) throws -> NLUData {
+        guard let list = sources as? [Any], !list.isEmpty else {
+            throw ChatError.badTrainingData(file: file.path, reason: "`sources` must be a non-empty list")
+        }
+        var out = NLUData()
+        for (n, raw) in list.enumerated() {
+            guard let item = raw as? [String: Any], var path = item["file"] as? String else {
+                throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1) needs `file`")
+            }
+            if path.hasPrefix("$"), let slash = path.firstIndex(of: "/") {
+                let name = String(path[path.index(after: path.startIndex)..<slash])
+                guard let value = ProcessInfo.processInfo.environment[name] else {
+                    throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): environment variable \(name) is not set")
+                }
+                path = value + path[slash...]
+            }
+            let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+                : file.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL
+            guard url.pathExtension.lowercased() == "csv" || (try? Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any])?["sources"] == nil else {
+                throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): recipes cannot include recipes")
+            }
+            var part = try load(url)
+            var relabel: [String: String] = [:]
+            for (k, v) in (item["relabel"] as? [String: Any]) ?? [:] { relabel[k] = "\(v)" }
+            let others = (item["others"] as? String) ?? "keep"
+            guard others == "keep" || others == "drop" else {
+                throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): `others` must be keep or drop")
+            }
+            part.examples = part.examples.compactMap { e in
+                if let to = relabel[e.intent] { var e = e; e.intent = to; return e }
+                return others == "keep" ? e : nil
+            }
+            let times = (item["repeat"] as? Int) ?? 1
+            guard (1...20).contains(times) else {
+                throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): `repeat` must be 1...20")
+            }
+            let examples = part.examples
+            for _ in 1..<times { part.examples += examples }
+            out.merge(part)
+        }
+        return out
     }
 
     // MARK: YAML

@@ -1,0 +1,27 @@
+import Foundation
+
+extension ChatAgent {
+    /// Loads an agent from files: the intent model folder, the domain, optionally the NLU data
+    /// (its lookup tables, synonyms and regexes feed the entity extractor) and the store.
+    ///
+    /// - Parameters:
+    ///   - model: folder written by `lepton-chat train`.
+    ///   - domain: domain YAML (see ``Domain``).
+    ///   - nlu: `nlu.yml` whose lookups/synonyms/regexes to use; ignored when the file is absent.
+    ///   - store: SQLite session store (created on first use).
+    ///   - referenceDay: "today" for relative dates.
+    ///   - seed: seeds the choice among response variants.
+    public static func load(model: URL, domain: URL, nlu: URL?, store: URL, referenceDay: Day, seed: UInt64) throws -> ChatAgent {
+        let d = try Domain.load(domain)
+        var extractor = EntityExtractor(referenceDay: referenceDay)
+        if let nlu, FileManager.default.fileExists(atPath: nlu.path) {
+            extractor = try NLUData.load(nlu).makeExtractor(referenceDay: referenceDay)
+        }
+        guard FileManager.default.fileExists(atPath: model.path) else {
+            throw ChatError.agentNotFound("no intent model folder at \(model.path) (train one with `lepton-chat train`)")
+        }
+        let classifier = try loadIntentRanker(model)
+        let s = try SessionStore(url: store)
+        return ChatAgent(domain: d, classifier: classifier, extractor: extractor, store: s, seed: seed)
+    }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import LeptonChat
+import LeptonCLI
+import LeptonEngine
+import LeptonSpeech
+
+/// Options that choose the agent (model + domain), the session store and "today".
+struct AgentSelection: ParsableArguments {
+    @Option(name: .long, help: "Intent model folder (from `lepton-chat train`). Default: the shipped bank agent's model/.")
+    var model: String?
+
+    @Option(name: .long, help: "Domain file (YAML). Default: the shipped bank agent's domain.yml.")
+    var domain: String?
+
+    @Option(name: .long, help: "Agent folder with domain.yml, model/ and nlu.yml (default: samples/bank, or $LEPTON_CHAT_AGENT).")
+    var agent: String?
+
+    @Option(name: .long, help: "Session store, a SQLite file created on first use (default: $LEPTON_CHAT_STORE or ~/.local/share/lepton/chat-sessions.sqlite).")
+    var store: String?
+
+    @Option(name: .long, help: "The day relative dates are resolved against, YYYY-MM-DD (default: today).")
+    var today: String?
+
+    func load(seed: UInt64) throws -> ChatAgent {
+        var day = Day(Date())
+        if let today {
+            guard let d = Day(iso: today) else { throw ChatError.badInput("--today must be YYYY-MM-DD, got \(today)") }
+            day = d
+        }
+        let folder: URL? = (model != nil && domain != nil) ? nil : try AgentLocation.agentFolder(explicit: agent)
+        let modelURL = model.map { URL(fileURLWithPath: $0) } ?? folder!.appendingPathComponent("model")
+        let domainURL = domain.map { URL(fileURLWithPath: $0) } ?? folder!.appendingPathComponent("domain.yml")
+        let nluURL = folder?.appendingPathComponent("nlu.yml")
+        return try ChatAgent.load(model: modelURL, domain: domainURL, nlu: nluURL,
+                                  store: AgentLocation.storeFile(explicit: store), referenceDay: day, seed: seed)
+    }
+}
+
+struct RespondCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "respond",
+        abstract: "Answer one caller turn: transcribe (for audio), recognise intent and entities, reply, keep the dialog state.",
+        discussion: """
+        Without --model/--domain the shipped bank agent (samples/bank) answers. The session's state
+        (forms being filled, fallbacks in a row, hand-off) is kept in a SQLite store between calls;
+        an unknown --session id starts a new session, and without --session every call is a new one.
+
+        Examples:
+          lepton-chat respond --text "I want to send 50 dollars to my landlord" --session s1
+          lepton-chat respond --text "yes" --session s1
+          lepton-chat respond --json ../shared/data/speech/bank-dev/change_pin_01.wav
+          lepton-chat respond --json --text "I lost my card" --model my-model --domain my-domain.yml
+
+        JSON fields: session, new_session, transcript, intent, confidence, ranking, entities
+        (type, value, text, start, end, currency, role), reply, responses, events, state.
+        Stdout carries the data; card and account numbers are masked in logs and in the store.
+        Exit status: 0 ok, 1 bad input/model/domain/store, 64 usage.
+        """)
+
+    @Argument(help: "An audio file of the caller (WAV, FLAC...). Omit with --text.")
+    var audio: String?
+
+    @Option(name: .long, help: "The caller's words as text instead of audio.")
+    var text: String?
+
+    @Option(name: .long, help: "Session id; an unknown id starts a new session (default: a new random id).")
+    var session: String?
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    @OptionGroup var selection: AgentSelection
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        if (audio == nil) == (text == nil) { throw ValidationError("give either an AUDIO file or --text TEXT") }
+    }
+
+    func run() throws {
+        Log.level = common.logLevel
+        do {
+            let agent = try selection.load(seed: common.seed)
+            let id = session ?? UUID().uuidString.lowercased()
+            let reply: AgentReply
+            if let audio {
+                let transcript = try transcribeForChat(URL(fileURLWithPath: audio), threads: common.threads)
+                Log.debug("transcript: \(maskNumbersInText(transcript))")
+                reply = try agent.respond(text: transcript, session: id, allowEmpty: true)
+            } else {
+                reply = try agent.respond(text: text ?? "", session: id)
+            }
+            printReply(reply, json: json)
+        } catch {
+            Log.error("lepton-chat respond: \(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+    }
+}
+
+/// Prints a reply: JSON (one object on one line) or the reply text; details on stderr.
+func printReply(_ reply: AgentReply, json: Bool) {
+    Log.info("[\(reply.session)] intent \(reply.intent) (\(String(format: "%.2f", reply.confidence)))"
+             + (reply.entities.isEmpty ? "" : " entities " + reply.entities.map { "\($0.type)=\($0.masked.value)" }.joined(separator: " ")))
+    if json {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if let data = try? enc.encode(reply) { emitLine(String(decoding: data, as: UTF8.self)) }
+    } else {
+        emitLine(reply.reply)
+    }
+}
+
+/// Whisper, loaded on first use and kept for the next turns of a shell session.
+nonisolated(unsafe) private var chatTranscriber: WhisperTranscriber?
+
+/// The transcript of an audio file for the agent (Whisper tiny.en from the model cache).
+func transcribeForChat(_ url: URL, threads: Int) throws -> String {
+    guard FileManager.default.fileExists(atPath: url.path) else { throw ChatError.badInput("no such audio file: \(url.path)") }
+    if chatTranscriber == nil {
+        EngineThreads.set(threads)
+        chatTranscriber = WhisperTranscriber(model: try WhisperModel())
+    }
+    return try chatTranscriber!.transcribe(url: url).text.trimmingCharacters(in: .whitespacesAndNewlines)
+}

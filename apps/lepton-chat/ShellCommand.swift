@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import LeptonChat
+import LeptonCLI
+
+struct ShellCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shell",
+        abstract: "An interactive session with the agent: one typed line or audio file path per turn.",
+        discussion: """
+        Each input line is one caller turn: a path to an existing audio file (.wav, .flac, .ogg,
+        .mp3) is transcribed first, anything else is taken as typed text. Empty lines are skipped;
+        `/new` starts a new session (a new caller), `/quit` or end of input ends. Works with a
+        terminal or with piped stdin (then each turn prints exactly one line on stdout).
+
+        Examples:
+          lepton-chat shell
+          printf 'hi\\nsend 50 dollars to my landlord\\nyes\\n' | lepton-chat shell --json
+          lepton-chat shell --session call-42 --store /tmp/calls.sqlite
+        """)
+
+    @Option(name: .long, help: "Session id (default: a new random id).")
+    var session: String?
+
+    @Flag(name: .long, help: "Print one JSON object per turn instead of the reply text.")
+    var json = false
+
+    @OptionGroup var selection: AgentSelection
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        Log.level = common.logLevel
+        let agent: ChatAgent
+        do { agent = try selection.load(seed: common.seed) } catch {
+            Log.error("lepton-chat shell: \(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+        var id = session ?? UUID().uuidString.lowercased()
+        let interactive = isatty(0) != 0
+        if interactive { Log.info("session \(id); type a message or an audio file path, /quit to end") }
+        var failures = 0
+        while true {
+            if interactive { FileHandle.standardError.write(Data("you> ".utf8)) }
+            guard let line = readLine(strippingNewline: true) else { break }
+            let input = line.trimmingCharacters(in: .whitespaces)
+            if input.isEmpty { continue }
+            if input == "/quit" || input == "/exit" { break }
+            if input == "/new" {
+                id = UUID().uuidString.lowercased()
+                if interactive { Log.info("new session \(id)") }
+                continue
+            }
+            do {
+                let reply: AgentReply
+                let audioExtensions: Set<String> = ["wav", "flac", "ogg", "mp3", "aiff", "aif", "au"]
+                let url = URL(fileURLWithPath: input)
+                if audioExtensions.contains(url.pathExtension.lowercased()), FileManager.default.fileExists(atPath: url.path) {
+                    let transcript = try transcribeForChat(url, threads: common.threads)
+                    reply = try agent.respond(text: transcript, session: id, allowEmpty: true)
+                } else {
+                    reply = try agent.respond(text: input, session: id)
+                }
+                if interactive && !json { emitLine("bot> " + reply.reply) } else { printReply(reply, json: json) }
+            } catch {
+                // One bad turn (unreadable audio) does not end the session.
+                failures += 1
+                Log.error("lepton-chat shell: \(error)")
+            }
+        }
+        if failures > 0 { throw ExitCode(ExitStatus.partial) }
+    }
+}
