@@ -127,14 +127,10 @@ extension ScanClassifier {
         let classWeight: [Float] = (0..<k).map { c in
             options.classWeights && counts[c] > 0 ? Float(train.count) / Float(k * counts[c]) : 1
         }
-        // Optimiser state, one Adam per parameter buffer.
-        var adamConvW = model.convW.map { AdamState(count: $0.count) }, adamConvB = model.convB.map { AdamState(count: $0.count) }
-        var adamG = model.gamma.map { AdamState(count: $0.count) }, adamB = model.beta.map { AdamState(count: $0.count) }
-        var adamFW = AdamState(count: model.fcW.count), adamFB = AdamState(count: model.fcB.count)
+        let trainer = ScanTrainer(model: model, classWeights: classWeight, weightDecay: options.weightDecay)
         let plane = train.size * train.size
         let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         let totalSteps = max(1, stepsPerEpoch * options.epochs)
-        var step = 0
         var summary = TrainingSummary()
         var best: (auc: Double, loss: Double, state: ScanClassifier.Snapshot)? = nil
         var sinceBest = 0
@@ -153,35 +149,9 @@ extension ScanClassifier {
                     let aug = options.augment ? Augmentation.apply(img, size: train.size, rng: &rng) : img
                     for p in 0..<plane { batch[j * plane + p] = (aug[p] - config.mean) / config.std }
                 }
-                let f = model.forward(batch, n: n, training: true)
-                // Weighted cross-entropy (PyTorch: Σ w_y·(−log p_y) / Σ w_y) and its gradient.
-                let probs = softmax(f.logits, classes: k, temperature: 1)
-                var wsum: Float = 0
-                for i in idx { wsum += classWeight[train.labels[i]] }
-                var dLogits = [Float](repeating: 0, count: n * k)
-                for (j, i) in idx.enumerated() {
-                    let y = train.labels[i], w = classWeight[y] / wsum
-                    lossSum -= Double(w) * Foundation.log(Double(max(probs[j * k + y], 1e-12)))
-                    for c in 0..<k { dLogits[j * k + c] = w * (probs[j * k + c] - (c == y ? 1 : 0)) }
-                }
-                let g = model.backward(f, dLogits: dLogits, n: n)
-                step += 1
+                let step = trainer.steps + 1
                 let lr = options.learningRate * 0.5 * (1 + Float(Foundation.cos(Double.pi * Double(step - 1) / Double(totalSteps))))
-                let wd = options.weightDecay
-                for i in 0..<model.blocks {
-                    model.convW[i].withUnsafeMutableBufferPointer { p in g.convW[i].withUnsafeBufferPointer { q in
-                        adamConvW[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step, decay: wd) } }
-                    model.convB[i].withUnsafeMutableBufferPointer { p in g.convB[i].withUnsafeBufferPointer { q in
-                        adamConvB[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
-                    model.gamma[i].withUnsafeMutableBufferPointer { p in g.gamma[i].withUnsafeBufferPointer { q in
-                        adamG[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
-                    model.beta[i].withUnsafeMutableBufferPointer { p in g.beta[i].withUnsafeBufferPointer { q in
-                        adamB[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
-                }
-                model.fcW.withUnsafeMutableBufferPointer { p in g.fcW.withUnsafeBufferPointer { q in
-                    adamFW.step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step, decay: wd) } }
-                model.fcB.withUnsafeMutableBufferPointer { p in g.fcB.withUnsafeBufferPointer { q in
-                    adamFB.step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
+                lossSum += trainer.step(batch, labels: idx.map { train.labels[$0] }, learningRate: lr)
             }
             model.config.temperature = 1
             let e = try model.evaluate(val, threshold: 0.5)
@@ -247,5 +217,61 @@ enum Augmentation {
             }
         }
         return out
+    }
+}
+
+/// One optimisation step at a time: class-weighted cross-entropy, backward, AdamW on every parameter
+/// (decay on conv and linear weights only). Used by `train` and by the benchmark.
+public final class ScanTrainer: @unchecked Sendable {
+    public let model: ScanClassifier
+    let classWeights: [Float]
+    let weightDecay: Float
+    var adamConvW: [AdamState], adamConvB: [AdamState], adamG: [AdamState], adamB: [AdamState]
+    var adamFW: AdamState, adamFB: AdamState
+    public private(set) var steps = 0
+
+    public init(model: ScanClassifier, classWeights: [Float]? = nil, weightDecay: Float = 0) {
+        self.model = model
+        self.classWeights = classWeights ?? [Float](repeating: 1, count: model.classCount)
+        self.weightDecay = weightDecay
+        adamConvW = model.convW.map { AdamState(count: $0.count) }; adamConvB = model.convB.map { AdamState(count: $0.count) }
+        adamG = model.gamma.map { AdamState(count: $0.count) }; adamB = model.beta.map { AdamState(count: $0.count) }
+        adamFW = AdamState(count: model.fcW.count); adamFB = AdamState(count: model.fcB.count)
+    }
+
+    /// Trains on one normalised batch `[n, size, size]`; returns the batch loss.
+    @discardableResult
+    public func step(_ batch: [Float], labels: [Int], learningRate lr: Float) -> Double {
+        let n = labels.count, k = model.classCount
+        let f = model.forward(batch, n: n, training: true)
+        // Weighted cross-entropy (PyTorch: Σ w_y·(−log p_y) / Σ w_y) and its gradient.
+        let probs = ScanClassifier.softmax(f.logits, classes: k, temperature: 1)
+        var wsum: Float = 0
+        for y in labels { wsum += classWeights[y] }
+        var loss = 0.0
+        var dLogits = [Float](repeating: 0, count: n * k)
+        for (j, y) in labels.enumerated() {
+            let w = classWeights[y] / wsum
+            loss -= Double(w) * Foundation.log(Double(max(probs[j * k + y], 1e-12)))
+            for c in 0..<k { dLogits[j * k + c] = w * (probs[j * k + c] - (c == y ? 1 : 0)) }
+        }
+        let g = model.backward(f, dLogits: dLogits, n: n)
+        steps += 1
+        let step = steps, wd = weightDecay
+        for i in 0..<model.blocks {
+            model.convW[i].withUnsafeMutableBufferPointer { p in g.convW[i].withUnsafeBufferPointer { q in
+                adamConvW[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step, decay: wd) } }
+            model.convB[i].withUnsafeMutableBufferPointer { p in g.convB[i].withUnsafeBufferPointer { q in
+                adamConvB[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
+            model.gamma[i].withUnsafeMutableBufferPointer { p in g.gamma[i].withUnsafeBufferPointer { q in
+                adamG[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
+            model.beta[i].withUnsafeMutableBufferPointer { p in g.beta[i].withUnsafeBufferPointer { q in
+                adamB[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
+        }
+        model.fcW.withUnsafeMutableBufferPointer { p in g.fcW.withUnsafeBufferPointer { q in
+            adamFW.step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step, decay: wd) } }
+        model.fcB.withUnsafeMutableBufferPointer { p in g.fcB.withUnsafeBufferPointer { q in
+            adamFB.step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
+        return loss
     }
 }
