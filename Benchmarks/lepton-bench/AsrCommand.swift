@@ -135,7 +135,8 @@ struct AsrCommand: ParsableCommand {
                 for line in text.split(whereSeparator: \.isNewline) {
                     let parts = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
                     guard parts.count >= 2, parts[0].lowercased() != "file" else { continue }
-                    items.append(Item(name: parts[0], url: base.appendingPathComponent(parts[0]), reference: parts.last))
+                    let url = parts[0].hasPrefix("/") ? URL(fileURLWithPath: parts[0]) : base.appendingPathComponent(parts[0])
+                    items.append(Item(name: parts[0], url: url, reference: parts.last))
                 }
             } else {
                 items.append(Item(name: p, url: URL(fileURLWithPath: p), reference: nil))

@@ -41,7 +41,7 @@ public final class WhisperDecoder {
         qkv = .allocate(capacity: maxRows * 3 * d)
         context = .allocate(capacity: maxRows * d)
         hidden = .allocate(capacity: maxRows * WhisperModel.ffnDim)
-        scores = .allocate(capacity: maxRows * max(sources, maxPositions))
+        scores = .allocate(capacity: maxRows * WhisperModel.heads * max(sources, maxPositions))
         gatherScratch = .allocate(capacity: cache)
     }
 
@@ -75,7 +75,7 @@ public final class WhisperDecoder {
         for (l, layer) in model.decoderLayers.enumerated() {
             // Causal self-attention over the cache.
             WhisperKernels.layerNorm(x, normed, gamma: layer.selfNorm.gamma, beta: layer.selfNorm.beta, rows: rows, width: d)
-            WhisperKernels.linear(normed, layer.selfQKV, rows: rows, into: qkv)
+            WhisperKernels.smallLinear(normed, layer.selfQKV, rows: rows, into: qkv)
             let keys = selfKeys[l], values = selfValues[l]
             for r in 0..<rows {
                 let base = (r * maxPositions + position) * d
@@ -95,30 +95,69 @@ public final class WhisperDecoder {
                     for j in 0..<n { Self.axpy64(s[j], rowValues + j * d + h * hd, out) }
                 }
             }
-            WhisperKernels.linearAccumulate(context, layer.selfOut, rows: rows, into: x)
+            WhisperKernels.smallLinear(context, layer.selfOut, rows: rows, into: x, accumulate: true)
 
             // Cross-attention to the window's encoder output.
             WhisperKernels.layerNorm(x, normed, gamma: layer.crossNorm.gamma, beta: layer.crossNorm.beta, rows: rows, width: d)
-            WhisperKernels.linear(normed, layer.crossQuery, rows: rows, into: qkv)
-            let kv = crossKV[l]
-            for h in 0..<heads {
-                BLAS.sgemm(m: rows, n: sources, k: hd, alpha: scale, a: qkv + h * hd, lda: d,
-                           b: kv + h * hd, ldb: 2 * d, transB: true, c: scores, ldc: sources)
-                for r in 0..<rows { WhisperKernels.softmax(scores + r * sources, sources) }
-                BLAS.sgemm(m: rows, n: hd, k: sources, a: scores, lda: sources, b: kv + d + h * hd, ldb: 2 * d,
-                           c: context + h * hd, ldc: d)
-            }
-            WhisperKernels.linearAccumulate(context, layer.crossOut, rows: rows, into: x)
+            WhisperKernels.smallLinear(normed, layer.crossQuery, rows: rows, into: qkv)
+            crossAttention(kv: crossKV[l], rows: rows, scale: scale)
+            WhisperKernels.smallLinear(context, layer.crossOut, rows: rows, into: x, accumulate: true)
 
             // Feed-forward.
             WhisperKernels.layerNorm(x, normed, gamma: layer.ffnNorm.gamma, beta: layer.ffnNorm.beta, rows: rows, width: d)
-            WhisperKernels.linear(normed, layer.ffnIn, rows: rows, into: hidden, addBias: false)
-            WhisperKernels.biasGELU(hidden, bias: layer.ffnIn.bias, rows: rows, width: WhisperModel.ffnDim)
-            WhisperKernels.linearAccumulate(hidden, layer.ffnOut, rows: rows, into: x)
+            WhisperKernels.smallLinear(normed, layer.ffnIn, rows: rows, into: hidden, gelu: true)
+            WhisperKernels.smallLinear(hidden, layer.ffnOut, rows: rows, into: x, accumulate: true)
         }
         guard let logits else { return }
         WhisperKernels.layerNorm(x, normed, gamma: model.decoderNorm.gamma, beta: model.decoderNorm.beta, rows: rows, width: d)
         Self.projectOutput(normed, rows: rows, embeddings: model.embeddings, into: logits)
+    }
+
+    /// Cross-attention of `rows` queries (in `qkv`, stride 384) over the window's keys|values
+    /// `[1500, 768]`. Heads are shared out over the workers; within a head every key and value
+    /// row is loaded once for all query rows (the slice of one head is 768 KB: it would not
+    /// stay in L2 across rows). Scores `[rows, 1500]` per head, output into `context`.
+    private func crossAttention(kv: UnsafeMutablePointer<Float>, rows: Int, scale: Float) {
+        let hd = WhisperModel.headDim, heads = WhisperModel.heads, d = self.d, n = sources
+        nonisolated(unsafe) let q = qkv, context = context, scores = scores, kv = kv
+        parallelChunks(heads, grain: 1) { lo, hi in
+            for h in lo..<hi {
+                let s = scores + h * rows * n
+                for j in 0..<n {
+                    let key = kv + j * 2 * d + h * hd
+                    for r in 0..<rows { s[r * n + j] = Self.dot64(q + r * d + h * hd, key) * scale }
+                }
+                for r in 0..<rows { WhisperKernels.softmax(s + r * n, n) }
+                // Weighted values: the 64-wide output of a row stays in registers over 4 values.
+                for r in 0..<rows {
+                    let out = context + r * d + h * hd
+                    let pr = s + r * n
+                    var acc = (SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 0),
+                               SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 0))
+                    for j in 0..<n {
+                        let v = kv + j * 2 * d + d + h * hd
+                        let p = SIMD8<Float>(repeating: pr[j])
+                        acc.0.addProduct(p, UnsafeRawPointer(v).loadUnaligned(as: SIMD8<Float>.self))
+                        acc.1.addProduct(p, UnsafeRawPointer(v + 8).loadUnaligned(as: SIMD8<Float>.self))
+                        acc.2.addProduct(p, UnsafeRawPointer(v + 16).loadUnaligned(as: SIMD8<Float>.self))
+                        acc.3.addProduct(p, UnsafeRawPointer(v + 24).loadUnaligned(as: SIMD8<Float>.self))
+                        acc.4.addProduct(p, UnsafeRawPointer(v + 32).loadUnaligned(as: SIMD8<Float>.self))
+                        acc.5.addProduct(p, UnsafeRawPointer(v + 40).loadUnaligned(as: SIMD8<Float>.self))
+                        acc.6.addProduct(p, UnsafeRawPointer(v + 48).loadUnaligned(as: SIMD8<Float>.self))
+                        acc.7.addProduct(p, UnsafeRawPointer(v + 56).loadUnaligned(as: SIMD8<Float>.self))
+                    }
+                    let o = UnsafeMutableRawPointer(out)
+                    o.storeBytes(of: acc.0, as: SIMD8<Float>.self)
+                    (o + 32).storeBytes(of: acc.1, as: SIMD8<Float>.self)
+                    (o + 64).storeBytes(of: acc.2, as: SIMD8<Float>.self)
+                    (o + 96).storeBytes(of: acc.3, as: SIMD8<Float>.self)
+                    (o + 128).storeBytes(of: acc.4, as: SIMD8<Float>.self)
+                    (o + 160).storeBytes(of: acc.5, as: SIMD8<Float>.self)
+                    (o + 192).storeBytes(of: acc.6, as: SIMD8<Float>.self)
+                    (o + 224).storeBytes(of: acc.7, as: SIMD8<Float>.self)
+                }
+            }
+        }
     }
 
     /// Rearranges the cache rows after a beam-search step: new row `i` continues old row
@@ -156,10 +195,10 @@ public final class WhisperDecoder {
                     var j = 0
                     while j < d {
                         let xv = UnsafeRawPointer(xr + j).loadUnaligned(as: SIMD8<Float>.self)
-                        a0 += xv * UnsafeRawPointer(scratch + j).loadUnaligned(as: SIMD8<Float>.self)
-                        a1 += xv * UnsafeRawPointer(scratch + d + j).loadUnaligned(as: SIMD8<Float>.self)
-                        a2 += xv * UnsafeRawPointer(scratch + 2 * d + j).loadUnaligned(as: SIMD8<Float>.self)
-                        a3 += xv * UnsafeRawPointer(scratch + 3 * d + j).loadUnaligned(as: SIMD8<Float>.self)
+                        a0.addProduct(xv, UnsafeRawPointer(scratch + j).loadUnaligned(as: SIMD8<Float>.self))
+                        a1.addProduct(xv, UnsafeRawPointer(scratch + d + j).loadUnaligned(as: SIMD8<Float>.self))
+                        a2.addProduct(xv, UnsafeRawPointer(scratch + 2 * d + j).loadUnaligned(as: SIMD8<Float>.self))
+                        a3.addProduct(xv, UnsafeRawPointer(scratch + 3 * d + j).loadUnaligned(as: SIMD8<Float>.self))
                         j += 8
                     }
                     let out = logits + r * vocab + v0
@@ -174,7 +213,7 @@ public final class WhisperDecoder {
         var acc = SIMD8<Float>(repeating: 0)
         var i = 0
         while i < 64 {
-            acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc.addProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self), UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
             i += 8
         }
         return acc.sum()
@@ -185,7 +224,7 @@ public final class WhisperDecoder {
         let sv = SIMD8<Float>(repeating: s)
         var i = 0
         while i < 64 {
-            let v = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self) + sv * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            let v = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self).addingProduct(sv, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
             UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD8<Float>.self)
             i += 8
         }

@@ -150,6 +150,52 @@ enum WhisperKernels {
         }
     }
 
+    /// `y[rows, out] (+)= x[rows, in] · Wᵀ + b` for a few rows (decoder hypotheses): every weight
+    /// row is read once for all rows, 4 output columns at a time with independent SIMD8
+    /// accumulators, and no packing copy (OpenBLAS packs the whole weight on every call).
+    static func smallLinear(_ x: UnsafePointer<Float>, _ layer: WhisperModel.Linear, rows: Int,
+                            into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, gelu: Bool = false) {
+        let n = layer.inputs, outputs = layer.outputs
+        precondition(n % 8 == 0 && outputs % 4 == 0)
+        nonisolated(unsafe) let x = x, y = y
+        let layer = layer
+        parallelChunks(outputs / 4, grain: 160) { lo, hi in
+            for block in lo..<hi {
+                let o = block * 4
+                let w0 = UnsafePointer(layer.weight + o * n), w1 = w0 + n, w2 = w1 + n, w3 = w2 + n
+                for r in 0..<rows {
+                    let xr = x + r * n
+                    var a0 = V(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+                    var j = 0
+                    while j < n {
+                        let xv = UnsafeRawPointer(xr + j).loadUnaligned(as: V.self)
+                        a0.addProduct(xv, UnsafeRawPointer(w0 + j).loadUnaligned(as: V.self))
+                        a1.addProduct(xv, UnsafeRawPointer(w1 + j).loadUnaligned(as: V.self))
+                        a2.addProduct(xv, UnsafeRawPointer(w2 + j).loadUnaligned(as: V.self))
+                        a3.addProduct(xv, UnsafeRawPointer(w3 + j).loadUnaligned(as: V.self))
+                        j += 8
+                    }
+                    let out = y + r * outputs + o
+                    let b = layer.bias + o
+                    var v = SIMD4<Float>(a0.sum(), a1.sum(), a2.sum(), a3.sum()) + SIMD4<Float>(b[0], b[1], b[2], b[3])
+                    if accumulate { v += SIMD4<Float>(out[0], out[1], out[2], out[3]) }
+                    out[0] = v[0]; out[1] = v[1]; out[2] = v[2]; out[3] = v[3]
+                }
+            }
+        }
+        if gelu {
+            // Bias already added: apply GELU alone (zero bias).
+            let count = rows * outputs
+            var i = 0
+            while i + 8 <= count {
+                let v = UnsafeRawPointer(y + i).loadUnaligned(as: V.self)
+                let g = V(repeating: 0.5) * v * (V(repeating: 1) + erf8(v * V(repeating: 0.7071067811865476)))
+                UnsafeMutableRawPointer(y + i).storeBytes(of: g, as: V.self)
+                i += 8
+            }
+        }
+    }
+
     /// `y += x · Wᵀ + b` (residual connection fused into the GEMM with beta = 1).
     static func linearAccumulate(_ x: UnsafePointer<Float>, _ layer: WhisperModel.Linear, rows: Int,
                                  into y: UnsafeMutablePointer<Float>) {
