@@ -72,6 +72,14 @@ final class KernelForwardTests: XCTestCase {
         var worst: Float = 0
         for i in -870...880 { let v = Float(i) / 10; worst = max(worst, abs(fastExp(v) - expf(v)) / expf(v)) }
         XCTAssertLessThan(worst, 1e-6)
+        // Long rows take the vector path; a fully masked row gives zeros.
+        let long = Tensor(shape: [2, 37], scalars: (0..<74).map { Float(($0 * 13) % 17) - 8 })
+        for r in 0..<2 {
+            let row = (0..<37).map { Double(long[r, $0]) }, m = row.max()!
+            let z = row.map { Foundation.exp($0 - m) }.reduce(0, +)
+            for j in 0..<37 { XCTAssertEqual(Double(long.softmax()[r, j]), Foundation.exp(row[j] - m) / z, accuracy: 1e-6) }
+        }
+        XCTAssertEqual(Tensor(shape: [1, 20], repeating: -.infinity).softmax().scalars, [Float](repeating: 0, count: 20))
     }
 
     func testReductions() {

@@ -33,6 +33,16 @@ extension BLAS {
         return corename()
     }()
 
+    /// Runs `body` with OpenBLAS on one thread, for kernels that already spread independent GEMMs
+    /// over the cores themselves (two levels of threads oversubscribe, and OpenBLAS workers spin).
+    public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        let n = EngineThreads.count
+        if n <= 1 { return try body() }
+        setThreads(1)
+        defer { setThreads(n) }
+        return try body()
+    }
+
     /// The OpenBLAS kernel family in use (e.g. "SkylakeX", "Haswell", "Zen").
     public static func corename() -> String {
         guard let p = openblas_get_corename() else { return "unknown" }

@@ -73,7 +73,8 @@ extension Tensor {
                 let work = bsz * heads
                 // One pair is ~2·tq·tk·dh FLOP; small problems stay on one thread.
                 let grain = Swift.max(1, 200_000 / Swift.max(2 * tq * tk * dh, 1))
-                parallelChunks(work, grain: grain) { lo, hi in
+                // Pairs are spread over the cores here, so each GEMM runs single-threaded.
+                BLAS.withSingleThreadedBLAS { parallelChunks(work, grain: grain) { lo, hi in
                     let scores = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(tq * tk, 1))
                     defer { scores.deallocate() }
                     for item in lo..<hi {
@@ -97,7 +98,7 @@ extension Tensor {
                         }
                         BLAS.sgemm(m: tq, n: dvh, k: tk, a: scores, lda: tk, b: v, ldb: dv, c: out, ldc: dv)
                     }
-                }
+                } }
             } } } } }
         }
     }
