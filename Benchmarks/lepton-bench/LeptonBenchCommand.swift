@@ -13,6 +13,7 @@ struct LeptonBenchCommand: ParsableCommand {
             GnnCommand.self,
             EmbedCommand.self,
             CnnCommand.self,
+            AsrCommand.self,
         ]
     )
 }
