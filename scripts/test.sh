@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-swift test -c release "$@"
+# -enable-testing: tests use @testable imports, which a plain release build does not allow.
+swift test -c release -Xswiftc -enable-testing "$@"
