@@ -144,6 +144,12 @@ final class KernelForwardTests: XCTestCase {
         assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2), t("attention", "plain"))
         assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2, causal: true, queryOffset: 2), t("attention", "causal_offset2"))
         assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2, keyMask: mask), t("attention", "masked"))
+        // Query blocks (forced to 2 rows) give the same result as one block.
+        let saved = attentionScoreBudget
+        attentionScoreBudget = 2 * 5
+        assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2, causal: true, queryOffset: 2), t("attention", "causal_offset2"))
+        assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2, keyMask: mask), t("attention", "masked"))
+        attentionScoreBudget = saved
         // Batched form = per-item single form.
         let qb = Tensor.stack([q, q * 0.5]), kb = Tensor.stack([k, k]), vb = Tensor.stack([v, v * 2])
         let yb = Tensor.batchedAttention(query: qb, key: kb, value: vb, heads: 2, keyMask: [mask!, mask!])

@@ -6,6 +6,10 @@ import Foundation
 // `h·dh ..< (h+1)·dh`, which BLAS reads directly with leading dimension `d`. Each (batch, head)
 // pair is two GEMMs around a row softmax, and pairs are spread over the cores.
 
+/// Floats of attention scores one worker keeps at a time (rows × keys): 1.5 MB fits L2.
+/// A variable only so tests can force many small blocks.
+nonisolated(unsafe) var attentionScoreBudget = 393_216
+
 extension Tensor {
     /// Multi-head scaled dot-product attention of one sequence, with the heads packed in the last axis.
     ///
@@ -70,21 +74,27 @@ extension Tensor {
             am.withUnsafeBufferPointer { mb in keyBias.withUnsafeBufferPointer { kbias in
                 nonisolated(unsafe) let (pq, pk, pv, po) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, o.baseAddress!)
                 nonisolated(unsafe) let pm = mb.baseAddress, pkb = kbias.baseAddress
-                let work = bsz * heads
-                // One pair is ~2·tq·tk·dh FLOP; small problems stay on one thread.
-                let grain = Swift.max(1, 200_000 / Swift.max(2 * tq * tk * dh, 1))
-                // Pairs are spread over the cores here, so each GEMM runs single-threaded.
+                // Work item = (batch, head, block of query rows). A block's scores (rows × tk) stay
+                // in L2 between the QKᵀ GEMM, the softmax and the PV GEMM; whole-head score
+                // matrices (9 MB for Whisper's 1500 frames) would stream through memory twice.
+                let rows = Swift.max(1, Swift.min(tq, attentionScoreBudget / Swift.max(tk, 1)))
+                let blocks = (tq + rows - 1) / rows
+                let work = bsz * heads * blocks
+                // One block is ~4·rows·tk·dh FLOP; small problems stay on one thread.
+                let grain = Swift.max(1, 400_000 / Swift.max(4 * Swift.min(rows, tq) * tk * dh, 1))
+                // Blocks are spread over the cores here, so each GEMM runs single-threaded.
                 BLAS.withSingleThreadedBLAS { parallelChunks(work, grain: grain) { lo, hi in
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(tq * tk, 1))
+                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(rows * tk, 1))
                     defer { scores.deallocate() }
                     for item in lo..<hi {
-                        let b = item / heads, h = item % heads
-                        let q = pq + b * tq * d + h * dh, k = pk + b * tk * d + h * dh
-                        let v = pv + b * tk * dv + h * dvh, out = po + b * tq * dv + h * dvh
-                        BLAS.sgemm(m: tq, n: tk, k: dh, alpha: s, a: q, lda: d, b: k, ldb: d, transB: true,
+                        let b = item / (heads * blocks), h = (item / blocks) % heads, blk = item % blocks
+                        let i0 = blk * rows, m = Swift.min(rows, tq - i0)
+                        let q = pq + (b * tq + i0) * d + h * dh, k = pk + b * tk * d + h * dh
+                        let v = pv + b * tk * dv + h * dvh, out = po + (b * tq + i0) * dv + h * dvh
+                        BLAS.sgemm(m: m, n: tk, k: dh, alpha: s, a: q, lda: d, b: k, ldb: d, transB: true,
                                    c: scores, ldc: tk)
-                        for i in 0..<tq {
-                            let row = scores + i * tk
+                        for r in 0..<m {
+                            let i = i0 + r, row = scores + r * tk
                             if hasAdditive {
                                 let mrow = pm! + (maskPerBatch ? b * tq * tk : 0) + i * tk
                                 for j in 0..<tk { row[j] += mrow[j] }
@@ -96,7 +106,7 @@ extension Tensor {
                             }
                             softmaxRow(row, row, tk)
                         }
-                        BLAS.sgemm(m: tq, n: dvh, k: tk, a: scores, lda: tk, b: v, ldb: dv, c: out, ldc: dv)
+                        BLAS.sgemm(m: m, n: dvh, k: tk, a: scores, lda: tk, b: v, ldb: dv, c: out, ldc: dv)
                     }
                 } }
             } } } } }
