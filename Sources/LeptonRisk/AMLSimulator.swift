@@ -130,7 +130,12 @@ public struct AMLSimulator {
         // Laundering patterns.
         let patterns = max(8, Int(Double(n) / 1000 * o.patternRate * Double(o.days) / 30))
         func launderFormat() -> Int { [0, 0, 0, 2, 2, 6, 6, 3, 4, 1][int(10)] }
-        func pick(_ k: Int) -> [Int] { var s = Set<Int>(); while s.count < min(k, n) { s.insert(int(n)) }; return Array(s) }
+        // Distinct accounts in draw order (a Set's iteration order would break reproducibility).
+        func pick(_ k: Int) -> [Int] {
+            var s = Set<Int>(), order: [Int] = []
+            while order.count < min(k, n) { let a = int(n); if s.insert(a).inserted { order.append(a) } }
+            return order
+        }
         for p in 0..<(patterns + 8) {
             let typ = p < 8 ? typologies[p] : (uniform() < 0.1 ? "lone" : typologies[int(8)])
             var t = o.start + int(max(1, minutes - 6 * 1440))

@@ -24,15 +24,62 @@ public struct SAGEConv: Sendable {
     /// - Returns: `[nodes, out]`.
     public mutating func forward(_ x: Tensor, graph: MessagePassingGraph, edges: Tensor? = nil, training: Bool = true) -> Tensor {
         precondition((edges?.shape[1] ?? 0) == edgeFeatures, "SAGEConv expects \(edgeFeatures) edge features")
+        if projectsFirst {
+            // mean_j(x_j)·Wᵀ = mean_j(x_j·Wᵀ): aggregating the narrower projected rows gathers less
+            // memory. Nodes without incoming edges keep just the bias, as in the other order.
+            let p = linL.forward(x, training: training)
+            var y = GraphAggregate.mean(p, edgeFeatures: nil, graph: graph)
+            addBiasToIsolated(&y, graph)
+            y.addScaled(linR.forward(x, training: training))
+            return y
+        }
         let agg = GraphAggregate.mean(x, edgeFeatures: edgeFeatures > 0 ? edges : nil, graph: graph)
         var y = linL.forward(agg, training: training)
         y.addScaled(linR.forward(x, training: training))
         return y
     }
 
+    /// True when the layer projects before aggregating (no edge features and a narrower output).
+    public var projectsFirst: Bool { edgeFeatures == 0 && linL.outFeatures < inFeatures }
+
+    func addBiasToIsolated(_ y: inout Tensor, _ g: MessagePassingGraph) {
+        guard let b = linL.bias else { return }
+        let o = linL.outFeatures
+        let bs = b.scalars
+        y.withUnsafeMutableBufferPointer { yb in
+            for i in 0..<g.nodeCount where g.inStart[i + 1] == g.inStart[i] { for c in 0..<o { yb[i * o + c] = bs[c] } }
+        }
+    }
+
     /// Accumulates parameter gradients; returns `(dx [nodes, in], dEdges [edges, edgeFeatures]?)`.
     /// `reversed` is `graph.reversed()` (pass it in so that it is built once per graph).
     public mutating func backward(_ dOut: Tensor, graph: MessagePassingGraph, reversed: MessagePassingGraph) -> (Tensor, Tensor?) {
+        backward(dOut, graph: graph, reversed: reversed, needInputGrad: true)
+    }
+
+    /// As `backward`, but with `needInputGrad: false` (a first layer on raw features) only the
+    /// parameter gradients are accumulated and an empty `[0, in]` tensor is returned for `dx`.
+    public mutating func backward(_ dOut: Tensor, graph: MessagePassingGraph, reversed: MessagePassingGraph,
+                                  needInputGrad: Bool) -> (Tensor, Tensor?) {
+        if !needInputGrad && edgeFeatures == 0 && !projectsFirst {
+            _ = linL.backward(dOut, needInputGrad: false)
+            _ = linR.backward(dOut, needInputGrad: false)
+            return (Tensor.zeros([0, inFeatures]), nil)
+        }
+        if projectsFirst {
+            let o = linL.outFeatures
+            let (dP, _) = GraphAggregate.meanBackward(dOut, inputWidth: o, edgeWidth: 0, graph: graph, reversed: reversed)
+            var dx = linL.backward(dP)!
+            // The bias of nodes without incoming edges reached the output directly.
+            if linL.biasGrad != nil {
+                let d = dOut.scalars
+                linL.biasGrad!.withUnsafeMutableBufferPointer { bg in
+                    for i in 0..<graph.nodeCount where graph.inStart[i + 1] == graph.inStart[i] { for c in 0..<o { bg[c] += d[i * o + c] } }
+                }
+            }
+            dx.addScaled(linR.backward(dOut)!)
+            return (dx, nil)
+        }
         let dAgg = linL.backward(dOut)!
         var dx = linR.backward(dOut)!
         let (dxAgg, dE) = GraphAggregate.meanBackward(dAgg, inputWidth: inFeatures, edgeWidth: edgeFeatures, graph: graph, reversed: reversed)
