@@ -67,6 +67,7 @@ struct KernelsCommand: ParsableCommand {
         EngineThreads.set(common.threads)
         let which = Set(only.split(separator: ",").map(String.init))
         var report = KernelsReport(threads: common.threads, loadavgBefore: loadAverage())
+        report.openblasCore = BLAS.kernelSetup     // the engine's kernel choice (see BLAS+CoreSelection.swift)
         var rng = SeededGenerator(seed: common.seed)
         let time = { (body: () -> Void) in BenchTiming.measure(repeats: repeats, minTime: minTime, body) }
 
@@ -158,7 +159,8 @@ struct KernelsReport: Codable {
         }
 
         var text: String {
-            var s = String(format: "%-32@ %8.2f ms  %7.1f GFLOP/s (best %.1f, CPU %.2f ms)", name as NSString,
+            var s = name.padding(toLength: max(name.count, 32), withPad: " ", startingAt: 0)
+            s += String(format: " %9.2f ms %7.1f GFLOP/s (best %.1f, CPU %.2f ms)",
                            engine.medianMs, engineGflopsMedian, engineGflopsBest, engine.cpuMsPerCall)
             if let b = baselineGflopsMedian, let r = engineOverBaseline {
                 s += String(format: "   cblas_sgemm %.1f GFLOP/s, ratio %.2f", b, r)
@@ -171,6 +173,8 @@ struct KernelsReport: Codable {
     var threads: Int
     var loadavgBefore: Double
     var loadavgAfter: Double = -1
+    /// OpenBLAS kernel family in use (e.g. "SkylakeX").
+    var openblasCore = ""
     var sgemm: [Row] = []
     var conv2d: [Row] = []
     var attention: Row?
@@ -179,7 +183,7 @@ struct KernelsReport: Codable {
     init(threads: Int, loadavgBefore: Double) { self.threads = threads; self.loadavgBefore = loadavgBefore }
 
     var textLines: [String] {
-        var lines = ["lepton-bench kernels, \(threads) thread(s), load \(String(format: "%.2f", loadavgBefore)) → \(String(format: "%.2f", loadavgAfter))"]
+        var lines = ["lepton-bench kernels, \(threads) thread(s), OpenBLAS \(openblasCore) kernels, load \(String(format: "%.2f", loadavgBefore)) → \(String(format: "%.2f", loadavgAfter))"]
         lines += (sgemm + conv2d + [attention, spmm].compactMap { $0 }).map(\.text)
         return lines
     }
