@@ -9,7 +9,7 @@ final class IngestTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("risk-tests-\(getpid())")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let p = dir.appendingPathComponent(name).path
-        FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
         return p
     }
 
