@@ -120,8 +120,8 @@ public final class WhisperDecoder {
     private func crossAttention(kv: UnsafeMutablePointer<Float>, rows: Int, scale: Float) {
         let hd = WhisperModel.headDim, heads = WhisperModel.heads, d = self.d, n = sources
         nonisolated(unsafe) let q = qkv, context = context, scores = scores, kv = kv
-        parallelChunks(heads, grain: 1) { lo, hi in
-            for h in lo..<hi {
+        WhisperKernels.forEachTask(heads) { task in
+            for h in task..<(task + 1) {
                 let s = scores + h * rows * n
                 for j in 0..<n {
                     let key = kv + j * 2 * d + h * hd
@@ -182,7 +182,9 @@ public final class WhisperDecoder {
                               into logits: UnsafeMutablePointer<Float>) {
         let d = WhisperModel.dModel, vocab = WhisperModel.vocabularySize
         nonisolated(unsafe) let x = x, embeddings = embeddings, logits = logits
-        parallelChunks(vocab / 4, grain: 1024) { lo, hi in
+        let blocks = vocab / 4, tasks = 16
+        WhisperKernels.forEachTask(tasks) { task in
+            let lo = blocks * task / tasks, hi = blocks * (task + 1) / tasks
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * d)
             defer { scratch.deallocate() }
             for block in lo..<hi {

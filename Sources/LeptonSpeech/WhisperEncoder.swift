@@ -18,7 +18,8 @@ public final class WhisperEncoder {
     private let qkv: UnsafeMutablePointer<Float>      // [1500, 1152]
     private let context: UnsafeMutablePointer<Float>  // [1500, 384]
     private let scores: UnsafeMutablePointer<Float>   // [1500, 1500] ≥ [3000, 384]
-    private let extraScores: [UnsafeMutablePointer<Float>] // one [1500, 1500] per further worker
+    /// Score blocks `[250, 1500]` for the attention tasks, one per concurrently running task.
+    private let scorePool: WhisperKernels.BufferPool
     private let wide: UnsafeMutablePointer<Float>     // [1500, 1536] ≥ [3000, 240], [1500, 1152]
 
     /// The encoder output of the last ``encode(_:)``: `[1500, 384]`.
@@ -31,13 +32,13 @@ public final class WhisperEncoder {
         qkv = .allocate(capacity: positions * 3 * d)
         context = .allocate(capacity: positions * d)
         scores = .allocate(capacity: max(positions * positions, frames * d))
-        let square = WhisperModel.encoderPositions * WhisperModel.encoderPositions
-        extraScores = (1..<max(1, min(EngineThreads.count, WhisperModel.heads))).map { _ in .allocate(capacity: square) }
+        scorePool = WhisperKernels.BufferPool(count: max(2, ProcessInfo.processInfo.activeProcessorCount),
+                                              capacity: Self.queryBlock * WhisperModel.encoderPositions)
         wide = .allocate(capacity: max(positions * WhisperModel.ffnDim, frames * 3 * WhisperModel.melBins, positions * 3 * d))
     }
 
     deinit {
-        for p in [x, normed, qkv, context, scores, wide] + extraScores { p.deallocate() }
+        for p in [x, normed, qkv, context, scores, wide] { p.deallocate() }
     }
 
     /// Encodes `features` `[3000, 80]`; the result is in ``output``.
@@ -85,25 +86,27 @@ public final class WhisperEncoder {
         WhisperKernels.layerNorm(x, x, gamma: model.encoderNorm.gamma, beta: model.encoderNorm.beta, rows: positions, width: d)
     }
 
-    /// Full (non-causal) multi-head attention over `qkv` into `context`; heads are shared out
-    /// over the workers, each with its own `[1500, 1500]` score buffer.
+    /// Query rows per attention task.
+    static let queryBlock = 250
+
+    /// Full (non-causal) multi-head attention over `qkv` into `context`, as 6 heads × 6 blocks
+    /// of 250 queries: each task computes its `[250, 1500]` scores, softmax and `· V` in a
+    /// pooled buffer (1.5 MB), so memory stays small and tasks balance across loaded cores.
     private func attention() {
         let n = positions, hd = WhisperModel.headDim, ld = 3 * d, d = self.d
         let scale = 1 / Float(hd).squareRoot()
-        nonisolated(unsafe) let buffers = [scores] + extraScores
+        let block = Self.queryBlock, blocks = (n + block - 1) / block
         nonisolated(unsafe) let qkv = qkv, context = context
-        let workers = buffers.count
-        parallelChunks(workers) { lo, hi in
-            for w in lo..<hi {
-                let s = buffers[w]
-                for h in stride(from: w, to: WhisperModel.heads, by: workers) {
-                    BLAS.sgemm(m: n, n: n, k: hd, alpha: scale, a: qkv + h * hd, lda: ld,
-                               b: qkv + d + h * hd, ldb: ld, transB: true, c: s, ldc: n)
-                    for r in 0..<n { WhisperKernels.softmax(s + r * n, n) }
-                    BLAS.sgemm(m: n, n: hd, k: n, a: s, lda: n, b: qkv + 2 * d + h * hd, ldb: ld,
-                               c: context + h * hd, ldc: d)
-                }
-            }
+        let pool = scorePool
+        WhisperKernels.forEachTask(WhisperModel.heads * blocks) { task in
+            let h = task / blocks, r0 = (task % blocks) * block, m = min(block, n - r0)
+            let s = pool.take()
+            defer { pool.give(s) }
+            BLAS.sgemm(m: m, n: n, k: hd, alpha: scale, a: qkv + r0 * ld + h * hd, lda: ld,
+                       b: qkv + d + h * hd, ldb: ld, transB: true, c: s, ldc: n)
+            for r in 0..<m { WhisperKernels.softmax(s + r * n, n) }
+            BLAS.sgemm(m: m, n: hd, k: n, a: s, lda: n, b: qkv + 2 * d + h * hd, ldb: ld,
+                       c: context + r0 * d + h * hd, ldc: d)
         }
     }
 }

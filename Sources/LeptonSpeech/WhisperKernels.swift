@@ -8,6 +8,42 @@ import LeptonEngine
 enum WhisperKernels {
     typealias V = SIMD8<Float>
 
+    /// Runs `body(task)` for `task` in `0..<tasks`, tasks taken dynamically by the worker
+    /// threads (GCD `concurrentPerform`). More tasks than cores keeps both cores busy on a
+    /// loaded machine: when one thread is descheduled the other takes the remaining tasks,
+    /// where a fixed two-way split would wait for it. Serial when `EngineThreads.count == 1`.
+    @inline(__always)
+    static func forEachTask(_ tasks: Int, _ body: (Int) -> Void) {
+        if EngineThreads.count <= 1 || tasks <= 1 {
+            for t in 0..<tasks { body(t) }
+        } else {
+            withoutActuallyEscaping(body) { b in
+                nonisolated(unsafe) let b = b
+                DispatchQueue.concurrentPerform(iterations: tasks) { b($0) }
+            }
+        }
+    }
+
+    /// A small pool of scratch buffers for tasks that each need one at a time.
+    final class BufferPool: @unchecked Sendable {
+        private var free: [UnsafeMutablePointer<Float>]
+        private let all: [UnsafeMutablePointer<Float>]
+        private let lock = NSLock()
+        init(count: Int, capacity: Int) {
+            all = (0..<count).map { _ in .allocate(capacity: capacity) }
+            free = all
+        }
+        deinit { for p in all { p.deallocate() } }
+        func take() -> UnsafeMutablePointer<Float> {
+            lock.lock(); defer { lock.unlock() }
+            return free.removeLast()
+        }
+        func give(_ p: UnsafeMutablePointer<Float>) {
+            lock.lock(); defer { lock.unlock() }
+            free.append(p)
+        }
+    }
+
     /// `e^x` for 8 lanes: Cephes range reduction `x = n·ln2 + r` and a degree-6 polynomial
     /// (≈1 ulp on [-87, 88]); inputs below -87.3, `-inf` included, give 0 (as masked logits must).
     /// Inputs must be ≤ 88 (callers pass `x - max` or `-x²`). Rounding uses the 1.5·2²³ trick
@@ -58,7 +94,9 @@ enum WhisperKernels {
     static func biasGELU(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, width: Int) {
         precondition(width % 8 == 0)
         nonisolated(unsafe) let x = x, bias = bias
-        parallelChunks(rows, grain: 64) { lo, hi in
+        let chunk = 128
+        forEachTask((rows + chunk - 1) / chunk) { task in
+            let lo = task * chunk, hi = min(rows, lo + chunk)
             let rs = V(repeating: 0.7071067811865476)
             for r in lo..<hi {
                 let row = x + r * width
@@ -136,13 +174,15 @@ enum WhisperKernels {
     ///
     /// OpenBLAS runs single-threaded during transcription (its idle workers spin in
     /// `sched_yield` between the many small products and burn a core); large products are
-    /// split by rows over ``parallelChunks`` instead, one single-threaded GEMM per chunk.
+    /// split by rows into tasks (``forEachTask(_:_:)``) instead, one single-threaded GEMM per chunk.
     static func linear(_ x: UnsafePointer<Float>, _ layer: WhisperModel.Linear, rows: Int,
                        into y: UnsafeMutablePointer<Float>, ldx: Int? = nil, addBias: Bool = true, accumulate: Bool = false) {
         let lda = ldx ?? layer.inputs
         nonisolated(unsafe) let x = x, y = y
         let layer = layer
-        parallelChunks(rows, grain: 128) { lo, hi in
+        let chunk = rows >= 512 ? 256 : rows
+        forEachTask((rows + chunk - 1) / chunk) { task in
+            let lo = task * chunk, hi = min(rows, lo + chunk)
             BLAS.sgemm(m: hi - lo, n: layer.outputs, k: layer.inputs, a: x + lo * lda, lda: lda,
                        b: layer.weight, ldb: layer.inputs, transB: true, beta: accumulate ? 1 : 0,
                        c: y + lo * layer.outputs, ldc: layer.outputs)
@@ -159,7 +199,9 @@ enum WhisperKernels {
         precondition(n % 8 == 0 && outputs % 4 == 0)
         nonisolated(unsafe) let x = x, y = y
         let layer = layer
-        parallelChunks(outputs / 4, grain: 160) { lo, hi in
+        let blocks = outputs / 4, per = 96
+        forEachTask((blocks + per - 1) / per) { task in
+            let lo = task * per, hi = min(blocks, lo + per)
             for block in lo..<hi {
                 let o = block * 4
                 let w0 = UnsafePointer(layer.weight + o * n), w1 = w0 + n, w2 = w1 + n, w3 = w2 + n
