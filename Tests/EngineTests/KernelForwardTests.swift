@@ -116,12 +116,18 @@ final class KernelForwardTests: XCTestCase {
 
     func testConv2dAgainstDirectLoops() {
         guard let convs = KernelFixtures.root["conv2d"] as? [[String: Any]] else { return XCTFail("no conv fixtures") }
-        for (i, c) in convs.enumerated() {
-            let s = c["stride"] as! [Int], p = c["padding"] as! [Int], d = c["dilation"] as! [Int]
-            let y = KernelFixtures.tensor(c["x"]).conv2d(weight: KernelFixtures.tensor(c["w"]), bias: KernelFixtures.tensor(c["b"]),
-                                                         stride: (s[0], s[1]), padding: (p[0], p[1]), dilation: (d[0], d[1]),
-                                                         groups: c["groups"] as! Int)
-            assertClose(y, KernelFixtures.tensor(c["y"]), "conv case \(i)")
+        // Default budget (batch-chunked), a budget that tiles mid-row, and one that forces one row per tile.
+        let saved = convColumnBudget
+        defer { convColumnBudget = saved }
+        for budget in [saved, 270, 1] {
+            convColumnBudget = budget
+            for (i, c) in convs.enumerated() {
+                let s = c["stride"] as! [Int], p = c["padding"] as! [Int], d = c["dilation"] as! [Int]
+                let y = KernelFixtures.tensor(c["x"]).conv2d(weight: KernelFixtures.tensor(c["w"]), bias: KernelFixtures.tensor(c["b"]),
+                                                             stride: (s[0], s[1]), padding: (p[0], p[1]), dilation: (d[0], d[1]),
+                                                             groups: c["groups"] as! Int)
+                assertClose(y, KernelFixtures.tensor(c["y"]), "conv case \(i), budget \(budget)")
+            }
         }
         let g = KernelFixtures.group("conv1d")
         let y = t("conv1d", "x").conv1d(weight: t("conv1d", "w"), bias: t("conv1d", "b"), stride: g["stride"] as! Int,

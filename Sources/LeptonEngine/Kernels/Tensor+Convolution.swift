@@ -25,6 +25,17 @@ public struct Conv2dGeometry: Sendable, Equatable {
     var isPointwise: Bool { kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1 && padH == 0 && padW == 0 }
 }
 
+/// Copies `n` floats. Image rows are short (14–56), where a `memmove` call per row costs more
+/// than the copy itself, so short rows go through SIMD8 registers.
+@inline(__always)
+func copyRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    if n >= 128 { dst.update(from: src, count: n); return }
+    let rs = UnsafeRawPointer(src), rd = UnsafeMutableRawPointer(dst)
+    var j = 0
+    while j + 8 <= n { rd.storeBytes(of: rs.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self), toByteOffset: j * 4, as: SIMD8<Float>.self); j += 8 }
+    while j < n { dst[j] = src[j]; j += 1 }
+}
+
 /// Writes im2col of images `b0..<b1` of `x` ([N, C, H, W]) for input channels `c0..<c1` into
 /// `cols` laid out `[(c - c0)·kh·kw + ki·kw + kj, (b - b0)·ohw + oy·ow + ox]`.
 @usableFromInline
@@ -51,7 +62,7 @@ func im2col(_ x: UnsafePointer<Float>, _ g: Conv2dGeometry, b0: Int, b1: Int, c0
                         let lo = Swift.max(0, -xoff), hi = Swift.min(ow, g.width - xoff)
                         if hi <= lo { for ox in 0..<ow { dst[ox] = 0 }; continue }
                         for ox in 0..<lo { dst[ox] = 0 }
-                        (dst + lo).update(from: src + lo + xoff, count: hi - lo)
+                        copyRow(dst + lo, src + lo + xoff, hi - lo)
                         for ox in hi..<ow { dst[ox] = 0 }
                     } else {
                         for ox in 0..<ow {
@@ -60,6 +71,47 @@ func im2col(_ x: UnsafePointer<Float>, _ g: Conv2dGeometry, b0: Int, b1: Int, c0
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// im2col of output pixels `p0..<p1` (row-major over `[oh, ow]`) of image `b`, input channels
+/// `c0..<c1`, into `cols` laid out `[(c - c0)·kh·kw + ki·kw + kj, p - p0]`.
+@usableFromInline
+func im2colTile(_ x: UnsafePointer<Float>, _ g: Conv2dGeometry, b: Int, c0: Int, c1: Int, p0: Int, p1: Int,
+                _ cols: UnsafeMutablePointer<Float>) {
+    let ow = g.outWidth, len = p1 - p0, kk = g.kernelH * g.kernelW
+    let rows = (c1 - c0) * kk
+    nonisolated(unsafe) let (px, pc) = (x, cols)
+    parallelChunks(rows, grain: Swift.max(1, 32_768 / Swift.max(len, 1))) { lo, hi in
+        for row in lo..<hi {
+            let c = c0 + row / kk, ki = (row % kk) / g.kernelW, kj = row % g.kernelW
+            let plane = px + (b * g.inChannels + c) * g.height * g.width
+            let dst = pc + row * len
+            let xoff = kj * g.dilationW - g.padW
+            var p = p0
+            while p < p1 {
+                let oy = p / ow, oxStart = p % ow, oxEnd = Swift.min(ow, oxStart + (p1 - p))
+                let out = dst + (p - p0) - oxStart   // indexed by ox
+                let iy = oy * g.strideH - g.padH + ki * g.dilationH
+                if iy < 0 || iy >= g.height {
+                    for ox in oxStart..<oxEnd { out[ox] = 0 }
+                } else {
+                    let src = plane + iy * g.width
+                    if g.strideW == 1 {
+                        let lo = Swift.min(Swift.max(oxStart, -xoff), oxEnd), hi = Swift.max(Swift.min(oxEnd, g.width - xoff), lo)
+                        for ox in oxStart..<lo { out[ox] = 0 }
+                        if hi > lo { copyRow(out + lo, src + lo + xoff, hi - lo) }
+                        for ox in hi..<oxEnd { out[ox] = 0 }
+                    } else {
+                        for ox in oxStart..<oxEnd {
+                            let ix = ox * g.strideW + xoff
+                            out[ox] = (ix >= 0 && ix < g.width) ? src[ix] : 0
+                        }
+                    }
+                }
+                p += oxEnd - oxStart
             }
         }
     }
@@ -96,6 +148,10 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: Conv2dGeometry, b0: Int, b1: Int,
     }
 }
 
+/// Floats of im2col buffer the forward pass fills at a time (1 MB: stays in L2 next to the GEMM's
+/// packed panels). A variable only so tests can force the tiled and chunked paths.
+nonisolated(unsafe) var convColumnBudget = 262_144
+
 /// How many images go into one im2col buffer (keeps it under ~32 MB).
 @usableFromInline
 func convBatchChunk(_ g: Conv2dGeometry) -> Int {
@@ -126,7 +182,11 @@ extension Tensor {
     static func conv2dForward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry) -> Tensor {
         let oh = g.outHeight, ow = g.outWidth, ohw = oh * ow
         let og = g.outChannels / g.groups, cg = g.inChannels / g.groups, kRows = g.colRows
-        let chunk = convBatchChunk(g)
+        // Large images: one image at a time, in column tiles whose im2col block stays in L2.
+        if !g.isPointwise && kRows * ohw > convColumnBudget / 2 {
+            return conv2dTiled(x, w, bias, g)
+        }
+        let chunk = Swift.max(1, Swift.min(g.batch, convColumnBudget / Swift.max(kRows * ohw, 1)))
         var out = Tensor(shape: [g.batch, g.outChannels, oh, ow], unsafeUninitialized: { _ in })
         out.withUnsafeMutableBufferPointer { o in
             x.withUnsafeBufferPointer { xb in w.withUnsafeBufferPointer { wb in
@@ -163,6 +223,41 @@ extension Tensor {
                     }
                     b0 = b1
                 }
+            } }
+            if let bias {
+                bias.withUnsafeBufferPointer { bb in
+                    let po = o.baseAddress!, pb = bb.baseAddress!
+                    for b in 0..<g.batch { for oc in 0..<g.outChannels {
+                        let p = po + (b * g.outChannels + oc) * ohw, v = pb[oc]
+                        for i in 0..<ohw { p[i] += v }
+                    } }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Per-image, column-tiled im2col + GEMM (the output tile is written in place: `ldc = oh·ow`).
+    static func conv2dTiled(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry) -> Tensor {
+        let ohw = g.outHeight * g.outWidth
+        let og = g.outChannels / g.groups, cg = g.inChannels / g.groups, kRows = g.colRows
+        let tile = Swift.min(ohw, Swift.max(g.outWidth, convColumnBudget / kRows))
+        var out = Tensor(shape: [g.batch, g.outChannels, g.outHeight, g.outWidth], unsafeUninitialized: { _ in })
+        out.withUnsafeMutableBufferPointer { o in
+            x.withUnsafeBufferPointer { xb in w.withUnsafeBufferPointer { wb in
+                let px = xb.baseAddress!, pw = wb.baseAddress!, po = o.baseAddress!
+                let cols = UnsafeMutablePointer<Float>.allocate(capacity: kRows * tile)
+                defer { cols.deallocate() }
+                for b in 0..<g.batch { for grp in 0..<g.groups {
+                    var p0 = 0
+                    while p0 < ohw {
+                        let p1 = Swift.min(ohw, p0 + tile)
+                        im2colTile(px, g, b: b, c0: grp * cg, c1: (grp + 1) * cg, p0: p0, p1: p1, cols)
+                        BLAS.sgemm(m: og, n: p1 - p0, k: kRows, a: pw + grp * og * kRows, lda: kRows, b: cols, ldb: p1 - p0,
+                                   c: po + (b * g.outChannels + grp * og) * ohw + p0, ldc: ohw)
+                        p0 = p1
+                    }
+                } }
             } }
             if let bias {
                 bias.withUnsafeBufferPointer { bb in
