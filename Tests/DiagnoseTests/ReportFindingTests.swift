@@ -64,6 +64,52 @@ final class ReportFindingTests: XCTestCase {
         XCTAssertFalse(plain.text.contains("Someone"))
     }
 
+    /// Selectors are real XPath 1.0 (LeptonReport/libxml2): positions, paths, functions, unions.
+    func testSelectorsAreXPath() throws {
+        let xml = "<rep><sec><p>Heart normal.</p></sec><sec><p>Small right effusion.</p><p>No nodule.</p></sec></rep>"
+        let reader = ReportReader(selectors: try ReportReader.parseSelectors([
+            "SECOND=/rep/sec[2]/p[1]", "COUNT=string(count(//p))", "BOTH=//sec[1]/p | //sec[2]/p[2]",
+        ]))
+        let r = try reader.read(data: Data(xml.utf8), name: "x.xml")
+        XCTAssertEqual(r.sections.map(\.text), ["Small right effusion.", "3", "Heart normal.\nNo nodule."])
+        XCTAssertThrowsError(try ReportReader.parseSelectors(["BAD=//sec[@"])) { e in
+            XCTAssertTrue("\(e)".contains("//sec[@"), "\(e)")
+        }
+        let numeric = ReportReader(selectors: try ReportReader.parseSelectors(["N=count(//p)"]))
+        XCTAssertThrowsError(try numeric.read(data: Data(xml.utf8), name: "x.xml"))
+    }
+
+    /// An XXE report (external entity pointing at a local file) is refused, through the reader and
+    /// through `analyze`, with one error naming the file and the refused entity; nothing is read.
+    func testXXEReportIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lepton-xxe-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let secret = dir.appendingPathComponent("secret.txt")
+        try "TOP-SECRET-CONTENT".write(to: secret, atomically: true, encoding: .utf8)
+        let xxe = dir.appendingPathComponent("xxe.xml")
+        try """
+        <?xml version="1.0"?>
+        <!DOCTYPE r [<!ENTITY leak SYSTEM "file://\(secret.path)">]>
+        <r><AbstractText Label="FINDINGS">&leak; Small effusion.</AbstractText></r>
+        """.write(to: xxe, atomically: true, encoding: .utf8)
+        func check(_ e: Error) {
+            let text = "\(e)"
+            guard case DiagnoseError.badReport = e else { return XCTFail("not a badReport error: \(text)") }
+            XCTAssertTrue(text.contains("xxe.xml"), text)
+            XCTAssertTrue(text.contains("refused") && text.contains("leak"), text)
+            XCTAssertFalse(text.contains("TOP-SECRET"), text)
+            XCTAssertFalse(text.contains("\n"), "one line: \(text)")
+        }
+        XCTAssertThrowsError(try ReportReader().read(xxe), "reader", check)
+        XCTAssertThrowsError(try DiagnosePipeline(model: nil).analyze(scan: nil, report: xxe, name: "xxe.xml"), "analyze", check)
+        // An external DTD (no entity declared) is not fetched either.
+        let dtd = dir.appendingPathComponent("dtd.xml")
+        try "<?xml version=\"1.0\"?><!DOCTYPE r SYSTEM \"http://127.0.0.1:9/evil.dtd\"><r>x</r>".write(to: dtd, atomically: true, encoding: .utf8)
+        let r = try? ReportReader().read(dtd)
+        XCTAssertFalse(r?.text.contains("evil") ?? false)
+    }
+
     /// Against the curators' MeSH labels of ../shared/data/medical/iu-xray (unindexed excluded):
     /// the rules were tuned on the even half (dev); the odd half (test) is reported too.
     func testIUReportsMeetTheGoalOnBothHalves() throws {

@@ -39,7 +39,7 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .long, help: "json, fhir or html.")
     var format: String = "json"
 
-    @Option(name: .long, parsing: .singleValue, help: "XML section selector NAME=//Element[@attr='value'] (repeatable; default: Open-i FINDINGS and IMPRESSION).")
+    @Option(name: .long, parsing: .singleValue, help: "XML section selector NAME=XPATH, any XPath 1.0 (repeatable; default: Open-i FINDINGS and IMPRESSION).")
     var section: [String] = []
 
     @OptionGroup var common: CommonOptions

@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
+import LeptonReport
 
 /// A radiology report reduced to its named text sections (e.g. FINDINGS, IMPRESSION).
 public struct RadiologyReport: Sendable {
@@ -16,9 +14,10 @@ public struct RadiologyReport: Sendable {
 /// Reads reports: XML with configurable section selectors (default: the IU / Open-i
 /// `ecgen-radiology` schema) or plain text.
 ///
-/// A selector is `//Element` or `//Element[@attribute='value']` (the XPath subset reports need);
-/// the section text is the concatenated text of every matching element. External entities and
-/// DTDs are never loaded; files over 8 MiB are refused.
+/// A selector is any XPath 1.0 expression evaluated by LeptonReport (libxml2), e.g.
+/// `//AbstractText[@Label='FINDINGS']` or `/report/section[2]/text()`; the section text is the
+/// text of every selected node joined by line breaks. Parsing is locked down (no network, no DTD
+/// loading, entity declarations and references refused); files over 8 MiB are refused.
 public struct ReportReader: Sendable {
     /// Section name → selector.
     public var selectors: [(name: String, selector: String)]
@@ -31,14 +30,14 @@ public struct ReportReader: Sendable {
 
     public init(selectors: [(name: String, selector: String)] = ReportReader.openI) { self.selectors = selectors }
 
-    /// Parses `NAME=//Element[@attr='value']` strings (for a command-line option).
+    /// Parses `NAME=XPATH` strings (for a command-line option).
     public static func parseSelectors(_ specs: [String]) throws -> [(name: String, selector: String)] {
         try specs.map { s in
             guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
-                throw DiagnoseError.usage("section selector '\(s)' must look like NAME=//Element[@attr='value']")
+                throw DiagnoseError.usage("section selector '\(s)' must look like NAME=XPATH, e.g. FINDINGS=//AbstractText[@Label='FINDINGS']")
             }
             let sel = String(s[s.index(after: eq)...])
-            _ = try Selector(sel)
+            try validate(sel)
             return (String(s[..<eq]), sel)
         }
     }
@@ -84,81 +83,45 @@ public struct ReportReader: Sendable {
             .map { ($0.name, $0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
-    struct Selector {
-        let element: String
-        let attribute: (String, String)?
-        init(_ s: String) throws {
-            var body = Substring(s)
-            while body.hasPrefix("/") { body = body.dropFirst() }
-            if let open = body.firstIndex(of: "[") {
-                element = String(body[..<open])
-                guard body.hasSuffix("]") else { throw DiagnoseError.usage("selector '\(s)': missing ]") }
-                let pred = body[body.index(after: open)..<body.index(before: body.endIndex)]
-                guard pred.hasPrefix("@"), let eq = pred.firstIndex(of: "=") else { throw DiagnoseError.usage("selector '\(s)': use [@attr='value']") }
-                let attr = String(pred[pred.index(after: pred.startIndex)..<eq])
-                let value = pred[pred.index(after: eq)...].trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
-                attribute = (attr, value)
-            } else {
-                element = String(body); attribute = nil
-            }
-            guard !element.isEmpty, !element.contains("/") else { throw DiagnoseError.usage("selector '\(s)': only //Element[@attr='value'] is supported") }
-        }
-        func matches(_ name: String, _ attrs: [String: String]) -> Bool {
-            guard name == element else { return false }
-            if let (a, v) = attribute { return attrs[a] == v }
-            return true
+    /// Compiles `selector` once against an empty document so a bad XPath fails at option parsing.
+    static func validate(_ selector: String) throws {
+        do {
+            let probe = try XMLDocument(string: "<probe/>", name: "<selector check>")
+            _ = try probe.evaluate(selector)
+        } catch let e as XMLError {
+            throw DiagnoseError.usage("section selector: \(e)")
         }
     }
 
+    /// Parses with LeptonReport's locked-down libxml2 (no network, no DTD, no entities: XXE and
+    /// entity bombs are refused with a typed error) and evaluates each section's XPath.
     func readXML(_ data: Data, name: String) throws -> RadiologyReport {
-        let sels = try selectors.map { (name: $0.name, sel: try Selector($0.selector)) }
-        if let head = String(data: data.prefix(4096), encoding: .utf8), head.contains("<!ENTITY") || head.contains("<!DOCTYPE") {
-            // Reports have no reason to declare entities; refusing them rules out XXE and entity bombs.
-            throw DiagnoseError.badReport(file: name, reason: "XML with a DOCTYPE/ENTITY declaration is refused")
+        let doc: XMLDocument
+        do { doc = try XMLDocument(data: data, name: name, limits: XMLLimits(maxBytes: 8 << 20)) } catch let e as XMLError {
+            throw DiagnoseError.badReport(file: name, reason: ReportReader.reason(e, file: name))
         }
-        let collector = SectionCollector(selectors: sels.map(\.sel))
-        let parser = XMLParser(data: data)
-        parser.shouldResolveExternalEntities = false
-        parser.delegate = collector
-        guard parser.parse(), !collector.failed, collector.stack.isEmpty, collector.sawRoot else {
-            throw DiagnoseError.badReport(file: name, reason: "malformed XML: \(parser.parserError.map { "\($0)" } ?? "unknown error")")
-        }
-        let sections = sels.enumerated().map { (i, s) in
-            (name: s.name, text: collector.texts[i].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines))
+        var sections: [(name: String, text: String)] = []
+        for (section, selector) in selectors {
+            let texts: [String]
+            do {
+                switch try doc.evaluate(selector) {
+                // Raw text (not whitespace-collapsed): line breaks inside a section still separate sentences.
+                case .nodes(let nodes): texts = nodes.map(\.rawText)
+                case .string(let s): texts = [s]
+                case .number, .boolean:
+                    throw DiagnoseError.usage("section selector '\(selector)' must select nodes or text, not a number or boolean")
+                }
+            } catch let e as XMLError {
+                throw DiagnoseError.usage("section \(section): \(e)")
+            }
+            sections.append((section, texts.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)))
         }
         return RadiologyReport(file: name, sections: sections)
     }
-}
 
-/// SAX delegate gathering the text of elements that match each selector.
-final class SectionCollector: NSObject, XMLParserDelegate {
-    let selectors: [ReportReader.Selector]
-    var texts: [[String]]
-    var stack: [(Int?, String, String)] = []  // matched selector index (if any), accumulated text, element name
-    var failed = false
-    var sawRoot = false
-
-    init(selectors: [ReportReader.Selector]) {
-        self.selectors = selectors
-        texts = Array(repeating: [], count: selectors.count)
+    /// The XML error without the file prefix (``DiagnoseError/badReport(file:reason:)`` adds it).
+    static func reason(_ error: XMLError, file: String) -> String {
+        let text = error.description
+        return text.hasPrefix(file + ":") ? String(text.dropFirst(file.count + 1)).trimmingCharacters(in: .whitespaces) : text
     }
-
-    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
-                attributes: [String: String] = [:]) {
-        let idx = selectors.firstIndex { $0.matches(elementName, attributes) }
-        stack.append((idx, "", elementName))
-        sawRoot = true
-    }
-
-    func parser(_ parser: XMLParser, foundCharacters string: String) {
-        // Text counts towards every open matching ancestor.
-        for i in stack.indices where stack[i].0 != nil { stack[i].1 += string }
-    }
-
-    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
-        guard let (idx, text, name) = stack.popLast(), name == elementName else { failed = true; return }
-        if let i = idx { texts[i].append(text) }
-    }
-
-    func parser(_ parser: XMLParser, parseErrorOccurred parseError: Error) { failed = true }
 }
