@@ -1,4 +1,5 @@
 import Foundation
+import LeptonEngine
 
 /// A Grad-CAM map of one image: `[h, w]` at the last conv layer's resolution and upsampled to the input.
 public struct GradCAMMap: Sendable {
@@ -13,35 +14,51 @@ public struct GradCAMMap: Sendable {
 }
 
 extension ScanClassifier {
-    /// Grad-CAM (Selvaraju et al. 2017) on the last block's ReLU output `A[k]`:
+    /// Grad-CAM (Selvaraju et al. 2017) on the last block's ReLU output `A` `[n, C, h, w]`:
     /// weights `α_k = mean_ij ∂logit_c/∂A_k(i,j)`, map `ReLU(Σ_k α_k A_k)`.
     ///
-    /// Between that layer and the logits there are only global average pooling and the linear
-    /// layer, so `∂logit_c/∂A_k(i,j) = fc.weight[c,k] / (h·w)` exactly; the backward pass reduces to that.
+    /// The conv blocks run without recording; `A` then becomes a leaf that requires a gradient,
+    /// the head (pool, fc) runs on it, and the engine's autodiff back-propagates the chosen class
+    /// logits (a one-hot seed per image; in eval mode images do not interact) into `A.grad`.
     /// - Parameters:
     ///   - input: normalised images `[n, size, size]`.
     ///   - classIndex: class to explain per image; nil = the predicted class.
     public func gradCAM(_ input: [Float], n: Int, classIndex: [Int]? = nil) -> (logits: [Float], maps: [GradCAMMap]) {
-        let f = forward(input, n: n, training: false)
-        let k = classCount, c = config.channels.last ?? 1, h = f.camH, w = f.camW, plane = h * w
-        var maps: [GradCAMMap] = []
+        setTraining(false)
+        let activations = withoutGradients { features(inputVariable(input, n: n)) }.value
+        let a = Variable(activations, requiresGrad: true, name: "gradcam.activations")
+        let out = head(a)
+        let logits = out.value.scalars
+        let k = classCount, c = activations.shape[1], h = activations.shape[2], w = activations.shape[3], plane = h * w
+        var classes: [Int] = []
+        var seed = [Float](repeating: 0, count: n * k)
         for b in 0..<n {
             var cls = 0
             if let ci = classIndex, b < ci.count { cls = ci[b] } else {
-                for j in 1..<k where f.logits[b * k + j] > f.logits[b * k + cls] { cls = j }
+                for j in 1..<k where logits[b * k + j] > logits[b * k + cls] { cls = j }
             }
+            classes.append(cls)
+            seed[b * k + cls] = 1
+        }
+        out.backward(Tensor(shape: [n, k], scalars: seed))
+        let grad = a.grad?.scalars ?? [Float](repeating: 0, count: activations.count)
+        let act = activations.scalars
+        var maps: [GradCAMMap] = []
+        for b in 0..<n {
             var cam = [Float](repeating: 0, count: plane)
             for ch in 0..<c {
-                let alpha = fcW[cls * c + ch] / Float(plane)
-                let o = (ch * n + b) * plane
-                for j in 0..<plane { cam[j] += alpha * f.camAct[o + j] }
+                let o = (b * c + ch) * plane
+                var alpha: Float = 0
+                for j in 0..<plane { alpha += grad[o + j] }
+                alpha /= Float(plane)
+                for j in 0..<plane { cam[j] += alpha * act[o + j] }
             }
             for j in 0..<plane { cam[j] = max(0, cam[j]) }
             let size = config.inputSize
-            maps.append(GradCAMMap(classIndex: cls, coarse: cam, camH: h, camW: w,
+            maps.append(GradCAMMap(classIndex: classes[b], coarse: cam, camH: h, camW: w,
                                    map: ScanClassifier.bilinear(cam, h: h, w: w, outH: size, outW: size), size: size))
         }
-        return (f.logits, maps)
+        return (logits, maps)
     }
 
     /// Bilinear resize with PyTorch's `align_corners=False` convention.

@@ -177,19 +177,16 @@ extension ScanClassifier {
         return (model, summary)
     }
 
-    /// A copy of every parameter and running statistic.
-    struct Snapshot: Sendable {
-        var convW, convB, gamma, beta, runMean, runVar: [[Float]]
-        var fcW, fcB: [Float]
+    /// A copy of every parameter and running statistic (tensors are copy-on-write values).
+    struct Snapshot: @unchecked Sendable {
+        var state: [String: Tensor]
     }
 
-    func snapshot() -> Snapshot {
-        Snapshot(convW: convW, convB: convB, gamma: gamma, beta: beta, runMean: runMean, runVar: runVar, fcW: fcW, fcB: fcB)
-    }
+    func snapshot() -> Snapshot { Snapshot(state: stateDict()) }
 
     func restore(_ s: Snapshot) {
-        convW = s.convW; convB = s.convB; gamma = s.gamma; beta = s.beta; runMean = s.runMean; runVar = s.runVar
-        fcW = s.fcW; fcB = s.fcB
+        // Same model, same names and shapes: cannot fail.
+        for (name, v) in namedParameters() + namedBuffers() { if let t = s.state[name] { v.value = t } }
     }
 }
 
@@ -220,58 +217,37 @@ enum Augmentation {
     }
 }
 
-/// One optimisation step at a time: class-weighted cross-entropy, backward, AdamW on every parameter
-/// (decay on conv and linear weights only). Used by `train` and by the benchmark.
+/// One optimisation step at a time through the engine: class-weighted ``crossEntropy``, autodiff
+/// backward, ``AdamW`` on every parameter (decoupled decay on conv and linear weights only, as the
+/// biases and batch-norm affine parameters are not decayed). Used by `train` and by the benchmark.
 public final class ScanTrainer: @unchecked Sendable {
     public let model: ScanClassifier
     let classWeights: [Float]
-    let weightDecay: Float
-    var adamConvW: [AdamState], adamConvB: [AdamState], adamG: [AdamState], adamB: [AdamState]
-    var adamFW: AdamState, adamFB: AdamState
+    let decayed: AdamW, undecayed: AdamW
     public private(set) var steps = 0
 
     public init(model: ScanClassifier, classWeights: [Float]? = nil, weightDecay: Float = 0) {
         self.model = model
         self.classWeights = classWeights ?? [Float](repeating: 1, count: model.classCount)
-        self.weightDecay = weightDecay
-        adamConvW = model.convW.map { AdamState(count: $0.count) }; adamConvB = model.convB.map { AdamState(count: $0.count) }
-        adamG = model.gamma.map { AdamState(count: $0.count) }; adamB = model.beta.map { AdamState(count: $0.count) }
-        adamFW = AdamState(count: model.fcW.count); adamFB = AdamState(count: model.fcB.count)
+        let named = model.namedParameters()
+        let isWeight = { (name: String) in name.hasSuffix(".weight") && !name.hasPrefix("b") }
+        decayed = AdamW(named.filter { isWeight($0.0) }.map(\.1), learningRate: 1e-3, weightDecay: weightDecay)
+        undecayed = AdamW(named.filter { !isWeight($0.0) }.map(\.1), learningRate: 1e-3, weightDecay: 0)
     }
 
     /// Trains on one normalised batch `[n, size, size]`; returns the batch loss.
     @discardableResult
     public func step(_ batch: [Float], labels: [Int], learningRate lr: Float) -> Double {
-        let n = labels.count, k = model.classCount
-        let f = model.forward(batch, n: n, training: true)
-        // Weighted cross-entropy (PyTorch: Σ w_y·(−log p_y) / Σ w_y) and its gradient.
-        let probs = ScanClassifier.softmax(f.logits, classes: k, temperature: 1)
-        var wsum: Float = 0
-        for y in labels { wsum += classWeights[y] }
-        var loss = 0.0
-        var dLogits = [Float](repeating: 0, count: n * k)
-        for (j, y) in labels.enumerated() {
-            let w = classWeights[y] / wsum
-            loss -= Double(w) * Foundation.log(Double(max(probs[j * k + y], 1e-12)))
-            for c in 0..<k { dLogits[j * k + c] = w * (probs[j * k + c] - (c == y ? 1 : 0)) }
-        }
-        let g = model.backward(f, dLogits: dLogits, n: n)
+        model.setTraining(true)
+        defer { model.setTraining(false) }
+        let logits = model.head(model.features(model.inputVariable(batch, n: labels.count)))
+        // PyTorch's weighted mean: Σ w_y·(−log p_y) / Σ w_y.
+        let loss = crossEntropy(logits, targets: labels, classWeights: classWeights)
+        model.zeroGrad()
+        loss.backward()
         steps += 1
-        let step = steps, wd = weightDecay
-        for i in 0..<model.blocks {
-            model.convW[i].withUnsafeMutableBufferPointer { p in g.convW[i].withUnsafeBufferPointer { q in
-                adamConvW[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step, decay: wd) } }
-            model.convB[i].withUnsafeMutableBufferPointer { p in g.convB[i].withUnsafeBufferPointer { q in
-                adamConvB[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
-            model.gamma[i].withUnsafeMutableBufferPointer { p in g.gamma[i].withUnsafeBufferPointer { q in
-                adamG[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
-            model.beta[i].withUnsafeMutableBufferPointer { p in g.beta[i].withUnsafeBufferPointer { q in
-                adamB[i].step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
-        }
-        model.fcW.withUnsafeMutableBufferPointer { p in g.fcW.withUnsafeBufferPointer { q in
-            adamFW.step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step, decay: wd) } }
-        model.fcB.withUnsafeMutableBufferPointer { p in g.fcB.withUnsafeBufferPointer { q in
-            adamFB.step(p.baseAddress!, q.baseAddress!, count: p.count, lr: lr, t: step) } }
-        return loss
+        decayed.learningRate = lr; undecayed.learningRate = lr
+        decayed.step(); undecayed.step()
+        return Double(loss.value.scalars[0])
     }
 }
