@@ -79,7 +79,7 @@ final class ScanClassifierTests: XCTestCase {
         XCTAssertLessThan(most, least, "most-first area \(most / 16) vs least-first \(least / 16)")
     }
 
-    /// The hand-written backward pass against central finite differences of the weighted loss.
+    /// The engine autodiff through the whole CNN (conv, batch norm, ReLU, max pool, GAP, linear) against central finite differences of the weighted loss.
     func testGradientsMatchFiniteDifferences() throws {
         for (size, channels, pool) in [(6, [4], [false]), (8, [3, 4], [true, false]), (8, [2, 3, 4], [true, false, false])] {
             var cfg = ScanClassifierConfig()
