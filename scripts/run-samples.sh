@@ -10,18 +10,17 @@ B=.build/release
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 echo; echo "== lepton-chat: a caller on a phone line (8 kHz mu-law) and a typed conversation =="
-for f in samples/chat/*.wav; do
-  [ -e "$f" ] && $B/lepton-chat transcribe "$f"
-done
+$B/lepton-chat transcribe samples/chat/jfk.wav samples/chat/jfk_tel8k.wav
 $B/lepton-chat respond --store "$tmp/sessions.sqlite" --session demo --text "hello"
 $B/lepton-chat respond --store "$tmp/sessions.sqlite" --session demo --text "I'd like to send two hundred and fifty dollars"
 $B/lepton-chat respond --store "$tmp/sessions.sqlite" --session demo --text "to my landlord"
 $B/lepton-chat respond --store "$tmp/sessions.sqlite" --session demo --text "yes"
 
-echo; echo "== lepton-risk: simulate a bank, train, score the riskiest transactions =="
-$B/lepton-risk simulate --accounts 1500 --days 20 --seed 7 --out "$tmp/tx.csv" --patterns "$tmp/patterns.csv"
-$B/lepton-risk train --transactions "$tmp/tx.csv" --out "$tmp/risk-model"
-$B/lepton-risk score --model "$tmp/risk-model" --transactions "$tmp/tx.csv" --top 5
+echo; echo "== lepton-risk: score the sample bank with the shipped model, explain the riskiest row =="
+$B/lepton-risk score --model samples/risk/model --transactions samples/risk/transactions.csv --top 5
+$B/lepton-risk score --model samples/risk/model --transactions samples/risk/transactions.csv --accounts --top 5
+top=$($B/lepton-risk score --model samples/risk/model --transactions samples/risk/transactions.csv --top 1 --json | sed -n 's/.*"row":\([0-9]*\).*/\1/p')
+$B/lepton-risk explain --model samples/risk/model --transactions samples/risk/transactions.csv "$top"
 
 echo; echo "== lepton-diagnose: the sample studies (scan + report) =="
 $B/lepton-diagnose analyze samples/diagnose/studies --format json

@@ -38,7 +38,6 @@ struct AsrCommand: ParsableCommand {
     struct Item { var name: String; var url: URL; var reference: String? }
 
     func run() throws {
-        preferHaswellBLAS()
         Log.level = common.logLevel
         EngineThreads.set(common.threads)
         let items: [Item]
@@ -154,13 +153,4 @@ struct AsrCommand: ParsableCommand {
     }
     private func rounded(_ x: Double, _ digits: Int = 3) -> Double { let p = pow(10.0, Double(digits)); return (x * p).rounded() / p }
     private func loadAverage() -> Double { var l = [Double](repeating: 0, count: 3); getloadavg(&l, 3); return l[0] }
-}
-
-/// See `preferAVX2BLASKernels` in lepton-chat: OpenBLAS's CPUID detection gives this machine
-/// class the SSE3 kernels; the binaries need AVX2 anyway, so restart once with the Haswell ones.
-private func preferHaswellBLAS() {
-    guard getenv("OPENBLAS_CORETYPE") == nil, getenv("LEPTON_NO_REEXEC") == nil else { return }
-    setenv("OPENBLAS_CORETYPE", "Haswell", 1)
-    setenv("LEPTON_NO_REEXEC", "1", 1)
-    execv("/proc/self/exe", CommandLine.unsafeArgv)
 }

@@ -56,7 +56,6 @@ struct TranscribeCommand: ParsableCommand {
     }
 
     func run() throws {
-        preferAVX2BLASKernels()
         Log.level = common.logLevel
         EngineThreads.set(common.threads)
         let formats: [TranscriptFormat] = format == "all" ? TranscriptFormat.allCases : [TranscriptFormat(rawValue: format)!]
@@ -103,16 +102,4 @@ struct TranscribeCommand: ParsableCommand {
         if failed == files.count { throw ExitCode(ExitStatus.failure) }
         if failed > 0 { throw ExitCode(ExitStatus.partial) }
     }
-}
-
-/// OpenBLAS picks its kernels at load time from CPUID; under KVM this machine class reports a
-/// generic "Intel Xeon Processor" and gets the SSE3 (Prescott) kernels, 2–3× slower. The
-/// binaries are built for Haswell (AVX2 + FMA) anyway, so when the user has not chosen a core
-/// type, restart once with `OPENBLAS_CORETYPE=Haswell`.
-func preferAVX2BLASKernels() {
-    guard getenv("OPENBLAS_CORETYPE") == nil, getenv("LEPTON_NO_REEXEC") == nil else { return }
-    setenv("OPENBLAS_CORETYPE", "Haswell", 1)
-    setenv("LEPTON_NO_REEXEC", "1", 1)
-    execv("/proc/self/exe", CommandLine.unsafeArgv)
-    // execv only returns on failure: carry on with the kernels already loaded.
 }
