@@ -1,41 +1,19 @@
+import LeptonEngine
+
 /// Ranking and threshold metrics for rare-positive scoring.
 public enum RiskMetrics {
-    /// Average precision (area under the precision-recall curve, step-wise, ties grouped).
+    /// Average precision (scikit-learn's step-wise definition, ties grouped); 0 with no positives.
     public static func averagePrecision(scores: [Float], labels: [Float]) -> Float {
-        let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        let P = labels.reduce(0) { $0 + ($1 > 0.5 ? 1 : 0) }
-        if P == 0 { return 0 }
-        var tp = 0, fp = 0, ap: Double = 0, prevRecall: Double = 0
-        var k = 0
-        while k < order.count {
-            var j = k
-            while j < order.count && scores[order[j]] == scores[order[k]] {
-                if labels[order[j]] > 0.5 { tp += 1 } else { fp += 1 }
-                j += 1
-            }
-            let recall = Double(tp) / Double(P), precision = Double(tp) / Double(tp + fp)
-            ap += (recall - prevRecall) * precision
-            prevRecall = recall
-            k = j
-        }
+        let binary = labels.map { $0 > 0.5 ? 1 : 0 }
+        guard binary.contains(1), let ap = try? Metrics.averagePrecision(labels: binary, scores: scores) else { return 0 }
         return Float(ap)
     }
 
-    /// ROC-AUC by the rank-sum formula (ties count one half).
+    /// ROC-AUC (ties count one half); 0.5 when only one class is present.
     public static func rocAUC(scores: [Float], labels: [Float]) -> Float {
-        let order = scores.indices.sorted { scores[$0] < scores[$1] }
-        var rankSum: Double = 0
-        var k = 0
-        while k < order.count {
-            var j = k
-            while j < order.count && scores[order[j]] == scores[order[k]] { j += 1 }
-            let avgRank = Double(k + j + 1) / 2
-            for q in k..<j where labels[order[q]] > 0.5 { rankSum += avgRank }
-            k = j
-        }
-        let P = Double(labels.reduce(0) { $0 + ($1 > 0.5 ? 1 : 0) }), N = Double(labels.count) - P
-        if P == 0 || N == 0 { return 0.5 }
-        return Float((rankSum - P * (P + 1) / 2) / (P * N))
+        let binary = labels.map { $0 > 0.5 ? 1 : 0 }
+        guard binary.contains(1), binary.contains(0), let auc = try? Metrics.rocAUC(labels: binary, scores: scores) else { return 0.5 }
+        return Float(auc)
     }
 
     /// Precision, recall and F1 of the positive class at `score >= threshold`.
