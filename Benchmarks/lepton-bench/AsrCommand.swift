@@ -65,6 +65,7 @@ struct AsrCommand: ParsableCommand {
         _ = try transcriber.transcribe(url: items[0].url)
         Log.info(String(format: "warm-up %.2f s", wall() - w))
 
+        WhisperDecoder.stepStats = (0, 0)
         var walls = [String: [Double]](), cpus = [String: [Double]]()
         var passWall: [Double] = [], passCPU: [Double] = []
         for r in 0..<max(1, repeats) {
@@ -118,6 +119,8 @@ struct AsrCommand: ParsableCommand {
                        "wer": refWords > 0 ? Double(errors) / Double(refWords) : NSNull(), "errors": errors, "ref_words": refWords] as [String: Any],
             "stage_s": ["features": transcriber.stageSeconds.features, "encoder": transcriber.stageSeconds.encoder,
                         "decoder": transcriber.stageSeconds.decoder],
+            "decoder_steps_per_pass": WhisperDecoder.stepStats.steps / max(1, repeats),
+            "decoder_rows_per_pass": WhisperDecoder.stepStats.rows / max(1, repeats),
             "peak_rss_mb": rounded(Double(usage.ru_maxrss) / 1024, 1),
             "loadavg_1min": [load0, loadAverage()],
         ]

@@ -18,7 +18,11 @@ public final class WhisperDecoder {
 
     private let selfKeys: [UnsafeMutablePointer<Float>]    // per layer [maxRows, 448, 384]
     private let selfValues: [UnsafeMutablePointer<Float>]
-    private let crossKV: [UnsafeMutablePointer<Float>]     // per layer [1500, 768]
+    private let crossKV: [UnsafeMutablePointer<Float>]     // per layer [1500, 768] (K part unused after re-lay)
+    /// Cross-attention keys per layer in panels of 16 keys, `[head][94][64][16]` (keys ≥ 1500 zero),
+    /// so that a query's scores are broadcast-FMAs with 16 keys per pair of SIMD8 lanes.
+    private let crossKeyPanels: [UnsafeMutablePointer<Float>]
+    private static let keyPanels = (WhisperModel.encoderPositions + 15) / 16
     private let x: UnsafeMutablePointer<Float>             // [rows, 384]
     private let normed: UnsafeMutablePointer<Float>        // [rows, 384]
     private let qkv: UnsafeMutablePointer<Float>           // [rows, 1152]
@@ -26,6 +30,9 @@ public final class WhisperDecoder {
     private let hidden: UnsafeMutablePointer<Float>        // [rows, 1536]
     private let scores: UnsafeMutablePointer<Float>        // [rows, 1500]
     private let gatherScratch: UnsafeMutablePointer<Float> // [maxRows, 448, 384]
+
+    /// Steps and rows run by all decoders of the process (benchmark statistics).
+    nonisolated(unsafe) public static var stepStats = (steps: 0, rows: 0)
 
     public init(model: WhisperModel, maxRows: Int = 5) {
         self.model = model
@@ -36,6 +43,11 @@ public final class WhisperDecoder {
         selfKeys = (0..<WhisperModel.decoderLayers).map { _ in .allocate(capacity: cache) }
         selfValues = (0..<WhisperModel.decoderLayers).map { _ in .allocate(capacity: cache) }
         crossKV = (0..<WhisperModel.decoderLayers).map { _ in .allocate(capacity: sources * 2 * d) }
+        crossKeyPanels = (0..<WhisperModel.decoderLayers).map { _ in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: WhisperModel.heads * Self.keyPanels * WhisperModel.headDim * 16)
+            p.initialize(repeating: 0, count: WhisperModel.heads * Self.keyPanels * WhisperModel.headDim * 16)
+            return p
+        }
         x = .allocate(capacity: maxRows * d)
         normed = .allocate(capacity: maxRows * d)
         qkv = .allocate(capacity: maxRows * 3 * d)
@@ -46,7 +58,7 @@ public final class WhisperDecoder {
     }
 
     deinit {
-        for p in selfKeys + selfValues + crossKV { p.deallocate() }
+        for p in selfKeys + selfValues + crossKV + crossKeyPanels { p.deallocate() }
         for p in [x, normed, qkv, context, hidden, scores, gatherScratch] { p.deallocate() }
     }
 
@@ -54,6 +66,15 @@ public final class WhisperDecoder {
     public func setEncoderOutput(_ encoded: UnsafePointer<Float>) {
         for (l, layer) in model.decoderLayers.enumerated() {
             WhisperKernels.linear(encoded, layer.crossKV, rows: sources, into: crossKV[l])
+            // Keys into panels: panel element (h, p, c, lane) = K[16p + lane, 64h + c].
+            let kv = crossKV[l], panels = crossKeyPanels[l], hd = WhisperModel.headDim
+            for h in 0..<WhisperModel.heads {
+                for j in 0..<sources {
+                    let src = kv + j * 2 * d + h * hd
+                    let dst = panels + ((h * Self.keyPanels + j / 16) * hd) * 16 + j % 16
+                    for c in 0..<hd { dst[c * 16] = src[c] }
+                }
+            }
         }
     }
 
@@ -65,17 +86,20 @@ public final class WhisperDecoder {
     ///   - logits: `[rows, 51864]` output, or `nil` to skip the output projection (prompt tokens).
     public func step(tokens: [Int], position: Int, logits: UnsafeMutablePointer<Float>?) {
         let rows = tokens.count
+        WhisperDecoder.stepStats.steps += 1
+        WhisperDecoder.stepStats.rows += rows
         precondition(rows >= 1 && rows <= maxRows && position < maxPositions)
         let hd = WhisperModel.headDim, heads = WhisperModel.heads
         let scale = 1 / Float(hd).squareRoot()
         for (r, t) in tokens.enumerated() {
-            let e = model.embeddings + t * d, p = model.decoderPositions + position * d, xr = x + r * d
-            for j in 0..<d { xr[j] = Float(e[j]) + p[j] }
+            let p = model.decoderPositions + position * d, xr = x + r * d
+            model.embeddings.row(t, into: xr)
+            for j in 0..<d { xr[j] += p[j] }
         }
         for (l, layer) in model.decoderLayers.enumerated() {
             // Causal self-attention over the cache.
             WhisperKernels.layerNorm(x, normed, gamma: layer.selfNorm.gamma, beta: layer.selfNorm.beta, rows: rows, width: d)
-            WhisperKernels.smallLinear(normed, layer.selfQKV, rows: rows, into: qkv)
+            WhisperKernels.halfLinear(normed, layer.selfQKV, rows: rows, into: qkv)
             let keys = selfKeys[l], values = selfValues[l]
             for r in 0..<rows {
                 let base = (r * maxPositions + position) * d
@@ -95,38 +119,35 @@ public final class WhisperDecoder {
                     for j in 0..<n { Self.axpy64(s[j], rowValues + j * d + h * hd, out) }
                 }
             }
-            WhisperKernels.smallLinear(context, layer.selfOut, rows: rows, into: x, accumulate: true)
+            WhisperKernels.halfLinear(context, layer.selfOut, rows: rows, into: x, accumulate: true)
 
             // Cross-attention to the window's encoder output.
             WhisperKernels.layerNorm(x, normed, gamma: layer.crossNorm.gamma, beta: layer.crossNorm.beta, rows: rows, width: d)
-            WhisperKernels.smallLinear(normed, layer.crossQuery, rows: rows, into: qkv)
-            crossAttention(kv: crossKV[l], rows: rows, scale: scale)
-            WhisperKernels.smallLinear(context, layer.crossOut, rows: rows, into: x, accumulate: true)
+            WhisperKernels.halfLinear(normed, layer.crossQuery, rows: rows, into: qkv)
+            crossAttention(kv: crossKV[l], keyPanels: crossKeyPanels[l], rows: rows, scale: scale)
+            WhisperKernels.halfLinear(context, layer.crossOut, rows: rows, into: x, accumulate: true)
 
             // Feed-forward.
             WhisperKernels.layerNorm(x, normed, gamma: layer.ffnNorm.gamma, beta: layer.ffnNorm.beta, rows: rows, width: d)
-            WhisperKernels.smallLinear(normed, layer.ffnIn, rows: rows, into: hidden, gelu: true)
-            WhisperKernels.smallLinear(hidden, layer.ffnOut, rows: rows, into: x, accumulate: true)
+            WhisperKernels.halfLinear(normed, layer.ffnIn, rows: rows, into: hidden, gelu: true)
+            WhisperKernels.halfLinear(hidden, layer.ffnOut, rows: rows, into: x, accumulate: true)
         }
         guard let logits else { return }
         WhisperKernels.layerNorm(x, normed, gamma: model.decoderNorm.gamma, beta: model.decoderNorm.beta, rows: rows, width: d)
         Self.projectOutput(normed, rows: rows, embeddings: model.embeddings, into: logits)
     }
 
-    /// Cross-attention of `rows` queries (in `qkv`, stride 384) over the window's keys|values
-    /// `[1500, 768]`. Heads are shared out over the workers; within a head every key and value
-    /// row is loaded once for all query rows (the slice of one head is 768 KB: it would not
-    /// stay in L2 across rows). Scores `[rows, 1500]` per head, output into `context`.
-    private func crossAttention(kv: UnsafeMutablePointer<Float>, rows: Int, scale: Float) {
+    /// Cross-attention of `rows` queries (in `qkv`, stride 384) over the window's keys (panels)
+    /// and values (`kv` columns 384…767). One task per head: scores `[rows, 1500]` as a small
+    /// GEMM over the key panels, row softmax, then the weighted values. Output into `context`.
+    private func crossAttention(kv: UnsafeMutablePointer<Float>, keyPanels: UnsafeMutablePointer<Float>, rows: Int, scale: Float) {
         let hd = WhisperModel.headDim, heads = WhisperModel.heads, d = self.d, n = sources
-        nonisolated(unsafe) let q = qkv, context = context, scores = scores, kv = kv
+        nonisolated(unsafe) let q = qkv, context = context, scores = scores, kv = kv, keyPanels = keyPanels
         WhisperKernels.forEachTask(heads) { task in
             for h in task..<(task + 1) {
                 let s = scores + h * rows * n
-                for j in 0..<n {
-                    let key = kv + j * 2 * d + h * hd
-                    for r in 0..<rows { s[r * n + j] = Self.dot64(q + r * d + h * hd, key) * scale }
-                }
+                WhisperKernels.panelScores(q + h * hd, rows: rows, ldq: d, panels: keyPanels + h * Self.keyPanels * hd * 16,
+                                           panelCount: Self.keyPanels, keys: n, scale: scale, into: s)
                 for r in 0..<rows { WhisperKernels.softmax(s + r * n, n) }
                 // Weighted values: the 64-wide output of a row stays in registers over 4 values.
                 for r in 0..<rows {
@@ -174,40 +195,12 @@ public final class WhisperDecoder {
         }
     }
 
-    /// `logits[rows, V] = x[rows, 384] · Eᵀ` with `E` in float16: each block of 4 vocabulary rows
-    /// is converted once (F16C) into an L1 scratch and multiplied with every hypothesis row,
-    /// 4 independent SIMD8 accumulators per row. Reads the 40 MB matrix once per step, with no
-    /// packing copy (OpenBLAS would pack the whole matrix on every call for so few rows).
-    static func projectOutput(_ x: UnsafePointer<Float>, rows: Int, embeddings: UnsafePointer<Float16>,
+    /// `logits[rows, V] = x[rows, 384] · Eᵀ` with `E` the float16 embedding panels: reads the
+    /// 40 MB matrix once per step for all rows, with no packing copy (OpenBLAS would pack the
+    /// whole matrix on every call for so few rows).
+    static func projectOutput(_ x: UnsafePointer<Float>, rows: Int, embeddings: HalfPanelMatrix,
                               into logits: UnsafeMutablePointer<Float>) {
-        let d = WhisperModel.dModel, vocab = WhisperModel.vocabularySize
-        nonisolated(unsafe) let x = x, embeddings = embeddings, logits = logits
-        let blocks = vocab / 4, tasks = 16
-        WhisperKernels.forEachTask(tasks) { task in
-            let lo = blocks * task / tasks, hi = blocks * (task + 1) / tasks
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * d)
-            defer { scratch.deallocate() }
-            for block in lo..<hi {
-                let v0 = block * 4
-                let src = embeddings + v0 * d
-                for i in 0..<(4 * d) { scratch[i] = Float(src[i]) }
-                for r in 0..<rows {
-                    let xr = x + r * d
-                    var a0 = SIMD8<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
-                    var j = 0
-                    while j < d {
-                        let xv = UnsafeRawPointer(xr + j).loadUnaligned(as: SIMD8<Float>.self)
-                        a0.addProduct(xv, UnsafeRawPointer(scratch + j).loadUnaligned(as: SIMD8<Float>.self))
-                        a1.addProduct(xv, UnsafeRawPointer(scratch + d + j).loadUnaligned(as: SIMD8<Float>.self))
-                        a2.addProduct(xv, UnsafeRawPointer(scratch + 2 * d + j).loadUnaligned(as: SIMD8<Float>.self))
-                        a3.addProduct(xv, UnsafeRawPointer(scratch + 3 * d + j).loadUnaligned(as: SIMD8<Float>.self))
-                        j += 8
-                    }
-                    let out = logits + r * vocab + v0
-                    out[0] = a0.sum(); out[1] = a1.sum(); out[2] = a2.sum(); out[3] = a3.sum()
-                }
-            }
-        }
+        WhisperKernels.panelProduct(x, embeddings, rows: rows, into: logits, bias: nil, accumulate: false, tasks: 32)
     }
 
     @inline(__always)

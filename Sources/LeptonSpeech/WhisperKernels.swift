@@ -151,23 +151,33 @@ enum WhisperKernels {
         sum = acc.sum()
         while j < n { let e = Foundation.exp(row[j] - m); row[j] = e; sum += e; j += 1 }
         let inv = 1 / sum
-        for k in 0..<n { row[k] *= inv }
+        let iv = V(repeating: inv)
+        j = 0
+        while j + 8 <= n {
+            let p = UnsafeMutableRawPointer(row + j)
+            p.storeBytes(of: p.loadUnaligned(as: V.self) * iv, as: V.self)
+            j += 8
+        }
+        while j < n { row[j] *= inv; j += 1 }
     }
 
-    /// Largest of `row[0..<n]` (8 lanes at a time).
+    /// Largest of `row[0..<n]`, 16 lanes at a time (`replace(with:where:)` compiles to `vmaxps`).
     @inline(__always)
     static func maxValue(_ row: UnsafePointer<Float>, _ n: Int) -> Float {
-        var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0
+        var m0 = V(repeating: -.infinity), m1 = m0
         var j = 0
-        while j + 4 <= n {
-            m0 = row[j] > m0 ? row[j] : m0
-            m1 = row[j + 1] > m1 ? row[j + 1] : m1
-            m2 = row[j + 2] > m2 ? row[j + 2] : m2
-            m3 = row[j + 3] > m3 ? row[j + 3] : m3
-            j += 4
+        while j + 16 <= n {
+            let v0 = UnsafeRawPointer(row + j).loadUnaligned(as: V.self)
+            let v1 = UnsafeRawPointer(row + j + 8).loadUnaligned(as: V.self)
+            m0.replace(with: v0, where: v0 .> m0)
+            m1.replace(with: v1, where: v1 .> m1)
+            j += 16
         }
-        while j < n { m0 = row[j] > m0 ? row[j] : m0; j += 1 }
-        return max(max(m0, m1), max(m2, m3))
+        m0.replace(with: m1, where: m1 .> m0)
+        var m = m0[0]
+        for i in 1..<8 where m0[i] > m { m = m0[i] }
+        while j < n { m = row[j] > m ? row[j] : m; j += 1 }
+        return m
     }
 
     /// `y[rows, out] = x[rows, in] · Wᵀ (+ b)`.
@@ -190,44 +200,14 @@ enum WhisperKernels {
         }
     }
 
-    /// `y[rows, out] (+)= x[rows, in] · Wᵀ + b` for a few rows (decoder hypotheses): every weight
-    /// row is read once for all rows, 4 output columns at a time with independent SIMD8
-    /// accumulators, and no packing copy (OpenBLAS packs the whole weight on every call).
-    static func smallLinear(_ x: UnsafePointer<Float>, _ layer: WhisperModel.Linear, rows: Int,
-                            into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, gelu: Bool = false) {
-        let n = layer.inputs, outputs = layer.outputs
-        precondition(n % 8 == 0 && outputs % 4 == 0)
-        nonisolated(unsafe) let x = x, y = y
-        let layer = layer
-        let blocks = outputs / 4, per = 96
-        forEachTask((blocks + per - 1) / per) { task in
-            let lo = task * per, hi = min(blocks, lo + per)
-            for block in lo..<hi {
-                let o = block * 4
-                let w0 = UnsafePointer(layer.weight + o * n), w1 = w0 + n, w2 = w1 + n, w3 = w2 + n
-                for r in 0..<rows {
-                    let xr = x + r * n
-                    var a0 = V(repeating: 0), a1 = a0, a2 = a0, a3 = a0
-                    var j = 0
-                    while j < n {
-                        let xv = UnsafeRawPointer(xr + j).loadUnaligned(as: V.self)
-                        a0.addProduct(xv, UnsafeRawPointer(w0 + j).loadUnaligned(as: V.self))
-                        a1.addProduct(xv, UnsafeRawPointer(w1 + j).loadUnaligned(as: V.self))
-                        a2.addProduct(xv, UnsafeRawPointer(w2 + j).loadUnaligned(as: V.self))
-                        a3.addProduct(xv, UnsafeRawPointer(w3 + j).loadUnaligned(as: V.self))
-                        j += 8
-                    }
-                    let out = y + r * outputs + o
-                    let b = layer.bias + o
-                    var v = SIMD4<Float>(a0.sum(), a1.sum(), a2.sum(), a3.sum()) + SIMD4<Float>(b[0], b[1], b[2], b[3])
-                    if accumulate { v += SIMD4<Float>(out[0], out[1], out[2], out[3]) }
-                    out[0] = v[0]; out[1] = v[1]; out[2] = v[2]; out[3] = v[3]
-                }
-            }
-        }
+    /// `y[rows, out] (+)= x[rows, in] · Wᵀ + b` for a few rows (decoder hypotheses), `W` in
+    /// float16 panels: every weight is read once for all rows (see ``HalfPanelMatrix``).
+    /// With `gelu`, GELU is applied after the bias.
+    static func halfLinear(_ x: UnsafePointer<Float>, _ layer: WhisperModel.HalfLinear, rows: Int,
+                           into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, gelu: Bool = false) {
+        panelProduct(x, layer.weight, rows: rows, into: y, bias: layer.bias, accumulate: accumulate, tasks: nil)
         if gelu {
-            // Bias already added: apply GELU alone (zero bias).
-            let count = rows * outputs
+            let count = rows * layer.outputs
             var i = 0
             while i + 8 <= count {
                 let v = UnsafeRawPointer(y + i).loadUnaligned(as: V.self)
@@ -235,7 +215,69 @@ enum WhisperKernels {
                 UnsafeMutableRawPointer(y + i).storeBytes(of: g, as: V.self)
                 i += 8
             }
+            precondition(i == count)
         }
+    }
+
+    /// `y[rows, W.outputs] (+)= x[rows, W.inputs] · Wᵀ (+ bias)`, panels shared out over the workers
+    /// in about `tasks` tasks (default: ~200 KB of weights per task).
+    static func panelProduct(_ x: UnsafePointer<Float>, _ w: HalfPanelMatrix, rows: Int, into y: UnsafeMutablePointer<Float>,
+                             bias: UnsafePointer<Float>?, accumulate: Bool, tasks: Int?) {
+        nonisolated(unsafe) let x = x, y = y, bias = bias
+        let per = tasks.map { max(1, (w.panels + $0 - 1) / $0) } ?? max(2, 98_304 / (w.inputs * HalfPanelMatrix.width))
+        let count = (w.panels + per - 1) / per
+        forEachTask(count) { task in
+            let lo = task * per, hi = min(w.panels, lo + per)
+            w.multiply(x, rows: rows, ldx: w.inputs, panelRange: lo..<hi, into: y, ldy: w.outputs, bias: bias, accumulate: accumulate)
+        }
+    }
+
+    /// Attention scores `s[r, j] = scale · q[r, 0..<64] · K[j, 0..<64]` for `rows` ≤ 5 queries,
+    /// with K in panels of 16 keys `[panelCount][64][16]`; `s` is `[rows, keys]` (stride `keys`).
+    static func panelScores(_ q: UnsafePointer<Float>, rows: Int, ldq: Int, panels: UnsafePointer<Float>,
+                            panelCount: Int, keys: Int, scale: Float, into s: UnsafeMutablePointer<Float>) {
+        precondition(rows >= 1 && rows <= 5)
+        for p in 0..<panelCount {
+            switch rows {
+            case 5: scorePanel(5, q, ldq, panels + p * 64 * 16, p * 16, keys, scale, s)
+            case 4: scorePanel(4, q, ldq, panels + p * 64 * 16, p * 16, keys, scale, s)
+            case 3: scorePanel(3, q, ldq, panels + p * 64 * 16, p * 16, keys, scale, s)
+            case 2: scorePanel(2, q, ldq, panels + p * 64 * 16, p * 16, keys, scale, s)
+            default: scorePanel(1, q, ldq, panels + p * 64 * 16, p * 16, keys, scale, s)
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func scorePanel(_ n: Int, _ q: UnsafePointer<Float>, _ ldq: Int, _ k: UnsafePointer<Float>,
+                                   _ j0: Int, _ keys: Int, _ scale: Float, _ s: UnsafeMutablePointer<Float>) {
+        let q0 = q, q1 = q + (n > 1 ? ldq : 0), q2 = q + (n > 2 ? 2 * ldq : 0)
+        let q3 = q + (n > 3 ? 3 * ldq : 0), q4 = q + (n > 4 ? 4 * ldq : 0)
+        var a0 = V(repeating: 0), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0
+        for c in 0..<64 {
+            let kp = UnsafeRawPointer(k + c * 16)
+            let lo = kp.loadUnaligned(as: V.self), hi = (kp + 32).loadUnaligned(as: V.self)
+            let s0 = V(repeating: q0[c]); a0.addProduct(s0, lo); b0.addProduct(s0, hi)
+            if n > 1 { let t = V(repeating: q1[c]); a1.addProduct(t, lo); b1.addProduct(t, hi) }
+            if n > 2 { let t = V(repeating: q2[c]); a2.addProduct(t, lo); b2.addProduct(t, hi) }
+            if n > 3 { let t = V(repeating: q3[c]); a3.addProduct(t, lo); b3.addProduct(t, hi) }
+            if n > 4 { let t = V(repeating: q4[c]); a4.addProduct(t, lo); b4.addProduct(t, hi) }
+        }
+        let valid = min(16, keys - j0), sv = V(repeating: scale)
+        @inline(__always) func put(_ lo: V, _ hi: V, _ out: UnsafeMutablePointer<Float>) {
+            if valid == 16 {
+                UnsafeMutableRawPointer(out).storeBytes(of: lo * sv, as: V.self)
+                UnsafeMutableRawPointer(out + 8).storeBytes(of: hi * sv, as: V.self)
+            } else {
+                let l = lo * sv, h = hi * sv
+                for i in 0..<valid { out[i] = i < 8 ? l[i] : h[i - 8] }
+            }
+        }
+        put(a0, b0, s + j0)
+        if n > 1 { put(a1, b1, s + keys + j0) }
+        if n > 2 { put(a2, b2, s + 2 * keys + j0) }
+        if n > 3 { put(a3, b3, s + 3 * keys + j0) }
+        if n > 4 { put(a4, b4, s + 4 * keys + j0) }
     }
 
     /// `y += x · Wᵀ + b` (residual connection fused into the GEMM with beta = 1).

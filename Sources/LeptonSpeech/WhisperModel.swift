@@ -69,6 +69,15 @@ public final class WhisperModel: @unchecked Sendable {
         public let inputs: Int
     }
 
+    /// A decoder linear layer `y = x Wᵀ + b`: `W` kept in float16 as stored (exact), in the panel
+    /// layout of ``HalfPanelMatrix`` for the few-row products of decoding steps; `b` in float32.
+    public struct HalfLinear: @unchecked Sendable {
+        public let weight: HalfPanelMatrix
+        public let bias: UnsafeMutablePointer<Float>
+        public var outputs: Int { weight.outputs }
+        public var inputs: Int { weight.inputs }
+    }
+
     /// LayerNorm parameters (epsilon 1e-5).
     public struct Norm: @unchecked Sendable {
         public let gamma: UnsafeMutablePointer<Float>
@@ -86,15 +95,16 @@ public final class WhisperModel: @unchecked Sendable {
 
     public struct DecoderLayer: Sendable {
         public let selfNorm: Norm
-        public let selfQKV: Linear
-        public let selfOut: Linear
+        public let selfQKV: HalfLinear
+        public let selfOut: HalfLinear
         public let crossNorm: Norm
-        public let crossQuery: Linear
+        public let crossQuery: HalfLinear
+        /// Applied once per window to 1500 encoder rows (a large GEMM): float32.
         public let crossKV: Linear
-        public let crossOut: Linear
+        public let crossOut: HalfLinear
         public let ffnNorm: Norm
-        public let ffnIn: Linear
-        public let ffnOut: Linear
+        public let ffnIn: HalfLinear
+        public let ffnOut: HalfLinear
     }
 
     /// Conv weights re-laid at load as `[out, kernel, in]` so that an im2col row is three
@@ -107,8 +117,8 @@ public final class WhisperModel: @unchecked Sendable {
     public let encoderNorm: Norm
     /// `[51864, 384]`: token embeddings and (tied) output projection, kept in float16 as stored
     /// (exact; converted on the fly), which halves both its memory and the bytes each decoding
-    /// step's output projection reads.
-    public let embeddings: UnsafeMutablePointer<Float16>
+    /// step's output projection reads. Panel layout: a lookup is ``HalfPanelMatrix/row(_:into:)``.
+    public let embeddings: HalfPanelMatrix
     /// `[448, 384]`
     public let decoderPositions: UnsafeMutablePointer<Float>
     public let decoderLayers: [DecoderLayer]
@@ -120,7 +130,7 @@ public final class WhisperModel: @unchecked Sendable {
     public let directory: URL
 
     private var allocations: [UnsafeMutablePointer<Float>] = []
-    private var halfAllocations: [UnsafeMutablePointer<Float16>] = []
+    private var panelMatrices: [HalfPanelMatrix] = []
 
     /// Loads `model.bin`, `config.json` and `vocabulary.txt` from `directory`.
     ///
@@ -179,7 +189,7 @@ public final class WhisperModel: @unchecked Sendable {
         encoderLayers = enc
         encoderNorm = try loader.norm("encoder/layer_norm")
 
-        embeddings = try loader.halfTensor("decoder/embeddings/weight", [Self.vocabularySize, d])
+        embeddings = try loader.halfPanels("decoder/embeddings/weight", out: Self.vocabularySize, in: d)
         // The output projection is the embedding matrix (alias); it must not have its own bias.
         guard file.aliases["decoder/projection/weight"] == "decoder/embeddings/weight" else {
             throw SpeechError.weight(name: "decoder/projection/weight", reason: "expected an alias of decoder/embeddings/weight")
@@ -191,21 +201,21 @@ public final class WhisperModel: @unchecked Sendable {
             let p = "decoder/layer_\(l)/"
             dec.append(DecoderLayer(
                 selfNorm: try loader.norm(p + "self_attention/layer_norm"),
-                selfQKV: try loader.linear(p + "self_attention/linear_0", out: 3 * d, in: d),
-                selfOut: try loader.linear(p + "self_attention/linear_1", out: d, in: d),
+                selfQKV: try loader.halfLinear(p + "self_attention/linear_0", out: 3 * d, in: d),
+                selfOut: try loader.halfLinear(p + "self_attention/linear_1", out: d, in: d),
                 crossNorm: try loader.norm(p + "attention/layer_norm"),
-                crossQuery: try loader.linear(p + "attention/linear_0", out: d, in: d),
+                crossQuery: try loader.halfLinear(p + "attention/linear_0", out: d, in: d),
                 crossKV: try loader.linear(p + "attention/linear_1", out: 2 * d, in: d),
-                crossOut: try loader.linear(p + "attention/linear_2", out: d, in: d),
+                crossOut: try loader.halfLinear(p + "attention/linear_2", out: d, in: d),
                 ffnNorm: try loader.norm(p + "ffn/layer_norm"),
-                ffnIn: try loader.linear(p + "ffn/linear_0", out: Self.ffnDim, in: d),
-                ffnOut: try loader.linear(p + "ffn/linear_1", out: d, in: Self.ffnDim)))
+                ffnIn: try loader.halfLinear(p + "ffn/linear_0", out: Self.ffnDim, in: d),
+                ffnOut: try loader.halfLinear(p + "ffn/linear_1", out: d, in: Self.ffnDim)))
         }
         decoderLayers = dec
         decoderNorm = try loader.norm("decoder/layer_norm")
 
         allocations = loader.allocations
-        halfAllocations = loader.halfAllocations
+        panelMatrices = loader.panelMatrices
         let unused = file.allNames.filter { !loader.used.contains($0) }
         if let first = unused.first {
             throw SpeechError.weight(name: first, reason: "present in \(binURL.lastPathComponent) but unused by Whisper tiny.en"
@@ -215,7 +225,7 @@ public final class WhisperModel: @unchecked Sendable {
 
     deinit {
         for p in allocations { p.deallocate() }
-        for p in halfAllocations { p.deallocate() }
+        for m in panelMatrices { m.deallocate() }
     }
 
     /// Reads variables by name, remembering which were consumed.
@@ -223,23 +233,26 @@ public final class WhisperModel: @unchecked Sendable {
         let file: CTranslate2File
         var used: Set<String> = []
         var allocations: [UnsafeMutablePointer<Float>] = []
-        var halfAllocations: [UnsafeMutablePointer<Float16>] = []
+        var panelMatrices: [HalfPanelMatrix] = []
 
-        mutating func halfTensor(_ name: String, _ shape: [Int]) throws -> UnsafeMutablePointer<Float16> {
-            let p = UnsafeMutablePointer<Float16>.allocate(capacity: max(shape.reduce(1, *), 1))
+        /// A float16 `[out, in]` matrix re-laid in panels (values unchanged).
+        mutating func halfPanels(_ name: String, out: Int, in inputs: Int) throws -> HalfPanelMatrix {
+            let p = UnsafeMutablePointer<Float16>.allocate(capacity: out * inputs)
+            defer { p.deallocate() }
             do {
-                try file.readHalves(name, expectedShape: shape, into: p)
+                try file.readHalves(name, expectedShape: [out, inputs], into: p)
             } catch let e as CTranslate2Error {
-                p.deallocate()
                 switch e {
                 case .missingVariable: throw SpeechError.weight(name: name, reason: "missing from \(file.path)")
                 case let .wrongVariable(_, _, reason): throw SpeechError.weight(name: name, reason: reason)
                 default: throw SpeechError.model(path: file.path, reason: e.description)
                 }
             }
+            guard !used.contains(name) else { throw SpeechError.weight(name: name, reason: "read twice") }
             used.insert(name)
-            halfAllocations.append(p)
-            return p
+            let m = HalfPanelMatrix(rowMajor: p, outputs: out, inputs: inputs)
+            panelMatrices.append(m)
+            return m
         }
 
         mutating func tensor(_ name: String, _ shape: [Int]) throws -> UnsafeMutablePointer<Float> {
@@ -273,6 +286,10 @@ public final class WhisperModel: @unchecked Sendable {
         mutating func linear(_ prefix: String, out: Int, in inputs: Int) throws -> Linear {
             Linear(weight: try tensor(prefix + "/weight", [out, inputs]), bias: try tensor(prefix + "/bias", [out]),
                    outputs: out, inputs: inputs)
+        }
+
+        mutating func halfLinear(_ prefix: String, out: Int, in inputs: Int) throws -> HalfLinear {
+            HalfLinear(weight: try halfPanels(prefix + "/weight", out: out, in: inputs), bias: try tensor(prefix + "/bias", [out]))
         }
 
         mutating func norm(_ prefix: String) throws -> Norm {
