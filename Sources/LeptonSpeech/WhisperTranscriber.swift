@@ -51,6 +51,11 @@ public struct WhisperTranscribeOptions: Sendable {
     /// 25 ms frame is below this level (dB full scale, RMS) is silence and is not decoded, so
     /// digital silence or faint hiss cannot make the model invent words. `nil` disables it.
     public var silenceThresholdDBFS: Double? = -60
+    /// Text given to the decoder before the first window, after `<|startofprev|>`, as
+    /// faster-whisper's `initial_prompt`: words the speaker is likely to use (a bank's
+    /// vocabulary: "PIN", "balance", "loan") make the model prefer them when the audio is
+    /// ambiguous. Encoded with the model's `tokenizer.json`; reset like previous text.
+    public var initialPrompt: String?
     public init() {}
 }
 
@@ -70,6 +75,7 @@ public final class WhisperTranscriber {
     private let generator: WhisperGenerator
     private let features: UnsafeMutablePointer<Float>
     private var tokenizer: WhisperTokenizer { model.tokenizer }
+    private var promptEncoder: WhisperBPEEncoder?
 
     /// Seconds per mel frame and per timestamp step.
     static let frameSeconds = 0.01
@@ -122,7 +128,7 @@ public final class WhisperTranscriber {
         let mel = WhisperLogMel(source: try makeSource())
 
         var segments: [WhisperSegment] = []
-        var allTokens: [Int] = []
+        var allTokens = try initialPromptTokens()
         var promptResetSince = 0
         var seek = 0
         while seek < contentFrames {
@@ -174,6 +180,16 @@ public final class WhisperTranscriber {
         }
         let text = segments.map(\.text).joined().trimmingCharacters(in: .whitespacesAndNewlines)
         return WhisperTranscription(text: text, duration: Double(sampleCount) / Double(WhisperLogMel.sampleRate), segments: segments)
+    }
+
+    /// Ids of `options.initialPrompt` (with the leading space faster-whisper adds), or none.
+    public func initialPromptTokens() throws -> [Int] {
+        guard let text = options.initialPrompt?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return [] }
+        if promptEncoder == nil {
+            promptEncoder = try WhisperBPEEncoder(tokenizerJSON: model.directory.appendingPathComponent("tokenizer.json"),
+                                                  vocabulary: tokenizer)
+        }
+        return promptEncoder!.encode(" " + text)
     }
 
     struct Decoded {

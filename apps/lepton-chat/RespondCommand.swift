@@ -84,7 +84,8 @@ struct RespondCommand: ParsableCommand {
             let id = session ?? UUID().uuidString.lowercased()
             let reply: AgentReply
             if let audio {
-                let transcript = try transcribeForChat(URL(fileURLWithPath: audio), threads: common.threads)
+                let transcript = try transcribeForChat(URL(fileURLWithPath: audio), threads: common.threads,
+                                                       prompt: agent.engine.domain.asrPrompt)
                 Log.debug("transcript: \(maskNumbersInText(transcript))")
                 reply = try agent.respond(text: transcript, session: id, allowEmpty: true)
             } else {
@@ -114,12 +115,14 @@ func printReply(_ reply: AgentReply, json: Bool) {
 /// Whisper, loaded on first use and kept for the next turns of a shell session.
 nonisolated(unsafe) private var chatTranscriber: WhisperTranscriber?
 
-/// The transcript of an audio file for the agent (Whisper tiny.en from the model cache).
-func transcribeForChat(_ url: URL, threads: Int) throws -> String {
+/// The transcript of an audio file for the agent (Whisper tiny.en from the model cache),
+/// with the domain's `asr_prompt` as the recognizer's initial prompt.
+func transcribeForChat(_ url: URL, threads: Int, prompt: String?) throws -> String {
     guard FileManager.default.fileExists(atPath: url.path) else { throw ChatError.badInput("no such audio file: \(url.path)") }
     if chatTranscriber == nil {
         EngineThreads.set(threads)
         chatTranscriber = WhisperTranscriber(model: try WhisperModel())
     }
+    chatTranscriber!.options.initialPrompt = prompt
     return try chatTranscriber!.transcribe(url: url).text.trimmingCharacters(in: .whitespacesAndNewlines)
 }

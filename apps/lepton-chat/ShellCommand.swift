@@ -55,7 +55,7 @@ struct ShellCommand: ParsableCommand {
                 let audioExtensions: Set<String> = ["wav", "flac", "ogg", "mp3", "aiff", "aif", "au"]
                 let url = URL(fileURLWithPath: input)
                 if audioExtensions.contains(url.pathExtension.lowercased()), FileManager.default.fileExists(atPath: url.path) {
-                    let transcript = try transcribeForChat(url, threads: common.threads)
+                    let transcript = try transcribeForChat(url, threads: common.threads, prompt: agent.engine.domain.asrPrompt)
                     reply = try agent.respond(text: transcript, session: id, allowEmpty: true)
                 } else {
                     reply = try agent.respond(text: input, session: id)

@@ -28,6 +28,7 @@ struct TranscribeCommand: ParsableCommand {
           lepton-chat transcribe -f json ../shared/data/speech/dev/jfk.wav
           lepton-chat transcribe -f srt -o subs/ meeting.flac
           lepton-chat transcribe -f all -o out/ a.wav b_tel8k.wav --beam-size 1 --threads 1
+          lepton-chat transcribe --prompt "PIN, balance, debit card, loan" call_tel8k.wav
         """)
 
     @Argument(help: "Audio files (WAV, FLAC, OGG, … any rate, any channels).")
@@ -44,6 +45,9 @@ struct TranscribeCommand: ParsableCommand {
 
     @Option(name: .long, help: "Whisper model folder (model.bin, config.json, vocabulary.txt).")
     var model: String?
+
+    @Option(name: .long, help: "Initial prompt: words the speakers are likely to use (as faster-whisper's initial_prompt).")
+    var prompt: String?
 
     @OptionGroup var common: CommonOptions
 
@@ -76,7 +80,12 @@ struct TranscribeCommand: ParsableCommand {
         var options = WhisperTranscribeOptions()
         options.beamSize = beamSize
         options.seed = common.seed
+        options.initialPrompt = prompt
         let transcriber = WhisperTranscriber(model: whisper, options: options)
+        do { _ = try transcriber.initialPromptTokens() } catch {
+            Log.error("error: --prompt: \(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
 
         var failed = 0
         for (i, path) in files.enumerated() {

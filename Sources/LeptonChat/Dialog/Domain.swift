@@ -10,6 +10,7 @@ import Yams
 ///   fallback_margin: 0.05      # top-1 minus top-2 below this → fallback
 ///   handoff_after: 2           # fallbacks in a row before a human takes over
 ///   default_currency: USD      # for amounts said without a currency
+///   asr_prompt: "PIN, balance" # the speech recognizer's initial prompt (likely words)
 /// intents:
 ///   greet: {response: utter_greet}
 ///   transfer_money: {form: transfer_form}
@@ -76,6 +77,9 @@ public struct Domain: Sendable {
     public var fallbackMargin: Double = 0
     public var handoffAfter: Int = 2
     public var defaultCurrency: String = "USD"
+    /// Words callers of this bot are likely to say, given to the speech recognizer as its
+    /// initial prompt (`settings.asr_prompt`), so that "PIN" is not heard as "BIN".
+    public var asrPrompt: String?
     public var intents: [String: IntentAction] = [:]
     public var slots: [String: Slot] = [:]
     public var forms: [String: Form] = [:]
@@ -106,6 +110,7 @@ public struct Domain: Sendable {
             if let v = s["fallback_margin"] { guard let x = number(v), (0...1).contains(x) else { throw bad("settings.fallback_margin must be in 0...1") }; d.fallbackMargin = x }
             if let v = s["handoff_after"] { guard let x = v as? Int, x >= 1 else { throw bad("settings.handoff_after must be an integer ≥ 1") }; d.handoffAfter = x }
             if let v = s["default_currency"] { guard let x = v as? String, x.count == 3 else { throw bad("settings.default_currency must be a 3-letter code") }; d.defaultCurrency = x.uppercased() }
+            if let v = s["asr_prompt"] { guard let x = v as? String, x.count <= 400 else { throw bad("settings.asr_prompt must be text of at most 400 characters") }; d.asrPrompt = x }
         }
         guard let responses = top["responses"] as? [String: Any] else { throw bad("missing `responses` mapping") }
         for (name, v) in responses {
