@@ -111,6 +111,20 @@ enum WhisperKernels {
         }
     }
 
+    /// `x[i] = gelu(x[i])` for `i < count` (`count` a multiple of 8; exact erf form).
+    @inline(__always)
+    static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        precondition(count % 8 == 0)
+        let rs = V(repeating: 0.7071067811865476)
+        var i = 0
+        while i < count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: V.self)
+            let g = V(repeating: 0.5) * v * (V(repeating: 1) + erf8(v * rs))
+            UnsafeMutableRawPointer(x + i).storeBytes(of: g, as: V.self)
+            i += 8
+        }
+    }
+
     /// `x[i] += bias[i % width]`.
     static func addBias(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, width: Int) {
         for r in 0..<rows {
@@ -119,19 +133,49 @@ enum WhisperKernels {
         }
     }
 
-    /// `y = LayerNorm(x)` row-wise over `width` (epsilon 1e-5), `rows × width`.
+    /// `y = LayerNorm(x)` row-wise over `width` (epsilon 1e-5, two-pass variance), `rows × width`;
+    /// `width` a multiple of 8. `y` may be `x`.
     static func layerNorm(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, gamma: UnsafePointer<Float>,
                           beta: UnsafePointer<Float>, rows: Int, width: Int) {
+        precondition(width % 8 == 0)
+        let invWidth = 1 / Float(width)
         for r in 0..<rows {
-            let xr = x + r * width, yr = y + r * width
-            var s: Float = 0
-            for j in 0..<width { s += xr[j] }
-            let mean = s / Float(width)
-            var v: Float = 0
-            for j in 0..<width { let d = xr[j] - mean; v += d * d }
-            let inv = 1 / (v / Float(width) + 1e-5).squareRoot()
-            for j in 0..<width { yr[j] = (xr[j] - mean) * inv * gamma[j] + beta[j] }
+            let xr = UnsafeRawPointer(x + r * width), yr = UnsafeMutableRawPointer(y + r * width)
+            var s = V(repeating: 0)
+            for j in stride(from: 0, to: width * 4, by: 32) { s += xr.loadUnaligned(fromByteOffset: j, as: V.self) }
+            let mean = V(repeating: s.sum() * invWidth)
+            var v = V(repeating: 0)
+            for j in stride(from: 0, to: width * 4, by: 32) {
+                let d = xr.loadUnaligned(fromByteOffset: j, as: V.self) - mean
+                v.addProduct(d, d)
+            }
+            let inv = V(repeating: 1 / (v.sum() * invWidth + 1e-5).squareRoot())
+            let g = UnsafeRawPointer(gamma), b = UnsafeRawPointer(beta)
+            for j in stride(from: 0, to: width * 4, by: 32) {
+                let d = (xr.loadUnaligned(fromByteOffset: j, as: V.self) - mean) * inv
+                yr.storeBytes(of: d * g.loadUnaligned(fromByteOffset: j, as: V.self) + b.loadUnaligned(fromByteOffset: j, as: V.self),
+                              toByteOffset: j, as: V.self)
+            }
         }
+    }
+
+    /// In-place `row[j] = exp(row[j] - max)` of `row[0..<n]`, returning the sum (the caller
+    /// divides later, e.g. the 64 outputs of `P·V` instead of the 1500 probabilities).
+    @inline(__always)
+    static func expShifted(_ row: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+        let m = maxValue(row, n)
+        var j = 0
+        let mv = V(repeating: m)
+        var acc = V(repeating: 0)
+        while j + 8 <= n {
+            let e = exp8(UnsafeRawPointer(row + j).loadUnaligned(as: V.self) - mv)
+            UnsafeMutableRawPointer(row + j).storeBytes(of: e, as: V.self)
+            acc += e
+            j += 8
+        }
+        var sum = acc.sum()
+        while j < n { let e = Foundation.exp(row[j] - m); row[j] = e; sum += e; j += 1 }
+        return sum
     }
 
     /// In-place softmax of `row[0..<n]`, returning nothing; `-inf` entries become 0.
@@ -186,17 +230,29 @@ enum WhisperKernels {
     /// `sched_yield` between the many small products and burn a core); large products are
     /// split by rows into tasks (``forEachTask(_:_:)``) instead, one single-threaded GEMM per chunk.
     static func linear(_ x: UnsafePointer<Float>, _ layer: WhisperModel.Linear, rows: Int,
-                       into y: UnsafeMutablePointer<Float>, ldx: Int? = nil, addBias: Bool = true, accumulate: Bool = false) {
+                       into y: UnsafeMutablePointer<Float>, ldx: Int? = nil, addBias: Bool = true, accumulate: Bool = false,
+                       gelu: Bool = false) {
         let lda = ldx ?? layer.inputs
         nonisolated(unsafe) let x = x, y = y
         let layer = layer
-        let chunk = rows >= 512 ? 256 : rows
+        // 500-row chunks: packing the weights once per chunk costs ~8% at 256 rows, while 3+
+        // chunks still let a core that is running take over the work of a descheduled one.
+        let chunk = rows >= 1000 ? 500 : rows
         forEachTask((rows + chunk - 1) / chunk) { task in
             let lo = task * chunk, hi = min(rows, lo + chunk)
+            let out = y + lo * layer.outputs
+            // Without accumulation, start from the bias rows and let the GEMM add (beta = 1):
+            // one pass over the output instead of a zero fill and a bias pass.
+            let prefill = addBias && !accumulate
+            if prefill {
+                for r in 0..<(hi - lo) { (out + r * layer.outputs).update(from: layer.bias, count: layer.outputs) }
+            }
             BLAS.sgemm(m: hi - lo, n: layer.outputs, k: layer.inputs, a: x + lo * lda, lda: lda,
-                       b: layer.weight, ldb: layer.inputs, transB: true, beta: accumulate ? 1 : 0,
-                       c: y + lo * layer.outputs, ldc: layer.outputs)
-            if addBias { Self.addBias(y + lo * layer.outputs, bias: layer.bias, rows: hi - lo, width: layer.outputs) }
+                       b: layer.weight, ldb: layer.inputs, transB: true, beta: accumulate || prefill ? 1 : 0,
+                       c: out, ldc: layer.outputs)
+            if addBias && accumulate { Self.addBias(out, bias: layer.bias, rows: hi - lo, width: layer.outputs) }
+            // GELU on the chunk while it is still in cache.
+            if gelu { Self.gelu(out, count: (hi - lo) * layer.outputs) }
         }
     }
 
@@ -206,17 +262,7 @@ enum WhisperKernels {
     static func halfLinear(_ x: UnsafePointer<Float>, _ layer: WhisperModel.HalfLinear, rows: Int,
                            into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, gelu: Bool = false) {
         panelProduct(x, layer.weight, rows: rows, into: y, bias: layer.bias, accumulate: accumulate, tasks: nil)
-        if gelu {
-            let count = rows * layer.outputs
-            var i = 0
-            while i + 8 <= count {
-                let v = UnsafeRawPointer(y + i).loadUnaligned(as: V.self)
-                let g = V(repeating: 0.5) * v * (V(repeating: 1) + erf8(v * V(repeating: 0.7071067811865476)))
-                UnsafeMutableRawPointer(y + i).storeBytes(of: g, as: V.self)
-                i += 8
-            }
-            precondition(i == count)
-        }
+        if gelu { Self.gelu(y, count: rows * layer.outputs) }
     }
 
     /// `y[rows, W.outputs] (+)= x[rows, W.inputs] · Wᵀ (+ bias)`, panels shared out over the workers
@@ -224,7 +270,9 @@ enum WhisperKernels {
     static func panelProduct(_ x: UnsafePointer<Float>, _ w: HalfPanelMatrix, rows: Int, into y: UnsafeMutablePointer<Float>,
                              bias: UnsafePointer<Float>?, accumulate: Bool, tasks: Int?) {
         nonisolated(unsafe) let x = x, y = y, bias = bias
-        let per = tasks.map { max(1, (w.panels + $0 - 1) / $0) } ?? max(2, 98_304 / (w.inputs * HalfPanelMatrix.width))
+        // Default: ≥ 256 K weights per task (a task is then ≳ 30 µs; below that, waking the
+        // other worker costs more than it saves).
+        let per = tasks.map { max(1, (w.panels + $0 - 1) / $0) } ?? max(2, 262_144 / (w.inputs * HalfPanelMatrix.width))
         let count = (w.panels + per - 1) / per
         forEachTask(count) { task in
             let lo = task * per, hi = min(w.panels, lo + per)
