@@ -70,7 +70,18 @@ public struct Explanation {
             x[f] = keep
             out.append((TransactionFeatures.names[f], keep, base - p))
         }
-        return Array(out.sorted { abs($0.2) > abs($1.2) }.prefix(6))
+        var top = Array(out.sorted { abs($0.2) > abs($1.2) }.prefix(6))
+        // The graph parts of the score: the neighbours' risk (propagation) and the GNN.
+        let w = model.config.gnnWeight
+        if let prop = s.parts.propagated, let nf = s.parts.neighbourFeatures, let agg = model.config.propagation,
+           let column = ScorePropagation.names.firstIndex(of: agg) {
+            top.append(("neighbours' risk (\(agg))", nf[i * ScorePropagation.count + column], (1 - w) * (prop[i] - s.parts.trees[i])))
+        }
+        if let q = s.parts.gnn {
+            let before = s.parts.propagated?[i] ?? s.parts.trees[i]
+            top.append(("graph neural network score", q[i], w * (q[i] - before)))
+        }
+        return top
     }
 
     /// Typologies suggested by the local pattern of one transaction's features.
@@ -103,7 +114,7 @@ public struct Explanation {
     public var text: String {
         var s = "\(subject)\nscore \(String(format: "%.4f", score))\(flagged ? " (flagged)" : "")\n"
         s += "typology: " + (typologies.isEmpty ? "none detected" : typologies.joined(separator: "; ")) + "\n"
-        s += "drivers (score change if the feature were typical):\n"
+        s += "drivers (tree-score change if the feature were typical; for the graph parts, their share of the score):\n"
         for d in drivers { s += String(format: "  %@ = %.3f  (%+.4f)\n", d.feature, Double(d.value), Double(d.effect)) }
         if !neighbours.isEmpty { s += "counterparties:\n" + neighbours.map { "  " + $0 }.joined(separator: "\n") + "\n" }
         s += "transfers within 3 days (highest scores):\n"

@@ -227,6 +227,29 @@ public struct GradientBoostedTrees: Sendable {
         return out
     }
 
+    /// One model whose margin is the mean of the given models' margins (all trees kept, leaf
+    /// values and base scores divided by the number of models). Used for the cross-validation
+    /// ensemble, whose scores are calibrated like the out-of-fold scores that chose the threshold.
+    public static func averaged(_ models: [GradientBoostedTrees]) -> GradientBoostedTrees {
+        var out = GradientBoostedTrees()
+        guard let first = models.first else { return out }
+        let k = Float(models.count)
+        out.featureCount = first.featureCount
+        out.importance = [Float](repeating: 0, count: first.featureCount)
+        for m in models {
+            let offset = Int32(out.feature.count)
+            out.feature += m.feature
+            out.threshold += m.threshold
+            out.left += m.left.map { $0 >= 0 ? $0 + offset : $0 }
+            out.right += m.right.map { $0 >= 0 ? $0 + offset : $0 }
+            out.value += m.value.map { $0 / k }
+            out.roots += m.roots.map { $0 + offset }
+            out.baseScore += m.baseScore / k
+            for f in 0..<min(out.importance.count, m.importance.count) { out.importance[f] += m.importance[f] / k }
+        }
+        return out
+    }
+
     /// Keeps the first `trees` trees.
     public mutating func truncate(trees: Int) {
         guard trees < roots.count else { return }

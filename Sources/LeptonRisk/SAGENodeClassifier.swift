@@ -18,6 +18,12 @@ public struct SAGENodeClassifier {
 
     /// Logits `[nodes, classes]` for node features `x [nodes, inputs]`.
     public mutating func forward(_ x: Tensor, graph: MessagePassingGraph, training: Bool = false) -> Tensor {
+        if !training {
+            // Fused inference: the hidden layer stays in cache, only its 2-class projection is gathered.
+            return GraphSAGEFused.forwardTwoLayers(x, graph: graph,
+                                                   first: (conv1.linL.weight, conv1.linL.bias, conv1.linR.weight),
+                                                   second: (conv2.linL.weight, conv2.linL.bias, conv2.linR.weight))
+        }
         let a1 = conv1.forward(x, graph: graph, training: training)
         return conv2.forward(Self.relu(a1), graph: graph, training: training)
     }

@@ -12,6 +12,8 @@ public struct ScoredTransactions {
     public let skips: SkipReport
     /// Feature matrix `[table.count, TransactionFeatures.count]` (kept for explanations).
     public let features: [Float]
+    /// Trees, propagation and GNN parts of `scores` (for explanations).
+    public let parts: TransactionModel.ScoreParts
 
     /// Loads `path`, prepends the model's stored history that precedes the file in time (so
     /// window features see recent activity without retraining), and scores every row.
@@ -29,7 +31,8 @@ public struct ScoredTransactions {
         t.appendRows(of: fresh)
         table = t
         features = TransactionFeatures.compute(t)
-        scores = model.score(t, features: features)
+        parts = model.scoreParts(t, features: features)
+        scores = parts.final
         inputRows = Array(offset..<t.count)
         self.skips = skips
     }

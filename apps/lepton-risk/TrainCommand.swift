@@ -9,8 +9,12 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a risk model on labelled transactions (IBM AML CSV) or on a node graph.",
         discussion: """
         Transactions: rows with a blank `Is Laundering` are used as graph context but not as labels.
-        The latest 20% of the labelled time span validates (early stopping, blend weight and the
-        flagging threshold, chosen for the best minority-class F1).
+        The labelled rows are cut into 4 contiguous time blocks holding equal numbers of laundering
+        rows; each block is scored by models trained on the others. These out-of-fold scores choose
+        the number of trees, the neighbour-score propagation (how much the risk of the other
+        transfers of both accounts within ±3 days raises a transfer's score), the GNN blend weight
+        and the flagging threshold (best minority-class F1). The saved tree model is the ensemble
+        of the fold models.
 
         Examples:
           lepton-risk train --transactions train.csv --out model/
@@ -25,6 +29,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output model folder.") var out: String
     @Option(help: "Boosting rounds of the tree model.") var trees: Int = 300
     @Option(help: "GNN training epochs (0 = trees only).") var gnnEpochs: Int = 60
+    @Flag(help: "Give the GNN port numbers (which counterparty, in first-contact order) as edge inputs.") var portNumbers = false
+    @Flag(help: "Do not propagate neighbours' scores (trees and GNN only).") var noPropagation = false
 
     func run() throws {
         try runReportingErrors(common) {
@@ -36,6 +42,7 @@ struct TrainCommand: ParsableCommand {
                 Log.info("loaded \(t.count) transactions, \(t.accountCount) accounts, \(t.positives) labelled positive")
                 var o = TransactionModel.TrainOptions()
                 o.seed = common.seed; o.trees.rounds = trees; o.useGNN = gnnEpochs > 0; o.gnnEpochs = gnnEpochs
+                o.gnnPortNumbers = portNumbers; o.usePropagation = !noPropagation
                 let (model, metrics) = try TransactionModel.train(t, source: tx, options: o, log: { Log.info($0) })
                 try model.save(to: outURL)
                 Log.info("validation: " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(fmt($0.value))" }.joined(separator: ", "))

@@ -39,6 +39,24 @@ public struct SAGEConv: Sendable {
         return y
     }
 
+    /// Inference without kept state: the fused kernels of ``GraphSAGEFused`` (no `[nodes, in]`
+    /// intermediates, one GEMM per block), with the ReLU applied in place when `relu`.
+    /// - Parameters:
+    ///   - x: node features `[nodes, in]`.
+    ///   - edges: edge features `[edges, edgeFeatures]` (layers with edge features take the
+    ///     unfused path).
+    /// - Returns: `[nodes, out]`.
+    public func infer(_ x: Tensor, graph: MessagePassingGraph, edges: Tensor? = nil, relu: Bool = false) -> Tensor {
+        if edgeFeatures == 0 {
+            return GraphSAGEFused.forward(x, graph: graph, weightL: linL.weight, bias: linL.bias, weightR: linR.weight, relu: relu)
+        }
+        precondition(edges?.shape[1] == edgeFeatures, "SAGEConv expects \(edgeFeatures) edge features")
+        let agg = GraphAggregate.mean(x, edgeFeatures: edges, graph: graph)
+        var y = GraphLinear.apply(agg, linL.weight, linL.bias)
+        y.addScaled(GraphLinear.apply(x, linR.weight, nil))
+        return relu ? y.relu() : y
+    }
+
     /// True when the layer projects before aggregating (no edge features and a narrower output).
     public var projectsFirst: Bool { edgeFeatures == 0 && linL.outFeatures < inFeatures }
 
