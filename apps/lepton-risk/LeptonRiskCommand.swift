@@ -8,6 +8,6 @@ struct LeptonRiskCommand: ParsableCommand {
         abstract: "Lepton's fraud and money-laundering risk scorer on transaction graphs.",
         version: leptonVersion,
         subcommands: [SimulateCommand.self, TrainCommand.self, ScoreCommand.self, EvaluateCommand.self,
-                      ExplainCommand.self, SplitCommand.self]
+                      ExplainCommand.self, SplitCommand.self, StatsCommand.self]
     )
 }
