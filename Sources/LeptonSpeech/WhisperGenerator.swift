@@ -112,8 +112,7 @@ public final class WhisperGenerator {
         if temperature != 1 { let inv = 1 / temperature; for i in 0..<vocab { row[i] *= inv } }
         Self.logSoftmax(row, vocab)
         if checkTimestampMass {
-            var maxText = ninf
-            for i in 0..<tsBegin where row[i] > maxText { maxText = row[i] }
+            let maxText = WhisperKernels.maxValue(row, tsBegin)
             var m = ninf
             for i in tsBegin...tsEnd where row[i] > m { m = row[i] }
             var s: Float = 0
@@ -137,8 +136,7 @@ public final class WhisperGenerator {
 
     /// In-place log-softmax; `-inf` entries stay `-inf`.
     static func logSoftmax(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
-        var m = -Float.infinity
-        for i in 0..<n where row[i] > m { m = row[i] }
+        let m = WhisperKernels.maxValue(row, n)
         guard m > -Float.infinity else { return }
         var acc = SIMD8<Float>(repeating: 0)
         let mv = SIMD8<Float>(repeating: m)
@@ -150,7 +148,14 @@ public final class WhisperGenerator {
         var s = acc.sum()
         while i < n { s += Foundation.exp(row[i] - m); i += 1 }
         let shift = m + Foundation.log(s)
-        for k in 0..<n { row[k] -= shift }
+        let sv = SIMD8<Float>(repeating: shift)
+        i = 0
+        while i + 8 <= n {
+            let p = UnsafeMutableRawPointer(row + i)
+            p.storeBytes(of: p.loadUnaligned(as: SIMD8<Float>.self) - sv, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { row[i] -= shift; i += 1 }
     }
 
     private func argmax(_ row: UnsafePointer<Float>) -> Int {
@@ -246,13 +251,22 @@ public final class WhisperGenerator {
             for r in 0..<rows {
                 process(logits + r * vocab, generated: alive[r], options: options)
             }
-            // Top 2·beam of (row score + log p) over all rows, best first.
+            // Top 2·beam of (row score + log p) over all rows, best first. Once the list is
+            // full, blocks of 8 whose sums cannot enter it are skipped with one vector compare
+            // (same float sums as the scalar test, so the same candidates).
             var filled = 0
             for r in 0..<rows {
                 let row = logits + r * vocab
                 let base = aliveScores[r]
-                for i in 0..<vocab {
+                let baseV = SIMD8<Float>(repeating: base)
+                var i = 0
+                while i < vocab {
+                    if filled == candidatesCount && i + 8 <= vocab {
+                        let sums = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) + baseV
+                        if !any(sums .> SIMD8<Float>(repeating: candidateScore[filled - 1])) { i += 8; continue }
+                    }
                     let s = row[i] + base
+                    defer { i += 1 }
                     if filled == candidatesCount && !(s > candidateScore[filled - 1]) { continue }
                     if s == -Float.infinity { continue }
                     var pos = filled < candidatesCount ? filled : candidatesCount - 1

@@ -56,6 +56,21 @@ final class WhisperTranscriptionTests: XCTestCase {
         }
     }
 
+    /// Beam search (5) on every dev clip: ids, texts and timestamps identical to faster-whisper's.
+    func testBeamSearchTokensEqualFasterWhisperOnAllClips() throws {
+        let t = WhisperTranscriber(model: try SpeechFixtures.model())
+        for g in try SpeechFixtures.golden().files {
+            let r = try t.transcribe(url: SpeechFixtures.dev.appendingPathComponent(g.file))
+            XCTAssertEqual(r.segments.map(\.tokens), g.beam5.map(\.tokens), g.file)
+            XCTAssertEqual(r.segments.map(\.text), g.beam5.map(\.text), g.file)
+            for (a, b) in zip(r.segments, g.beam5) {
+                XCTAssertEqual(a.start, b.start, accuracy: 1e-9, g.file)
+                XCTAssertEqual(a.end, b.end, accuracy: 1e-9, g.file)
+                XCTAssertEqual(a.avgLogProb, b.avg_logprob, accuracy: 2e-3, g.file)
+            }
+        }
+    }
+
     /// Silence and faint noise give no words.
     func testSilenceAndNoiseGiveNoWords() throws {
         let t = WhisperTranscriber(model: try SpeechFixtures.model())
