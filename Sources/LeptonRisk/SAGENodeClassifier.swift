@@ -38,6 +38,14 @@ public struct SAGENodeClassifier {
     /// - Returns: the loss before the step.
     @discardableResult
     public mutating func trainEpoch(_ x: Tensor, labels: [Int32], graph: MessagePassingGraph, reversed: MessagePassingGraph) -> Float {
+        // One BLAS thread: between the epoch's many GEMMs the graph kernels run on our own
+        // workers, and idle OpenBLAS workers spin in sched_yield meanwhile (28% of the samples
+        // under perf), stealing a core. Measured on the 100k/1M benchmark graph, 2 threads:
+        // 174–191 ms per epoch (CPU 116–126 ms) instead of 227–234 ms (CPU 152–156 ms).
+        BLAS.withSingleThreadedBLAS { trainEpochBody(x, labels: labels, graph: graph, reversed: reversed) }
+    }
+
+    mutating func trainEpochBody(_ x: Tensor, labels: [Int32], graph: MessagePassingGraph, reversed: MessagePassingGraph) -> Float {
         conv1.zeroGrad(); conv2.zeroGrad()
         let a1 = conv1.forward(x, graph: graph, training: true)
         let logits = conv2.forward(Self.relu(a1), graph: graph, training: true)
