@@ -88,7 +88,8 @@ public struct TransactionModel {
         var parts = ScoreParts(final: p1, trees: p1)
         if let agg = config.propagation, let beta = config.propagationWeight,
            let column = ScorePropagation.names.firstIndex(of: agg) {
-            let prop = ScorePropagation.compute(t, index: AccountIndex(t), scores: p1, windowDays: config.propagationWindowDays ?? 3)
+            let prop = ScorePropagation.compute(t, index: AccountIndex(t), scores: p1, windowDays: config.propagationWindowDays ?? 3,
+                                                twoHop: agg == "two_hop_max")
             let p = ScorePropagation.combine(scores: p1, propagated: prop, column: column, weight: beta)
             parts.propagated = p; parts.neighbourFeatures = prop; parts.final = p
         }
@@ -226,7 +227,8 @@ public struct TransactionModel {
         if o.usePropagation {
             // One parameter (aggregate, β) chosen on the pooled out-of-fold scores; the scores fed
             // to propagation are themselves out-of-fold, so no row sees its own label.
-            let prop = ScorePropagation.compute(t, index: index, scores: cv1.scoresAll, windowDays: o.propagationWindowDays)
+            let prop = ScorePropagation.compute(t, index: index, scores: cv1.scoresAll, windowDays: o.propagationWindowDays,
+                                                twoHop: false)  // only neighbour_max / neighbour_mass are candidates
             var best: (String, Float, [Float])? = nil
             for agg in ["neighbour_max", "neighbour_mass"] {
                 let column = ScorePropagation.names.firstIndex(of: agg)!
