@@ -33,6 +33,9 @@ struct AsrCommand: ParsableCommand {
     @Option(name: .long, help: "Whisper model folder.")
     var model: String?
 
+    @Option(name: .long, help: "Decoder per-step weights: float16 (exact, default) or int8 (per-row scales; compare with asr_peer.py --compute-type int8).")
+    var decoderWeights: String = "float16"
+
     @OptionGroup var common: CommonOptions
 
     struct Item { var name: String; var url: URL; var reference: String? }
@@ -46,10 +49,16 @@ struct AsrCommand: ParsableCommand {
             throw ExitCode(ExitStatus.failure)
         }
         guard !items.isEmpty else { Log.error("error: no input files"); throw ExitCode(ExitStatus.usage) }
+        guard let weights = WhisperModel.DecoderWeights(rawValue: decoderWeights) else {
+            Log.error("error: --decoder-weights must be float16 or int8, not \(decoderWeights)")
+            throw ExitCode(ExitStatus.usage)
+        }
         let load0 = loadAverage()
         let t0 = wall()
         let whisper: WhisperModel
-        do { whisper = try WhisperModel(directory: model.map { URL(fileURLWithPath: $0) } ?? ModelCache.whisperTinyEn) } catch {
+        do {
+            whisper = try WhisperModel(directory: model.map { URL(fileURLWithPath: $0) } ?? ModelCache.whisperTinyEn, decoderWeights: weights)
+        } catch {
             Log.error("error: \(error)")
             throw ExitCode(ExitStatus.failure)
         }
@@ -109,7 +118,7 @@ struct AsrCommand: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let result: [String: Any] = [
             "benchmark": "asr",
-            "engine": "lepton \(leptonVersion) whisper tiny.en float32 (OpenBLAS \(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto"))",
+            "engine": "lepton \(leptonVersion) whisper tiny.en float32, decoder weights \(weights.rawValue) (OpenBLAS \(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto"))",
             "config": ["beam_size": beamSize, "threads": common.threads, "repeats": repeats,
                        "timed_region": "transcribe (incl. LeptonAudio decode)"] as [String: Any],
             "model_load_s": loadSeconds,

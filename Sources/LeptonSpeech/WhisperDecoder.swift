@@ -206,7 +206,7 @@ public final class WhisperDecoder {
     /// `logits[rows, V] = x[rows, 384] · Eᵀ` with `E` the float16 embedding panels: reads the
     /// 40 MB matrix once per step for all rows, with no packing copy (OpenBLAS would pack the
     /// whole matrix on every call for so few rows).
-    static func projectOutput(_ x: UnsafePointer<Float>, rows: Int, embeddings: HalfPanelMatrix,
+    static func projectOutput(_ x: UnsafePointer<Float>, rows: Int, embeddings: PanelMatrix,
                               into logits: UnsafeMutablePointer<Float>) {
         WhisperKernels.panelProduct(x, embeddings, rows: rows, into: logits, bias: nil, accumulate: false, tasks: 32)
     }

@@ -259,7 +259,7 @@ enum WhisperKernels {
     /// `y[rows, out] (+)= x[rows, in] · Wᵀ + b` for a few rows (decoder hypotheses), `W` in
     /// float16 panels: every weight is read once for all rows (see ``HalfPanelMatrix``).
     /// With `gelu`, GELU is applied after the bias.
-    static func halfLinear(_ x: UnsafePointer<Float>, _ layer: WhisperModel.HalfLinear, rows: Int,
+    static func halfLinear(_ x: UnsafePointer<Float>, _ layer: WhisperModel.PanelLinear, rows: Int,
                            into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, gelu: Bool = false) {
         panelProduct(x, layer.weight, rows: rows, into: y, bias: layer.bias, accumulate: accumulate, tasks: nil)
         if gelu { Self.gelu(y, count: rows * layer.outputs) }
@@ -267,7 +267,7 @@ enum WhisperKernels {
 
     /// `y[rows, W.outputs] (+)= x[rows, W.inputs] · Wᵀ (+ bias)`, panels shared out over the workers
     /// in about `tasks` tasks (default: ~200 KB of weights per task).
-    static func panelProduct(_ x: UnsafePointer<Float>, _ w: HalfPanelMatrix, rows: Int, into y: UnsafeMutablePointer<Float>,
+    static func panelProduct(_ x: UnsafePointer<Float>, _ w: PanelMatrix, rows: Int, into y: UnsafeMutablePointer<Float>,
                              bias: UnsafePointer<Float>?, accumulate: Bool, tasks: Int?) {
         nonisolated(unsafe) let x = x, y = y, bias = bias
         // Default: ≥ 256 K weights per task (a task is then ≳ 30 µs; below that, waking the

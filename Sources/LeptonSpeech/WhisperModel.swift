@@ -69,10 +69,18 @@ public final class WhisperModel: @unchecked Sendable {
         public let inputs: Int
     }
 
-    /// A decoder linear layer `y = x Wᵀ + b`: `W` kept in float16 as stored (exact), in the panel
+    /// How the decoder's per-step weights (linears and the tied embedding/projection) are kept.
+    public enum DecoderWeights: String, Sendable, CaseIterable {
+        /// float16 as stored in the checkpoint: exact (the default).
+        case float16
+        /// int8 with one scale per output row (CTranslate2's rule): half the bytes per step, approximate.
+        case int8
+    }
+
+    /// A decoder linear layer `y = x Wᵀ + b`: `W` in float16 as stored (exact) or int8, in the panel
     /// layout of ``HalfPanelMatrix`` for the few-row products of decoding steps; `b` in float32.
-    public struct HalfLinear: @unchecked Sendable {
-        public let weight: HalfPanelMatrix
+    public struct PanelLinear: @unchecked Sendable {
+        public let weight: PanelMatrix
         public let bias: UnsafeMutablePointer<Float>
         public var outputs: Int { weight.outputs }
         public var inputs: Int { weight.inputs }
@@ -95,16 +103,16 @@ public final class WhisperModel: @unchecked Sendable {
 
     public struct DecoderLayer: Sendable {
         public let selfNorm: Norm
-        public let selfQKV: HalfLinear
-        public let selfOut: HalfLinear
+        public let selfQKV: PanelLinear
+        public let selfOut: PanelLinear
         public let crossNorm: Norm
-        public let crossQuery: HalfLinear
+        public let crossQuery: PanelLinear
         /// Applied once per window to 1500 encoder rows (a large GEMM): float32.
         public let crossKV: Linear
-        public let crossOut: HalfLinear
+        public let crossOut: PanelLinear
         public let ffnNorm: Norm
-        public let ffnIn: HalfLinear
-        public let ffnOut: HalfLinear
+        public let ffnIn: PanelLinear
+        public let ffnOut: PanelLinear
     }
 
     /// Conv weights re-laid at load as `[out, kernel, in]` so that an im2col row is three
@@ -117,8 +125,10 @@ public final class WhisperModel: @unchecked Sendable {
     public let encoderNorm: Norm
     /// `[51864, 384]`: token embeddings and (tied) output projection, kept in float16 as stored
     /// (exact; converted on the fly), which halves both its memory and the bytes each decoding
-    /// step's output projection reads. Panel layout: a lookup is ``HalfPanelMatrix/row(_:into:)``.
-    public let embeddings: HalfPanelMatrix
+    /// step's output projection reads. Panel layout: a lookup is ``PanelMatrix/row(_:into:)``.
+    public let embeddings: PanelMatrix
+    /// The format of the decoder's per-step weights.
+    public let decoderWeights: DecoderWeights
     /// `[448, 384]`
     public let decoderPositions: UnsafeMutablePointer<Float>
     public let decoderLayers: [DecoderLayer]
@@ -130,13 +140,15 @@ public final class WhisperModel: @unchecked Sendable {
     public let directory: URL
 
     private var allocations: [UnsafeMutablePointer<Float>] = []
-    private var panelMatrices: [HalfPanelMatrix] = []
+    private var panelMatrices: [PanelMatrix] = []
 
     /// Loads `model.bin`, `config.json` and `vocabulary.txt` from `directory`.
     ///
+    /// - Parameter decoderWeights: `.float16` (exact) or `.int8` (per-row scales) for the decoder.
     /// - Throws: ``SpeechError`` naming the file or weight at fault.
-    public init(directory: URL = ModelCache.whisperTinyEn) throws {
+    public init(directory: URL = ModelCache.whisperTinyEn, decoderWeights: DecoderWeights = .float16) throws {
         self.directory = directory
+        self.decoderWeights = decoderWeights
         let binURL = directory.appendingPathComponent("model.bin")
         let file: CTranslate2File
         do { file = try CTranslate2File(contentsOf: binURL) } catch {
@@ -157,7 +169,7 @@ public final class WhisperModel: @unchecked Sendable {
                                     reason: "\(tokenizer.count) tokens, expected \(Self.vocabularySize) (tiny.en)")
         }
 
-        var loader = Loader(file: file)
+        var loader = Loader(file: file, quantize: decoderWeights == .int8)
         let d = Self.dModel
         // Scalars: checked against the architecture this code implements.
         let expected: [(String, Double)] = [
@@ -233,10 +245,16 @@ public final class WhisperModel: @unchecked Sendable {
         let file: CTranslate2File
         var used: Set<String> = []
         var allocations: [UnsafeMutablePointer<Float>] = []
-        var panelMatrices: [HalfPanelMatrix] = []
+        let quantize: Bool
+        var panelMatrices: [PanelMatrix] = []
 
-        /// A float16 `[out, in]` matrix re-laid in panels (values unchanged).
-        mutating func halfPanels(_ name: String, out: Int, in inputs: Int) throws -> HalfPanelMatrix {
+        init(file: CTranslate2File, quantize: Bool) {
+            self.file = file
+            self.quantize = quantize
+        }
+
+        /// A float16 `[out, in]` matrix re-laid in panels (values unchanged), or quantised to int8.
+        mutating func halfPanels(_ name: String, out: Int, in inputs: Int) throws -> PanelMatrix {
             let p = UnsafeMutablePointer<Float16>.allocate(capacity: out * inputs)
             defer { p.deallocate() }
             do {
@@ -250,7 +268,8 @@ public final class WhisperModel: @unchecked Sendable {
             }
             guard !used.contains(name) else { throw SpeechError.weight(name: name, reason: "read twice") }
             used.insert(name)
-            let m = HalfPanelMatrix(rowMajor: p, outputs: out, inputs: inputs)
+            let m: PanelMatrix = quantize ? .int8(Int8PanelMatrix(rowMajor: p, outputs: out, inputs: inputs))
+                                          : .half(HalfPanelMatrix(rowMajor: p, outputs: out, inputs: inputs))
             panelMatrices.append(m)
             return m
         }
@@ -288,8 +307,8 @@ public final class WhisperModel: @unchecked Sendable {
                    outputs: out, inputs: inputs)
         }
 
-        mutating func halfLinear(_ prefix: String, out: Int, in inputs: Int) throws -> HalfLinear {
-            HalfLinear(weight: try halfPanels(prefix + "/weight", out: out, in: inputs), bias: try tensor(prefix + "/bias", [out]))
+        mutating func halfLinear(_ prefix: String, out: Int, in inputs: Int) throws -> PanelLinear {
+            PanelLinear(weight: try halfPanels(prefix + "/weight", out: out, in: inputs), bias: try tensor(prefix + "/bias", [out]))
         }
 
         mutating func norm(_ prefix: String) throws -> Norm {

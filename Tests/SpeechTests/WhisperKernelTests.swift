@@ -53,6 +53,37 @@ final class WhisperKernelTests: XCTestCase {
         }
     }
 
+    /// Int8 panels: CTranslate2's per-row rule (`q = round(w · 127 / max|row|)`) recomputed here
+    /// in Double; the product must equal `Σ x · q · max/127` to float rounding.
+    func testInt8PanelProductMatchesPerRowQuantisation() {
+        let outputs = 21, inputs = 16, rows = 6
+        let w = randoms(outputs * inputs).map { Float16($0) }
+        let m = w.withUnsafeBufferPointer { Int8PanelMatrix(rowMajor: $0.baseAddress!, outputs: outputs, inputs: inputs) }
+        defer { m.deallocate() }
+        var deq = [Double](repeating: 0, count: outputs * inputs)
+        for o in 0..<outputs {
+            let row = (0..<inputs).map { Double(w[o * inputs + $0]) }
+            let peak = row.map(abs).max()!
+            for j in 0..<inputs { deq[o * inputs + j] = (row[j] * 127 / peak).rounded() * peak / 127 }
+        }
+        var looked = [Float](repeating: 0, count: inputs)
+        looked.withUnsafeMutableBufferPointer { m.row(outputs - 1, into: $0.baseAddress!) }
+        for j in 0..<inputs { XCTAssertEqual(Double(looked[j]), deq[(outputs - 1) * inputs + j], accuracy: 1e-6) }
+        let x = randoms(rows * inputs), bias = randoms(outputs)
+        var y = [Float](repeating: 0, count: rows * outputs)
+        x.withUnsafeBufferPointer { xb in bias.withUnsafeBufferPointer { bb in y.withUnsafeMutableBufferPointer { yb in
+            PanelMatrix.int8(m).multiply(xb.baseAddress!, rows: rows, ldx: inputs, panelRange: 0..<m.panels, into: yb.baseAddress!,
+                                         ldy: outputs, bias: bb.baseAddress!, accumulate: false)
+        } } }
+        for r in 0..<rows {
+            for o in 0..<outputs {
+                var s = Double(bias[o])
+                for j in 0..<inputs { s += Double(x[r * inputs + j]) * deq[o * inputs + j] }
+                XCTAssertEqual(Double(y[r * outputs + o]), s, accuracy: 1e-5)
+            }
+        }
+    }
+
     /// Cross-attention scores over key panels `[panel][64][16]`, keys not a multiple of 16.
     func testPanelScoresMatchReference() {
         let keys = 37, panels = 3, hd = 64, ldq = 100
