@@ -8,12 +8,12 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a risk model on labelled transactions (IBM AML CSV) or on a node graph.",
         discussion: """
-        Transactions: rows with a blank `Is Laundering` are used as graph context but not as labels.
-        The labelled rows are cut into 4 contiguous time blocks holding equal numbers of laundering
-        rows; each block is scored by models trained on the others. These out-of-fold scores choose
-        the number of trees, the neighbour-score propagation (how much the risk of the other
-        transfers of both accounts within ±3 days raises a transfer's score), the GNN blend weight
-        and the flagging threshold (best minority-class F1). The saved tree model is the ensemble
+        Transactions: rows with a blank `Is Laundering` are used as graph context but not as labels. \
+        The labelled rows are cut into 4 contiguous time blocks holding equal numbers of laundering \
+        rows; each block is scored by models trained on the others. These out-of-fold scores choose \
+        the number of trees, the neighbour-score propagation (how much the risk of the other \
+        transfers of both accounts within ±3 days raises a transfer's score), the GNN blend weight \
+        and the flagging threshold (best minority-class F1). The saved tree model is the ensemble \
         of the fold models.
 
         Examples:
