@@ -43,7 +43,7 @@ let package = Package(
         // MARK: Domain libraries
         .target(name: "LeptonSpeech", dependencies: ["LeptonEngine", "LeptonAudio", "CZlib"], swiftSettings: fast),
         .target(name: "LeptonChat",
-                dependencies: ["LeptonEngine", "LeptonSpeech", "CSQLite3", .product(name: "Yams", package: "Yams")],
+                dependencies: ["LeptonEngine", "LeptonAudio", "LeptonSpeech", "CSQLite3", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),
         .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport", "CZlib"], swiftSettings: fast),
         .target(name: "LeptonRisk", dependencies: ["LeptonEngine"], swiftSettings: fast),

@@ -12,7 +12,10 @@ log() { echo "bootstrap: $*" >&2; }
 # --- Debian packages -----------------------------------------------------------------------------
 # All permissive or LGPL: OpenBLAS (BSD), libsndfile (LGPL), libsamplerate (BSD), libpng (libpng),
 # libxml2 (MIT), SQLite (public domain), zlib (zlib).
-packages=(pkg-config libopenblas-dev libsndfile1-dev libsamplerate0-dev libpng-dev libxml2-dev libsqlite3-dev zlib1g-dev unzip)
+# espeak-ng and sox (GPL) are separate *programs*, never linked: `lepton-chat respond --speak` runs
+# espeak-ng, and scripts/make-asr-augmentation.py runs both to make training data.
+packages=(pkg-config libopenblas-dev libsndfile1-dev libsamplerate0-dev libpng-dev libxml2-dev libsqlite3-dev zlib1g-dev unzip
+          espeak-ng sox)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

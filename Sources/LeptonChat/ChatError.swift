@@ -14,6 +14,8 @@ public enum ChatError: Error, CustomStringConvertible, Sendable {
     case badInput(String)
     /// The agent folder (model, domain) is missing or incomplete.
     case agentNotFound(String)
+    /// The reply could not be spoken (`--speak`): synthesizer missing or failed, file not written.
+    case speech(String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum ChatError: Error, CustomStringConvertible, Sendable {
         case let .store(file, reason): return "session store \(file): \(reason)"
         case let .badInput(reason): return "bad input: \(reason)"
         case let .agentNotFound(reason): return "agent not found: \(reason)"
+        case let .speech(reason): return "speech output: \(reason)"
         }
     }
 }

@@ -132,23 +132,22 @@ final class RespondPipelineTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 
-    /// Speech in, intent out, on a few bank-dev calls (16 kHz and the 8 kHz phone copy), run
-    /// through `shell` so Whisper and the encoder load once. These three calls transcribe cleanly
-    /// with Whisper tiny.en; the whole set's figure (many calls are mis-heard: "PIN" → "BIN") is
-    /// measured separately, not asserted here.
+    /// Speech in, intent out, on all 20 bank-dev calls at 16 kHz and their 8 kHz phone copies,
+    /// run through `shell` so Whisper and the encoder load once; the labels come from
+    /// ../shared (labels.tsv). Measured with the shipped agent: 19/20 at 16 kHz, 15/20 at 8 kHz
+    /// (see samples/bank/README.md); the bars below leave room for one or two calls of noise.
     func testBankCallsFromAudio() throws {
         let bankDev = Repo.shared.appendingPathComponent("data/speech/bank-dev")
         guard FileManager.default.fileExists(atPath: bankDev.path) else { throw XCTSkip("no ../shared/data/speech/bank-dev") }
         let labels = try String(contentsOf: bankDev.appendingPathComponent("labels.tsv"), encoding: .utf8)
             .split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
-        let picked = labels.filter { ["activate_my_card_01.wav", "open_account_02.wav", "speak_to_agent_01.wav"].contains($0[0]) }
-        XCTAssertEqual(picked.count, 3)
+        XCTAssertEqual(labels.count, 20)
         var input = ""
-        var expected: [String] = []
-        for row in picked {
+        var expected: [(intent: String, phone: Bool)] = []
+        for row in labels {
             for suffix in ["", "_tel8k"] {
                 input += bankDev.appendingPathComponent(row[0].replacingOccurrences(of: ".wav", with: "\(suffix).wav")).path + "\n/new\n"
-                expected.append(row[1])
+                expected.append((row[1], !suffix.isEmpty))
             }
         }
         let r = try run(["shell", "--json"], stdin: input)
@@ -156,6 +155,37 @@ final class RespondPipelineTests: XCTestCase {
         let got = try r.stdout.split(separator: "\n").map {
             (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["intent"] as? String
         }
-        XCTAssertEqual(got, expected.map { Optional($0) })
+        XCTAssertEqual(got.count, expected.count)
+        let right16k = zip(got, expected).filter { !$1.phone && $0 == $1.intent }.count
+        let right8k = zip(got, expected).filter { $1.phone && $0 == $1.intent }.count
+        XCTAssertGreaterThanOrEqual(right16k, 18, "\(got)")
+        XCTAssertGreaterThanOrEqual(right16k + right8k, 32, "\(got)")
+    }
+
+    /// `--speak`: the reply is synthesized by the espeak-ng program (installed by bootstrap, run
+    /// as a child process) and must be intelligible: our own Whisper transcribes the WAV back and
+    /// most of the reply's words come out. Without the program: one clear line, exit 1, no file,
+    /// and the session untouched.
+    func testSpeakWritesAnIntelligibleReply() throws {
+        let out = dir.appendingPathComponent("reply.wav")
+        let missing = try run(["respond", "--session", "s", "--text", "what's my balance", "--speak", out.path],
+                              env: ["PATH": "/nonexistent"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("espeak-ng"), missing.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+        guard ReplySpeaker().programPath() != nil else { return }   // the error path is what can be checked here
+
+        let r = try run(["respond", "--json", "--session", "s", "--text", "what's my balance", "--speak", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try json(r)["new_session"] as? Bool, true, "the failed call above must not have started the session")
+        let reply = try XCTUnwrap(try json(r)["reply"] as? String)
+        let t = try run(["transcribe", out.path])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        func words(_ s: String) -> [String] {
+            s.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init)
+        }
+        let said = Set(words(reply)), heard = Set(words(t.stdout))
+        let recall = Double(said.intersection(heard).count) / Double(max(said.count, 1))
+        XCTAssertGreaterThan(recall, 0.5, "reply \(reply) / heard \(t.stdout)")
     }
 }

@@ -51,6 +51,10 @@ struct RespondCommand: ParsableCommand {
           lepton-chat respond --text "yes" --session s1
           lepton-chat respond --json ../shared/data/speech/bank-dev/change_pin_01.wav
           lepton-chat respond --json --text "I lost my card" --model my-model --domain my-domain.yml
+          lepton-chat respond --text "what's my balance" --speak reply.wav
+
+        --speak runs the espeak-ng program (apt-get install espeak-ng), which Lepton does not
+        link or ship (it is GPL); the WAV is 16 kHz mono, written atomically.
 
         JSON fields: session, new_session, transcript, intent, confidence, ranking, entities
         (type, value, text, start, end, currency, role), reply, responses, events, state.
@@ -70,6 +74,9 @@ struct RespondCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
+    @Option(name: .long, help: "Also write the reply as speech to this WAV file (needs the espeak-ng program).")
+    var speak: String?
+
     @OptionGroup var selection: AgentSelection
     @OptionGroup var common: CommonOptions
 
@@ -80,6 +87,11 @@ struct RespondCommand: ParsableCommand {
     func run() throws {
         Log.level = common.logLevel
         do {
+            let speaker = ReplySpeaker()
+            if speak != nil, speaker.programPath() == nil {
+                // Checked before the turn, so a missing synthesizer leaves the session untouched.
+                throw ChatError.speech("--speak needs the `espeak-ng` program (apt-get install espeak-ng); Lepton runs it but does not ship it")
+            }
             let agent = try selection.load(seed: common.seed)
             let id = session ?? UUID().uuidString.lowercased()
             let reply: AgentReply
@@ -92,6 +104,7 @@ struct RespondCommand: ParsableCommand {
                 reply = try agent.respond(text: text ?? "", session: id)
             }
             printReply(reply, json: json)
+            if let speak { try speaker.speak(reply.reply, to: URL(fileURLWithPath: speak)) }
         } catch {
             Log.error("lepton-chat respond: \(error)")
             throw ExitCode(ExitStatus.failure)
