@@ -50,6 +50,7 @@ final class DialogTests: XCTestCase {
             XCTAssertNotNil(domain.intents[intent], intent)
         }
         XCTAssertEqual(domain.forms["transfer_form"]?.required, ["amount", "recipient"])
+        XCTAssertTrue(domain.asrPrompt?.contains("PIN") == true, "the bank agent primes Whisper with its vocabulary")
     }
 
     func testTransferFormAsksForMissingSlotsReasksAndConfirms() throws {
@@ -205,6 +206,9 @@ final class DialogTests: XCTestCase {
             slots: {s: {type: colour, entities: [a]}}
             responses: {utter_fallback: x, utter_handoff: y, x: z}
             """).contains("slots.s.type"))
+        XCTAssertTrue(reason("settings: {asr_prompt: [PIN]}\nresponses: {utter_fallback: x, utter_handoff: y}").contains("settings.asr_prompt"))
+        XCTAssertTrue(reason("settings: {asr_prompt: \"\(String(repeating: "PIN ", count: 200))\"}\nresponses: {utter_fallback: x, utter_handoff: y}")
+            .contains("at most 400"))
         XCTAssertThrowsError(try Domain.load(URL(fileURLWithPath: "/nonexistent/domain.yml")))
     }
 }
