@@ -68,6 +68,25 @@ final class NLUDataTests: XCTestCase {
         XCTAssertEqual(Set(d.examples.map(\.intent)).count, 77)
     }
 
+    /// A recipe renames intents, drops or caps the others, or folds them into one out-of-scope class.
+    func testRecipeRelabelOthersAndCap() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("recipe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "text,category\na1,a\na2,a\nb1,b\nb2,b\nb3,b\nc1,c\n".write(to: dir.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
+        func load(_ source: String) throws -> [String] {
+            let recipe = dir.appendingPathComponent("r-\(UUID().uuidString).yml")
+            try "sources:\n  - file: d.csv\n\(source)".write(to: recipe, atomically: true, encoding: .utf8)
+            return try NLUData.load(recipe).labeledTexts.map { "\($0.text)=\($0.label)" }
+        }
+        XCTAssertEqual(try load("    relabel: {a: x}\n    others: drop\n"), ["a1=x", "a2=x"])
+        XCTAssertEqual(try load("    relabel: {a: x}\n"), ["a1=x", "a2=x", "b1=b", "b2=b", "b3=b", "c1=c"])
+        XCTAssertEqual(try load("    relabel: {a: x}\n    others: nlu_fallback\n    others_per_intent: 2\n"),
+                       ["a1=x", "a2=x", "b1=nlu_fallback", "b2=nlu_fallback", "c1=nlu_fallback"])
+        XCTAssertThrowsError(try load("    others_per_intent: 0\n")) { XCTAssertTrue("\($0)".contains("others_per_intent"), "\($0)") }
+        XCTAssertThrowsError(try load("    others: \"two words\"\n")) { XCTAssertTrue("\($0)".contains("others"), "\($0)") }
+    }
+
     func testShippedBankNLU() throws {
         let d = try NLUData.load(Repo.bank.appendingPathComponent("nlu.yml"))
         for intent in ["check_balance", "transfer_money", "lost_or_stolen_card", "activate_my_card", "open_account",

@@ -118,8 +118,11 @@ public struct NLUData: Sendable {
     ///     repeat: 2                          # optional: use the examples n times (weight)
     ///   - file: ../../../shared/data/banking77/train.csv
     ///     relabel: {card_payment_not_recognised: dispute_charge}
-    ///     others: keep                       # keep | drop: intents not in relabel
+    ///     others: keep                       # keep | drop | an intent: what intents not in relabel become
+    ///     others_per_intent: 8               # optional: at most this many examples of each of them
     /// ```
+    /// `others: nlu_fallback` with a small `others_per_intent` teaches the model what is *out of
+    /// scope* (other banking requests) instead of relying on its confidence alone.
     /// `$VAR` at the start of a path is replaced by the environment variable.
     static func loadRecipe(_ sources: Any, file: URL) throws -> NLUData {
         guard let list = sources as? [Any], !list.isEmpty else {
@@ -146,12 +149,23 @@ public struct NLUData: Sendable {
             var relabel: [String: String] = [:]
             for (k, v) in (item["relabel"] as? [String: Any]) ?? [:] { relabel[k] = "\(v)" }
             let others = (item["others"] as? String) ?? "keep"
-            guard others == "keep" || others == "drop" else {
-                throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): `others` must be keep or drop")
+            guard !others.isEmpty, !others.contains(where: \.isWhitespace) else {
+                throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): `others` must be keep, drop or an intent name")
             }
+            let cap = item["others_per_intent"] as? Int ?? Int.max
+            guard cap >= 1, item["others_per_intent"] == nil || item["others_per_intent"] is Int else {
+                throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): `others_per_intent` must be an integer ≥ 1")
+            }
+            var taken: [String: Int] = [:]
             part.examples = part.examples.compactMap { e in
                 if let to = relabel[e.intent] { var e = e; e.intent = to; return e }
-                return others == "keep" ? e : nil
+                if others == "drop" { return nil }
+                taken[e.intent, default: 0] += 1
+                if taken[e.intent]! > cap { return nil }
+                if others == "keep" { return e }
+                var renamed = e
+                renamed.intent = others
+                return renamed
             }
             let times = (item["repeat"] as? Int) ?? 1
             guard (1...20).contains(times) else {
