@@ -181,22 +181,9 @@ enum WhisperKernels {
     /// In-place softmax of `row[0..<n]`, returning nothing; `-inf` entries become 0.
     @inline(__always)
     static func softmax(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
-        let m = maxValue(row, n)
-        var sum: Float = 0
-        var j = 0
-        let mv = V(repeating: m)
-        var acc = V(repeating: 0)
-        while j + 8 <= n {
-            let e = exp8(UnsafeRawPointer(row + j).loadUnaligned(as: V.self) - mv)
-            UnsafeMutableRawPointer(row + j).storeBytes(of: e, as: V.self)
-            acc += e
-            j += 8
-        }
-        sum = acc.sum()
-        while j < n { let e = Foundation.exp(row[j] - m); row[j] = e; sum += e; j += 1 }
-        let inv = 1 / sum
+        let inv = 1 / expShifted(row, n)
         let iv = V(repeating: inv)
-        j = 0
+        var j = 0
         while j + 8 <= n {
             let p = UnsafeMutableRawPointer(row + j)
             p.storeBytes(of: p.loadUnaligned(as: V.self) * iv, as: V.self)

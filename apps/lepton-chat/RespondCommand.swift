@@ -88,10 +88,8 @@ struct RespondCommand: ParsableCommand {
         Log.level = common.logLevel
         do {
             let speaker = ReplySpeaker()
-            if speak != nil, speaker.programPath() == nil {
-                // Checked before the turn, so a missing synthesizer leaves the session untouched.
-                throw ChatError.speech("--speak needs the `espeak-ng` program (apt-get install espeak-ng); Lepton runs it but does not ship it")
-            }
+            // Checked before the turn, so a missing synthesizer leaves the session untouched.
+            if speak != nil { _ = try speaker.requireProgram() }
             let agent = try selection.load(seed: common.seed)
             let id = session ?? UUID().uuidString.lowercased()
             let reply: AgentReply

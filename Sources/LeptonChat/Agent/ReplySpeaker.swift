@@ -34,12 +34,19 @@ public struct ReplySpeaker: Sendable {
         return nil
     }
 
-    /// Writes `text` as speech to `url` (mono 16-bit PCM WAV at ``sampleRate``).
-    /// - Throws: ``ChatError/speech(_:)`` when the program is missing or fails, or the file cannot be written.
-    public func speak(_ text: String, to url: URL) throws {
+    /// The program's absolute path.
+    /// - Throws: ``ChatError/speech(_:)`` saying how to install it when it is missing.
+    public func requireProgram() throws -> String {
         guard let exe = programPath() else {
             throw ChatError.speech("--speak needs the `\(program)` program (apt-get install espeak-ng); Lepton runs it but does not ship it")
         }
+        return exe
+    }
+
+    /// Writes `text` as speech to `url` (mono 16-bit PCM WAV at ``sampleRate``).
+    /// - Throws: ``ChatError/speech(_:)`` when the program is missing or fails, or the file cannot be written.
+    public func speak(_ text: String, to url: URL) throws {
+        let exe = try requireProgram()
         var spoken = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !spoken.isEmpty else { throw ChatError.speech("nothing to say: the reply is empty") }
         if spoken.count > Self.maxCharacters {
