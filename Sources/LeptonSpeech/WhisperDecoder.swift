@@ -149,41 +149,39 @@ public final class WhisperDecoder {
                 WhisperKernels.panelScores(q + h * hd, rows: rows, ldq: d, panels: keyPanels + h * Self.keyPanels * hd * 16,
                                            panelCount: Self.keyPanels, keys: n, scale: scale, into: s)
                 // Unnormalised softmax; each output row is divided by its sum at the end.
-                var inverse = (Float(1), Float(1), Float(1), Float(1), Float(1))
-                withUnsafeMutableBytes(of: &inverse) { inv in
-                    let inv = inv.bindMemory(to: Float.self)
-                    for r in 0..<rows { inv[r] = 1 / WhisperKernels.expShifted(s + r * n, n) }
-                }
-                // Weighted values, two query rows × 32 channels at a time: each value vector
-                // loaded serves two rows (8 accumulators, 4 value vectors in registers).
-                var r = 0
-                while r < rows {
-                    let pair = r + 1 < rows
-                    let p0 = s + r * n, p1 = s + (pair ? r + 1 : r) * n
-                    for half in 0..<2 {
-                        let v0 = kv + d + h * hd + half * 32
-                        typealias V = SIMD8<Float>
-                        var a0 = V(repeating: 0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0
-                        for j in 0..<n {
-                            let v = UnsafeRawPointer(v0 + j * 2 * d)
-                            let w0 = v.loadUnaligned(as: V.self), w1 = (v + 32).loadUnaligned(as: V.self)
-                            let w2 = (v + 64).loadUnaligned(as: V.self), w3 = (v + 96).loadUnaligned(as: V.self)
-                            let x0 = V(repeating: p0[j]), x1 = V(repeating: p1[j])
-                            a0.addProduct(x0, w0); a1.addProduct(x0, w1); a2.addProduct(x0, w2); a3.addProduct(x0, w3)
-                            b0.addProduct(x1, w0); b1.addProduct(x1, w1); b2.addProduct(x1, w2); b3.addProduct(x1, w3)
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { inverse in
+                    for r in 0..<rows { inverse[r] = 1 / WhisperKernels.expShifted(s + r * n, n) }
+                    // Weighted values, two query rows × 32 channels at a time: each value vector
+                    // loaded serves two rows (8 accumulators, 4 value vectors in registers).
+                    var r = 0
+                    while r < rows {
+                        let pair = r + 1 < rows
+                        let p0 = s + r * n, p1 = s + (pair ? r + 1 : r) * n
+                        for half in 0..<2 {
+                            let v0 = kv + d + h * hd + half * 32
+                            typealias V = SIMD8<Float>
+                            var a0 = V(repeating: 0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0
+                            for j in 0..<n {
+                                let v = UnsafeRawPointer(v0 + j * 2 * d)
+                                let w0 = v.loadUnaligned(as: V.self), w1 = (v + 32).loadUnaligned(as: V.self)
+                                let w2 = (v + 64).loadUnaligned(as: V.self), w3 = (v + 96).loadUnaligned(as: V.self)
+                                let x0 = V(repeating: p0[j]), x1 = V(repeating: p1[j])
+                                a0.addProduct(x0, w0); a1.addProduct(x0, w1); a2.addProduct(x0, w2); a3.addProduct(x0, w3)
+                                b0.addProduct(x1, w0); b1.addProduct(x1, w1); b2.addProduct(x1, w2); b3.addProduct(x1, w3)
+                            }
+                            let scale0 = V(repeating: inverse[r])
+                            let o0 = UnsafeMutableRawPointer(context + r * d + h * hd + half * 32)
+                            o0.storeBytes(of: a0 * scale0, as: V.self); (o0 + 32).storeBytes(of: a1 * scale0, as: V.self)
+                            (o0 + 64).storeBytes(of: a2 * scale0, as: V.self); (o0 + 96).storeBytes(of: a3 * scale0, as: V.self)
+                            if pair {
+                                let scale1 = V(repeating: inverse[r + 1])
+                                let o1 = UnsafeMutableRawPointer(context + (r + 1) * d + h * hd + half * 32)
+                                o1.storeBytes(of: b0 * scale1, as: V.self); (o1 + 32).storeBytes(of: b1 * scale1, as: V.self)
+                                (o1 + 64).storeBytes(of: b2 * scale1, as: V.self); (o1 + 96).storeBytes(of: b3 * scale1, as: V.self)
+                            }
                         }
-                        let scale0 = V(repeating: withUnsafeBytes(of: inverse) { $0.load(fromByteOffset: r * 4, as: Float.self) })
-                        let o0 = UnsafeMutableRawPointer(context + r * d + h * hd + half * 32)
-                        o0.storeBytes(of: a0 * scale0, as: V.self); (o0 + 32).storeBytes(of: a1 * scale0, as: V.self)
-                        (o0 + 64).storeBytes(of: a2 * scale0, as: V.self); (o0 + 96).storeBytes(of: a3 * scale0, as: V.self)
-                        if pair {
-                            let scale1 = V(repeating: withUnsafeBytes(of: inverse) { $0.load(fromByteOffset: (r + 1) * 4, as: Float.self) })
-                            let o1 = UnsafeMutableRawPointer(context + (r + 1) * d + h * hd + half * 32)
-                            o1.storeBytes(of: b0 * scale1, as: V.self); (o1 + 32).storeBytes(of: b1 * scale1, as: V.self)
-                            (o1 + 64).storeBytes(of: b2 * scale1, as: V.self); (o1 + 96).storeBytes(of: b3 * scale1, as: V.self)
-                        }
+                        r += 2
                     }
-                    r += 2
                 }
             }
         }

@@ -267,19 +267,26 @@ enum WhisperKernels {
         }
     }
 
-    /// Attention scores `s[r, j] = scale · q[r, 0..<64] · K[j, 0..<64]` for `rows` ≤ 5 queries,
-    /// with K in panels of 16 keys `[panelCount][64][16]`; `s` is `[rows, keys]` (stride `keys`).
+    /// Attention scores `s[r, j] = scale · q[r, 0..<64] · K[j, 0..<64]` for any number of query
+    /// rows (taken 5 at a time, the most whose accumulators stay in registers), with K in panels
+    /// of 16 keys `[panelCount][64][16]`; `s` is `[rows, keys]` (stride `keys`).
     static func panelScores(_ q: UnsafePointer<Float>, rows: Int, ldq: Int, panels: UnsafePointer<Float>,
                             panelCount: Int, keys: Int, scale: Float, into s: UnsafeMutablePointer<Float>) {
-        precondition(rows >= 1 && rows <= 5)
-        for p in 0..<panelCount {
-            switch rows {
-            case 5: scorePanel(5, q, ldq, panels + p * 64 * 16, p * 16, keys, scale, s)
-            case 4: scorePanel(4, q, ldq, panels + p * 64 * 16, p * 16, keys, scale, s)
-            case 3: scorePanel(3, q, ldq, panels + p * 64 * 16, p * 16, keys, scale, s)
-            case 2: scorePanel(2, q, ldq, panels + p * 64 * 16, p * 16, keys, scale, s)
-            default: scorePanel(1, q, ldq, panels + p * 64 * 16, p * 16, keys, scale, s)
+        precondition(rows >= 1)
+        var r0 = 0
+        while r0 < rows {
+            let n = min(5, rows - r0)
+            let qr = q + r0 * ldq, sr = s + r0 * keys
+            for p in 0..<panelCount {
+                switch n {
+                case 5: scorePanel(5, qr, ldq, panels + p * 64 * 16, p * 16, keys, scale, sr)
+                case 4: scorePanel(4, qr, ldq, panels + p * 64 * 16, p * 16, keys, scale, sr)
+                case 3: scorePanel(3, qr, ldq, panels + p * 64 * 16, p * 16, keys, scale, sr)
+                case 2: scorePanel(2, qr, ldq, panels + p * 64 * 16, p * 16, keys, scale, sr)
+                default: scorePanel(1, qr, ldq, panels + p * 64 * 16, p * 16, keys, scale, sr)
+                }
             }
+            r0 += n
         }
     }
 
