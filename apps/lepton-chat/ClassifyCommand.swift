@@ -9,13 +9,15 @@ struct ClassifyCommand: ParsableCommand {
         commandName: "classify",
         abstract: "Rank the intents of a sentence, or of every line of a file, with a trained intent model.",
         discussion: """
-        Each input gives the decided intent (the fallback intent when the top probability is below the
-        model's threshold or too close to the runner-up), its confidence and the top-k alternatives.
+        Each input gives the decided intent (the fallback intent when the top probability is below the \
+        model's threshold or too close to the runner-up), its confidence and the top-k alternatives. \
         With --input every line is one sentence (empty lines included); output keeps input order.
 
         Examples:
-          lepton-chat classify --model models/banking77 "I still have not received my new card"
-          lepton-chat classify --model models/banking77 --json --top-k 3 --input questions.txt
+          lepton-chat classify --model models/banking77 \\
+              "I still have not received my new card"
+          lepton-chat classify --model models/banking77 --json --top-k 3 \\
+              --input questions.txt
 
         JSON (one object per input line): text, intent, confidence, fallback, top_k [{intent, probability}].
         Exit status: 0 ok, 1 bad model/input, 64 usage.

@@ -10,13 +10,14 @@ struct TestCommand: ParsableCommand {
         commandName: "test",
         abstract: "Score an intent model on labelled data: accuracy, macro-F1, per-intent P/R/F1, most confused pairs.",
         discussion: """
-        Accuracy and F1 use the model's top-ranked intent; the fallback rate (threshold/margin) is
-        reported beside them. --confusion writes the row-normalised confusion matrix as a PNG
+        Accuracy and F1 use the model's top-ranked intent; the fallback rate (threshold/margin) is \
+        reported beside them. --confusion writes the row-normalised confusion matrix as a PNG \
         (rows = true intent, columns = predicted, in the model's label order; white 0 → dark blue 1).
 
         Examples:
           lepton-chat test --model models/banking77 --data banking77-test.csv
-          lepton-chat test --model samples/bank/model --data samples/bank/nlu.yml --json --confusion cm.png
+          lepton-chat test --model samples/bank/model --data samples/bank/nlu.yml \\
+              --json --confusion cm.png
 
         Exit status: 0 ok, 1 bad model/data/output, 64 usage.
         """)

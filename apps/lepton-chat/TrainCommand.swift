@@ -9,17 +9,20 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train an intent model (a head on the MiniLM sentence encoder) from nlu.yml or CSV data.",
         discussion: """
-        The data is Rasa-style nlu.yml (intents with examples) or CSV with a header `text,category`
-        (as BANKING77's train.csv). Every sentence is encoded once by all-MiniLM-L6-v2 (frozen); a
-        softmax-regression head (or an MLP with --hidden) is fitted with AdamW and label-smoothed
-        cross-entropy. A stratified --val-fraction of each intent is held out; the epoch with the best
-        validation accuracy is kept (early stopping after --patience epochs without progress).
+        The data is Rasa-style nlu.yml (intents with examples) or CSV with a header `text,category` \
+        (as BANKING77's train.csv). Every sentence is encoded once by all-MiniLM-L6-v2 (frozen); a \
+        softmax-regression head (or an MLP with --hidden) is fitted with AdamW and label-smoothed \
+        cross-entropy. A stratified --val-fraction of each intent is held out; the epoch with the best \
+        validation accuracy is kept (early stopping after --patience epochs without progress). \
         The model folder gets intent-model.json (labels, encoder, thresholds) and head.safetensors.
 
         Examples:
-          lepton-chat train --data ../shared/data/banking77/train.csv --out models/banking77
-          lepton-chat train --data samples/bank/nlu.yml --out samples/bank/model --val-fraction 0
-          lepton-chat train --data train.csv --out m --hidden 512 --epochs 40 --threshold 0.4
+          lepton-chat train --data ../shared/data/banking77/train.csv \\
+              --out models/banking77
+          lepton-chat train --data samples/bank/nlu.yml --out samples/bank/model \\
+              --val-fraction 0
+          lepton-chat train --data train.csv --out m --hidden 512 --epochs 40 \\
+              --threshold 0.4
 
         Exit status: 0 ok, 1 bad data/model/output, 64 usage.
         """)

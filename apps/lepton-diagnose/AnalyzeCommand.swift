@@ -9,17 +9,18 @@ struct AnalyzeCommand: ParsableCommand {
         commandName: "analyze",
         abstract: "Analyse a scan and/or a report (or a folder of studies) and suggest findings for review.",
         discussion: """
-        SCAN is a PNG or DICOM file, or a folder. In a folder, files sharing a name stem form one
-        study (e.g. case1.dcm + case1.xml); every study becomes one JSON line with its `file`. A
-        file that cannot be read is reported (a JSON line with `error`, and on stderr) and the
+        SCAN is a PNG or DICOM file, or a folder. In a folder, files sharing a name stem form one \
+        study (e.g. case1.dcm + case1.xml); every study becomes one JSON line with its `file`. A \
+        file that cannot be read is reported (a JSON line with `error`, and on stderr) and the \
         batch goes on; the exit status is then 3 (partial).
 
-        Output never contains patient identifiers from DICOM headers or reports; `subject_id` is a
+        Output never contains patient identifiers from DICOM headers or reports; `subject_id` is a \
         salted hash (salt from $LEPTON_DIAGNOSE_SALT, random per run when unset).
 
         Examples:
           lepton-diagnose analyze scan.png
-          lepton-diagnose analyze scan.dcm --report report.xml --heatmap cam.png --format html > study.html
+          lepton-diagnose analyze scan.dcm --report report.xml --heatmap cam.png \\
+              --format html > study.html
           lepton-diagnose analyze --report report.txt --format fhir
           lepton-diagnose analyze samples/diagnose
         """)

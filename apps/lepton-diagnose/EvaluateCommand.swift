@@ -10,9 +10,12 @@ struct EvaluateCommand: ParsableCommand {
         abstract: "Score the image model (ACC, ROC-AUC, sensitivity/specificity, ECE) or the report reader (per-finding P/R/F1).",
         discussion: """
         Examples:
-          lepton-diagnose evaluate --labels ../shared/data/medical/pneumoniamnist/labels.csv --split val
-          lepton-diagnose evaluate --labels test/labels.csv --split all --model /tmp/model
-          lepton-diagnose evaluate --reports ../shared/data/medical/iu-xray/findings.csv --subset test
+          lepton-diagnose evaluate \\
+              --labels ../shared/data/medical/pneumoniamnist/labels.csv --split val
+          lepton-diagnose evaluate --labels test/labels.csv --split all \\
+              --model /tmp/model
+          lepton-diagnose evaluate \\
+              --reports ../shared/data/medical/iu-xray/findings.csv --subset test
         """)
 
     @Option(name: .long, help: "Image labels CSV (file,label).")

@@ -9,13 +9,15 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train the scan classifier on labelled images (file,label CSV) and save it as safetensors + JSON.",
         discussion: """
-        Rows whose file starts with val/ (or the rows of --val) are the validation set: it drives
-        early stopping (ROC-AUC) and the temperature fitted for calibrated probabilities.
-        Augmentation: shifts ±2 px, rotations ±10°, scale ±5 %, gain ±15 %, offset ±0.08.
+        Rows whose file starts with val/ (or the rows of --val) are the validation set: it drives \
+        early stopping (ROC-AUC) and the temperature fitted for calibrated probabilities. \
+        Augmentation: shifts ±2 px, rotations ±10°, scale ±5 %, gain ±15 %, offset ±0.08. \
         Class-weighted cross-entropy, AdamW with cosine decay.
 
         Example:
-          lepton-diagnose train --labels ../shared/data/medical/pneumoniamnist/labels.csv --out /tmp/model --epochs 20 --seed 1
+          lepton-diagnose train \\
+              --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
+              --out /tmp/model --epochs 20 --seed 1
         """)
 
     @Option(name: .long, help: "CSV with columns file,label (paths relative to the CSV's folder).")

@@ -8,13 +8,15 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Measure a model on labelled data: minority F1, precision/recall, PR-AUC, ROC-AUC, recall at an alert budget.",
         discussion: """
-        With --patterns (row_index,pattern_id,typology, as written by `simulate`), recall is also
-        given per laundering typology. For node data with a split column, rows whose split is not
+        With --patterns (row_index,pattern_id,typology, as written by `simulate`), recall is also \
+        given per laundering typology. For node data with a split column, rows whose split is not \
         `train` are evaluated (override with --split).
 
         Examples:
-          lepton-risk evaluate --model model/ --transactions test.csv --patterns test-patterns.csv
-          lepton-risk evaluate --model model/ --nodes features.csv --edges edges.csv --labels labels.csv --split valid --json
+          lepton-risk evaluate --model model/ --transactions test.csv \\
+              --patterns test-patterns.csv
+          lepton-risk evaluate --model model/ --nodes features.csv \\
+              --edges edges.csv --labels labels.csv --split valid --json
         """)
 
     @OptionGroup var common: CommonOptions

@@ -8,12 +8,13 @@ struct ExplainCommand: ParsableCommand {
         commandName: "explain",
         abstract: "Explain the score of a transaction (row number) or an account: drivers, neighbours, edges, typology.",
         discussion: """
-        ID is a 0-based data row of the file (e.g. `1234` or `row:1234`) or an account (`BANK:ACCOUNT`
+        ID is a 0-based data row of the file (e.g. `1234` or `row:1234`) or an account (`BANK:ACCOUNT` \
         or just `ACCOUNT`).
 
         Examples:
           lepton-risk explain --model model/ --transactions new.csv 1234
-          lepton-risk explain --model model/ --transactions new.csv 070:8347A2E3B --json
+          lepton-risk explain --model model/ --transactions new.csv 070:8347A2E3B \\
+              --json
         """)
 
     @OptionGroup var common: CommonOptions

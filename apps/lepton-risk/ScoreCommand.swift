@@ -8,15 +8,17 @@ struct ScoreCommand: ParsableCommand {
         commandName: "score",
         abstract: "Score transactions, accounts or graph nodes with a trained model, ranked by risk.",
         discussion: """
-        Transactions are scored together with the recent history stored in the model (rows before
-        the file's first timestamp), so new transactions are scored incrementally, without retraining.
+        Transactions are scored together with the recent history stored in the model (rows before \
+        the file's first timestamp), so new transactions are scored incrementally, without retraining. \
         Output is ranked (highest score first); `row` is the 0-based data row of the input file.
 
         Examples:
           lepton-risk score --model model/ --transactions new.csv --json
           lepton-risk score --model model/ --transactions new.csv --accounts --top 20
-          lepton-risk score --model model/ --transactions big.csv --shard 0/4 --json > part0.jsonl
-          lepton-risk score --model node-model/ --nodes features.csv --edges edges.csv --json
+          lepton-risk score --model model/ --transactions big.csv --shard 0/4 \\
+              --json > part0.jsonl
+          lepton-risk score --model node-model/ --nodes features.csv \\
+              --edges edges.csv --json
         """)
 
     @OptionGroup var common: CommonOptions

@@ -8,14 +8,15 @@ struct SimulateCommand: ParsableCommand {
         commandName: "simulate",
         abstract: "Generate synthetic bank transactions (IBM AML schema) with the eight laundering typologies.",
         discussion: """
-        Normal activity is heavy-tailed (Pareto activity rates and merchant popularity, repeat payees,
-        salaries, self reinvestments, about 2% cross-currency); laundering follows fan-out, fan-in,
-        cycle, bipartite, stack, random, scatter-gather and gather-scatter (Altman et al. 2023),
-        plus lone transfers. The side file lists `row_index,pattern_id,typology` for every
+        Normal activity is heavy-tailed (Pareto activity rates and merchant popularity, repeat payees, \
+        salaries, self reinvestments, about 2% cross-currency); laundering follows fan-out, fan-in, \
+        cycle, bipartite, stack, random, scatter-gather and gather-scatter (Altman et al. 2023), \
+        plus lone transfers. The side file lists `row_index,pattern_id,typology` for every \
         laundering row (0-based data rows). Same seed, same files.
 
         Example:
-          lepton-risk simulate --accounts 2000 --days 30 --seed 7 --out tx.csv --patterns tx-patterns.csv
+          lepton-risk simulate --accounts 2000 --days 30 --seed 7 --out tx.csv \\
+              --patterns tx-patterns.csv
         """)
 
     @OptionGroup var common: CommonOptions

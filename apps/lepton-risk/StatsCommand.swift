@@ -9,7 +9,7 @@ struct StatsCommand: ParsableCommand {
         commandName: "stats",
         abstract: "Load transactions (IBM AML CSV) and print counts: rows, accounts, labels, time span, skipped rows, load time.",
         discussion: """
-        Only loads the file (streamed); nothing is trained or scored. Malformed rows are counted
+        Only loads the file (streamed); nothing is trained or scored. Malformed rows are counted \
         by reason, as every other command does.
 
         Examples:

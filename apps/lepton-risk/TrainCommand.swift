@@ -18,7 +18,8 @@ struct TrainCommand: ParsableCommand {
 
         Examples:
           lepton-risk train --transactions train.csv --out model/
-          lepton-risk train --nodes features.csv --edges edges.csv --labels labels.csv --out model/
+          lepton-risk train --nodes features.csv --edges edges.csv \\
+              --labels labels.csv --out model/
         """)
 
     @OptionGroup var common: CommonOptions
