@@ -28,6 +28,37 @@ public struct WhisperDecodingResult: Sendable {
     public var score: Float
     /// Probability of `<|nocaptions|>` at the first step (raw logits).
     public var noSpeechProbability: Float
+    /// Every hypothesis the pass finished, best first (`tokens`/`score` are the first one):
+    /// beam search's finished beams, sampling's `bestOf` rows, greedy's single line.
+    public var hypotheses: [WhisperHypothesis]
+
+    init(hypotheses: [WhisperHypothesis], noSpeechProbability: Float) {
+        let best = hypotheses.first ?? WhisperHypothesis(tokens: [], score: -.infinity, logProbability: -.infinity)
+        tokens = best.tokens
+        score = best.score
+        self.noSpeechProbability = noSpeechProbability
+        self.hypotheses = hypotheses
+    }
+}
+
+/// One finished decoding hypothesis.
+public struct WhisperHypothesis: Sendable {
+    /// Generated ids without the prompt and without `<|endoftext|>`.
+    public var tokens: [Int]
+    /// `logProbability / length ^ lengthPenalty`, what hypotheses are ranked by.
+    public var score: Float
+    /// Cumulative log-probability of the tokens (and of `<|endoftext|>` when it ended them).
+    public var logProbability: Float
+
+    /// Hypotheses from (tokens, cumulative log-probability), ranked best first.
+    static func ranked(_ finished: [([Int], Float)], lengthPenalty: Float) -> [WhisperHypothesis] {
+        let all = finished.map { tokens, logp in
+            WhisperHypothesis(tokens: tokens, score: logp / Foundation.pow(Float(tokens.count), lengthPenalty), logProbability: logp)
+        }
+        // Stable: on equal scores the earlier finished one stays first (CTranslate2 keeps the first).
+        return all.enumerated().sorted { a, b in a.element.score != b.element.score ? a.element.score > b.element.score : a.offset < b.offset }
+            .map(\.element)
+    }
 }
 
 /// Runs the decoder on a window's encoder output: greedy, beam search or sampling, with
@@ -182,9 +213,8 @@ public final class WhisperGenerator {
             generated.append(best)
             token = best
         }
-        let length = Float(generated.count)
-        let score = cumulative / Foundation.pow(length, options.lengthPenalty)
-        return WhisperDecodingResult(tokens: generated, score: score, noSpeechProbability: noSpeech)
+        return WhisperDecodingResult(hypotheses: WhisperHypothesis.ranked([(generated, cumulative)], lengthPenalty: options.lengthPenalty),
+                                     noSpeechProbability: noSpeech)
     }
 
     // MARK: Sampling (temperature fallback)
@@ -218,13 +248,9 @@ public final class WhisperGenerator {
             }
             if !finished.contains(false) { break }
         }
-        var best = 0
-        var bestScore = -Float.infinity
-        for r in 0..<rows {
-            let s = cumulative[r] / Foundation.pow(Float(generated[r].count), options.lengthPenalty)
-            if s > bestScore || r == 0 { if r == 0 || s > bestScore { bestScore = s; best = r } }
-        }
-        return WhisperDecodingResult(tokens: generated[best], score: bestScore, noSpeechProbability: noSpeech)
+        let finishedRows = (0..<rows).map { (generated[$0], cumulative[$0]) }
+        return WhisperDecodingResult(hypotheses: WhisperHypothesis.ranked(finishedRows, lengthPenalty: options.lengthPenalty),
+                                     noSpeechProbability: noSpeech)
     }
 
     // MARK: Beam search (CTranslate2's BeamSearch)
@@ -313,13 +339,8 @@ public final class WhisperGenerator {
             aliveScores = nextScores
             inputs = nextTokens
         }
-        var best = 0
-        var bestScore = -Float.infinity
-        for (i, seq) in finishedTokens.enumerated() {
-            let s = finishedScores[i] / Foundation.pow(Float(seq.count), options.lengthPenalty)
-            if i == 0 || s > bestScore { bestScore = s; best = i }
-        }
-        let tokens = finishedTokens.isEmpty ? [] : finishedTokens[best]
-        return WhisperDecodingResult(tokens: tokens, score: bestScore, noSpeechProbability: noSpeech)
+        let finished = Array(zip(finishedTokens, finishedScores))
+        return WhisperDecodingResult(hypotheses: WhisperHypothesis.ranked(finished, lengthPenalty: options.lengthPenalty),
+                                     noSpeechProbability: noSpeech)
     }
 }

@@ -30,6 +30,18 @@ public struct WhisperTranscription: Codable, Sendable {
     /// Seconds of audio.
     public var duration: Double
     public var segments: [WhisperSegment]
+    /// The recogniser's best whole-file texts, best first (the first is `text`), when
+    /// ``WhisperTranscribeOptions/readings`` asked for more than one; nil otherwise.
+    public var readings: [WhisperReading]?
+}
+
+/// One whole-file reading of the audio from the n-best list.
+public struct WhisperReading: Codable, Sendable, Equatable {
+    public var text: String
+    /// Sum over windows of the hypothesis' cumulative log-probability.
+    public var logProbability: Double
+
+    enum CodingKeys: String, CodingKey { case text, logProbability = "log_probability" }
 }
 
 /// Transcription options; defaults are faster-whisper 1.2.1's `transcribe` defaults.
@@ -56,6 +68,12 @@ public struct WhisperTranscribeOptions: Sendable {
     /// vocabulary: "PIN", "balance", "loan") make the model prefer them when the audio is
     /// ambiguous. Encoded with the model's `tokenizer.json`; reset like previous text.
     public var initialPrompt: String?
+    /// How many readings to return in ``WhisperTranscription/readings`` (1 = none): the
+    /// best hypotheses of the kept decoding pass (at most `beamSize`, or `bestOf` after a
+    /// temperature fallback). A caller that acts on the words (an intent classifier) can weigh
+    /// them instead of trusting a garbled best reading. With several windows, reading `k`
+    /// joins every window's `k`-th hypothesis (or its last one when it has fewer).
+    public var readings = 1
     public init() {}
 }
 
@@ -128,6 +146,7 @@ public final class WhisperTranscriber {
         let mel = WhisperLogMel(source: try makeSource())
 
         var segments: [WhisperSegment] = []
+        var windowReadings: [[(text: String, logProbability: Double)]] = []
         var allTokens = try initialPromptTokens()
         var promptResetSince = 0
         var seek = 0
@@ -161,6 +180,11 @@ public final class WhisperTranscriber {
                 if let lp = options.logProbThreshold, decoded.avgLogProb > lp { skip = false }
                 if skip { seek += segmentSize; continue }
             }
+            if options.readings > 1 {
+                windowReadings.append(decoded.result.hypotheses.prefix(options.readings).map {
+                    (tokenizer.decode($0.tokens).trimmingCharacters(in: .whitespacesAndNewlines), Double($0.logProbability))
+                })
+            }
             let (pieces, nextSeek) = split(decoded.result.tokens, timeOffset: timeOffset, segmentSize: segmentSize,
                                            segmentDuration: segmentDuration, seek: seek)
             // A window must always move forward (a `<|0.00|><|0.00|>` output would otherwise loop).
@@ -179,7 +203,24 @@ public final class WhisperTranscriber {
             }
         }
         let text = segments.map(\.text).joined().trimmingCharacters(in: .whitespacesAndNewlines)
-        return WhisperTranscription(text: text, duration: Double(sampleCount) / Double(WhisperLogMel.sampleRate), segments: segments)
+        var transcription = WhisperTranscription(text: text, duration: Double(sampleCount) / Double(WhisperLogMel.sampleRate),
+                                                 segments: segments)
+        if options.readings > 1 { transcription.readings = Self.join(windowReadings, best: text) }
+        return transcription
+    }
+
+    /// Whole-file readings from each window's hypotheses (reading `k` = every window's
+    /// `k`-th reading, or its last); the first is the transcript itself.
+    static func join(_ windows: [[(text: String, logProbability: Double)]], best: String) -> [WhisperReading] {
+        let windows = windows.filter { !$0.isEmpty }
+        let count = windows.map(\.count).max() ?? 0
+        var result = [WhisperReading(text: best, logProbability: windows.reduce(0) { $0 + $1[0].logProbability })]
+        for k in stride(from: 1, to: count, by: 1) {
+            let parts = windows.map { $0[min(k, $0.count - 1)] }
+            let text = parts.map(\.text).filter { !$0.isEmpty }.joined(separator: " ")
+            result.append(WhisperReading(text: text, logProbability: parts.reduce(0) { $0 + $1.logProbability }))
+        }
+        return result
     }
 
     /// Ids of `options.initialPrompt` (with the leading space faster-whisper adds), or none.

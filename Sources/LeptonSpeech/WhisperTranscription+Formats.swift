@@ -18,13 +18,15 @@ extension WhisperTranscription {
         }
     }
 
-    /// One JSON object on one line: `file`, `text`, `duration`, `segments[{id, start, end, text, tokens, …}]`.
+    /// One JSON object on one line: `file`, `text`, `duration`, `segments[{id, start, end, text, tokens, …}]`,
+    /// and `readings[{text, log_probability}]` when several readings were asked for.
     public func jsonLine(file: String?) -> String {
         struct Row: Encodable {
             var file: String?
             var text: String
             var duration: Double
             var segments: [Segment]
+            var readings: [WhisperReading]?
         }
         struct Segment: Encodable {
             var id: Int
@@ -37,7 +39,7 @@ extension WhisperTranscription {
             Segment(id: i, start: Self.rounded(s.start), end: Self.rounded(s.end), text: s.text, tokens: s.tokens,
                     temperature: s.temperature, avg_logprob: Self.rounded(s.avgLogProb, 5),
                     compression_ratio: Self.rounded(s.compressionRatio, 5), no_speech_prob: Self.rounded(s.noSpeechProb, 5))
-        })
+        }, readings: readings?.map { WhisperReading(text: $0.text, logProbability: Self.rounded($0.logProbability, 5)) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(row), let s = String(data: data, encoding: .utf8) else { return "{}" }

@@ -209,6 +209,37 @@ final class DialogTests: XCTestCase {
         XCTAssertTrue(reason("settings: {asr_prompt: [PIN]}\nresponses: {utter_fallback: x, utter_handoff: y}").contains("settings.asr_prompt"))
         XCTAssertTrue(reason("settings: {asr_prompt: \"\(String(repeating: "PIN ", count: 200))\"}\nresponses: {utter_fallback: x, utter_handoff: y}")
             .contains("at most 400"))
+        XCTAssertTrue(reason("settings: {asr_beam_size: 0}\nresponses: {utter_fallback: x, utter_handoff: y}").contains("settings.asr_beam_size"))
+        XCTAssertTrue(reason("settings: {asr_readings: 6}\nresponses: {utter_fallback: x, utter_handoff: y}")
+            .contains("cannot exceed settings.asr_beam_size (5)"))
         XCTAssertThrowsError(try Domain.load(URL(fileURLWithPath: "/nonexistent/domain.yml")))
     }
+
+    /// Audio heard in several readings: the intent ranking is the readings' rankings mixed by
+    /// posterior weight (softmax of the log-probabilities), worked out by hand here.
+    func testReadingsMixIntentRankingsByPosterior() throws {
+        let agent = try makeAgent()
+        // Weights: e^0 : e^-0.5 : e^-5 = 1 : 0.6065 : 0.0067 → 0.6199, 0.3760, 0.0042.
+        let readings = [HeardReading(text: "can I speak for real version", logProbability: -3),
+                        HeardReading(text: "can I speak to a human please", logProbability: -3.5),
+                        HeardReading(text: "hello there", logProbability: -8)]
+        let reply = try agent.respond(text: readings[0].text, session: "mix", readings: readings)
+        let w = [1.0, exp(-0.5), exp(-5.0)].map { $0 / (1 + exp(-0.5) + exp(-5.0)) }
+        XCTAssertEqual(reply.readings?.map(\.weight) ?? [], w, accuracy: 1e-12)
+        // Reading 1 (no keyword): check_balance 0.2, greet 0.1; reading 2: speak_to_agent 0.9,
+        // greet 0.05; reading 3: greet 0.9, greet 0.05 → check_balance 0.2·w0, speak_to_agent 0.9·w1…
+        let expected = ["check_balance": 0.2 * w[0], "speak_to_agent": 0.9 * w[1], "greet": 0.1 * w[0] + 0.05 * w[1] + 0.95 * w[2]]
+        XCTAssertEqual(reply.ranking.map(\.name), ["speak_to_agent", "check_balance", "greet"])
+        for s in reply.ranking { XCTAssertEqual(s.confidence, expected[s.name]!, accuracy: 1e-12, s.name) }
+        XCTAssertEqual(reply.intent, "speak_to_agent", "the second reading outvotes the garbled first")
+        // One reading: the transcript's own ranking, no readings in the reply.
+        let single = try agent.respond(text: readings[0].text, session: "one", readings: [readings[0]])
+        XCTAssertNil(single.readings)
+        XCTAssertEqual(single.ranking.first?.name, "check_balance")
+    }
+}
+
+private func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, file: file, line: line)
+    for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, file: file, line: line) }
 }

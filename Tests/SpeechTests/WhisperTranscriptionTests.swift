@@ -71,6 +71,47 @@ final class WhisperTranscriptionTests: XCTestCase {
         }
     }
 
+    /// The n-best readings (`readings`) are CTranslate2's `num_hypotheses` list: same texts in
+    /// the same order, same cumulative log-probabilities (Fixtures/nbest_ct2.json), also for a beam
+    /// of 5 on clips whose readings differ in words ("melons" / "mountains", "pounds" / "phones").
+    func testReadingsEqualCTranslate2NBest() throws {
+        struct Reference: Decodable {
+            struct Clip: Decodable { let file: String; let hypotheses: [Hypothesis] }
+            struct Hypothesis: Decodable { let tokens: [Int]; let score: Double }
+            let clips: [Clip]
+        }
+        let url = SpeechFixtures.repoRoot.appendingPathComponent("Tests/SpeechTests/Fixtures/nbest_ct2.json")
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+        let model = try SpeechFixtures.model()
+        var options = WhisperTranscribeOptions()
+        options.readings = 5
+        let t = WhisperTranscriber(model: model, options: options)
+        XCTAssertEqual(reference.clips.count, 3)
+        for clip in reference.clips {
+            let r = try t.transcribe(url: SpeechFixtures.bankDev.appendingPathComponent(clip.file))
+            let readings = try XCTUnwrap(r.readings, clip.file)
+            XCTAssertEqual(readings.count, clip.hypotheses.count, clip.file)
+            XCTAssertEqual(readings.first?.text, r.text, "the first reading is the transcript")
+            for (ours, theirs) in zip(readings, clip.hypotheses) {
+                XCTAssertEqual(ours.text, model.tokenizer.decode(theirs.tokens).trimmingCharacters(in: .whitespaces), clip.file)
+                // CTranslate2's score is the cumulative log-probability over the length (penalty 1).
+                XCTAssertEqual(ours.logProbability, theirs.score * Double(theirs.tokens.count), accuracy: 0.03, clip.file)
+            }
+        }
+        XCTAssertNil(try WhisperTranscriber(model: model).transcribe(url: SpeechFixtures.bankDev.appendingPathComponent("change_pin_01.wav")).readings,
+                     "one reading asked for: no list")
+    }
+
+    /// A beam wider than the decoder's 5-row kernels (6 to 16 rows are taken 5 at a time) runs and
+    /// still reads the clip.
+    func testWideBeamReadsTheClip() throws {
+        var options = WhisperTranscribeOptions()
+        options.beamSize = 11
+        let r = try WhisperTranscriber(model: try SpeechFixtures.model(), options: options)
+            .transcribe(url: SpeechFixtures.dev.appendingPathComponent("jfk.wav"))
+        XCTAssertTrue(r.text.lowercased().contains("ask not what your country can do for you"), r.text)
+    }
+
     /// Silence and faint noise give no words.
     func testSilenceAndNoiseGiveNoWords() throws {
         let t = WhisperTranscriber(model: try SpeechFixtures.model())

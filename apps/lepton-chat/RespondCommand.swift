@@ -42,22 +42,26 @@ struct RespondCommand: ParsableCommand {
         commandName: "respond",
         abstract: "Answer one caller turn: transcribe (for audio), recognise intent and entities, reply, keep the dialog state.",
         discussion: """
-        Without --model/--domain the shipped bank agent (samples/bank) answers. The session's state
-        (forms being filled, fallbacks in a row, hand-off) is kept in a SQLite store between calls;
+        Without --model/--domain the shipped bank agent (samples/bank) answers. The session's state \
+        (forms being filled, fallbacks in a row, hand-off) is kept in a SQLite store between calls; \
         an unknown --session id starts a new session, and without --session every call is a new one.
 
         Examples:
-          lepton-chat respond --text "I want to send 50 dollars to my landlord" --session s1
+          lepton-chat respond --text "I want to send 50 dollars to my landlord" \\
+              --session s1
           lepton-chat respond --text "yes" --session s1
           lepton-chat respond --json ../shared/data/speech/bank-dev/change_pin_01.wav
-          lepton-chat respond --json --text "I lost my card" --model my-model --domain my-domain.yml
+          lepton-chat respond --json --text "I lost my card" --model my-model \\
+              --domain my-domain.yml
           lepton-chat respond --text "what's my balance" --speak reply.wav
 
-        --speak runs the espeak-ng program (apt-get install espeak-ng), which Lepton does not
+        --speak runs the espeak-ng program (apt-get install espeak-ng), which Lepton does not \
         link or ship (it is GPL); the WAV is 16 kHz mono, written atomically.
 
-        JSON fields: session, new_session, transcript, intent, confidence, ranking, entities
-        (type, value, text, start, end, currency, role), reply, responses, events, state.
+        JSON fields: session, new_session, transcript, intent, confidence, ranking, entities \
+        (type, value, text, start, end, currency, role), reply, responses, events, state, and for \
+        audio read in several readings (the domain's asr_readings) readings [{text, weight}]: the \
+        recognizer's best readings, whose intent rankings are mixed by these weights.
         Stdout carries the data; card and account numbers are masked in logs and in the store.
         Exit status: 0 ok, 1 bad input/model/domain/store, 64 usage.
         """)
@@ -94,10 +98,9 @@ struct RespondCommand: ParsableCommand {
             let id = session ?? UUID().uuidString.lowercased()
             let reply: AgentReply
             if let audio {
-                let transcript = try transcribeForChat(URL(fileURLWithPath: audio), threads: common.threads,
-                                                       prompt: agent.engine.domain.asrPrompt)
-                Log.debug("transcript: \(maskNumbersInText(transcript))")
-                reply = try agent.respond(text: transcript, session: id, allowEmpty: true)
+                let heard = try transcribeForChat(URL(fileURLWithPath: audio), threads: common.threads, domain: agent.engine.domain)
+                Log.debug("transcript: \(maskNumbersInText(heard.text))")
+                reply = try agent.respond(text: heard.text, session: id, allowEmpty: true, readings: heard.readings)
             } else {
                 reply = try agent.respond(text: text ?? "", session: id)
             }
@@ -126,14 +129,20 @@ func printReply(_ reply: AgentReply, json: Bool) {
 /// Whisper, loaded on first use and kept for the next turns of a shell session.
 nonisolated(unsafe) private var chatTranscriber: WhisperTranscriber?
 
-/// The transcript of an audio file for the agent (Whisper tiny.en from the model cache),
-/// with the domain's `asr_prompt` as the recognizer's initial prompt.
-func transcribeForChat(_ url: URL, threads: Int, prompt: String?) throws -> String {
+/// The transcript of an audio file for the agent (Whisper tiny.en from the model cache) and,
+/// when the domain asks for several (`asr_readings`), its n-best readings; the domain's
+/// `asr_prompt` is the recognizer's initial prompt and `asr_beam_size` its beam.
+func transcribeForChat(_ url: URL, threads: Int, domain: Domain) throws -> (text: String, readings: [HeardReading]) {
     guard FileManager.default.fileExists(atPath: url.path) else { throw ChatError.badInput("no such audio file: \(url.path)") }
-    if chatTranscriber == nil {
+    if chatTranscriber == nil || chatTranscriber!.options.beamSize != domain.asrBeamSize {
         EngineThreads.set(threads)
-        chatTranscriber = WhisperTranscriber(model: try WhisperModel())
+        var options = WhisperTranscribeOptions()
+        options.beamSize = domain.asrBeamSize
+        chatTranscriber = WhisperTranscriber(model: try chatTranscriber?.model ?? WhisperModel(), options: options)
     }
-    chatTranscriber!.options.initialPrompt = prompt
-    return try chatTranscriber!.transcribe(url: url).text.trimmingCharacters(in: .whitespacesAndNewlines)
+    chatTranscriber!.options.initialPrompt = domain.asrPrompt
+    chatTranscriber!.options.readings = domain.asrReadings
+    let result = try chatTranscriber!.transcribe(url: url)
+    let readings = (result.readings ?? []).map { HeardReading(text: $0.text, logProbability: $0.logProbability) }
+    return (result.text.trimmingCharacters(in: .whitespacesAndNewlines), readings)
 }

@@ -8,14 +8,15 @@ struct ShellCommand: ParsableCommand {
         commandName: "shell",
         abstract: "An interactive session with the agent: one typed line or audio file path per turn.",
         discussion: """
-        Each input line is one caller turn: a path to an existing audio file (.wav, .flac, .ogg,
-        .mp3) is transcribed first, anything else is taken as typed text. Empty lines are skipped;
-        `/new` starts a new session (a new caller), `/quit` or end of input ends. Works with a
+        Each input line is one caller turn: a path to an existing audio file (.wav, .flac, .ogg, \
+        .mp3) is transcribed first, anything else is taken as typed text. Empty lines are skipped; \
+        `/new` starts a new session (a new caller), `/quit` or end of input ends. Works with a \
         terminal or with piped stdin (then each turn prints exactly one line on stdout).
 
         Examples:
           lepton-chat shell
-          printf 'hi\\nsend 50 dollars to my landlord\\nyes\\n' | lepton-chat shell --json
+          printf 'hi\\nsend 50 dollars to my landlord\\nyes\\n' | lepton-chat shell \\
+              --json
           lepton-chat shell --session call-42 --store /tmp/calls.sqlite
         """)
 
@@ -55,8 +56,8 @@ struct ShellCommand: ParsableCommand {
                 let audioExtensions: Set<String> = ["wav", "flac", "ogg", "mp3", "aiff", "aif", "au"]
                 let url = URL(fileURLWithPath: input)
                 if audioExtensions.contains(url.pathExtension.lowercased()), FileManager.default.fileExists(atPath: url.path) {
-                    let transcript = try transcribeForChat(url, threads: common.threads, prompt: agent.engine.domain.asrPrompt)
-                    reply = try agent.respond(text: transcript, session: id, allowEmpty: true)
+                    let heard = try transcribeForChat(url, threads: common.threads, domain: agent.engine.domain)
+                    reply = try agent.respond(text: heard.text, session: id, allowEmpty: true, readings: heard.readings)
                 } else {
                     reply = try agent.respond(text: input, session: id)
                 }

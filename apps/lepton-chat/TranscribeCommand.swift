@@ -9,26 +9,30 @@ struct TranscribeCommand: ParsableCommand {
         commandName: "transcribe",
         abstract: "Speech to text with Whisper tiny.en (any audio libsndfile reads; phone audio is resampled).",
         discussion: """
-        Each FILE is decoded to 16 kHz mono, cut into 30 s windows and decoded with beam search
-        (as faster-whisper does: temperature fallback, no-speech detection, timestamps). Memory
+        Each FILE is decoded to 16 kHz mono, cut into 30 s windows and decoded with beam search \
+        (as faster-whisper does: temperature fallback, no-speech detection, timestamps). Memory \
         stays bounded by one window however long the file is.
 
-        Output: txt (default) prints each transcript on stdout, one line per file; json prints one
-        JSON object per file (`file`, `text`, `duration`, `segments[{start,end,text,tokens,…}]`);
-        srt and vtt print subtitles. With -o DIR, each file's output is written to DIR/NAME.EXT
+        Output: txt (default) prints each transcript on stdout, one line per file; json prints one \
+        JSON object per file (`file`, `text`, `duration`, `segments[{start,end,text,tokens,…}]`, \
+        with --readings N also `readings[{text,log_probability}]`, the N best readings); \
+        srt and vtt print subtitles. With -o DIR, each file's output is written to DIR/NAME.EXT \
         instead; `-f all` writes txt, json, srt and vtt (to DIR, or to the current folder).
 
-        A file that cannot be read is reported on stderr and the batch goes on. Exit status:
-        0 all files transcribed, 3 some failed, 1 all failed or the model could not be loaded,
-        64 usage error. The model is found where scripts/bootstrap.sh put it
+        A file that cannot be read is reported on stderr and the batch goes on. Exit status: \
+        0 all files transcribed, 3 some failed, 1 all failed or the model could not be loaded, \
+        64 usage error. The model is found where scripts/bootstrap.sh put it \
         (~/.cache/lepton/models/whisper-tiny.en, or $LEPTON_MODELS) unless --model is given.
 
         Examples:
           lepton-chat transcribe call.wav
           lepton-chat transcribe -f json ../shared/data/speech/dev/jfk.wav
           lepton-chat transcribe -f srt -o subs/ meeting.flac
-          lepton-chat transcribe -f all -o out/ a.wav b_tel8k.wav --beam-size 1 --threads 1
-          lepton-chat transcribe --prompt "PIN, balance, debit card, loan" call_tel8k.wav
+          lepton-chat transcribe -f all -o out/ a.wav b_tel8k.wav --beam-size 1 \\
+              --threads 1
+          lepton-chat transcribe --prompt "PIN, balance, debit card, loan" \\
+              call_tel8k.wav
+          lepton-chat transcribe -f json --readings 3 call_tel8k.wav
         """)
 
     @Argument(help: "Audio files (WAV, FLAC, OGG, … any rate, any channels).")
@@ -42,6 +46,9 @@ struct TranscribeCommand: ParsableCommand {
 
     @Option(name: .long, help: "Beam width (1 = greedy).")
     var beamSize: Int = 5
+
+    @Option(name: .long, help: "With -f json: also list the N best readings of each file (n-best, at most --beam-size).")
+    var readings: Int = 1
 
     @Option(name: .long, help: "Whisper model folder (model.bin, config.json, vocabulary.txt).")
     var model: String?
@@ -57,6 +64,7 @@ struct TranscribeCommand: ParsableCommand {
             throw ValidationError("-f must be txt, json, srt, vtt or all")
         }
         guard (1...16).contains(beamSize) else { throw ValidationError("--beam-size must be 1...16") }
+        guard (1...beamSize).contains(readings) else { throw ValidationError("--readings must be 1...\(beamSize) (the beam size)") }
     }
 
     func run() throws {
@@ -81,6 +89,7 @@ struct TranscribeCommand: ParsableCommand {
         options.beamSize = beamSize
         options.seed = common.seed
         options.initialPrompt = prompt
+        options.readings = readings
         let transcriber = WhisperTranscriber(model: whisper, options: options)
         do { _ = try transcriber.initialPromptTokens() } catch {
             Log.error("error: --prompt: \(error)")

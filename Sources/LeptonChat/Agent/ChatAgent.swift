@@ -26,10 +26,27 @@ public struct AgentReply: Codable, Sendable {
     public var events: [String]
     /// The session's state after the turn.
     public var state: DialogState
+    /// For audio heard in several readings: each reading and the weight its intent ranking had
+    /// in `ranking` (absent when only the transcript was classified).
+    public var readings: [WeightedReading]?
 
     enum CodingKeys: String, CodingKey {
-        case session, newSession = "new_session", transcript, intent, confidence, ranking, entities, reply, responses, events, state
+        case session, newSession = "new_session", transcript, intent, confidence, ranking, entities, reply, responses, events, state, readings
     }
+}
+
+/// One reading of the caller's audio from the speech recogniser's n-best list.
+public struct HeardReading: Sendable {
+    public var text: String
+    /// The recogniser's log-probability of the whole reading.
+    public var logProbability: Double
+    public init(text: String, logProbability: Double) { self.text = text; self.logProbability = logProbability }
+}
+
+/// A reading and its share of the intent ranking.
+public struct WeightedReading: Codable, Sendable, Equatable {
+    public var text: String
+    public var weight: Double
 }
 
 /// The whole understanding-and-dialog pipeline for text: intents, entities, dialog policy and
@@ -52,16 +69,26 @@ public final class ChatAgent: @unchecked Sendable {
 
     /// Plays one turn of `session` with the user's `text`.
     ///
-    /// - Parameter allowEmpty: an empty text (silent audio) is then a turn the bot did not
-    ///   understand rather than an error.
+    /// - Parameters:
+    ///   - allowEmpty: an empty text (silent audio) is then a turn the bot did not
+    ///     understand rather than an error.
+    ///   - readings: for audio, the recogniser's best readings (the first is `text`). With two or
+    ///     more, the intent ranking is their mixture, each weighted by its posterior within the
+    ///     list (`softmax` of the log-probabilities): a garbled best reading ("Can I speak for real
+    ///     version") is outvoted when the next one says "a real person". Entities come from `text`.
     /// - Throws: ``ChatError/badInput(_:)`` for empty text (unless allowed); store errors.
-    public func respond(text rawText: String, session: String, allowEmpty: Bool = false) throws -> AgentReply {
+    public func respond(text rawText: String, session: String, allowEmpty: Bool = false,
+                        readings: [HeardReading] = []) throws -> AgentReply {
         let text = rawText.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !session.isEmpty, session.count <= 200 else { throw ChatError.badInput("session id must have 1 to 200 characters") }
         if text.isEmpty && !allowEmpty { throw ChatError.badInput("empty text") }
         let cut = String(text.prefix(ChatAgent.maxCharacters))
         // Understanding happens outside the store transaction: it is the slow part.
-        let ranking = cut.isEmpty ? [] : try classifier.rank(cut)
+        var ranking = cut.isEmpty ? [] : try classifier.rank(cut)
+        var weighted: [WeightedReading]?
+        if readings.count > 1, !cut.isEmpty {
+            (ranking, weighted) = try mixedRanking(readings)
+        }
         let entities = cut.isEmpty ? [] : extractor.extract(cut)
         let nlu = NLUResult(text: cut, ranking: ranking, entities: entities)
         var turn: DialogTurn?
@@ -76,7 +103,31 @@ public final class ChatAgent: @unchecked Sendable {
         guard let turn else { throw ChatError.badInput("no turn played") }
         return AgentReply(session: session, newSession: isNew, transcript: text, intent: turn.intent, confidence: turn.confidence,
                           ranking: Array(ranking.prefix(3)), entities: entities, reply: turn.reply, responses: turn.responses, events: turn.events,
-                          state: state)
+                          state: state, readings: weighted)
+    }
+
+    /// The intent rankings of `readings` mixed by their posterior weights, best first.
+    func mixedRanking(_ readings: [HeardReading]) throws -> ([IntentScore], [WeightedReading]) {
+        let top = readings.map(\.logProbability).max() ?? 0
+        let raw = readings.map { $0.logProbability.isFinite ? Foundation.exp($0.logProbability - top) : 0 }
+        let total = raw.reduce(0, +)
+        let weights = total > 0 ? raw.map { $0 / total } : raw.map { _ in 1 / Double(raw.count) }
+        var mixed: [String: Double] = [:]
+        var order: [String] = []
+        for (reading, w) in zip(readings, weights) {
+            let text = String(reading.text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(ChatAgent.maxCharacters))
+            guard !text.isEmpty, w > 0 else { continue }
+            for score in try classifier.rank(text) {
+                if mixed[score.name] == nil { order.append(score.name) }
+                mixed[score.name, default: 0] += w * score.confidence
+            }
+        }
+        // Ties keep first-seen order, so the mixture of one reading is that reading's ranking.
+        let ranking = order.enumerated().sorted { a, b in
+            let x = mixed[a.element]!, y = mixed[b.element]!
+            return x != y ? x > y : a.offset < b.offset
+        }.map { IntentScore(name: $0.element, confidence: mixed[$0.element]!) }
+        return (ranking, zip(readings, weights).map { WeightedReading(text: $0.text, weight: $1) })
     }
 }
 

@@ -11,6 +11,8 @@ import Yams
 ///   handoff_after: 2           # fallbacks in a row before a human takes over
 ///   default_currency: USD      # for amounts said without a currency
 ///   asr_prompt: "PIN, balance" # the speech recognizer's initial prompt (likely words)
+///   asr_beam_size: 5           # the recognizer's beam width
+///   asr_readings: 3            # n-best readings of the audio whose intents are mixed
 /// intents:
 ///   greet: {response: utter_greet}
 ///   transfer_money: {form: transfer_form}
@@ -80,6 +82,11 @@ public struct Domain: Sendable {
     /// Words callers of this bot are likely to say, given to the speech recognizer as its
     /// initial prompt (`settings.asr_prompt`), so that "PIN" is not heard as "BIN".
     public var asrPrompt: String?
+    /// The speech recognizer's beam width (`settings.asr_beam_size`, 1...16).
+    public var asrBeamSize: Int = 5
+    /// How many of the recognizer's best readings of a caller's audio are classified, their
+    /// intent rankings mixed by posterior weight (`settings.asr_readings`, 1 = the transcript only).
+    public var asrReadings: Int = 1
     public var intents: [String: IntentAction] = [:]
     public var slots: [String: Slot] = [:]
     public var forms: [String: Form] = [:]
@@ -111,6 +118,9 @@ public struct Domain: Sendable {
             if let v = s["handoff_after"] { guard let x = v as? Int, x >= 1 else { throw bad("settings.handoff_after must be an integer ≥ 1") }; d.handoffAfter = x }
             if let v = s["default_currency"] { guard let x = v as? String, x.count == 3 else { throw bad("settings.default_currency must be a 3-letter code") }; d.defaultCurrency = x.uppercased() }
             if let v = s["asr_prompt"] { guard let x = v as? String, x.count <= 400 else { throw bad("settings.asr_prompt must be text of at most 400 characters") }; d.asrPrompt = x }
+            if let v = s["asr_beam_size"] { guard let x = v as? Int, (1...16).contains(x) else { throw bad("settings.asr_beam_size must be an integer in 1...16") }; d.asrBeamSize = x }
+            if let v = s["asr_readings"] { guard let x = v as? Int, (1...16).contains(x) else { throw bad("settings.asr_readings must be an integer in 1...16") }; d.asrReadings = x }
+            if d.asrReadings > d.asrBeamSize { throw bad("settings.asr_readings (\(d.asrReadings)) cannot exceed settings.asr_beam_size (\(d.asrBeamSize))") }
         }
         guard let responses = top["responses"] as? [String: Any] else { throw bad("missing `responses` mapping") }
         for (name, v) in responses {
