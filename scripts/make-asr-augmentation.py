@@ -112,7 +112,8 @@ def main():
     ap.add_argument("--lepton-chat", default=os.path.join(root, ".build/release/lepton-chat"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--keep-audio", help="keep the WAV files in this folder")
+    ap.add_argument("--keep-audio", help="keep the WAV files in this folder, with a labels.tsv (file, intent, "
+                    "text; as ../shared/data/speech/bank-dev's) that scripts/eval-bank-calls.py reads")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     for tool in ("espeak-ng", "sox"):
@@ -163,6 +164,11 @@ def main():
         w.writerow(["text", "category"])
         w.writerows(rows)
     os.replace(tmp, a.out)
+    if a.keep_audio:
+        with open(os.path.join(work, "labels.tsv"), "w", encoding="utf-8") as f:
+            for wav, intent, text, desc in jobs:
+                if not wav.endswith("_tel8k.wav"):
+                    f.write(f"{os.path.basename(wav)}\t{intent}\t{text}\n")
     if not a.keep_audio:
         shutil.rmtree(work)
     print(f"wrote {len(rows)} heard sentences ({len(jobs)} clips of {len(sentences)} sentences) to {a.out}",
