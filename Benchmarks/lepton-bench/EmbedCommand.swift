@@ -60,7 +60,9 @@ struct EmbedCommand: ParsableCommand {
 
     /// The kernel family OpenBLAS picked at load time (looked up dynamically: the bench does not link CBLAS itself).
     static func openBLASCore() -> String {
-        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: -2), "openblas_get_corename") ?? dlsym(nil, "openblas_get_corename") else { return "unknown" }
+        // The process's global scope (RTLD_DEFAULT is a null handle on Linux, (void *)-2 on macOS:
+        // passing the macOS value on Linux crashed inside the dynamic loader).
+        guard let process = dlopen(nil, RTLD_NOW), let sym = dlsym(process, "openblas_get_corename") else { return "unknown" }
         typealias Fn = @convention(c) () -> UnsafePointer<CChar>?
         guard let p = unsafeBitCast(sym, to: Fn.self)() else { return "unknown" }
         return String(cString: p)

@@ -96,7 +96,7 @@ public struct MiniLM: Sendable {
     /// Takes every weight strictly from `weights`: a missing, mis-shaped or unused weight is an error naming it.
     public init(weights store: WeightStore, config: MiniLMConfig) throws {
         self.config = config
-        let h = config.hidden, i = config.intermediate
+        let h = config.hidden
         let emb = store.scoped("embeddings.")
         wordEmbeddings = try emb.take("word_embeddings.weight", shape: [config.vocabulary, h])
         positionEmbeddings = try emb.take("position_embeddings.weight", shape: [config.maxPositions, h])
@@ -204,25 +204,42 @@ public struct MiniLM: Sendable {
     }
 
     func embed(_ sentences: [[Int32]], layers wanted: [Int], workspace ws: inout Workspace) -> Tensor {
-        let h = config.hidden, width = h * wanted.count
+        let width = config.hidden * wanted.count
         var out = Tensor(shape: [sentences.count, width])
         out.withUnsafeMutableBufferPointer { ob in
-            let o = ob.baseAddress!
-            forward(sentences, workspace: &ws, layerCount: wanted.max() ?? config.layers) { layer, x in
-                for (slot, w) in wanted.enumerated() where w == layer {
-                    var row = 0
-                    for (s, ids) in sentences.enumerated() {
-                        EncoderKernels.meanPoolNormalize(x + row * h, rows: ids.count, width: h, into: o + s * width + slot * h)
-                        row += ids.count
-                    }
-                }
-            }
+            embed(sentences, layers: wanted, workspace: &ws, parallel: true, into: ob.baseAddress!, rows: Array(sentences.indices))
         }
         return out
     }
 
+    /// Like ``embed(_:layers:)``, written straight into row `rows[s]` of `out` (`[_, hidden · layers.count]`)
+    /// for sentence `s`.
+    ///
+    /// - Parameter parallel: split each step over the engine's threads (false when the caller runs
+    ///   one batch per thread; OpenBLAS's own thread count is the caller's business).
+    func embed(_ sentences: [[Int32]], layers wanted: [Int], workspace ws: inout Workspace, parallel: Bool,
+               into out: UnsafeMutablePointer<Float>, rows: [Int]) {
+        let h = config.hidden, width = h * wanted.count
+        forward(sentences, workspace: &ws, layerCount: wanted.max() ?? config.layers, parallel: parallel) { layer, x in
+            for (slot, w) in wanted.enumerated() where w == layer {
+                var row = 0
+                for (s, ids) in sentences.enumerated() {
+                    EncoderKernels.meanPoolNormalize(x + row * h, rows: ids.count, width: h, into: out + rows[s] * width + slot * h)
+                    row += ids.count
+                }
+            }
+        }
+    }
+
     /// Runs the embeddings and the first `layerCount` blocks; the result is in `ws.x` (first Σ lengths rows).
-    func forward(_ sentences: [[Int32]], workspace ws: inout Workspace, layerCount: Int,
+    ///
+    /// Biases: the QKV bias is added inside attention, the output-projection and down-projection
+    /// biases inside the LayerNorm that follows, the up-projection bias inside GELU; so every GEMM
+    /// writes its product with beta = 0 and no bias rows are copied.
+    ///
+    /// - Parameter parallel: split each step (attention heads, GELU and LayerNorm rows) over the
+    ///   engine's threads; false when the caller already runs one batch per thread.
+    func forward(_ sentences: [[Int32]], workspace ws: inout Workspace, layerCount: Int, parallel: Bool = true,
                  afterLayer: ((Int, UnsafePointer<Float>) -> Void)? = nil) {
         let h = config.hidden, inter = config.intermediate, eps = config.layerNormEpsilon
         let n = sentences.reduce(0) { $0 + $1.count }
@@ -255,45 +272,47 @@ public struct MiniLM: Sendable {
                     }
                 }
                 EncoderKernels.layerNormRows(x, residual: nil, rows: n, width: h, gamma: g.baseAddress!,
-                                             beta: b.baseAddress!, eps: eps)
+                                             beta: b.baseAddress!, eps: eps, parallel: parallel)
             } } } } }
             afterLayer?(0, x)
 
             for (index, layer) in layers.prefix(layerCount).enumerated() {
-                // Q, K, V for all tokens: one GEMM [n, H]·[3H, H]ᵀ on top of the broadcast bias.
-                layer.qkvBias.withUnsafeBufferPointer { EncoderKernels.broadcastRows($0, rows: n, into: qkv) }
+                // Q, K, V for all tokens: one GEMM [n, H]·[3H, H]ᵀ; biases are added in attention.
                 layer.qkvWeight.withUnsafeBufferPointer { w in
                     BLAS.sgemm(m: n, n: 3 * h, k: h, a: x, lda: h, b: w.baseAddress!, ldb: h, transB: true,
-                               beta: 1, c: qkv, ldc: 3 * h)
+                               beta: 0, c: qkv, ldc: 3 * h)
                 }
-                EncoderKernels.attention(qkv: qkv, offsets: offsets, heads: cfg.heads, headDim: cfg.headDim,
-                                         longest: longest, into: ctx)
-                // Output projection, residual, LayerNorm.
-                layer.outBias.withUnsafeBufferPointer { EncoderKernels.broadcastRows($0, rows: n, into: tmp) }
+                layer.qkvBias.withUnsafeBufferPointer { qb in
+                    EncoderKernels.attention(qkv: qkv, bias: qb.baseAddress!, offsets: offsets, heads: cfg.heads, headDim: cfg.headDim,
+                                             longest: longest, into: ctx, parallel: parallel)
+                }
+                // Output projection; its bias, the residual and LayerNorm in one pass.
                 layer.outWeight.withUnsafeBufferPointer { w in
                     BLAS.sgemm(m: n, n: h, k: h, a: ctx, lda: h, b: w.baseAddress!, ldb: h, transB: true,
-                               beta: 1, c: tmp, ldc: h)
+                               beta: 0, c: tmp, ldc: h)
                 }
+                layer.outBias.withUnsafeBufferPointer { ob in
                 layer.norm1Weight.withUnsafeBufferPointer { g in layer.norm1Bias.withUnsafeBufferPointer { b in
-                    EncoderKernels.layerNormRows(x, residual: tmp, rows: n, width: h, gamma: g.baseAddress!,
-                                                 beta: b.baseAddress!, eps: eps)
-                } }
+                    EncoderKernels.layerNormRows(x, residual: tmp, bias: ob.baseAddress!, rows: n, width: h, gamma: g.baseAddress!,
+                                                 beta: b.baseAddress!, eps: eps, parallel: parallel)
+                } } }
                 // Feed-forward: GELU(x·W1ᵀ + b1)·W2ᵀ + b2, residual, LayerNorm.
-                layer.upBias.withUnsafeBufferPointer { EncoderKernels.broadcastRows($0, rows: n, into: up) }
                 layer.upWeight.withUnsafeBufferPointer { w in
                     BLAS.sgemm(m: n, n: inter, k: h, a: x, lda: h, b: w.baseAddress!, ldb: h, transB: true,
-                               beta: 1, c: up, ldc: inter)
+                               beta: 0, c: up, ldc: inter)
                 }
-                EncoderKernels.geluInPlace(up, count: n * inter)
-                layer.downBias.withUnsafeBufferPointer { EncoderKernels.broadcastRows($0, rows: n, into: tmp) }
+                layer.upBias.withUnsafeBufferPointer { ub in
+                    EncoderKernels.biasGELURows(up, bias: ub.baseAddress!, rows: n, width: inter, parallel: parallel)
+                }
                 layer.downWeight.withUnsafeBufferPointer { w in
                     BLAS.sgemm(m: n, n: h, k: inter, a: up, lda: inter, b: w.baseAddress!, ldb: inter, transB: true,
-                               beta: 1, c: tmp, ldc: h)
+                               beta: 0, c: tmp, ldc: h)
                 }
+                layer.downBias.withUnsafeBufferPointer { db in
                 layer.norm2Weight.withUnsafeBufferPointer { g in layer.norm2Bias.withUnsafeBufferPointer { b in
-                    EncoderKernels.layerNormRows(x, residual: tmp, rows: n, width: h, gamma: g.baseAddress!,
-                                                 beta: b.baseAddress!, eps: eps)
-                } }
+                    EncoderKernels.layerNormRows(x, residual: tmp, bias: db.baseAddress!, rows: n, width: h, gamma: g.baseAddress!,
+                                                 beta: b.baseAddress!, eps: eps, parallel: parallel)
+                } } }
                 afterLayer?(index + 1, x)
             }
         } } } } }

@@ -45,25 +45,60 @@ public struct SentenceEncoder: Sendable {
         features(ids: texts.map { tokenizer.encode($0) }, layers: layers, batchSize: batchSize)
     }
 
+    /// Normalised mean-pooled states after each of `layers` for tokenised sentences, in input order.
+    ///
+    /// Sentences are sorted by token count and cut into packed batches of `batchSize`. With two or
+    /// more batches and more than one engine thread, each thread takes whole batches (longest
+    /// first, dynamically) and runs them serially with single-threaded OpenBLAS: no barrier
+    /// between the ~40 steps of a forward pass and no OpenBLAS workers spinning while Swift
+    /// kernels run. A single batch splits each step over the threads instead.
     public func features(ids: [[Int32]], layers: [Int], batchSize: Int = 32) -> Tensor {
         let h = dimension * layers.count, n = ids.count
         var out = Tensor(shape: [n, h])
         guard n > 0 else { return out }
         let order = ids.indices.sorted { ids[$0].count < ids[$1].count || (ids[$0].count == ids[$1].count && $0 < $1) }
         let step = max(1, batchSize)
-        var batches: [[Int]] = []
-        for start in stride(from: 0, to: n, by: step) { batches.append(Array(order[start..<min(n, start + step)])) }
+        let batches = stride(from: 0, to: n, by: step).map { Array(order[$0..<min(n, $0 + step)]) }
         let capacity = batches.map { b in b.reduce(0) { $0 + ids[$1].count } }.max() ?? 1
-        var ws = MiniLM.Workspace(config: model.config, tokens: capacity, longest: ids.map(\.count).max() ?? 1)
+        let longest = ids.map(\.count).max() ?? 1
+        let threads = min(EngineThreads.count, batches.count)
+        let model = self.model
         out.withUnsafeMutableBufferPointer { ob in
-            let o = ob.baseAddress!
-            for batch in batches {
-                let e = model.embed(batch.map { ids[$0] }, layers: layers, workspace: &ws)
-                e.withUnsafeBufferPointer { eb in
-                    for (row, index) in batch.enumerated() { (o + index * h).update(from: eb.baseAddress! + row * h, count: h) }
+            nonisolated(unsafe) let o = ob.baseAddress!
+            if threads <= 1 {
+                var ws = MiniLM.Workspace(config: model.config, tokens: capacity, longest: longest)
+                for batch in batches {
+                    model.embed(batch.map { ids[$0] }, layers: layers, workspace: &ws, parallel: true, into: o, rows: batch)
+                }
+                return
+            }
+            BLAS.setThreads(1)
+            defer { BLAS.setThreads(EngineThreads.count) }
+            let queue = BatchQueue(count: batches.count)
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                var ws = MiniLM.Workspace(config: model.config, tokens: capacity, longest: longest)
+                // Batches are sorted by length: taking them from the end runs the longest first,
+                // so the last ones to finish are short.
+                while let b = queue.next() {
+                    let batch = batches[batches.count - 1 - b]
+                    model.embed(batch.map { ids[$0] }, layers: layers, workspace: &ws, parallel: false, into: o, rows: batch)
                 }
             }
         }
         return out
+    }
+}
+
+/// Hands out `0..<count` one index at a time to worker threads.
+private final class BatchQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var taken = 0
+    private let count: Int
+    init(count: Int) { self.count = count }
+    func next() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard taken < count else { return nil }
+        taken += 1
+        return taken - 1
     }
 }
