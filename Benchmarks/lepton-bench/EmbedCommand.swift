@@ -10,18 +10,20 @@ struct EmbedCommand: ParsableCommand {
         commandName: "embed",
         abstract: "Sentence-embedding throughput of all-MiniLM-L6-v2 (tokenizer + model + pooling) and a checksum.",
         discussion: """
-        Same protocol as ../shared/bench/embed_peer.py: the first --limit rows of a CSV `text` column
-        (or lines of a text file), one untimed warm-up pass, then --repeats timed passes over all
-        sentences (tokenisation + encoder + mean pooling + normalisation), median reported. Lepton
-        sorts by token count and runs packed batches of --batch sentences (no padding).
-        checksum: mean and mean |x| over all embedding elements (float64), first 8 components of the
+        Same protocol as ../shared/bench/embed_peer.py: the first --limit rows of a CSV `text` column \
+        (or lines of a text file), one untimed warm-up pass, then --repeats timed passes over all \
+        sentences (tokenisation + encoder + mean pooling + normalisation), median reported. Lepton \
+        sorts by token count and runs packed batches of --batch sentences (no padding); with \
+        --threads 2 each thread takes whole batches (single-threaded OpenBLAS), as \
+        SentenceEncoder does for any multi-batch call.
+        checksum: mean and mean |x| over all embedding elements (float64), first 8 components of the \
         mean embedding — equal to the peer's to ~1e-6 when both computed the same vectors.
 
         Run it beside the peer, alternating, same sentences and threads:
           lepton-bench embed --threads 2
           python3 ../shared/bench/embed_peer.py --engine ort --sort-by-length \\
               --model-dir ~/.cache/lepton/models/all-MiniLM-L6-v2 --onnx-cache /tmp/minilm-opset17.onnx
-        OpenBLAS mis-detects some virtual CPUs as "Prescott" (SSE3 kernels, ~2x slower GEMM); the
+        OpenBLAS mis-detects some virtual CPUs as "Prescott" (SSE3 kernels, ~2x slower GEMM); the \
         JSON reports the core OpenBLAS chose; set OPENBLAS_CORETYPE=Haswell on such machines.
         """)
 
@@ -48,6 +50,7 @@ struct EmbedCommand: ParsableCommand {
         var tokens: Int
         var wallSeconds: Double, bestSeconds: Double, cpuSeconds: Double, tokenizeSeconds: Double
         var sentencesPerSecond: Double
+        var peakRSSMegabytes: Double
         var checksum: Checksum
         struct Checksum: Encodable { var mean: Double, meanAbs: Double, first8: [Double] }
     }
@@ -56,6 +59,13 @@ struct EmbedCommand: ParsableCommand {
         var t = timespec()
         clock_gettime(id, &t)
         return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    /// Peak resident set size of this process so far (as the peer's `peak_rss_mb`; Linux reports KiB).
+    static func peakRSSMegabytes() -> Double {
+        var usage = rusage()
+        guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return 0 }
+        return (Double(usage.ru_maxrss) / 1024 * 10).rounded() / 10
     }
 
     /// The kernel family OpenBLAS picked at load time (looked up dynamically: the bench does not link CBLAS itself).
@@ -111,6 +121,7 @@ struct EmbedCommand: ParsableCommand {
             let result = Result(openblasCore: Self.openBLASCore(), sentences: n, batch: batch, threads: common.threads, repeats: walls.count,
                                 tokens: tokenCount, wallSeconds: median, bestSeconds: walls.min()!, cpuSeconds: cpus.sorted()[cpus.count / 2],
                                 tokenizeSeconds: toks.sorted()[toks.count / 2], sentencesPerSecond: Double(n) / median,
+                                peakRSSMegabytes: Self.peakRSSMegabytes(),
                                 checksum: .init(mean: sum / total, meanAbs: sumAbs / total, first8: first8.map { $0 / Double(max(1, n)) }))
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
