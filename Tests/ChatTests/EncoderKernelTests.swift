@@ -49,7 +49,7 @@ final class EncoderKernelTests: XCTestCase {
         // An offset of 30 checks the two-pass variance (one pass would lose digits to cancellation).
         let x0 = randoms(rows * width, scale: 2).map { $0 + 30 }, res = randoms(rows * width), bias = randoms(width)
         let gamma = randoms(width), beta = randoms(width)
-        for (useResidual, useBias) in [(false, false), (true, false), (true, true)] {
+        for (useResidual, useBias) in [(false, false), (false, true), (true, false), (true, true)] {
             var x = x0, r = res
             x.withUnsafeMutableBufferPointer { xb in r.withUnsafeMutableBufferPointer { rb in
             bias.withUnsafeBufferPointer { bb in gamma.withUnsafeBufferPointer { gb in beta.withUnsafeBufferPointer { eb in

@@ -103,6 +103,8 @@ enum EncoderKernels {
                     } else {
                         for i in stride(from: 0, to: width, by: 8) { let v = load(row + i) + load(rr + i); store(v, row + i); s += v }
                     }
+                } else if let b = bias {
+                    for i in stride(from: 0, to: width, by: 8) { let v = load(row + i) + load(b + i); store(v, row + i); s += v }
                 } else {
                     for i in stride(from: 0, to: width, by: 8) { s += load(row + i) }
                 }
