@@ -36,6 +36,15 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Also fine-tune the encoder's top layers (transfer learning).")
     var fineTune = false
 
+    @Option(name: .long, help: "With --fine-tune: encoder layers trained (from the top).")
+    var fineTuneLayers: Int = 2
+
+    @Option(name: .long, help: "With --fine-tune: most epochs of fine-tuning; it stops after --patience/4 epochs without a better validation accuracy, and the best epoch is kept.")
+    var fineTuneEpochs: Int = 4
+
+    @Option(name: .long, help: "With --fine-tune: AdamW learning rate of the encoder layers.")
+    var encoderLearningRate: Float = 1e-4
+
     @Option(name: .long, help: "Share of each intent held out for early stopping (0 = none; train --epochs).")
     var valFraction: Double = 0.1
 
@@ -75,6 +84,9 @@ struct TrainCommand: ParsableCommand {
         guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
         guard epochs >= 1, patience >= 1, hidden >= 0 else { throw ValidationError("--epochs/--patience must be ≥ 1, --hidden ≥ 0") }
         guard (0..<1).contains(labelSmoothing), learningRate > 0 else { throw ValidationError("--label-smoothing in [0, 1), --learning-rate > 0") }
+        guard (1...6).contains(fineTuneLayers), fineTuneEpochs >= 1, encoderLearningRate > 0 else {
+            throw ValidationError("--fine-tune-layers must be 1...6, --fine-tune-epochs ≥ 1, --encoder-learning-rate > 0")
+        }
     }
 
     func run() throws {
@@ -91,7 +103,10 @@ struct TrainCommand: ParsableCommand {
             let start = Date()
             let (model, report): (IntentModel, IntentTrainingReport)
             if fineTune {
-                (model, report) = try IntentFineTuner.train(examples, encoder: enc, options: o) { epoch, loss, acc in
+                var settings = IntentFineTuner.Settings()
+                settings.layers = fineTuneLayers; settings.epochs = fineTuneEpochs
+                settings.encoderLearningRate = encoderLearningRate
+                (model, report) = try IntentFineTuner.train(examples, encoder: enc, options: o, settings: settings) { epoch, loss, acc in
                     Log.info("fine-tune epoch \(epoch): loss \(String(format: "%.4f", loss))" + (acc.map { String(format: ", validation accuracy %.4f", $0) } ?? ""))
                 }
             } else {
