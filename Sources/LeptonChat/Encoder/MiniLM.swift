@@ -134,6 +134,13 @@ public struct MiniLM: Sendable {
             norm2Bias: try s.take("output.LayerNorm.bias", shape: [h]))
     }
 
+    /// The block with every weight rounded to float16, the precision a fine-tuned block is
+    /// stored at (so the model in memory and the one read back from disk are the same).
+    static func roundedToHalf(_ l: Layer, config: MiniLMConfig) throws -> Layer {
+        let entries = layerWeights(l, prefix: "").mapValues { WeightEntry(encoding: $0, as: .f16) }
+        return try loadLayer(WeightStore(source: "float16 rounding", entries: entries), config: config)
+    }
+
     /// One block's weights under their checkpoint names (prefixed `prefix`), Q/K/V split again.
     static func layerWeights(_ l: Layer, prefix: String) -> [String: Tensor] {
         let h = l.outBias.count

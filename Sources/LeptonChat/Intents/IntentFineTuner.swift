@@ -12,7 +12,7 @@ import LeptonEngine
 ///    (small learning rate for the encoder, larger for the head); the epoch with the best validation
 ///    accuracy is kept.
 ///
-/// The model folder then stores the tuned blocks in `head.safetensors` under their checkpoint names
+/// The model folder then stores the tuned blocks, rounded to float16, in `head.safetensors` under their checkpoint names
 /// (`encoder.layer.5.attention.self.query.weight`, ...); loading replaces those blocks of the encoder.
 public enum IntentFineTuner {
     /// Settings beyond ``IntentTrainingOptions`` (whose epochs/patience/learning rate drive stage 2).
@@ -144,7 +144,8 @@ public enum IntentFineTuner {
         try? head.loadStateDict(best.head)
         head.setTraining(false)
         var tuned = encoder
-        for (j, layer) in best.blocks.enumerated() { tuned.model.layers[cfg.layers - k + j] = layer }
+        // Kept at float16 precision, as the model folder stores them (half the bytes on disk).
+        for (j, layer) in best.blocks.enumerated() { tuned.model.layers[cfg.layers - k + j] = try MiniLM.roundedToHalf(layer, config: cfg) }
         var config = IntentModelConfig(labels: labels, encoder: encoder.identifier, featureLayers: [cfg.layers], hiddenUnits: 0,
                                        confidenceThreshold: options.confidenceThreshold, marginThreshold: options.marginThreshold,
                                        fallbackIntent: options.fallbackIntent)

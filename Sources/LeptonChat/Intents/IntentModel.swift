@@ -75,7 +75,8 @@ public struct IntentPrediction: Sendable {
 ///
 /// Head weights (`head.safetensors`, PyTorch Linear layout `[out, in]`; `F` = 384 × feature layers):
 /// softmax regression `classifier.weight [labels, F]`, `classifier.bias [labels]`; or an MLP
-/// `hidden.weight [hiddenUnits, F]`, `hidden.bias`, GELU, `classifier.weight [labels, hiddenUnits]`, `classifier.bias`.
+/// `hidden.weight [hiddenUnits, F]`, `hidden.bias`, GELU, `classifier.weight [labels, hiddenUnits]`, `classifier.bias`;
+/// after fine-tuning also the top encoder blocks, `encoder.layer.L.…` (F16), as in ``MiniLM``.
 public final class IntentModel: @unchecked Sendable {
     public let config: IntentModelConfig
     public let encoder: SentenceEncoder
@@ -136,12 +137,14 @@ public final class IntentModel: @unchecked Sendable {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            var tensors = head.stateDict()
+            // The head in float32; fine-tuned encoder blocks in float16 (IntentFineTuner rounds them).
+            var entries = head.stateDict().mapValues { WeightEntry($0) }
             let layers = encoder.model.config.layers
             for l in max(0, layers - config.fineTunedLayers)..<layers {
-                tensors.merge(MiniLM.layerWeights(encoder.model.layers[l], prefix: "encoder.layer.\(l).")) { a, _ in a }
+                entries.merge(MiniLM.layerWeights(encoder.model.layers[l], prefix: "encoder.layer.\(l).")
+                    .mapValues { WeightEntry(encoding: $0, as: .f16) }) { a, _ in a }
             }
-            try Safetensors.write(tensors: tensors, metadata: ["format": "lepton-intent-head"],
+            try Safetensors.write(entries, metadata: ["format": "lepton-intent-head"],
                                   to: folder.appendingPathComponent(IntentModelConfig.headFileName))
             let json = try enc.encode(config)
             let url = folder.appendingPathComponent(IntentModelConfig.fileName)
