@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["LeptonReport"], swiftSettings: fast),
         .testTarget(name: "SpeechTests", dependencies: ["LeptonSpeech", "LeptonAudio", "LeptonEngine"], exclude: ["Fixtures"],
                     swiftSettings: fast),
-        .testTarget(name: "ChatTests", dependencies: ["LeptonChat", "LeptonEngine"], swiftSettings: fast),
+        .testTarget(name: "ChatTests", dependencies: ["LeptonChat", "LeptonEngine"], exclude: ["Fixtures"], swiftSettings: fast),
         .testTarget(name: "DiagnoseTests", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonEngine"],
                     swiftSettings: fast),
         .testTarget(name: "RiskTests", dependencies: ["LeptonRisk", "LeptonEngine"], swiftSettings: fast),

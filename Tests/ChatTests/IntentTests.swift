@@ -7,12 +7,15 @@ import LeptonEngine
 final class IntentTests: XCTestCase {
     nonisolated(unsafe) static var cachedEncoder: SentenceEncoder?
 
-    func encoder() throws -> SentenceEncoder {
-        if let e = Self.cachedEncoder { return e }
+    func encoder() throws -> SentenceEncoder { try Self.sharedEncoder() }
+
+    /// The bootstrapped MiniLM, loaded once for the test run (skips without it).
+    static func sharedEncoder() throws -> SentenceEncoder {
+        if let e = cachedEncoder { return e }
         try XCTSkipUnless(FileManager.default.fileExists(atPath: ModelCache.miniLM.appendingPathComponent("model.safetensors").path),
                           "run scripts/bootstrap.sh first")
         let e = try SentenceEncoder()
-        Self.cachedEncoder = e
+        cachedEncoder = e
         return e
     }
 

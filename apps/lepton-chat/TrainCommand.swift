@@ -60,6 +60,12 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "AdamW learning rate.")
     var learningRate: Float = 0.01
 
+    @Option(name: .long, help: "Share of a TF-IDF word and character n-gram head in the predicted probabilities (0 = the encoder head alone). The n-gram head is trained on the same split; the model folder then also holds lexicon.json.")
+    var lexicalWeight: Float = 0
+
+    @Option(name: .long, help: "Adam learning rate of the n-gram head.")
+    var lexicalLearningRate: Float = 0.01
+
     @Option(name: .long, help: "Label smoothing of the cross-entropy.")
     var labelSmoothing: Float = 0.1
 
@@ -83,6 +89,9 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
         guard epochs >= 1, patience >= 1, hidden >= 0 else { throw ValidationError("--epochs/--patience must be ≥ 1, --hidden ≥ 0") }
+        guard (0...1).contains(lexicalWeight), lexicalLearningRate > 0 else {
+            throw ValidationError("--lexical-weight must be in [0, 1], --lexical-learning-rate > 0")
+        }
         guard (0..<1).contains(labelSmoothing), learningRate > 0 else { throw ValidationError("--label-smoothing in [0, 1), --learning-rate > 0") }
         guard (1...6).contains(fineTuneLayers), fineTuneEpochs >= 1, encoderLearningRate > 0 else {
             throw ValidationError("--fine-tune-layers must be 1...6, --fine-tune-epochs ≥ 1, --encoder-learning-rate > 0")
@@ -100,6 +109,7 @@ struct TrainCommand: ParsableCommand {
             o.validationFraction = valFraction; o.epochs = epochs; o.patience = patience; o.hiddenUnits = hidden
             o.learningRate = learningRate; o.labelSmoothing = labelSmoothing; o.confidenceThreshold = threshold
             o.marginThreshold = margin; o.fallbackIntent = fallbackIntent; o.seed = common.seed
+            o.lexicalWeight = lexicalWeight; o.lexicalLearningRate = lexicalLearningRate
             let start = Date()
             let (model, report): (IntentModel, IntentTrainingReport)
             if fineTune {
@@ -119,7 +129,10 @@ struct TrainCommand: ParsableCommand {
             Log.info("encoded \(report.trainExamples + report.validationExamples) examples in \(String(format: "%.1f", report.encodingSeconds)) s, "
                      + "fitted \(report.epochsRun) epochs in \(String(format: "%.1f", report.fittingSeconds)) s (kept epoch \(report.bestEpoch))")
             if let acc = report.validationAccuracy {
-                Log.info("validation accuracy \(String(format: "%.4f", acc)) on \(report.validationExamples) held-out examples")
+                Log.info("validation accuracy \(String(format: "%.4f", acc)) on \(report.validationExamples) held-out examples"
+                         + (report.lexicalValidationAccuracy.map {
+                             String(format: " (encoder head alone %.4f, n-gram head alone %.4f)", report.encoderValidationAccuracy ?? 0, $0)
+                         } ?? ""))
             }
             if json {
                 var o: [String: Any] = ["out": out, "labels": report.labels, "train_examples": report.trainExamples,
@@ -127,6 +140,8 @@ struct TrainCommand: ParsableCommand {
                                         "epochs_run": report.epochsRun, "encoding_seconds": report.encodingSeconds,
                                         "fitting_seconds": report.fittingSeconds, "total_seconds": total, "fine_tune": fineTune]
                 if let acc = report.validationAccuracy { o["validation_accuracy"] = acc }
+                if let acc = report.encoderValidationAccuracy { o["encoder_validation_accuracy"] = acc }
+                if let acc = report.lexicalValidationAccuracy { o["lexical_validation_accuracy"] = acc }
                 let d = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
                 emitLine(String(decoding: d, as: UTF8.self))
             } else {

@@ -154,7 +154,9 @@ public enum IntentFineTuner {
                                           validationAccuracy: valIdx.isEmpty ? nil : best.score, bestEpoch: best.epoch,
                                           epochsRun: epochsRun, encodingSeconds: encodingSeconds,
                                           fittingSeconds: Date().timeIntervalSince(t1))
-        return (IntentModel(config: config, encoder: tuned, head: head), report)
+        var r = report
+        let model = IntentModel(config: config, encoder: tuned, head: head)
+        return (IntentTrainer.addLexicalHead(to: model, examples: examples, y: y, options: options, report: &r), r)
     }
 
     /// Padded batches from the cached `[tokens, hidden]` states.

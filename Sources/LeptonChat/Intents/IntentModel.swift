@@ -43,6 +43,9 @@ public struct IntentModelConfig: Codable, Sendable, Equatable {
     public var fallbackIntent: String
     /// Top encoder layers stored in the head file (fine-tuned); 0 = frozen encoder.
     public var fineTunedLayers: Int
+    /// Share of the TF-IDF n-gram head in the mixed probabilities, `p = (1 − w)·p_encoder + w·p_lexical`;
+    /// nil or 0 = the encoder head alone (and no `lexicon.json`).
+    public var lexicalWeight: Float?
 
     public init(labels: [String], encoder: String, featureLayers: [Int] = [6], hiddenUnits: Int = 0,
                 confidenceThreshold: Float = 0.3, marginThreshold: Float = 0.0, fallbackIntent: String = "nlu_fallback",
@@ -76,14 +79,18 @@ public struct IntentPrediction: Sendable {
 /// Head weights (`head.safetensors`, PyTorch Linear layout `[out, in]`; `F` = 384 × feature layers):
 /// softmax regression `classifier.weight [labels, F]`, `classifier.bias [labels]`; or an MLP
 /// `hidden.weight [hiddenUnits, F]`, `hidden.bias`, GELU, `classifier.weight [labels, hiddenUnits]`, `classifier.bias`;
-/// after fine-tuning also the top encoder blocks, `encoder.layer.L.…` (F16), as in ``MiniLM``.
+/// after fine-tuning also the top encoder blocks, `encoder.layer.L.…` (F16), as in ``MiniLM``;
+/// with a lexical head, `lexical.weight [terms, labels]` and `lexical.bias [labels]` (``LexicalIntentHead``).
 public final class IntentModel: @unchecked Sendable {
     public let config: IntentModelConfig
     public let encoder: SentenceEncoder
     let head: IntentHead
+    /// The TF-IDF head mixed in when `config.lexicalWeight` > 0.
+    let lexical: LexicalIntentHead?
 
-    init(config: IntentModelConfig, encoder: SentenceEncoder, head: IntentHead) {
-        self.config = config; self.encoder = encoder; self.head = head
+    init(config: IntentModelConfig, encoder: SentenceEncoder, head: IntentHead, lexical: LexicalIntentHead? = nil) {
+        precondition((config.lexicalWeight ?? 0 > 0) == (lexical != nil), "lexical head and lexicalWeight disagree")
+        self.config = config; self.encoder = encoder; self.head = head; self.lexical = lexical
         head.setTraining(false)
     }
 
@@ -98,7 +105,8 @@ public final class IntentModel: @unchecked Sendable {
         do { config = try JSONDecoder().decode(IntentModelConfig.self, from: data) } catch {
             throw IntentError.badModelFolder(path: configURL.path, reason: "not a valid intent model config (\(error))")
         }
-        guard config.format == 1, !config.labels.isEmpty, config.hiddenUnits >= 0, !config.featureLayers.isEmpty else {
+        guard config.format == 1, !config.labels.isEmpty, config.hiddenUnits >= 0, !config.featureLayers.isEmpty,
+              (0...1).contains(config.lexicalWeight ?? 0) else {
             throw IntentError.badModelFolder(path: configURL.path, reason: "unsupported format, no labels or bad architecture")
         }
         var encoder = try SentenceEncoder(folder: encoderFolder)
@@ -122,13 +130,29 @@ public final class IntentModel: @unchecked Sendable {
         }
         var state: [String: Tensor] = [:]
         for name in store.names where !name.hasPrefix("encoder.") { state[name] = try store.take(name) }
-        if let stray = store.unusedNames.first {
+        var lexical: LexicalIntentHead? = nil
+        if config.lexicalWeight ?? 0 > 0 {
+            let url = folder.appendingPathComponent(LexicalIntentHead.lexiconFileName)
+            guard let data = try? Data(contentsOf: url) else {
+                throw IntentError.badModelFolder(path: folder.path, reason: "lexicalWeight is set but \(LexicalIntentHead.lexiconFileName) is not readable")
+            }
+            let vectorizer: TfidfVectorizer
+            do { vectorizer = try JSONDecoder().decode(TfidfVectorizer.self, from: data) } catch {
+                throw IntentError.badModelFolder(path: url.path, reason: "not a valid lexicon (\(error))")
+            }
+            guard vectorizer.wordTerms.count == vectorizer.wordIDF.count, vectorizer.charTerms.count == vectorizer.charIDF.count else {
+                throw IntentError.badModelFolder(path: url.path, reason: "terms and idf lists differ in length")
+            }
+            lexical = LexicalIntentHead(vectorizer: vectorizer, labels: config.labels.count)
+            try lexical!.load(&state, source: store.source)
+        }
+        if let stray = store.unusedNames.first ?? state.keys.first(where: { $0.hasPrefix("lexical.") }) {
             throw IntentError.badModelFolder(path: store.source, reason: "unexpected weight '\(stray)'")
         }
         do { try head.loadStateDict(state) } catch {
             throw IntentError.badModelFolder(path: store.source, reason: "\(error)")
         }
-        self.init(config: config, encoder: encoder, head: head)
+        self.init(config: config, encoder: encoder, head: head, lexical: lexical)
     }
 
     /// Writes `intent-model.json` and `head.safetensors` into `folder` (created if needed), each atomically.
@@ -139,6 +163,10 @@ public final class IntentModel: @unchecked Sendable {
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             // The head in float32; fine-tuned encoder blocks in float16 (IntentFineTuner rounds them).
             var entries = head.stateDict().mapValues { WeightEntry($0) }
+            if let lexical {
+                entries.merge(lexical.stateDict().mapValues { WeightEntry($0) }) { a, _ in a }
+                try writeAtomically(enc.encode(lexical.vectorizer), to: folder.appendingPathComponent(LexicalIntentHead.lexiconFileName))
+            }
             let layers = encoder.model.config.layers
             for l in max(0, layers - config.fineTunedLayers)..<layers {
                 entries.merge(MiniLM.layerWeights(encoder.model.layers[l], prefix: "encoder.layer.\(l).")
@@ -146,14 +174,16 @@ public final class IntentModel: @unchecked Sendable {
             }
             try Safetensors.write(entries, metadata: ["format": "lepton-intent-head"],
                                   to: folder.appendingPathComponent(IntentModelConfig.headFileName))
-            let json = try enc.encode(config)
-            let url = folder.appendingPathComponent(IntentModelConfig.fileName)
-            let tmp = folder.appendingPathComponent(".\(IntentModelConfig.fileName).tmp-\(getpid())")
-            try json.write(to: tmp)
-            if rename(tmp.path, url.path) != 0 { throw IntentError.cannotWrite(path: url.path, reason: String(cString: strerror(errno))) }
+            try writeAtomically(enc.encode(config), to: folder.appendingPathComponent(IntentModelConfig.fileName))
         } catch let e as IntentError { throw e } catch {
             throw IntentError.cannotWrite(path: folder.path, reason: "\(error)")
         }
+    }
+
+    private func writeAtomically(_ data: Data, to url: URL) throws {
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        try data.write(to: tmp)
+        if rename(tmp.path, url.path) != 0 { throw IntentError.cannotWrite(path: url.path, reason: String(cString: strerror(errno))) }
     }
 
     // MARK: Classification
@@ -163,9 +193,22 @@ public final class IntentModel: @unchecked Sendable {
         encoder.features(texts, layers: config.featureLayers)
     }
 
-    /// Class probabilities from features: `[n, labels]`.
+    /// Class probabilities of the encoder head from features: `[n, labels]`.
     func probabilities(features: Tensor) -> Tensor {
         withoutGradients { head(Variable(features)).value.softmax() }
+    }
+
+    /// Class probabilities `[texts.count, labels]`: the encoder head's, mixed with the lexical head's
+    /// when there is one.
+    func probabilities(_ texts: [String]) -> Tensor {
+        let p = probabilities(features: features(texts))
+        guard let lexical, let w = config.lexicalWeight, w > 0 else { return p }
+        return Self.mix(p, lexical.probabilities(texts), weight: w)
+    }
+
+    /// `(1 − w)·a + w·b`.
+    static func mix(_ a: Tensor, _ b: Tensor, weight w: Float) -> Tensor {
+        a * (1 - w) + b * w
     }
 
     /// All labels with their probabilities, best first.
@@ -176,7 +219,7 @@ public final class IntentModel: @unchecked Sendable {
     /// Ranked labels for each text, in input order (encoded as one length-sorted batch).
     public func classify(_ texts: [String]) -> [[(intent: String, probability: Float)]] {
         guard !texts.isEmpty else { return [] }
-        let p = probabilities(features: features(texts)).scalars, c = config.labels.count
+        let p = probabilities(texts).scalars, c = config.labels.count
         return (0..<texts.count).map { i in
             (0..<c).map { (config.labels[$0], p[i * c + $0]) }.sorted { $0.1 > $1.1 }
         }

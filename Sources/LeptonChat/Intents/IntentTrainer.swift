@@ -17,6 +17,11 @@ public struct IntentTrainingOptions: Sendable {
     public var hiddenUnits = 0
     /// Encoder layers whose pooled states are the features.
     public var featureLayers = [6]
+    /// Share of the TF-IDF n-gram head in the mixed probabilities (0 = encoder head only); see
+    /// ``IntentModelConfig/lexicalWeight``.
+    public var lexicalWeight: Float = 0
+    /// Adam step of the lexical head (its inputs are sparse and unit-norm, so it wants a larger step).
+    public var lexicalLearningRate: Float = 0.01
     public var confidenceThreshold: Float = 0.3
     public var marginThreshold: Float = 0
     public var fallbackIntent = "nlu_fallback"
@@ -27,8 +32,12 @@ public struct IntentTrainingOptions: Sendable {
 /// What a training run measured.
 public struct IntentTrainingReport: Sendable {
     public var trainExamples: Int, validationExamples: Int, labels: Int
-    /// Accuracy on the held-out split at the kept epoch (nil without a split).
+    /// Accuracy on the held-out split at the kept epoch (nil without a split); with a lexical head,
+    /// the mixture's.
     public var validationAccuracy: Double?
+    /// With a lexical head: the validation accuracy of each head alone.
+    public var encoderValidationAccuracy: Double? = nil
+    public var lexicalValidationAccuracy: Double? = nil
     /// Epoch (1-based) whose weights were kept, and epochs run.
     public var bestEpoch: Int, epochsRun: Int
     /// Wall-clock seconds: encoding the sentences, and fitting the head.
@@ -72,7 +81,32 @@ public enum IntentTrainer {
                                        marginThreshold: options.marginThreshold, fallbackIntent: options.fallbackIntent)
         var r = report
         r.encodingSeconds = encodingSeconds
-        return (IntentModel(config: config, encoder: encoder, head: head), r)
+        let model = IntentModel(config: config, encoder: encoder, head: head)
+        return (addLexicalHead(to: model, examples: examples, y: y, options: options, report: &r), r)
+    }
+
+    /// When `options.lexicalWeight` > 0, fits a ``LexicalIntentHead`` on the same training split as
+    /// the encoder head and returns the model with both; the report's validation accuracy becomes
+    /// the mixture's (each head's own is kept beside it).
+    static func addLexicalHead(to model: IntentModel, examples: [(text: String, label: String)], y: [Int],
+                               options: IntentTrainingOptions, report: inout IntentTrainingReport) -> IntentModel {
+        guard options.lexicalWeight > 0 else { return model }
+        let t0 = Date()
+        let classes = model.config.labels.count, texts = examples.map(\.text)
+        let (train, validation) = stratifiedSplit(y, classes: classes, fraction: options.validationFraction, seed: options.seed)
+        let (lexical, lexicalAccuracy) = LexicalIntentHead.fit(texts: texts, y: y, classes: classes, train: train,
+                                                               validation: validation, options: options)
+        var config = model.config
+        config.lexicalWeight = min(1, options.lexicalWeight)
+        let mixed = IntentModel(config: config, encoder: model.encoder, head: model.head, lexical: lexical)
+        if !validation.isEmpty {
+            let valTexts = validation.map { texts[$0] }, valY = validation.map { y[$0] }
+            report.encoderValidationAccuracy = report.validationAccuracy
+            report.lexicalValidationAccuracy = lexicalAccuracy
+            report.validationAccuracy = accuracy(mixed.probabilities(valTexts), valY)
+        }
+        report.fittingSeconds += Date().timeIntervalSince(t0)
+        return mixed
     }
 
     /// Fits a head on precomputed features: example `i` has features row `exampleRow[i]` and class `y[i]`.

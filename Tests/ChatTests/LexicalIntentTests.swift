@@ -1,0 +1,111 @@
+import Foundation
+import XCTest
+import LeptonEngine
+@testable import LeptonChat
+
+/// The TF-IDF n-gram head: features against scikit-learn's, training, mixing, strict loading.
+final class LexicalIntentTests: XCTestCase {
+    struct Reference: Decodable {
+        var corpus: [String], probes: [String]
+        var word_vocabulary: [String: Double], char_vocabulary: [String: Double]
+        var word_rows: [[String: Double]], char_rows: [[String: Double]]
+    }
+
+    /// Vocabulary, idf and each probe's row equal scikit-learn's `TfidfVectorizer` on the same corpus
+    /// (Fixtures/tfidf_sklearn.json, made by make_tfidf_fixture.py beside it).
+    func testFeaturesMatchScikitLearn() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/tfidf_sklearn.json")
+        let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+        let v = TfidfVectorizer(fitting: ref.corpus)
+        XCTAssertEqual(Set(v.wordTerms), Set(ref.word_vocabulary.keys))
+        XCTAssertEqual(Set(v.charTerms), Set(ref.char_vocabulary.keys))
+        for (t, idf) in zip(v.wordTerms, v.wordIDF) { XCTAssertEqual(Double(idf), ref.word_vocabulary[t] ?? -1, accuracy: 1e-5, t) }
+        for (t, idf) in zip(v.charTerms, v.charIDF) { XCTAssertEqual(Double(idf), ref.char_vocabulary[t] ?? -1, accuracy: 1e-5, t) }
+
+        let rows = TfidfVectorizer.transform(ref.probes, index: v.makeIndex())
+        for (i, row) in rows.enumerated() {
+            var words: [String: Double] = [:], chars: [String: Double] = [:]
+            for (j, x) in zip(row.indices, row.values) {
+                let j = Int(j)
+                if j < v.wordTerms.count { words[v.wordTerms[j]] = Double(x) } else { chars[v.charTerms[j - v.wordTerms.count]] = Double(x) }
+            }
+            XCTAssertEqual(Set(words.keys), Set(ref.word_rows[i].keys), "words of '\(ref.probes[i])'")
+            XCTAssertEqual(Set(chars.keys), Set(ref.char_rows[i].keys), "characters of '\(ref.probes[i])'")
+            for (t, x) in ref.word_rows[i] { XCTAssertEqual(words[t] ?? -1, x, accuracy: 1e-5, "'\(t)' in '\(ref.probes[i])'") }
+            for (t, x) in ref.char_rows[i] { XCTAssertEqual(chars[t] ?? -1, x, accuracy: 1e-5, "'\(t)' in '\(ref.probes[i])'") }
+            XCTAssertEqual(row.indices, row.indices.sorted())
+        }
+    }
+
+    /// Fitted alone on a toy set, the head separates intents that share no words with each other,
+    /// and generalises through shared character n-grams ("blocked" ~ "block").
+    func testHeadFitsAndGeneralises() {
+        let texts = ["block my card", "please block the card", "card stolen block it", "lost card block",
+                     "what is my balance", "balance of savings", "show my balance", "how much balance left"]
+        let y = [0, 0, 0, 0, 1, 1, 1, 1]
+        var o = IntentTrainingOptions()
+        o.epochs = 30; o.validationFraction = 0
+        let (head, acc) = LexicalIntentHead.fit(texts: texts, y: y, classes: 2, train: Array(0..<8), validation: [], options: o)
+        XCTAssertNil(acc)
+        let p = head.probabilities(texts + ["blocked", "balances"]).scalars
+        for i in 0..<8 { XCTAssertGreaterThan(p[i * 2 + y[i]], 0.8, texts[i]) }
+        XCTAssertGreaterThan(p[8 * 2 + 0], 0.5, "blocked")
+        XCTAssertGreaterThan(p[9 * 2 + 1], 0.5, "balances")
+    }
+
+    /// A model with a lexical head gives `(1 − w)·encoder + w·lexical`, saves and reloads to the same
+    /// probabilities, and loading is strict about its files and weights.
+    func testMixedModelRoundTripAndStrictLoading() throws {
+        let enc = try IntentTests.sharedEncoder()
+        let examples: [(text: String, label: String)] = [
+            ("I lost my card", "card"), ("my card was stolen", "card"), ("block my debit card", "card"),
+            ("freeze my card now", "card"), ("card missing since yesterday", "card"),
+            ("what is my balance", "balance"), ("how much money do I have", "balance"), ("show my balance", "balance"),
+            ("balance of my savings", "balance"), ("money left in my account", "balance"),
+        ]
+        var o = IntentTrainingOptions()
+        o.validationFraction = 0.2; o.epochs = 20; o.learningRate = 0.01; o.lexicalWeight = 0.4
+        let (model, report) = try IntentTrainer.train(examples, encoder: enc, options: o)
+        XCTAssertNotNil(model.lexical)
+        XCTAssertNotNil(report.lexicalValidationAccuracy)
+        XCTAssertNotNil(report.encoderValidationAccuracy)
+
+        let probes = ["I can't find my card", "how much is in checking"]
+        let pe = model.probabilities(features: model.features(probes)).scalars
+        let pl = model.lexical!.probabilities(probes).scalars
+        let mixed = model.classify(probes)
+        for (i, ranking) in mixed.enumerated() {
+            for (intent, p) in ranking {
+                let c = model.config.labels.firstIndex(of: intent)!
+                XCTAssertEqual(p, 0.6 * pe[i * 2 + c] + 0.4 * pl[i * 2 + c], accuracy: 1e-6)
+            }
+        }
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lepton-lexical-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try model.save(to: dir)
+        let loaded = try IntentModel(folder: dir)
+        XCTAssertEqual(loaded.config.lexicalWeight, 0.4)
+        for (a, b) in zip(model.classify(probes), loaded.classify(probes)) {
+            for (x, z) in zip(a, b) { XCTAssertEqual(x.intent, z.intent); XCTAssertEqual(x.probability, z.probability, accuracy: 1e-6) }
+        }
+
+        // No lexicon.json → an error naming it.
+        let lexicon = dir.appendingPathComponent(LexicalIntentHead.lexiconFileName)
+        let saved = try Data(contentsOf: lexicon)
+        try FileManager.default.removeItem(at: lexicon)
+        XCTAssertThrowsError(try IntentModel(folder: dir)) { XCTAssertTrue("\($0)".contains("lexicon.json"), "\($0)") }
+        // One term fewer than the weight rows → a shape error naming the weight.
+        var v = try JSONDecoder().decode(TfidfVectorizer.self, from: saved)
+        v.charTerms.removeLast(); v.charIDF.removeLast()
+        try JSONEncoder().encode(v).write(to: lexicon)
+        XCTAssertThrowsError(try IntentModel(folder: dir)) { XCTAssertTrue("\($0)".contains("lexical.weight"), "\($0)") }
+        // lexicalWeight removed from the config → the lexical weights are unexpected.
+        try saved.write(to: lexicon)
+        let configURL = dir.appendingPathComponent(IntentModelConfig.fileName)
+        var config = try JSONDecoder().decode(IntentModelConfig.self, from: Data(contentsOf: configURL))
+        config.lexicalWeight = nil
+        try JSONEncoder().encode(config).write(to: configURL)
+        XCTAssertThrowsError(try IntentModel(folder: dir)) { XCTAssertTrue("\($0)".contains("unexpected weight 'lexical."), "\($0)") }
+    }
+}
