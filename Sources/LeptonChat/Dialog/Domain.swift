@@ -13,6 +13,7 @@ import Yams
 ///   asr_prompt: "PIN, balance" # the speech recognizer's initial prompt (likely words)
 ///   asr_beam_size: 5           # the recognizer's beam width
 ///   asr_readings: 3            # n-best readings of the audio whose intents are mixed
+///   asr_narrowband_fold: 0.1   # 8 kHz calls: mirror the band into 4–8 kHz at this gain (0 = off)
 /// intents:
 ///   greet: {response: utter_greet}
 ///   transfer_money: {form: transfer_form}
@@ -87,6 +88,9 @@ public struct Domain: Sendable {
     /// How many of the recognizer's best readings of a caller's audio are classified, their
     /// intent rankings mixed by posterior weight (`settings.asr_readings`, 1 = the transcript only).
     public var asrReadings: Int = 1
+    /// Gain of the spectral folding applied to calls sampled at 8 kHz or less before Whisper hears
+    /// them (`settings.asr_narrowband_fold`, 0...1; 0 = off). See `WhisperTranscribeOptions.narrowbandFoldGain`.
+    public var asrNarrowbandFold: Float = 0.1
     public var intents: [String: IntentAction] = [:]
     public var slots: [String: Slot] = [:]
     public var forms: [String: Form] = [:]
@@ -120,6 +124,7 @@ public struct Domain: Sendable {
             if let v = s["asr_prompt"] { guard let x = v as? String, x.count <= 400 else { throw bad("settings.asr_prompt must be text of at most 400 characters") }; d.asrPrompt = x }
             if let v = s["asr_beam_size"] { guard let x = v as? Int, (1...16).contains(x) else { throw bad("settings.asr_beam_size must be an integer in 1...16") }; d.asrBeamSize = x }
             if let v = s["asr_readings"] { guard let x = v as? Int, (1...16).contains(x) else { throw bad("settings.asr_readings must be an integer in 1...16") }; d.asrReadings = x }
+            if let v = s["asr_narrowband_fold"] { guard let x = number(v), (0...1).contains(x) else { throw bad("settings.asr_narrowband_fold must be in 0...1") }; d.asrNarrowbandFold = Float(x) }
             if d.asrReadings > d.asrBeamSize { throw bad("settings.asr_readings (\(d.asrReadings)) cannot exceed settings.asr_beam_size (\(d.asrBeamSize))") }
         }
         guard let responses = top["responses"] as? [String: Any] else { throw bad("missing `responses` mapping") }

@@ -79,8 +79,8 @@ public struct IntentPrediction: Sendable {
 /// Head weights (`head.safetensors`, PyTorch Linear layout `[out, in]`; `F` = 384 × feature layers):
 /// softmax regression `classifier.weight [labels, F]`, `classifier.bias [labels]`; or an MLP
 /// `hidden.weight [hiddenUnits, F]`, `hidden.bias`, GELU, `classifier.weight [labels, hiddenUnits]`, `classifier.bias`;
-/// after fine-tuning also the top encoder blocks, `encoder.layer.L.…` (F16), as in ``MiniLM``;
-/// with a lexical head, `lexical.weight [terms, labels]` and `lexical.bias [labels]` (``LexicalIntentHead``).
+/// after fine-tuning also the top encoder blocks, `encoder.layer.L.…` (F16), as in ``MiniLM``.
+/// With an n-gram head, `lexicon.json` and `lexical.safetensors` hold it (``LexicalIntentHead``).
 public final class IntentModel: @unchecked Sendable {
     public let config: IntentModelConfig
     public let encoder: SentenceEncoder
@@ -130,23 +130,8 @@ public final class IntentModel: @unchecked Sendable {
         }
         var state: [String: Tensor] = [:]
         for name in store.names where !name.hasPrefix("encoder.") { state[name] = try store.take(name) }
-        var lexical: LexicalIntentHead? = nil
-        if config.lexicalWeight ?? 0 > 0 {
-            let url = folder.appendingPathComponent(LexicalIntentHead.lexiconFileName)
-            guard let data = try? Data(contentsOf: url) else {
-                throw IntentError.badModelFolder(path: folder.path, reason: "lexicalWeight is set but \(LexicalIntentHead.lexiconFileName) is not readable")
-            }
-            let vectorizer: TfidfVectorizer
-            do { vectorizer = try JSONDecoder().decode(TfidfVectorizer.self, from: data) } catch {
-                throw IntentError.badModelFolder(path: url.path, reason: "not a valid lexicon (\(error))")
-            }
-            guard vectorizer.wordTerms.count == vectorizer.wordIDF.count, vectorizer.charTerms.count == vectorizer.charIDF.count else {
-                throw IntentError.badModelFolder(path: url.path, reason: "terms and idf lists differ in length")
-            }
-            lexical = LexicalIntentHead(vectorizer: vectorizer, labels: config.labels.count)
-            try lexical!.load(&state, source: store.source)
-        }
-        if let stray = store.unusedNames.first ?? state.keys.first(where: { $0.hasPrefix("lexical.") }) {
+        let lexical = config.lexicalWeight ?? 0 > 0 ? try LexicalIntentHead(folder: folder, labels: config.labels.count) : nil
+        if let stray = store.unusedNames.first {
             throw IntentError.badModelFolder(path: store.source, reason: "unexpected weight '\(stray)'")
         }
         do { try head.loadStateDict(state) } catch {
@@ -164,8 +149,12 @@ public final class IntentModel: @unchecked Sendable {
             // The head in float32; fine-tuned encoder blocks in float16 (IntentFineTuner rounds them).
             var entries = head.stateDict().mapValues { WeightEntry($0) }
             if let lexical {
-                entries.merge(lexical.stateDict().mapValues { WeightEntry($0) }) { a, _ in a }
-                try writeAtomically(enc.encode(lexical.vectorizer), to: folder.appendingPathComponent(LexicalIntentHead.lexiconFileName))
+                try lexical.save(to: folder)
+            } else {
+                // A folder reused for a model without the n-gram head keeps no stale one.
+                for name in [LexicalIntentHead.lexiconFileName, LexicalIntentHead.weightsFileName] {
+                    try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+                }
             }
             let layers = encoder.model.config.layers
             for l in max(0, layers - config.fineTunedLayers)..<layers {
@@ -174,13 +163,13 @@ public final class IntentModel: @unchecked Sendable {
             }
             try Safetensors.write(entries, metadata: ["format": "lepton-intent-head"],
                                   to: folder.appendingPathComponent(IntentModelConfig.headFileName))
-            try writeAtomically(enc.encode(config), to: folder.appendingPathComponent(IntentModelConfig.fileName))
+            try Self.writeAtomically(enc.encode(config), to: folder.appendingPathComponent(IntentModelConfig.fileName))
         } catch let e as IntentError { throw e } catch {
             throw IntentError.cannotWrite(path: folder.path, reason: "\(error)")
         }
     }
 
-    private func writeAtomically(_ data: Data, to url: URL) throws {
+    static func writeAtomically(_ data: Data, to url: URL) throws {
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         try data.write(to: tmp)
         if rename(tmp.path, url.path) != 0 { throw IntentError.cannotWrite(path: url.path, reason: String(cString: strerror(errno))) }

@@ -18,8 +18,9 @@ public struct IntentTrainingOptions: Sendable {
     /// Encoder layers whose pooled states are the features.
     public var featureLayers = [6]
     /// Share of the TF-IDF n-gram head in the mixed probabilities (0 = encoder head only); see
-    /// ``IntentModelConfig/lexicalWeight``.
-    public var lexicalWeight: Float = 0
+    /// ``IntentModelConfig/lexicalWeight``. 0.5 was best in two 5-fold splits of BANKING77's
+    /// training set (+1.1 and +1.7 points over the encoder head alone).
+    public var lexicalWeight: Float = 0.5
     /// Adam step of the lexical head (its inputs are sparse and unit-norm, so it wants a larger step).
     public var lexicalLearningRate: Float = 0.01
     public var confidenceThreshold: Float = 0.3

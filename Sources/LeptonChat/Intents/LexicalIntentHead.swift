@@ -8,13 +8,13 @@ import LeptonEngine
 /// the bias: a sparse × dense product, run (and differentiated) by the engine's graph kernel
 /// ``Variable/spmm(_:_:weights:)`` with sentences as targets and terms as sources.
 ///
-/// Weights (`head.safetensors`):
-/// - `lexical.weight [terms, labels]`: one row per term (sentences gather rows; not PyTorch's `[out, in]`).
-/// - `lexical.bias [labels]`.
-///
-/// The vocabulary and idf are in `lexicon.json` beside it.
+/// Files in the model folder:
+/// - `lexicon.json`: the ``TfidfVectorizer`` (terms and idf).
+/// - `lexical.safetensors`: `lexical.weight [terms, labels]`, one row per term (sentences gather
+///   rows; not PyTorch's `[out, in]`), and `lexical.bias [labels]`; float32.
 final class LexicalIntentHead: @unchecked Sendable {
     static let lexiconFileName = "lexicon.json"
+    static let weightsFileName = "lexical.safetensors"
 
     let vectorizer: TfidfVectorizer
     let index: TfidfVectorizer.Index
@@ -32,17 +32,34 @@ final class LexicalIntentHead: @unchecked Sendable {
 
     func stateDict() -> [String: Tensor] { ["lexical.weight": weight.value, "lexical.bias": bias.value] }
 
-    /// Takes `lexical.weight` and `lexical.bias` from `state`, checking their shapes (`source` names the file in errors).
-    func load(_ state: inout [String: Tensor], source: String) throws {
-        for (name, v, shape) in [("lexical.weight", weight, [vectorizer.count, labels]), ("lexical.bias", bias, [labels])] {
-            guard let t = state.removeValue(forKey: name) else {
-                throw IntentError.badModelFolder(path: source, reason: "missing weight '\(name)'")
-            }
-            guard t.shape == shape else {
-                throw IntentError.badModelFolder(path: source, reason: "weight '\(name)' has shape \(t.shape), expected \(shape)")
-            }
-            v.value = t
+    /// Loads `lexicon.json` and `lexical.safetensors` from a model folder, strictly (a missing,
+    /// mis-shaped or unexpected weight is an error naming it).
+    convenience init(folder: URL, labels: Int) throws {
+        let url = folder.appendingPathComponent(Self.lexiconFileName)
+        guard let data = try? Data(contentsOf: url) else {
+            throw IntentError.badModelFolder(path: folder.path, reason: "lexicalWeight is set but \(Self.lexiconFileName) is not readable")
         }
+        let vectorizer: TfidfVectorizer
+        do { vectorizer = try JSONDecoder().decode(TfidfVectorizer.self, from: data) } catch {
+            throw IntentError.badModelFolder(path: url.path, reason: "not a valid lexicon (\(error))")
+        }
+        guard vectorizer.wordTerms.count == vectorizer.wordIDF.count, vectorizer.charTerms.count == vectorizer.charIDF.count else {
+            throw IntentError.badModelFolder(path: url.path, reason: "terms and idf lists differ in length")
+        }
+        self.init(vectorizer: vectorizer, labels: labels)
+        let store = try Safetensors.read(folder.appendingPathComponent(Self.weightsFileName))
+        weight.value = try store.take("lexical.weight", shape: [vectorizer.count, labels])
+        bias.value = try store.take("lexical.bias", shape: [labels])
+        try store.finish()
+    }
+
+    /// Writes `lexicon.json` and `lexical.safetensors` into `folder`, each atomically.
+    func save(to folder: URL) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        try IntentModel.writeAtomically(enc.encode(vectorizer), to: folder.appendingPathComponent(Self.lexiconFileName))
+        try Safetensors.write(stateDict().mapValues { WeightEntry($0) }, metadata: ["format": "lepton-intent-lexical"],
+                              to: folder.appendingPathComponent(Self.weightsFileName))
     }
 
     /// `[rows.count, labels]` logits.
@@ -104,7 +121,7 @@ final class LexicalIntentHead: @unchecked Sendable {
                 break
             }
         }
-        if var state = best?.state { try? head.load(&state, source: "") }
+        if let state = best?.state { head.weight.value = state["lexical.weight"]!; head.bias.value = state["lexical.bias"]! }
         return (head, best?.score)
     }
 }
