@@ -92,11 +92,20 @@ public enum ScorePropagation {
             return best
         }
 
-        func oneHop(_ lo: Int, _ hi: Int, _ w: Int32, _ out: UnsafeMutablePointer<Float>) {
-            let P = ScorePropagation.count
+        /// Transaction times, scores, and the outgoing and incoming transfer lists, as raw pointers
+        /// for the duration of `body` (bounds checks would block the hops' inner loops).
+        @inline(__always)
+        func withBuffers(_ body: (_ time: UnsafePointer<Int32>, _ s: UnsafePointer<Float>,
+                                  _ og: UnsafePointer<Int32>, _ ic: UnsafePointer<Int32>) -> Void) {
             t.time.withUnsafeBufferPointer { tb in scores.withUnsafeBufferPointer { sb in
             idx.outgoing.withUnsafeBufferPointer { ob in idx.incoming.withUnsafeBufferPointer { ib in
-                let time = tb.baseAddress!, s = sb.baseAddress!, og = ob.baseAddress!, ic = ib.baseAddress!
+                body(tb.baseAddress!, sb.baseAddress!, ob.baseAddress!, ib.baseAddress!)
+            }}}}
+        }
+
+        func oneHop(_ lo: Int, _ hi: Int, _ w: Int32, _ out: UnsafeMutablePointer<Float>) {
+            let P = ScorePropagation.count
+            withBuffers { time, s, og, ic in
                 for i in lo..<hi {
                     let u = Int(t.src[i]), v = Int(t.dst[i]), ti = time[i]
                     var top1: Float = 0, top2: Float = 0, mass: Float = 0
@@ -112,14 +121,12 @@ public enum ScorePropagation {
                     }
                     f[5] = top1; f[6] = top2; f[7] = mass
                 }
-            }}}}
+            }
         }
 
         func twoHop(_ lo: Int, _ hi: Int, _ w: Int32, _ out: UnsafeMutablePointer<Float>) {
             let P = ScorePropagation.count
-            t.time.withUnsafeBufferPointer { tb in scores.withUnsafeBufferPointer { sb in
-            idx.outgoing.withUnsafeBufferPointer { ob in idx.incoming.withUnsafeBufferPointer { ib in
-                let time = tb.baseAddress!, s = sb.baseAddress!, og = ob.baseAddress!, ic = ib.baseAddress!
+            withBuffers { time, s, og, ic in
                 for i in lo..<hi {
                     let u = Int(t.src[i]), v = Int(t.dst[i]), ti = time[i]
                     var best: Float = 0
@@ -145,7 +152,7 @@ public enum ScorePropagation {
                     }
                     out[i * P + 8] = best
                 }
-            }}}}
+            }
         }
     }
 }

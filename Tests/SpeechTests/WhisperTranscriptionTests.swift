@@ -35,14 +35,21 @@ final class WhisperTranscriptionTests: XCTestCase {
         let t = WhisperTranscriber(model: try SpeechFixtures.model(), options: o)
         for g in try SpeechFixtures.golden().files {
             let r = try t.transcribe(url: SpeechFixtures.dev.appendingPathComponent(g.file))
-            XCTAssertEqual(r.segments.map(\.tokens), g.beam1.map(\.tokens), g.file)
-            XCTAssertEqual(r.segments.map(\.text), g.beam1.map(\.text), g.file)
-            for (a, b) in zip(r.segments, g.beam1) {
-                XCTAssertEqual(a.start, b.start, accuracy: 1e-9, g.file)
-                XCTAssertEqual(a.end, b.end, accuracy: 1e-9, g.file)
-                XCTAssertEqual(a.avgLogProb, b.avg_logprob, accuracy: 2e-3, g.file)
-                XCTAssertEqual(a.noSpeechProb, b.no_speech_prob, accuracy: 2e-3, g.file)
-            }
+            assertSegments(r.segments, equal: g.beam1, file: g.file, noSpeechProbability: true)
+        }
+    }
+
+    /// Token ids, texts, timestamps and average log-probabilities (and optionally the no-speech
+    /// probability) equal faster-whisper's segments.
+    func assertSegments(_ segments: [WhisperSegment], equal golden: [SpeechFixtures.Golden.Segment], file: String,
+                        noSpeechProbability: Bool = false, line: UInt = #line) {
+        XCTAssertEqual(segments.map(\.tokens), golden.map(\.tokens), file, line: line)
+        XCTAssertEqual(segments.map(\.text), golden.map(\.text), file, line: line)
+        for (a, b) in zip(segments, golden) {
+            XCTAssertEqual(a.start, b.start, accuracy: 1e-9, file, line: line)
+            XCTAssertEqual(a.end, b.end, accuracy: 1e-9, file, line: line)
+            XCTAssertEqual(a.avgLogProb, b.avg_logprob, accuracy: 2e-3, file, line: line)
+            if noSpeechProbability { XCTAssertEqual(a.noSpeechProb, b.no_speech_prob, accuracy: 2e-3, file, line: line) }
         }
     }
 
@@ -61,13 +68,7 @@ final class WhisperTranscriptionTests: XCTestCase {
         let t = WhisperTranscriber(model: try SpeechFixtures.model())
         for g in try SpeechFixtures.golden().files {
             let r = try t.transcribe(url: SpeechFixtures.dev.appendingPathComponent(g.file))
-            XCTAssertEqual(r.segments.map(\.tokens), g.beam5.map(\.tokens), g.file)
-            XCTAssertEqual(r.segments.map(\.text), g.beam5.map(\.text), g.file)
-            for (a, b) in zip(r.segments, g.beam5) {
-                XCTAssertEqual(a.start, b.start, accuracy: 1e-9, g.file)
-                XCTAssertEqual(a.end, b.end, accuracy: 1e-9, g.file)
-                XCTAssertEqual(a.avgLogProb, b.avg_logprob, accuracy: 2e-3, g.file)
-            }
+            assertSegments(r.segments, equal: g.beam5, file: g.file)
         }
     }
 

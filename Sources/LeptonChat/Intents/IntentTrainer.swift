@@ -18,8 +18,9 @@ public struct IntentTrainingOptions: Sendable {
     /// Encoder layers whose pooled states are the features.
     public var featureLayers = [6]
     /// Share of the TF-IDF n-gram head in the mixed probabilities (0 = encoder head only); see
-    /// ``IntentModelConfig/lexicalWeight``. 0.5 was best in two 5-fold splits of BANKING77's
-    /// training set (+1.1 and +1.7 points over the encoder head alone).
+    /// ``IntentModelConfig/lexicalWeight``. Chosen by 5-fold cross-validation on BANKING77's
+    /// training split: accuracy 91.4% → 92.6% on average at 0.5 (every fold gained, 0.65–1.7
+    /// points); 0.4 and 0.6 did slightly less well.
     public var lexicalWeight: Float = 0.5
     /// Adam step of the lexical head (its inputs are sparse and unit-norm, so it wants a larger step).
     public var lexicalLearningRate: Float = 0.01
