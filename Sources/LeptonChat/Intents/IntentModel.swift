@@ -107,7 +107,7 @@ public final class IntentModel: @unchecked Sendable {
         }
         guard config.format == 1, !config.labels.isEmpty, config.hiddenUnits >= 0, !config.featureLayers.isEmpty,
               (0...1).contains(config.lexicalWeight ?? 0) else {
-            throw IntentError.badModelFolder(path: configURL.path, reason: "unsupported format, no labels or bad architecture")
+            throw IntentError.badModelFolder(path: configURL.path, reason: "unsupported format, no labels, bad architecture or lexicalWeight outside 0...1")
         }
         var encoder = try SentenceEncoder(folder: encoderFolder)
         guard encoder.identifier == config.encoder else {
@@ -140,7 +140,8 @@ public final class IntentModel: @unchecked Sendable {
         self.init(config: config, encoder: encoder, head: head, lexical: lexical)
     }
 
-    /// Writes `intent-model.json` and `head.safetensors` into `folder` (created if needed), each atomically.
+    /// Writes `intent-model.json`, `head.safetensors` and, with an n-gram head, `lexicon.json` and
+    /// `lexical.safetensors` into `folder` (created if needed), each atomically; the config last.
     public func save(to folder: URL) throws {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -192,12 +193,7 @@ public final class IntentModel: @unchecked Sendable {
     func probabilities(_ texts: [String]) -> Tensor {
         let p = probabilities(features: features(texts))
         guard let lexical, let w = config.lexicalWeight, w > 0 else { return p }
-        return Self.mix(p, lexical.probabilities(texts), weight: w)
-    }
-
-    /// `(1 − w)·a + w·b`.
-    static func mix(_ a: Tensor, _ b: Tensor, weight w: Float) -> Tensor {
-        a * (1 - w) + b * w
+        return p * (1 - w) + lexical.probabilities(texts) * w
     }
 
     /// All labels with their probabilities, best first.

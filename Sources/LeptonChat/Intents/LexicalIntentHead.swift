@@ -70,7 +70,8 @@ final class LexicalIntentHead: @unchecked Sendable {
             targets += repeatElement(i, count: r.indices.count)
             values += r.values
         }
-        // Edges listed target by target, so the CSR order is the list order.
+        // Edges listed target by target, so the CSR order is the list order. Cannot throw: every
+        // index comes from this head's own vocabulary.
         let graph = try! CSRGraph(sources: sources, targets: targets, nodes: rows.count, sourceNodes: vectorizer.count)
         let w = Variable(Tensor(shape: [values.count], scalars: values))
         return Variable.spmm(graph, weight, weights: w) + bias
@@ -83,7 +84,7 @@ final class LexicalIntentHead: @unchecked Sendable {
 
     // MARK: Training
 
-    /// Fits the vocabulary on the training sentences and the weights with AdamW (cross-entropy with
+    /// Fits the vocabulary on the training sentences and the weights with Adam (cross-entropy with
     /// label smoothing, early stopping on the validation rows).
     ///
     /// - Parameters:
