@@ -17,9 +17,9 @@ struct TrainCommand: ParsableCommand {
         Beside it, a softmax regression on TF-IDF word (1-2-gram) and character (2-5-gram) features \
         is trained on the same split; the two heads' probabilities are mixed with --lexical-weight \
         (the two kinds of features make different mistakes: on BANKING77 the mixture is about one \
-        point more accurate than the encoder head alone). \
+        point more accurate than the encoder head alone; 0 keeps the encoder head only). \
         The model folder gets intent-model.json (labels, encoder, thresholds), head.safetensors and, \
-        with the n-gram head, lexicon.json.
+        with the n-gram head, lexicon.json and lexical.safetensors.
 
         Examples:
           lepton-chat train --data ../shared/data/banking77/train.csv \\
@@ -28,6 +28,7 @@ struct TrainCommand: ParsableCommand {
               --val-fraction 0
           lepton-chat train --data train.csv --out m --hidden 512 --epochs 40 \\
               --threshold 0.4
+          lepton-chat train --data train.csv --out m --lexical-weight 0
 
         Exit status: 0 ok, 1 bad data/model/output, 64 usage.
         """)
