@@ -50,8 +50,8 @@ struct TranscribeCommand: ParsableCommand {
     @Option(name: .long, help: "With -f json: also list the N best readings of each file (n-best, at most --beam-size).")
     var readings: Int = 1
 
-    @Option(name: .long, help: "For files sampled at 8 kHz or less (phone audio): gain at which their band is mirrored into the empty 4-8 kHz band before recognition (0 = off).")
-    var narrowbandFold: Float = 0.1
+    @Option(name: .long, help: "For files sampled at 8 kHz or less (phone audio): gain at which their band is mirrored into the empty 4-8 kHz band before recognition (0 = off; an experiment, not a measured gain).")
+    var narrowbandFold: Float = 0
 
     @Option(name: .long, help: "Whisper model folder (model.bin, config.json, vocabulary.txt).")
     var model: String?

@@ -13,7 +13,7 @@ import Yams
 ///   asr_prompt: "PIN, balance" # the speech recognizer's initial prompt (likely words)
 ///   asr_beam_size: 5           # the recognizer's beam width
 ///   asr_readings: 3            # n-best readings of the audio whose intents are mixed
-///   asr_narrowband_fold: 0.1   # 8 kHz calls: mirror the band into 4–8 kHz at this gain (0 = off)
+///   asr_narrowband_fold: 0     # 8 kHz calls: mirror the band into 4–8 kHz at this gain (0 = off)
 /// intents:
 ///   greet: {response: utter_greet}
 ///   transfer_money: {form: transfer_form}
@@ -90,7 +90,7 @@ public struct Domain: Sendable {
     public var asrReadings: Int = 1
     /// Gain of the spectral folding applied to calls sampled at 8 kHz or less before Whisper hears
     /// them (`settings.asr_narrowband_fold`, 0...1; 0 = off). See `WhisperTranscribeOptions.narrowbandFoldGain`.
-    public var asrNarrowbandFold: Float = 0.1
+    public var asrNarrowbandFold: Float = 0
     public var intents: [String: IntentAction] = [:]
     public var slots: [String: Slot] = [:]
     public var forms: [String: Form] = [:]
