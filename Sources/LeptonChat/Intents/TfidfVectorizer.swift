@@ -42,7 +42,7 @@ public struct TfidfVectorizer: Codable, Sendable, Equatable {
         (charTerms, charIDF) = vocabulary(Self.charTerms, minDocuments: max(1, minCharDocuments))
     }
 
-    /// Lookup tables, built on first use of ``transform(_:)`` by each caller (cheap: one dictionary).
+    /// Term → feature lookup tables for ``transform(_:index:)``, made once by ``makeIndex()`` and kept by the holder.
     public struct Index: Sendable {
         let words: [String: Int32], chars: [String: Int32]
         let wordIDF: [Float], charIDF: [Float], charOffset: Int32
