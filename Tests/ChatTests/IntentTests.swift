@@ -55,6 +55,12 @@ final class IntentTests: XCTestCase {
         XCTAssertEqual(ranked.map(\.probability).reduce(0, +), 1, accuracy: 1e-4)
         XCTAssertEqual(ranked.map(\.probability), ranked.map(\.probability).sorted(by: >))
         XCTAssertEqual(ranked[0].intent, "card_arrival")
+        // By default `predict` answers the top-ranked intent: no threshold turns a right top-1
+        // into the fallback (a dialog's domain has its own).
+        XCTAssertEqual(model.config.confidenceThreshold, 0)
+        for (p, r) in zip(model.predict(data.test.map(\.text)), model.classify(data.test.map(\.text))) {
+            XCTAssertFalse(p.isFallback); XCTAssertEqual(p.intent, r[0].intent)
+        }
 
         // A saved and reloaded model gives the same probabilities.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lepton-intent-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")

@@ -75,8 +75,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Label smoothing of the cross-entropy.")
     var labelSmoothing: Float = 0.1
 
-    @Option(name: .long, help: "Below this top-1 probability the prediction is the fallback intent.")
-    var threshold: Float = 0.3
+    @Option(name: .long, help: "Below this top-1 probability `classify` answers the fallback intent (0 = always the top intent; a bot's domain has its own fallback_threshold).")
+    var threshold: Float = 0
 
     @Option(name: .long, help: "Below this top-1 minus top-2 probability the prediction is the fallback intent.")
     var margin: Float = 0

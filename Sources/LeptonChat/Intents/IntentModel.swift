@@ -35,7 +35,7 @@ public struct IntentModelConfig: Codable, Sendable, Equatable {
     public var featureLayers: [Int]
     /// Hidden units of the MLP head; 0 = softmax regression.
     public var hiddenUnits: Int
-    /// Below this top-1 probability the prediction is `fallbackIntent`.
+    /// Below this top-1 probability the prediction is `fallbackIntent` (0 = never).
     public var confidenceThreshold: Float
     /// When top-1 minus top-2 probability is below this, the prediction is `fallbackIntent`.
     public var marginThreshold: Float
@@ -48,7 +48,7 @@ public struct IntentModelConfig: Codable, Sendable, Equatable {
     public var lexicalWeight: Float?
 
     public init(labels: [String], encoder: String, featureLayers: [Int] = [6], hiddenUnits: Int = 0,
-                confidenceThreshold: Float = 0.3, marginThreshold: Float = 0.0, fallbackIntent: String = "nlu_fallback",
+                confidenceThreshold: Float = 0, marginThreshold: Float = 0.0, fallbackIntent: String = "nlu_fallback",
                 fineTunedLayers: Int = 0) {
         self.labels = labels; self.encoder = encoder; self.featureLayers = featureLayers; self.hiddenUnits = hiddenUnits
         self.confidenceThreshold = confidenceThreshold; self.marginThreshold = marginThreshold
