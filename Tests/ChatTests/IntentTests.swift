@@ -84,6 +84,25 @@ final class IntentTests: XCTestCase {
         XCTAssertThrowsError(try IntentModel(folder: dir.appendingPathComponent("nope"))) { XCTAssertTrue($0 is IntentError) }
     }
 
+    /// L-BFGS heads are refitted on every example after validation, yet the reported validation
+    /// accuracies come from the fits that never saw those rows: with labels assigned at random,
+    /// they stay near chance although the refitted heads memorise every row.
+    func testConvexFitValidationDoesNotSeeItsRows() throws {
+        let enc = try encoder()
+        let data = try banking(Array(Self.intents.prefix(3)), train: 30, test: 0)
+        var rng = SeededGenerator(seed: 5)
+        let shuffled = data.train.map { (text: $0.text, label: ["a", "b", "c"][Int(rng.next() % 3)]) }
+        var o = IntentTrainingOptions()
+        o.validationFraction = 0.3
+        let (model, report) = try IntentTrainer.train(shuffled, encoder: enc, options: o)
+        XCTAssertTrue(report.refittedOnAll)
+        let memorised = zip(model.classify(shuffled.map(\.text)), shuffled).filter { $0.0[0].intent == $0.1.label }.count
+        XCTAssertGreaterThan(Double(memorised) / Double(shuffled.count), 0.9, "the refit saw every row")
+        for acc in [report.validationAccuracy, report.encoderValidationAccuracy, report.lexicalValidationAccuracy] {
+            XCTAssertLessThan(try XCTUnwrap(acc), 0.6)
+        }
+    }
+
     func testFallbackThresholdAndMargin() throws {
         let enc = try encoder()
         let data = try banking(Array(Self.intents.prefix(3)), train: 20, test: 0)

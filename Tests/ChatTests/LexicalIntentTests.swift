@@ -43,14 +43,16 @@ final class LexicalIntentTests: XCTestCase {
         let texts = ["block my card", "please block the card", "card stolen block it", "lost card block",
                      "what is my balance", "balance of savings", "show my balance", "how much balance left"]
         let y = [0, 0, 0, 0, 1, 1, 1, 1]
-        var o = IntentTrainingOptions()
-        o.epochs = 30; o.validationFraction = 0
-        let (head, acc) = LexicalIntentHead.fit(texts: texts, y: y, classes: 2, train: Array(0..<8), validation: [], options: o)
-        XCTAssertNil(acc)
-        let p = head.probabilities(texts + ["blocked", "balances"]).scalars
-        for i in 0..<8 { XCTAssertGreaterThan(p[i * 2 + y[i]], 0.8, texts[i]) }
-        XCTAssertGreaterThan(p[8 * 2 + 0], 0.5, "blocked")
-        XCTAssertGreaterThan(p[9 * 2 + 1], 0.5, "balances")
+        for solver in IntentSolver.allCases {
+            var o = IntentTrainingOptions()
+            o.epochs = 30; o.validationFraction = 0; o.solver = solver
+            let (head, acc, _) = LexicalIntentHead.fit(texts: texts, y: y, classes: 2, train: Array(0..<8), validation: [], options: o)
+            XCTAssertNil(acc)
+            let p = head.probabilities(texts + ["blocked", "balances"]).scalars
+            for i in 0..<8 { XCTAssertGreaterThan(p[i * 2 + y[i]], 0.8, "\(solver): \(texts[i])") }
+            XCTAssertGreaterThan(p[8 * 2 + 0], 0.5, "\(solver): blocked")
+            XCTAssertGreaterThan(p[9 * 2 + 1], 0.5, "\(solver): balances")
+        }
     }
 
     /// A model with a lexical head gives `(1 − w)·encoder + w·lexical`, saves and reloads to the same

@@ -7,6 +7,8 @@ import LeptonEngine
 /// 1. The frozen lower layers run once per sentence (fast packed forward); their output
 ///    `[tokens, hidden]` is cached.
 /// 2. A softmax-regression head is fitted on the frozen sentence embeddings (``IntentTrainer``).
+///    Fine-tuning trains by gradient steps throughout: both heads use ``IntentSolver/adam``
+///    whatever `options.solver` says (the shipped bank agent was chosen and measured that way).
 /// 3. The top `fineTunedLayers` blocks (weights as `Variable`s, padded batches with an additive
 ///    key mask), the mean pooling, the L2 normalisation and the head are trained jointly with AdamW
 ///    (small learning rate for the encoder, larger for the head); the epoch with the best validation
@@ -28,6 +30,8 @@ public enum IntentFineTuner {
     public static func train(_ examples: [(text: String, label: String)], encoder: SentenceEncoder,
                              options: IntentTrainingOptions = IntentTrainingOptions(), settings: Settings = Settings(),
                              progress: IntentTrainer.Progress? = nil) throws -> (IntentModel, IntentTrainingReport) {
+        var options = options
+        options.solver = .adam
         guard !examples.isEmpty else { throw IntentError.badTrainingSet(reason: "no examples") }
         let labels = Array(Set(examples.map(\.label))).sorted()
         guard labels.count >= 2 else { throw IntentError.badTrainingSet(reason: "need at least 2 intents, found \(labels.count)") }

@@ -90,9 +90,11 @@ final class LexicalIntentHead: @unchecked Sendable {
     /// - Parameters:
     ///   - texts: sentence of each example; `y` its class.
     ///   - train, validation: example indices (as ``IntentTrainer/stratifiedSplit(_:classes:fraction:seed:)`` gives).
-    /// - Returns: the head, and its validation accuracy (nil without validation rows).
+    /// - Returns: the head, its validation accuracy (nil without validation rows) and, when the
+    ///   head was refitted on every example, the split fit's validation probabilities.
     static func fit(texts: [String], y: [Int], classes: Int, train: [Int], validation: [Int],
-                    options: IntentTrainingOptions) -> (LexicalIntentHead, Double?) {
+                    options: IntentTrainingOptions) -> (LexicalIntentHead, Double?, Tensor?) {
+        if options.solver == .lbfgs { return fitConvex(texts: texts, y: y, classes: classes, train: train, validation: validation, options: options) }
         let vectorizer = TfidfVectorizer(fitting: Array(Set(train.map { texts[$0] })).sorted())
         let head = LexicalIntentHead(vectorizer: vectorizer, labels: classes)
         let rows = TfidfVectorizer.transform(texts, index: head.index)
@@ -123,6 +125,28 @@ final class LexicalIntentHead: @unchecked Sendable {
             }
         }
         if let state = best?.state { head.weight.value = state["lexical.weight"]!; head.bias.value = state["lexical.bias"]! }
-        return (head, best?.score)
+        return (head, best?.score, nil)
+    }
+
+    /// L2-regularised softmax regression solved by ``LBFGS`` (``IntentSolver/lbfgs``): vocabulary
+    /// and weights fitted on `train`, scored on `validation`; then, when there are validation
+    /// rows, vocabulary and weights refitted on every example.
+    static func fitConvex(texts: [String], y: [Int], classes: Int, train: [Int], validation: [Int],
+                          options: IntentTrainingOptions) -> (LexicalIntentHead, Double?, Tensor?) {
+        func solve(_ rows: [Int]) -> LexicalIntentHead {
+            let head = LexicalIntentHead(vectorizer: TfidfVectorizer(fitting: Array(Set(rows.map { texts[$0] })).sorted()), labels: classes)
+            let vectors = TfidfVectorizer.transform(rows.map { texts[$0] }, index: head.index), targets = rows.map { y[$0] }
+            let penalty = 1 / (2 * options.lexicalInverseRegularization * Float(rows.count))
+            var solver = LBFGS()
+            solver.maxIterations = options.maxIterations
+            solver.minimize([head.weight, head.bias]) {
+                crossEntropy(head.logits(vectors), targets: targets) + penalty * head.weight.squared().sum()
+            }
+            return head
+        }
+        let head = solve(train)
+        guard !validation.isEmpty else { return (head, nil, nil) }
+        let logits = withoutGradients { head.logits(TfidfVectorizer.transform(validation.map { texts[$0] }, index: head.index)).value }
+        return (solve(Array(y.indices)), IntentTrainer.accuracy(logits, validation.map { y[$0] }), logits.softmax())
     }
 }
