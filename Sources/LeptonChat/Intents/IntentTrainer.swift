@@ -140,12 +140,12 @@ public enum IntentTrainer {
             let valY = validation.map { y[$0] }, w = config.lexicalWeight!
             report.encoderValidationAccuracy = report.validationAccuracy
             report.lexicalValidationAccuracy = lexicalAccuracy
-            if let encoderP = report.validationProbabilities, let lexicalP = lexicalValidation {
-                // Refitted heads have seen the validation rows: mix the split fits' probabilities.
-                report.validationAccuracy = accuracy(encoderP * (1 - w) + lexicalP * w, valY)
-            } else {
-                report.validationAccuracy = accuracy(mixed.probabilities(validation.map { texts[$0] }), valY)
-            }
+            // A head refitted on every example has seen the validation rows: its split fit's
+            // probabilities are mixed instead.
+            let valTexts = validation.map { texts[$0] }
+            let encoderP = report.validationProbabilities ?? model.probabilities(valTexts)
+            let lexicalP = lexicalValidation ?? lexical.probabilities(valTexts)
+            report.validationAccuracy = accuracy(encoderP * (1 - w) + lexicalP * w, valY)
         }
         report.fittingSeconds += Date().timeIntervalSince(t0)
         return mixed
