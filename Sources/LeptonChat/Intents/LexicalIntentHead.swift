@@ -62,8 +62,14 @@ final class LexicalIntentHead: @unchecked Sendable {
                               to: folder.appendingPathComponent(Self.weightsFileName))
     }
 
-    /// `[rows.count, labels]` logits.
-    func logits(_ rows: [SparseVector]) -> Variable {
+    /// Sentences' TF-IDF rows as the graph `spmm` reads (sentences are targets, terms sources,
+    /// values edge weights): built once, reused by every evaluation of a full-batch fit.
+    struct SparseBatch {
+        let graph: CSRGraph
+        let values: Variable
+    }
+
+    func batch(_ rows: [SparseVector]) -> SparseBatch {
         var sources: [Int] = [], targets: [Int] = [], values: [Float] = []
         for (i, r) in rows.enumerated() {
             sources += r.indices.map(Int.init)
@@ -73,9 +79,15 @@ final class LexicalIntentHead: @unchecked Sendable {
         // Edges listed target by target, so the CSR order is the list order. Cannot throw: every
         // index comes from this head's own vocabulary.
         let graph = try! CSRGraph(sources: sources, targets: targets, nodes: rows.count, sourceNodes: vectorizer.count)
-        let w = Variable(Tensor(shape: [values.count], scalars: values))
-        return Variable.spmm(graph, weight, weights: w) + bias
+        return SparseBatch(graph: graph, values: Variable(Tensor(shape: [values.count], scalars: values)))
     }
+
+    /// `[rows, labels]` logits.
+    func logits(_ batch: SparseBatch) -> Variable {
+        Variable.spmm(batch.graph, weight, weights: batch.values) + bias
+    }
+
+    func logits(_ rows: [SparseVector]) -> Variable { logits(batch(rows)) }
 
     /// Class probabilities `[texts.count, labels]`.
     func probabilities(_ texts: [String]) -> Tensor {
@@ -135,7 +147,7 @@ final class LexicalIntentHead: @unchecked Sendable {
                           options: IntentTrainingOptions) -> (LexicalIntentHead, Double?, Tensor?) {
         func solve(_ rows: [Int]) -> LexicalIntentHead {
             let head = LexicalIntentHead(vectorizer: TfidfVectorizer(fitting: Array(Set(rows.map { texts[$0] })).sorted()), labels: classes)
-            let vectors = TfidfVectorizer.transform(rows.map { texts[$0] }, index: head.index), targets = rows.map { y[$0] }
+            let vectors = head.batch(TfidfVectorizer.transform(rows.map { texts[$0] }, index: head.index)), targets = rows.map { y[$0] }
             let penalty = 1 / (2 * options.lexicalInverseRegularization * Float(rows.count))
             var solver = LBFGS()
             solver.maxIterations = options.maxIterations
