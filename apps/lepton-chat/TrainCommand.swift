@@ -76,7 +76,7 @@ struct TrainCommand: ParsableCommand {
     var lexicalLearningRate: Float = 0.01
 
     @Option(name: .long, help: "How the softmax-regression heads are fitted: lbfgs (L2-regularised logistic regression solved to its optimum, then refitted on all examples) or adam (mini-batches, label smoothing, early stopping). Fine-tuning always uses adam.")
-    var solver: String = IntentSolver.lbfgs.rawValue
+    var solver: IntentSolver = .lbfgs
 
     @Option(name: .long, help: "With --solver lbfgs: inverse L2 strength of the encoder head (scikit-learn's C).")
     var regularizationC: Float = 20
@@ -110,9 +110,6 @@ struct TrainCommand: ParsableCommand {
         guard (0...1).contains(lexicalWeight), lexicalLearningRate > 0 else {
             throw ValidationError("--lexical-weight must be in [0, 1], --lexical-learning-rate > 0")
         }
-        guard IntentSolver(rawValue: solver) != nil else {
-            throw ValidationError("--solver must be one of \(IntentSolver.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         guard regularizationC > 0, lexicalRegularizationC > 0 else { throw ValidationError("--regularization-c and --lexical-regularization-c must be > 0") }
         guard (0..<1).contains(labelSmoothing), learningRate > 0 else { throw ValidationError("--label-smoothing in [0, 1), --learning-rate > 0") }
         guard (1...6).contains(fineTuneLayers), fineTuneEpochs >= 1, encoderLearningRate > 0 else {
@@ -132,7 +129,7 @@ struct TrainCommand: ParsableCommand {
             o.learningRate = learningRate; o.labelSmoothing = labelSmoothing; o.confidenceThreshold = threshold
             o.marginThreshold = margin; o.fallbackIntent = fallbackIntent; o.seed = common.seed
             o.lexicalWeight = lexicalWeight; o.lexicalLearningRate = lexicalLearningRate
-            o.solver = IntentSolver(rawValue: solver)!
+            o.solver = solver
             o.inverseRegularization = regularizationC; o.lexicalInverseRegularization = lexicalRegularizationC
             let start = Date()
             let (model, report): (IntentModel, IntentTrainingReport)
@@ -165,7 +162,7 @@ struct TrainCommand: ParsableCommand {
                                         "validation_examples": report.validationExamples, "best_epoch": report.bestEpoch,
                                         "epochs_run": report.epochsRun, "encoding_seconds": report.encodingSeconds,
                                         "fitting_seconds": report.fittingSeconds, "total_seconds": total, "fine_tune": fineTune,
-                                        "solver": fineTune ? IntentSolver.adam.rawValue : solver, "refitted_on_all": report.refittedOnAll]
+                                        "solver": (fineTune ? IntentSolver.adam : solver).rawValue, "refitted_on_all": report.refittedOnAll]
                 if let acc = report.validationAccuracy { o["validation_accuracy"] = acc }
                 if let acc = report.encoderValidationAccuracy { o["encoder_validation_accuracy"] = acc }
                 if let acc = report.lexicalValidationAccuracy { o["lexical_validation_accuracy"] = acc }
@@ -180,3 +177,6 @@ struct TrainCommand: ParsableCommand {
         }
     }
 }
+
+/// `--solver lbfgs|adam`, parsed from the raw values.
+extension IntentSolver: ExpressibleByArgument {}

@@ -76,7 +76,7 @@ public struct LBFGS: Sendable {
         var s: [[Float]] = [], y: [[Float]] = [], rho: [Double] = []
         var iteration = 0
         while iteration < maxIterations {
-            if Self.maxAbs(g) <= gradientTolerance {  return Result(value: f, iterations: iteration, evaluations: evaluations, converged: true) }
+            if Self.maxAbs(g) <= gradientTolerance { return Result(value: f, iterations: iteration, evaluations: evaluations, converged: true) }
             iteration += 1
             // Two-loop recursion: d = −H·g.
             var q = g.map(Double.init)
@@ -129,7 +129,7 @@ public struct LBFGS: Sendable {
             }
             let decrease = (f - fNew) / max(abs(f), abs(fNew), 1)
             x = xNew; f = fNew; g = gNew
-            if relativeDecrease > 0, decrease <= relativeDecrease {  return Result(value: f, iterations: iteration, evaluations: evaluations, converged: true) }
+            if relativeDecrease > 0, decrease <= relativeDecrease { return Result(value: f, iterations: iteration, evaluations: evaluations, converged: true) }
         }
         return Result(value: f, iterations: iteration, evaluations: evaluations, converged: Self.maxAbs(g) <= gradientTolerance)
     }
