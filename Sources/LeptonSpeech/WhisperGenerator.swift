@@ -17,6 +17,12 @@ public struct WhisperDecodingOptions: Sendable {
     public var suppressBlank = true
     /// `<|0.00|>…<|1.00|>`: latest allowed first timestamp (index in 0.02 s steps).
     public var maxInitialTimestampIndex = 50
+    /// Weight of the generator's ``WhisperGenerator/languageModel`` in beam search (shallow
+    /// fusion); 0 or no model = Whisper alone. Greedy and sampling passes never use it.
+    public var languageModelWeight: Float = 0
+    /// `γ`: the share of the language model's unigram log-probability taken back out (see
+    /// ``WhisperLanguageModel/addWeightedLogProbabilities(to:generated:weight:unigramShare:scratch:)``).
+    public var languageModelUnigramShare: Float = 1
     public init() {}
 }
 
@@ -26,6 +32,8 @@ public struct WhisperDecodingResult: Sendable {
     public var tokens: [Int]
     /// Length-normalised cumulative log-probability (CTranslate2's score).
     public var score: Float
+    /// Whisper's own cumulative log-probability of `tokens` (without a language model's share).
+    public var acousticLogProbability: Float
     /// Probability of `<|nocaptions|>` at the first step (raw logits).
     public var noSpeechProbability: Float
     /// Every hypothesis the pass finished, best first (`tokens`/`score` are the first one):
@@ -33,9 +41,11 @@ public struct WhisperDecodingResult: Sendable {
     public var hypotheses: [WhisperHypothesis]
 
     init(hypotheses: [WhisperHypothesis], noSpeechProbability: Float) {
-        let best = hypotheses.first ?? WhisperHypothesis(tokens: [], score: -.infinity, logProbability: -.infinity)
+        let best = hypotheses.first ?? WhisperHypothesis(tokens: [], score: -.infinity, logProbability: -.infinity,
+                                                         acousticLogProbability: -.infinity)
         tokens = best.tokens
         score = best.score
+        acousticLogProbability = best.acousticLogProbability
         self.noSpeechProbability = noSpeechProbability
         self.hypotheses = hypotheses
     }
@@ -47,13 +57,18 @@ public struct WhisperHypothesis: Sendable {
     public var tokens: [Int]
     /// `logProbability / length ^ lengthPenalty`, what hypotheses are ranked by.
     public var score: Float
-    /// Cumulative log-probability of the tokens (and of `<|endoftext|>` when it ended them).
+    /// Cumulative log-probability of the tokens (and of `<|endoftext|>` when it ended them): the
+    /// search's, Whisper's own plus the weighted language model's when one was fused.
     public var logProbability: Float
+    /// Whisper's own share of `logProbability` (equal to it without a language model); the
+    /// temperature-fallback rules judge the audio by this.
+    public var acousticLogProbability: Float
 
-    /// Hypotheses from (tokens, cumulative log-probability), ranked best first.
-    static func ranked(_ finished: [([Int], Float)], lengthPenalty: Float) -> [WhisperHypothesis] {
-        let all = finished.map { tokens, logp in
-            WhisperHypothesis(tokens: tokens, score: logp / Foundation.pow(Float(tokens.count), lengthPenalty), logProbability: logp)
+    /// Hypotheses from (tokens, cumulative log-probability, Whisper's share), ranked best first.
+    static func ranked(_ finished: [([Int], Float, Float)], lengthPenalty: Float) -> [WhisperHypothesis] {
+        let all = finished.map { tokens, logp, acoustic in
+            WhisperHypothesis(tokens: tokens, score: logp / Foundation.pow(Float(tokens.count), lengthPenalty), logProbability: logp,
+                              acousticLogProbability: acoustic)
         }
         // Stable: on equal scores the earlier finished one stays first (CTranslate2 keeps the first).
         return all.enumerated().sorted { a, b in a.element.score != b.element.score ? a.element.score > b.element.score : a.offset < b.offset }
@@ -68,6 +83,12 @@ public final class WhisperGenerator {
     public let decoder: WhisperDecoder
     private let vocab = WhisperModel.vocabularySize
     private let logits: UnsafeMutablePointer<Float>
+    /// Whisper's own log-probabilities of the rows, kept while a language model is fused.
+    private let acousticLogits: UnsafeMutablePointer<Float>
+    /// `endOfText + 1` zeros for ``WhisperLanguageModel/addWeightedLogProbabilities``.
+    private let languageModelScratch: UnsafeMutablePointer<Float>
+    /// A domain's language model for beam search, used when the options give it a weight.
+    public var languageModel: WhisperLanguageModel?
     private let tokenizer: WhisperTokenizer
     private let suppress: [Int]
     private var generator: SeededGenerator
@@ -77,12 +98,19 @@ public final class WhisperGenerator {
         self.model = model
         decoder = WhisperDecoder(model: model, maxRows: maxRows)
         logits = .allocate(capacity: maxRows * WhisperModel.vocabularySize)
+        acousticLogits = .allocate(capacity: maxRows * WhisperModel.vocabularySize)
+        languageModelScratch = .allocate(capacity: WhisperModel.vocabularySize)
+        languageModelScratch.initialize(repeating: 0, count: WhisperModel.vocabularySize)
         tokenizer = model.tokenizer
         suppress = model.config.suppressIDs.filter { $0 >= 0 && $0 < WhisperModel.vocabularySize }
         generator = SeededGenerator(seed: seed)
     }
 
-    deinit { logits.deallocate() }
+    deinit {
+        logits.deallocate()
+        acousticLogits.deallocate()
+        languageModelScratch.deallocate()
+    }
 
     /// Decodes after `prompt` (ending with `<|startoftranscript|>`) for the window whose encoder
     /// output was given to `decoder.setEncoderOutput`.
@@ -213,7 +241,7 @@ public final class WhisperGenerator {
             generated.append(best)
             token = best
         }
-        return WhisperDecodingResult(hypotheses: WhisperHypothesis.ranked([(generated, cumulative)], lengthPenalty: options.lengthPenalty),
+        return WhisperDecodingResult(hypotheses: WhisperHypothesis.ranked([(generated, cumulative, cumulative)], lengthPenalty: options.lengthPenalty),
                                      noSpeechProbability: noSpeech)
     }
 
@@ -248,7 +276,7 @@ public final class WhisperGenerator {
             }
             if !finished.contains(false) { break }
         }
-        let finishedRows = (0..<rows).map { (generated[$0], cumulative[$0]) }
+        let finishedRows = (0..<rows).map { (generated[$0], cumulative[$0], cumulative[$0]) }
         return WhisperDecodingResult(hypotheses: WhisperHypothesis.ranked(finishedRows, lengthPenalty: options.lengthPenalty),
                                      noSpeechProbability: noSpeech)
     }
@@ -261,9 +289,14 @@ public final class WhisperGenerator {
         let maxFinished = Int((Float(beam) * options.patience).rounded())
         var alive: [[Int]] = [[]]          // tokens per alive row
         var aliveScores: [Float] = [0]
+        var aliveAcoustic: [Float] = [0]
         var inputs = [first]
         var finishedTokens: [[Int]] = []
         var finishedScores: [Float] = []
+        var finishedAcoustic: [Float] = []
+        let fusion = languageModel.flatMap { lm in
+            options.languageModelWeight > 0 && lm.endOfText == tokenizer.endOfText ? lm : nil
+        }
         var noSpeech: Float = 0
         let eot = tokenizer.endOfText
         var candidateRow = [Int](repeating: 0, count: candidatesCount)
@@ -275,7 +308,17 @@ public final class WhisperGenerator {
             decoder.step(tokens: inputs, position: startStep + step, logits: logits)
             if step == 0 { noSpeech = noSpeechProbability(logits) }
             for r in 0..<rows {
-                process(logits + r * vocab, generated: alive[r], options: options)
+                let row = logits + r * vocab
+                process(row, generated: alive[r], options: options)
+                if let fusion {
+                    (acousticLogits + r * vocab).update(from: row, count: vocab)
+                    fusion.addWeightedLogProbabilities(to: row, generated: alive[r], weight: options.languageModelWeight,
+                                                       unigramShare: options.languageModelUnigramShare, scratch: languageModelScratch)
+                }
+            }
+            func acoustic(_ k: Int) -> Float {
+                let r = candidateRow[k]
+                return aliveAcoustic[r] + (fusion == nil ? logits : acousticLogits)[r * vocab + candidateToken[k]]
             }
             // Top 2·beam of (row score + log p) over all rows, best first. Once the list is
             // full, blocks of 8 whose sums cannot enter it are skipped with one vector compare
@@ -312,6 +355,7 @@ public final class WhisperGenerator {
             var nextOrigins: [Int] = []
             var nextTokens: [Int] = []
             var nextScores: [Float] = []
+            var nextAcoustic: [Float] = []
             var nextSeqs: [[Int]] = []
             var secondary = beam
             for k in 0..<min(beam, filled) {
@@ -321,6 +365,7 @@ public final class WhisperGenerator {
                     if candidateToken[k] != eot { seq.append(candidateToken[k]) }
                     finishedTokens.append(seq)
                     finishedScores.append(candidateScore[k])
+                    finishedAcoustic.append(acoustic(k))
                     var j = secondary
                     while j < filled {
                         if candidateToken[j] != eot { chosen = j; secondary = j + 1; break }
@@ -331,15 +376,17 @@ public final class WhisperGenerator {
                 nextOrigins.append(candidateRow[chosen])
                 nextTokens.append(candidateToken[chosen])
                 nextScores.append(candidateScore[chosen])
+                nextAcoustic.append(acoustic(chosen))
                 nextSeqs.append(alive[candidateRow[chosen]] + [candidateToken[chosen]])
             }
             if lastStep || finishedTokens.count >= maxFinished || nextTokens.isEmpty { break }
             decoder.reorder(origins: nextOrigins, length: startStep + step + 1)
             alive = nextSeqs
             aliveScores = nextScores
+            aliveAcoustic = nextAcoustic
             inputs = nextTokens
         }
-        let finished = Array(zip(finishedTokens, finishedScores))
+        let finished = finishedTokens.indices.map { (finishedTokens[$0], finishedScores[$0], finishedAcoustic[$0]) }
         return WhisperDecodingResult(hypotheses: WhisperHypothesis.ranked(finished, lengthPenalty: options.lengthPenalty),
                                      noSpeechProbability: noSpeech)
     }

@@ -212,6 +212,8 @@ final class DialogTests: XCTestCase {
         XCTAssertTrue(reason("settings: {asr_beam_size: 0}\nresponses: {utter_fallback: x, utter_handoff: y}").contains("settings.asr_beam_size"))
         XCTAssertTrue(reason("settings: {asr_readings: 6}\nresponses: {utter_fallback: x, utter_handoff: y}")
             .contains("cannot exceed settings.asr_beam_size (5)"))
+        XCTAssertTrue(reason("settings: {asr_language_model_weight: -1}\nresponses: {utter_fallback: x, utter_handoff: y}")
+            .contains("settings.asr_language_model_weight"))
         XCTAssertThrowsError(try Domain.load(URL(fileURLWithPath: "/nonexistent/domain.yml")))
     }
 

@@ -87,6 +87,34 @@ final class NLUDataTests: XCTestCase {
         XCTAssertThrowsError(try load("    others: \"two words\"\n")) { XCTAssertTrue("\($0)".contains("others"), "\($0)") }
     }
 
+    /// The recognizer's sentences: every text of a source once, whatever `repeat`, `relabel` or
+    /// `others_per_intent` do to the training examples; none from an `asr_corpus: false` source.
+    /// `RecognizerCorpus` writes them deduplicated, one per line, and reads them back.
+    func testRecipeCorpusTexts() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corpus-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "text,category\na1,a\nb1,b\nb2,b\n\"two\nlines\",a\n".write(to: dir.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
+        try "text,category\nheard,a\n".write(to: dir.appendingPathComponent("heard.csv"), atomically: true, encoding: .utf8)
+        let recipe = dir.appendingPathComponent("r.yml")
+        try "sources:\n  - file: d.csv\n    repeat: 2\n    others: nlu_fallback\n    others_per_intent: 1\n  - file: heard.csv\n    asr_corpus: false\n"
+            .write(to: recipe, atomically: true, encoding: .utf8)
+        let data = try NLUData.load(recipe)
+        XCTAssertEqual(data.corpusTexts, ["a1", "b1", "b2", "two\nlines"])
+        XCTAssertEqual(data.labeledTexts.map(\.text), ["a1", "b1", "a1", "b1", "heard"])   // one per intent, twice
+        let model = dir.appendingPathComponent("model")
+        try RecognizerCorpus.write(data.corpusTexts + ["b1", " "], to: model)
+        XCTAssertEqual(try String(contentsOf: model.appendingPathComponent(RecognizerCorpus.fileName), encoding: .utf8), "a1\nb1\nb2\ntwo lines\n")
+        XCTAssertEqual(try RecognizerCorpus.read(folder: model), ["a1", "b1", "b2", "two lines"])
+        try RecognizerCorpus.write([], to: model)
+        XCTAssertNil(try RecognizerCorpus.read(folder: model))
+        XCTAssertEqual(try NLUData.load(dir.appendingPathComponent("d.csv")).corpusTexts, ["a1", "b1", "b2", "two\nlines"])
+        try "sources:\n  - file: d.csv\n    asr_corpus: maybe\n".write(to: recipe, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try NLUData.load(recipe)) { XCTAssertTrue("\($0)".contains("asr_corpus"), "\($0)") }
+        try Data([0xff, 0xfe, 0x00]).write(to: model.appendingPathComponent(RecognizerCorpus.fileName))
+        XCTAssertThrowsError(try RecognizerCorpus.read(folder: model)) { XCTAssertTrue("\($0)".contains("UTF-8"), "\($0)") }
+    }
+
     func testShippedBankNLU() throws {
         let d = try NLUData.load(Repo.bank.appendingPathComponent("nlu.yml"))
         for intent in ["check_balance", "transfer_money", "lost_or_stolen_card", "activate_my_card", "open_account",

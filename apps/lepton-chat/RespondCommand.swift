@@ -98,7 +98,8 @@ struct RespondCommand: ParsableCommand {
             let id = session ?? UUID().uuidString.lowercased()
             let reply: AgentReply
             if let audio {
-                let heard = try transcribeForChat(URL(fileURLWithPath: audio), threads: common.threads, domain: agent.engine.domain)
+                let heard = try transcribeForChat(URL(fileURLWithPath: audio), threads: common.threads, domain: agent.engine.domain,
+                                                  corpus: agent.recognizerCorpus)
                 Log.debug("transcript: \(maskNumbersInText(heard.text))")
                 reply = try agent.respond(text: heard.text, session: id, allowEmpty: true, readings: heard.readings)
             } else {
@@ -132,8 +133,9 @@ nonisolated(unsafe) private var chatTranscriber: WhisperTranscriber?
 /// The transcript of an audio file for the agent (Whisper tiny.en from the model cache) and,
 /// when the domain asks for several (`asr_readings`), its n-best readings; the domain's
 /// `asr_prompt` is the recognizer's initial prompt, `asr_beam_size` its beam and
-/// `asr_narrowband_fold` the band folding of 8 kHz calls.
-func transcribeForChat(_ url: URL, threads: Int, domain: Domain) throws -> (text: String, readings: [HeardReading]) {
+/// `asr_narrowband_fold` the band folding of 8 kHz calls; with `asr_language_model_weight` the
+/// agent's corpus is counted into a language model (once per process) and fused into the search.
+func transcribeForChat(_ url: URL, threads: Int, domain: Domain, corpus: [String]?) throws -> (text: String, readings: [HeardReading]) {
     guard FileManager.default.fileExists(atPath: url.path) else { throw ChatError.badInput("no such audio file: \(url.path)") }
     if chatTranscriber == nil || chatTranscriber!.options.beamSize != domain.asrBeamSize {
         EngineThreads.set(threads)
@@ -144,6 +146,10 @@ func transcribeForChat(_ url: URL, threads: Int, domain: Domain) throws -> (text
     chatTranscriber!.options.initialPrompt = domain.asrPrompt
     chatTranscriber!.options.readings = domain.asrReadings
     chatTranscriber!.options.narrowbandFoldGain = domain.asrNarrowbandFold
+    chatTranscriber!.options.languageModelWeight = domain.asrLanguageModelWeight
+    if domain.asrLanguageModelWeight > 0, chatTranscriber!.options.languageModel == nil, let corpus {
+        chatTranscriber!.options.languageModel = try RecognizerCorpus.languageModel(corpus, whisper: chatTranscriber!.model)
+    }
     let result = try chatTranscriber!.transcribe(url: url)
     let readings = (result.readings ?? []).map { HeardReading(text: $0.text, logProbability: $0.logProbability) }
     return (result.text.trimmingCharacters(in: .whitespacesAndNewlines), readings)

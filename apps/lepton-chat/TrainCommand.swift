@@ -121,7 +121,8 @@ struct TrainCommand: ParsableCommand {
         Log.level = common.logLevel
         EngineThreads.set(common.threads)
         do {
-            let examples = try NLUData.load(URL(fileURLWithPath: data)).labeledTexts
+            let nlu = try NLUData.load(URL(fileURLWithPath: data))
+            let examples = nlu.labeledTexts
             Log.info("\(examples.count) examples from \(data)")
             let enc = try SentenceEncoder(folder: encoder.map { URL(fileURLWithPath: $0) } ?? ModelCache.miniLM)
             var o = IntentTrainingOptions()
@@ -145,6 +146,8 @@ struct TrainCommand: ParsableCommand {
                     Log.debug("epoch \(epoch): loss \(String(format: "%.4f", loss))" + (acc.map { String(format: ", validation accuracy %.4f", $0) } ?? ""))
                 }
             }
+            // The sentences for an agent's speech recognizer first: the config, written last, marks a complete folder.
+            try RecognizerCorpus.write(nlu.corpusTexts, to: URL(fileURLWithPath: out))
             try model.save(to: URL(fileURLWithPath: out))
             let total = Date().timeIntervalSince(start)
             Log.info("encoded \(report.trainExamples + report.validationExamples) examples in \(String(format: "%.1f", report.encodingSeconds)) s, "

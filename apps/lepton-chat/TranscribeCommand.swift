@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LeptonCLI
 import LeptonEngine
+import LeptonChat
 import LeptonSpeech
 
 struct TranscribeCommand: ParsableCommand {
@@ -11,7 +12,9 @@ struct TranscribeCommand: ParsableCommand {
         discussion: """
         Each FILE is decoded to 16 kHz mono, cut into 30 s windows and decoded with beam search \
         (as faster-whisper does: temperature fallback, no-speech detection, timestamps). Memory \
-        stays bounded by one window however long the file is.
+        stays bounded by one window however long the file is. With --corpus, a trigram language \
+        model of the given sentences is added to the beam search's scores (shallow fusion, \
+        weight --corpus-weight), so that murky audio is read as the domain's words.
 
         Output: txt (default) prints each transcript on stdout, one line per file; json prints one \
         JSON object per file (`file`, `text`, `duration`, `segments[{start,end,text,tokens,…}]`, \
@@ -33,6 +36,8 @@ struct TranscribeCommand: ParsableCommand {
           lepton-chat transcribe --prompt "PIN, balance, debit card, loan" \\
               call_tel8k.wav
           lepton-chat transcribe -f json --readings 3 call_tel8k.wav
+          lepton-chat transcribe --corpus samples/bank/model/asr-corpus.txt \\
+              call_tel8k.wav
         """)
 
     @Argument(help: "Audio files (WAV, FLAC, OGG, … any rate, any channels).")
@@ -59,6 +64,12 @@ struct TranscribeCommand: ParsableCommand {
     @Option(name: .long, help: "Initial prompt: words the speakers are likely to use (as faster-whisper's initial_prompt).")
     var prompt: String?
 
+    @Option(name: .long, help: ArgumentHelp("Sentences of the domain, one per line (e.g. an agent's model/asr-corpus.txt): a trigram language model of them is fused into the beam search.", valueName: "file"))
+    var corpus: String?
+
+    @Option(name: .long, help: "Weight of the --corpus language model (0 = off).")
+    var corpusWeight: Float = 0.3
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -67,6 +78,7 @@ struct TranscribeCommand: ParsableCommand {
             throw ValidationError("-f must be txt, json, srt, vtt or all")
         }
         guard (0...1).contains(narrowbandFold) else { throw ValidationError("--narrowband-fold must be in [0, 1]") }
+        guard (0...2).contains(corpusWeight) else { throw ValidationError("--corpus-weight must be in [0, 2]") }
         guard (1...16).contains(beamSize) else { throw ValidationError("--beam-size must be 1...16") }
         guard (1...beamSize).contains(readings) else { throw ValidationError("--readings must be 1...\(beamSize) (the beam size)") }
     }
@@ -95,6 +107,17 @@ struct TranscribeCommand: ParsableCommand {
         options.seed = common.seed
         options.initialPrompt = prompt
         options.readings = readings
+        if let corpus {
+            do {
+                let texts = try RecognizerCorpus.read(file: URL(fileURLWithPath: corpus))
+                options.languageModel = try RecognizerCorpus.languageModel(texts, whisper: whisper)
+                options.languageModelWeight = corpusWeight
+                Log.debug("language model of \(options.languageModel!.sentenceCount) sentences from \(corpus)")
+            } catch {
+                Log.error("error: --corpus: \(error)")
+                throw ExitCode(ExitStatus.failure)
+            }
+        }
         let transcriber = WhisperTranscriber(model: whisper, options: options)
         do { _ = try transcriber.initialPromptTokens() } catch {
             Log.error("error: --prompt: \(error)")

@@ -21,7 +21,17 @@ extension ChatAgent {
             throw ChatError.agentNotFound("no intent model folder at \(model.path) (train one with `lepton-chat train`)")
         }
         let classifier = try loadIntentRanker(model)
+        var corpus: [String]?
+        if d.asrLanguageModelWeight > 0 {
+            corpus = try RecognizerCorpus.read(folder: model)
+            guard corpus?.isEmpty == false else {
+                throw ChatError.badDomain(file: domain.path, reason: "settings.asr_language_model_weight needs the sentences of "
+                                          + "\(model.appendingPathComponent(RecognizerCorpus.fileName).path) (written by `lepton-chat train`)")
+            }
+        }
         let s = try SessionStore(url: store)
-        return ChatAgent(domain: d, classifier: classifier, extractor: extractor, store: s, seed: seed)
+        let agent = ChatAgent(domain: d, classifier: classifier, extractor: extractor, store: s, seed: seed)
+        agent.recognizerCorpus = corpus
+        return agent
     }
 }

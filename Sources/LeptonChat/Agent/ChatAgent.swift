@@ -56,6 +56,9 @@ public final class ChatAgent: @unchecked Sendable {
     public let classifier: any IntentRanking
     public let extractor: EntityExtractor
     public let store: SessionStore
+    /// Sentences for the speech recognizer's domain language model (the intent model folder's
+    /// `asr-corpus.txt`), when the domain fuses one (`asr_language_model_weight` > 0).
+    public var recognizerCorpus: [String]?
     /// Longer inputs are cut to this many characters before understanding (the encoder reads
     /// 256 tokens anyway); the transcript returned is the full text.
     public static let maxCharacters = 2_000

@@ -14,6 +14,7 @@ import Yams
 ///   asr_beam_size: 5           # the recognizer's beam width
 ///   asr_readings: 3            # n-best readings of the audio whose intents are mixed
 ///   asr_narrowband_fold: 0     # 8 kHz calls: mirror the band into 4–8 kHz at this gain (0 = off)
+///   asr_language_model_weight: 0.3 # the model folder's sentences fused into the recognizer's search (0 = off)
 /// intents:
 ///   greet: {response: utter_greet}
 ///   transfer_money: {form: transfer_form}
@@ -91,6 +92,10 @@ public struct Domain: Sendable {
     /// Gain of the spectral folding applied to calls sampled at 8 kHz or less before Whisper hears
     /// them (`settings.asr_narrowband_fold`, 0...1; 0 = off). See `WhisperTranscribeOptions.narrowbandFoldGain`.
     public var asrNarrowbandFold: Float = 0
+    /// Weight of the domain language model in the recognizer's beam search
+    /// (`settings.asr_language_model_weight`, 0...2; 0 = off): a trigram model counted from the
+    /// intent model folder's `asr-corpus.txt` (``RecognizerCorpus``), see `WhisperLanguageModel`.
+    public var asrLanguageModelWeight: Float = 0
     public var intents: [String: IntentAction] = [:]
     public var slots: [String: Slot] = [:]
     public var forms: [String: Form] = [:]
@@ -125,6 +130,10 @@ public struct Domain: Sendable {
             if let v = s["asr_beam_size"] { guard let x = v as? Int, (1...16).contains(x) else { throw bad("settings.asr_beam_size must be an integer in 1...16") }; d.asrBeamSize = x }
             if let v = s["asr_readings"] { guard let x = v as? Int, (1...16).contains(x) else { throw bad("settings.asr_readings must be an integer in 1...16") }; d.asrReadings = x }
             if let v = s["asr_narrowband_fold"] { guard let x = number(v), (0...1).contains(x) else { throw bad("settings.asr_narrowband_fold must be in 0...1") }; d.asrNarrowbandFold = Float(x) }
+            if let v = s["asr_language_model_weight"] {
+                guard let x = number(v), (0...2).contains(x) else { throw bad("settings.asr_language_model_weight must be in 0...2") }
+                d.asrLanguageModelWeight = Float(x)
+            }
             if d.asrReadings > d.asrBeamSize { throw bad("settings.asr_readings (\(d.asrReadings)) cannot exceed settings.asr_beam_size (\(d.asrBeamSize))") }
         }
         guard let responses = top["responses"] as? [String: Any] else { throw bad("missing `responses` mapping") }

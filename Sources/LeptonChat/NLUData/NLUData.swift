@@ -54,6 +54,12 @@ public struct NLUData: Sendable {
     public var regexes: [String: [String]] = [:]
     /// Lookup tables: entity type → phrases.
     public var lookups: [String: [String]] = [:]
+    /// Sentences for the speech recognizer's domain language model (`asr-corpus.txt`, see
+    /// ``RecognizerCorpus``): every example text of the files read, in file order. A recipe's
+    /// `repeat`, `relabel` and `others_per_intent` do not apply to it (the out-of-scope rows are
+    /// still the domain's language); a source marked `asr_corpus: false` (recognizer output)
+    /// adds none.
+    public var corpusTexts: [String] = []
 
     public init() {}
 
@@ -82,8 +88,13 @@ public struct NLUData: Sendable {
             if let recipe = try? Yams.load(yaml: text) as? [String: Any], let sources = recipe["sources"] {
                 return try loadRecipe(sources, file: url)
             }
-            return try parseYAML(text, file: url.path)
-        case "csv": return try parseCSV(text, file: url.path)
+            var data = try parseYAML(text, file: url.path)
+            data.corpusTexts = data.examples.map(\.text)
+            return data
+        case "csv":
+            var data = try parseCSV(text, file: url.path)
+            data.corpusTexts = data.examples.map(\.text)
+            return data
         default: throw ChatError.badTrainingData(file: url.path, reason: "unknown extension (expected .yml, .yaml or .csv)")
         }
     }
@@ -91,6 +102,7 @@ public struct NLUData: Sendable {
     /// Merges `other` after `self` (examples appended, tables unioned).
     public mutating func merge(_ other: NLUData) {
         examples += other.examples
+        corpusTexts += other.corpusTexts
         synonyms.merge(other.synonyms) { a, _ in a }
         regexes.merge(other.regexes) { $0 + $1 }
         lookups.merge(other.lookups) { $0 + $1 }
@@ -120,6 +132,8 @@ public struct NLUData: Sendable {
     ///     relabel: {card_payment_not_recognised: dispute_charge}
     ///     others: keep                       # keep | drop | an intent: what intents not in relabel become
     ///     others_per_intent: 8               # optional: at most this many examples of each of them
+    ///   - file: asr-heard.csv
+    ///     asr_corpus: false                  # optional: not a sentence source for the recognizer's language model
     /// ```
     /// `others: nlu_fallback` with a small `others_per_intent` teaches the model what is *out of
     /// scope* (other banking requests) instead of relying on its confidence alone.
@@ -146,6 +160,12 @@ public struct NLUData: Sendable {
                 throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): recipes cannot include recipes")
             }
             var part = try load(url)
+            if let v = item["asr_corpus"] {
+                guard let keep = v as? Bool else {
+                    throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): `asr_corpus` must be true or false")
+                }
+                if !keep { part.corpusTexts = [] }
+            }
             var relabel: [String: String] = [:]
             for (k, v) in (item["relabel"] as? [String: Any]) ?? [:] { relabel[k] = "\(v)" }
             let others = (item["others"] as? String) ?? "keep"
