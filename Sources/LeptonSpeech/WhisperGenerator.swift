@@ -294,9 +294,8 @@ public final class WhisperGenerator {
         var finishedTokens: [[Int]] = []
         var finishedScores: [Float] = []
         var finishedAcoustic: [Float] = []
-        let fusion = languageModel.flatMap { lm in
-            options.languageModelWeight > 0 && lm.endOfText == tokenizer.endOfText ? lm : nil
-        }
+        let fusion = options.languageModelWeight > 0 ? languageModel : nil
+        precondition(fusion == nil || fusion!.endOfText == tokenizer.endOfText, "language model counted in another tokenizer's ids")
         var noSpeech: Float = 0
         let eot = tokenizer.endOfText
         var candidateRow = [Int](repeating: 0, count: candidatesCount)
