@@ -6,7 +6,7 @@ import LeptonSpeech
 /// (``WhisperLanguageModel``, fused into beam search at the domain's `asr_language_model_weight`).
 ///
 /// Plain text rather than counts: it can be read and reviewed, and it does not tie the intent
-/// model to one recognizer's tokenizer. Counting the shipped agent's 10,900 sentences takes
+/// model to one recognizer's tokenizer. Counting the shipped agent's 10,308 sentences takes
 /// about half a second, once per process.
 public enum RecognizerCorpus {
     public static let fileName = "asr-corpus.txt"
@@ -33,7 +33,7 @@ public enum RecognizerCorpus {
     }
 
     /// The sentences of `folder`'s corpus, or nil when it has none.
-    /// - Throws: ``IntentError/badModelFolder(path:reason:)`` for an unreadable, oversized or
+    /// - Throws: ``ChatError/badTrainingData(file:reason:)`` for an unreadable, oversized or
     ///   non-UTF-8 file.
     public static func read(folder: URL) throws -> [String]? {
         let url = folder.appendingPathComponent(fileName)
@@ -42,14 +42,15 @@ public enum RecognizerCorpus {
     }
 
     /// The non-empty lines of a corpus file.
-    /// - Throws: ``IntentError/badModelFolder(path:reason:)`` for a missing, unreadable,
+    /// - Throws: ``ChatError/badTrainingData(file:reason:)`` for a missing, unreadable,
     ///   oversized or non-UTF-8 file.
     public static func read(file url: URL) throws -> [String] {
+        func bad(_ reason: String) -> ChatError { .badTrainingData(file: url.path, reason: reason) }
         let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
-        guard let size else { throw IntentError.badModelFolder(path: url.path, reason: "no readable sentence file") }
-        guard size <= maxBytes else { throw IntentError.badModelFolder(path: url.path, reason: "larger than \(maxBytes >> 20) MiB") }
+        guard let size else { throw bad("no such sentence file") }
+        guard size <= maxBytes else { throw bad("larger than \(maxBytes >> 20) MiB") }
         guard let data = try? Data(contentsOf: url), let text = String(data: data, encoding: .utf8) else {
-            throw IntentError.badModelFolder(path: url.path, reason: "not readable UTF-8 text")
+            throw bad("not readable UTF-8 text")
         }
         return text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.allSatisfy(\.isWhitespace) }
     }
