@@ -110,6 +110,8 @@ def main():
     ap.add_argument("--domain", default=os.path.join(root, "samples/bank/domain.yml"),
                     help="the agent's domain: its settings.asr_prompt is the recognizer's prompt, as in `respond`")
     ap.add_argument("--lepton-chat", default=os.path.join(root, ".build/release/lepton-chat"))
+    ap.add_argument("--corpus", help="sentences whose language model the recognizer fuses into its search "
+                    "(`lepton-chat transcribe --corpus`, e.g. samples/bank/model/asr-corpus.txt); default: none")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep-audio", help="keep the WAV files in this folder, with a labels.tsv (file, intent, "
@@ -148,7 +150,8 @@ def main():
     prompt = asr_prompt(a.domain)
     print(f"transcribing {len(jobs)} files with {a.lepton_chat} (prompt: {prompt!r})", file=sys.stderr)
     subprocess.run([a.lepton_chat, "transcribe", "-q", "-f", "json", "-o", outdir, "--threads", str(a.threads)]
-                   + (["--prompt", prompt] if prompt else []) + [j[0] for j in jobs], check=True)
+                   + (["--prompt", prompt] if prompt else []) + (["--corpus", a.corpus] if a.corpus else [])
+                   + [j[0] for j in jobs], check=True)
     rows, seen = [], set()
     for wav, intent, text, desc in jobs:
         name = os.path.splitext(os.path.basename(wav))[0] + ".json"
