@@ -21,8 +21,10 @@ struct TrainCommand: ParsableCommand {
         is fitted the same way; the two heads' probabilities are mixed with --lexical-weight \
         (the two kinds of features make different mistakes: on BANKING77 the mixture is about one \
         point more accurate than the encoder head alone; 0 keeps the encoder head only). \
-        The model folder gets intent-model.json (labels, encoder, thresholds), head.safetensors and, \
-        with the n-gram head, lexicon.json and lexical.safetensors.
+        The model folder gets intent-model.json (labels, encoder, thresholds), head.safetensors, \
+        with the n-gram head lexicon.json and lexical.safetensors, and asr-corpus.txt: the training \
+        sentences (without the recipe sources marked `asr_corpus: false`) for a speech recognizer's \
+        language model (the domain's asr_language_model_weight, or transcribe --corpus).
 
         Examples:
           lepton-chat train --data ../shared/data/banking77/train.csv \\
