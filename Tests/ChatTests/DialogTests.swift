@@ -214,7 +214,30 @@ final class DialogTests: XCTestCase {
             .contains("cannot exceed settings.asr_beam_size (5)"))
         XCTAssertTrue(reason("settings: {asr_language_model_weight: -1}\nresponses: {utter_fallback: x, utter_handoff: y}")
             .contains("settings.asr_language_model_weight"))
+        XCTAssertTrue(reason("settings: {asr_language_model_weight: 0.3, asr_second_opinion_below: 1.5}\nresponses: {utter_fallback: x, utter_handoff: y}")
+            .contains("settings.asr_second_opinion_below must be in 0...1"))
+        XCTAssertTrue(reason("settings: {asr_second_opinion_below: 0.6}\nresponses: {utter_fallback: x, utter_handoff: y}")
+            .contains("needs settings.asr_language_model_weight"))
         XCTAssertThrowsError(try Domain.load(URL(fileURLWithPath: "/nonexistent/domain.yml")))
+    }
+
+    /// Readings of two decodes of one call: each decode keeps half of the weight, shared within
+    /// it by its own posterior, however confident either decode is. Worked out by hand.
+    func testPooledReadingsGiveEachDecodeAnEqualShare() throws {
+        let plain = [HeardReading(text: "a", logProbability: -1), HeardReading(text: "b", logProbability: -2),
+                     HeardReading(text: "c", logProbability: -4)]
+        let fused = [HeardReading(text: "d", logProbability: 7), HeardReading(text: "e", logProbability: 7)]
+        let pooled = HeardReading.pooled([plain, [], fused])
+        XCTAssertEqual(pooled.map(\.text), ["a", "b", "c", "d", "e"])
+        let raw = pooled.map { exp($0.logProbability) }
+        XCTAssertEqual(raw.reduce(0, +), 1, accuracy: 1e-12, "already normalised")
+        let z = exp(-1.0) + exp(-2.0) + exp(-4.0)
+        XCTAssertEqual(raw, [exp(-1.0) / z / 2, exp(-2.0) / z / 2, exp(-4.0) / z / 2, 0.25, 0.25], accuracy: 1e-12)
+        XCTAssertTrue(HeardReading.pooled([[], []]).isEmpty)
+        // The agent's mixture over the pooled list uses exactly these weights.
+        let agent = try makeAgent()
+        let reply = try agent.respond(text: "a", session: "pool", readings: pooled)
+        XCTAssertEqual(reply.readings?.map(\.weight) ?? [], raw, accuracy: 1e-12)
     }
 
     /// Audio heard in several readings: the intent ranking is the readings' rankings mixed by
@@ -234,6 +257,10 @@ final class DialogTests: XCTestCase {
         XCTAssertEqual(reply.ranking.map(\.name), ["speak_to_agent", "check_balance", "greet"])
         for s in reply.ranking { XCTAssertEqual(s.confidence, expected[s.name]!, accuracy: 1e-12, s.name) }
         XCTAssertEqual(reply.intent, "speak_to_agent", "the second reading outvotes the garbled first")
+        // The same ranking without playing a turn (what CallListener asks before a second decode).
+        let ranked = try agent.intentRanking(readings: readings)
+        XCTAssertEqual(ranked.prefix(3).map(\.name), reply.ranking.map(\.name))
+        XCTAssertEqual(ranked.prefix(3).map(\.confidence), reply.ranking.map(\.confidence), accuracy: 0)
         // One reading: the transcript's own ranking, no readings in the reply.
         let single = try agent.respond(text: readings[0].text, session: "one", readings: [readings[0]])
         XCTAssertNil(single.readings)

@@ -149,6 +149,33 @@ final class RespondPipelineTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 
+    /// A second opinion on every call (`asr_second_opinion_below: 1`): the reply's readings are
+    /// the plain decode's, then the fused decode's, each half of the weight; the fused ones are
+    /// what `transcribe --corpus` reads in the same call with the same settings.
+    func testSecondOpinionPoolsAPlainAndAFusedDecode() throws {
+        let call = Repo.root.appendingPathComponent("samples/chat/jfk_tel8k.wav").path
+        let domainText = try String(contentsOf: Repo.bank.appendingPathComponent("domain.yml"), encoding: .utf8)
+        let always = dir.appendingPathComponent("always.yml")
+        try domainText
+            .replacingOccurrences(of: #"\n *asr_(language_model_weight|second_opinion_below):[^\n]*"#, with: "", options: .regularExpression)
+            .replacingOccurrences(of: "settings:\n", with: "settings:\n  asr_language_model_weight: 0.3\n  asr_second_opinion_below: 1\n")
+            .write(to: always, atomically: true, encoding: .utf8)
+        let r = try run(["respond", "--json", "--domain", always.path, call])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let readings = try json(r)["readings"] as? [[String: Any]] ?? []
+        XCTAssertEqual(readings.count, 6, "3 readings from each decode")
+        let weights = readings.compactMap { $0["weight"] as? Double }
+        XCTAssertEqual(weights.prefix(3).reduce(0, +), 0.5, accuracy: 1e-9)
+        XCTAssertEqual(weights.suffix(3).reduce(0, +), 0.5, accuracy: 1e-9)
+        let domain = try Domain.parse(domainText)
+        let t = try run(["transcribe", "-f", "json", "--readings", "3", "--prompt", domain.asrPrompt ?? "",
+                         "--corpus", Repo.bank.appendingPathComponent("model/\(RecognizerCorpus.fileName)").path,
+                         "--corpus-weight", "0.3", call])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let fused = (try json(t)["readings"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+        XCTAssertEqual(readings.suffix(3).compactMap { $0["text"] as? String }, fused)
+    }
+
     /// Speech in, intent out, on all 20 bank-dev calls at 16 kHz and their 8 kHz phone copies,
     /// run through `shell` so Whisper and the encoder load once; the labels come from
     /// ../shared (labels.tsv). Measured with the shipped agent (3 readings mixed, n-gram head):

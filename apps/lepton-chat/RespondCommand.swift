@@ -61,7 +61,8 @@ struct RespondCommand: ParsableCommand {
         JSON fields: session, new_session, transcript, intent, confidence, ranking, entities \
         (type, value, text, start, end, currency, role), reply, responses, events, state, and for \
         audio read in several readings (the domain's asr_readings) readings [{text, weight}]: the \
-        recognizer's best readings, whose intent rankings are mixed by these weights.
+        recognizer's best readings, whose intent rankings are mixed by these weights (with the \
+        domain's asr_second_opinion_below, an unsure call's readings from both decodes).
         Stdout carries the data; card and account numbers are masked in logs and in the store.
         Exit status: 0 ok, 1 bad input/model/domain/store, 64 usage.
         """)
@@ -98,8 +99,7 @@ struct RespondCommand: ParsableCommand {
             let id = session ?? UUID().uuidString.lowercased()
             let reply: AgentReply
             if let audio {
-                let heard = try transcribeForChat(URL(fileURLWithPath: audio), threads: common.threads, domain: agent.engine.domain,
-                                                  corpus: agent.recognizerCorpus)
+                let heard = try hearForChat(URL(fileURLWithPath: audio), threads: common.threads, agent: agent)
                 Log.debug("transcript: \(maskNumbersInText(heard.text))")
                 reply = try agent.respond(text: heard.text, session: id, allowEmpty: true, readings: heard.readings)
             } else {
@@ -127,30 +127,18 @@ func printReply(_ reply: AgentReply, json: Bool) {
     }
 }
 
-/// Whisper, loaded on first use and kept for the next turns of a shell session.
-nonisolated(unsafe) private var chatTranscriber: WhisperTranscriber?
+/// The call listener (Whisper and the domain's language model), loaded on first use and kept
+/// for the next turns of a shell session.
+nonisolated(unsafe) private var chatListener: CallListener?
 
-/// The transcript of an audio file for the agent (Whisper tiny.en from the model cache) and,
-/// when the domain asks for several (`asr_readings`), its n-best readings; the domain's
-/// `asr_prompt` is the recognizer's initial prompt, `asr_beam_size` its beam and
-/// `asr_narrowband_fold` the band folding of 8 kHz calls; with `asr_language_model_weight` the
-/// agent's corpus is counted into a language model (once per process) and fused into the search.
-func transcribeForChat(_ url: URL, threads: Int, domain: Domain, corpus: [String]?) throws -> (text: String, readings: [HeardReading]) {
+/// What the agent hears in an audio file: see `CallListener` (the domain's `asr_*` settings).
+func hearForChat(_ url: URL, threads: Int, agent: ChatAgent) throws -> HeardCall {
     guard FileManager.default.fileExists(atPath: url.path) else { throw ChatError.badInput("no such audio file: \(url.path)") }
-    if chatTranscriber == nil || chatTranscriber!.options.beamSize != domain.asrBeamSize {
+    if chatListener == nil {
         EngineThreads.set(threads)
-        var options = WhisperTranscribeOptions()
-        options.beamSize = domain.asrBeamSize
-        chatTranscriber = WhisperTranscriber(model: try chatTranscriber?.model ?? WhisperModel(), options: options)
+        chatListener = CallListener(whisper: try WhisperModel())
     }
-    chatTranscriber!.options.initialPrompt = domain.asrPrompt
-    chatTranscriber!.options.readings = domain.asrReadings
-    chatTranscriber!.options.narrowbandFoldGain = domain.asrNarrowbandFold
-    chatTranscriber!.options.languageModelWeight = domain.asrLanguageModelWeight
-    if domain.asrLanguageModelWeight > 0, chatTranscriber!.options.languageModel == nil, let corpus {
-        chatTranscriber!.options.languageModel = try RecognizerCorpus.languageModel(corpus, whisper: chatTranscriber!.model)
-    }
-    let result = try chatTranscriber!.transcribe(url: url)
-    let readings = (result.readings ?? []).map { HeardReading(text: $0.text, logProbability: $0.logProbability) }
-    return (result.text.trimmingCharacters(in: .whitespacesAndNewlines), readings)
+    let heard = try chatListener!.hear(url, agent: agent)
+    if heard.secondOpinion { Log.debug("second opinion: decoded again with the domain language model") }
+    return heard
 }

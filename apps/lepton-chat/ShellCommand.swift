@@ -56,7 +56,7 @@ struct ShellCommand: ParsableCommand {
                 let audioExtensions: Set<String> = ["wav", "flac", "ogg", "mp3", "aiff", "aif", "au"]
                 let url = URL(fileURLWithPath: input)
                 if audioExtensions.contains(url.pathExtension.lowercased()), FileManager.default.fileExists(atPath: url.path) {
-                    let heard = try transcribeForChat(url, threads: common.threads, domain: agent.engine.domain, corpus: agent.recognizerCorpus)
+                    let heard = try hearForChat(url, threads: common.threads, agent: agent)
                     reply = try agent.respond(text: heard.text, session: id, allowEmpty: true, readings: heard.readings)
                 } else {
                     reply = try agent.respond(text: input, session: id)

@@ -109,6 +109,16 @@ public final class ChatAgent: @unchecked Sendable {
                           state: state, readings: weighted)
     }
 
+    /// The intent ranking `respond` would give these readings (one reading: its own ranking),
+    /// best first, without playing a turn.
+    public func intentRanking(readings: [HeardReading]) throws -> [IntentScore] {
+        if readings.count == 1 {
+            let text = String(readings[0].text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(ChatAgent.maxCharacters))
+            return text.isEmpty ? [] : try classifier.rank(text)
+        }
+        return try mixedRanking(readings).0
+    }
+
     /// The intent rankings of `readings` mixed by their posterior weights, best first.
     func mixedRanking(_ readings: [HeardReading]) throws -> ([IntentScore], [WeightedReading]) {
         let top = readings.map(\.logProbability).max() ?? 0

@@ -15,6 +15,7 @@ import Yams
 ///   asr_readings: 3            # n-best readings of the audio whose intents are mixed
 ///   asr_narrowband_fold: 0     # 8 kHz calls: mirror the band into 4–8 kHz at this gain (0 = off)
 ///   asr_language_model_weight: 0.3 # the model folder's sentences fused into the recognizer's search (0 = off)
+///   asr_second_opinion_below: 0.6  # with a language model: fuse it only into a second decode of calls whose intent is below this
 /// intents:
 ///   greet: {response: utter_greet}
 ///   transfer_money: {form: transfer_form}
@@ -96,6 +97,11 @@ public struct Domain: Sendable {
     /// (`settings.asr_language_model_weight`, 0...2; 0 = off): a trigram model counted from the
     /// intent model folder's `asr-corpus.txt` (``RecognizerCorpus``), see `WhisperLanguageModel`.
     public var asrLanguageModelWeight: Float = 0
+    /// With a language model (`asr_language_model_weight` > 0): the call is first decoded without
+    /// it, and only when the intent of that decode's readings has a confidence below this level
+    /// (`settings.asr_second_opinion_below`, 0...1; 0 = off: every decode is fused) is it decoded
+    /// again with it, the two decodes sharing the intent ranking equally (see `CallListener`).
+    public var asrSecondOpinionBelow: Double = 0
     public var intents: [String: IntentAction] = [:]
     public var slots: [String: Slot] = [:]
     public var forms: [String: Form] = [:]
@@ -133,6 +139,13 @@ public struct Domain: Sendable {
             if let v = s["asr_language_model_weight"] {
                 guard let x = number(v), (0...2).contains(x) else { throw bad("settings.asr_language_model_weight must be in 0...2") }
                 d.asrLanguageModelWeight = Float(x)
+            }
+            if let v = s["asr_second_opinion_below"] {
+                guard let x = number(v), (0...1).contains(x) else { throw bad("settings.asr_second_opinion_below must be in 0...1") }
+                d.asrSecondOpinionBelow = x
+            }
+            if d.asrSecondOpinionBelow > 0, d.asrLanguageModelWeight == 0 {
+                throw bad("settings.asr_second_opinion_below needs settings.asr_language_model_weight > 0 (the second decode's language model)")
             }
             if d.asrReadings > d.asrBeamSize { throw bad("settings.asr_readings (\(d.asrReadings)) cannot exceed settings.asr_beam_size (\(d.asrBeamSize))") }
         }

@@ -1,0 +1,101 @@
+import Foundation
+import LeptonSpeech
+
+/// What the agent heard in a caller's audio.
+public struct HeardCall: Sendable {
+    /// The transcript: the reading with the largest weight (entities are read from it).
+    public var text: String
+    /// The readings whose intent rankings ``ChatAgent/respond(text:session:allowEmpty:readings:)`` mixes.
+    public var readings: [HeardReading]
+    /// Whether the call was decoded a second time with the domain's language model.
+    public var secondOpinion: Bool
+}
+
+/// Hears callers' audio for an agent with its domain's recognition settings (`settings.asr_*`).
+///
+/// Whisper tiny.en is loaded once and kept for the next turns of a shell session, and so is the
+/// trigram language model counted from the agent's `asr-corpus.txt`.
+///
+/// **Second opinion.** With `asr_second_opinion_below` > 0, the call is first decoded by Whisper
+/// alone. When the intent its readings point to has a confidence below that level, the call is
+/// decoded again with the language model fused into the search (`asr_language_model_weight`),
+/// and the two decodes' readings share the intent ranking half and half. Murky 8 kHz calls are
+/// the ones the agent is unsure of, and the fused decode gets their words wrong in other ways
+/// than the plain one; calls the agent is sure of are decoded once.
+public final class CallListener {
+    public let whisper: WhisperModel
+    private var languageModel: WhisperLanguageModel?
+    /// Kept between calls (its encoder and beam buffers); rebuilt when the beam width changes.
+    private var transcriber: WhisperTranscriber?
+
+    /// - Parameter whisper: the recognizer (default: Whisper tiny.en from the model cache).
+    public init(whisper: WhisperModel) { self.whisper = whisper }
+
+    /// Transcribes `url` for `agent` (see the type's description).
+    ///
+    /// - Throws: ``ChatError/badInput(_:)`` when the file does not exist; the audio decoder's and
+    ///   the recognizer's errors; the classifier's.
+    public func hear(_ url: URL, agent: ChatAgent) throws -> HeardCall {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw ChatError.badInput("no such audio file: \(url.path)") }
+        let domain = agent.engine.domain
+        let weight = domain.asrLanguageModelWeight
+        if weight > 0, languageModel == nil, let corpus = agent.recognizerCorpus {
+            languageModel = try RecognizerCorpus.languageModel(corpus, whisper: whisper)
+        }
+        let gate = domain.asrSecondOpinionBelow
+        // Without a second opinion the one decode is fused (when the domain fuses at all).
+        let first = try decode(url, domain: domain, fused: gate == 0 && weight > 0)
+        guard gate > 0, weight > 0, languageModel != nil, !first.text.isEmpty else {
+            return HeardCall(text: first.text, readings: first.readings, secondOpinion: false)
+        }
+        let sure = try agent.intentRanking(readings: first.readings.isEmpty ? [HeardReading(text: first.text, logProbability: 0)] : first.readings)
+        if let top = sure.first, top.confidence >= gate {
+            return HeardCall(text: first.text, readings: first.readings, secondOpinion: false)
+        }
+        let second = try decode(url, domain: domain, fused: true)
+        let pooled = HeardReading.pooled([first.readings, second.readings])
+        let best = pooled.max { $0.logProbability < $1.logProbability }
+        return HeardCall(text: best?.text.trimmingCharacters(in: .whitespacesAndNewlines) ?? first.text,
+                         readings: pooled, secondOpinion: true)
+    }
+
+    private func decode(_ url: URL, domain: Domain, fused: Bool) throws -> (text: String, readings: [HeardReading]) {
+        var options = WhisperTranscribeOptions()
+        options.beamSize = domain.asrBeamSize
+        options.initialPrompt = domain.asrPrompt
+        options.readings = domain.asrReadings
+        options.narrowbandFoldGain = domain.asrNarrowbandFold
+        if fused, let languageModel {
+            options.languageModel = languageModel
+            options.languageModelWeight = domain.asrLanguageModelWeight
+        }
+        if transcriber?.options.beamSize != options.beamSize {
+            transcriber = WhisperTranscriber(model: whisper, options: options)
+        }
+        transcriber!.options = options
+        let result = try transcriber!.transcribe(url: url)
+        var readings = (result.readings ?? []).map { HeardReading(text: $0.text, logProbability: $0.logProbability) }
+        let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if readings.isEmpty, !text.isEmpty { readings = [HeardReading(text: text, logProbability: 0)] }
+        return (text, readings)
+    }
+}
+
+extension HeardReading {
+    /// Readings of several decodes of the same audio, pooled so that each decode keeps an equal
+    /// share of the posterior weight however confident it is: reading `i` of decode `d` (of `n`)
+    /// gets log-probability `log(1/n) + logP_i − log Σ_j exp(logP_j)`, so a softmax over the
+    /// pooled list (as ``ChatAgent`` takes) gives it `1/n · softmax_d(i)`. Empty decodes are left out.
+    public static func pooled(_ decodes: [[HeardReading]]) -> [HeardReading] {
+        let kept = decodes.filter { !$0.isEmpty }
+        guard !kept.isEmpty else { return [] }
+        let share = Foundation.log(1 / Double(kept.count))
+        return kept.flatMap { list -> [HeardReading] in
+            let top = list.map(\.logProbability).max()!
+            let finite = top.isFinite ? top : 0
+            let total = list.reduce(0) { $0 + ($1.logProbability.isFinite ? Foundation.exp($1.logProbability - finite) : 0) }
+            let norm = total > 0 ? finite + Foundation.log(total) : 0
+            return list.map { HeardReading(text: $0.text, logProbability: share + ($0.logProbability - norm)) }
+        }
+    }
+}
