@@ -178,9 +178,9 @@ final class RespondPipelineTests: XCTestCase {
 
     /// Speech in, intent out, on all 20 bank-dev calls at 16 kHz and their 8 kHz phone copies,
     /// run through `shell` so Whisper and the encoder load once; the labels come from
-    /// ../shared (labels.tsv). Measured with the shipped agent (3 readings mixed, n-gram head):
-    /// 20/20 at 16 kHz, 18/20 at 8 kHz (see samples/bank/README.md); the bars below leave room
-    /// for a few calls of numeric noise.
+    /// ../shared (labels.tsv). Measured with the shipped agent (3 readings mixed, n-gram head,
+    /// a second opinion on unsure calls): 20/20 at 16 kHz, 18/20 at 8 kHz (see
+    /// samples/bank/README.md); the bars below leave room for a few calls of numeric noise.
     func testBankCallsFromAudio() throws {
         let bankDev = Repo.shared.appendingPathComponent("data/speech/bank-dev")
         guard FileManager.default.fileExists(atPath: bankDev.path) else { throw XCTSkip("no ../shared/data/speech/bank-dev") }

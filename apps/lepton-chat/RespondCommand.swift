@@ -133,7 +133,6 @@ nonisolated(unsafe) private var chatListener: CallListener?
 
 /// What the agent hears in an audio file: see `CallListener` (the domain's `asr_*` settings).
 func hearForChat(_ url: URL, threads: Int, agent: ChatAgent) throws -> HeardCall {
-    guard FileManager.default.fileExists(atPath: url.path) else { throw ChatError.badInput("no such audio file: \(url.path)") }
     if chatListener == nil {
         EngineThreads.set(threads)
         chatListener = CallListener(whisper: try WhisperModel())
