@@ -167,6 +167,9 @@ final class RespondPipelineTests: XCTestCase {
         let weights = readings.compactMap { $0["weight"] as? Double }
         XCTAssertEqual(weights.prefix(3).reduce(0, +), 0.5, accuracy: 1e-9)
         XCTAssertEqual(weights.suffix(3).reduce(0, +), 0.5, accuracy: 1e-9)
+        // The transcript (entities are read from it) is the reading with the largest weight.
+        let heaviest = readings.max { ($0["weight"] as? Double ?? 0) < ($1["weight"] as? Double ?? 0) }?["text"] as? String
+        XCTAssertEqual(try json(r)["transcript"] as? String, heaviest?.trimmingCharacters(in: .whitespaces))
         let domain = try Domain.parse(domainText)
         let t = try run(["transcribe", "-f", "json", "--readings", "3", "--prompt", domain.asrPrompt ?? "",
                          "--corpus", Repo.bank.appendingPathComponent("model/\(RecognizerCorpus.fileName)").path,

@@ -28,7 +28,9 @@ public final class CallListener {
     /// Kept between calls (its encoder and beam buffers); rebuilt when the beam width changes.
     private var transcriber: WhisperTranscriber?
 
-    /// - Parameter whisper: the recognizer (default: Whisper tiny.en from the model cache).
+    /// - Parameter whisper: the recognizer (e.g. `WhisperModel()`, Whisper tiny.en from the model
+    ///   cache). Use one listener per agent: the language model is counted from the corpus of
+    ///   the first agent it hears for.
     public init(whisper: WhisperModel) { self.whisper = whisper }
 
     /// Transcribes `url` for `agent` (see the type's description).
@@ -48,7 +50,8 @@ public final class CallListener {
         guard gate > 0, weight > 0, languageModel != nil, !first.text.isEmpty else {
             return HeardCall(text: first.text, readings: first.readings, secondOpinion: false)
         }
-        let sure = try agent.intentRanking(readings: first.readings.isEmpty ? [HeardReading(text: first.text, logProbability: 0)] : first.readings)
+        // `decode` gives at least one reading for a non-empty transcript.
+        let sure = try agent.intentRanking(readings: first.readings)
         if let top = sure.first, top.confidence >= gate {
             return HeardCall(text: first.text, readings: first.readings, secondOpinion: false)
         }
