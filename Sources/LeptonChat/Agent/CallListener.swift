@@ -40,35 +40,37 @@ public final class CallListener {
     public func hear(_ url: URL, agent: ChatAgent) throws -> HeardCall {
         guard FileManager.default.fileExists(atPath: url.path) else { throw ChatError.badInput("no such audio file: \(url.path)") }
         let domain = agent.engine.domain
-        let weight = domain.asrLanguageModelWeight
-        if weight > 0, languageModel == nil, let corpus = agent.recognizerCorpus {
-            languageModel = try RecognizerCorpus.languageModel(corpus, whisper: whisper)
-        }
         let gate = domain.asrSecondOpinionBelow
         // Without a second opinion the one decode is fused (when the domain fuses at all).
-        let first = try decode(url, domain: domain, fused: gate == 0 && weight > 0)
-        guard gate > 0, weight > 0, languageModel != nil, !first.text.isEmpty else {
-            return HeardCall(text: first.text, readings: first.readings, secondOpinion: false)
-        }
+        let first = try decode(url, domain: domain, languageModel: gate == 0 ? try languageModel(for: agent) : nil)
+        let once = HeardCall(text: first.text, readings: first.readings, secondOpinion: false)
+        guard gate > 0, !first.text.isEmpty else { return once }
         // `decode` gives at least one reading for a non-empty transcript.
-        let sure = try agent.intentRanking(readings: first.readings)
-        if let top = sure.first, top.confidence >= gate {
-            return HeardCall(text: first.text, readings: first.readings, secondOpinion: false)
-        }
-        let second = try decode(url, domain: domain, fused: true)
+        if let top = try agent.intentRanking(readings: first.readings).first, top.confidence >= gate { return once }
+        guard let model = try languageModel(for: agent) else { return once }
+        let second = try decode(url, domain: domain, languageModel: model)
         let pooled = HeardReading.pooled([first.readings, second.readings])
         let best = pooled.max { $0.logProbability < $1.logProbability }
         return HeardCall(text: best?.text.trimmingCharacters(in: .whitespacesAndNewlines) ?? first.text,
                          readings: pooled, secondOpinion: true)
     }
 
-    private func decode(_ url: URL, domain: Domain, fused: Bool) throws -> (text: String, readings: [HeardReading]) {
+    /// The domain language model, counted on first need (half a second for the bank agent's
+    /// 10,000 sentences, so a confident single call does not pay it); nil when the domain has none.
+    private func languageModel(for agent: ChatAgent) throws -> WhisperLanguageModel? {
+        guard agent.engine.domain.asrLanguageModelWeight > 0, let corpus = agent.recognizerCorpus else { return nil }
+        if languageModel == nil { languageModel = try RecognizerCorpus.languageModel(corpus, whisper: whisper) }
+        return languageModel
+    }
+
+    /// One decode of `url` with the domain's settings, `languageModel` (if any) fused.
+    private func decode(_ url: URL, domain: Domain, languageModel: WhisperLanguageModel?) throws -> (text: String, readings: [HeardReading]) {
         var options = WhisperTranscribeOptions()
         options.beamSize = domain.asrBeamSize
         options.initialPrompt = domain.asrPrompt
         options.readings = domain.asrReadings
         options.narrowbandFoldGain = domain.asrNarrowbandFold
-        if fused, let languageModel {
+        if let languageModel {
             options.languageModel = languageModel
             options.languageModelWeight = domain.asrLanguageModelWeight
         }
