@@ -141,6 +141,20 @@ public final class WhisperModel: @unchecked Sendable {
 
     private var allocations: [UnsafeMutablePointer<Float>] = []
     private var panelMatrices: [PanelMatrix] = []
+    private let encoderLock = NSLock()
+    private var cachedEncoder: WhisperBPEEncoder?
+
+    /// The BPE encoder of text into this model's tokens (for prompts and the domain language
+    /// model), read from the folder's `tokenizer.json` on first use and kept: one parse per
+    /// process however many transcribers and language models share the model.
+    public func bpeEncoder() throws -> WhisperBPEEncoder {
+        encoderLock.lock()
+        defer { encoderLock.unlock() }
+        if let cachedEncoder { return cachedEncoder }
+        let encoder = try WhisperBPEEncoder(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"), vocabulary: tokenizer)
+        cachedEncoder = encoder
+        return encoder
+    }
 
     /// Loads `model.bin`, `config.json` and `vocabulary.txt` from `directory`.
     ///

@@ -132,7 +132,6 @@ public final class WhisperTranscriber {
     private let generator: WhisperGenerator
     private let features: UnsafeMutablePointer<Float>
     private var tokenizer: WhisperTokenizer { model.tokenizer }
-    private var promptEncoder: WhisperBPEEncoder?
 
     /// Seconds per mel frame and per timestamp step.
     static let frameSeconds = 0.01
@@ -270,11 +269,7 @@ public final class WhisperTranscriber {
     /// Ids of `options.initialPrompt` (with the leading space faster-whisper adds), or none.
     public func initialPromptTokens() throws -> [Int] {
         guard let text = options.initialPrompt?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return [] }
-        if promptEncoder == nil {
-            promptEncoder = try WhisperBPEEncoder(tokenizerJSON: model.directory.appendingPathComponent("tokenizer.json"),
-                                                  vocabulary: tokenizer)
-        }
-        return promptEncoder!.encode(" " + text)
+        return try model.bpeEncoder().encode(" " + text)
     }
 
     struct Decoded {

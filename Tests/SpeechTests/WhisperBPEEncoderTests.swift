@@ -24,6 +24,8 @@ final class WhisperBPEEncoderTests: XCTestCase {
             XCTAssertEqual(bpe.encode(text), expected, "\(text.debugDescription)")
             // And back: decoding the ids gives the text again (byte-level BPE is lossless).
             XCTAssertEqual(model.tokenizer.decode(bpe.encode(text)), text)
+            // The model's shared encoder (prompts, language models) is the same encoder.
+            XCTAssertEqual(try model.bpeEncoder().encode(text), expected)
         }
     }
 

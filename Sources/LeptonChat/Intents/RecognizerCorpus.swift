@@ -57,8 +57,6 @@ public enum RecognizerCorpus {
 
     /// The recognizer's language model of `texts`, in `whisper`'s tokens.
     public static func languageModel(_ texts: [String], whisper: WhisperModel) throws -> WhisperLanguageModel {
-        let encoder = try WhisperBPEEncoder(tokenizerJSON: whisper.directory.appendingPathComponent("tokenizer.json"),
-                                            vocabulary: whisper.tokenizer)
-        return WhisperLanguageModel(texts: texts, encoder: encoder, endOfText: whisper.tokenizer.endOfText)
+        WhisperLanguageModel(texts: texts, encoder: try whisper.bpeEncoder(), endOfText: whisper.tokenizer.endOfText)
     }
 }
