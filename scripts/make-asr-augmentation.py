@@ -95,6 +95,14 @@ def run(cmd):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def write_labels(folder, jobs):
+    """labels.tsv of a kept-audio folder: file TAB intent TAB text, one row per wideband clip."""
+    with open(os.path.join(folder, "labels.tsv"), "w", encoding="utf-8") as f:
+        for wav, intent, text, desc in jobs:
+            if not wav.endswith("_tel8k.wav"):
+                f.write(f"{os.path.basename(wav)}\t{intent}\t{text}\n")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(here)
@@ -116,8 +124,15 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep-audio", help="keep the WAV files in this folder, with a labels.tsv (file, intent, "
                     "text; as ../shared/data/speech/bank-dev's) that scripts/eval-bank-calls.py reads")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--audio-only", action="store_true",
+                    help="only speak the sentences into --keep-audio (no transcription, no --out): e.g. the "
+                    "wideband/phone pairs that `lepton-chat train-phone-band` learns from")
+    ap.add_argument("--out")
     a = ap.parse_args()
+    if a.audio_only and not a.keep_audio:
+        sys.exit("make-asr-augmentation: --audio-only needs --keep-audio DIR")
+    if not a.audio_only and not a.out:
+        sys.exit("make-asr-augmentation: --out FILE is required (or --audio-only --keep-audio DIR)")
     for tool in ("espeak-ng", "sox"):
         if not shutil.which(tool):
             sys.exit(f"make-asr-augmentation: `{tool}` not found (apt-get install espeak-ng sox)")
@@ -145,6 +160,10 @@ def main():
             jobs += [(wide, intent, text, desc), (tel, intent, text, desc + " tel8k")]
         if (i + 1) % 50 == 0:
             print(f"spoken {i + 1}/{len(sentences)}", file=sys.stderr)
+    if a.audio_only:
+        write_labels(work, jobs)
+        print(f"spoke {len(sentences)} sentences into {work} ({len(jobs)} clips)", file=sys.stderr)
+        return
     outdir = os.path.join(work, "json")
     os.makedirs(outdir, exist_ok=True)
     prompt = asr_prompt(a.domain)
@@ -168,10 +187,7 @@ def main():
         w.writerows(rows)
     os.replace(tmp, a.out)
     if a.keep_audio:
-        with open(os.path.join(work, "labels.tsv"), "w", encoding="utf-8") as f:
-            for wav, intent, text, desc in jobs:
-                if not wav.endswith("_tel8k.wav"):
-                    f.write(f"{os.path.basename(wav)}\t{intent}\t{text}\n")
+        write_labels(work, jobs)
     if not a.keep_audio:
         shutil.rmtree(work)
     print(f"wrote {len(rows)} heard sentences ({len(jobs)} clips of {len(sentences)} sentences) to {a.out}",

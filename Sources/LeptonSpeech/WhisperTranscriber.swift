@@ -81,6 +81,10 @@ public struct WhisperTranscribeOptions: Sendable {
     /// 0.05–0.15 (faster-whisper, same audio), but on 72 fresh calls they rose from 37.1% to 38.4%
     /// at 0.1, and the bank agent routed 4 fewer of 432 fresh calls with it.
     public var narrowbandFoldGain: Float = 0
+    /// Lepton's addition for phone audio: when the file's sample rate is 8 kHz or less, its
+    /// features are mapped towards wideband ones before the encoder (``WhisperPhoneBandMap``);
+    /// nil = off, the default.
+    public var phoneBandMap: WhisperPhoneBandMap?
     /// Lepton's addition: a language model of the domain's sentences fused into beam search
     /// (``WhisperLanguageModel``); nil = Whisper alone, the default. Each text token's score
     /// gains `languageModelWeight · (log P(w | two tokens before) − languageModelUnigramShare · log P(w))`.
@@ -152,11 +156,13 @@ public final class WhisperTranscriber {
     public func transcribe(url: URL) throws -> WhisperTranscription {
         do {
             let gain = options.narrowbandFoldGain
-            return try transcribe {
+            var narrowband = false
+            return try transcribe({
                 let stream = try AudioStream(url: url, sampleRate: WhisperLogMel.sampleRate)
-                guard gain > 0, stream.info.sampleRate <= WhisperLogMel.sampleRate / 2 else { return stream }
+                narrowband = stream.info.sampleRate <= WhisperLogMel.sampleRate / 2
+                guard gain > 0, narrowband else { return stream }
                 return NarrowbandFoldSource(stream, gain: gain)
-            }
+            }, phoneBand: { narrowband })
         } catch let e as AudioError {
             // AudioError's text already starts with the path.
             let text = e.description
@@ -171,7 +177,10 @@ public final class WhisperTranscriber {
     }
 
     /// Transcribes a signal that `makeSource` can stream from the start (called twice).
-    public func transcribe(_ makeSource: () throws -> WhisperSampleSource) throws -> WhisperTranscription {
+    /// - Parameter phoneBand: asked after the first `makeSource`: whether the signal came from
+    ///   phone-band audio, so that ``WhisperTranscribeOptions/phoneBandMap`` applies.
+    public func transcribe(_ makeSource: () throws -> WhisperSampleSource,
+                           phoneBand: () -> Bool = { false }) throws -> WhisperTranscription {
         // Parallelism comes from our own row/head splits; OpenBLAS's pool would only spin.
         BLAS.setThreads(1)
         defer { BLAS.setThreads(EngineThreads.count) }
@@ -183,6 +192,7 @@ public final class WhisperTranscriber {
         }
         let scan = WhisperLogMel(source: try makeSource())
         let maximum = try scan.scanMaximum()
+        let bandMap = phoneBand() ? options.phoneBandMap : nil
         stageSeconds.features += lap()
         let sampleCount = scan.sampleCount ?? 0
         let contentFrames = sampleCount / WhisperLogMel.hop
@@ -198,6 +208,7 @@ public final class WhisperTranscriber {
             let segmentSize = min(WhisperModel.encoderFrames, contentFrames - seek)
             let segmentDuration = Double(segmentSize) * Self.frameSeconds
             try mel.window(start: seek, frames: segmentSize, maximum: maximum, into: features)
+            bandMap?.apply(to: features, frames: segmentSize)
             stageSeconds.features += lap()
             if let floor = options.silenceThresholdDBFS,
                10 * log10(max(Double(mel.windowPeakMeanSquare), 1e-20)) < floor {

@@ -38,6 +38,8 @@ struct TranscribeCommand: ParsableCommand {
           lepton-chat transcribe -f json --readings 3 call_tel8k.wav
           lepton-chat transcribe --corpus samples/bank/model/asr-corpus.txt \\
               call_tel8k.wav
+          lepton-chat transcribe --phone-band-map samples/bank/phone-band.safetensors \\
+              call_tel8k.wav
         """)
 
     @Argument(help: "Audio files (WAV, FLAC, OGG, … any rate, any channels).")
@@ -57,6 +59,9 @@ struct TranscribeCommand: ParsableCommand {
 
     @Option(name: .long, help: "For files sampled at 8 kHz or less (phone audio): gain at which their band is mirrored into the empty 4-8 kHz band before recognition (0 = off; an experiment, not a measured gain).")
     var narrowbandFold: Float = 0
+
+    @Option(name: .long, help: ArgumentHelp("For files sampled at 8 kHz or less (phone audio): a map from `lepton-chat train-phone-band` that brings their features towards wideband ones before recognition.", valueName: "file"))
+    var phoneBandMap: String?
 
     @Option(name: .long, help: "Whisper model folder (model.bin, config.json, vocabulary.txt).")
     var model: String?
@@ -102,6 +107,12 @@ struct TranscribeCommand: ParsableCommand {
             throw ExitCode(ExitStatus.failure)
         }
         var options = WhisperTranscribeOptions()
+        if let phoneBandMap {
+            do { options.phoneBandMap = try WhisperPhoneBandMap(contentsOf: URL(fileURLWithPath: phoneBandMap)) } catch {
+                Log.error("error: --phone-band-map: \(error)")
+                throw ExitCode(ExitStatus.failure)
+            }
+        }
         options.beamSize = beamSize
         options.narrowbandFoldGain = narrowbandFold
         options.seed = common.seed

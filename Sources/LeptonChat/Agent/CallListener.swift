@@ -42,13 +42,13 @@ public final class CallListener {
         let domain = agent.engine.domain
         let gate = domain.asrSecondOpinionBelow
         // Without a second opinion the one decode is fused (when the domain fuses at all).
-        let first = try decode(url, domain: domain, languageModel: gate == 0 ? try languageModel(for: agent) : nil)
+        let first = try decode(url, domain: domain, phoneBandMap: agent.phoneBandMap, languageModel: gate == 0 ? try languageModel(for: agent) : nil)
         let once = HeardCall(text: first.text, readings: first.readings, secondOpinion: false)
         guard gate > 0, !first.text.isEmpty else { return once }
         // `decode` gives at least one reading for a non-empty transcript.
         if let top = try agent.intentRanking(readings: first.readings).first, top.confidence >= gate { return once }
         guard let model = try languageModel(for: agent) else { return once }
-        let second = try decode(url, domain: domain, languageModel: model)
+        let second = try decode(url, domain: domain, phoneBandMap: agent.phoneBandMap, languageModel: model)
         let pooled = HeardReading.pooled([first.readings, second.readings])
         let best = pooled.max { $0.logProbability < $1.logProbability }
         return HeardCall(text: best?.text.trimmingCharacters(in: .whitespacesAndNewlines) ?? first.text,
@@ -64,12 +64,14 @@ public final class CallListener {
     }
 
     /// One decode of `url` with the domain's settings, `languageModel` (if any) fused.
-    private func decode(_ url: URL, domain: Domain, languageModel: WhisperLanguageModel?) throws -> (text: String, readings: [HeardReading]) {
+    private func decode(_ url: URL, domain: Domain, phoneBandMap: WhisperPhoneBandMap?,
+                        languageModel: WhisperLanguageModel?) throws -> (text: String, readings: [HeardReading]) {
         var options = WhisperTranscribeOptions()
         options.beamSize = domain.asrBeamSize
         options.initialPrompt = domain.asrPrompt
         options.readings = domain.asrReadings
         options.narrowbandFoldGain = domain.asrNarrowbandFold
+        options.phoneBandMap = phoneBandMap
         if let languageModel {
             options.languageModel = languageModel
             options.languageModelWeight = domain.asrLanguageModelWeight

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonSpeech
 
 extension ChatAgent {
     /// Loads an agent from files: the intent model folder, the domain, optionally the NLU data
@@ -29,9 +30,17 @@ extension ChatAgent {
                                           + "\(model.appendingPathComponent(RecognizerCorpus.fileName).path) (written by `lepton-chat train`)")
             }
         }
+        var bandMap: WhisperPhoneBandMap?
+        if let name = d.asrPhoneBandMap {
+            let url = URL(fileURLWithPath: name, relativeTo: domain.deletingLastPathComponent()).standardizedFileURL
+            do { bandMap = try WhisperPhoneBandMap(contentsOf: url) } catch {
+                throw ChatError.badDomain(file: domain.path, reason: "settings.asr_phone_band_map: \(error)")
+            }
+        }
         let s = try SessionStore(url: store)
         let agent = ChatAgent(domain: d, classifier: classifier, extractor: extractor, store: s, seed: seed)
         agent.recognizerCorpus = corpus
+        agent.phoneBandMap = bandMap
         return agent
     }
 }

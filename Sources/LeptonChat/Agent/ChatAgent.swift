@@ -1,4 +1,5 @@
 import Foundation
+import LeptonSpeech
 
 /// Anything that ranks intents for a text: the trained intent model, or a test double.
 public protocol IntentRanking: Sendable {
@@ -59,6 +60,9 @@ public final class ChatAgent: @unchecked Sendable {
     /// Sentences for the speech recognizer's domain language model (the intent model folder's
     /// `asr-corpus.txt`), when the domain fuses one (`asr_language_model_weight` > 0).
     public var recognizerCorpus: [String]?
+    /// The domain's phone-band map (`settings.asr_phone_band_map`), applied to the features of
+    /// calls sampled at 8 kHz or less before Whisper hears them.
+    public var phoneBandMap: WhisperPhoneBandMap?
     /// Longer inputs are cut to this many characters before understanding (the encoder reads
     /// 256 tokens anyway); the transcript returned is the full text.
     public static let maxCharacters = 2_000

@@ -93,6 +93,10 @@ public struct Domain: Sendable {
     /// Gain of the spectral folding applied to calls sampled at 8 kHz or less before Whisper hears
     /// them (`settings.asr_narrowband_fold`, 0...1; 0 = off). See `WhisperTranscribeOptions.narrowbandFoldGain`.
     public var asrNarrowbandFold: Float = 0
+    /// A phone-band map (`settings.asr_phone_band_map`: a file from `lepton-chat train-phone-band`,
+    /// relative to the domain file's folder) applied to the features of calls sampled at 8 kHz or
+    /// less; nil = none. See `WhisperPhoneBandMap`; the agent loads it (``ChatAgent/phoneBandMap``).
+    public var asrPhoneBandMap: String?
     /// Weight of the domain language model in the recognizer's beam search
     /// (`settings.asr_language_model_weight`, 0...2; 0 = off): a trigram model counted from the
     /// intent model folder's `asr-corpus.txt` (``RecognizerCorpus``), see `WhisperLanguageModel`.
@@ -136,6 +140,10 @@ public struct Domain: Sendable {
             if let v = s["asr_beam_size"] { guard let x = v as? Int, (1...16).contains(x) else { throw bad("settings.asr_beam_size must be an integer in 1...16") }; d.asrBeamSize = x }
             if let v = s["asr_readings"] { guard let x = v as? Int, (1...16).contains(x) else { throw bad("settings.asr_readings must be an integer in 1...16") }; d.asrReadings = x }
             if let v = s["asr_narrowband_fold"] { guard let x = number(v), (0...1).contains(x) else { throw bad("settings.asr_narrowband_fold must be in 0...1") }; d.asrNarrowbandFold = Float(x) }
+            if let v = s["asr_phone_band_map"] {
+                guard let x = v as? String, !x.isEmpty else { throw bad("settings.asr_phone_band_map must be a file name (from `lepton-chat train-phone-band`)") }
+                d.asrPhoneBandMap = x
+            }
             if let v = s["asr_language_model_weight"] {
                 guard let x = number(v), (0...2).contains(x) else { throw bad("settings.asr_language_model_weight must be in 0...2") }
                 d.asrLanguageModelWeight = Float(x)

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import LeptonCLI
+import LeptonEngine
+import LeptonSpeech
+
+struct TrainPhoneBandCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-phone-band",
+        abstract: "Learn the phone-band map that makes 8 kHz calls look wideband to Whisper.",
+        discussion: """
+        Reads pairs of the same recording heard two ways, NAME.wav (wideband, above 8 kHz) and \
+        NAME_tel8k.wav (its phone copy, 8 kHz or less), from each FOLDER, and fits a linear map \
+        from the phone copy's Whisper features (log-mel, --context frames each side) to the \
+        wideband ones by ridge regression (closed form, no epochs; deterministic). The map is \
+        written as safetensors; give it to `transcribe --phone-band-map` or to an agent's \
+        domain (settings.asr_phone_band_map), and phone calls are mapped before the encoder.
+
+        Pairs can be made from any sentences with
+        scripts/make-asr-augmentation.py --audio-only --keep-audio FOLDER (espeak-ng and sox).
+        The map prints how far it brings the phone features to the wideband ones on the pairs \
+        (mean squared error before and after) on stderr.
+
+        Exit status: 0 ok, 1 unreadable pairs or output, 64 usage.
+
+        Examples:
+          python3 scripts/make-asr-augmentation.py --audio-only --seed 50 \\
+              --voices-per-sentence 1 --keep-audio /tmp/pairs
+          lepton-chat train-phone-band /tmp/pairs --out samples/bank/phone-band.safetensors
+          lepton-chat transcribe --phone-band-map samples/bank/phone-band.safetensors \\
+              ../shared/data/speech/bank-dev/change_pin_01_tel8k.wav
+        """)
+
+    @Argument(help: "Folders of NAME.wav / NAME_tel8k.wav pairs.")
+    var folders: [String] = []
+
+    @Option(name: .long, help: "Output map file (.safetensors; written atomically).")
+    var out: String
+
+    @Option(name: .long, help: "Frames of context on each side of a predicted frame (10 ms each).")
+    var context: Int = 2
+
+    @Option(name: .long, help: "Ridge penalty (larger = a map closer to zero; guards against few pairs).")
+    var ridge: Double = 10
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        guard !folders.isEmpty else { throw ValidationError("give at least one FOLDER of pairs") }
+        guard (0...10).contains(context) else { throw ValidationError("--context must be 0...10") }
+        guard ridge > 0, ridge.isFinite else { throw ValidationError("--ridge must be a positive number") }
+    }
+
+    func run() throws {
+        Log.level = common.logLevel
+        EngineThreads.set(common.threads)
+        do {
+            var pairs: [(wide: URL, phone: URL)] = []
+            for folder in folders {
+                let found = try WhisperPhoneBandMap.Fitter.pairs(in: URL(fileURLWithPath: folder))
+                if found.isEmpty { throw SpeechError.audio(path: folder, reason: "no NAME.wav / NAME_tel8k.wav pairs") }
+                pairs += found
+            }
+            var fitter = WhisperPhoneBandMap.Fitter(context: context)
+            for (i, pair) in pairs.enumerated() {
+                if Log.stderrIsTerminal && !common.quiet { Log.info("[\(i + 1)/\(pairs.count)] \(pair.phone.lastPathComponent)") }
+                try fitter.add(wide: pair.wide, phone: pair.phone)
+            }
+            guard let map = fitter.solve(ridge: ridge) else {
+                throw SpeechError.model(path: out, reason: "the regression has no solution (no frames, or non-finite features)")
+            }
+            let (before, after) = fitter.meanSquaredErrors(of: map)
+            Log.info("\(pairs.count) pairs, \(fitter.frames) frames: mean squared feature error \(String(format: "%.4f", before)) as heard, \(String(format: "%.4f", after)) mapped")
+            try map.write(to: URL(fileURLWithPath: out))
+            Log.info("wrote \(out)")
+        } catch {
+            Log.error("error: \(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+    }
+}
