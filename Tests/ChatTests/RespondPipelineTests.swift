@@ -149,6 +149,47 @@ final class RespondPipelineTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 
+    /// `train-phone-band` learns a map from bank-dev's 20 pairs that brings the phone features
+    /// closer to the wideband ones (its own report), `transcribe` and an agent's domain use it,
+    /// and unusable maps or folders give one clear line.
+    func testTrainPhoneBandMapAndUseIt() throws {
+        let map = dir.appendingPathComponent("phone-band.safetensors")
+        let bankDev = Repo.root.deletingLastPathComponent().appendingPathComponent("shared/data/speech/bank-dev")
+        var r = try run(["train-phone-band", bankDev.path, "--out", map.path, "--context", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try XCTUnwrap(r.stderr.firstMatch(of: /20 pairs, (\d+) frames: mean squared feature error ([0-9.]+) as heard, ([0-9.]+) mapped/), r.stderr)
+        XCTAssertGreaterThan(Int(report.1)!, 3000)
+        XCTAssertLessThan(Double(report.3)!, Double(report.2)! / 2)
+        let call = bankDev.appendingPathComponent("change_pin_01_tel8k.wav").path
+        r = try run(["transcribe", "--phone-band-map", map.path, "--beam-size", "1", call])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+
+        let domain = dir.appendingPathComponent("domain.yml")
+        let shipped = try String(contentsOf: Repo.bank.appendingPathComponent("domain.yml"), encoding: .utf8)
+            .replacingOccurrences(of: #"\n *asr_phone_band_map:[^\n]*"#, with: "", options: .regularExpression)
+        try shipped.replacingOccurrences(of: "settings:\n", with: "settings:\n  asr_phone_band_map: phone-band.safetensors\n")
+            .write(to: domain, atomically: true, encoding: .utf8)
+        let model = Repo.bank.appendingPathComponent("model").path
+        r = try run(["respond", "--json", "--domain", domain.path, "--model", model, call])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try json(r)["intent"] as? String, "change_pin", r.stdout)
+
+        try FileManager.default.removeItem(at: map)
+        r = try run(["respond", "--text", "hi", "--domain", domain.path, "--model", model])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("asr_phone_band_map") && r.stderr.contains(map.path), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        try "not safetensors".write(to: map, atomically: true, encoding: .utf8)
+        r = try run(["transcribe", "--phone-band-map", map.path, call])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("--phone-band-map") && r.stderr.contains(map.path), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        r = try run(["train-phone-band", dir.path, "--out", dir.appendingPathComponent("x.safetensors").path])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("no NAME.wav / NAME_tel8k.wav pairs"), r.stderr)
+    }
+
     /// A second opinion on every call (`asr_second_opinion_below: 1`): the reply's readings are
     /// the plain decode's, then the fused decode's, each half of the weight; the fused ones are
     /// what `transcribe --corpus` reads in the same call with the same settings.
