@@ -18,8 +18,13 @@ Input sentences: the examples of samples/bank/nlu.yml (our own text; entity anno
 stripped), and optionally up to --banking77-per-class rows of each BANKING77 class that the
 recipe maps to an agent intent. No sentence of ../shared/data/speech is used.
 
+With --audio-only it only speaks: the wideband/phone pairs (FILE.wav, FILE_tel8k.wav, and a
+labels.tsv) are kept in --keep-audio for `lepton-chat train-phone-band`.
+
 Usage (from the repository root, after a release build):
   python3 scripts/make-asr-augmentation.py --out samples/bank/asr-heard.csv
+  python3 scripts/make-asr-augmentation.py --intents all --voices-per-sentence 1 --seed 50 \
+      --audio-only --keep-audio /tmp/phone-pairs
 """
 import argparse
 import csv
@@ -113,7 +118,7 @@ def main():
     ap.add_argument("--intents", default="check_balance,transfer_money,lost_or_stolen_card,activate_my_card,"
                     "open_account,exchange_rate,dispute_charge,change_pin,loan_enquiry,speak_to_agent,"
                     "recent_transactions,edit_personal_details",
-                    help="nlu.yml intents to speak (comma-separated)")
+                    help="nlu.yml intents to speak (comma-separated; `all`: every intent of the file)")
     ap.add_argument("--voices-per-sentence", type=int, default=2)
     ap.add_argument("--domain", default=os.path.join(root, "samples/bank/domain.yml"),
                     help="the agent's domain: its settings.asr_prompt is the recognizer's prompt, as in `respond`")
@@ -138,7 +143,7 @@ def main():
             sys.exit(f"make-asr-augmentation: `{tool}` not found (apt-get install espeak-ng sox)")
     rng = random.Random(a.seed)
     wanted = set(a.intents.split(","))
-    sentences = [s for s in nlu_examples(a.nlu) if s[1] in wanted]
+    sentences = [s for s in nlu_examples(a.nlu) if s[1] in wanted or a.intents == "all"]
     if a.banking77_per_class > 0 and os.path.exists(a.banking77):
         sentences += banking77_rows(a.banking77, a.banking77_per_class, rng)
     work = a.keep_audio or tempfile.mkdtemp(prefix="lepton-asr-aug-")
@@ -152,9 +157,9 @@ def main():
             raw = base + "_raw.wav"
             run(["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-a", str(amp), "-w", raw, text])
             wide = base + ".wav"
-            run(["sox", raw, "-r", "16000", "-c", "1", "-b", "16", wide, "pad", "0.3", "0.5"])
+            run(["sox", "-R", raw, "-r", "16000", "-c", "1", "-b", "16", wide, "pad", "0.3", "0.5"])
             tel = base + "_tel8k.wav"
-            run(["sox", wide, "-r", "8000", "-c", "1", "-e", "mu-law", tel, "sinc", "300-3400"])
+            run(["sox", "-R", wide, "-r", "8000", "-c", "1", "-e", "mu-law", tel, "sinc", "300-3400"])
             os.remove(raw)
             desc = f"{voice} {rate}wpm p{pitch} a{amp}"
             jobs += [(wide, intent, text, desc), (tel, intent, text, desc + " tel8k")]

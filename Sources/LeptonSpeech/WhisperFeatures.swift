@@ -52,14 +52,20 @@ public final class WhisperLogMel {
         return t
     }()
 
-    /// `[201, 80]` (transposed for the GEMM): Slaney-scale, Slaney-normalised triangular filters,
-    /// 0–8000 Hz, as librosa `filters.mel(sr=16000, n_fft=400, n_mels=80)` computes them.
-    public static let melFilters: [Float] = {
+    /// The 82 Slaney-scale frequencies (Hz) that bound the mel filters: band `i` rises from
+    /// `melEdgesHz[i]` to its peak at `[i + 1]` and falls to zero at `[i + 2]`.
+    public static let melEdgesHz: [Double] = {
         let fSp = 200.0 / 3, minLogHz = 1000.0, minLogMel = minLogHz / fSp, logStep = log(6.4) / 27
         func hzToMel(_ f: Double) -> Double { f >= minLogHz ? minLogMel + log(f / minLogHz) / logStep : f / fSp }
         func melToHz(_ m: Double) -> Double { m >= minLogMel ? minLogHz * exp(logStep * (m - minLogMel)) : fSp * m }
         let top = hzToMel(8000)
-        let melF = (0..<(mels + 2)).map { melToHz(top * Double($0) / Double(mels + 1)) }
+        return (0..<(mels + 2)).map { melToHz(top * Double($0) / Double(mels + 1)) }
+    }()
+
+    /// `[201, 80]` (transposed for the GEMM): Slaney-scale, Slaney-normalised triangular filters,
+    /// 0–8000 Hz, as librosa `filters.mel(sr=16000, n_fft=400, n_mels=80)` computes them.
+    public static let melFilters: [Float] = {
+        let melF = melEdgesHz
         var w = [Float](repeating: 0, count: bins * mels)
         for i in 0..<mels {
             let enorm = 2 / (melF[i + 2] - melF[i])

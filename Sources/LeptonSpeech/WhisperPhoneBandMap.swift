@@ -29,6 +29,12 @@ public struct WhisperPhoneBandMap: Sendable {
     /// `[inputs, 80]`, row-major.
     public let weight: [Float]
 
+    /// The mel bands that lie wholly within `band` (Hz): what a phone line (300–3400 Hz) passes.
+    public static func bands(within band: ClosedRange<Double>) -> [Int] {
+        let edges = WhisperLogMel.melEdgesHz
+        return (0..<WhisperLogMel.mels).filter { band.contains(edges[$0]) && band.contains(edges[$0 + 2]) }
+    }
+
     /// Inputs per predicted frame: `80 · (2·context + 1)` features and a constant 1.
     public var inputs: Int { Self.inputs(context: context) }
     static func inputs(context: Int) -> Int { WhisperLogMel.mels * (2 * context + 1) + 1 }
@@ -173,8 +179,11 @@ extension WhisperPhoneBandMap {
         }
 
         /// Solves `(XᵀX + ridge·I) W = XᵀY` (Cholesky, in Double).
+        /// - Parameter keeping: mel bands passed through as heard (their column of `W` becomes
+        ///   the identity on the centre frame), e.g. ``WhisperPhoneBandMap/bands(within:)`` of the
+        ///   phone line's pass band: only the bands the line removed are predicted.
         /// - Returns: nil when no frames were added or the system is not positive definite.
-        public func solve(ridge: Double) -> WhisperPhoneBandMap? {
+        public func solve(ridge: Double, keeping: [Int] = []) -> WhisperPhoneBandMap? {
             let k = WhisperPhoneBandMap.inputs(context: context), mels = WhisperLogMel.mels
             guard frames > 0 else { return nil }
             var a = xtx
@@ -205,6 +214,10 @@ extension WhisperPhoneBandMap {
                     for p in (i + 1)..<k { s -= a[p * k + i] * w[p * mels + c] }
                     w[i * mels + c] = s / a[i * k + i]
                 }
+            }
+            for b in keeping where (0..<mels).contains(b) {
+                for i in 0..<k { w[i * mels + b] = 0 }
+                w[(context * mels + b) * mels + b] = 1
             }
             return WhisperPhoneBandMap(context: context, weight: w.map { Float($0) })
         }

@@ -12,7 +12,8 @@ struct TrainPhoneBandCommand: ParsableCommand {
         Reads pairs of the same recording heard two ways, NAME.wav (wideband, above 8 kHz) and \
         NAME_tel8k.wav (its phone copy, 8 kHz or less), from each FOLDER, and fits a linear map \
         from the phone copy's Whisper features (log-mel, --context frames each side) to the \
-        wideband ones by ridge regression (closed form, no epochs; deterministic). The map is \
+        wideband ones by ridge regression (closed form, no epochs; deterministic). The mel bands \
+        the line passes (--keep-band) are kept as heard; the ones it removed are predicted. The map is \
         written as safetensors; give it to `transcribe --phone-band-map` or to an agent's \
         domain (settings.asr_phone_band_map), and phone calls are mapped before the encoder.
 
@@ -43,12 +44,28 @@ struct TrainPhoneBandCommand: ParsableCommand {
     @Option(name: .long, help: "Ridge penalty (larger = a map closer to zero; guards against few pairs).")
     var ridge: Double = 10
 
+    @Option(name: .long, help: ArgumentHelp("Pass band of the phone line in Hz: mel bands wholly inside it are kept as heard and only the others are predicted ('none': predict every band).", valueName: "low-high"))
+    var keepBand: String = "300-3400"
+
     @OptionGroup var common: CommonOptions
+
+    /// `--keep-band` as a range of Hz (nil for `none`).
+    var keptBand: ClosedRange<Double>? {
+        get throws {
+            if keepBand == "none" { return nil }
+            let parts = keepBand.split(separator: "-").compactMap { Double($0) }
+            guard parts.count == 2, parts[0] >= 0, parts[0] < parts[1], parts[1] <= 8000 else {
+                throw ValidationError("--keep-band must be LOW-HIGH in Hz within 0-8000 (e.g. 300-3400), or none")
+            }
+            return parts[0]...parts[1]
+        }
+    }
 
     func validate() throws {
         guard !folders.isEmpty else { throw ValidationError("give at least one FOLDER of pairs") }
         guard (0...10).contains(context) else { throw ValidationError("--context must be 0...10") }
         guard ridge > 0, ridge.isFinite else { throw ValidationError("--ridge must be a positive number") }
+        _ = try keptBand
     }
 
     func run() throws {
@@ -66,7 +83,9 @@ struct TrainPhoneBandCommand: ParsableCommand {
                 if Log.stderrIsTerminal && !common.quiet { Log.info("[\(i + 1)/\(pairs.count)] \(pair.phone.lastPathComponent)") }
                 try fitter.add(wide: pair.wide, phone: pair.phone)
             }
-            guard let map = fitter.solve(ridge: ridge) else {
+            let kept = try keptBand.map { WhisperPhoneBandMap.bands(within: $0) } ?? []
+            Log.debug("mel bands kept as heard: \(kept.first.map { "\($0)...\(kept.last!)" } ?? "none")")
+            guard let map = fitter.solve(ridge: ridge, keeping: kept) else {
                 throw SpeechError.model(path: out, reason: "the regression has no solution (no frames, or non-finite features)")
             }
             let (before, after) = fitter.meanSquaredErrors(of: map)
