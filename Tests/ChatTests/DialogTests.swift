@@ -218,6 +218,10 @@ final class DialogTests: XCTestCase {
             .contains("settings.asr_second_opinion_below must be in 0...1"))
         XCTAssertTrue(reason("settings: {asr_second_opinion_below: 0.6}\nresponses: {utter_fallback: x, utter_handoff: y}")
             .contains("needs settings.asr_language_model_weight"))
+        XCTAssertTrue(reason("settings: {asr_phone_band_map: [a]}\nresponses: {utter_fallback: x, utter_handoff: y}")
+            .contains("settings.asr_phone_band_map must be a file name"))
+        XCTAssertEqual(try Domain.parse("intents: {t: x}\nsettings: {asr_phone_band_map: maps/phone.safetensors}\nresponses: {utter_fallback: x, utter_handoff: y, x: z}")
+            .asrPhoneBandMap, "maps/phone.safetensors")
         XCTAssertThrowsError(try Domain.load(URL(fileURLWithPath: "/nonexistent/domain.yml")))
     }
 

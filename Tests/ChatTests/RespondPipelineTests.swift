@@ -192,7 +192,8 @@ final class RespondPipelineTests: XCTestCase {
 
     /// A second opinion on every call (`asr_second_opinion_below: 1`): the reply's readings are
     /// the plain decode's, then the fused decode's, each half of the weight; the fused ones are
-    /// what `transcribe --corpus` reads in the same call with the same settings.
+    /// what `transcribe --corpus` reads in the same call with the same settings (the domain's
+    /// prompt and phone-band map).
     func testSecondOpinionPoolsAPlainAndAFusedDecode() throws {
         let call = Repo.root.appendingPathComponent("samples/chat/jfk_tel8k.wav").path
         let domainText = try String(contentsOf: Repo.bank.appendingPathComponent("domain.yml"), encoding: .utf8)
@@ -200,6 +201,8 @@ final class RespondPipelineTests: XCTestCase {
         try domainText
             .replacingOccurrences(of: #"\n *asr_(language_model_weight|second_opinion_below):[^\n]*"#, with: "", options: .regularExpression)
             .replacingOccurrences(of: "settings:\n", with: "settings:\n  asr_language_model_weight: 0.3\n  asr_second_opinion_below: 1\n")
+            // The shipped map, named from the temporary folder.
+            .replacingOccurrences(of: "asr_phone_band_map: ", with: "asr_phone_band_map: \(Repo.bank.path)/")
             .write(to: always, atomically: true, encoding: .utf8)
         let r = try run(["respond", "--json", "--domain", always.path, call])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -212,7 +215,9 @@ final class RespondPipelineTests: XCTestCase {
         let heaviest = readings.max { ($0["weight"] as? Double ?? 0) < ($1["weight"] as? Double ?? 0) }?["text"] as? String
         XCTAssertEqual(try json(r)["transcript"] as? String, heaviest?.trimmingCharacters(in: .whitespaces))
         let domain = try Domain.parse(domainText)
+        let bandMap = try XCTUnwrap(domain.asrPhoneBandMap, "the shipped domain maps phone calls")
         let t = try run(["transcribe", "-f", "json", "--readings", "3", "--prompt", domain.asrPrompt ?? "",
+                         "--phone-band-map", Repo.bank.appendingPathComponent(bandMap).path,
                          "--corpus", Repo.bank.appendingPathComponent("model/\(RecognizerCorpus.fileName)").path,
                          "--corpus-weight", "0.3", call])
         XCTAssertEqual(t.status, 0, t.stderr)
