@@ -228,8 +228,9 @@ final class RespondPipelineTests: XCTestCase {
     /// Speech in, intent out, on all 20 bank-dev calls at 16 kHz and their 8 kHz phone copies,
     /// run through `shell` so Whisper and the encoder load once; the labels come from
     /// ../shared (labels.tsv). Measured with the shipped agent (3 readings mixed, n-gram head,
-    /// a second opinion on unsure calls): 20/20 at 16 kHz, 18/20 at 8 kHz (see
-    /// samples/bank/README.md); the bars below leave room for a few calls of numeric noise.
+    /// a second opinion on unsure calls, phone calls mapped towards wideband): 20/20 at 16 kHz,
+    /// 20/20 at 8 kHz (18/20 without the map; see samples/bank/README.md); the bars below leave
+    /// room for a few calls of numeric noise.
     func testBankCallsFromAudio() throws {
         let bankDev = Repo.shared.appendingPathComponent("data/speech/bank-dev")
         guard FileManager.default.fileExists(atPath: bankDev.path) else { throw XCTSkip("no ../shared/data/speech/bank-dev") }
@@ -253,7 +254,8 @@ final class RespondPipelineTests: XCTestCase {
         let right16k = zip(got, expected).filter { !$1.phone && $0 == $1.intent }.count
         let right8k = zip(got, expected).filter { $1.phone && $0 == $1.intent }.count
         XCTAssertGreaterThanOrEqual(right16k, 18, "\(got)")
-        XCTAssertGreaterThanOrEqual(right16k + right8k, 34, "\(got)")
+        XCTAssertGreaterThanOrEqual(right8k, 17, "\(got)")
+        XCTAssertGreaterThanOrEqual(right16k + right8k, 36, "\(got)")
     }
 
     /// `--speak`: the reply is synthesized by the espeak-ng program (installed by bootstrap, run
