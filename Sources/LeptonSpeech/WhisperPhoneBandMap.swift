@@ -26,8 +26,32 @@ public struct WhisperPhoneBandMap: Sendable {
 
     /// Frames of context on each side of the predicted frame.
     public let context: Int
-    /// `[inputs, 80]`, row-major.
+    /// The linear map, `[inputs, 80]` row-major; empty when ``network`` predicts instead.
     public let weight: [Float]
+    /// The nonlinear map, when there is one (see ``Network``).
+    public let network: Network?
+
+    /// A one-hidden-layer network that predicts the removed bands from the stacked frames
+    /// (`[frames, inputs − 1]`, without the constant): `gelu(x·Wₕᵀ + bₕ)·Wₒᵀ + bₒ` (exact GELU),
+    /// written into ``bands``; every other band is kept as heard.
+    ///
+    /// Stored with metadata `kind` = `mlp` as `phone_band.hidden.weight` `[hidden, inputs − 1]`,
+    /// `phone_band.hidden.bias` `[hidden]`, `phone_band.output.weight` `[bands, hidden]`,
+    /// `phone_band.output.bias` `[bands]` (F32) and `phone_band.bands` `[bands]` (I64, mel band
+    /// indices).
+    public struct Network: Sendable {
+        public let hiddenWeight: Tensor
+        public let hiddenBias: Tensor
+        public let outputWeight: Tensor
+        public let outputBias: Tensor
+        public let bands: [Int]
+
+        /// Predictions `[frames, bands]` for stacked rows `x` `[frames, inputs − 1]`.
+        func predict(_ x: Tensor) -> Tensor {
+            Variable(x).linear(weight: Variable(hiddenWeight), bias: Variable(hiddenBias)).gelu()
+                .linear(weight: Variable(outputWeight), bias: Variable(outputBias)).value
+        }
+    }
 
     /// The mel bands that lie wholly within `band` (Hz): what a phone line (300–3400 Hz) passes.
     public static func bands(within band: ClosedRange<Double>) -> [Int] {
@@ -44,6 +68,18 @@ public struct WhisperPhoneBandMap: Sendable {
         precondition(context >= 0 && weight.count == Self.inputs(context: context) * WhisperLogMel.mels)
         self.context = context
         self.weight = weight
+        network = nil
+    }
+
+    /// A nonlinear map.
+    /// - Precondition: the network's shapes agree with `context` and with each other.
+    public init(context: Int, network: Network) {
+        let k = Self.inputs(context: context) - 1, h = network.hiddenBias.count, b = network.bands.count
+        precondition(network.hiddenWeight.shape == [h, k] && network.outputWeight.shape == [b, h]
+                     && network.outputBias.shape == [b] && network.bands.allSatisfy { (0..<WhisperLogMel.mels).contains($0) })
+        self.context = context
+        weight = []
+        self.network = network
     }
 
     /// Reads a map written by ``write(to:)``.
@@ -57,12 +93,41 @@ public struct WhisperPhoneBandMap: Sendable {
             guard let c = store.metadata["context"].flatMap(Int.init), (0...50).contains(c) else {
                 throw SpeechError.model(path: url.path, reason: "metadata `context` must be a whole number in 0...50")
             }
-            let w = try store.take(Self.weightName, shape: [Self.inputs(context: c), WhisperLogMel.mels])
-            try store.finish()
-            guard w.scalars.allSatisfy(\.isFinite) else {
-                throw SpeechError.model(path: url.path, reason: "\(Self.weightName) holds a NaN or infinite value")
+            let k = Self.inputs(context: c)
+            func finite(_ name: String, _ t: Tensor) throws -> Tensor {
+                guard t.scalars.allSatisfy(\.isFinite) else {
+                    throw SpeechError.model(path: url.path, reason: "\(name) holds a NaN or infinite value")
+                }
+                return t
             }
-            self.init(context: c, weight: w.scalars)
+            switch store.metadata["kind"] ?? "linear" {
+            case "linear":
+                let w = try finite(Self.weightName, try store.take(Self.weightName, shape: [k, WhisperLogMel.mels]))
+                try store.finish()
+                self.init(context: c, weight: w.scalars)
+            case "mlp":
+                let bandsEntry = try store.takeEntry("phone_band.bands")
+                let bands = bandsEntry.integers().map(Int.init)
+                guard bandsEntry.shape.count == 1, !bands.isEmpty, Set(bands).count == bands.count,
+                      bands.allSatisfy({ (0..<WhisperLogMel.mels).contains($0) }) else {
+                    throw SpeechError.model(path: url.path, reason: "phone_band.bands must list distinct mel bands 0...79")
+                }
+                let hw = try finite("phone_band.hidden.weight", try store.take("phone_band.hidden.weight"))
+                guard hw.shape.count == 2, hw.shape[1] == k - 1, (1...4096).contains(hw.shape[0]) else {
+                    throw SpeechError.weight(name: "phone_band.hidden.weight", reason: "shape \(hw.shape), expected [hidden ≤ 4096, \(k - 1)] (\(url.path))")
+                }
+                let h = hw.shape[0]
+                let network = Network(
+                    hiddenWeight: hw,
+                    hiddenBias: try finite("phone_band.hidden.bias", try store.take("phone_band.hidden.bias", shape: [h])),
+                    outputWeight: try finite("phone_band.output.weight", try store.take("phone_band.output.weight", shape: [bands.count, h])),
+                    outputBias: try finite("phone_band.output.bias", try store.take("phone_band.output.bias", shape: [bands.count])),
+                    bands: bands)
+                try store.finish()
+                self.init(context: c, network: network)
+            case let other:
+                throw SpeechError.model(path: url.path, reason: "unknown map kind `\(other)` (linear or mlp)")
+            }
         } catch let e as SpeechError {
             throw e
         } catch {
@@ -72,6 +137,14 @@ public struct WhisperPhoneBandMap: Sendable {
 
     /// Writes the map (atomically, as the engine's safetensors writer does).
     public func write(to url: URL) throws {
+        if let n = network {
+            try Safetensors.write([
+                "phone_band.hidden.weight": WeightEntry(n.hiddenWeight), "phone_band.hidden.bias": WeightEntry(n.hiddenBias),
+                "phone_band.output.weight": WeightEntry(n.outputWeight), "phone_band.output.bias": WeightEntry(n.outputBias),
+                "phone_band.bands": WeightEntry(encoding: Tensor(shape: [n.bands.count], scalars: n.bands.map(Float.init)), as: .i64),
+            ], metadata: ["format": Self.format, "context": String(context), "kind": "mlp"], to: url)
+            return
+        }
         try Safetensors.write([Self.weightName: WeightEntry(Tensor(shape: [inputs, WhisperLogMel.mels], scalars: weight))],
                               metadata: ["format": Self.format, "context": String(context)], to: url)
     }
@@ -84,6 +157,19 @@ public struct WhisperPhoneBandMap: Sendable {
         let stacked = UnsafeMutablePointer<Float>.allocate(capacity: frames * k)
         defer { stacked.deallocate() }
         Self.stack(features, frames: frames, context: context, into: stacked)
+        if let network {
+            let x = Tensor(shape: [frames, k - 1], unsafeUninitialized: { o in
+                for t in 0..<frames { (o.baseAddress! + t * (k - 1)).update(from: stacked + t * k, count: k - 1) }
+            })
+            let y = network.predict(x)
+            let b = network.bands.count
+            y.withUnsafeBufferPointer { yb in
+                for t in 0..<frames {
+                    for (j, band) in network.bands.enumerated() { features[t * WhisperLogMel.mels + band] = yb[t * b + j] }
+                }
+            }
+            return
+        }
         weight.withUnsafeBufferPointer { w in
             BLAS.sgemm(m: frames, n: WhisperLogMel.mels, k: k, a: stacked, lda: k, b: w.baseAddress!,
                        ldb: WhisperLogMel.mels, c: features, ldc: WhisperLogMel.mels)
@@ -112,8 +198,6 @@ extension WhisperPhoneBandMap {
         public private(set) var frames = 0
         private var xtx: [Double]
         private var xty: [Double]
-        /// Σ wide², Σ phone², Σ phone·wide over all features added (for the errors).
-        private var sums = (wide: 0.0, phone: 0.0, cross: 0.0)
 
         public init(context: Int) {
             precondition(context >= 0)
@@ -149,33 +233,7 @@ extension WhisperPhoneBandMap {
             }
             for i in gram.indices { xtx[i] += Double(gram[i]) }
             for i in cross.indices { xty[i] += Double(cross[i]) }
-            for i in 0..<(n * mels) {
-                let w = Double(wide[i]), p = Double(phone[i])
-                sums.wide += w * w; sums.phone += p * p; sums.cross += p * w
-            }
             frames += n
-        }
-
-        /// Mean squared difference per feature between the wideband features and the phone ones as
-        /// heard (`before`) and as `map` predicts them (`after`), over everything added.
-        public func meanSquaredErrors(of map: WhisperPhoneBandMap) -> (before: Double, after: Double) {
-            let k = WhisperPhoneBandMap.inputs(context: context), mels = WhisperLogMel.mels
-            guard frames > 0, map.context == context else { return (.nan, .nan) }
-            let count = Double(frames * mels)
-            // ‖Y − XW‖² = ΣY² − 2·tr(WᵀXᵀY) + tr(WᵀXᵀX·W)
-            var cross = 0.0, quadratic = 0.0
-            for i in 0..<k {
-                for c in 0..<mels { cross += Double(map.weight[i * mels + c]) * xty[i * mels + c] }
-            }
-            var xw = [Double](repeating: 0, count: k * mels)
-            for i in 0..<k {
-                for p in 0..<k where xtx[i * k + p] != 0 {
-                    let a = xtx[i * k + p]
-                    for c in 0..<mels { xw[i * mels + c] += a * Double(map.weight[p * mels + c]) }
-                }
-            }
-            for i in 0..<(k * mels) { quadratic += Double(map.weight[i]) * xw[i] }
-            return ((sums.wide - 2 * sums.cross + sums.phone) / count, (sums.wide - 2 * cross + quadratic) / count)
         }
 
         /// Solves `(XᵀX + ridge·I) W = XᵀY` (Cholesky, in Double).
@@ -224,11 +282,12 @@ extension WhisperPhoneBandMap {
     }
 }
 
-extension WhisperPhoneBandMap.Fitter {
-    /// Adds one recording from two files: `wide` (any rate above 8 kHz) and `phone`, its phone
-    /// copy (8 kHz or less); both are resampled to 16 kHz as ``WhisperTranscriber`` does.
+extension WhisperPhoneBandMap {
+    /// Normalised features `[frames, 80]` of one recording from two files: `wide` (any rate
+    /// above 8 kHz) and `phone`, its phone copy (8 kHz or less); both are resampled to 16 kHz as
+    /// ``WhisperTranscriber`` does.
     /// - Throws: ``SpeechError/audio(path:reason:)`` when a file cannot be decoded or has the wrong band.
-    public mutating func add(wide: URL, phone: URL) throws {
+    public static func features(wide: URL, phone: URL) throws -> (wide: [Float], phone: [Float]) {
         func features(_ url: URL, phoneBand: Bool) throws -> [Float] {
             do {
                 let audio = try AudioDecoder.decode(url: url, sampleRate: WhisperLogMel.sampleRate)
@@ -242,7 +301,27 @@ extension WhisperPhoneBandMap.Fitter {
                 throw SpeechError.audio(path: url.path, reason: e.description)
             }
         }
-        add(wide: try features(wide, phoneBand: false), phone: try features(phone, phoneBand: true))
+        return (try features(wide, phoneBand: false), try features(phone, phoneBand: true))
+    }
+
+    /// Mean squared difference per feature between the wideband features and the phone ones, as
+    /// heard (`before`) and as this map predicts them (`after`), over `recordings` (each pair cut
+    /// to the shorter).
+    public func meanSquaredErrors(on recordings: [(wide: [Float], phone: [Float])]) -> (before: Double, after: Double) {
+        var before = 0.0, after = 0.0, count = 0
+        for r in recordings {
+            let n = min(r.wide.count, r.phone.count) / WhisperLogMel.mels * WhisperLogMel.mels
+            guard n > 0 else { continue }
+            var mapped = Array(r.phone[0..<n])
+            mapped.withUnsafeMutableBufferPointer { apply(to: $0.baseAddress!, frames: n / WhisperLogMel.mels) }
+            for i in 0..<n {
+                let w = Double(r.wide[i])
+                before += (w - Double(r.phone[i])) * (w - Double(r.phone[i]))
+                after += (w - Double(mapped[i])) * (w - Double(mapped[i]))
+            }
+            count += n
+        }
+        return count > 0 ? (before / Double(count), after / Double(count)) : (.nan, .nan)
     }
 
     /// The pairs of a folder: every `NAME_tel8k.wav` with a `NAME.wav` beside it (the layout of
@@ -258,6 +337,86 @@ extension WhisperPhoneBandMap.Fitter {
             let wide = String(name.dropLast("_tel8k.wav".count)) + ".wav"
             guard present.contains(wide) else { return nil }
             return (folder.appendingPathComponent(wide), folder.appendingPathComponent(name))
+        }
+    }
+}
+
+extension WhisperPhoneBandMap {
+    /// Trains the nonlinear map (``Network``) by Adam on mean squared error, full passes over
+    /// all frames in a seeded order.
+    public struct NetworkTrainer {
+        public let context: Int
+        /// The mel bands predicted (the others are kept as heard).
+        public let bands: [Int]
+        /// Stacked phone rows without the constant, `[frames, inputs − 1]`.
+        private var rows: [Float] = []
+        /// The wideband features of ``bands``, `[frames, bands]`.
+        private var targets: [Float] = []
+        public private(set) var frames = 0
+
+        public init(context: Int, bands: [Int]) {
+            precondition(context >= 0 && !bands.isEmpty)
+            self.context = context
+            self.bands = bands
+        }
+
+        /// Adds one recording (features `[frames, 80]` both; the longer is cut to the shorter).
+        public mutating func add(wide: [Float], phone: [Float]) {
+            let mels = WhisperLogMel.mels, k = WhisperPhoneBandMap.inputs(context: context)
+            let n = min(wide.count, phone.count) / mels
+            guard n > 0 else { return }
+            var x = [Float](repeating: 0, count: n * k)
+            phone.withUnsafeBufferPointer { p in
+                x.withUnsafeMutableBufferPointer { WhisperPhoneBandMap.stack(p.baseAddress!, frames: n, context: context, into: $0.baseAddress!) }
+            }
+            rows.reserveCapacity(rows.count + n * (k - 1))
+            for t in 0..<n {
+                rows += x[(t * k)..<(t * k + k - 1)]
+                for b in bands { targets.append(wide[t * mels + b]) }
+            }
+            frames += n
+        }
+
+        /// - Parameters:
+        ///   - hidden: units of the hidden layer.
+        ///   - epochs: full passes over the frames.
+        ///   - batch: frames per Adam step.
+        ///   - progress: called after each epoch with its number (from 1) and mean training loss.
+        /// - Returns: nil when no frames were added.
+        public func train(hidden: Int, epochs: Int, learningRate: Float = 1e-3, batch: Int = 256, seed: UInt64,
+                          progress: (Int, Double) -> Void = { _, _ in }) -> WhisperPhoneBandMap? {
+            guard frames > 0 else { return nil }
+            let k1 = WhisperPhoneBandMap.inputs(context: context) - 1, p = bands.count
+            var rng = SeededGenerator(seed: seed)
+            let first = Linear(k1, hidden, rng: &rng), second = Linear(hidden, p, rng: &rng)
+            let optimizer = Adam([first.weight, first.bias!, second.weight, second.bias!], learningRate: learningRate)
+            var order = Array(0..<frames)
+            for epoch in 1...max(epochs, 1) {
+                order.shuffle(using: &rng)
+                var total = 0.0, steps = 0
+                for start in stride(from: 0, to: frames, by: batch) {
+                    let picked = order[start..<min(start + batch, frames)]
+                    let x = Tensor(shape: [picked.count, k1], unsafeUninitialized: { o in
+                        rows.withUnsafeBufferPointer { r in
+                            for (i, f) in picked.enumerated() { (o.baseAddress! + i * k1).update(from: r.baseAddress! + f * k1, count: k1) }
+                        }
+                    })
+                    let y = Tensor(shape: [picked.count, p], unsafeUninitialized: { o in
+                        targets.withUnsafeBufferPointer { r in
+                            for (i, f) in picked.enumerated() { (o.baseAddress! + i * p).update(from: r.baseAddress! + f * p, count: p) }
+                        }
+                    })
+                    let loss = mseLoss(second(first(Variable(x)).gelu()), y)
+                    optimizer.zeroGrad()
+                    loss.backward()
+                    optimizer.step()
+                    total += Double(loss.value[flat: 0]); steps += 1
+                }
+                progress(epoch, total / Double(max(steps, 1)))
+            }
+            return WhisperPhoneBandMap(context: context, network: Network(
+                hiddenWeight: first.weight.value, hiddenBias: first.bias!.value,
+                outputWeight: second.weight.value, outputBias: second.bias!.value, bands: bands))
         }
     }
 }

@@ -55,7 +55,7 @@ final class PhoneBandMapTests: XCTestCase {
         // Errors: before = mean (wide − phone)², worked out directly; after ≈ 0 for the exact map.
         var sq = 0.0, n = 0
         for (w, p) in zip(wides, phones) { for i in w.indices { sq += Double(w[i] - p[i]) * Double(w[i] - p[i]); n += 1 } }
-        let (before, after) = fitter.meanSquaredErrors(of: map)
+        let (before, after) = map.meanSquaredErrors(on: Array(zip(wides, phones)).map { (wide: $0.0, phone: $0.1) })
         XCTAssertEqual(before, sq / Double(n), accuracy: 1e-6 * sq / Double(n))
         XCTAssertLessThan(after, 1e-6)
     }
@@ -78,6 +78,66 @@ final class PhoneBandMapTests: XCTestCase {
         y.withUnsafeMutableBufferPointer { WhisperPhoneBandMap(context: 1, weight: shift).apply(to: $0.baseAddress!, frames: 5) }
         XCTAssertEqual(Array(y[0..<(4 * mels)]), Array(before[mels..<(5 * mels)]))
         XCTAssertEqual(Array(y[(4 * mels)...]), Array(before[(4 * mels)...]))
+    }
+
+    /// The nonlinear map: trained on a target that a linear map cannot give (|phone| of band 3
+    /// into band 70, the other bands kept), it learns it; applied, it writes only its bands; it
+    /// survives a write and a read; mis-shaped or out-of-range parts are errors naming them.
+    func testNetworkLearnsANonlinearBandAndRoundTrips() throws {
+        var trainer = WhisperPhoneBandMap.NetworkTrainer(context: 0, bands: [70])
+        var recordings: [(wide: [Float], phone: [Float])] = []
+        for r in 0..<3 {
+            let phone = noise(400 * mels, seed: UInt64(200 + r))
+            var wide = phone
+            for t in 0..<400 { wide[t * mels + 70] = abs(phone[t * mels + 3]) }
+            trainer.add(wide: wide, phone: phone)
+            recordings.append((wide, phone))
+        }
+        XCTAssertEqual(trainer.frames, 1200)
+        var losses: [Double] = []
+        let map = try XCTUnwrap(trainer.train(hidden: 16, epochs: 40, learningRate: 3e-3, batch: 64, seed: 1) { losses.append($1) })
+        XCTAssertEqual(losses.count, 40)
+        // Band 70 alone differs, by |x| against x: before = E[(|x| − x)²]/80 = E[4x²·(x<0)]/80 ≈ 2/3/80.
+        let (before, after) = map.meanSquaredErrors(on: recordings)
+        XCTAssertEqual(before, 2.0 / 3 / 80, accuracy: 0.001)
+        XCTAssertLessThan(after, before / 20, "losses \(losses)")
+        // Only band 70 is written.
+        var x = recordings[0].phone
+        x.withUnsafeMutableBufferPointer { map.apply(to: $0.baseAddress!, frames: 400) }
+        for i in x.indices where i % mels != 70 { XCTAssertEqual(x[i], recordings[0].phone[i]) }
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("phone-band-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("mlp.safetensors")
+        try map.write(to: url)
+        let back = try WhisperPhoneBandMap(contentsOf: url)
+        XCTAssertEqual(back.network?.bands, [70])
+        var y = recordings[1].phone, z = recordings[1].phone
+        y.withUnsafeMutableBufferPointer { map.apply(to: $0.baseAddress!, frames: 400) }
+        z.withUnsafeMutableBufferPointer { back.apply(to: $0.baseAddress!, frames: 400) }
+        XCTAssertEqual(y, z)
+
+        let n = try XCTUnwrap(map.network)
+        func fails(_ weights: [String: WeightEntry], _ expected: String, line: UInt = #line) throws {
+            let bad = dir.appendingPathComponent("bad.safetensors")
+            try Safetensors.write(weights, metadata: ["format": WhisperPhoneBandMap.format, "context": "0", "kind": "mlp"], to: bad)
+            XCTAssertThrowsError(try WhisperPhoneBandMap(contentsOf: bad), line: line) { e in
+                XCTAssertTrue("\(e)".contains(expected), "\(e)", line: line)
+            }
+        }
+        var parts: [String: WeightEntry] = [
+            "phone_band.hidden.weight": WeightEntry(n.hiddenWeight), "phone_band.hidden.bias": WeightEntry(n.hiddenBias),
+            "phone_band.output.weight": WeightEntry(n.outputWeight), "phone_band.output.bias": WeightEntry(n.outputBias),
+            "phone_band.bands": WeightEntry(encoding: Tensor(shape: [1], scalars: [80]), as: .i64),
+        ]
+        try fails(parts, "phone_band.bands")
+        parts["phone_band.bands"] = WeightEntry(encoding: Tensor(shape: [1], scalars: [70]), as: .i64)
+        parts["phone_band.output.bias"] = WeightEntry(Tensor(shape: [2], scalars: [0, 0]))
+        try fails(parts, "phone_band.output.bias")
+        parts["phone_band.output.bias"] = WeightEntry(n.outputBias)
+        parts["phone_band.hidden.weight"] = WeightEntry(Tensor(shape: [16, 81], repeating: 0))
+        try fails(parts, "phone_band.hidden.weight")
     }
 
     func testWriteReadAndStrictLoading() throws {
@@ -114,12 +174,12 @@ final class PhoneBandMapTests: XCTestCase {
 
     /// A folder's pairs: NAME_tel8k.wav with NAME.wav beside it, nothing else.
     func testPairsOfAFolder() throws {
-        let pairs = try WhisperPhoneBandMap.Fitter.pairs(in: SpeechFixtures.bankDev)
+        let pairs = try WhisperPhoneBandMap.pairs(in: SpeechFixtures.bankDev)
         XCTAssertEqual(pairs.count, 20)
         for p in pairs {
             XCTAssertEqual(p.phone.lastPathComponent, p.wide.deletingPathExtension().lastPathComponent + "_tel8k.wav")
         }
-        XCTAssertThrowsError(try WhisperPhoneBandMap.Fitter.pairs(in: SpeechFixtures.bankDev.appendingPathComponent("absent")))
+        XCTAssertThrowsError(try WhisperPhoneBandMap.pairs(in: SpeechFixtures.bankDev.appendingPathComponent("absent")))
     }
 
     /// The transcriber maps phone audio only: a map that wipes every feature (all weights 0)

@@ -44,6 +44,15 @@ struct TrainPhoneBandCommand: ParsableCommand {
     @Option(name: .long, help: "Ridge penalty (larger = a map closer to zero; guards against few pairs).")
     var ridge: Double = 10
 
+    @Option(name: .long, help: "Hidden units of a nonlinear map (one GELU layer, trained by Adam; 0 = a linear map fitted in closed form).")
+    var hidden: Int = 0
+
+    @Option(name: .long, help: "With --hidden: passes over all frames.")
+    var epochs: Int = 15
+
+    @Option(name: .long, help: "With --hidden: Adam learning rate.")
+    var learningRate: Float = 1e-3
+
     @Option(name: .long, help: ArgumentHelp("Pass band of the phone line in Hz: mel bands wholly inside it are kept as heard and only the others are predicted ('none': predict every band).", valueName: "low-high"))
     var keepBand: String = "300-3400"
 
@@ -66,6 +75,12 @@ struct TrainPhoneBandCommand: ParsableCommand {
         guard (0...10).contains(context) else { throw ValidationError("--context must be 0...10") }
         guard ridge > 0, ridge.isFinite else { throw ValidationError("--ridge must be a positive number") }
         _ = try keptBand
+        guard (0...4096).contains(hidden) else { throw ValidationError("--hidden must be 0...4096") }
+        guard (1...1000).contains(epochs) else { throw ValidationError("--epochs must be 1...1000") }
+        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be a positive number") }
+        if hidden > 0, keepBand != "none", (try? keptBand).map({ WhisperPhoneBandMap.bands(within: $0).count == WhisperLogMel.mels }) == true {
+            throw ValidationError("--keep-band keeps every band: nothing left to predict")
+        }
     }
 
     func run() throws {
@@ -74,22 +89,36 @@ struct TrainPhoneBandCommand: ParsableCommand {
         do {
             var pairs: [(wide: URL, phone: URL)] = []
             for folder in folders {
-                let found = try WhisperPhoneBandMap.Fitter.pairs(in: URL(fileURLWithPath: folder))
+                let found = try WhisperPhoneBandMap.pairs(in: URL(fileURLWithPath: folder))
                 if found.isEmpty { throw SpeechError.audio(path: folder, reason: "no NAME.wav / NAME_tel8k.wav pairs") }
                 pairs += found
             }
-            var fitter = WhisperPhoneBandMap.Fitter(context: context)
+            var recordings: [(wide: [Float], phone: [Float])] = []
             for (i, pair) in pairs.enumerated() {
                 if Log.stderrIsTerminal && !common.quiet { Log.info("[\(i + 1)/\(pairs.count)] \(pair.phone.lastPathComponent)") }
-                try fitter.add(wide: pair.wide, phone: pair.phone)
+                recordings.append(try WhisperPhoneBandMap.features(wide: pair.wide, phone: pair.phone))
             }
             let kept = try keptBand.map { WhisperPhoneBandMap.bands(within: $0) } ?? []
             Log.debug("mel bands kept as heard: \(kept.first.map { "\($0)...\(kept.last!)" } ?? "none")")
-            guard let map = fitter.solve(ridge: ridge, keeping: kept) else {
-                throw SpeechError.model(path: out, reason: "the regression has no solution (no frames, or non-finite features)")
+            let map: WhisperPhoneBandMap?
+            if hidden == 0 {
+                var fitter = WhisperPhoneBandMap.Fitter(context: context)
+                for r in recordings { fitter.add(wide: r.wide, phone: r.phone) }
+                map = fitter.solve(ridge: ridge, keeping: kept)
+            } else {
+                var trainer = WhisperPhoneBandMap.NetworkTrainer(context: context,
+                                                                 bands: (0..<WhisperLogMel.mels).filter { !kept.contains($0) })
+                for r in recordings { trainer.add(wide: r.wide, phone: r.phone) }
+                map = trainer.train(hidden: hidden, epochs: epochs, learningRate: learningRate, seed: common.seed) { epoch, loss in
+                    if !common.quiet { Log.info("epoch \(epoch)/\(epochs): training loss \(String(format: "%.4f", loss))") }
+                }
             }
-            let (before, after) = fitter.meanSquaredErrors(of: map)
-            Log.info("\(pairs.count) pairs, \(fitter.frames) frames: mean squared feature error \(String(format: "%.4f", before)) as heard, \(String(format: "%.4f", after)) mapped")
+            guard let map else {
+                throw SpeechError.model(path: out, reason: "no map could be fitted (no frames, or non-finite features)")
+            }
+            let frames = recordings.reduce(0) { $0 + min($1.wide.count, $1.phone.count) / WhisperLogMel.mels }
+            let (before, after) = map.meanSquaredErrors(on: recordings)
+            Log.info("\(pairs.count) pairs, \(frames) frames: mean squared feature error \(String(format: "%.4f", before)) as heard, \(String(format: "%.4f", after)) mapped")
             try map.write(to: URL(fileURLWithPath: out))
             Log.info("wrote \(out)")
         } catch {
