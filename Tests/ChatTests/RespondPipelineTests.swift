@@ -89,7 +89,10 @@ final class RespondPipelineTests: XCTestCase {
     /// Four processes play a turn of the same session at once: all four turns are recorded.
     func testConcurrentProcessesShareTheStore() throws {
         let procs = try (0..<4).map { i in try start(["respond", "--session", "shared", "--text", "hello number \(i)"]) }
-        for p in procs { XCTAssertEqual(finish(p).status, 0) }
+        for p in procs {
+            let r = finish(p)
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
         let store = try SessionStore(url: dir.appendingPathComponent("sessions.sqlite"))
         XCTAssertEqual(try store.state(of: "shared")?.turn, 4)
         XCTAssertEqual(try store.history(of: "shared").map(\.turn), [0, 1, 2, 3])

@@ -48,6 +48,24 @@ public final class SessionStore: @unchecked Sendable {
             throw ChatError.store(file: url.path, reason: msg)
         }
         sqlite3_busy_timeout(handle, busyTimeout)
+        // Several processes may create the file at once. Switching a new file to WAL can report
+        // "database is locked" without waiting for the busy timeout, so the setup is retried.
+        let deadline = Date().addingTimeInterval(Double(busyTimeout) / 1000)
+        while true {
+            do {
+                try setUp()
+                break
+            } catch {
+                let code = sqlite3_errcode(handle) & 0xff
+                guard code == SQLITE_BUSY || code == SQLITE_LOCKED, Date() < deadline else { throw error }
+                try? exec("ROLLBACK")
+                usleep(20_000)
+            }
+        }
+    }
+
+    /// Journal mode, durability and the tables (idempotent).
+    private func setUp() throws {
         try exec("PRAGMA journal_mode=WAL")
         try exec("PRAGMA synchronous=FULL")
         try exec("""
