@@ -39,16 +39,15 @@ public final class CallListener {
     ///   the recognizer's errors; the classifier's.
     public func hear(_ url: URL, agent: ChatAgent) throws -> HeardCall {
         guard FileManager.default.fileExists(atPath: url.path) else { throw ChatError.badInput("no such audio file: \(url.path)") }
-        let domain = agent.engine.domain
-        let gate = domain.asrSecondOpinionBelow
+        let gate = agent.engine.domain.asrSecondOpinionBelow
         // Without a second opinion the one decode is fused (when the domain fuses at all).
-        let first = try decode(url, domain: domain, phoneBandMap: agent.phoneBandMap, languageModel: gate == 0 ? try languageModel(for: agent) : nil)
+        let first = try decode(url, for: agent, languageModel: gate == 0 ? try languageModel(for: agent) : nil)
         let once = HeardCall(text: first.text, readings: first.readings, secondOpinion: false)
         guard gate > 0, !first.text.isEmpty else { return once }
         // `decode` gives at least one reading for a non-empty transcript.
         if let top = try agent.intentRanking(readings: first.readings).first, top.confidence >= gate { return once }
         guard let model = try languageModel(for: agent) else { return once }
-        let second = try decode(url, domain: domain, phoneBandMap: agent.phoneBandMap, languageModel: model)
+        let second = try decode(url, for: agent, languageModel: model)
         let pooled = HeardReading.pooled([first.readings, second.readings])
         let best = pooled.max { $0.logProbability < $1.logProbability }
         return HeardCall(text: best?.text.trimmingCharacters(in: .whitespacesAndNewlines) ?? first.text,
@@ -63,15 +62,17 @@ public final class CallListener {
         return languageModel
     }
 
-    /// One decode of `url` with the domain's settings, `languageModel` (if any) fused.
-    private func decode(_ url: URL, domain: Domain, phoneBandMap: WhisperPhoneBandMap?,
+    /// One decode of `url` with the agent's domain settings and phone-band map, `languageModel`
+    /// (if any) fused.
+    private func decode(_ url: URL, for agent: ChatAgent,
                         languageModel: WhisperLanguageModel?) throws -> (text: String, readings: [HeardReading]) {
+        let domain = agent.engine.domain
         var options = WhisperTranscribeOptions()
         options.beamSize = domain.asrBeamSize
         options.initialPrompt = domain.asrPrompt
         options.readings = domain.asrReadings
         options.narrowbandFoldGain = domain.asrNarrowbandFold
-        options.phoneBandMap = phoneBandMap
+        options.phoneBandMap = agent.phoneBandMap
         if let languageModel {
             options.languageModel = languageModel
             options.languageModelWeight = domain.asrLanguageModelWeight
