@@ -20,6 +20,7 @@ struct EvaluateCommand: ParsableCommand {
         """)
 
     @OptionGroup var common: CommonOptions
+    @Option(help: "Earlier transactions (e.g. the training file) as context: rows from the model's history window (14 days) before the file's first timestamp.") var history: String?
     @Option(help: "Model folder.") var model: String
     @Option(help: "Labelled transactions (IBM AML CSV).") var transactions: String?
     @Option(help: "Typology side file for per-typology recall.") var patterns: String?
@@ -30,7 +31,6 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Alert budget as a fraction of scored rows.") var budget: Double = 0.005
     @Option(help: "Decision threshold (default: the model's, chosen on validation).") var threshold: Float?
     @Flag(help: "Print one JSON object.") var json = false
-    @Flag(help: "Ignore the history stored in the model.") var noHistory = false
 
     func run() throws {
         try runReportingErrors(common) {
@@ -42,7 +42,7 @@ struct EvaluateCommand: ParsableCommand {
             if kind == "transactions" {
                 guard let tx = transactions else { throw RiskError.badArgument("give --transactions FILE") }
                 let m = try TransactionModel.load(from: dir)
-                let s = try ScoredTransactions(model: m, path: tx, useHistory: !noHistory)
+                let s = try ScoredTransactions(model: m, path: tx, history: history)
                 reportSkips(tx, s.skips)
                 let pat = try patterns.map { try readPatternFile($0) } ?? [:]
                 for i in s.inputRows where s.table.label[i] >= 0 {

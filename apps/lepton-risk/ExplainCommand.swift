@@ -18,6 +18,7 @@ struct ExplainCommand: ParsableCommand {
         """)
 
     @OptionGroup var common: CommonOptions
+    @Option(help: "Earlier transactions (e.g. the training file) as context: rows from the model's history window (14 days) before the file's first timestamp.") var history: String?
     @Option(help: "Model folder.") var model: String
     @Option(help: "Transactions the ID refers to.") var transactions: String
     @Argument(help: "Row number or account.") var id: String
@@ -26,7 +27,7 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors(common) {
             let m = try TransactionModel.load(from: URL(fileURLWithPath: model))
-            let s = try ScoredTransactions(model: m, path: transactions)
+            let s = try ScoredTransactions(model: m, path: transactions, history: history)
             let e = try Explanation(scored: s, model: m, id: id)
             emitLine(json ? e.json : e.text)
         }

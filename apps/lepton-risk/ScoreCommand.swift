@@ -22,6 +22,7 @@ struct ScoreCommand: ParsableCommand {
         """)
 
     @OptionGroup var common: CommonOptions
+    @Option(help: "Earlier transactions (e.g. the training file) as context: rows from the model's history window (14 days) before the file's first timestamp.") var history: String?
     @Option(help: "Model folder written by `train`.") var model: String
     @Option(help: "Transactions to score (IBM AML CSV).") var transactions: String?
     @Option(help: "Node features CSV (node models).") var nodes: String?
@@ -31,7 +32,6 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Print only scores at or above this value (also sets the `flagged` cut).") var threshold: Float?
     @Flag(help: "JSON lines output (default: CSV with a header).") var json = false
     @Option(help: "Score only rows r with r mod N = i (features still see the whole file).") var shard: String?
-    @Flag(help: "Ignore the history stored in the model.") var noHistory = false
 
     func run() throws {
         try runReportingErrors(common) {
@@ -43,7 +43,7 @@ struct ScoreCommand: ParsableCommand {
             if kind == "transactions" {
                 guard let tx = transactions else { throw RiskError.badArgument("this model scores transactions: give --transactions FILE") }
                 let m = try TransactionModel.load(from: dir)
-                let s = try ScoredTransactions(model: m, path: tx, useHistory: !noHistory)
+                let s = try ScoredTransactions(model: m, path: tx, history: history)
                 reportSkips(tx, s.skips)
                 let cut = threshold ?? m.config.threshold
                 let t = s.table
