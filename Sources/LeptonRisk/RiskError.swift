@@ -57,6 +57,6 @@ public struct SkipReport: Sendable {
 
     /// One line per reason, for stderr.
     public var summary: String {
-        counts.sorted { $0.value > $1.value }.map { "\($0.value) × \($0.key)" }.joined(separator: "; ")
+        counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.value) × \($0.key)" }.joined(separator: "; ")
     }
 }

@@ -74,11 +74,11 @@ public struct RiskEvaluation: Codable, Sendable {
         s += String(format: "threshold %.4f: precision %.4f", threshold, precision) + ci(precisionCI)
         s += String(format: " recall %.4f", recall) + ci(recallCI) + String(format: " minority F1 %.4f\n", minorityF1)
         s += String(format: "recall at %.2f%% alert budget: %.4f", alertBudget * 100, recallAtBudget) + ci(recallAtBudgetCI)
-        s += "\n(95% Wilson intervals in brackets)"
-        for w in warnings { s += "\nwarning: " + w }
         for (name, r) in typologies.sorted(by: { $0.key < $1.key }) {
             s += "\n  \(name): \(r.recalledAtBudget)/\(r.positives) in budget, \(r.recalledAtThreshold)/\(r.positives) above threshold"
         }
+        s += "\n(95% Wilson intervals in brackets)"
+        for w in warnings { s += "\nwarning: " + w }
         return s
     }
 }

@@ -26,22 +26,32 @@ public struct ScoredTransactions {
     ///
     /// Only history strictly before the new file is used: scoring the training file itself with
     /// itself as history must not see its rows twice.
-    public init(model: TransactionModel, path: String, history: String? = nil) throws {
+    /// - Parameters:
+    ///   - read: called with (path, bytes read so far) while files load, for progress.
+    ///   - log: one line per finished stage (rows, features, scores) with its time.
+    public init(model: TransactionModel, path: String, history: String? = nil,
+                read: ((String, Int) -> Void)? = nil, log: (String) -> Void = { _ in }) throws {
         var t = TransactionTable()
         var fresh = TransactionTable()
-        let skips = try fresh.append(csv: path, sourceIndex: 1)
+        var clock = Date()
+        func stage(_ what: String) { log("\(what) in \(String(format: "%.2f", Date().timeIntervalSince(clock))) s"); clock = Date() }
+        let skips = try fresh.append(csv: path, sourceIndex: 1, progress: read.map { r in { r(path, $0) } })
+        stage("read \(fresh.count) transactions from \(path)")
         var historySkips = SkipReport()
         if let hp = history, let firstNew = fresh.time.min() {
             var h = TransactionTable()
-            historySkips = try h.append(csv: hp, sourceIndex: 0)
+            historySkips = try h.append(csv: hp, sourceIndex: 0, progress: read.map { r in { r(hp, $0) } })
             let from = firstNew - Int32(model.config.historyDays * 1440)
             t = h.subset((0..<h.count).filter { h.time[$0] < firstNew && h.time[$0] >= from })
         }
         let offset = t.count
         t.appendRows(of: fresh)
+        if history != nil { stage("kept \(offset) history rows from the \(model.config.historyDays) days before the file") }
         table = t
         features = TransactionFeatures.compute(t)
+        stage("features of \(t.count) transactions")
         parts = model.scoreParts(t, features: features)
+        stage("scores")
         scores = parts.final
         inputRows = Array(offset..<t.count)
         historyRows = offset

@@ -53,13 +53,14 @@ public struct TransactionTable {
     /// - Throws: `RiskError.empty` for a file without data rows, `.badHeader`, `.noUsableRows`
     ///   when every row was bad, `.unreadable` on I/O errors.
     @discardableResult
-    public mutating func append(csv path: String, sourceIndex: UInt8 = 0) throws -> SkipReport {
+    /// - Parameter progress: called with the bytes read so far, once per chunk (4 MiB).
+    public mutating func append(csv path: String, sourceIndex: UInt8 = 0, progress: ((Int) -> Void)? = nil) throws -> SkipReport {
         var skips = SkipReport()
         var sawHeader = false
         var dataRow: Int32 = -1
         var kept = 0
         var key = [UInt8](repeating: 0, count: 256)
-        try CSVStream(path: path, maxFields: 16).forEachRow { r in
+        try CSVStream(path: path, maxFields: 16).forEachRow(progress: progress) { r in
             if !sawHeader {
                 sawHeader = true
                 let found = (0..<r.count).map { r.string($0).trimmingCharacters(in: .whitespaces) }
