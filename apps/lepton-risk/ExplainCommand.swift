@@ -17,7 +17,7 @@ struct ExplainCommand: ParsableCommand {
               --transactions samples/risk/transactions.csv 2079
           lepton-risk explain --model samples/risk/model \\
               --transactions samples/risk/test.csv \\
-              --history samples/risk/train.csv 070:8BC0CF5D0 --json
+              --history samples/risk/train.csv 070:006C8582C --json
         """)
 
     @OptionGroup var common: CommonOptions
