@@ -92,7 +92,9 @@ struct EvaluateCommand: ParsableCommand {
                 cut = threshold ?? m.config.threshold
             }
             if scores.isEmpty { throw RiskError.badArgument("\(transactions ?? labels ?? ""): no labelled rows to evaluate") }
-            if ys.reduce(0, +) == 0 { throw RiskError.noPositiveLabels(path: transactions ?? labels ?? "") }
+            if ys.reduce(0, +) == 0 {
+                throw RiskError.badArgument("\(transactions ?? labels ?? ""): no positive labels among the evaluated rows: recall and PR-AUC are undefined")
+            }
             let ev = RiskEvaluation(scores: scores, labels: ys, threshold: cut, budget: budget, typology: typ)
             if json { for w in ev.warnings { Log.info("warning: \(w)") } }   // the text form prints them itself
             if json {

@@ -36,6 +36,10 @@ struct SimulateCommand: ParsableCommand {
             // accounts over ten years is already far beyond what fits in memory as one string.
             guard (20...1_000_000).contains(accounts) else { throw usage("--accounts must be between 20 and 1000000, got \(accounts)") }
             guard (1...3650).contains(days) else { throw usage("--days must be between 1 and 3650, got \(days)") }
+            // About 0.6 rows per account and day, built in memory as one CSV string: bound it.
+            guard accounts * days <= 10_000_000 else {
+                throw usage("--accounts × --days must be at most 10000000 (about 6 million rows), got \(accounts * days)")
+            }
             guard patternRate.isFinite, (0...1000).contains(patternRate) else { throw usage("--pattern-rate must be between 0 and 1000") }
             var o = AMLSimulator.Options()
             o.accounts = accounts; o.days = days; o.seed = seeding.seed; o.patternRate = patternRate
