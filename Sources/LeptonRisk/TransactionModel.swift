@@ -375,14 +375,9 @@ func checkLabelCounts(positives pos: Int, negatives neg: Int, source: String) th
     if neg < 2 { throw RiskError.tooFewLabels(path: source, label: "negative", found: neg, needed: 2) }
 }
 
-func atomicWrite(_ data: Data, to url: URL) throws {
-    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    try data.write(to: tmp)
-    if rename(tmp.path, url.path) != 0 {
-        try? FileManager.default.removeItem(at: tmp)
-        throw RiskError.unreadable(path: url.path, reason: "cannot write: \(String(cString: strerror(errno)))")
-    }
-}
+/// Model files go through the engine's atomic write (unique temp name, removed on failure;
+/// its error names the file).
+func atomicWrite(_ data: Data, to url: URL) throws { try writeFileAtomically(data, to: url) }
 
 extension TransactionTable {
     /// The transactions of the last `days` days (by timestamp), as a new table.
