@@ -108,8 +108,9 @@ public struct CSVStream {
 
     /// Calls `body` for every non-empty row (the header included, as line 1).
     /// Returns the number of rows seen. Throws `RiskError.unreadable` on I/O errors.
+    /// `progress` is called after every chunk read with the bytes read so far.
     @discardableResult
-    public func forEachRow(_ body: (CSVRow) throws -> Void) throws -> Int {
+    public func forEachRow(progress: ((Int) -> Void)? = nil, _ body: (CSVRow) throws -> Void) throws -> Int {
         let fd = open(path, O_RDONLY)
         if fd < 0 { throw RiskError.unreadable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
@@ -122,6 +123,7 @@ public struct CSVStream {
         var line = 0
         var rows = 0
         var eof = false
+        var bytesRead = 0
         while !eof || filled > 0 {
             if !eof {
                 if capacity - filled < chunkSize {
@@ -132,7 +134,7 @@ public struct CSVStream {
                 }
                 let got = read(fd, buffer + filled, capacity - filled)
                 if got < 0 { throw RiskError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-                if got == 0 { eof = true } else { filled += got }
+                if got == 0 { eof = true } else { filled += got; bytesRead += got; progress?(bytesRead) }
             }
             // Split every complete row in buffer[0..<filled]; keep the tail.
             var pos = 0

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonEngine
 
 /// Why a transaction or an account scored as it did: the features that moved the score most
 /// (each replaced by its median over the loaded rows, the score recomputed), the neighbouring
@@ -123,10 +124,7 @@ public struct Explanation {
     }
 
     public var json: String {
-        func q(_ s: String) -> String {
-            let d = try? JSONSerialization.data(withJSONObject: [s], options: [])
-            return d.map { String(decoding: $0, as: UTF8.self).dropFirst().dropLast() }.map(String.init) ?? "\"\""
-        }
+        func q(_ s: String) -> String { jsonStringLiteral(s) }
         func n(_ v: Float) -> String { v.isFinite ? String(format: "%.6g", Double(v)) : "0" }
         var s = "{\"subject\":\(q(subject)),\"score\":\(n(score)),\"flagged\":\(flagged),"
         s += "\"typologies\":[\(typologies.map(q).joined(separator: ","))],"

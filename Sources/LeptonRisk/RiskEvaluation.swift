@@ -13,6 +13,15 @@ public struct RiskEvaluation: Codable, Sendable {
     public var rocAUC: Float = 0
     public var alertBudget: Double = 0.005
     public var recallAtBudget: Float = 0
+    /// 95% Wilson score intervals `[lower, upper]` of precision, recall and recall at the budget
+    /// (nil when the proportion has no denominator, e.g. precision with nothing flagged).
+    public var precisionCI: [Float]?
+    public var recallCI: [Float]?
+    public var recallAtBudgetCI: [Float]?
+    /// Cautions about the figures (a tiny test set), also printed in the text form.
+    public var warnings: [String] = []
+    /// Fewer positives than this and the figures are flagged as rough.
+    public static let minimumPositives = 30
     /// Per typology: positives and how many are inside the alert budget / above the threshold.
     public var typologies: [String: TypologyRecall] = [:]
 
@@ -33,6 +42,16 @@ public struct RiskEvaluation: Codable, Sendable {
         rocAUC = RiskMetrics.rocAUC(scores: scores, labels: labels)
         alertBudget = budget
         recallAtBudget = RiskMetrics.recallAtBudget(scores: scores, labels: labels, budget: budget)
+        var tp = 0, flagged = 0
+        for i in scores.indices where scores[i] >= threshold { flagged += 1; if labels[i] > 0.5 { tp += 1 } }
+        precisionCI = RiskMetrics.wilsonInterval(successes: tp, trials: flagged)
+        recallCI = RiskMetrics.wilsonInterval(successes: tp, trials: positives)
+        let caught = Int((recallAtBudget * Float(positives)).rounded())
+        recallAtBudgetCI = RiskMetrics.wilsonInterval(successes: caught, trials: positives)
+        if positives < Self.minimumPositives {
+            warnings.append("only \(positives) positive\(positives == 1 ? "" : "s") in the test set: precision and recall are rough "
+                            + "(see the 95% intervals); use at least \(Self.minimumPositives) positives to compare models")
+        }
         if !typology.isEmpty {
             let k = max(1, Int((Double(scores.count) * budget).rounded()))
             let order = scores.indices.sorted { scores[$0] > scores[$1] }
@@ -50,11 +69,16 @@ public struct RiskEvaluation: Codable, Sendable {
 
     /// Human-readable lines.
     public var text: String {
-        var s = String(format: "rows %d, positives %d\nPR-AUC %.4f  ROC-AUC %.4f\nthreshold %.4f: precision %.4f recall %.4f minority F1 %.4f\nrecall at %.2f%% alert budget: %.4f",
-                       rows, positives, prAUC, rocAUC, threshold, precision, recall, minorityF1, alertBudget * 100, recallAtBudget)
+        func ci(_ v: [Float]?) -> String { v.map { String(format: " [%.4f, %.4f]", Double($0[0]), Double($0[1])) } ?? "" }
+        var s = String(format: "rows %d, positives %d\nPR-AUC %.4f  ROC-AUC %.4f\n", rows, positives, prAUC, rocAUC)
+        s += String(format: "threshold %.4f: precision %.4f", threshold, precision) + ci(precisionCI)
+        s += String(format: " recall %.4f", recall) + ci(recallCI) + String(format: " minority F1 %.4f\n", minorityF1)
+        s += String(format: "recall at %.2f%% alert budget: %.4f", alertBudget * 100, recallAtBudget) + ci(recallAtBudgetCI)
         for (name, r) in typologies.sorted(by: { $0.key < $1.key }) {
             s += "\n  \(name): \(r.recalledAtBudget)/\(r.positives) in budget, \(r.recalledAtThreshold)/\(r.positives) above threshold"
         }
+        s += "\n(95% Wilson intervals in brackets)"
+        for w in warnings { s += "\nwarning: " + w }
         return s
     }
 }

@@ -59,4 +59,16 @@ public enum RiskMetrics {
         for q in 0..<min(k, order.count) where labels[order[q]] > 0.5 { tp += 1 }
         return Float(tp) / Float(P)
     }
+
+    /// Wilson score interval of a binomial proportion (Wilson 1927; Newcombe 1998, method 3),
+    /// `[lower, upper]` at the two-sided level of `z` (1.96 = 95%); nil when `trials` is 0.
+    /// Unlike the normal approximation it stays inside [0, 1] and is not empty at 0 or n
+    /// successes, which matters on the handful of positives of a small test set.
+    public static func wilsonInterval(successes k: Int, trials n: Int, z: Double = 1.959963984540054) -> [Float]? {
+        guard n > 0, k >= 0, k <= n else { return nil }
+        let p = Double(k) / Double(n), z2 = z * z, nd = Double(n)
+        let center = (p + z2 / (2 * nd)) / (1 + z2 / nd)
+        let half = z / (1 + z2 / nd) * (p * (1 - p) / nd + z2 / (4 * nd * nd)).squareRoot()
+        return [Float(max(0, center - half)), Float(min(1, center + half))]
+    }
 }

@@ -8,7 +8,7 @@ public struct TransactionModelConfig: Codable, Sendable {
     public var features: [String] = TransactionFeatures.names
     /// Score at or above which a transaction is flagged (chosen on validation: best minority F1).
     public var threshold: Float = 0.5
-    /// Days of training history kept in `history.csv` as context for incremental scoring.
+    /// Days of earlier transactions (`--history FILE`) used as context when scoring a new file.
     public var historyDays = 14
     /// Which scorer produced the final score: "trees", "gnn" or "blend".
     public var scorer = "trees"
@@ -31,17 +31,24 @@ public struct TransactionModelConfig: Codable, Sendable {
 }
 
 /// A trained transaction scorer: gradient-boosted trees on hand-made features, optionally
-/// blended with a graph neural network edge classifier, plus the recent history it needs.
+/// blended with a graph neural network edge classifier.
+///
+/// A model folder holds no customer data: weights and settings only. Scoring a new file
+/// incrementally needs the accounts' recent transactions (window counts, pass-through, cycles
+/// are per transfer and per account, which no aggregate without account ids can replace), so
+/// they are an explicit input of the scorer (`history:`), read from the user's own file.
 public struct TransactionModel {
     public var config: TransactionModelConfig
     public var trees: GradientBoostedTrees
     public var gnn: EdgeGNN?
-    /// Recent training transactions (context for window features when scoring new files).
-    public var history: TransactionTable?
+    /// True when the folder holds a `history.csv` (raw training transactions, written by
+    /// versions before issue 17): it is not read, and the program says so.
+    public var hasLegacyHistoryFile = false
 
     public static let weightsFile = "model.safetensors"
     public static let configFile = "config.json"
-    public static let historyFile = "history.csv"
+    /// The file older versions wrote into the model folder (account ids and labels).
+    public static let legacyHistoryFile = "history.csv"
 
     public struct TrainOptions: Sendable {
         public var trees = GradientBoostedTrees.Options()
@@ -177,8 +184,7 @@ public struct TransactionModel {
                              log: (String) -> Void = { _ in }) throws -> (TransactionModel, [String: Float]) {
         let labelled = (0..<t.count).filter { t.label[$0] >= 0 }
         let pos = labelled.reduce(0) { $0 + (t.label[$1] == 1 ? 1 : 0) }
-        if pos == 0 { throw RiskError.noPositiveLabels(path: source) }
-        if pos == labelled.count { throw RiskError.noNegativeLabels(path: source) }
+        try checkLabelCounts(positives: pos, negatives: labelled.count - pos, source: source)
         log("computing features for \(t.count) transactions, \(t.accountCount) accounts")
         let index = AccountIndex(t)
         let x = TransactionFeatures.compute(t, index: index)
@@ -299,14 +305,13 @@ public struct TransactionModel {
         config.trainRows = ordered.count
         config.trainPositives = pos
         config.validation = metrics
-        var model = TransactionModel(config: config, trees: stage1, gnn: gnnModel, history: nil)
-        model.history = t.recent(days: config.historyDays)
-        return (model, metrics)
+        return (TransactionModel(config: config, trees: stage1, gnn: gnnModel), metrics)
     }
 
     // MARK: Saving and loading
 
-    /// Writes `model.safetensors`, `config.json` and `history.csv` into `dir` (created if needed).
+    /// Writes `model.safetensors` and `config.json` into `dir` (created if needed); nothing else:
+    /// no transaction, account id or label of the training data.
     public func save(to dir: URL) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var tensors = trees.tensors()
@@ -315,7 +320,6 @@ public struct TransactionModel {
                               to: dir.appendingPathComponent(Self.weightsFile))
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try atomicWrite(try enc.encode(config), to: dir.appendingPathComponent(Self.configFile))
-        if let h = history { try atomicWrite(Data(h.csv().utf8), to: dir.appendingPathComponent(Self.historyFile)) }
     }
 
     /// Reads a model folder written by `save(to:)`; strict: a missing, unused or mis-shaped tensor is an error.
@@ -330,6 +334,10 @@ public struct TransactionModel {
         }
         guard config.features == TransactionFeatures.names else {
             throw RiskError.badModel(path: cfgURL.path, reason: "feature list differs from this program's (\(config.features.count) vs \(TransactionFeatures.count))")
+        }
+        guard (0...3650).contains(config.historyDays), config.threshold.isFinite,
+              (0...60).contains(config.propagationWindowDays ?? 3), config.gnnWeight.isFinite else {
+            throw RiskError.badModel(path: cfgURL.path, reason: "historyDays, threshold, gnnWeight or propagationWindowDays out of range")
         }
         let wURL = dir.appendingPathComponent(weightsFile)
         let store: WeightStore
@@ -352,25 +360,24 @@ public struct TransactionModel {
         if !store.unusedNames.isEmpty {
             throw RiskError.badModel(path: wURL.path, reason: "unused tensors: \(store.unusedNames.prefix(5).joined(separator: ", "))")
         }
-        var history: TransactionTable? = nil
-        let hURL = dir.appendingPathComponent(historyFile)
-        if FileManager.default.fileExists(atPath: hURL.path) {
-            var h = TransactionTable()
-            do { try h.append(csv: hURL.path, sourceIndex: 0) } catch RiskError.empty(_) { } // empty history is fine
-            history = h
-        }
-        return TransactionModel(config: config, trees: trees, gnn: gnn, history: history)
+        var model = TransactionModel(config: config, trees: trees, gnn: gnn)
+        model.hasLegacyHistoryFile = FileManager.default.fileExists(atPath: dir.appendingPathComponent(legacyHistoryFile).path)
+        return model
     }
 }
 
-func atomicWrite(_ data: Data, to url: URL) throws {
-    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    try data.write(to: tmp)
-    if rename(tmp.path, url.path) != 0 {
-        try? FileManager.default.removeItem(at: tmp)
-        throw RiskError.unreadable(path: url.path, reason: "cannot write: \(String(cString: strerror(errno)))")
-    }
+/// Training refuses data it cannot cross-validate: no positive, no negative, or a single row
+/// of either class (the time blocks are cut between positives, and every fold needs one).
+func checkLabelCounts(positives pos: Int, negatives neg: Int, source: String) throws {
+    if pos == 0 { throw RiskError.noPositiveLabels(path: source) }
+    if neg == 0 { throw RiskError.noNegativeLabels(path: source) }
+    if pos < 2 { throw RiskError.tooFewLabels(path: source, label: "positive", found: pos, needed: 2) }
+    if neg < 2 { throw RiskError.tooFewLabels(path: source, label: "negative", found: neg, needed: 2) }
 }
+
+/// Model files go through the engine's atomic write (unique temp name, removed on failure;
+/// its error names the file).
+func atomicWrite(_ data: Data, to url: URL) throws { try writeFileAtomically(data, to: url) }
 
 extension TransactionTable {
     /// The transactions of the last `days` days (by timestamp), as a new table.
@@ -412,7 +419,10 @@ extension TransactionTable {
     }
 }
 
-/// Two decimals for ordinary amounts, six significant digits for tiny ones (Bitcoin).
-public func formatAmount(_ v: Float) -> String {
-    v >= 1 ? String(format: "%.2f", Double(v)) : String(format: "%.6f", Double(v))
+/// Two decimals for ordinary amounts, six decimals for tiny ones (Bitcoin).
+public func formatAmount(_ v: Double) -> String {
+    v >= 1 ? String(format: "%.2f", v) : String(format: "%.6f", v)
 }
+
+/// The simulator's amounts, rounded to Float first as they always were (same seed, same files).
+public func formatAmount(_ v: Float) -> String { formatAmount(Double(v)) }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Scores of the transactions of one input file, computed with the model's history as context.
+/// Scores of the transactions of one input file, computed with earlier transactions (the
+/// caller's history file, if any) as context.
 public struct ScoredTransactions {
     /// All loaded transactions (history first, then the input file).
     public let table: TransactionTable
@@ -10,31 +11,52 @@ public struct ScoredTransactions {
     public let inputRows: [Int]
     /// Skip report of the input file.
     public let skips: SkipReport
+    /// Skip report of the history file (empty without one).
+    public let historySkips: SkipReport
+    /// Rows of the history file used as context.
+    public let historyRows: Int
     /// Feature matrix `[table.count, TransactionFeatures.count]` (kept for explanations).
     public let features: [Float]
     /// Trees, propagation and GNN parts of `scores` (for explanations).
     public let parts: TransactionModel.ScoreParts
 
-    /// Loads `path`, prepends the model's stored history that precedes the file in time (so
-    /// window features see recent activity without retraining), and scores every row.
-    public init(model: TransactionModel, path: String, useHistory: Bool = true) throws {
+    /// Loads `path`, prepends the rows of `history` (earlier transactions, e.g. the training
+    /// file) from the model's `historyDays` before the file's first timestamp, so that window
+    /// features see recent activity without retraining, and scores every row.
+    ///
+    /// Only history strictly before the new file is used: scoring the training file itself with
+    /// itself as history must not see its rows twice.
+    /// - Parameters:
+    ///   - read: called with (path, bytes read so far) while files load, for progress.
+    ///   - log: one line per finished stage (rows, features, scores) with its time.
+    public init(model: TransactionModel, path: String, history: String? = nil,
+                read: ((String, Int) -> Void)? = nil, log: (String) -> Void = { _ in }) throws {
         var t = TransactionTable()
         var fresh = TransactionTable()
-        let skips = try fresh.append(csv: path, sourceIndex: 1)
-        if useHistory, let h = model.history, h.count > 0, let firstNew = fresh.time.min() {
-            // Only history strictly before the new file: scoring the training file itself must
-            // not see its own rows twice.
-            t = h.subset((0..<h.count).filter { h.time[$0] < firstNew })
-            for k in 0..<t.count { t.source[k] = 0 }
+        var clock = Date()
+        func stage(_ what: String) { log("\(what) in \(String(format: "%.2f", Date().timeIntervalSince(clock))) s"); clock = Date() }
+        let skips = try fresh.append(csv: path, sourceIndex: 1, progress: read.map { r in { r(path, $0) } })
+        stage("read \(fresh.count) transactions from \(path)")
+        var historySkips = SkipReport()
+        if let hp = history, let firstNew = fresh.time.min() {
+            var h = TransactionTable()
+            historySkips = try h.append(csv: hp, sourceIndex: 0, progress: read.map { r in { r(hp, $0) } })
+            let from = firstNew - Int32(model.config.historyDays * 1440)
+            t = h.subset((0..<h.count).filter { h.time[$0] < firstNew && h.time[$0] >= from })
         }
         let offset = t.count
         t.appendRows(of: fresh)
+        if history != nil { stage("kept \(offset) history rows from the \(model.config.historyDays) days before the file") }
         table = t
         features = TransactionFeatures.compute(t)
+        stage("features of \(t.count) transactions")
         parts = model.scoreParts(t, features: features)
+        stage("scores")
         scores = parts.final
         inputRows = Array(offset..<t.count)
+        historyRows = offset
         self.skips = skips
+        self.historySkips = historySkips
     }
 
     /// Highest score among the input-file transactions each account sends or receives.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LeptonCLI
+import LeptonEngine
 import LeptonRisk
 
 struct EvaluateCommand: ParsableCommand {
@@ -8,20 +9,26 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Measure a model on labelled data: minority F1, precision/recall, PR-AUC, ROC-AUC, recall at an alert budget.",
         discussion: """
-        With --patterns (row_index,pattern_id,typology, as written by `simulate`), recall is also \
-        given per laundering typology. For node data with a split column, rows whose split is not \
-        `train` are evaluated (override with --split).
+        Precision, recall and recall at the budget come with 95% Wilson intervals; with fewer \
+        than 30 positives a warning says the figures are rough. With --patterns \
+        (row_index,pattern_id,typology, as written by `simulate`), recall is also given per \
+        laundering typology. For node data with a split column, rows whose split is not `train` \
+        are evaluated (override with --split).
 
         Examples:
-          lepton-risk evaluate --model model/ --transactions test.csv \\
-              --patterns test-patterns.csv
-          lepton-risk evaluate --model model/ --nodes features.csv \\
-              --edges edges.csv --labels labels.csv --split valid --json
+          lepton-risk evaluate --model samples/risk/model \\
+              --transactions samples/risk/test.csv \\
+              --history samples/risk/train.csv \\
+              --patterns samples/risk/test-patterns.csv
+          lepton-risk evaluate --model samples/risk/model \\
+              --transactions samples/risk/test.csv \\
+              --history samples/risk/train.csv --budget 0.02 --json
         """)
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Model folder.") var model: String
     @Option(help: "Labelled transactions (IBM AML CSV).") var transactions: String?
+    @Option(help: "Earlier transactions used as context (e.g. the training file).") var history: String?
     @Option(help: "Typology side file for per-typology recall.") var patterns: String?
     @Option(help: "Node features CSV.") var nodes: String?
     @Option(help: "Edges CSV.") var edges: String?
@@ -30,20 +37,40 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Alert budget as a fraction of scored rows.") var budget: Double = 0.005
     @Option(help: "Decision threshold (default: the model's, chosen on validation).") var threshold: Float?
     @Flag(help: "Print one JSON object.") var json = false
-    @Flag(help: "Ignore the history stored in the model.") var noHistory = false
+
+    /// The JSON form: the figures, the model that made them, the skipped rows.
+    struct Report: Encodable {
+        var evaluation: RiskEvaluation
+        var model: ModelIdentity
+        var skipped: [SkipCount]
+        func encode(to encoder: Encoder) throws {
+            try evaluation.encode(to: encoder)
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(model, forKey: .model); try c.encode(skipped, forKey: .skipped)
+        }
+        enum Keys: String, CodingKey { case model, skipped }
+    }
 
     func run() throws {
-        try runReportingErrors(common) {
-            guard budget > 0 && budget <= 1 else { throw RiskError.badArgument("--budget must be in (0, 1]") }
+        try runRisk(common) {
+            guard budget > 0 && budget <= 1 else { throw usage("--budget must be in (0, 1], got \(budget)") }
+            if let c = threshold, !c.isFinite { throw usage("--threshold must be a number") }
             let dir = URL(fileURLWithPath: model)
             let kind = try NodeModel.kind(of: dir)
             var scores: [Float] = [], ys: [Float] = [], typ: [Int: String] = [:]
             var cut: Float
+            var ledger = SkipLedger()
+            let identity: ModelIdentity
             if kind == "transactions" {
-                guard let tx = transactions else { throw RiskError.badArgument("give --transactions FILE") }
+                guard let tx = transactions else { throw usage("this model scores transactions: give --transactions FILE") }
                 let m = try TransactionModel.load(from: dir)
-                let s = try ScoredTransactions(model: m, path: tx, useHistory: !noHistory)
-                reportSkips(tx, s.skips)
+                warnLegacyHistory(m, model)
+                identity = try modelIdentity(dir)
+                let reading = FileReadProgress()
+                let s = try ScoredTransactions(model: m, path: tx, history: history, read: reading.update, log: { Log.debug($0) })
+                reading.finish()
+                if let h = history { ledger.add(h, s.historySkips) }
+                ledger.add(tx, s.skips)
                 let pat = try patterns.map { try readPatternFile($0) } ?? [:]
                 for i in s.inputRows where s.table.label[i] >= 0 {
                     if let p = pat[Int(s.table.row[i])] { typ[scores.count] = p }
@@ -51,9 +78,11 @@ struct EvaluateCommand: ParsableCommand {
                 }
                 cut = threshold ?? m.config.threshold
             } else {
-                guard let e = edges, let l = labels else { throw RiskError.badArgument("give --edges and --labels (and --nodes for node models)") }
+                guard let e = edges, let l = labels else { throw usage("give --edges and --labels (and --nodes for node models)") }
                 let m = try NodeModel.load(from: dir)
+                identity = try modelIdentity(dir)
                 let g = try NodeGraph.load(nodes: kind == "nodes" ? nodes : nil, edges: e, labels: l)
+                ledger.add(l, g.skips)
                 let all = try m.score(g)
                 let hasSplit = g.labelled.contains { !$0.split.isEmpty }
                 for (item, label, sp) in g.labelled {
@@ -62,13 +91,19 @@ struct EvaluateCommand: ParsableCommand {
                 }
                 cut = threshold ?? m.config.threshold
             }
-            if scores.isEmpty { throw RiskError.badArgument("no labelled rows to evaluate") }
-            if ys.reduce(0, +) == 0 { throw RiskError.noPositiveLabels(path: transactions ?? labels ?? "") }
+            if scores.isEmpty { throw RiskError.badArgument("\(transactions ?? labels ?? ""): no labelled rows to evaluate") }
+            if ys.reduce(0, +) == 0 {
+                throw RiskError.badArgument("\(transactions ?? labels ?? ""): no positive labels among the evaluated rows: recall and PR-AUC are undefined")
+            }
             let ev = RiskEvaluation(scores: scores, labels: ys, threshold: cut, budget: budget, typology: typ)
+            if json { for w in ev.warnings { Log.info("warning: \(w)") } }   // the text form prints them itself
             if json {
-                let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-                emitLine(String(decoding: try enc.encode(ev), as: UTF8.self))
-            } else { emitLine(ev.text) }
+                emitLine(try jsonLine(Report(evaluation: ev, model: identity, skipped: ledger.json)))
+            } else {
+                emitLine("model \(identity)")
+                emitLine(ev.text)
+            }
+            try ledger.finish()
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LeptonCLI
+import LeptonEngine
 import LeptonRisk
 
 struct ExplainCommand: ParsableCommand {
@@ -8,27 +9,48 @@ struct ExplainCommand: ParsableCommand {
         commandName: "explain",
         abstract: "Explain the score of a transaction (row number) or an account: drivers, neighbours, edges, typology.",
         discussion: """
-        ID is a 0-based data row of the file (e.g. `1234` or `row:1234`) or an account (`BANK:ACCOUNT` \
-        or just `ACCOUNT`).
+        ID is a 0-based data row of the file (e.g. `1234` or `row:1234`) or an account \
+        (`BANK:ACCOUNT` or just `ACCOUNT`).
 
         Examples:
-          lepton-risk explain --model model/ --transactions new.csv 1234
-          lepton-risk explain --model model/ --transactions new.csv 070:8347A2E3B \\
-              --json
+          lepton-risk explain --model samples/risk/model \\
+              --transactions samples/risk/transactions.csv 2079
+          lepton-risk explain --model samples/risk/model \\
+              --transactions samples/risk/test.csv \\
+              --history samples/risk/train.csv 070:006C8582C --json
         """)
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Model folder.") var model: String
     @Option(help: "Transactions the ID refers to.") var transactions: String
+    @Option(help: "Earlier transactions used as context (e.g. the training file).") var history: String?
     @Argument(help: "Row number or account.") var id: String
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
-        try runReportingErrors(common) {
-            let m = try TransactionModel.load(from: URL(fileURLWithPath: model))
-            let s = try ScoredTransactions(model: m, path: transactions)
+        try runRisk(common) {
+            let dir = URL(fileURLWithPath: model)
+            let m = try TransactionModel.load(from: dir)
+            warnLegacyHistory(m, model)
+            let identity = try modelIdentity(dir)
+            let reading = FileReadProgress()
+            let s = try ScoredTransactions(model: m, path: transactions, history: history, read: reading.update, log: { Log.debug($0) })
+            reading.finish()
+            var ledger = SkipLedger()
+            if let h = history { ledger.add(h, s.historySkips) }
+            ledger.add(transactions, s.skips)
             let e = try Explanation(scored: s, model: m, id: id)
-            emitLine(json ? e.json : e.text)
+            if json {
+                // The explanation's own object, with the model and the skipped rows added.
+                var obj = e.json
+                obj.removeLast()
+                obj += ",\"model\":\(try jsonLine(identity)),\"skipped\":\(try jsonLine(ledger.json))}"
+                emitLine(obj)
+            } else {
+                emitLine("model \(identity)")
+                emitLine(e.text)
+            }
+            try ledger.finish()
         }
     }
 }

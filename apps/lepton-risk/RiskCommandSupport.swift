@@ -1,23 +1,73 @@
 import ArgumentParser
 import Foundation
 import LeptonCLI
+import LeptonEngine
 import LeptonRisk
 
-/// Runs a command body: input errors become one line on stderr and exit code 1 (ExitStatus.failure).
-func runReportingErrors(_ common: CommonOptions, _ body: () throws -> Void) throws {
-    Log.level = common.logLevel
+/// Runs a lepton-risk command body with the shared conventions (`runCommand`): an error is one
+/// line `lepton-risk: error: …` on stderr with exit 64 (usage), 1 (bad input) or 3 (rows skipped).
+func runRisk(_ common: CommonOptions, _ body: () throws -> Void) throws {
     configureThreads(common.threads)
-    do { try body() }
-    catch let e as RiskError { Log.error("lepton-risk: \(e)"); throw ExitCode(ExitStatus.failure) }
-    catch let e as ExitCode { throw e }
-    catch let e as CleanExit { throw e }
-    catch { Log.error("lepton-risk: \(error)"); throw ExitCode(ExitStatus.failure) }
+    try runCommand("lepton-risk", common, body)
 }
 
-func reportSkips(_ path: String, _ r: SkipReport) {
-    guard r.total > 0 else { return }
-    Log.info("\(path): skipped \(r.total) malformed rows (\(r.summary))")
-    for e in r.examples { Log.debug("  \(e)") }
+/// A usage error (exit 64) in the one-line format.
+func usage(_ message: String) -> CLIFailure { .usage(message) }
+
+/// Parses `--shard i/N` (a usage error when malformed).
+func parseShard(_ text: String?) throws -> Shard? {
+    guard let text else { return nil }
+    do { return try Shard(text) } catch { throw usage("\(error)") }
+}
+
+/// Rows skipped while reading the inputs of one command (examples of each file's skips under -v);
+/// once the output is written, `finish()` turns any skip into exit status 3, so rows that
+/// were never scored (an unknown payment type, an absurd amount) cannot pass as a clean run.
+struct SkipLedger {
+    private(set) var counts: [String: Int] = [:]
+    private(set) var total = 0
+    private var perFile: [String] = []
+
+    mutating func add(_ path: String, _ r: SkipReport) {
+        guard r.total > 0 else { return }
+        // The counts are printed once, by finish(); -v shows the first few rows here.
+        for e in r.examples { Log.debug("  \(e)") }
+        for (k, v) in r.counts { counts[k, default: 0] += v }
+        total += r.total
+        perFile.append("\(path): \(r.total) rows skipped (\(r.summary))")
+    }
+
+    /// `[{"reason": …, "rows": n}]`, most frequent first, for JSON output.
+    var json: [SkipCount] {
+        counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { SkipCount(reason: $0.key, rows: $0.value) }
+    }
+
+    /// Throws the partial-batch failure (exit 3) when rows were skipped.
+    func finish() throws {
+        guard total > 0 else { return }
+        throw CLIFailure.partial(perFile.joined(separator: "; "))
+    }
+}
+
+struct SkipCount: Encodable {
+    var reason: String
+    var rows: Int
+}
+
+/// The model that made an output; `log` also prints it on stderr (for output that has no
+/// room for it, such as CSV).
+func modelIdentity(_ dir: URL, log: Bool = false) throws -> ModelIdentity {
+    let id = try ModelIdentity.ofRiskModel(at: dir)
+    if log { Log.info("# model \(id)") }
+    return id
+}
+
+/// Warns about a model folder written before issue 17 (it held raw transactions).
+func warnLegacyHistory(_ m: TransactionModel, _ dir: String) {
+    if m.hasLegacyHistoryFile {
+        Log.info("warning: \(dir)/\(TransactionModel.legacyHistoryFile) holds raw training transactions from an older version; "
+                 + "it is not read (pass --history FILE) and should be deleted")
+    }
 }
 
 func fmt(_ v: Float) -> String { String(format: "%.6g", Double(v)) }
@@ -30,6 +80,29 @@ struct StdoutBuffer {
         if buffer.utf8.count > 1 << 16 { flush() }
     }
     mutating func flush() {
-        if !buffer.isEmpty { FileHandle.standardOutput.write(buffer.data(using: .utf8)!); buffer = "" }
+        if !buffer.isEmpty { FileHandle.standardOutput.write(Data(buffer.utf8)); buffer = "" }
+    }
+}
+
+/// Progress of reading large transaction files (8 MB and up), by megabytes read: a 313k-row
+/// file takes seconds to load and score, and a run must show it is alive (`-q` silences it).
+final class FileReadProgress {
+    private var current: (path: String, reporter: ProgressReporter)?
+    private var small: Set<String> = []
+
+    func update(_ path: String, _ bytes: Int) {
+        if current?.path != path {
+            finish()
+            if small.contains(path) { return }
+            let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+            guard size >= 8 << 20 else { small.insert(path); return }
+            current = (path, ProgressReporter(label: "reading \(path)", total: size >> 20, unit: "MB"))
+        }
+        current?.reporter.update(done: bytes >> 20)
+    }
+
+    func finish() {
+        current?.reporter.finish()
+        current = nil
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LeptonCLI
+import LeptonEngine
 import LeptonRisk
 
 struct ScoreCommand: ParsableCommand {
@@ -8,22 +9,30 @@ struct ScoreCommand: ParsableCommand {
         commandName: "score",
         abstract: "Score transactions, accounts or graph nodes with a trained model, ranked by risk.",
         discussion: """
-        Transactions are scored together with the recent history stored in the model (rows before \
-        the file's first timestamp), so new transactions are scored incrementally, without retraining. \
-        Output is ranked (highest score first); `row` is the 0-based data row of the input file.
+        Output is ranked (highest score first); `row` is the 0-based data row of the input file. \
+        With --history (earlier transactions, e.g. the training file), the rows of the model's \
+        history window before the file's first timestamp are context for the window features, \
+        so new transactions are scored incrementally without retraining; the model folder \
+        itself holds no transactions. With --json the first line names the model and counts \
+        the skipped rows; then one line per result. Rows that cannot be read (unknown payment \
+        type, absurd amount, date outside 1900-2199) are skipped, counted on stderr, and make \
+        the exit status 3.
 
         Examples:
-          lepton-risk score --model model/ --transactions new.csv --json
-          lepton-risk score --model model/ --transactions new.csv --accounts --top 20
-          lepton-risk score --model model/ --transactions big.csv --shard 0/4 \\
-              --json > part0.jsonl
-          lepton-risk score --model node-model/ --nodes features.csv \\
-              --edges edges.csv --json
+          lepton-risk score --model samples/risk/model \\
+              --transactions samples/risk/test.csv \\
+              --history samples/risk/train.csv --top 10 --json
+          lepton-risk score --model samples/risk/model \\
+              --transactions samples/risk/transactions.csv --accounts --top 20
+          lepton-risk score --model samples/risk/model \\
+              --transactions samples/risk/transactions.csv --shard 0/4 \\
+              --json > /tmp/part0.jsonl
         """)
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Model folder written by `train`.") var model: String
     @Option(help: "Transactions to score (IBM AML CSV).") var transactions: String?
+    @Option(help: "Earlier transactions used as context (e.g. the training file).") var history: String?
     @Option(help: "Node features CSV (node models).") var nodes: String?
     @Option(help: "Edges CSV (node and edge models).") var edges: String?
     @Flag(help: "Score accounts (highest transaction score per account) instead of transactions.") var accounts = false
@@ -31,22 +40,41 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Print only scores at or above this value (also sets the `flagged` cut).") var threshold: Float?
     @Flag(help: "JSON lines output (default: CSV with a header).") var json = false
     @Option(help: "Score only rows r with r mod N = i (features still see the whole file).") var shard: String?
-    @Flag(help: "Ignore the history stored in the model.") var noHistory = false
+
+    struct Summary: Encodable {
+        var model: ModelIdentity
+        var input: String
+        var scored: Int
+        var historyRows: Int?
+        var threshold: Float
+        var skipped: [SkipCount]
+    }
 
     func run() throws {
-        try runReportingErrors(common) {
+        try runRisk(common) {
             let dir = URL(fileURLWithPath: model)
-            let shardSel = try shard.map { try Shard($0) }
-            if let k = top, k < 1 { throw RiskError.badArgument("--top must be ≥ 1") }
+            let shardSel = try parseShard(shard)
+            if let k = top, k < 1 { throw usage("--top must be at least 1, got \(k)") }
+            if let c = threshold, !c.isFinite { throw usage("--threshold must be a number") }
             let kind = try NodeModel.kind(of: dir)
             var out = StdoutBuffer()
+            var ledger = SkipLedger()
             if kind == "transactions" {
-                guard let tx = transactions else { throw RiskError.badArgument("this model scores transactions: give --transactions FILE") }
+                guard let tx = transactions else { throw usage("this model scores transactions: give --transactions FILE") }
                 let m = try TransactionModel.load(from: dir)
-                let s = try ScoredTransactions(model: m, path: tx, useHistory: !noHistory)
-                reportSkips(tx, s.skips)
+                warnLegacyHistory(m, model)
+                let identity = try modelIdentity(dir, log: !json)
+                let reading = FileReadProgress()
+                let s = try ScoredTransactions(model: m, path: tx, history: history, read: reading.update, log: { Log.debug($0) })
+                reading.finish()
+                if let h = history { ledger.add(h, s.historySkips) }
+                ledger.add(tx, s.skips)
                 let cut = threshold ?? m.config.threshold
                 let t = s.table
+                if json {
+                    out.line(try jsonLine(Summary(model: identity, input: tx, scored: s.inputRows.count,
+                                                  historyRows: history == nil ? nil : s.historyRows, threshold: cut, skipped: ledger.json)))
+                }
                 if accounts {
                     var list = s.accountScores().filter { threshold == nil || $0.score >= threshold! }
                     list.sort { $0.score > $1.score }
@@ -71,29 +99,35 @@ struct ScoreCommand: ParsableCommand {
                     }
                 }
             } else {
-                guard let e = edges else { throw RiskError.badArgument("this model scores a graph: give --edges (and --nodes for node models)") }
+                guard let e = edges else { throw usage("this model scores a graph: give --edges (and --nodes for node models)") }
+                if kind == "nodes" && nodes == nil { throw usage("this model scores nodes: give --nodes FILE") }
                 let m = try NodeModel.load(from: dir)
-                if kind == "nodes" && nodes == nil { throw RiskError.badArgument("this model scores nodes: give --nodes FILE") }
-                let g = try NodeGraph.load(nodes: kind == "nodes" ? nodes : nil, edges: e, labels: nil)
-                var gg = g
-                gg.labelsOnEdges = kind == "edges"
+                let identity = try modelIdentity(dir, log: !json)
+                var g = try NodeGraph.load(nodes: kind == "nodes" ? nodes : nil, edges: e, labels: nil)
+                g.labelsOnEdges = kind == "edges"
                 if kind == "edges" && g.edgeIDs == nil { throw RiskError.badArgument("\(e): edge models need an id column first") }
-                if gg.skips.total > 0 { Log.info("skipped \(gg.skips.total) malformed rows (\(gg.skips.summary))") }
-                let scores = try m.score(gg)
+                ledger.add(kind == "nodes" ? (nodes ?? e) : e, g.skips)
+                let scores = try m.score(g)
                 let cut = threshold ?? m.config.threshold
-                var items = (0..<gg.itemCount).filter { (shardSel?.contains($0) ?? true) && (threshold == nil || scores[$0] >= threshold!) }
+                var items = (0..<g.itemCount).filter { (shardSel?.contains($0) ?? true) && (threshold == nil || scores[$0] >= threshold!) }
                 items.sort { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
                 if let k = top { items = Array(items.prefix(k)) }
                 let key = kind == "nodes" ? "node" : "edge"
-                if !json { out.line("\(key),score,flagged") }
+                if json {
+                    out.line(try jsonLine(Summary(model: identity, input: e, scored: g.itemCount, historyRows: nil, threshold: cut,
+                                                  skipped: ledger.json)))
+                } else { out.line("\(key),score,flagged") }
                 for i in items {
-                    let id = gg.itemName(i)
-                    let idJSON = id.allSatisfy(\.isNumber) && !id.isEmpty && id.count < 16 ? id : jsonString(id)
+                    let id = g.itemName(i)
+                    // A plain JSON number only for ASCII digits without a leading zero ("007" and "½" are strings).
+                    let plain = !id.isEmpty && id.count < 16 && id.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } && (id == "0" || !id.hasPrefix("0"))
+                    let idJSON = plain ? id : jsonString(id)
                     if json { out.line("{\"\(key)\":\(idJSON),\"score\":\(fmt(scores[i])),\"flagged\":\(scores[i] >= cut)}") }
                     else { out.line("\(id),\(fmt(scores[i])),\(scores[i] >= cut ? 1 : 0)") }
                 }
             }
             out.flush()
+            try ledger.finish()
         }
     }
 }

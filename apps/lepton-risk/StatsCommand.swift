@@ -10,35 +10,43 @@ struct StatsCommand: ParsableCommand {
         abstract: "Load transactions (IBM AML CSV) and print counts: rows, accounts, labels, time span, skipped rows, load time.",
         discussion: """
         Only loads the file (streamed); nothing is trained or scored. Malformed rows are counted \
-        by reason, as every other command does.
+        by reason, as every other command does, and make the exit status 3.
 
         Examples:
           lepton-risk stats --transactions samples/risk/transactions.csv
-          lepton-risk stats --transactions big.csv --json
+          lepton-risk stats --transactions samples/risk/test.csv --json
         """)
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Transactions in the IBM AML CSV schema.") var transactions: String
     @Flag(help: "Print one JSON object.") var json = false
 
+    struct Summary: Encodable {
+        var rows: Int; var accounts: Int; var laundering: Int; var normal: Int; var unlabelled: Int
+        var skippedRows: Int; var skipped: [SkipCount]; var first: String; var last: String; var loadSeconds: Double
+    }
+
     func run() throws {
-        try runReportingErrors(common) {
+        try runRisk(common) {
             let start = Date()
             var t = TransactionTable()
-            let skips = try t.append(csv: transactions)
+            var ledger = SkipLedger()
+            let reading = FileReadProgress()
+            ledger.add(transactions, try t.append(csv: transactions, progress: { reading.update(transactions, $0) }))
+            reading.finish()
             let seconds = Date().timeIntervalSince(start)
-            reportSkips(transactions, skips)
             let first = t.time.min().map { formatTimestamp(Int($0)) } ?? ""
             let last = t.time.max().map { formatTimestamp(Int($0)) } ?? ""
             let unlabelled = t.count - t.positives - t.negatives
             if json {
-                emitLine("{\"rows\":\(t.count),\"accounts\":\(t.accountCount),\"laundering\":\(t.positives),\"normal\":\(t.negatives),"
-                         + "\"unlabelled\":\(unlabelled),\"skipped\":\(skips.total),\"first\":\(jsonString(first)),\"last\":\(jsonString(last)),"
-                         + "\"load_seconds\":\(String(format: "%.3f", seconds))}")
+                emitLine(try jsonLine(Summary(rows: t.count, accounts: t.accountCount, laundering: t.positives, normal: t.negatives,
+                                              unlabelled: unlabelled, skippedRows: ledger.total, skipped: ledger.json, first: first,
+                                              last: last, loadSeconds: (seconds * 1000).rounded() / 1000)))
             } else {
                 emitLine("\(t.count) transactions, \(t.accountCount) accounts, \(t.positives) laundering, \(t.negatives) normal, \(unlabelled) unlabelled")
-                emitLine("from \(first) to \(last); \(skips.total) rows skipped; loaded in \(String(format: "%.2f", seconds)) s")
+                emitLine("from \(first) to \(last); \(ledger.total) rows skipped; loaded in \(String(format: "%.2f", seconds)) s")
             }
+            try ledger.finish()
         }
     }
 }

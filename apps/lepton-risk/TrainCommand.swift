@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LeptonCLI
+import LeptonEngine
 import LeptonRisk
 
 struct TrainCommand: ParsableCommand {
@@ -8,63 +9,93 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a risk model on labelled transactions (IBM AML CSV) or on a node graph.",
         discussion: """
-        Transactions: rows with a blank `Is Laundering` are used as graph context but not as labels. \
-        The labelled rows are cut into 4 contiguous time blocks holding equal numbers of laundering \
-        rows; each block is scored by models trained on the others. These out-of-fold scores choose \
-        the number of trees, the neighbour-score propagation (how much the risk of the other \
-        transfers of both accounts within ±3 days raises a transfer's score), the GNN blend weight \
-        and the flagging threshold (best minority-class F1). The saved tree model is the ensemble \
-        of the fold models.
+        Transactions: rows with a blank `Is Laundering` are used as graph context but not as \
+        labels. The labelled rows are cut into 4 contiguous time blocks holding equal numbers \
+        of laundering rows; each block is scored by models trained on the others. These \
+        out-of-fold scores choose the number of trees, the neighbour-score propagation (how \
+        much the risk of the other transfers of both accounts within ±3 days raises a \
+        transfer's score), the GNN blend weight and the flagging threshold (best minority-class \
+        F1). The saved tree model is the ensemble of the fold models. Training needs at least 2 \
+        laundering and 2 normal labelled rows. The model folder holds weights and settings \
+        only, no transactions or account ids: give `score --history` the training file (or \
+        later transactions) as context instead.
 
         Examples:
-          lepton-risk train --transactions train.csv --out model/
-          lepton-risk train --nodes features.csv --edges edges.csv \\
-              --labels labels.csv --out model/
+          lepton-risk train --transactions samples/risk/train.csv \\
+              --out /tmp/risk-model --trees 50 --gnn-epochs 0
+          lepton-risk train --transactions samples/risk/train.csv \\
+              --out /tmp/risk-model-gnn --trees 50 --gnn-epochs 10 --seed 3 --json
         """)
 
     @OptionGroup var common: CommonOptions
-
     @OptionGroup var seeding: SeedOptions
     @Option(help: "Labelled transactions in the IBM AML CSV schema.") var transactions: String?
     @Option(help: "Node features CSV (id column first, then numeric features).") var nodes: String?
     @Option(help: "Edges CSV (src,dst[,relation]).") var edges: String?
     @Option(help: "Node labels CSV (id,label[,split]).") var labels: String?
     @Option(help: "Output model folder.") var out: String
-    @Option(help: "Boosting rounds of the tree model.") var trees: Int = 300
-    @Option(help: "GNN training epochs (0 = trees only).") var gnnEpochs: Int = 60
+    @Option(help: "Boosting rounds of the tree model (1 to 5000).") var trees: Int = 300
+    @Option(help: "GNN training epochs (0 = trees only; at most 10000).") var gnnEpochs: Int = 60
     @Flag(help: "Give the GNN port numbers (which counterparty, in first-contact order) as edge inputs.") var portNumbers = false
     @Flag(help: "Do not propagate neighbours' scores (trees and GNN only).") var noPropagation = false
+    @Flag(help: "Print one JSON object (model, validation figures, skipped rows).") var json = false
+
+    struct Summary: Encodable {
+        var model: ModelIdentity
+        var out: String
+        var threshold: Float
+        var scorer: String?
+        var trainRows: Int
+        var trainPositives: Int
+        var validation: [String: Float]
+        var skipped: [SkipCount]
+    }
 
     func run() throws {
-        try runReportingErrors(common) {
+        try runRisk(common) {
+            guard (1...5000).contains(trees) else { throw usage("--trees must be between 1 and 5000, got \(trees)") }
+            guard (0...10_000).contains(gnnEpochs) else { throw usage("--gnn-epochs must be between 0 and 10000, got \(gnnEpochs)") }
             let outURL = URL(fileURLWithPath: out)
+            var ledger = SkipLedger()
+            var summary: Summary
             if let tx = transactions {
                 var t = TransactionTable()
-                let r = try t.append(csv: tx)
-                reportSkips(tx, r)
+                let reading = FileReadProgress()
+                ledger.add(tx, try t.append(csv: tx, progress: { reading.update(tx, $0) }))
+                reading.finish()
                 Log.info("loaded \(t.count) transactions, \(t.accountCount) accounts, \(t.positives) labelled positive")
                 var o = TransactionModel.TrainOptions()
                 o.seed = seeding.seed; o.trees.rounds = trees; o.useGNN = gnnEpochs > 0; o.gnnEpochs = gnnEpochs
                 o.gnnPortNumbers = portNumbers; o.usePropagation = !noPropagation
                 let (model, metrics) = try TransactionModel.train(t, source: tx, options: o, log: { Log.info($0) })
                 try model.save(to: outURL)
-                Log.info("validation: " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(fmt($0.value))" }.joined(separator: ", "))
-                Log.info("model written to \(out) (threshold \(fmt(model.config.threshold)), scorer \(model.config.scorer))")
+                summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: model.config.scorer,
+                                  trainRows: model.config.trainRows, trainPositives: model.config.trainPositives,
+                                  validation: metrics, skipped: ledger.json)
             } else if let e = edges, let l = labels {
                 let g = try NodeGraph.load(nodes: nodes, edges: e, labels: l)
                 if nodes == nil && !g.labelsOnEdges {
-                    throw RiskError.badArgument("without --nodes, the edges file must start with an edge id column that the labels name")
+                    throw usage("without --nodes, the edges file must start with an edge id column that the labels name")
                 }
+                ledger.add(l, g.skips)
                 Log.info("loaded \(g.nodeCount) nodes, \(g.edgeCount) edges, \(g.labelled.count) labelled")
                 var o = NodeModel.TrainOptions()
                 o.seed = seeding.seed; o.trees.rounds = trees; o.gnnEpochs = gnnEpochs
                 let (model, metrics) = try NodeModel.train(g, source: l, options: o, log: { Log.info($0) })
                 try model.save(to: outURL)
-                Log.info("validation: " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(fmt($0.value))" }.joined(separator: ", "))
-                Log.info("model written to \(out)")
+                summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: nil,
+                                  trainRows: g.labelled.count, trainPositives: g.labelled.filter { $0.label == 1 }.count,
+                                  validation: metrics, skipped: ledger.json)
             } else {
-                throw RiskError.badArgument("give --transactions FILE, or --nodes, --edges and --labels (or --edges and --labels for labelled edges)")
+                throw usage("give --transactions FILE, or --nodes, --edges and --labels (or --edges and --labels for labelled edges)")
             }
+            if json {
+                emitLine(try jsonLine(summary))
+            } else {
+                Log.info("validation: " + summary.validation.sorted { $0.key < $1.key }.map { "\($0.key) \(fmt($0.value))" }.joined(separator: ", "))
+                emitLine("model \(summary.model) written to \(out) (threshold \(fmt(summary.threshold))\(summary.scorer.map { ", scorer \($0)" } ?? ""))")
+            }
+            try ledger.finish()
         }
     }
 }
