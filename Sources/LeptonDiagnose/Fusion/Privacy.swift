@@ -3,47 +3,33 @@ import Foundation
 /// Keeps patient identifiers out of every output.
 ///
 /// Outputs never copy DICOM header fields or report metadata; the only link to a patient is a
-/// subject ID = first 16 hex digits of SHA-256(salt ‖ identifiers). The salt comes from
-/// `$LEPTON_DIAGNOSE_SALT` (set it to get IDs that are stable across runs); without it a random
-/// salt is drawn per run, so IDs then only group the studies of one run.
-/// Evidence sentences are scrubbed of any header identifier, dates and long digit runs.
+/// subject ID = first 16 hex digits of SHA-256(salt ‖ 0x1E ‖ identifiers joined by 0x1F). The salt
+/// is the site's: `$LEPTON_DIAGNOSE_SALT` when set, else a salt file created on first use with mode
+/// 0600 (see ``site(saltFile:environment:)``), so IDs from two runs can be joined.
+/// Evidence sentences are scrubbed of header identifiers, names, dates and numbers (``TextScrubber``).
 public struct Privacy: Sendable {
     public let salt: String
 
-    public init(salt: String? = nil) {
-        if let s = salt ?? ProcessInfo.processInfo.environment["LEPTON_DIAGNOSE_SALT"], !s.isEmpty {
-            self.salt = s
-        } else {
-            var rng = SystemRandomNumberGenerator()
-            self.salt = (0..<4).map { _ in String(rng.next(), radix: 16) }.joined()
-        }
+    public init(salt: String) { self.salt = salt }
+
+    /// A random salt for this process only: IDs then group the studies of one run and nothing more.
+    public static func ephemeral() -> Privacy {
+        var rng = SystemRandomNumberGenerator()
+        return Privacy(salt: (0..<4).map { _ in String(rng.next(), radix: 16) }.joined())
     }
 
-    /// The salted subject ID for a set of identifiers (patient ID, name, study UID …), or for a file name
+    /// The subject ID of a set of identifiers (patient ID, name, study UID …), or of a file name
     /// when there are none.
     public func subjectID(_ identifiers: [String]) -> String {
         let joined = identifiers.filter { !$0.isEmpty }.joined(separator: "\u{1F}")
         return String(SHA256.hex(Array((salt + "\u{1E}" + joined).utf8)).prefix(16))
     }
 
-    /// `text` with identifier values, their name parts (DICOM `^`-separated), dates and digit runs of
-    /// 5 or more replaced by `[redacted]`.
-    public func scrub(_ text: String, identifiers: [String]) -> String {
-        var out = text
-        var parts: [String] = []
-        for id in identifiers where !id.isEmpty {
-            parts.append(id)
-            parts += id.split(whereSeparator: { $0 == "^" || $0 == " " || $0 == "=" }).map(String.init).filter { $0.count >= 2 }
-        }
-        for p in parts.sorted(by: { $0.count > $1.count }) {
-            out = out.replacingOccurrences(of: p, with: "[redacted]", options: [.caseInsensitive])
-        }
-        for pattern in [#"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b"#, #"\d{5,}"#] {
-            if let re = try? NSRegularExpression(pattern: pattern) {
-                out = re.stringByReplacingMatches(in: out, range: NSRange(out.startIndex..., in: out), withTemplate: "[redacted]")
-            }
-        }
-        return out
+    /// `text` without the study's header identifiers and person names (`headerValues`, DICOM
+    /// `^`-separated names split into parts), names found by context, dates, phone numbers and
+    /// digit runs of 5 or more: see ``TextScrubber``.
+    public func scrub(_ text: String, identifiers headerValues: [String]) -> String {
+        TextScrubber(headerValues: headerValues).scrub(text)
     }
 }
 
