@@ -22,6 +22,7 @@ public struct DiagnosePipeline: Sendable {
             let loaded = try ScanLoader.load(scanURL, size: model.config.inputSize)
             identity = loaded.identity
             names = loaded.names
+            s.model = model.identity
             s.scanFile = scanURL.lastPathComponent
             s.scanFormat = loaded.format
             s.modality = loaded.modality.isEmpty ? nil : loaded.modality

@@ -18,31 +18,31 @@ extension Privacy {
     /// else from `saltFile` (default ``defaultSaltFile(environment:)``), which is created with 256
     /// random bits and mode 0600 (its folder 0700) when it does not exist yet. Creation is atomic
     /// (written aside, then hard-linked into place), so concurrent first runs agree on one salt.
-    /// - Throws: `DiagnoseError.usage` when the file cannot be read or created, or holds no salt.
+    /// - Throws: `DiagnoseError.saltFile` when the file cannot be read or created, or holds no salt.
     public static func site(saltFile: URL? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Privacy {
         if let s = environment[saltEnvironmentVariable], !s.isEmpty { return Privacy(salt: s) }
         guard let file = saltFile ?? defaultSaltFile(environment: environment) else {
-            throw DiagnoseError.usage("no salt for subject IDs: set $HOME, \(saltEnvironmentVariable) or --salt-file")
+            throw DiagnoseError.saltFile(path: "(none)", reason: "no salt for subject IDs: set $HOME, \(saltEnvironmentVariable) or --salt-file")
         }
         if !FileManager.default.fileExists(atPath: file.path) { try createSalt(at: file) }
         let text: String
         do { text = try String(contentsOf: file, encoding: .utf8) } catch {
-            throw DiagnoseError.usage("\(file.path): cannot read the salt file: \(error.localizedDescription)")
+            throw DiagnoseError.saltFile(path: file.path, reason: "cannot read it: \(error.localizedDescription)")
         }
         let salt = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !salt.isEmpty else { throw DiagnoseError.usage("\(file.path): the salt file is empty; delete it to make a new one") }
+        guard !salt.isEmpty else { throw DiagnoseError.saltFile(path: file.path, reason: "it is empty; delete it to make a new one") }
         return Privacy(salt: salt)
     }
 
     static func createSalt(at file: URL) throws {
         let dir = file.deletingLastPathComponent()
         func fail(_ what: String) -> DiagnoseError {
-            DiagnoseError.usage("\(file.path): cannot create the salt file (\(what): \(String(cString: strerror(errno))))")
+            DiagnoseError.saltFile(path: file.path, reason: "cannot create it (\(what): \(String(cString: strerror(errno))))")
         }
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw DiagnoseError.usage("\(dir.path): cannot create the folder for the salt file: \(error.localizedDescription)")
+            throw DiagnoseError.saltFile(path: file.path, reason: "cannot create its folder: \(error.localizedDescription)")
         }
         var rng = SystemRandomNumberGenerator()
         let salt = (0..<4).map { _ -> String in let s = String(rng.next(), radix: 16); return String(repeating: "0", count: 16 - s.count) + s }.joined()

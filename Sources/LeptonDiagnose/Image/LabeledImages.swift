@@ -20,7 +20,9 @@ public struct LabeledImages: Sendable {
     /// its images (default: a binary task). Returns the rows under `val/` separately from the others.
     /// - Throws: `badLabels` for a label outside 0 ..< `classes` (a 7 in a binary task is a data
     ///   error, not a positive) or a file without any row.
-    public static func read(labels url: URL, size: Int, classes: Int = 2) throws -> (train: LabeledImages, val: LabeledImages) {
+    /// `progress` gets the number of images read so far.
+    public static func read(labels url: URL, size: Int, classes: Int = 2,
+                            progress: (Int) -> Void = { _ in }) throws -> (train: LabeledImages, val: LabeledImages) {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw DiagnoseError.badLabels(file: url.path, line: 0, reason: "cannot read: \(error.localizedDescription)")
@@ -42,6 +44,7 @@ public struct LabeledImages: Sendable {
             if parts[0].hasPrefix("val/") { val.append(file: parts[0], label: label, pixels: scan.modelInput) } else {
                 train.append(file: parts[0], label: label, pixels: scan.modelInput)
             }
+            progress(train.count + val.count)
         }
         guard train.count + val.count > 0 else { throw DiagnoseError.badLabels(file: url.path, line: 0, reason: "no file,label rows") }
         return (train, val)

@@ -39,7 +39,7 @@ public struct ReportEvaluation: Sendable {
     /// - Throws: `badLabels` for a `label` other than normal/abnormal/unindexed, a finding column
     ///   other than 0/1 (these are binary tasks), or when no row is left to score.
     public static func run(findingsCSV url: URL, subset: Subset = .all, reader: ReportReader = ReportReader(),
-                           extractor: FindingExtractor = FindingExtractor()) throws -> ReportEvaluation {
+                           extractor: FindingExtractor = FindingExtractor(), progress: (Int) -> Void = { _ in }) throws -> ReportEvaluation {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw DiagnoseError.badLabels(file: url.path, line: 0, reason: error.localizedDescription)
@@ -81,6 +81,7 @@ public struct ReportEvaluation: Sendable {
             }
             let a = extractor.analyze(report.text)
             ev.reports += 1
+            progress(ev.reports)
             for (f, t) in truth {
                 ev.perFinding[f, default: BinaryScore()].add(predicted: a.status(f) == .present, truth: t)
             }
