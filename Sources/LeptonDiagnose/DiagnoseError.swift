@@ -7,6 +7,8 @@ public enum DiagnoseError: Error, CustomStringConvertible {
     case emptyReport(file: String, reason: String)
     /// A scan could not be decoded (wraps DICOM/PNG errors as text so batch output stays uniform).
     case badScan(file: String, reason: String)
+    /// An output file (model, heatmap) could not be written.
+    case writeFailed(path: String, reason: String)
     /// The salt file for subject IDs cannot be read or created, or is empty.
     case saltFile(path: String, reason: String)
     /// A folder given as a batch holds no study (or cannot be listed).
@@ -24,6 +26,7 @@ public enum DiagnoseError: Error, CustomStringConvertible {
         case let .emptyReport(f, r): return "\(f): report has no text: \(r)"
         case let .badScan(f, r): return "\(f): cannot read scan: \(r)"
         case let .emptyFolder(p, r): return "\(p): \(r)"
+        case let .writeFailed(p, r): return "\(p): cannot write: \(r)"
         case let .saltFile(p, r): return "\(p): salt file: \(r)"
         case let .badModel(p, r): return "\(p): bad model: \(r)"
         case let .badLabels(f, l, r): return l > 0 ? "\(f):\(l): \(r)" : "\(f): \(r)"

@@ -102,7 +102,7 @@ struct EvaluateCommand: ParsableCommand {
                     text.append(String(format: "reports: n=%d (%d without text skipped) macro-F1 (5 main) %.4f abnormal F1 %.4f",
                                        ev.reports, ev.skippedEmpty, ev.macroF1Main, ev.abnormal.f1))
                     for (f, s) in ev.perFinding.sorted(by: { $0.key < $1.key }) {
-                        text.append(String(format: "  %-13@ P %.3f R %.3f F1 %.3f support %d", f as NSString, s.precision, s.recall, s.f1, s.tp + s.fn))
+                        text.append("  " + f.padding(toLength: 13, withPad: " ", startingAt: 0) + String(format: "P %.3f R %.3f F1 %.3f support %d", s.precision, s.recall, s.f1, s.tp + s.fn))
                     }
                 }
                 emitLine(json ? try jsonLine(out) : text.joined(separator: "\n"))

@@ -68,7 +68,7 @@ public struct DiagnosePipeline: Sendable {
             let data = try PNGEncoder.encode(overlay)
             try ScanClassifier.atomicWrite(data, to: url)
         } catch let e as DiagnoseError { throw e } catch {
-            throw DiagnoseError.badScan(file: url.path, reason: "cannot write heatmap: \(error)")
+            throw DiagnoseError.writeFailed(path: url.path, reason: "heatmap: \(error)")
         }
     }
 }

@@ -67,12 +67,17 @@ extension ScanClassifier {
         }
     }
 
+    /// Writes through a temporary file (unique per process and call, removed on failure) and a rename.
     static func atomicWrite(_ data: Data, to url: URL) throws {
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try data.write(to: tmp)
-        if rename(tmp.path, url.path) != 0 {
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
+        do { try data.write(to: tmp) } catch {
             try? FileManager.default.removeItem(at: tmp)
-            throw DiagnoseError.badModel(path: url.path, reason: "cannot write: \(String(cString: strerror(errno)))")
+            throw DiagnoseError.writeFailed(path: url.path, reason: (error as NSError).localizedDescription)
+        }
+        if rename(tmp.path, url.path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: tmp)
+            throw DiagnoseError.writeFailed(path: url.path, reason: reason)
         }
     }
 
