@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "LeptonRisk", dependencies: ["LeptonEngine"], swiftSettings: fast),
 
         // MARK: Shared command-line plumbing (option groups, exit codes, atomic output)
-        .target(name: "LeptonCLI", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .target(name: "LeptonCLI", dependencies: ["LeptonEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
 
         // MARK: Programs (thin: argument parsing and output)
