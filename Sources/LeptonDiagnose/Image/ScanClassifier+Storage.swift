@@ -67,16 +67,10 @@ extension ScanClassifier {
         }
     }
 
-    /// Writes through a temporary file (unique per process and call, removed on failure) and a rename.
+    /// The engine's atomic write (unique temporary name, rename, removed on failure), reported as a
+    /// diagnose error naming the file.
     static func atomicWrite(_ data: Data, to url: URL) throws {
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
-        do { try data.write(to: tmp) } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw DiagnoseError.writeFailed(path: url.path, reason: (error as NSError).localizedDescription)
-        }
-        if rename(tmp.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: tmp)
+        do { try writeFileAtomically(data, to: url) } catch WeightFormatError.cannotWrite(_, let reason) {
             throw DiagnoseError.writeFailed(path: url.path, reason: reason)
         }
     }
