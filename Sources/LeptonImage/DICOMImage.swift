@@ -114,7 +114,8 @@ public struct DICOMImage: Sendable {
             guard pixel.value.count >= frameBytes else {
                 throw DICOMError.badPixelData(file: file, reason: "pixel data has \(pixel.value.count) bytes, frame 0 needs \(frameBytes)")
             }
-            frame = Array(pixel.value[0..<frameBytes])
+            // Little endian: unpack reads frame 0 straight from the element (no copy of the pixel data).
+            frame = ds.bigEndian ? Array(pixel.value[0..<frameBytes]) : pixel.value
             if ds.bigEndian && bytesPerSample > 1 {
                 // Explicit VR Big Endian stores each word most significant byte first.
                 var i = 0

@@ -46,16 +46,13 @@ public enum ScanLoader {
                 display = try PNGDecoder.decodeGray(data: data, name: url.path, maxSide: maxDisplaySide).image
             } else {
                 let ds = try DICOMDataSet(bytes: [UInt8](data), file: url.path)
-                let img = try DICOMImage(dataSet: ds)
-                let (px, ch) = img.rendered()
-                var planar = [Float](repeating: 0, count: px.count)
-                let n = img.rows * img.columns
-                for i in 0..<n { for c in 0..<ch { planar[c * n + i] = Float(px[i * ch + c]) / 255 } }
-                let full = try PlanarImage(width: img.columns, height: img.rows, channels: ch, pixels: planar).grayscale()
-                display = try full.boxReduced(factor: PlanarImage.reductionFactor(width: full.width, height: full.height, maxSide: maxDisplaySide))
-                modality = img.modality
                 identity = [ds.string(.patientID) ?? "", ds.string(.patientName) ?? "", ds.string(.studyInstanceUID) ?? ""]
                 names = personNameTags.compactMap { ds.string($0) }.filter { !$0.isEmpty }
+                let img = try DICOMImage(dataSet: ds)
+                // Rendered and reduced pixel by pixel: no full-size rendering or float image.
+                let gray = img.grayscaleReduced(maxSide: maxDisplaySide)
+                display = try PlanarImage(width: gray.width, height: gray.height, channels: 1, pixels: gray.pixels)
+                modality = img.modality
                 format = "dicom"
             }
         } catch {
