@@ -48,7 +48,8 @@ let package = Package(
         .target(name: "LeptonChat",
                 dependencies: ["LeptonEngine", "LeptonAudio", "LeptonSpeech", "CSQLite3", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),
-        .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport", "CZlib"], swiftSettings: fast),
+        .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport", "CZlib",
+                                                        .product(name: "Crypto", package: "swift-crypto")], swiftSettings: fast),
         .target(name: "LeptonRisk", dependencies: ["LeptonEngine"], swiftSettings: fast),
 
         // MARK: Shared command-line plumbing (option groups, exit codes, atomic output)
