@@ -63,7 +63,8 @@ struct RespondCommand: ParsableCommand {
         audio read in several readings (the domain's asr_readings) readings [{text, weight}]: the \
         recognizer's best readings, whose intent rankings are mixed by these weights (with the \
         domain's asr_second_opinion_below, an unsure call's readings from both decodes).
-        Stdout carries the data; card and account numbers are masked in logs and in the store.
+        Card and account numbers keep only their last four digits on stdout, in logs and in the \
+        store (--show-card-numbers prints them in full on stdout).
         Exit status: 0 ok, 1 bad input/model/domain/store, 64 usage.
         """)
 
@@ -81,6 +82,9 @@ struct RespondCommand: ParsableCommand {
 
     @Option(name: .long, help: "Also write the reply as speech to this WAV file (needs the espeak-ng program).")
     var speak: String?
+
+    @Flag(name: .long, help: "Print card and account numbers in full (by default every output keeps only their last four digits).")
+    var showCardNumbers = false
 
     @OptionGroup var selection: AgentSelection
     @OptionGroup var common: CommonOptions
@@ -105,7 +109,7 @@ struct RespondCommand: ParsableCommand {
             } else {
                 reply = try agent.respond(text: text ?? "", session: id)
             }
-            printReply(reply, json: json)
+            printReply(reply, json: json, showCardNumbers: showCardNumbers)
             if let speak { try speaker.speak(reply.reply, to: URL(fileURLWithPath: speak)) }
         } catch {
             Log.error("lepton-chat respond: \(error)")
@@ -115,7 +119,9 @@ struct RespondCommand: ParsableCommand {
 }
 
 /// Prints a reply: JSON (one object on one line) or the reply text; details on stderr.
-func printReply(_ reply: AgentReply, json: Bool) {
+/// Card and account numbers are masked unless the user asked for them (`--show-card-numbers`).
+func printReply(_ unmasked: AgentReply, json: Bool, showCardNumbers: Bool) {
+    let reply = showCardNumbers ? unmasked : unmasked.masked
     Log.info("[\(reply.session)] intent \(reply.intent) (\(String(format: "%.2f", reply.confidence)))"
              + (reply.entities.isEmpty ? "" : " entities " + reply.entities.map { "\($0.type)=\($0.masked.value)" }.joined(separator: " ")))
     if json {

@@ -26,6 +26,9 @@ struct ShellCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per turn instead of the reply text.")
     var json = false
 
+    @Flag(name: .long, help: "Print card and account numbers in full (by default only their last four digits).")
+    var showCardNumbers = false
+
     @OptionGroup var selection: AgentSelection
     @OptionGroup var common: CommonOptions
 
@@ -61,7 +64,8 @@ struct ShellCommand: ParsableCommand {
                 } else {
                     reply = try agent.respond(text: input, session: id)
                 }
-                if interactive && !json { emitLine("bot> " + reply.reply) } else { printReply(reply, json: json) }
+                if interactive && !json { emitLine("bot> " + (showCardNumbers ? reply.reply : reply.masked.reply))
+                } else { printReply(reply, json: json, showCardNumbers: showCardNumbers) }
             } catch {
                 // One bad turn (unreadable audio) does not end the session.
                 failures += 1

@@ -34,6 +34,19 @@ public struct AgentReply: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case session, newSession = "new_session", transcript, intent, confidence, ranking, entities, reply, responses, events, state, readings
     }
+
+    /// The reply as it may be printed: card and account numbers keep only their last four digits
+    /// in the entities, and runs of 6 or more digits are masked in every text that can quote the
+    /// caller (transcript, readings, reply, slot values), as the store and the log do.
+    public var masked: AgentReply {
+        var r = self
+        r.entities = entities.map(\.masked)
+        r.transcript = maskNumbersInText(transcript)
+        r.reply = maskNumbersInText(reply)
+        r.readings = readings?.map { WeightedReading(text: maskNumbersInText($0.text), weight: $0.weight) }
+        r.state.slots = state.slots.mapValues(maskNumbersInText)
+        return r
+    }
 }
 
 /// One reading of the caller's audio from the speech recogniser's n-best list.
