@@ -48,6 +48,8 @@ public final class AudioReader {
         let opening = messages.capture { sf_open(path, Int32(SFM_READ), &sfInfo) }
         guard let opened = opening else {
             let message = String(cString: sf_strerror(nil))
+            // An Ogg file cut inside its header pages does not open: say it is cut, if it is.
+            if head.starts(with: Array("OggS".utf8)) { try AudioFileProbe.checkOggEnd(path: path, fileSize: fileSize) }
             throw AudioFileProbe.classifyOpenFailure(path: path, head: head, fileSize: fileSize, message: message)
         }
         handle = opened
