@@ -52,6 +52,8 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @OptionGroup var seeding: SeedOptions
+
     func run() throws {
         Log.level = common.logLevel
         EngineThreads.set(common.threads)
@@ -72,10 +74,10 @@ struct TrainCommand: ParsableCommand {
             Log.info("loaded \(train.count) training and \(valSet.count) validation images in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
             var opts = TrainingOptions()
             opts.epochs = epochs; opts.batchSize = batch; opts.learningRate = lr; opts.patience = patience
-            opts.seed = common.seed; opts.augment = !noAugment
+            opts.seed = seeding.seed; opts.augment = !noAugment
             let (model, summary) = try ScanClassifier.train(train: train, val: valSet, config: config, options: opts) { Log.info($0) }
             model.config.notes = [
-                "trained_on": labels, "seed": "\(common.seed)", "epochs_run": "\(summary.epochsRun)", "best_epoch": "\(summary.bestEpoch)",
+                "trained_on": labels, "seed": "\(seeding.seed)", "epochs_run": "\(summary.epochsRun)", "best_epoch": "\(summary.bestEpoch)",
                 "val_accuracy": String(format: "%.4f", summary.valAccuracy), "val_auc": String(format: "%.4f", summary.valAUC),
                 "val_ece": String(format: "%.4f", summary.valECE), "train_seconds": String(format: "%.1f", summary.seconds),
                 "threads": "\(common.threads)",
