@@ -156,6 +156,16 @@ public final class WhisperModel: @unchecked Sendable {
         return encoder
     }
 
+    /// The `WhisperSpec` revision of `model.bin` (its version, for ``identity()``).
+    public let specRevision: UInt32
+
+    /// What made a transcript, for audit: the model folder's name (`whisper-tiny.en`), the
+    /// CTranslate2 spec revision and a short SHA-256 of `model.bin` (hashed when asked: 75 MB).
+    public func identity() throws -> ModelIdentity {
+        try ModelIdentity.of(name: directory.lastPathComponent, version: "WhisperSpec revision \(specRevision)",
+                             files: [directory.appendingPathComponent("model.bin")])
+    }
+
     /// Loads `model.bin`, `config.json` and `vocabulary.txt` from `directory`.
     ///
     /// - Parameter decoderWeights: `.float16` (exact) or `.int8` (per-row scales) for the decoder.
@@ -171,6 +181,7 @@ public final class WhisperModel: @unchecked Sendable {
         guard file.specName == "WhisperSpec" else {
             throw SpeechError.model(path: binURL.path, reason: "spec \(file.specName), expected WhisperSpec")
         }
+        specRevision = file.specRevision
         let configURL = directory.appendingPathComponent("config.json")
         do {
             config = try JSONDecoder().decode(WhisperConfig.self, from: Data(contentsOf: configURL))

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonEngine
 
 /// Output formats of a transcript, written as the whisper command-line tools write them.
 public enum TranscriptFormat: String, CaseIterable, Sendable {
@@ -8,21 +9,22 @@ public enum TranscriptFormat: String, CaseIterable, Sendable {
 }
 
 extension WhisperTranscription {
-    /// The transcript in `format`. `file` is recorded in JSON only.
-    public func rendered(as format: TranscriptFormat, file: String? = nil) -> String {
+    /// The transcript in `format`. `file` and `model` (the weights that made it) are recorded in JSON only.
+    public func rendered(as format: TranscriptFormat, file: String? = nil, model: ModelIdentity? = nil) -> String {
         switch format {
         case .txt: return text + "\n"
-        case .json: return jsonLine(file: file) + "\n"
+        case .json: return jsonLine(file: file, model: model) + "\n"
         case .srt: return srt()
         case .vtt: return vtt()
         }
     }
 
-    /// One JSON object on one line: `file`, `text`, `duration`, `segments[{id, start, end, text, tokens, …}]`,
+    /// One JSON object on one line: `file`, `model` {name, version, sha256}, `text`, `duration`, `segments[{id, start, end, text, tokens, …}]`,
     /// and `readings[{text, log_probability}]` when several readings were asked for.
-    public func jsonLine(file: String?) -> String {
+    public func jsonLine(file: String?, model: ModelIdentity? = nil) -> String {
         struct Row: Encodable {
             var file: String?
+            var model: ModelIdentity?
             var text: String
             var duration: Double
             var segments: [Segment]
@@ -35,7 +37,7 @@ extension WhisperTranscription {
             var tokens: [Int]
             var temperature: Double, avg_logprob: Double, compression_ratio: Double, no_speech_prob: Double
         }
-        let row = Row(file: file, text: text, duration: Self.rounded(duration), segments: segments.enumerated().map { i, s in
+        let row = Row(file: file, model: model, text: text, duration: Self.rounded(duration), segments: segments.enumerated().map { i, s in
             Segment(id: i, start: Self.rounded(s.start), end: Self.rounded(s.end), text: s.text, tokens: s.tokens,
                     temperature: s.temperature, avg_logprob: Self.rounded(s.avgLogProb, 5),
                     compression_ratio: Self.rounded(s.compressionRatio, 5), no_speech_prob: Self.rounded(s.noSpeechProb, 5))

@@ -65,10 +65,10 @@ final class RespondPipelineTests: XCTestCase {
         var j = try json(r)
         for key in ["transcript", "intent", "confidence", "entities", "reply", "state"] { XCTAssertNotNil(j[key], key) }
         XCTAssertEqual(j["intent"] as? String, "transfer_money")
-        XCTAssertEqual((j["state"] as? [String: Any])?["requestedSlot"] as? String, "recipient")
+        XCTAssertEqual((j["state"] as? [String: Any])?["requested_slot"] as? String, "recipient")
         r = try run(["respond", "--json", "--session", "t1", "--text", "to my landlord"])
         j = try json(r)
-        XCTAssertEqual((j["state"] as? [String: Any])?["awaitingConfirmation"] as? Bool, true)
+        XCTAssertEqual((j["state"] as? [String: Any])?["awaiting_confirmation"] as? Bool, true)
         r = try run(["respond", "--session", "t1", "--text", "yes"])
         XCTAssertEqual(r.status, 0)
         XCTAssertTrue(r.stdout.contains("$250.00") && r.stdout.contains("your landlord"), r.stdout)

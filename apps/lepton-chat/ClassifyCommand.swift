@@ -14,12 +14,13 @@ struct ClassifyCommand: ParsableCommand {
         With --input every line is one sentence (empty lines included); output keeps input order.
 
         Examples:
-          lepton-chat classify --model models/banking77 \\
+          lepton-chat classify --model samples/bank/model \\
               "I still have not received my new card"
-          lepton-chat classify --model models/banking77 --json --top-k 3 \\
-              --input questions.txt
+          lepton-chat classify --model samples/bank/model --json --top-k 3 \\
+              --input samples/chat/questions.txt
 
-        JSON (one object per input line): text, intent, confidence, fallback, top_k [{intent, probability}].
+        JSON (one object per input line): text, intent, confidence, fallback, top_k [{intent, probability}], \
+        model {name, version, sha256}.
         Exit status: 0 ok, 1 bad model/input, 64 usage.
         """)
 
@@ -49,15 +50,15 @@ struct ClassifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        Log.level = common.logLevel
-        EngineThreads.set(common.threads)
-        do {
+        try runCommand("lepton-chat", common) {
+            EngineThreads.set(common.threads)
             let m = try IntentModel(folder: URL(fileURLWithPath: model),
                                     encoderFolder: encoder.map { URL(fileURLWithPath: $0) } ?? ModelCache.miniLM)
+            let identity = json ? try m.identity() : nil
             var texts: [String]
             if let input {
                 guard let data = FileManager.default.contents(atPath: input), let s = String(data: data, encoding: .utf8) else {
-                    throw IntentError.badTrainingSet(reason: "cannot read \(input) as UTF-8 text")
+                    throw CLIFailure.input("cannot read \(input) as UTF-8 text")
                 }
                 texts = s.split(separator: "\n", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }
                 if texts.last == "" { texts.removeLast() }
@@ -65,24 +66,34 @@ struct ClassifyCommand: ParsableCommand {
                 texts = [text ?? ""]
             }
             // Batches of 256 lines keep memory flat on large files while sorting each batch by length.
+            var progress = ProgressReporter(label: "classify", total: texts.count, unit: "lines")
             for start in stride(from: 0, to: texts.count, by: 256) {
                 let chunk = Array(texts[start..<min(texts.count, start + 256)])
-                for (t, p) in zip(chunk, m.predict(chunk)) {
+                for (t, p) in zip(chunk, try m.checkedPredict(chunk)) {
                     let top = p.ranking.prefix(topK)
                     if json {
-                        let o: [String: Any] = ["text": t, "intent": p.intent, "confidence": Double(p.confidence), "fallback": p.isFallback,
-                                                "top_k": top.map { ["intent": $0.intent, "probability": Double($0.probability)] }]
-                        let d = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])
-                        emitLine(String(decoding: d, as: UTF8.self))
+                        emitLine(try jsonLine(ClassifyLine(text: t, intent: p.intent, confidence: p.confidence, fallback: p.isFallback,
+                                                           topK: top.map { .init(intent: $0.intent, probability: $0.probability) },
+                                                           model: identity)))
                     } else {
                         emitLine("\(p.intent)\t\(String(format: "%.3f", p.confidence))\t"
                                  + top.map { "\($0.intent):\(String(format: "%.3f", $0.probability))" }.joined(separator: " ") + "\t\(t)")
                     }
                 }
+                if texts.count > 256 { progress.update(done: start + chunk.count) }
             }
-        } catch {
-            Log.error("lepton-chat classify: \(error)")
-            throw ExitCode(ExitStatus.failure)
+            if texts.count > 256 { progress.finish() }
         }
     }
+}
+
+/// One line of `classify --json`.
+struct ClassifyLine: Encodable {
+    struct Alternative: Encodable { var intent: String; var probability: Float }
+    var text: String
+    var intent: String
+    var confidence: Float
+    var fallback: Bool
+    var topK: [Alternative]
+    var model: ModelIdentity?
 }

@@ -22,6 +22,10 @@ struct AgentSelection: ParsableArguments {
     @Option(name: .long, help: "The day relative dates are resolved against, YYYY-MM-DD (default: today).")
     var today: String?
 
+    func validate() throws {
+        if let today, Day(iso: today) == nil { throw ValidationError("--today must be YYYY-MM-DD, got \(today)") }
+    }
+
     func load(seed: UInt64) throws -> ChatAgent {
         var day = Day(Date())
         if let today {
@@ -48,22 +52,26 @@ struct RespondCommand: ParsableCommand {
 
         Examples:
           lepton-chat respond --text "I want to send 50 dollars to my landlord" \\
-              --session s1
-          lepton-chat respond --text "yes" --session s1
-          lepton-chat respond --json ../shared/data/speech/bank-dev/change_pin_01.wav
-          lepton-chat respond --json --text "I lost my card" --model my-model \\
-              --domain my-domain.yml
-          lepton-chat respond --text "what's my balance" --speak reply.wav
+              --session s1 --store /tmp/lepton-chat-demo.sqlite
+          lepton-chat respond --text "yes" --session s1 --store /tmp/lepton-chat-demo.sqlite
+          lepton-chat respond --json --store /tmp/lepton-chat-demo.sqlite \\
+              ../shared/data/speech/bank-dev/change_pin_01.wav
+          lepton-chat respond --json --text "I lost my card" --model samples/bank/model \\
+              --domain samples/bank/domain.yml --store /tmp/lepton-chat-demo.sqlite
+          lepton-chat respond --text "what's my balance" --speak /tmp/reply.wav \\
+              --store /tmp/lepton-chat-demo.sqlite
 
         --speak runs the espeak-ng program (apt-get install espeak-ng), which Lepton does not \
         link or ship (it is GPL); the WAV is 16 kHz mono, written atomically.
 
-        JSON fields: session, new_session, transcript, intent, confidence, ranking, entities \
+        JSON fields (snake_case): session, new_session, transcript, intent, confidence, ranking, entities \
         (type, value, text, start, end, currency, role), reply, responses, events, state, and for \
         audio read in several readings (the domain's asr_readings) readings [{text, weight}]: the \
         recognizer's best readings, whose intent rankings are mixed by these weights (with the \
-        domain's asr_second_opinion_below, an unsure call's readings from both decodes).
-        Stdout carries the data; card and account numbers are masked in logs and in the store.
+        domain's asr_second_opinion_below, an unsure call's readings from both decodes), and model \
+        {name, version, sha256}: the intent model that ranked the intents.
+        Card and account numbers keep only their last four digits on stdout, in logs and in the \
+        store (--show-card-numbers prints them in full on stdout).
         Exit status: 0 ok, 1 bad input/model/domain/store, 64 usage.
         """)
 
@@ -82,6 +90,9 @@ struct RespondCommand: ParsableCommand {
     @Option(name: .long, help: "Also write the reply as speech to this WAV file (needs the espeak-ng program).")
     var speak: String?
 
+    @Flag(name: .long, help: "Print card and account numbers in full (by default every output keeps only their last four digits).")
+    var showCardNumbers = false
+
     @OptionGroup var selection: AgentSelection
     @OptionGroup var common: CommonOptions
     @OptionGroup var seeding: SeedOptions
@@ -91,8 +102,7 @@ struct RespondCommand: ParsableCommand {
     }
 
     func run() throws {
-        Log.level = common.logLevel
-        do {
+        try runCommand("lepton-chat", common) {
             let speaker = ReplySpeaker()
             // Checked before the turn, so a missing synthesizer leaves the session untouched.
             if speak != nil { _ = try speaker.requireProgram() }
@@ -106,26 +116,22 @@ struct RespondCommand: ParsableCommand {
             } else {
                 reply = try agent.respond(text: text ?? "", session: id)
             }
-            printReply(reply, json: json)
-            if let speak { try speaker.speak(reply.reply, to: URL(fileURLWithPath: speak)) }
-        } catch {
-            Log.error("lepton-chat respond: \(error)")
-            throw ExitCode(ExitStatus.failure)
+            try printReply(reply, json: json, showCardNumbers: showCardNumbers)
+            if let speak {
+                try speaker.speak(showCardNumbers ? reply.reply : reply.masked.reply, to: URL(fileURLWithPath: speak))
+            }
         }
     }
 }
 
-/// Prints a reply: JSON (one object on one line) or the reply text; details on stderr.
-func printReply(_ reply: AgentReply, json: Bool) {
+/// Prints a reply: JSON (one object on one line, snake_case keys, the intent model's identity)
+/// or the reply text; details on stderr. Card and account numbers are masked unless the user
+/// asked for them (`--show-card-numbers`).
+func printReply(_ unmasked: AgentReply, json: Bool, showCardNumbers: Bool) throws {
+    let reply = showCardNumbers ? unmasked : unmasked.masked
     Log.info("[\(reply.session)] intent \(reply.intent) (\(String(format: "%.2f", reply.confidence)))"
              + (reply.entities.isEmpty ? "" : " entities " + reply.entities.map { "\($0.type)=\($0.masked.value)" }.joined(separator: " ")))
-    if json {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        if let data = try? enc.encode(reply) { emitLine(String(decoding: data, as: UTF8.self)) }
-    } else {
-        emitLine(reply.reply)
-    }
+    emitLine(json ? try jsonLine(reply) : reply.reply)
 }
 
 /// The call listener (Whisper and the domain's language model), loaded on first use and kept

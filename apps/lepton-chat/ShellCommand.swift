@@ -14,10 +14,9 @@ struct ShellCommand: ParsableCommand {
         terminal or with piped stdin (then each turn prints exactly one line on stdout).
 
         Examples:
-          lepton-chat shell
           printf 'hi\\nsend 50 dollars to my landlord\\nyes\\n' | lepton-chat shell \\
-              --json
-          lepton-chat shell --session call-42 --store /tmp/calls.sqlite
+              --json --store /tmp/lepton-chat-demo.sqlite
+          lepton-chat shell --session call-42 --store /tmp/calls.sqlite < /dev/null
         """)
 
     @Option(name: .long, help: "Session id (default: a new random id).")
@@ -26,49 +25,50 @@ struct ShellCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per turn instead of the reply text.")
     var json = false
 
+    @Flag(name: .long, help: "Print card and account numbers in full (by default only their last four digits).")
+    var showCardNumbers = false
+
     @OptionGroup var selection: AgentSelection
     @OptionGroup var common: CommonOptions
     @OptionGroup var seeding: SeedOptions
 
     func run() throws {
-        Log.level = common.logLevel
-        let agent: ChatAgent
-        do { agent = try selection.load(seed: seeding.seed) } catch {
-            Log.error("lepton-chat shell: \(error)")
-            throw ExitCode(ExitStatus.failure)
-        }
-        var id = session ?? UUID().uuidString.lowercased()
-        let interactive = isatty(0) != 0
-        if interactive { Log.info("session \(id); type a message or an audio file path, /quit to end") }
-        var failures = 0
-        while true {
-            if interactive { FileHandle.standardError.write(Data("you> ".utf8)) }
-            guard let line = readLine(strippingNewline: true) else { break }
-            let input = line.trimmingCharacters(in: .whitespaces)
-            if input.isEmpty { continue }
-            if input == "/quit" || input == "/exit" { break }
-            if input == "/new" {
-                id = UUID().uuidString.lowercased()
-                if interactive { Log.info("new session \(id)") }
-                continue
-            }
-            do {
-                let reply: AgentReply
-                let audioExtensions: Set<String> = ["wav", "flac", "ogg", "mp3", "aiff", "aif", "au"]
-                let url = URL(fileURLWithPath: input)
-                if audioExtensions.contains(url.pathExtension.lowercased()), FileManager.default.fileExists(atPath: url.path) {
-                    let heard = try hearForChat(url, threads: common.threads, agent: agent)
-                    reply = try agent.respond(text: heard.text, session: id, allowEmpty: true, readings: heard.readings)
-                } else {
-                    reply = try agent.respond(text: input, session: id)
+        try runCommand("lepton-chat", common) {
+            let agent = try selection.load(seed: seeding.seed)
+            var id = session ?? UUID().uuidString.lowercased()
+            let interactive = isatty(0) != 0
+            if interactive { Log.info("session \(id); type a message or an audio file path, /quit to end") }
+            var failures = 0
+            while true {
+                if interactive { FileHandle.standardError.write(Data("you> ".utf8)) }
+                guard let line = readLine(strippingNewline: true) else { break }
+                let input = line.trimmingCharacters(in: .whitespaces)
+                if input.isEmpty { continue }
+                if input == "/quit" || input == "/exit" { break }
+                if input == "/new" {
+                    id = UUID().uuidString.lowercased()
+                    if interactive { Log.info("new session \(id)") }
+                    continue
                 }
-                if interactive && !json { emitLine("bot> " + reply.reply) } else { printReply(reply, json: json) }
-            } catch {
-                // One bad turn (unreadable audio) does not end the session.
-                failures += 1
-                Log.error("lepton-chat shell: \(error)")
+                do {
+                    let reply: AgentReply
+                    let audioExtensions: Set<String> = ["wav", "flac", "ogg", "mp3", "aiff", "aif", "au"]
+                    let url = URL(fileURLWithPath: input)
+                    if audioExtensions.contains(url.pathExtension.lowercased()), FileManager.default.fileExists(atPath: url.path) {
+                        let heard = try hearForChat(url, threads: common.threads, agent: agent)
+                        reply = try agent.respond(text: heard.text, session: id, allowEmpty: true, readings: heard.readings)
+                    } else {
+                        reply = try agent.respond(text: input, session: id)
+                    }
+                    if interactive && !json { emitLine("bot> " + (showCardNumbers ? reply.reply : reply.masked.reply))
+                    } else { try printReply(reply, json: json, showCardNumbers: showCardNumbers) }
+                } catch {
+                    // One bad turn (unreadable audio) does not end the session.
+                    failures += 1
+                    Log.error(errorLine("lepton-chat", describe(error)))
+                }
             }
+            if failures > 0 { throw CLIFailure.partial("\(failures) turns failed") }
         }
-        if failures > 0 { throw ExitCode(ExitStatus.partial) }
     }
 }

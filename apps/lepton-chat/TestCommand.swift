@@ -15,10 +15,12 @@ struct TestCommand: ParsableCommand {
         (rows = true intent, columns = predicted, in the model's label order; white 0 → dark blue 1).
 
         Examples:
-          lepton-chat test --model models/banking77 --data banking77-test.csv
+          lepton-chat test --model samples/bank/model --data samples/bank/asr-heard.csv
           lepton-chat test --model samples/bank/model --data samples/bank/nlu.yml \\
-              --json --confusion cm.png
+              --json --confusion /tmp/confusion.png
 
+        JSON: examples, accuracy, macro_f1, fallback_rate, accuracy_with_fallback, per_intent, \
+        most_confused, labels, unknown_labels, model {name, version, sha256}.
         Exit status: 0 ok, 1 bad model/data/output, 64 usage.
         """)
 
@@ -43,9 +45,8 @@ struct TestCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        Log.level = common.logLevel
-        EngineThreads.set(common.threads)
-        do {
+        try runCommand("lepton-chat", common) {
+            EngineThreads.set(common.threads)
             let m = try IntentModel(folder: URL(fileURLWithPath: model),
                                     encoderFolder: encoder.map { URL(fileURLWithPath: $0) } ?? ModelCache.miniLM)
             let examples = try NLUData.load(URL(fileURLWithPath: data)).labeledTexts
@@ -56,9 +57,7 @@ struct TestCommand: ParsableCommand {
             if json {
                 var e = ev
                 e.confusion = []   // large; the PNG carries it
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                emitLine(String(decoding: try enc.encode(e), as: UTF8.self))
+                emitLine(try jsonLine(TestReport(evaluation: e, model: try m.identity())))
             } else {
                 emitLine(String(format: "accuracy %.4f  macro-F1 %.4f  (%d examples; fallback rate %.4f, accuracy counting fallbacks as errors %.4f)",
                                 ev.accuracy, ev.macroF1, ev.examples, ev.fallbackRate, ev.accuracyWithFallback))
@@ -70,9 +69,6 @@ struct TestCommand: ParsableCommand {
                     for c in ev.mostConfused { emitLine("\(c.actual) → \(c.predicted): \(c.count)") }
                 }
             }
-        } catch {
-            Log.error("lepton-chat test: \(error)")
-            throw ExitCode(ExitStatus.failure)
         }
     }
 
@@ -96,5 +92,17 @@ struct TestCommand: ParsableCommand {
         }
         let data = try PNGEncoder.encode(samples: px, width: side, height: side, channels: 3)
         try writeAtomically(data, to: url)
+    }
+}
+
+/// `test --json`: the evaluation's fields and the identity of the model scored.
+struct TestReport: Encodable {
+    var evaluation: IntentEvaluation
+    var model: ModelIdentity
+    enum Key: String, CodingKey { case model }
+    func encode(to encoder: Encoder) throws {
+        try evaluation.encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(model, forKey: .model)
     }
 }

@@ -28,14 +28,17 @@ struct TrainCommand: ParsableCommand {
 
         Examples:
           lepton-chat train --data ../shared/data/banking77/train.csv \\
-              --out models/banking77
-          lepton-chat train --data samples/bank/nlu.yml --out samples/bank/model \\
+              --out /tmp/banking77-model
+          lepton-chat train --data samples/bank/nlu.yml --out /tmp/bank-model \\
               --val-fraction 0
-          lepton-chat train --data train.csv --out m --hidden 512 --epochs 40 \\
-              --threshold 0.4
-          lepton-chat train --data train.csv --out m --lexical-weight 0
+          lepton-chat train --data samples/bank/nlu.yml --out /tmp/bank-mlp \\
+              --hidden 512 --epochs 40 --threshold 0.4
+          lepton-chat train --data samples/bank/nlu.yml --out /tmp/bank-encoder-only \\
+              --lexical-weight 0 --json
 
-        Exit status: 0 ok, 1 bad data/model/output, 64 usage.
+        Progress (sentences encoded) is shown on stderr. JSON: out, labels, train_examples, \
+        validation_examples, validation_accuracy, encoding_seconds, fitting_seconds, model {name, \
+        version, sha256}, … Exit status: 0 ok, 1 bad data/model/output, 64 usage.
         """)
 
     @Option(name: .long, help: "Training data: nlu.yml/.yaml or .csv (text,category).")
@@ -122,9 +125,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        Log.level = common.logLevel
-        EngineThreads.set(common.threads)
-        do {
+        try runCommand("lepton-chat", common) {
+            EngineThreads.set(common.threads)
             let nlu = try NLUData.load(URL(fileURLWithPath: data))
             let examples = nlu.labeledTexts
             Log.info("\(examples.count) examples from \(data)")
@@ -146,13 +148,24 @@ struct TrainCommand: ParsableCommand {
                     Log.info("fine-tune epoch \(epoch): loss \(String(format: "%.4f", loss))" + (acc.map { String(format: ", validation accuracy %.4f", $0) } ?? ""))
                 }
             } else {
-                (model, report) = try IntentTrainer.train(examples, encoder: enc, options: o) { epoch, loss, acc in
+                var encoding = ProgressReporter(label: "encoding", unit: "sentences")
+                var encoded = false
+                (model, report) = try IntentTrainer.train(examples, encoder: enc, options: o, encoding: { done, total in
+                    if encoding.total != total { encoding = ProgressReporter(label: "encoding", total: total, unit: "sentences") }
+                    encoding.update(done: done)
+                    if done == total, !encoded {
+                        encoded = true
+                        encoding.finish()
+                        Log.info("fitting the intent head" + (lexicalWeight > 0 ? "s" : "") + " (\(solver.rawValue))")
+                    }
+                }) { epoch, loss, acc in
                     Log.debug("epoch \(epoch): loss \(String(format: "%.4f", loss))" + (acc.map { String(format: ", validation accuracy %.4f", $0) } ?? ""))
                 }
             }
             // The sentences for an agent's speech recognizer first: the config, written last, marks a complete folder.
             try RecognizerCorpus.write(nlu.corpusTexts, to: URL(fileURLWithPath: out))
             try model.save(to: URL(fileURLWithPath: out))
+            let identity = try IntentModel.identity(folder: URL(fileURLWithPath: out), config: model.config)
             let total = Date().timeIntervalSince(start)
             Log.info("encoded \(report.trainExamples + report.validationExamples) examples in \(String(format: "%.1f", report.encodingSeconds)) s, "
                      + (report.refittedOnAll
@@ -165,24 +178,32 @@ struct TrainCommand: ParsableCommand {
                          } ?? ""))
             }
             if json {
-                var o: [String: Any] = ["out": out, "labels": report.labels, "train_examples": report.trainExamples,
-                                        "validation_examples": report.validationExamples, "best_epoch": report.bestEpoch,
-                                        "epochs_run": report.epochsRun, "encoding_seconds": report.encodingSeconds,
-                                        "fitting_seconds": report.fittingSeconds, "total_seconds": total, "fine_tune": fineTune,
-                                        "solver": (fineTune ? IntentSolver.adam : solver).rawValue, "refitted_on_all": report.refittedOnAll]
-                if let acc = report.validationAccuracy { o["validation_accuracy"] = acc }
-                if let acc = report.encoderValidationAccuracy { o["encoder_validation_accuracy"] = acc }
-                if let acc = report.lexicalValidationAccuracy { o["lexical_validation_accuracy"] = acc }
-                let d = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
-                emitLine(String(decoding: d, as: UTF8.self))
+                emitLine(try jsonLine(TrainReport(out: out, labels: report.labels, trainExamples: report.trainExamples,
+                                                  validationExamples: report.validationExamples, bestEpoch: report.bestEpoch,
+                                                  epochsRun: report.epochsRun, encodingSeconds: report.encodingSeconds,
+                                                  fittingSeconds: report.fittingSeconds, totalSeconds: total, fineTune: fineTune,
+                                                  solver: (fineTune ? IntentSolver.adam : solver).rawValue,
+                                                  refittedOnAll: report.refittedOnAll, validationAccuracy: report.validationAccuracy,
+                                                  encoderValidationAccuracy: report.encoderValidationAccuracy,
+                                                  lexicalValidationAccuracy: report.lexicalValidationAccuracy, model: identity)))
             } else {
-                emitLine("model written to \(out)")
+                emitLine("model written to \(out) (\(identity))")
             }
-        } catch {
-            Log.error("lepton-chat train: \(error)")
-            throw ExitCode(ExitStatus.failure)
         }
     }
+}
+
+/// `train --json`: the training report and the identity of the model written.
+struct TrainReport: Encodable {
+    var out: String
+    var labels: Int
+    var trainExamples: Int, validationExamples: Int, bestEpoch: Int, epochsRun: Int
+    var encodingSeconds: Double, fittingSeconds: Double, totalSeconds: Double
+    var fineTune: Bool
+    var solver: String
+    var refittedOnAll: Bool
+    var validationAccuracy: Double?, encoderValidationAccuracy: Double?, lexicalValidationAccuracy: Double?
+    var model: ModelIdentity
 }
 
 /// `--solver lbfgs|adam`, parsed from the raw values.

@@ -28,15 +28,19 @@ struct TrainPhoneBandCommand: ParsableCommand {
         Examples:
           python3 scripts/make-asr-augmentation.py --intents all --audio-only \\
               --seed 50 --voices-per-sentence 1 --keep-audio /tmp/pairs
-          lepton-chat train-phone-band /tmp/pairs \\
-              --out samples/bank/phone-band.safetensors
-          lepton-chat train-phone-band /tmp/pairs --hidden 0 --out linear.safetensors
+          lepton-chat train-phone-band ../shared/data/speech/bank-dev \\
+              --out /tmp/phone-band.safetensors
+          lepton-chat train-phone-band ../shared/data/speech/bank-dev --hidden 0 \\
+              --out /tmp/linear.safetensors --json
           lepton-chat transcribe --phone-band-map samples/bank/phone-band.safetensors \\
               ../shared/data/speech/bank-dev/change_pin_01_tel8k.wav
         """)
 
     @Argument(help: "Folders of NAME.wav / NAME_tel8k.wav pairs.")
     var folders: [String] = []
+
+    @Flag(name: .long, help: "Print the pairs, frames and feature errors before and after the map as one JSON object.")
+    var json = false
 
     @Option(name: .long, help: "Output map file (.safetensors; written atomically).")
     var out: String
@@ -89,9 +93,8 @@ struct TrainPhoneBandCommand: ParsableCommand {
     }
 
     func run() throws {
-        Log.level = common.logLevel
-        EngineThreads.set(common.threads)
-        do {
+        try runCommand("lepton-chat", common) {
+            EngineThreads.set(common.threads)
             var pairs: [(wide: URL, phone: URL)] = []
             for folder in folders {
                 let found = try WhisperPhoneBandMap.pairs(in: URL(fileURLWithPath: folder))
@@ -99,10 +102,12 @@ struct TrainPhoneBandCommand: ParsableCommand {
                 pairs += found
             }
             var recordings: [(wide: [Float], phone: [Float])] = []
-            for (i, pair) in pairs.enumerated() {
-                if Log.stderrIsTerminal && !common.quiet { Log.info("[\(i + 1)/\(pairs.count)] \(pair.phone.lastPathComponent)") }
+            var reading = ProgressReporter(label: "reading pairs", total: pairs.count, unit: "pairs")
+            for pair in pairs {
                 recordings.append(try WhisperPhoneBandMap.features(wide: pair.wide, phone: pair.phone))
+                reading.advance()
             }
+            reading.finish()
             let kept = try keptBand.map { WhisperPhoneBandMap.bands(within: $0) } ?? []
             Log.debug("mel bands kept as heard: \(kept.first.map { "\($0)...\(kept.last!)" } ?? "none")")
             let map: WhisperPhoneBandMap?
@@ -125,10 +130,21 @@ struct TrainPhoneBandCommand: ParsableCommand {
             let (before, after) = map.meanSquaredErrors(on: recordings)
             Log.info("\(pairs.count) pairs, \(frames) frames: mean squared feature error \(String(format: "%.4f", before)) as heard, \(String(format: "%.4f", after)) mapped")
             try map.write(to: URL(fileURLWithPath: out))
-            Log.info("wrote \(out)")
-        } catch {
-            Log.error("error: \(error)")
-            throw ExitCode(ExitStatus.failure)
+            let identity = try ModelIdentity.of(name: "lepton-phone-band-map", version: hidden == 0 ? "linear" : "network \(hidden) hidden",
+                                                files: [URL(fileURLWithPath: out)])
+            Log.info("wrote \(out) (\(identity))")
+            if json {
+                emitLine(try jsonLine(PhoneBandReport(out: out, pairs: pairs.count, frames: frames, meanSquaredErrorAsHeard: Double(before),
+                                                      meanSquaredErrorMapped: Double(after), model: identity)))
+            }
         }
     }
+}
+
+/// `train-phone-band --json`: what the map does on its own pairs, and its identity.
+struct PhoneBandReport: Encodable {
+    var out: String
+    var pairs: Int, frames: Int
+    var meanSquaredErrorAsHeard: Double, meanSquaredErrorMapped: Double
+    var model: ModelIdentity
 }

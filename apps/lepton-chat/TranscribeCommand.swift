@@ -22,9 +22,12 @@ struct TranscribeCommand: ParsableCommand {
         srt and vtt print subtitles. With -o DIR, each file's output is written to DIR/NAME.EXT \
         instead; `-f all` writes txt, json, srt and vtt (to DIR, or to the current folder).
 
-        A file that cannot be read is reported on stderr and the batch goes on. Exit status: \
-        0 all files transcribed, 3 some failed, 1 all failed or the model could not be loaded, \
-        64 usage error. The model is found where scripts/bootstrap.sh put it \
+        A file that cannot be read, or whose audio is damaged or cut short, is reported on stderr \
+        (one line naming it) and the batch goes on. Two inputs that would write the same output \
+        name (a/x.wav b/x.wav, or x.wav x.flac, with -o or -f all) are refused before any work. \
+        With -f json each object also names the model that made it (`model`: name, version, sha256). \
+        Exit status: 0 all files transcribed, 3 some failed, 1 all failed (or the only file) or the \
+        model could not be loaded, 64 usage error. The model is found where scripts/bootstrap.sh put it \
         (~/.cache/lepton/models/whisper-tiny.en, or $LEPTON_MODELS) unless --model is given.
 
         Examples:
@@ -91,74 +94,93 @@ struct TranscribeCommand: ParsableCommand {
     }
 
     func run() throws {
-        Log.level = common.logLevel
-        EngineThreads.set(common.threads)
-        let formats: [TranscriptFormat] = format == "all" ? TranscriptFormat.allCases : [TranscriptFormat(rawValue: format)!]
-        let outputDir: URL? = output.map { URL(fileURLWithPath: $0) } ?? (format == "all" ? URL(fileURLWithPath: ".") : nil)
-        if let dir = outputDir {
-            do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-                Log.error("error: cannot create \(dir.path): \(error.localizedDescription)")
-                throw ExitCode(ExitStatus.failure)
+        try runCommand("lepton-chat", common) {
+            let formats: [TranscriptFormat] = format == "all" ? TranscriptFormat.allCases : [TranscriptFormat(rawValue: format)!]
+            let outputDir: URL? = output.map { URL(fileURLWithPath: $0) } ?? (format == "all" ? URL(fileURLWithPath: ".") : nil)
+            // Before any work: two inputs named alike would silently overwrite each other's output.
+            if outputDir != nil, let clash = TranscribeCommand.outputClash(files) {
+                throw CLIFailure.usage("\(clash.0) and \(clash.1) would both be written to \(clash.stem).* in \(outputDir!.path); "
+                                       + "transcribe them into separate folders")
             }
-        }
-        let whisper: WhisperModel
-        do {
-            whisper = try WhisperModel(directory: model.map { URL(fileURLWithPath: $0) } ?? ModelCache.whisperTinyEn)
-        } catch {
-            Log.error("error: \(error)" + (model == nil ? " (run scripts/bootstrap.sh, or pass --model)" : ""))
-            throw ExitCode(ExitStatus.failure)
-        }
-        var options = WhisperTranscribeOptions()
-        if let phoneBandMap {
-            do { options.phoneBandMap = try WhisperPhoneBandMap(contentsOf: URL(fileURLWithPath: phoneBandMap)) } catch {
-                Log.error("error: --phone-band-map: \(error)")
-                throw ExitCode(ExitStatus.failure)
-            }
-        }
-        options.beamSize = beamSize
-        options.narrowbandFoldGain = narrowbandFold
-        options.seed = seeding.seed
-        options.initialPrompt = prompt
-        options.readings = readings
-        if let corpus {
-            do {
-                let texts = try RecognizerCorpus.read(file: URL(fileURLWithPath: corpus))
-                options.languageModel = try RecognizerCorpus.languageModel(texts, whisper: whisper)
-                options.languageModelWeight = corpusWeight
-                Log.debug("language model of \(options.languageModel!.sentenceCount) sentences from \(corpus)")
-            } catch {
-                Log.error("error: --corpus: \(error)")
-                throw ExitCode(ExitStatus.failure)
-            }
-        }
-        let transcriber = WhisperTranscriber(model: whisper, options: options)
-        do { _ = try transcriber.initialPromptTokens() } catch {
-            Log.error("error: --prompt: \(error)")
-            throw ExitCode(ExitStatus.failure)
-        }
-
-        var failed = 0
-        for (i, path) in files.enumerated() {
-            if Log.stderrIsTerminal && !common.quiet { Log.info("[\(i + 1)/\(files.count)] \(path)") }
-            let started = Date()
-            do {
-                let result = try transcriber.transcribe(url: URL(fileURLWithPath: path))
-                Log.debug("\(path): \(String(format: "%.1f", result.duration)) s of audio in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
-                for f in formats {
-                    let rendered = result.rendered(as: f, file: path)
-                    if let dir = outputDir {
-                        let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-                        try writeAtomically(Data(rendered.utf8), to: dir.appendingPathComponent("\(stem).\(f.fileExtension)"))
-                    } else {
-                        FileHandle.standardOutput.write(Data(rendered.utf8))
-                    }
+            EngineThreads.set(common.threads)
+            if let dir = outputDir {
+                do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+                    throw CLIFailure.input("cannot create \(dir.path): \(describe(error))")
                 }
-            } catch {
-                failed += 1
-                Log.error("error: \(error)")
             }
+            let whisper: WhisperModel
+            do {
+                whisper = try WhisperModel(directory: model.map { URL(fileURLWithPath: $0) } ?? ModelCache.whisperTinyEn)
+            } catch {
+                throw CLIFailure.input("\(error)" + (model == nil ? " (run scripts/bootstrap.sh, or pass --model)" : ""))
+            }
+            // JSON names the weights that made it (hashing model.bin costs a fraction of a second).
+            let identity = formats.contains(.json) ? try whisper.identity() : nil
+            var options = WhisperTranscribeOptions()
+            if let phoneBandMap {
+                do { options.phoneBandMap = try WhisperPhoneBandMap(contentsOf: URL(fileURLWithPath: phoneBandMap)) } catch {
+                    throw CLIFailure.input("--phone-band-map: \(error)")
+                }
+            }
+            options.beamSize = beamSize
+            options.narrowbandFoldGain = narrowbandFold
+            options.seed = seeding.seed
+            options.initialPrompt = prompt
+            options.readings = readings
+            if let corpus {
+                do {
+                    let texts = try RecognizerCorpus.read(file: URL(fileURLWithPath: corpus))
+                    options.languageModel = try RecognizerCorpus.languageModel(texts, whisper: whisper)
+                    options.languageModelWeight = corpusWeight
+                    Log.debug("language model of \(options.languageModel!.sentenceCount) sentences from \(corpus)")
+                } catch {
+                    throw CLIFailure.input("--corpus: \(error)")
+                }
+            }
+            let transcriber = WhisperTranscriber(model: whisper, options: options)
+            do { _ = try transcriber.initialPromptTokens() } catch {
+                throw CLIFailure.input("--prompt: \(error)")
+            }
+
+            var failed = 0
+            var progress = ProgressReporter(label: "transcribe", total: files.count, unit: "files")
+            for path in files {
+                let started = Date()
+                do {
+                    let result = try transcriber.transcribe(url: URL(fileURLWithPath: path))
+                    Log.debug("\(path): \(String(format: "%.1f", result.duration)) s of audio in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+                    for f in formats {
+                        let rendered = result.rendered(as: f, file: path, model: identity)
+                        if let dir = outputDir {
+                            try writeAtomically(Data(rendered.utf8), to: dir.appendingPathComponent("\(TranscribeCommand.stem(path)).\(f.fileExtension)"))
+                        } else {
+                            FileHandle.standardOutput.write(Data(rendered.utf8))
+                        }
+                    }
+                } catch {
+                    failed += 1
+                    // In a batch the others go on; each failure is one line naming its file.
+                    if files.count > 1 { Log.error(errorLine("lepton-chat", describe(error))) } else { throw error }
+                }
+                if files.count > 1 { progress.advance() }
+            }
+            if files.count > 1 { progress.finish(failed > 0 ? "\(failed) failed" : "") }
+            if failed == files.count { throw CLIFailure.input("all \(failed) files failed") }
+            if failed > 0 { throw CLIFailure.partial("\(failed) of \(files.count) files failed") }
         }
-        if failed == files.count { throw ExitCode(ExitStatus.failure) }
-        if failed > 0 { throw ExitCode(ExitStatus.partial) }
+    }
+
+    /// The output name of an input: its file name without the extension.
+    static func stem(_ path: String) -> String { URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent }
+
+    /// The first two inputs whose outputs would share a name (`a/x.wav b/x.wav`, `x.wav x.flac`), if any.
+    static func outputClash(_ files: [String]) -> (String, String, stem: String)? {
+        var first: [String: String] = [:]
+        for path in files {
+            let s = stem(path)
+            if let earlier = first[s] { return (earlier, path, s) }
+            first[s] = path
+        }
+        return nil
     }
 }

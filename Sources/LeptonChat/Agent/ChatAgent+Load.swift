@@ -41,6 +41,7 @@ extension ChatAgent {
         let agent = ChatAgent(domain: d, classifier: classifier, extractor: extractor, store: s, seed: seed)
         agent.recognizerCorpus = corpus
         agent.phoneBandMap = bandMap
+        agent.modelIdentity = try (classifier as? IntentModel)?.identity()
         return agent
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonEngine
 import LeptonSpeech
 
 /// Anything that ranks intents for a text: the trained intent model, or a test double.
@@ -30,9 +31,24 @@ public struct AgentReply: Codable, Sendable {
     /// For audio heard in several readings: each reading and the weight its intent ranking had
     /// in `ranking` (absent when only the transcript was classified).
     public var readings: [WeightedReading]?
+    /// The intent model that ranked the intents (name, version, short hash of its files).
+    public var model: ModelIdentity? = nil
 
     enum CodingKeys: String, CodingKey {
-        case session, newSession = "new_session", transcript, intent, confidence, ranking, entities, reply, responses, events, state, readings
+        case session, newSession = "new_session", transcript, intent, confidence, ranking, entities, reply, responses, events, state, readings, model
+    }
+
+    /// The reply as it may be printed: card and account numbers keep only their last four digits
+    /// in the entities, and runs of 6 or more digits are masked in every text that can quote the
+    /// caller (transcript, readings, reply, slot values), as the store and the log do.
+    public var masked: AgentReply {
+        var r = self
+        r.entities = entities.map(\.masked)
+        r.transcript = maskNumbersInText(transcript)
+        r.reply = maskNumbersInText(reply)
+        r.readings = readings?.map { WeightedReading(text: maskNumbersInText($0.text), weight: $0.weight) }
+        r.state.slots = state.slots.mapValues(maskNumbersInText)
+        return r
     }
 }
 
@@ -63,6 +79,8 @@ public final class ChatAgent: @unchecked Sendable {
     /// The domain's phone-band map (`settings.asr_phone_band_map`), applied to the features of
     /// calls sampled at 8 kHz or less before Whisper hears them.
     public var phoneBandMap: WhisperPhoneBandMap?
+    /// The intent model's identity, put in every reply (set by ``load(model:domain:nlu:store:referenceDay:seed:)``).
+    public var modelIdentity: ModelIdentity?
     /// Longer inputs are cut to this many characters before understanding (the encoder reads
     /// 256 tokens anyway); the transcript returned is the full text.
     public static let maxCharacters = 2_000
@@ -110,7 +128,7 @@ public final class ChatAgent: @unchecked Sendable {
         guard let turn else { throw ChatError.badInput("no turn played") }
         return AgentReply(session: session, newSession: isNew, transcript: text, intent: turn.intent, confidence: turn.confidence,
                           ranking: Array(ranking.prefix(3)), entities: entities, reply: turn.reply, responses: turn.responses, events: turn.events,
-                          state: state, readings: weighted)
+                          state: state, readings: weighted, model: modelIdentity)
     }
 
     /// The intent ranking `respond` would give these readings (one reading: its own ranking),

@@ -4,7 +4,9 @@ import Foundation
 /// fallback threshold and margin (`settings` in domain.yml) to this raw ranking.
 extension IntentModel: IntentRanking {
     public func rank(_ text: String) throws -> [IntentScore] {
-        classify(text).map { IntentScore(name: $0.intent, confidence: Double($0.probability)) }
+        let ranked = classify(text)
+        try checkFinite(ranked.map(\.probability))
+        return ranked.map { IntentScore(name: $0.intent, confidence: Double($0.probability)) }
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// A bot's domain: what it does for each intent, the slots it fills, its forms and its
 /// responses. Read from YAML (see `samples/bank/domain.yml`):
@@ -125,7 +124,7 @@ public struct Domain: Sendable {
     public static func parse(_ text: String, file: String = "<domain>") throws -> Domain {
         func bad(_ r: String) -> ChatError { .badDomain(file: file, reason: r) }
         let root: Any?
-        do { root = try Yams.load(yaml: text) } catch {
+        do { root = try SafeYAML.load(text) } catch let e as SafeYAML.LimitExceeded { throw bad(e.description) } catch {
             throw bad("invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
         guard let top = root as? [String: Any] else { throw bad("expected a mapping at the top level") }

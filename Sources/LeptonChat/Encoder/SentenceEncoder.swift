@@ -45,6 +45,30 @@ public struct SentenceEncoder: Sendable {
         features(ids: texts.map { tokenizer.encode($0) }, layers: layers, batchSize: batchSize)
     }
 
+    /// ``features(_:layers:batchSize:)`` in slices of 2,048 sentences, calling `reporting`
+    /// (done, total) after each: the same rows, with a sign of life on large training sets.
+    public func features(_ texts: [String], layers: [Int], reporting: ((Int, Int) -> Void)?) -> Tensor {
+        let slice = 2_048
+        guard let reporting, texts.count > slice else {
+            let out = features(texts, layers: layers)
+            reporting?(texts.count, texts.count)
+            return out
+        }
+        var out = Tensor(shape: [texts.count, dimension * layers.count])
+        let width = dimension * layers.count
+        out.withUnsafeMutableBufferPointer { o in
+            for start in stride(from: 0, to: texts.count, by: slice) {
+                let end = min(texts.count, start + slice)
+                let part = features(Array(texts[start..<end]), layers: layers)
+                part.withUnsafeBufferPointer { p in
+                    for i in 0..<p.count { o[start * width + i] = p[i] }
+                }
+                reporting(end, texts.count)
+            }
+        }
+        return out
+    }
+
     /// Normalised mean-pooled states after each of `layers` for tokenised sentences, in input order.
     ///
     /// Sentences are sorted by token count and cut into packed batches of `batchSize`. With two or

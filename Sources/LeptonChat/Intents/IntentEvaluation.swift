@@ -41,7 +41,7 @@ public struct IntentEvaluation: Sendable, Codable {
         for e in examples where index[e.label] == nil {
             index[e.label] = labels.count; labels.append(e.label)
         }
-        let predictions = model.predict(examples.map(\.text))
+        let predictions = try model.checkedPredict(examples.map(\.text))
         var predicted: [Int] = [], actual: [Int] = []
         var withFallback = 0, fallbacks = 0
         for (p, e) in zip(predictions, examples) {

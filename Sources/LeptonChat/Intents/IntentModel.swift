@@ -87,6 +87,8 @@ public final class IntentModel: @unchecked Sendable {
     let head: IntentHead
     /// The TF-IDF head mixed in when `config.lexicalWeight` > 0.
     let lexical: LexicalIntentHead?
+    /// The folder the model was loaded from (nil for a model just trained in memory).
+    public private(set) var folder: URL?
 
     init(config: IntentModelConfig, encoder: SentenceEncoder, head: IntentHead, lexical: LexicalIntentHead? = nil) {
         precondition((config.lexicalWeight ?? 0 > 0) == (lexical != nil), "lexical head and lexicalWeight disagree")
@@ -138,6 +140,29 @@ public final class IntentModel: @unchecked Sendable {
             throw IntentError.badModelFolder(path: store.source, reason: "\(error)")
         }
         self.init(config: config, encoder: encoder, head: head, lexical: lexical)
+        self.folder = folder
+    }
+
+    /// What made a prediction, for audit: `lepton-intent`, the config's format and encoder, and
+    /// a short SHA-256 over the folder's config and weight files (labels and thresholds included).
+    public func identity() throws -> ModelIdentity {
+        guard let folder else { throw IntentError.badModelFolder(path: "(in memory)", reason: "not loaded from a folder: no identity") }
+        return try Self.identity(folder: folder, config: config)
+    }
+
+    /// The identity of the model saved in `folder` with `config`.
+    public static func identity(folder: URL, config: IntentModelConfig) throws -> ModelIdentity {
+        let files = [IntentModelConfig.fileName, IntentModelConfig.headFileName, LexicalIntentHead.lexiconFileName, LexicalIntentHead.weightsFileName]
+            .map { folder.appendingPathComponent($0) }.filter { FileManager.default.fileExists(atPath: $0.path) }
+        return try ModelIdentity.of(name: "lepton-intent", version: "format \(config.format), \(config.encoder)", files: files)
+    }
+
+    /// Throws when a probability is NaN or infinite: finite weights can still overflow (1e38
+    /// times a feature), and a NaN confidence must be an error naming the model, not an answer.
+    func checkFinite(_ probabilities: [Float]) throws {
+        guard let bad = probabilities.first(where: { !$0.isFinite }) else { return }
+        throw IntentError.badModelFolder(path: folder?.path ?? "(in memory)",
+                                         reason: "its weights give a non-finite probability (\(bad)); retrain or restore the model")
     }
 
     /// Writes `intent-model.json`, `head.safetensors` and, with an n-gram head, `lexicon.json` and
@@ -217,6 +242,13 @@ public final class IntentModel: @unchecked Sendable {
     }
 
     public func predict(_ text: String) -> IntentPrediction { predict([text])[0] }
+
+    /// ``predict(_:)``, refusing non-finite probabilities with an error naming the model.
+    public func checkedPredict(_ texts: [String]) throws -> [IntentPrediction] {
+        let ranked = classify(texts)
+        for r in ranked { try checkFinite(r.map(\.probability)) }
+        return ranked.map(decide)
+    }
 
     func decide(_ ranking: [(intent: String, probability: Float)]) -> IntentPrediction {
         let top = ranking.first?.probability ?? 0

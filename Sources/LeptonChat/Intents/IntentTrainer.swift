@@ -88,8 +88,11 @@ public enum IntentTrainer {
     public typealias Progress = (Int, Double, Double?) -> Void
 
     /// Trains on `(text, label)` pairs. Each distinct sentence is encoded once.
+    /// - Parameter encoding: called as sentences are encoded (done, total): encoding is most of
+    ///   the time (2 minutes for BANKING77), so a program can show it is alive.
     public static func train(_ examples: [(text: String, label: String)], encoder: SentenceEncoder,
                              options: IntentTrainingOptions = IntentTrainingOptions(),
+                             encoding: ((Int, Int) -> Void)? = nil,
                              progress: Progress? = nil) throws -> (IntentModel, IntentTrainingReport) {
         guard !examples.isEmpty else { throw IntentError.badTrainingSet(reason: "no examples") }
         let labels = Array(Set(examples.map(\.label))).sorted()
@@ -109,7 +112,7 @@ public enum IntentTrainer {
         for e in examples {
             if let r = row[e.text] { exampleRow.append(r) } else { row[e.text] = unique.count; exampleRow.append(unique.count); unique.append(e.text) }
         }
-        let features = encoder.features(unique, layers: options.featureLayers)
+        let features = encoder.features(unique, layers: options.featureLayers, reporting: encoding)
         let encodingSeconds = Date().timeIntervalSince(t0)
         let (head, report) = fit(features: features, exampleRow: exampleRow, y: y, classes: labels.count,
                                  options: options, progress: progress)

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// An entity marked in a training example: `[text](entity)`, `[text](entity:value)` or
 /// `[text]{"entity": "…", "value": "…", "role": "…"}`.
@@ -85,10 +84,11 @@ public struct NLUData: Sendable {
         }
         switch url.pathExtension.lowercased() {
         case "yml", "yaml":
-            if let recipe = try? Yams.load(yaml: text) as? [String: Any], let sources = recipe["sources"] {
+            let root = try yamlRoot(text, file: url.path)
+            if let recipe = root as? [String: Any], let sources = recipe["sources"] {
                 return try loadRecipe(sources, file: url)
             }
-            var data = try parseYAML(text, file: url.path)
+            var data = try parseYAML(root, file: url.path)
             data.corpusTexts = data.examples.map(\.text)
             return data
         case "csv":
@@ -156,7 +156,8 @@ public struct NLUData: Sendable {
             }
             let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
                 : file.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL
-            guard url.pathExtension.lowercased() == "csv" || (try? Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any])?["sources"] == nil else {
+            guard url.pathExtension.lowercased() == "csv"
+                    || ((try? String(contentsOf: url, encoding: .utf8)).flatMap { try? yamlRoot($0, file: url.path) } as? [String: Any])?["sources"] == nil else {
                 throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): recipes cannot include recipes")
             }
             var part = try load(url)
@@ -200,11 +201,16 @@ public struct NLUData: Sendable {
 
     // MARK: YAML
 
-    static func parseYAML(_ text: String, file: String) throws -> NLUData {
-        let root: Any?
-        do { root = try Yams.load(yaml: text) } catch {
+    /// The YAML document in `text`, read within ``SafeYAML``'s limits.
+    static func yamlRoot(_ text: String, file: String) throws -> Any? {
+        do { return try SafeYAML.load(text) } catch let e as SafeYAML.LimitExceeded {
+            throw ChatError.badTrainingData(file: file, reason: e.description)
+        } catch {
             throw ChatError.badTrainingData(file: file, reason: "invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
+    }
+
+    static func parseYAML(_ root: Any?, file: String) throws -> NLUData {
         guard let top = root as? [String: Any], let items = top["nlu"] as? [Any] else {
             throw ChatError.badTrainingData(file: file, reason: "expected a top-level `nlu:` list")
         }
