@@ -10,29 +10,49 @@ public enum Currency {
         1, 0.92, 0.79, 150, 7.15, 83, 0.000035, 1.36, 1.52, 5.04, 0.90, 18.3, 91.4, 3.69, 3.69,
     ]
 
-    /// Index of `name` in `names`, or nil.
-    public static func index(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt8? {
-        for (i, name) in utf8Names.enumerated() where name.count == n {
-            var same = true
-            for k in 0..<n where name[k] != p[k] { same = false; break }
-            if same { return UInt8(i) }
-        }
-        return nil
-    }
+    /// ISO 4217 codes of the same currencies, in `names` order. Bitcoin has no ISO code: `XBT`
+    /// (the ISO-style code exchanges use) and `BTC` are both accepted.
+    public static let isoCodes: [[String]] = [
+        ["USD"], ["EUR"], ["GBP"], ["JPY"], ["CNY"], ["INR"], ["XBT", "BTC"], ["CAD"],
+        ["AUD"], ["BRL"], ["CHF"], ["MXN"], ["RUB"], ["ILS"], ["SAR"],
+    ]
 
-    static let utf8Names: [[UInt8]] = names.map { Array($0.utf8) }
+    /// Index in `names` of an IBM name (`UK Pound`) or an ISO 4217 code (`GBP`), compared
+    /// without regard to ASCII case; nil when neither.
+    public static func index(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt8? { lookup.index(p, n) }
+
+    static let lookup = NameTable(names.indices.map { i in [names[i]] + isoCodes[i] })
 }
 
 /// Payment formats of the IBM AML schema.
 public enum PaymentFormat {
     public static let names: [String] = ["ACH", "Bitcoin", "Cash", "Cheque", "Credit Card", "Reinvestment", "Wire"]
-    static let utf8Names: [[UInt8]] = names.map { Array($0.utf8) }
 
-    public static func index(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt8? {
-        for (i, name) in utf8Names.enumerated() where name.count == n {
+    /// Index in `names` (ASCII case ignored: `ach`, `CASH`), or nil.
+    public static func index(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt8? { lookup.index(p, n) }
+
+    static let lookup = NameTable(names.map { [$0] })
+}
+
+/// Spellings of a short list of values, matched against a CSV field's bytes without making a
+/// `String` per row (ingest runs this twice per transaction).
+struct NameTable: Sendable {
+    /// (lower-cased spelling, value index).
+    let spellings: [([UInt8], UInt8)]
+
+    init(_ spellingsOfValue: [[String]]) {
+        spellings = spellingsOfValue.enumerated().flatMap { (i, list) in list.map { (Array($0.lowercased().utf8), UInt8(i)) } }
+    }
+
+    func index(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt8? {
+        for (name, value) in spellings where name.count == n {
             var same = true
-            for k in 0..<n where name[k] != p[k] { same = false; break }
-            if same { return UInt8(i) }
+            for k in 0..<n {
+                var c = p[k]
+                if c >= 65 && c <= 90 { c += 32 }
+                if c != name[k] { same = false; break }
+            }
+            if same { return value }
         }
         return nil
     }
@@ -90,4 +110,15 @@ public func parseTimestamp(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
     let monthDays = [31, (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
     guard d <= monthDays[mo - 1] else { return nil }
     return minutesSinceEpoch(year: y, month: mo, day: d, hour: h, minute: mi)
+}
+
+/// The transaction times a table accepts: years 1900 through 2199. Times are stored as Int32
+/// minutes (±4,000 years) and features add windows of days to them, so a row dated 9999/12/31
+/// overflowed that arithmetic (and was shown clamped as 6053/01/23); a bank export has no
+/// business outside these years, and such a row is skipped and counted instead.
+public enum TimestampRange {
+    public static let firstYear = 1900, lastYear = 2199
+    public static let first = minutesSinceEpoch(year: firstYear, month: 1, day: 1, hour: 0, minute: 0)
+    public static let last = minutesSinceEpoch(year: lastYear, month: 12, day: 31, hour: 23, minute: 59)
+    public static func contains(_ minutes: Int) -> Bool { minutes >= first && minutes <= last }
 }

@@ -66,7 +66,7 @@ public struct NodeGraph {
             }
             var row = [Float](repeating: 0, count: featureCount)
             for f in 0..<featureCount {
-                guard let v = r.double(f + 1), v.isFinite else {
+                guard let v = r.double(f + 1), Float(v).isFinite else {  // 1e39 is a finite Double but +inf as Float
                     skips.add("non-numeric feature", line: r.line, path: path, detail: "column \(f + 2): '\(r.string(f + 1))'"); return
                 }
                 row[f] = Float(v)
@@ -115,7 +115,7 @@ public struct NodeGraph {
             }
             var feats = [Float](repeating: 0, count: featureCols.count)
             for (q, c) in featureCols.enumerated() {
-                guard let v = r.double(c), v.isFinite else {
+                guard let v = r.double(c), Float(v).isFinite else {
                     skips.add("non-numeric edge value", line: r.line, path: path, detail: "column \(c + 1): '\(r.string(c))'"); return
                 }
                 feats[q] = Float(v)

@@ -119,8 +119,8 @@ public struct NodeModel {
                              log: (String) -> Void = { _ in }) throws -> (NodeModel, [String: Float]) {
         let hasSplit = g.labelled.contains { !$0.split.isEmpty }
         let pool = g.labelled.filter { !hasSplit || $0.split == "train" }
-        if !pool.contains(where: { $0.label == 1 }) { throw RiskError.noPositiveLabels(path: source) }
-        if !pool.contains(where: { $0.label == 0 }) { throw RiskError.noNegativeLabels(path: source) }
+        let poolPositives = pool.reduce(0) { $0 + ($1.label == 1 ? 1 : 0) }
+        try checkLabelCounts(positives: poolPositives, negatives: pool.count - poolPositives, source: source)
         var config = NodeModelConfig()
         config.kind = g.labelsOnEdges ? "edges" : "nodes"
         config.inputFeatures = g.labelsOnEdges ? g.edgeFeatureCount : g.featureCount

@@ -15,6 +15,8 @@ public enum RiskError: Error, CustomStringConvertible, Equatable {
     /// Training needs at least one positive and one negative label.
     case noPositiveLabels(path: String)
     case noNegativeLabels(path: String)
+    /// Cross-validation needs at least two rows of each class (one positive used to read index -1).
+    case tooFewLabels(path: String, label: String, found: Int, needed: Int)
     /// A model folder is missing a file or holds an inconsistent one.
     case badModel(path: String, reason: String)
     /// A command-line value is out of range or inconsistent.
@@ -31,6 +33,8 @@ public enum RiskError: Error, CustomStringConvertible, Equatable {
         case .noUsableRows(let p, let n, let r): return "\(p): no usable rows (\(n) skipped; first: \(r))"
         case .noPositiveLabels(let p): return "\(p): no positive labels: cannot train a risk model without confirmed cases"
         case .noNegativeLabels(let p): return "\(p): no negative labels: cannot train a risk model with only positive cases"
+        case .tooFewLabels(let p, let l, let f, let n):
+            return "\(p): only \(f) \(l) label\(f == 1 ? "" : "s"): training cross-validates and needs at least \(n)"
         case .badModel(let p, let r): return "\(p): bad model: \(r)"
         case .badArgument(let s): return s
         case .unknownID(let s): return "unknown id: \(s)"

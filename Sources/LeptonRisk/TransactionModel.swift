@@ -177,8 +177,7 @@ public struct TransactionModel {
                              log: (String) -> Void = { _ in }) throws -> (TransactionModel, [String: Float]) {
         let labelled = (0..<t.count).filter { t.label[$0] >= 0 }
         let pos = labelled.reduce(0) { $0 + (t.label[$1] == 1 ? 1 : 0) }
-        if pos == 0 { throw RiskError.noPositiveLabels(path: source) }
-        if pos == labelled.count { throw RiskError.noNegativeLabels(path: source) }
+        try checkLabelCounts(positives: pos, negatives: labelled.count - pos, source: source)
         log("computing features for \(t.count) transactions, \(t.accountCount) accounts")
         let index = AccountIndex(t)
         let x = TransactionFeatures.compute(t, index: index)
@@ -363,6 +362,15 @@ public struct TransactionModel {
     }
 }
 
+/// Training refuses data it cannot cross-validate: no positive, no negative, or a single row
+/// of either class (the time blocks are cut between positives, and every fold needs one).
+func checkLabelCounts(positives pos: Int, negatives neg: Int, source: String) throws {
+    if pos == 0 { throw RiskError.noPositiveLabels(path: source) }
+    if neg == 0 { throw RiskError.noNegativeLabels(path: source) }
+    if pos < 2 { throw RiskError.tooFewLabels(path: source, label: "positive", found: pos, needed: 2) }
+    if neg < 2 { throw RiskError.tooFewLabels(path: source, label: "negative", found: neg, needed: 2) }
+}
+
 func atomicWrite(_ data: Data, to url: URL) throws {
     let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
     try data.write(to: tmp)
@@ -412,7 +420,10 @@ extension TransactionTable {
     }
 }
 
-/// Two decimals for ordinary amounts, six significant digits for tiny ones (Bitcoin).
-public func formatAmount(_ v: Float) -> String {
-    v >= 1 ? String(format: "%.2f", Double(v)) : String(format: "%.6f", Double(v))
+/// Two decimals for ordinary amounts, six decimals for tiny ones (Bitcoin).
+public func formatAmount(_ v: Double) -> String {
+    v >= 1 ? String(format: "%.2f", v) : String(format: "%.6f", v)
 }
+
+/// The simulator's amounts, rounded to Float first as they always were (same seed, same files).
+public func formatAmount(_ v: Float) -> String { formatAmount(Double(v)) }

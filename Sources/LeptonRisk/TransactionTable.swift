@@ -13,8 +13,9 @@ public struct TransactionTable {
     public var time: [Int32] = []
     public var src: [Int32] = []
     public var dst: [Int32] = []
-    public var amountPaid: [Float] = []
-    public var amountReceived: [Float] = []
+    /// Amounts as given (Double: a Float would echo 1e15 as 999999986991104.00).
+    public var amountPaid: [Double] = []
+    public var amountReceived: [Double] = []
     public var payCurrency: [UInt8] = []
     public var receiveCurrency: [UInt8] = []
     public var format: [UInt8] = []
@@ -34,6 +35,9 @@ public struct TransactionTable {
     /// The header of the IBM AML files (the second `Account` column is the receiver's).
     public static let header = "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,Amount Paid,Payment Currency,Payment Format,Is Laundering"
 
+    /// Largest amount accepted (in any currency); larger ones are a counted skip.
+    public static let maximumAmount = 1e15
+
     /// Number of labelled positives / negatives.
     public var positives: Int { label.reduce(0) { $0 + ($1 == 1 ? 1 : 0) } }
     public var negatives: Int { label.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
@@ -43,8 +47,9 @@ public struct TransactionTable {
 
     /// Appends every valid row of the IBM AML CSV at `path`, streamed.
     ///
-    /// Bad rows (missing columns, bad timestamps, negative or non-numeric amounts, unknown
-    /// currencies or formats, bad labels) are skipped and counted in the returned report.
+    /// Bad rows (missing columns, bad or out-of-range timestamps, negative, non-numeric, NaN,
+    /// infinite or absurd amounts, unknown currencies or formats, bad labels) are skipped and
+    /// counted in the returned report. Currencies are the IBM names or ISO 4217 codes.
     /// - Throws: `RiskError.empty` for a file without data rows, `.badHeader`, `.noUsableRows`
     ///   when every row was bad, `.unreadable` on I/O errors.
     @discardableResult
@@ -72,11 +77,20 @@ public struct TransactionTable {
             guard let t = parseTimestamp(tp, tn) else {
                 skips.add("bad timestamp", line: r.line, path: path, detail: r.string(0)); return
             }
-            guard let received = r.double(5), let paid = r.double(7), received.isFinite, paid.isFinite else {
+            guard TimestampRange.contains(t) else {
+                skips.add("date out of range (years \(TimestampRange.firstYear)-\(TimestampRange.lastYear))", line: r.line, path: path,
+                          detail: r.string(0)); return
+            }
+            guard let received = r.double(5), let paid = r.double(7) else {
                 skips.add("non-numeric amount", line: r.line, path: path, detail: "\(r.string(5)) / \(r.string(7))"); return
             }
             guard received >= 0, paid >= 0 else {
                 skips.add("negative amount", line: r.line, path: path, detail: "\(r.string(5)) / \(r.string(7))"); return
+            }
+            // 1e39 parses to a finite Double but became +inf as a Float and scored low; no
+            // transfer is worth more than 10^15 units of any currency.
+            guard received <= Self.maximumAmount, paid <= Self.maximumAmount else {
+                skips.add("amount above 1e15", line: r.line, path: path, detail: "\(r.string(5)) / \(r.string(7))"); return
             }
             let (rcP, rcN) = r.bytes(6), (pcP, pcN) = r.bytes(8)
             guard let rc = Currency.index(rcP, rcN), let pc = Currency.index(pcP, pcN) else {
@@ -99,8 +113,8 @@ public struct TransactionTable {
             let a = internAccount(r, bankField: 1, accountField: 2, key: &key)
             let b = internAccount(r, bankField: 3, accountField: 4, key: &key)
             row.append(dataRow); source.append(sourceIndex)
-            time.append(Int32(clamping: t)); src.append(a); dst.append(b)
-            amountPaid.append(Float(paid)); amountReceived.append(Float(received))
+            time.append(Int32(t)); src.append(a); dst.append(b)
+            amountPaid.append(paid); amountReceived.append(received)
             payCurrency.append(pc); receiveCurrency.append(rc); format.append(f); label.append(lab)
             kept += 1
         }
@@ -136,6 +150,6 @@ public struct TransactionTable {
 
     /// Amount paid in US dollars (approximate fixed rates).
     @inlinable public func usd(_ i: Int) -> Float {
-        amountPaid[i] / Float(Currency.perUSD[Int(payCurrency[i])])
+        Float(amountPaid[i] / Currency.perUSD[Int(payCurrency[i])])
     }
 }
