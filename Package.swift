@@ -82,3 +82,15 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// MARK: Fuzzing (only when asked: LEPTON_FUZZ=1, as scripts/fuzz.sh sets it)
+// One executable holds a libFuzzer target per decoder and loader a user's file reaches; the
+// script builds it with -sanitize=fuzzer,address into .build-fuzz, so the normal build and the
+// test suite never compile it.
+if Context.environment["LEPTON_FUZZ"] == "1" {
+    package.products.append(.executable(name: "lepton-fuzz", targets: ["lepton-fuzz"]))
+    package.targets.append(.executableTarget(
+        name: "lepton-fuzz",
+        dependencies: ["LeptonAudio", "LeptonImage", "LeptonReport", "LeptonDiagnose", "LeptonRisk", "LeptonChat", "LeptonEngine"],
+        path: "Fuzz/LeptonFuzz", swiftSettings: fast))
+}
