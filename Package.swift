@@ -19,6 +19,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // SHA-256 for model identities and salted subject IDs (never hand-written hashing).
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
     ],
     targets: [
         // MARK: C libraries (system-library targets; each imported only by the module wrapping it)
@@ -31,7 +33,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: The engine: tensors, kernels, autodiff, layers, optimizers, losses, metrics, formats
-        .target(name: "LeptonEngine", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "LeptonEngine", dependencies: ["CBLAS", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: fast),
 
         // MARK: Decoders
         .target(name: "LeptonAudio", dependencies: ["CSndFile", "CSampleRate"], swiftSettings: fast),
@@ -45,11 +48,12 @@ let package = Package(
         .target(name: "LeptonChat",
                 dependencies: ["LeptonEngine", "LeptonAudio", "LeptonSpeech", "CSQLite3", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),
-        .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport", "CZlib"], swiftSettings: fast),
+        .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport", "CZlib",
+                                                        .product(name: "Crypto", package: "swift-crypto")], swiftSettings: fast),
         .target(name: "LeptonRisk", dependencies: ["LeptonEngine"], swiftSettings: fast),
 
         // MARK: Shared command-line plumbing (option groups, exit codes, atomic output)
-        .target(name: "LeptonCLI", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .target(name: "LeptonCLI", dependencies: ["LeptonEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
 
         // MARK: Programs (thin: argument parsing and output)

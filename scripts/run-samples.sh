@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 echo "== building (release) ==" >&2
-swift build -c release --product lepton-chat --product lepton-risk --product lepton-diagnose >&2
+# One product per call: `swift build` keeps only the last of several --product options.
+for product in lepton-chat lepton-risk lepton-diagnose; do
+  swift build -c release --product "$product" >&2
+done
 B=.build/release
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 

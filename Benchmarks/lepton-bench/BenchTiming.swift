@@ -50,13 +50,5 @@ struct BenchTiming: Codable, Sendable {
     }
 }
 
-/// One-line JSON of an `Encodable` value (sorted keys, so lines diff well).
-func jsonLine<T: Encodable>(_ value: T) -> String {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys]
-    guard let data = try? enc.encode(value), let s = String(data: data, encoding: .utf8) else { return "{}" }
-    return s
-}
-
 /// Keeps a computed value alive so the optimiser cannot drop the work that produced it.
 @inline(never) func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }

@@ -38,6 +38,8 @@ struct CnnCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @OptionGroup var seeding: SeedOptions
+
     struct Result: Codable {
         var bench = "cnn"
         var threads: Int
@@ -59,13 +61,13 @@ struct CnnCommand: ParsableCommand {
         var (train, val) = try LabeledImages.read(labels: URL(fileURLWithPath: data).appendingPathComponent("labels.csv"), size: 28)
         if limitTrain > 0 { train = train.prefix(limitTrain) }
         let loadS = CnnClock.wall() - t0
-        let model = ScanClassifier(config: ScanClassifierConfig(), seed: common.seed)
+        let model = ScanClassifier(config: ScanClassifierConfig(), seed: seeding.seed)
         let plane = 28 * 28
         let norm = model.normalise(train.pixels)
         var epochTimes: [Double] = []
         if !noTrain {
             let trainer = ScanTrainer(model: model)
-            var rng = SeededGenerator(seed: common.seed)
+            var rng = SeededGenerator(seed: seeding.seed)
             func epoch(limitBatches: Int?) {
                 var order = Array(0..<train.count)
                 order.shuffle(using: &rng)

@@ -2,6 +2,9 @@
 
 #include "lepton_png.h"
 
+// No fused multiply-add: the gray values must round like the Swift code they mirror.
+#pragma STDC FP_CONTRACT OFF
+
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -227,5 +230,160 @@ int lepton_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, in
     png_destroy_write_struct(&png, &info);
     *out = state.data;
     *out_size = state.size;
+    return LEPTON_PNG_OK;
+}
+
+// MARK: gray, reduced while reading
+
+void lepton_png_free_gray(lepton_png_gray *image) {
+    if (image && image->pixels) {
+        free(image->pixels);
+        image->pixels = NULL;
+    }
+}
+
+// Adam7 pass geometry (PNG spec 8.2): first row/column and steps of passes 1-7.
+static const uint32_t adam7_x0[7] = {0, 4, 0, 2, 0, 1, 0}, adam7_dx[7] = {8, 8, 4, 4, 2, 2, 1};
+static const uint32_t adam7_y0[7] = {0, 0, 4, 0, 2, 0, 1}, adam7_dy[7] = {8, 8, 8, 4, 4, 2, 2};
+
+int lepton_png_decode_gray(const uint8_t *data, size_t size, const lepton_png_limits *limits, uint32_t max_side,
+                           lepton_png_gray *out) {
+    memset(out, 0, sizeof(*out));
+    if (max_side == 0) max_side = 1;
+    // The same up-front checks as lepton_png_decode (signature, IHDR, declared size).
+    if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
+        copy_message(out->message, size < 8 ? "shorter than the PNG signature" : "the PNG signature is missing");
+        return LEPTON_PNG_ERR_SIGNATURE;
+    }
+    if (size < 33) {
+        copy_message(out->message, "the data ends inside the IHDR chunk");
+        return LEPTON_PNG_ERR_TRUNCATED;
+    }
+    if (be32(data + 8) != 13 || memcmp(data + 12, "IHDR", 4) != 0) {
+        copy_message(out->message, "the first chunk is not a 13-byte IHDR");
+        return LEPTON_PNG_ERR_LIBPNG;
+    }
+    uint32_t w = be32(data + 16), h = be32(data + 20);
+    if (w > limits->max_width || h > limits->max_height || (uint64_t)w * (uint64_t)h > limits->max_pixels) {
+        snprintf(out->message, 256, "IHDR declares %u x %u pixels; limits are %u x %u and %llu pixels", w, h,
+                 limits->max_width, limits->max_height, (unsigned long long)limits->max_pixels);
+        out->width = w;
+        out->height = h;
+        return LEPTON_PNG_ERR_TOO_LARGE;
+    }
+
+    reader_state state = {data, size, 0, 0, out->message};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, on_error, on_warning);
+    if (!png) {
+        copy_message(out->message, "cannot create the libpng reader");
+        return LEPTON_PNG_ERR_NOMEM;
+    }
+    png_infop info = png_create_info_struct(png);
+    uint8_t *volatile row = NULL;
+    double *volatile sums = NULL;
+    uint32_t *volatile counts = NULL;
+    float *volatile pixels = NULL;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        copy_message(out->message, "cannot create the libpng info struct");
+        return LEPTON_PNG_ERR_NOMEM;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        free(row);
+        free(sums);
+        free(counts);
+        free(pixels);
+        png_destroy_read_struct(&png, &info, NULL);
+        out->pixels = NULL;
+        return state.truncated ? LEPTON_PNG_ERR_TRUNCATED : LEPTON_PNG_ERR_LIBPNG;
+    }
+    png_set_read_fn(png, &state, read_from_memory);
+    png_set_user_limits(png, limits->max_width, limits->max_height);
+    png_set_chunk_cache_max(png, 1000);
+    png_set_chunk_malloc_max(png, (png_alloc_size_t)limits->max_chunk_bytes);
+    png_read_info(png, info);
+
+    png_uint_32 width = 0, height = 0;
+    int bit_depth = 0, color_type = 0, interlace = 0;
+    png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);
+    out->width = width;
+    out->height = height;
+    out->bit_depth = bit_depth;
+    out->color_type = color_type;
+    out->interlaced = interlace != PNG_INTERLACE_NONE;
+
+    // The same transforms as lepton_png_decode, so values match PNGDecoder.decode(...).normalized.
+    int value_bits = bit_depth == 16 ? 16 : 8;
+    if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (png_get_valid(png, info, PNG_INFO_tRNS)) {
+        png_set_tRNS_to_alpha(png);
+    } else if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) {
+        png_set_packing(png);
+        value_bits = bit_depth;
+    }
+    // No png_set_interlace_handling: interlaced files arrive pass by pass as sub-images, and each
+    // sample is placed by the Adam7 geometry, so no full-size buffer is ever needed.
+    png_read_update_info(png, info);
+    int channels = png_get_channels(png, info);
+    int sample_bytes = png_get_bit_depth(png, info) == 16 ? 2 : 1;
+    size_t rowbytes = png_get_rowbytes(png, info);
+    if (rowbytes != (size_t)width * (size_t)channels * (size_t)sample_bytes) {
+        png_error(png, "unexpected row layout after transforms");
+    }
+    uint32_t factor = 1;
+    while ((width + factor - 1) / factor > max_side || (height + factor - 1) / factor > max_side) factor++;
+    uint32_t ow = (width + factor - 1) / factor, oh = (height + factor - 1) / factor;
+    row = (uint8_t *)malloc(rowbytes ? rowbytes : 1);
+    sums = (double *)calloc((size_t)ow * oh, sizeof(double));
+    counts = (uint32_t *)calloc((size_t)ow * oh, sizeof(uint32_t));
+    pixels = (float *)malloc(sizeof(float) * (size_t)ow * oh);
+    if (!row || !sums || !counts || !pixels) png_error(png, "out of memory");
+
+    // Float arithmetic in the order of PNGImage.normalized + PlanarImage.grayscale(), so that at
+    // factor 1 the values equal the full decoder's bit for bit.
+    const float scale = 1.0f / (float)((1u << value_bits) - 1);
+    int passes = interlace != PNG_INTERLACE_NONE ? 7 : 1;
+    for (int pass = 0; pass < passes; pass++) {
+        uint32_t x0 = 0, dx = 1, y0 = 0, dy = 1;
+        if (passes == 7) {
+            x0 = adam7_x0[pass]; dx = adam7_dx[pass]; y0 = adam7_y0[pass]; dy = adam7_dy[pass];
+        }
+        uint32_t cols = width > x0 ? (width - x0 + dx - 1) / dx : 0;
+        uint32_t rows = height > y0 ? (height - y0 + dy - 1) / dy : 0;
+        if (cols == 0 || rows == 0) continue;  // libpng skips empty passes too
+        for (uint32_t r = 0; r < rows; r++) {
+            png_read_row(png, row, NULL);
+            uint32_t y = y0 + r * dy;
+            double *srow = sums + (size_t)(y / factor) * ow;
+            uint32_t *crow = counts + (size_t)(y / factor) * ow;
+            for (uint32_t c = 0; c < cols; c++) {
+                const uint8_t *p = row + (size_t)c * channels * sample_bytes;
+                float v[3];
+                int used = channels >= 3 ? 3 : 1;
+                for (int k = 0; k < used; k++) {
+                    v[k] = (float)(sample_bytes == 2 ? ((p[2 * k] << 8) | p[2 * k + 1]) : p[k]) * scale;
+                }
+                float g = v[0];
+                if (used == 3) {
+                    float r = 0.299f * v[0], gg = 0.587f * v[1], b = 0.114f * v[2];
+                    float rg = r + gg;
+                    g = rg + b;
+                }
+                uint32_t ox = (x0 + c * dx) / factor;
+                srow[ox] += (double)g;
+                crow[ox] += 1;
+            }
+        }
+    }
+    png_read_end(png, NULL);
+    for (size_t i = 0; i < (size_t)ow * oh; i++) pixels[i] = counts[i] ? (float)(sums[i] / counts[i]) : 0.0f;
+    free(row);
+    free(sums);
+    free(counts);
+    png_destroy_read_struct(&png, &info, NULL);
+    out->factor = factor;
+    out->out_width = ow;
+    out->out_height = oh;
+    out->pixels = pixels;
     return LEPTON_PNG_OK;
 }

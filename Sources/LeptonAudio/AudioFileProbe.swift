@@ -103,4 +103,58 @@ enum AudioFileProbe {
         }
         throw AudioError.truncated(path: path, detail: "no data chunk in the RIFF/WAVE file")
     }
+
+    /// For Ogg files: the last page must be whole and carry the end-of-stream flag.
+    ///
+    /// A cut-off Ogg file still opens, and libsndfile decodes whatever pages remain as if they
+    /// were the whole recording (half a call gave half the text and exit 0). A complete stream
+    /// ends with a page whose header flags end-of-stream (0x04) and which ends at the file's end.
+    /// The last page is found by searching back for the "OggS" capture pattern and confirming
+    /// the candidate with the page's CRC (random data can contain the pattern).
+    static func checkOggEnd(path: String, fileSize: Int) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw AudioError.readFailed(path: path, detail: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        // A page is at most 27 + 255 + 255 * 255 bytes, so the last one starts in the last 65,307.
+        let tailCount = min(fileSize, 27 + 255 + 255 * 255)
+        let start = fileSize - tailCount
+        var tail = [UInt8](repeating: 0, count: tailCount)
+        let n = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress, tailCount, off_t(start)) }
+        guard n == tailCount else { throw AudioError.readFailed(path: path, detail: "cannot read the end of the file") }
+        var i = tailCount - 27
+        while i >= 0 {
+            if tail[i] == 0x4F, tail[i + 1] == 0x67, tail[i + 2] == 0x67, tail[i + 3] == 0x53, tail[i + 4] == 0,
+               let length = oggPageLength(tail, at: i) {
+                if i + length < tailCount {
+                    throw AudioError.truncated(path: path, detail: "the file ends in the middle of an Ogg page (\(tailCount - i - length) bytes after the last whole page)")
+                }
+                if tail[i + 5] & 0x04 == 0 {
+                    throw AudioError.truncated(path: path, detail: "the Ogg stream stops before its last page (cut at \(fileSize) bytes)")
+                }
+                return
+            }
+            i -= 1
+        }
+        throw AudioError.truncated(path: path, detail: "no whole Ogg page at the end of the file (cut at \(fileSize) bytes)")
+    }
+
+    /// Length of the Ogg page at `bytes[at...]` when it is whole and its CRC matches, else nil.
+    static func oggPageLength(_ bytes: [UInt8], at offset: Int) -> Int? {
+        guard offset + 27 <= bytes.count else { return nil }
+        let segments = Int(bytes[offset + 26])
+        guard offset + 27 + segments <= bytes.count else { return nil }
+        let body = bytes[(offset + 27)..<(offset + 27 + segments)].reduce(0) { $0 + Int($1) }
+        let length = 27 + segments + body
+        guard offset + length <= bytes.count else { return nil }
+        let stored = UInt32(bytes[offset + 22]) | UInt32(bytes[offset + 23]) << 8 | UInt32(bytes[offset + 24]) << 16 | UInt32(bytes[offset + 25]) << 24
+        // Ogg's CRC-32: polynomial 0x04C11DB7, not reflected, initial value 0, over the page
+        // with its CRC field read as zero (RFC 3533 section 6).
+        var crc: UInt32 = 0
+        for k in 0..<length {
+            let byte = (22..<26).contains(k) ? 0 : bytes[offset + k]
+            crc ^= UInt32(byte) << 24
+            for _ in 0..<8 { crc = crc & 0x8000_0000 != 0 ? (crc << 1) ^ 0x04C1_1DB7 : crc << 1 }
+        }
+        return crc == stored ? length : nil
+    }
 }

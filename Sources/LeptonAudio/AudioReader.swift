@@ -24,6 +24,8 @@ public final class AudioReader {
     /// Frames (per channel) delivered so far.
     public private(set) var framesRead: Int = 0
 
+    /// What the C decoder printed (kept off stderr; damage it reports is an error).
+    private let messages = DecoderMessages()
     private var handle: OpaquePointer?
     private var interleaved: [Float] = []
     private var finished = false
@@ -43,8 +45,11 @@ public final class AudioReader {
         try AudioFileProbe.checkRIFF(path: path, fileSize: fileSize, limits: limits)
 
         var sfInfo = SF_INFO()
-        guard let opened = sf_open(path, Int32(SFM_READ), &sfInfo) else {
+        let opening = messages.capture { sf_open(path, Int32(SFM_READ), &sfInfo) }
+        guard let opened = opening else {
             let message = String(cString: sf_strerror(nil))
+            // An Ogg file cut inside its header pages does not open: say it is cut, if it is.
+            if head.starts(with: Array("OggS".utf8)) { try AudioFileProbe.checkOggEnd(path: path, fileSize: fileSize) }
             throw AudioFileProbe.classifyOpenFailure(path: path, head: head, fileSize: fileSize, message: message)
         }
         handle = opened
@@ -61,6 +66,10 @@ public final class AudioReader {
         if info.sampleRate < 1 || info.sampleRate > limits.maxSampleRate {
             throw AudioError.unsupported(path: path, detail: "sample rate \(info.sampleRate) Hz (limit \(limits.maxSampleRate))")
         }
+        if (info.formatCode & Int32(SF_FORMAT_TYPEMASK)) == Int32(SF_FORMAT_OGG) {
+            try AudioFileProbe.checkOggEnd(path: path, fileSize: fileSize)
+        }
+        try checkDecoderMessages()
         if info.frames != Int.max {
             if info.frames < 0 { throw AudioError.truncated(path: path, detail: "negative frame count in header") }
             if info.frames == 0 { throw AudioError.noFrames(path: path) }
@@ -94,16 +103,19 @@ public final class AudioReader {
         let channels = info.channels
         let want = buffer.count
         var got: Int64 = 0
+        // Only the MP3 decoder prints on stderr; capturing costs a few system calls per block.
+        let decode = { (body: () -> Int64) -> Int64 in self.isMPEG ? self.messages.capture(body) : body() }
         if channels == 1 {
-            got = sf_readf_float(handle, dst, Int64(want))
+            got = decode { sf_readf_float(handle, dst, Int64(want)) }
         } else {
             if interleaved.count < want * channels { interleaved = [Float](repeating: 0, count: want * channels) }
             got = interleaved.withUnsafeMutableBufferPointer { src -> Int64 in
-                let n = sf_readf_float(handle, src.baseAddress!, Int64(want))
+                let n = decode { sf_readf_float(handle, src.baseAddress!, Int64(want)) }
                 AudioReader.downmix(src.baseAddress!, channels: channels, frames: Int(max(n, 0)), into: dst)
                 return n
             }
         }
+        do { try checkDecoderMessages() } catch { finished = true; throw error }
         let error = sf_error(handle)
         if error != 0 {
             finished = true
@@ -127,6 +139,16 @@ public final class AudioReader {
             }
         }
         return n
+    }
+
+    /// Damage the decoder reported on stderr (mpg123: bad frames, a stream shorter than its header).
+    private func checkDecoderMessages() throws {
+        guard let line = messages.firstDamage else { return }
+        let detail = line.replacingOccurrences(of: #"^\[[^\]]*\] *"#, with: "", options: .regularExpression)
+        if line.contains("Xing stream size off") {
+            throw AudioError.truncated(path: url.path, detail: "the MP3 stream is shorter than its header says (\(detail))")
+        }
+        throw AudioError.malformed(path: url.path, detail: "the MP3 decoder reports damaged frames (\(detail))")
     }
 
     /// MP3 frame counts are estimates (no exact length field), so they are not held against the stream.

@@ -4,13 +4,11 @@ import Foundation
 /// The version every Lepton program reports with `--version`.
 public let leptonVersion = "0.1.0"
 
-/// Options every Lepton command shares: threads, seed, verbosity, JSON output.
+/// Options every Lepton command shares: threads and verbosity.
 public struct CommonOptions: ParsableArguments, Sendable {
-    @Option(name: .long, help: "Threads for the engine's kernels (default 2).")
+    // ArgumentParser appends "(default: 2)" itself; the help text must not repeat it.
+    @Option(name: .long, help: "Threads for the engine's kernels.")
     public var threads: Int = 2
-
-    @Option(name: .long, help: "Seed for every random choice (training, sampling).")
-    public var seed: UInt64 = 0
 
     @Flag(name: .shortAndLong, help: "Print only errors on stderr.")
     public var quiet = false
@@ -20,7 +18,21 @@ public struct CommonOptions: ParsableArguments, Sendable {
 
     public init() {}
 
+    public func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+        guard !(quiet && verbose) else { throw ValidationError("-q and -v cannot be used together") }
+    }
+
     public var logLevel: Log.Level { quiet ? .error : (verbose ? .debug : .info) }
+}
+
+/// `--seed`, only on commands that make random choices (training, sampling, simulation):
+/// the same seed and inputs give the same output.
+public struct SeedOptions: ParsableArguments, Sendable {
+    @Option(name: .long, help: "Seed for every random choice: the same seed and inputs give the same output.")
+    public var seed: UInt64 = 0
+
+    public init() {}
 }
 
 /// Documented exit codes shared by the three programs.
@@ -46,23 +58,10 @@ public enum Log {
     /// True when stderr is a terminal: progress bars only then.
     public static var stderrIsTerminal: Bool { isatty(2) != 0 }
 
-    static func emit(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
-}
-
-/// Writes `data` to `url` through a temporary file in the same folder and a rename, so a crash
-/// or a full disk never leaves a half-written output in place of a good one.
-public func writeAtomically(_ data: Data, to url: URL) throws {
-    let dir = url.deletingLastPathComponent()
-    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    try data.write(to: tmp)
-    if rename(tmp.path, url.path) != 0 {
-        let err = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(at: tmp)
-        throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot write \(url.path): \(err)"])
-    }
+    static func emit(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 }
 
 /// Prints `line` on stdout (data only).
 public func emitLine(_ line: String) {
-    FileHandle.standardOutput.write((line + "\n").data(using: .utf8)!)
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -168,14 +168,52 @@ public struct DICOMDataSet: Sendable {
         return DICOMDataSet.string(e.value)
     }
 
-    /// All backslash-separated values of a decimal/integer string element (DS/IS).
+    /// All backslash-separated values of a decimal/integer string element (DS/IS) that are valid
+    /// and finite; anything else ("NaN", "inf", "1e999", "0x10") is left out. Use
+    /// ``decimals(_:attribute:integer:)`` to reject such a value instead.
     public func numbers(_ tag: DICOMTag) -> [Double] {
         guard let s = string(tag) else { return [] }
-        return s.split(separator: "\\").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        return s.split(separator: "\\", omittingEmptySubsequences: false).compactMap { DICOMDataSet.parseDecimal($0, integer: false) }
     }
 
     /// The first value of a DS/IS element.
     public func number(_ tag: DICOMTag) -> Double? { numbers(tag).first }
+
+    /// Every backslash-separated value of a DS (or, with `integer`, IS) element, strictly parsed:
+    /// the PS3.5 6.2 grammar (`[+-]digits[.digits][E[+-]digits]`, spaces around allowed) and a
+    /// finite result. Swift's `Double("nan")`, `Double("inf")` and `Double("1e999")` (= inf) would
+    /// otherwise reach integer conversions and trap. Empty when the element is absent or empty.
+    /// - Throws: ``DICOMError/badAttribute(file:attribute:reason:)`` naming `attribute` and the value.
+    public func decimals(_ tag: DICOMTag, attribute: String, integer: Bool = false) throws -> [Double] {
+        guard let s = string(tag), !s.isEmpty else { return [] }
+        return try s.split(separator: "\\", omittingEmptySubsequences: false).map { part in
+            guard let v = DICOMDataSet.parseDecimal(part, integer: integer) else {
+                let shown = part.count > 24 ? String(part.prefix(24)) + "…" : String(part)
+                throw DICOMError.badAttribute(file: file, attribute: attribute,
+                                              reason: "is '\(shown)', not a finite \(integer ? "integer" : "decimal") string")
+            }
+            return v
+        }
+    }
+
+    /// A DS/IS value by the PS3.5 grammar, or nil (also for values that overflow to infinity).
+    static func parseDecimal(_ raw: Substring, integer: Bool) -> Double? {
+        let t = raw.trimmingCharacters(in: .whitespaces)
+        var u = Array(t.utf8)[...]
+        guard !u.isEmpty, u.count <= 64 else { return nil }
+        if u.first == UInt8(ascii: "+") || u.first == UInt8(ascii: "-") { u = u.dropFirst() }
+        func digits() -> Int { var n = 0; while let c = u.first, c >= 0x30, c <= 0x39 { u = u.dropFirst(); n += 1 }; return n }
+        var mantissa = digits()
+        if !integer, u.first == UInt8(ascii: ".") { u = u.dropFirst(); mantissa += digits() }
+        guard mantissa > 0 else { return nil }
+        if !integer, u.first == UInt8(ascii: "e") || u.first == UInt8(ascii: "E") {
+            u = u.dropFirst()
+            if u.first == UInt8(ascii: "+") || u.first == UInt8(ascii: "-") { u = u.dropFirst() }
+            guard digits() > 0 else { return nil }
+        }
+        guard u.isEmpty, let v = Double(t), v.isFinite else { return nil }
+        return v
+    }
 
     /// The `index`-th value of a US/SS element (16-bit), honouring the byte order; `signed` for SS.
     public func uint16(_ tag: DICOMTag, index: Int = 0) -> UInt16? {

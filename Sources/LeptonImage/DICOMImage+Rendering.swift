@@ -43,9 +43,9 @@ extension DICOMImage {
                     g = y - 0.344136 * cb - 0.714136 * cr
                     b = y + 1.772 * cb
                 }
-                out[3 * i] = UInt8(min(max(r.rounded(), 0), 255))
-                out[3 * i + 1] = UInt8(min(max(g.rounded(), 0), 255))
-                out[3 * i + 2] = UInt8(min(max(b.rounded(), 0), 255))
+                out[3 * i] = DICOMImage.byte(r)
+                out[3 * i + 1] = DICOMImage.byte(g)
+                out[3 * i + 2] = DICOMImage.byte(b)
             }
             return (out, 3)
         }
@@ -61,15 +61,21 @@ extension DICOMImage {
                 if x <= lo { y = 0 } else if x > hi { y = 255 } else {
                     y = width > 1 ? ((x - (c - 0.5)) / (width - 1) + 0.5) * 255 : 255
                 }
-                out[i] = UInt8(min(max(y.rounded(), 0), 255))
+                out[i] = DICOMImage.byte(y)
             }
         } else {
             let lo = v.min() ?? 0, hi = v.max() ?? 0
-            let scale = hi > lo ? 255 / (hi - lo) : 0
-            for i in 0..<n { out[i] = UInt8(min(max(((v[i] - lo) * scale).rounded(), 0), 255)) }
+            let range = hi - lo, scale = range > 0 && (255 / range).isFinite ? 255 / range : 0
+            for i in 0..<n { out[i] = DICOMImage.byte((v[i] - lo) * scale) }
         }
         if photometric == "MONOCHROME1" { for i in 0..<n { out[i] = 255 - out[i] } }
         return (out, 1)
+    }
+
+    /// `y` rounded and clamped to 0…255; NaN (which `UInt8(_:)` traps on) gives 0. The header
+    /// checks in `init` keep values finite: this is the second line of defence.
+    static func byte(_ y: Double) -> UInt8 {
+        y.isNaN ? 0 : UInt8(min(max(y.rounded(), 0), 255))
     }
 
     /// A grayscale rendering in 0…1 for a model: the display rendering, colour reduced by

@@ -26,6 +26,13 @@ public struct DICOMImage: Sendable {
     /// Palette (red, green, blue) 8-bit lookup tables and the first mapped index, for PALETTE COLOR.
     let palette: (first: Int, red: [UInt8], green: [UInt8], blue: [UInt8])?
 
+    /// Most pixels per frame accepted (as PNGLimits): RLE and deflate can claim far more than the
+    /// file holds, and every pixel costs tens of bytes on the way to a rendering.
+    public static let maxPixels = 64 << 20
+    /// Largest magnitude accepted in RescaleSlope/Intercept and WindowCenter/Width (slopes also no
+    /// smaller than its inverse): far beyond real modalities, small enough that nothing overflows.
+    public static let maxMagnitude = 1e12
+
     /// Reads the first frame of a DICOM file.
     public init(contentsOf url: URL) throws {
         try self.init(dataSet: DICOMDataSet(contentsOf: url))
@@ -58,13 +65,35 @@ public struct DICOMImage: Sendable {
         let alloc = bitsAllocated
         bitsStored = ds.uint16(.bitsStored).map { min(max(Int($0), 1), alloc) } ?? alloc
         isSigned = ds.uint16(.pixelRepresentation) == 1
-        frames = max(1, Int(ds.number(.numberOfFrames) ?? 1))
+        guard rows * columns <= DICOMImage.maxPixels else {
+            throw DICOMError.badAttribute(file: file, attribute: "Rows x Columns",
+                                          reason: "is \(rows) x \(columns) = \(rows * columns) pixels, over the limit of \(DICOMImage.maxPixels)")
+        }
+        // Every numeric string is checked before use: NaN, inf or 1e308 here used to reach Int(…) or
+        // UInt8(…) in rendering and trap. The bounds keep stored × slope + intercept finite.
+        func values(_ tag: DICOMTag, _ name: String, integer: Bool = false, within range: ClosedRange<Double>) throws -> [Double] {
+            let v = try ds.decimals(tag, attribute: name, integer: integer)
+            if let bad = v.first(where: { !range.contains(abs($0)) }) {
+                throw DICOMError.badAttribute(file: file, attribute: name, reason: "is \(bad), outside the accepted magnitude \(range.lowerBound)…\(range.upperBound)")
+            }
+            return v
+        }
+        let frameCount = try values(.numberOfFrames, "NumberOfFrames", integer: true, within: 0...Double(Int32.max)).first ?? 1
+        guard frameCount >= 0 else {
+            throw DICOMError.badAttribute(file: file, attribute: "NumberOfFrames", reason: "is \(Int(frameCount)), negative")
+        }
+        frames = max(1, Int(frameCount))
         photometric = ds.string(.photometricInterpretation)?.uppercased() ?? (samplesPerPixel == 3 ? "RGB" : "MONOCHROME2")
         modality = ds.string(.modality) ?? ""
         transferSyntaxUID = ds.transferSyntaxUID
-        rescaleSlope = ds.number(.rescaleSlope).flatMap { $0 == 0 ? nil : $0 } ?? 1
-        rescaleIntercept = ds.number(.rescaleIntercept) ?? 0
-        let centers = ds.numbers(.windowCenter), widths = ds.numbers(.windowWidth)
+        let slope = try values(.rescaleSlope, "RescaleSlope", within: 0...DICOMImage.maxMagnitude).first ?? 1
+        guard slope == 0 || abs(slope) >= 1 / DICOMImage.maxMagnitude else {
+            throw DICOMError.badAttribute(file: file, attribute: "RescaleSlope", reason: "is \(slope), too close to zero")
+        }
+        rescaleSlope = slope == 0 ? 1 : slope
+        rescaleIntercept = try values(.rescaleIntercept, "RescaleIntercept", within: 0...DICOMImage.maxMagnitude).first ?? 0
+        let centers = try values(.windowCenter, "WindowCenter", within: 0...DICOMImage.maxMagnitude)
+        let widths = try values(.windowWidth, "WindowWidth", within: 0...DICOMImage.maxMagnitude)
         if let c = centers.first, let w = widths.first, w > 0 { window = (c, w) } else { window = nil }
 
         let pixelCount = rows * columns

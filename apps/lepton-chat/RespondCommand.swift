@@ -88,6 +88,7 @@ struct RespondCommand: ParsableCommand {
 
     @OptionGroup var selection: AgentSelection
     @OptionGroup var common: CommonOptions
+    @OptionGroup var seeding: SeedOptions
 
     func validate() throws {
         if (audio == nil) == (text == nil) { throw ValidationError("give either an AUDIO file or --text TEXT") }
@@ -99,7 +100,7 @@ struct RespondCommand: ParsableCommand {
             let speaker = ReplySpeaker()
             // Checked before the turn, so a missing synthesizer leaves the session untouched.
             if speak != nil { _ = try speaker.requireProgram() }
-            let agent = try selection.load(seed: common.seed)
+            let agent = try selection.load(seed: seeding.seed)
             let id = session ?? UUID().uuidString.lowercased()
             let reply: AgentReply
             if let audio {

@@ -31,11 +31,12 @@ struct ShellCommand: ParsableCommand {
 
     @OptionGroup var selection: AgentSelection
     @OptionGroup var common: CommonOptions
+    @OptionGroup var seeding: SeedOptions
 
     func run() throws {
         Log.level = common.logLevel
         let agent: ChatAgent
-        do { agent = try selection.load(seed: common.seed) } catch {
+        do { agent = try selection.load(seed: seeding.seed) } catch {
             Log.error("lepton-chat shell: \(error)")
             throw ExitCode(ExitStatus.failure)
         }

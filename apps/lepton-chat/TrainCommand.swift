@@ -106,6 +106,8 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @OptionGroup var seeding: SeedOptions
+
     func validate() throws {
         guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
         guard epochs >= 1, patience >= 1, hidden >= 0 else { throw ValidationError("--epochs/--patience must be ≥ 1, --hidden ≥ 0") }
@@ -130,7 +132,7 @@ struct TrainCommand: ParsableCommand {
             var o = IntentTrainingOptions()
             o.validationFraction = valFraction; o.epochs = epochs; o.patience = patience; o.hiddenUnits = hidden
             o.learningRate = learningRate; o.labelSmoothing = labelSmoothing; o.confidenceThreshold = threshold
-            o.marginThreshold = margin; o.fallbackIntent = fallbackIntent; o.seed = common.seed
+            o.marginThreshold = margin; o.fallbackIntent = fallbackIntent; o.seed = seeding.seed
             o.lexicalWeight = lexicalWeight; o.lexicalLearningRate = lexicalLearningRate
             o.solver = solver
             o.inverseRegularization = regularizationC; o.lexicalInverseRegularization = lexicalRegularizationC

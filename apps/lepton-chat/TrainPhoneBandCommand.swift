@@ -61,6 +61,8 @@ struct TrainPhoneBandCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @OptionGroup var seeding: SeedOptions
+
     /// `--keep-band` as a range of Hz (nil for `none`).
     var keptBand: ClosedRange<Double>? {
         get throws {
@@ -112,7 +114,7 @@ struct TrainPhoneBandCommand: ParsableCommand {
                 var trainer = WhisperPhoneBandMap.NetworkTrainer(context: context,
                                                                  bands: (0..<WhisperLogMel.mels).filter { !kept.contains($0) })
                 for r in recordings { trainer.add(wide: r.wide, phone: r.phone) }
-                map = trainer.train(hidden: hidden, epochs: epochs, learningRate: learningRate, seed: common.seed) { epoch, loss in
+                map = trainer.train(hidden: hidden, epochs: epochs, learningRate: learningRate, seed: seeding.seed) { epoch, loss in
                     if !common.quiet { Log.info("epoch \(epoch)/\(epochs): training loss \(String(format: "%.4f", loss))") }
                 }
             }

@@ -77,6 +77,8 @@ struct TranscribeCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @OptionGroup var seeding: SeedOptions
+
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one audio FILE") }
         guard format == "all" || TranscriptFormat(rawValue: format) != nil else {
@@ -115,7 +117,7 @@ struct TranscribeCommand: ParsableCommand {
         }
         options.beamSize = beamSize
         options.narrowbandFoldGain = narrowbandFold
-        options.seed = common.seed
+        options.seed = seeding.seed
         options.initialPrompt = prompt
         options.readings = readings
         if let corpus {

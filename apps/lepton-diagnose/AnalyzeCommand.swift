@@ -9,20 +9,26 @@ struct AnalyzeCommand: ParsableCommand {
         commandName: "analyze",
         abstract: "Analyse a scan and/or a report (or a folder of studies) and suggest findings for review.",
         discussion: """
-        SCAN is a PNG or DICOM file, or a folder. In a folder, files sharing a name stem form one \
-        study (e.g. case1.dcm + case1.xml); every study becomes one JSON line with its `file`. A \
-        file that cannot be read is reported (a JSON line with `error`, and on stderr) and the \
-        batch goes on; the exit status is then 3 (partial).
+        SCAN is a PNG or DICOM file, or a folder read with its subfolders. Files sharing a \
+        folder and name stem form one study (case1.dcm + case1.xml); every study becomes one \
+        JSON line with its `file`. A study that cannot be read is reported (a JSON line with \
+        `error`, and on stderr) and the batch goes on; the exit status is then 3. A folder \
+        without studies is an error (exit 1).
 
-        Output never contains patient identifiers from DICOM headers or reports; `subject_id` is a \
-        salted hash (salt from $LEPTON_DIAGNOSE_SALT, random per run when unset).
+        Output never contains patient identifiers from DICOM headers or reports (names in report \
+        text are scrubbed too); `subject_id` is a salted hash. The salt is $LEPTON_DIAGNOSE_SALT, \
+        else the file of --salt-file, else $XDG_CONFIG_HOME/lepton/diagnose-salt \
+        (~/.config/lepton/diagnose-salt), created with mode 0600 on first use: IDs are stable \
+        per site. Every output names the image model (name, version, sha256 of its files).
 
         Examples:
-          lepton-diagnose analyze scan.png
-          lepton-diagnose analyze scan.dcm --report report.xml --heatmap cam.png \\
-              --format html > study.html
-          lepton-diagnose analyze --report report.txt --format fhir
-          lepton-diagnose analyze samples/diagnose
+          lepton-diagnose analyze samples/diagnose/studies/case1.png --json
+          lepton-diagnose analyze samples/diagnose/studies/case4.dcm \\
+              --report samples/diagnose/studies/case4.txt \\
+              --heatmap /tmp/cam.png --format html > /tmp/study.html
+          lepton-diagnose analyze --report samples/diagnose/studies/case2.xml \\
+              --format fhir
+          lepton-diagnose analyze samples/diagnose   # exit 3: case5 is JPEG 2000
         """)
 
     @Argument(help: "A scan (PNG/DICOM) or a folder of studies.")
@@ -40,42 +46,54 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .long, help: "json, fhir or html.")
     var format: String = "json"
 
+    @Flag(name: .long, help: "JSON lines on stdout (the default; same as --format json).")
+    var json = false
+
     @Option(name: .long, parsing: .singleValue, help: "XML section selector NAME=XPATH, any XPath 1.0 (repeatable; default: Open-i FINDINGS and IMPRESSION).")
     var section: [String] = []
 
+    @Option(name: .long, help: "Salt file for subject IDs (created with mode 0600 if missing).")
+    var saltFile: String?
+
     @OptionGroup var common: CommonOptions
 
+    func validate() throws {
+        guard ["json", "fhir", "html"].contains(format) else { throw ValidationError("--format must be json, fhir or html") }
+        guard !(json && format != "json") else { throw ValidationError("--json and --format \(format) cannot be used together") }
+        guard scan != nil || report != nil else { throw ValidationError("give a scan, a folder, or --report") }
+    }
+
     func run() throws {
-        Log.level = common.logLevel
-        EngineThreads.set(common.threads)
-        guard ["json", "fhir", "html"].contains(format) else {
-            Log.error("error: --format must be json, fhir or html"); throw ExitCode(ExitStatus.usage)
-        }
-        guard scan != nil || report != nil else {
-            Log.error("error: give a scan, a folder, or --report"); throw ExitCode(ExitStatus.usage)
-        }
-        do {
-            let reader = section.isEmpty ? ReportReader() : ReportReader(selectors: try ReportReader.parseSelectors(section))
-            var isDir: ObjCBool = false
-            let scanIsFolder = scan.map { FileManager.default.fileExists(atPath: $0, isDirectory: &isDir) && isDir.boolValue } ?? false
-            let needModel = scan != nil
-            let classifier = needModel ? try loadModel() : nil
-            let pipeline = DiagnosePipeline(model: classifier, reader: reader)
-            if scanIsFolder, let folder = scan {
-                try runBatch(folder: folder, pipeline: pipeline)
-                return
+        try runCommand("lepton-diagnose", common) {
+            EngineThreads.set(common.threads)
+            try diagnoseErrors {
+                let reader = section.isEmpty ? ReportReader() : ReportReader(selectors: try ReportReader.parseSelectors(section))
+                let privacy = try Privacy.site(saltFile: saltFile.map { URL(fileURLWithPath: $0) })
+                var isDir: ObjCBool = false
+                let scanIsFolder = scan.map { FileManager.default.fileExists(atPath: $0, isDirectory: &isDir) && isDir.boolValue } ?? false
+                if scanIsFolder, heatmap != nil { throw CLIFailure.usage("--heatmap takes a single scan, not a folder") }
+                if scanIsFolder, report != nil { throw CLIFailure.usage("--report takes a single study; in a folder, reports pair with scans by name") }
+                let classifier = scan != nil ? try loadModel() : nil
+                let pipeline = DiagnosePipeline(model: classifier, reader: reader, privacy: privacy)
+                if scanIsFolder, let folder = scan {
+                    try runBatch(folder: folder, pipeline: pipeline)
+                    return
+                }
+                if heatmap != nil && scan == nil { throw CLIFailure.usage("--heatmap needs a scan") }
+                let s = try pipeline.analyze(scan: scan.map { URL(fileURLWithPath: $0) }, report: report.map { URL(fileURLWithPath: $0) },
+                                             name: scan ?? report ?? "")
+                if let h = heatmap { try DiagnosePipeline.writeHeatmap(s, to: URL(fileURLWithPath: h)) }
+                emitLine(render(s, batch: false))
             }
-            let s = try pipeline.analyze(scan: scan.map { URL(fileURLWithPath: $0) }, report: report.map { URL(fileURLWithPath: $0) },
-                                         name: scan ?? report ?? "")
-            if let h = heatmap { try DiagnosePipeline.writeHeatmap(s, to: URL(fileURLWithPath: h)) }
-            switch format {
-            case "fhir": emitLine(s.fhirJSON())
-            case "html": emitLine(s.html())
-            default: emitLine(s.jsonLine())
-            }
-        } catch let e as DiagnoseError {
-            Log.error("error: \(e)")
-            throw ExitCode(ExitStatus.failure)
+        }
+    }
+
+    func render(_ s: StudyAnalysis, batch: Bool) -> String {
+        switch format {
+        // One line per study in a batch; a single study's bundle is pretty-printed.
+        case "fhir": return batch ? s.fhirJSON().split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined() : s.fhirJSON()
+        case "html": return s.html()
+        default: return s.jsonLine()
         }
     }
 
@@ -89,42 +107,42 @@ struct AnalyzeCommand: ParsableCommand {
     }
 
     func runBatch(folder: String, pipeline: DiagnosePipeline) throws {
-        let dir = URL(fileURLWithPath: folder)
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
-        let scanExt: Set<String> = ["png", "dcm", "dicom"], reportExt: Set<String> = ["xml", "txt"]
-        var studies: [String: (scan: String?, report: String?)] = [:]
-        var order: [String] = []
-        for n in names {
-            let ext = (n as NSString).pathExtension.lowercased(), stem = (n as NSString).deletingPathExtension
-            var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: dir.appendingPathComponent(n).path, isDirectory: &isDir)
-            if isDir.boolValue { continue }
-            guard scanExt.contains(ext) || reportExt.contains(ext) || ext.isEmpty else { continue }
-            if studies[stem] == nil { order.append(stem); studies[stem] = (nil, nil) }
-            if reportExt.contains(ext) { studies[stem]!.report = n } else { studies[stem]!.scan = n }
-        }
+        let studies = try StudyFolder.studies(in: URL(fileURLWithPath: folder))
         var failures = 0
-        for stem in order {
-            guard let st = studies[stem] else { continue }
-            let shown = (folder as NSString).appendingPathComponent(st.scan ?? st.report ?? stem)
+        // A line per step only for batches big enough to be worth watching.
+        var progress = studies.count >= 20 ? ProgressReporter(label: "analyze", total: studies.count, unit: "studies") : nil
+        for st in studies {
+            let shown = (folder as NSString).appendingPathComponent(((st.scan ?? st.report)?.lastPathComponent).map {
+                (st.stem as NSString).deletingLastPathComponent.isEmpty ? $0 : (st.stem as NSString).deletingLastPathComponent + "/" + $0
+            } ?? st.stem)
             do {
-                let s = try pipeline.analyze(scan: st.scan.map { dir.appendingPathComponent($0) },
-                                             report: st.report.map { dir.appendingPathComponent($0) }, name: shown)
-                switch format {
-                case "fhir": emitLine(s.fhirJSON().replacingOccurrences(of: "\n", with: ""))
-                case "html": emitLine(s.html())
-                default: emitLine(s.jsonLine())
-                }
+                emitLine(render(try pipeline.analyze(scan: st.scan, report: st.report, name: shown), batch: true))
             } catch let e as DiagnoseError {
                 failures += 1
-                Log.error("error: \(e)")
-                let obj: [String: Any] = ["file": shown, "error": "\(e)"]
-                if let d = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                    emitLine(String(decoding: d, as: UTF8.self))
-                }
+                let message = relativePaths(e.description)
+                Log.error(errorLine("lepton-diagnose", message))
+                emitLine("{\"error\":\(jsonString(message)),\"file\":\(jsonString(shown))}")
             }
+            progress?.advance()
         }
-        Log.info("\(order.count) studies, \(failures) failed")
-        if failures > 0 { throw ExitCode(ExitStatus.partial) }
+        progress?.finish()
+        if failures > 0 { throw CLIFailure.partial("\(failures) of \(studies.count) studies failed") }
+        Log.info("\(studies.count) studies analysed")
     }
+}
+
+/// Runs `body`, turning the library's usage errors into exit 64 and every other `DiagnoseError`
+/// into a one-line failure (exit 1).
+func diagnoseErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as DiagnoseError {
+        if case let .usage(message) = e { throw CLIFailure.usage(relativePaths(message)) }
+        throw CLIFailure.input(relativePaths(e.description))
+    }
+}
+
+/// `message` with the current folder's prefix removed from paths, so errors name files as the user
+/// gave them (`samples/x.dcm`, not `/home/…/samples/x.dcm`).
+func relativePaths(_ message: String) -> String {
+    let cwd = FileManager.default.currentDirectoryPath
+    return cwd.count > 1 ? message.replacingOccurrences(of: cwd + "/", with: "") : message
 }

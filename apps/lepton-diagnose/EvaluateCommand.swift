@@ -9,13 +9,15 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Score the image model (ACC, ROC-AUC, sensitivity/specificity, ECE) or the report reader (per-finding P/R/F1).",
         discussion: """
+        Labels must fit the task: image labels 0 ... classes-1, report finding columns 0 or 1 and \
+        report labels normal/abnormal/unindexed; a selection without rows is an error. Report \
+        rows whose file has no text are skipped and counted.
+
         Examples:
-          lepton-diagnose evaluate \\
-              --labels ../shared/data/medical/pneumoniamnist/labels.csv --split val
-          lepton-diagnose evaluate --labels test/labels.csv --split all \\
-              --model /tmp/model
-          lepton-diagnose evaluate \\
-              --reports ../shared/data/medical/iu-xray/findings.csv --subset test
+          lepton-diagnose evaluate --split val \\
+              --labels ../shared/data/medical/pneumoniamnist/labels.csv
+          lepton-diagnose evaluate --json --subset test \\
+              --reports ../shared/data/medical/iu-xray/findings.csv
         """)
 
     @Option(name: .long, help: "Image labels CSV (file,label).")
@@ -36,48 +38,75 @@ struct EvaluateCommand: ParsableCommand {
     @Option(name: .long, help: "Decision threshold on the positive probability (default: the model's).")
     var threshold: Float?
 
+    @Flag(name: .long, help: "Print one JSON object instead of text.")
+    var json = false
+
     @OptionGroup var common: CommonOptions
 
+    func validate() throws {
+        guard labels != nil || reports != nil else { throw ValidationError("give --labels and/or --reports") }
+        guard ["val", "train", "all"].contains(split) else { throw ValidationError("--split must be val, train or all") }
+        guard ReportEvaluation.Subset(rawValue: subset) != nil else { throw ValidationError("--subset must be all, dev or test") }
+        if let t = threshold, !(t.isFinite && t >= 0 && t <= 1) { throw ValidationError("--threshold must be between 0 and 1") }
+    }
+
+    struct ImageResult: Encodable {
+        var count: Int, accuracy: Double, auc: Double, sensitivity: Double, specificity: Double, ece: Double, threshold: Double, nll: Double
+    }
+    struct FindingResult: Encodable { var precision: Double, recall: Double, f1: Double, support: Int }
+    struct ReportResult: Encodable {
+        var count: Int, skippedEmpty: Int, macroF1Main: Double, abnormalF1: Double, abnormalPrecision: Double, abnormalRecall: Double
+        var findings: [String: FindingResult]
+    }
+    struct Output: Encodable { var model: ModelIdentity?, image: ImageResult?, reports: ReportResult? }
+
     func run() throws {
-        Log.level = common.logLevel
-        EngineThreads.set(common.threads)
-        guard labels != nil || reports != nil else { Log.error("error: give --labels and/or --reports"); throw ExitCode(ExitStatus.usage) }
-        do {
-            var out: [String: Any] = [:]
-            if let l = labels {
-                let m: ScanClassifier
-                if let p = model { m = try ScanClassifier.load(from: URL(fileURLWithPath: p)) } else {
-                    guard let d = ScanClassifier.defaultModelDirectory() else { throw DiagnoseError.badModel(path: "samples/diagnose/model", reason: "not found") }
-                    m = try ScanClassifier.load(from: d)
+        try runCommand("lepton-diagnose", common) {
+            EngineThreads.set(common.threads)
+            try diagnoseErrors {
+                var out = Output()
+                var text: [String] = []
+                if let l = labels {
+                    let m: ScanClassifier
+                    if let p = model { m = try ScanClassifier.load(from: URL(fileURLWithPath: p)) } else {
+                        guard let d = ScanClassifier.defaultModelDirectory() else { throw DiagnoseError.badModel(path: "samples/diagnose/model", reason: "not found") }
+                        m = try ScanClassifier.load(from: d)
+                    }
+                    out.model = m.identity
+                    var progress = ProgressReporter(label: "loading images", unit: "images")
+                    let (train, val) = try LabeledImages.read(labels: URL(fileURLWithPath: l), size: m.config.inputSize,
+                                                              classes: m.config.classes.count) { progress.update(done: $0) }
+                    progress.finish()
+                    var data: LabeledImages
+                    switch split {
+                    case "train": data = train
+                    case "all": data = train; data.files += val.files; data.labels += val.labels; data.pixels += val.pixels
+                    default: data = val
+                    }
+                    guard data.count > 0 else { throw DiagnoseError.badLabels(file: l, line: 0, reason: split == "val" ? "no rows under val/ (the val split); use --split all or train" : "no rows in the \(split) split") }
+                    let e = try m.evaluate(data, threshold: threshold)
+                    out.image = ImageResult(count: e.count, accuracy: e.accuracy, auc: e.auc, sensitivity: e.sensitivity,
+                                            specificity: e.specificity, ece: e.ece, threshold: Double(e.threshold), nll: e.nll)
+                    text.append("# model \(m.identity)")
+                    text.append(String(format: "images: n=%d ACC %.4f AUC %.4f sensitivity %.4f specificity %.4f ECE %.4f (threshold %.2f)",
+                                       e.count, e.accuracy, e.auc, e.sensitivity, e.specificity, e.ece, e.threshold))
                 }
-                let (train, val) = try LabeledImages.read(labels: URL(fileURLWithPath: l), size: m.config.inputSize)
-                var data: LabeledImages
-                switch split {
-                case "train": data = train
-                case "all": data = train; data.files += val.files; data.labels += val.labels; data.pixels += val.pixels
-                default: data = val.count > 0 ? val : train
+                if let r = reports, let sub = ReportEvaluation.Subset(rawValue: subset) {
+                    var progress = ProgressReporter(label: "reading reports", unit: "reports")
+                    let ev = try ReportEvaluation.run(findingsCSV: URL(fileURLWithPath: r), subset: sub) { progress.update(done: $0) }
+                    progress.finish()
+                    out.reports = ReportResult(count: ev.reports, skippedEmpty: ev.skippedEmpty, macroF1Main: ev.macroF1Main,
+                                               abnormalF1: ev.abnormal.f1, abnormalPrecision: ev.abnormal.precision,
+                                               abnormalRecall: ev.abnormal.recall,
+                                               findings: ev.perFinding.mapValues { FindingResult(precision: $0.precision, recall: $0.recall, f1: $0.f1, support: $0.tp + $0.fn) })
+                    text.append(String(format: "reports: n=%d (%d without text skipped) macro-F1 (5 main) %.4f abnormal F1 %.4f",
+                                       ev.reports, ev.skippedEmpty, ev.macroF1Main, ev.abnormal.f1))
+                    for (f, s) in ev.perFinding.sorted(by: { $0.key < $1.key }) {
+                        text.append(String(format: "  %-13@ P %.3f R %.3f F1 %.3f support %d", f as NSString, s.precision, s.recall, s.f1, s.tp + s.fn))
+                    }
                 }
-                let e = try m.evaluate(data, threshold: threshold)
-                out["image"] = ["count": e.count, "accuracy": e.accuracy, "auc": e.auc, "sensitivity": e.sensitivity,
-                                "specificity": e.specificity, "ece": e.ece, "threshold": Double(e.threshold), "nll": e.nll]
-                Log.info(String(format: "images: n=%d ACC %.4f AUC %.4f sens %.4f spec %.4f ECE %.4f", e.count, e.accuracy, e.auc, e.sensitivity, e.specificity, e.ece))
+                emitLine(json ? try jsonLine(out) : text.joined(separator: "\n"))
             }
-            if let r = reports {
-                guard let sub = ReportEvaluation.Subset(rawValue: subset) else { throw DiagnoseError.usage("--subset must be all, dev or test") }
-                let ev = try ReportEvaluation.run(findingsCSV: URL(fileURLWithPath: r), subset: sub)
-                var per: [String: Any] = [:]
-                for (f, s) in ev.perFinding {
-                    per[f] = ["precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.tp + s.fn]
-                }
-                out["reports"] = ["count": ev.reports, "macro_f1_main": ev.macroF1Main, "abnormal_f1": ev.abnormal.f1,
-                                  "abnormal_precision": ev.abnormal.precision, "abnormal_recall": ev.abnormal.recall, "findings": per] as [String: Any]
-                Log.info(String(format: "reports: n=%d macro-F1 (5 main) %.4f abnormal F1 %.4f", ev.reports, ev.macroF1Main, ev.abnormal.f1))
-            }
-            let d = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys, .withoutEscapingSlashes])
-            emitLine(String(decoding: d, as: UTF8.self))
-        } catch let e as DiagnoseError {
-            Log.error("error: \(e)")
-            throw ExitCode(ExitStatus.failure)
         }
     }
 }

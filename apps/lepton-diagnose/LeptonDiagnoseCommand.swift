@@ -8,15 +8,14 @@ struct LeptonDiagnoseCommand: ParsableCommand {
         abstract: "Lepton's scan and radiology-report analyzer: decision support for a physician, not a diagnosis.",
         discussion: """
         Examples:
-          lepton-diagnose analyze samples/diagnose/scans/pneumonia_1.png \\
-              --report samples/diagnose/reports/pneumonia.txt
-          lepton-diagnose analyze samples/diagnose --format json   # a line per study
-          lepton-diagnose train --out /tmp/model \\
-              --labels ../shared/data/medical/pneumoniamnist/labels.csv
-          lepton-diagnose evaluate \\
-              --labels ../shared/data/medical/pneumoniamnist/labels.csv --split val
-          lepton-diagnose evaluate \\
-              --reports ../shared/data/medical/iu-xray/findings.csv --subset test
+          lepton-diagnose analyze samples/diagnose/studies/case1.png \\
+              --report samples/diagnose/studies/case1.txt
+          lepton-diagnose analyze samples/diagnose --json   # exit 3: case5
+          lepton-diagnose evaluate --json --subset test \\
+              --reports ../shared/data/medical/iu-xray/findings.csv
+
+        Exit status: 0 success, 1 bad input (unreadable scan, report, model or labels; a folder \
+        without studies), 3 a folder batch where some studies failed (each reported), 64 usage.
 
         Without --model the model in samples/diagnose/model is used: it is looked up in \
         $LEPTON_DIAGNOSE_MODEL, then beside the executable and its parent folders, then from the \

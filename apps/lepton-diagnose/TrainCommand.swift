@@ -15,9 +15,8 @@ struct TrainCommand: ParsableCommand {
         Class-weighted cross-entropy, AdamW with cosine decay.
 
         Example:
-          lepton-diagnose train \\
-              --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
-              --out /tmp/model --epochs 20 --seed 1
+          lepton-diagnose train --out /tmp/model --epochs 1 --seed 1 \\
+              --labels ../shared/data/medical/pneumoniamnist/labels.csv
         """)
 
     @Option(name: .long, help: "CSV with columns file,label (paths relative to the CSV's folder).")
@@ -50,46 +49,76 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Disable augmentation.")
     var noAugment = false
 
+    @Flag(name: .long, help: "Print one JSON object instead of text.")
+    var json = false
+
     @OptionGroup var common: CommonOptions
 
+    @OptionGroup var seeding: SeedOptions
+
+    func validate() throws {
+        guard (1...10_000).contains(epochs) else { throw ValidationError("--epochs must be between 1 and 10000") }
+        guard (1...65_536).contains(batch) else { throw ValidationError("--batch must be between 1 and 65536") }
+        guard lr.isFinite, lr > 0, lr < 10 else { throw ValidationError("--lr must be a positive number below 10") }
+        guard patience >= 1 else { throw ValidationError("--patience must be at least 1") }
+    }
+
+    struct Output: Encodable {
+        var out: String, model: ModelIdentity, epochsRun: Int, bestEpoch: Int, valAccuracy: Double, valAuc: Double, valEce: Double
+        var temperature: Double, seconds: Double, secondsPerEpoch: Double
+    }
+
     func run() throws {
-        Log.level = common.logLevel
-        EngineThreads.set(common.threads)
-        do {
-            var config = ScanClassifierConfig()
-            config.classes = classes.split(separator: ",").map(String.init)
-            config.channels = channels.split(separator: ",").compactMap { Int($0) }
-            guard config.channels.count >= 1, config.channels.count <= 4, config.classes.count >= 2 else {
-                throw DiagnoseError.usage("--channels needs 1 to 4 widths and --classes at least 2 names")
+        try runCommand("lepton-diagnose", common) {
+            EngineThreads.set(common.threads)
+            try diagnoseErrors {
+                var config = ScanClassifierConfig()
+                config.classes = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                config.channels = try channels.split(separator: ",").map { part in
+                    guard let c = Int(part.trimmingCharacters(in: .whitespaces)), (1...1024).contains(c) else {
+                        throw CLIFailure.usage("--channels takes widths 1...1024, got '\(part)'")
+                    }
+                    return c
+                }
+                guard config.channels.count >= 1, config.channels.count <= 4, config.classes.count >= 2, !config.classes.contains("") else {
+                    throw CLIFailure.usage("--channels needs 1 to 4 widths and --classes at least 2 names")
+                }
+                config.pool = config.channels.indices.map { $0 < config.channels.count - 1 }
+                let k = config.classes.count
+                var loading = ProgressReporter(label: "loading images", unit: "images")
+                var (train, valSet) = try LabeledImages.read(labels: URL(fileURLWithPath: labels), size: config.inputSize, classes: k) {
+                    loading.update(done: $0)
+                }
+                if let v = val {
+                    let (a, b) = try LabeledImages.read(labels: URL(fileURLWithPath: v), size: config.inputSize, classes: k) {
+                        loading.update(done: train.count + valSet.count + $0)
+                    }
+                    valSet = b.count > 0 ? b : a
+                }
+                loading.finish("\(train.count) training and \(valSet.count) validation images")
+                var opts = TrainingOptions()
+                opts.epochs = epochs; opts.batchSize = batch; opts.learningRate = lr; opts.patience = patience
+                opts.seed = seeding.seed; opts.augment = !noAugment
+                // The engine reports one line per epoch: that is the progress of this long step.
+                let (model, summary) = try ScanClassifier.train(train: train, val: valSet, config: config, options: opts) { Log.info($0) }
+                let day = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+                model.config.version = "\(day) seed \(seeding.seed)"
+                model.config.notes = [
+                    "trained_on": labels, "seed": "\(seeding.seed)", "epochs_run": "\(summary.epochsRun)", "best_epoch": "\(summary.bestEpoch)",
+                    "val_accuracy": String(format: "%.4f", summary.valAccuracy), "val_auc": String(format: "%.4f", summary.valAUC),
+                    "val_ece": String(format: "%.4f", summary.valECE), "train_seconds": String(format: "%.1f", summary.seconds),
+                    "threads": "\(common.threads)",
+                ]
+                try model.save(to: URL(fileURLWithPath: out))
+                let result = Output(out: out, model: model.identity, epochsRun: summary.epochsRun, bestEpoch: summary.bestEpoch,
+                                    valAccuracy: summary.valAccuracy, valAuc: summary.valAUC, valEce: summary.valECE,
+                                    temperature: Double(summary.temperature), seconds: summary.seconds,
+                                    secondsPerEpoch: summary.secondsPerEpoch)
+                emitLine(json ? try jsonLine(result) : String(
+                    format: "saved %@ to %@: best epoch %d of %d, validation ACC %.4f AUC %.4f ECE %.4f, temperature %.3f, %.1f s",
+                    model.identity.description, out, summary.bestEpoch, summary.epochsRun, summary.valAccuracy, summary.valAUC,
+                    summary.valECE, summary.temperature, summary.seconds))
             }
-            config.pool = config.channels.indices.map { $0 < config.channels.count - 1 }
-            let t0 = Date()
-            var (train, valSet) = try LabeledImages.read(labels: URL(fileURLWithPath: labels), size: config.inputSize)
-            if let v = val {
-                let (a, b) = try LabeledImages.read(labels: URL(fileURLWithPath: v), size: config.inputSize)
-                valSet = b.count > 0 ? b : a
-            }
-            Log.info("loaded \(train.count) training and \(valSet.count) validation images in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
-            var opts = TrainingOptions()
-            opts.epochs = epochs; opts.batchSize = batch; opts.learningRate = lr; opts.patience = patience
-            opts.seed = common.seed; opts.augment = !noAugment
-            let (model, summary) = try ScanClassifier.train(train: train, val: valSet, config: config, options: opts) { Log.info($0) }
-            model.config.notes = [
-                "trained_on": labels, "seed": "\(common.seed)", "epochs_run": "\(summary.epochsRun)", "best_epoch": "\(summary.bestEpoch)",
-                "val_accuracy": String(format: "%.4f", summary.valAccuracy), "val_auc": String(format: "%.4f", summary.valAUC),
-                "val_ece": String(format: "%.4f", summary.valECE), "train_seconds": String(format: "%.1f", summary.seconds),
-                "threads": "\(common.threads)",
-            ]
-            try model.save(to: URL(fileURLWithPath: out))
-            let obj: [String: Any] = ["out": out, "epochs_run": summary.epochsRun, "best_epoch": summary.bestEpoch,
-                                      "val_accuracy": summary.valAccuracy, "val_auc": summary.valAUC, "val_ece": summary.valECE,
-                                      "temperature": Double(summary.temperature), "seconds": summary.seconds,
-                                      "seconds_per_epoch": summary.secondsPerEpoch]
-            let d = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
-            emitLine(String(decoding: d, as: UTF8.self))
-        } catch let e as DiagnoseError {
-            Log.error("error: \(e)")
-            throw ExitCode(ExitStatus.failure)
         }
     }
 }

@@ -20,22 +20,6 @@ func reportSkips(_ path: String, _ r: SkipReport) {
     for e in r.examples { Log.debug("  \(e)") }
 }
 
-/// JSON string literal.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for c in s.unicodeScalars {
-        switch c {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default: if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-        }
-    }
-    return out + "\""
-}
-
 func fmt(_ v: Float) -> String { String(format: "%.6g", Double(v)) }
 
 /// Buffered stdout writer (one write per 64 KB, not per line).

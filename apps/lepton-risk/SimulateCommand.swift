@@ -20,6 +20,8 @@ struct SimulateCommand: ParsableCommand {
         """)
 
     @OptionGroup var common: CommonOptions
+
+    @OptionGroup var seeding: SeedOptions
     @Option(help: "Number of accounts.") var accounts: Int = 2000
     @Option(help: "Number of days simulated.") var days: Int = 30
     @Option(help: "Output transactions CSV.") var out: String
@@ -29,7 +31,7 @@ struct SimulateCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors(common) {
             var o = AMLSimulator.Options()
-            o.accounts = accounts; o.days = days; o.seed = common.seed; o.patternRate = patternRate
+            o.accounts = accounts; o.days = days; o.seed = seeding.seed; o.patternRate = patternRate
             let r = try AMLSimulator.generate(o)
             try writeAtomically(Data(r.csv.utf8), to: URL(fileURLWithPath: out))
             try writeAtomically(Data(r.patterns.utf8), to: URL(fileURLWithPath: patterns))

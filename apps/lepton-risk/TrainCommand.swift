@@ -23,6 +23,8 @@ struct TrainCommand: ParsableCommand {
         """)
 
     @OptionGroup var common: CommonOptions
+
+    @OptionGroup var seeding: SeedOptions
     @Option(help: "Labelled transactions in the IBM AML CSV schema.") var transactions: String?
     @Option(help: "Node features CSV (id column first, then numeric features).") var nodes: String?
     @Option(help: "Edges CSV (src,dst[,relation]).") var edges: String?
@@ -42,7 +44,7 @@ struct TrainCommand: ParsableCommand {
                 reportSkips(tx, r)
                 Log.info("loaded \(t.count) transactions, \(t.accountCount) accounts, \(t.positives) labelled positive")
                 var o = TransactionModel.TrainOptions()
-                o.seed = common.seed; o.trees.rounds = trees; o.useGNN = gnnEpochs > 0; o.gnnEpochs = gnnEpochs
+                o.seed = seeding.seed; o.trees.rounds = trees; o.useGNN = gnnEpochs > 0; o.gnnEpochs = gnnEpochs
                 o.gnnPortNumbers = portNumbers; o.usePropagation = !noPropagation
                 let (model, metrics) = try TransactionModel.train(t, source: tx, options: o, log: { Log.info($0) })
                 try model.save(to: outURL)
@@ -55,7 +57,7 @@ struct TrainCommand: ParsableCommand {
                 }
                 Log.info("loaded \(g.nodeCount) nodes, \(g.edgeCount) edges, \(g.labelled.count) labelled")
                 var o = NodeModel.TrainOptions()
-                o.seed = common.seed; o.trees.rounds = trees; o.gnnEpochs = gnnEpochs
+                o.seed = seeding.seed; o.trees.rounds = trees; o.gnnEpochs = gnnEpochs
                 let (model, metrics) = try NodeModel.train(g, source: l, options: o, log: { Log.info($0) })
                 try model.save(to: outURL)
                 Log.info("validation: " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(fmt($0.value))" }.joined(separator: ", "))

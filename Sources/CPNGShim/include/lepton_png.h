@@ -49,6 +49,29 @@ typedef struct {
 /// Decodes a whole PNG held in memory. On any result other than LEPTON_PNG_OK, `out->pixels` is NULL.
 int lepton_png_decode(const uint8_t *data, size_t size, const lepton_png_limits *limits, lepton_png_image *out);
 
+/// A PNG decoded to one gray plane and box-reduced while reading, so memory stays bounded by the
+/// output size whatever the declared dimensions (one row of the file at a time, Adam7 included).
+typedef struct {
+    uint32_t width;        ///< the file's width
+    uint32_t height;       ///< the file's height
+    int bit_depth;
+    int color_type;
+    int interlaced;
+    uint32_t factor;       ///< each output pixel is the mean of a factor x factor block (1 = full size)
+    uint32_t out_width;    ///< ceil(width / factor)
+    uint32_t out_height;   ///< ceil(height / factor)
+    float *pixels;         ///< out_height rows of out_width gray values in [0, 1]; free with lepton_png_free_gray
+    char message[256];
+} lepton_png_gray;
+
+/// Decodes to gray in [0, 1] (gray: the sample; gray+alpha: the gray sample; colour: BT.601 luma,
+/// alpha ignored; samples divided by their maximum 2^bits - 1), reduced by the smallest integer
+/// factor that makes both sides at most `max_side`. Same limits and result codes as lepton_png_decode.
+int lepton_png_decode_gray(const uint8_t *data, size_t size, const lepton_png_limits *limits, uint32_t max_side,
+                           lepton_png_gray *out);
+
+void lepton_png_free_gray(lepton_png_gray *image);
+
 /// Frees the pixels of a decoded image (safe on a zeroed struct).
 void lepton_png_free(lepton_png_image *image);
 

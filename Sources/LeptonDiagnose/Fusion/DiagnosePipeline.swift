@@ -8,19 +8,21 @@ public struct DiagnosePipeline: Sendable {
     public let extractor = FindingExtractor()
     public let privacy: Privacy
 
-    public init(model: ScanClassifier?, reader: ReportReader = ReportReader(), privacy: Privacy = Privacy()) {
+    public init(model: ScanClassifier?, reader: ReportReader = ReportReader(), privacy: Privacy = .ephemeral()) {
         self.model = model; self.reader = reader; self.privacy = privacy
     }
 
     /// Analyses one study. `name` is what the output's `file` field shows (a path as given by the user).
     public func analyze(scan: URL?, report: URL?, name: String) throws -> StudyAnalysis {
         guard scan != nil || report != nil else { throw DiagnoseError.usage("give a scan, a report, or both") }
-        var identity: [String] = []
+        var identity: [String] = [], names: [String] = []
         var s = StudyAnalysis(file: name, subjectID: "")
         if let scanURL = scan {
             guard let model else { throw DiagnoseError.badModel(path: "(none)", reason: "no model to analyse the scan with") }
             let loaded = try ScanLoader.load(scanURL, size: model.config.inputSize)
             identity = loaded.identity
+            names = loaded.names
+            s.model = model.identity
             s.scanFile = scanURL.lastPathComponent
             s.scanFormat = loaded.format
             s.modality = loaded.modality.isEmpty ? nil : loaded.modality
@@ -44,7 +46,7 @@ public struct DiagnosePipeline: Sendable {
             s.reportFile = reportURL.lastPathComponent
             s.findings = a.findings.map {
                 ReportFinding(finding: $0.finding, status: $0.status,
-                              evidence: $0.evidence.map { privacy.scrub($0, identifiers: identity) }, mentioned: $0.mentioned)
+                              evidence: $0.evidence.map { privacy.scrub($0, identifiers: identity + names) }, mentioned: $0.mentioned)
             }
             s.reportAbnormal = a.abnormal
         }

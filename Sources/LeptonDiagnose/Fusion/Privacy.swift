@@ -1,92 +1,36 @@
+import Crypto
 import Foundation
+import LeptonEngine
 
 /// Keeps patient identifiers out of every output.
 ///
 /// Outputs never copy DICOM header fields or report metadata; the only link to a patient is a
-/// subject ID = first 16 hex digits of SHA-256(salt ‖ identifiers). The salt comes from
-/// `$LEPTON_DIAGNOSE_SALT` (set it to get IDs that are stable across runs); without it a random
-/// salt is drawn per run, so IDs then only group the studies of one run.
-/// Evidence sentences are scrubbed of any header identifier, dates and long digit runs.
+/// subject ID = first 16 hex digits of SHA-256(salt ‖ 0x1E ‖ identifiers joined by 0x1F). The salt
+/// is the site's: `$LEPTON_DIAGNOSE_SALT` when set, else a salt file created on first use with mode
+/// 0600 (see ``site(saltFile:environment:)``), so IDs from two runs can be joined.
+/// Evidence sentences are scrubbed of header identifiers, names, dates and numbers (``TextScrubber``).
 public struct Privacy: Sendable {
     public let salt: String
 
-    public init(salt: String? = nil) {
-        if let s = salt ?? ProcessInfo.processInfo.environment["LEPTON_DIAGNOSE_SALT"], !s.isEmpty {
-            self.salt = s
-        } else {
-            var rng = SystemRandomNumberGenerator()
-            self.salt = (0..<4).map { _ in String(rng.next(), radix: 16) }.joined()
-        }
+    public init(salt: String) { self.salt = salt }
+
+    /// A random salt for this process only: IDs then group the studies of one run and nothing more.
+    public static func ephemeral() -> Privacy {
+        var rng = SystemRandomNumberGenerator()
+        return Privacy(salt: (0..<4).map { _ in String(rng.next(), radix: 16) }.joined())
     }
 
-    /// The salted subject ID for a set of identifiers (patient ID, name, study UID …), or for a file name
+    /// The subject ID of a set of identifiers (patient ID, name, study UID …), or of a file name
     /// when there are none.
     public func subjectID(_ identifiers: [String]) -> String {
         let joined = identifiers.filter { !$0.isEmpty }.joined(separator: "\u{1F}")
-        return String(SHA256.hex(Array((salt + "\u{1E}" + joined).utf8)).prefix(16))
+        return String(hexDigest(SHA256.hash(data: Data((salt + "\u{1E}" + joined).utf8))).prefix(16))
     }
 
-    /// `text` with identifier values, their name parts (DICOM `^`-separated), dates and digit runs of
-    /// 5 or more replaced by `[redacted]`.
-    public func scrub(_ text: String, identifiers: [String]) -> String {
-        var out = text
-        var parts: [String] = []
-        for id in identifiers where !id.isEmpty {
-            parts.append(id)
-            parts += id.split(whereSeparator: { $0 == "^" || $0 == " " || $0 == "=" }).map(String.init).filter { $0.count >= 2 }
-        }
-        for p in parts.sorted(by: { $0.count > $1.count }) {
-            out = out.replacingOccurrences(of: p, with: "[redacted]", options: [.caseInsensitive])
-        }
-        for pattern in [#"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b"#, #"\d{5,}"#] {
-            if let re = try? NSRegularExpression(pattern: pattern) {
-                out = re.stringByReplacingMatches(in: out, range: NSRange(out.startIndex..., in: out), withTemplate: "[redacted]")
-            }
-        }
-        return out
-    }
-}
-
-/// SHA-256 (FIPS 180-4), for salted subject IDs (Foundation on Linux has no hash API).
-enum SHA256 {
-    static let k: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2]
-
-    static func hex(_ message: [UInt8]) -> String {
-        var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-        var msg = message
-        let bitLen = UInt64(message.count) * 8
-        msg.append(0x80)
-        while msg.count % 64 != 56 { msg.append(0) }
-        for i in (0..<8).reversed() { msg.append(UInt8(truncatingIfNeeded: bitLen >> (8 * UInt64(i)))) }
-        func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-        var w = [UInt32](repeating: 0, count: 64)
-        for chunk in stride(from: 0, to: msg.count, by: 64) {
-            for i in 0..<16 {
-                let o = chunk + 4 * i
-                w[i] = UInt32(msg[o]) << 24 | UInt32(msg[o + 1]) << 16 | UInt32(msg[o + 2]) << 8 | UInt32(msg[o + 3])
-            }
-            for i in 16..<64 {
-                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-            }
-            var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-            for i in 0..<64 {
-                let t1 = hh &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
-                let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
-                hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-            }
-            h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d
-            h[4] = h[4] &+ e; h[5] = h[5] &+ f; h[6] = h[6] &+ g; h[7] = h[7] &+ hh
-        }
-        return h.map { v in let s = String(v, radix: 16); return String(repeating: "0", count: 8 - s.count) + s }.joined()
+    /// `text` without the study's header identifiers and person names (`headerValues`, DICOM
+    /// `^`-separated names split into parts), names found by context, dates, phone numbers and
+    /// digit runs of 5 or more: see ``TextScrubber``.
+    public func scrub(_ text: String, identifiers headerValues: [String]) -> String {
+        TextScrubber(headerValues: headerValues).scrub(text)
     }
 }

@@ -1,11 +1,13 @@
 import Foundation
+import LeptonEngine
 import LeptonImage
 
 extension StudyAnalysis {
-    /// The JSON object of a study: `file`, `subject_id`, `image.probabilities`, `report.findings`,
-    /// `report.abnormal`, `suggestion`, `disclaimer`.
+    /// The JSON object of a study: `file`, `subject_id`, `model` (name, version, sha256 of the image
+    /// model), `image.probabilities`, `report.findings`, `report.abnormal`, `suggestion`, `disclaimer`.
     public func jsonObject() -> [String: Any] {
         var o: [String: Any] = ["file": file, "subject_id": subjectID, "disclaimer": StudyAnalysis.disclaimer]
+        if let m = model { o["model"] = ["name": m.name, "version": m.version, "sha256": m.sha256] }
         if !probabilities.isEmpty {
             var img: [String: Any] = [
                 "probabilities": Dictionary(uniqueKeysWithValues: probabilities.map { ($0.0, Double($0.1)) }),
@@ -62,8 +64,14 @@ extension StudyAnalysis {
             observations.append(o)
         }
         if let p = imageAbnormalProbability, probabilities.count >= 2 {
+            var value: [String: Any] = ["valueQuantity": ["value": Double(p), "unit": "probability"]]
+            // The model that made the value, as the observing device (FHIR R4 Observation.device).
+            if let m = model {
+                value["device"] = ["display": m.description,
+                                   "identifier": ["system": "urn:lepton:model-sha256", "value": m.sha256]] as [String: Any]
+            }
             obs(code: "image-\(probabilities[1].0)", display: "Image model probability of \(probabilities[1].0)",
-                value: ["valueQuantity": ["value": Double(p), "unit": "probability"]], note: "Grad-CAM explained; threshold \(threshold)")
+                value: value, note: "Grad-CAM explained; threshold \(threshold)")
         }
         for f in findings {
             let (code, display): (String, String) = {
@@ -81,7 +89,7 @@ extension StudyAnalysis {
         var conclusion = suggestion.summary
         if !suggestion.disagreements.isEmpty { conclusion += " Disagreements: " + suggestion.disagreements.joined(separator: "; ") + "." }
         conclusion += " " + StudyAnalysis.disclaimer
-        let report: [String: Any] = [
+        var report: [String: Any] = [
             "resourceType": "DiagnosticReport", "id": "report", "status": "preliminary",
             "code": ["text": "Lepton chest X-ray decision support",
                      "coding": [["system": "http://loinc.org", "code": "36643-5", "display": "XR Chest 2 Views"]]],
@@ -89,6 +97,9 @@ extension StudyAnalysis {
             "result": observations.map { ["reference": "Observation/\($0["id"] as? String ?? "")"] },
             "conclusion": conclusion,
         ]
+        if let m = model {
+            report["extension"] = [["url": "urn:lepton:model", "valueString": m.description]]
+        }
         let bundle: [String: Any] = [
             "resourceType": "Bundle", "type": "collection",
             "entry": ([report] + observations).map { r -> [String: Any] in
@@ -128,6 +139,7 @@ extension StudyAnalysis {
             body += "</table>\n"
         }
         body += "<h2>Suggestion</h2><p>\(esc(suggestion.summary))</p>"
+        if let m = model { body += "<p class=\"model\">Image model: \(esc(m.description))</p>" }
         if !suggestion.agreements.isEmpty { body += "<p>Agreements:</p><ul>" + suggestion.agreements.map { "<li>\(esc($0))</li>" }.joined() + "</ul>" }
         if !suggestion.disagreements.isEmpty { body += "<p class=\"warn\">Disagreements:</p><ul>" + suggestion.disagreements.map { "<li>\(esc($0))</li>" }.joined() + "</ul>" }
         return """

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonEngine
 import LeptonImage
 
 /// Everything said about one study: image probabilities and heatmap, report findings, and the
@@ -21,6 +22,9 @@ public struct StudyAnalysis: Sendable {
     public var findings: [ReportFinding] = []
     public var reportAbnormal: Bool?
     public var suggestion = Suggestion(summary: "", agreements: [], disagreements: [])
+    /// The image model that made the probabilities (nil when only a report was analysed), named in
+    /// every output for audit.
+    public var model: ModelIdentity?
 
     public static let disclaimer = "Decision support, not a diagnosis: a physician must review the images and the report."
 

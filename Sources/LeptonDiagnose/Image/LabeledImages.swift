@@ -16,9 +16,13 @@ public struct LabeledImages: Sendable {
         files.append(file); labels.append(label); pixels += p
     }
 
-    /// Reads a `file,label` CSV (paths relative to its folder; labels integers 0…) and its images.
-    /// Returns the rows under `val/` separately from the others.
-    public static func read(labels url: URL, size: Int) throws -> (train: LabeledImages, val: LabeledImages) {
+    /// Reads a `file,label` CSV (paths relative to its folder; labels integers 0 ..< `classes`) and
+    /// its images (default: a binary task). Returns the rows under `val/` separately from the others.
+    /// - Throws: `badLabels` for a label outside 0 ..< `classes` (a 7 in a binary task is a data
+    ///   error, not a positive) or a file without any row.
+    /// `progress` gets the number of images read so far.
+    public static func read(labels url: URL, size: Int, classes: Int = 2,
+                            progress: (Int) -> Void = { _ in }) throws -> (train: LabeledImages, val: LabeledImages) {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw DiagnoseError.badLabels(file: url.path, line: 0, reason: "cannot read: \(error.localizedDescription)")
@@ -30,14 +34,19 @@ public struct LabeledImages: Sendable {
             if line.isEmpty { continue }
             let parts = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             if i == 0 && parts.first == "file" { continue }
-            guard parts.count >= 2, let label = Int(parts[1]), label >= 0 else {
+            guard parts.count >= 2, let label = Int(parts[1]) else {
                 throw DiagnoseError.badLabels(file: url.path, line: i + 1, reason: "expected file,label with an integer label")
+            }
+            guard (0..<classes).contains(label) else {
+                throw DiagnoseError.badLabels(file: url.path, line: i + 1, reason: "label \(label) is outside 0...\(classes - 1) (\(classes) classes)")
             }
             let scan = try ScanLoader.load(dir.appendingPathComponent(parts[0]), size: size)
             if parts[0].hasPrefix("val/") { val.append(file: parts[0], label: label, pixels: scan.modelInput) } else {
                 train.append(file: parts[0], label: label, pixels: scan.modelInput)
             }
+            progress(train.count + val.count)
         }
+        guard train.count + val.count > 0 else { throw DiagnoseError.badLabels(file: url.path, line: 0, reason: "no file,label rows") }
         return (train, val)
     }
 

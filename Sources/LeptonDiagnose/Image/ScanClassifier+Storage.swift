@@ -13,6 +13,7 @@ extension ScanClassifier {
             try ScanClassifier.atomicWrite(json, to: directory.appendingPathComponent("config.json"))
             let weights = Safetensors.encode(namedTensors().mapValues { WeightEntry($0) }, metadata: ["format": "lepton-diagnose"])
             try ScanClassifier.atomicWrite(weights, to: directory.appendingPathComponent("model.safetensors"))
+            identity = try ScanClassifier.identity(config: config, files: ScanClassifier.folderFiles(directory))
         } catch let e as DiagnoseError { throw e } catch {
             throw DiagnoseError.badModel(path: directory.path, reason: "cannot save: \(error)")
         }
@@ -23,9 +24,12 @@ extension ScanClassifier {
     public static func load(npz url: URL) throws -> ScanClassifier {
         let model = try ScanClassifier(config: ScanClassifierConfig(), weights: NumpyArchive.weightStore(url))
         let ref = url.deletingPathExtension().path + "_reference.npz"
+        var files = [url]
         if FileManager.default.fileExists(atPath: ref), let t = try NumpyArchive.read(URL(fileURLWithPath: ref))["temperature"]?.floats.first {
             model.config.temperature = t
+            files.append(URL(fileURLWithPath: ref))
         }
+        model.identity = try identity(config: model.config, files: files, fallbackVersion: url.deletingPathExtension().lastPathComponent)
         return model
     }
 
@@ -43,9 +47,23 @@ extension ScanClassifier {
             throw DiagnoseError.badModel(path: cfgURL.path, reason: "inconsistent configuration")
         }
         do {
-            return try ScanClassifier(config: config, weights: Safetensors.read(directory.appendingPathComponent("model.safetensors")))
+            let model = try ScanClassifier(config: config, weights: Safetensors.read(directory.appendingPathComponent("model.safetensors")))
+            model.identity = try identity(config: config, files: folderFiles(directory))
+            return model
         } catch let e as DiagnoseError { throw e } catch {
             throw DiagnoseError.badModel(path: directory.path, reason: "\(error)")
+        }
+    }
+
+    /// The files that define a saved model: the configuration (temperature, threshold) and the weights.
+    static func folderFiles(_ directory: URL) -> [URL] {
+        [directory.appendingPathComponent("config.json"), directory.appendingPathComponent("model.safetensors")]
+    }
+
+    /// Name, version (the config's, else `fallbackVersion`) and SHA-256 prefix of `files`.
+    static func identity(config: ScanClassifierConfig, files: [URL], fallbackVersion: String = "unversioned") throws -> ModelIdentity {
+        do { return try ModelIdentity.of(name: modelName, version: config.version ?? fallbackVersion, files: files) } catch {
+            throw DiagnoseError.badModel(path: files.first?.deletingLastPathComponent().path ?? "", reason: "\(error)")
         }
     }
 

@@ -114,11 +114,12 @@ extension ScanClassifier {
     /// - Parameter progress: called with one line per epoch.
     public static func train(train: LabeledImages, val: LabeledImages, config: ScanClassifierConfig,
                              options: TrainingOptions, progress: (String) -> Void = { _ in }) throws -> (ScanClassifier, TrainingSummary) {
-        guard train.count > 0 else { throw DiagnoseError.usage("no training images") }
-        guard val.count > 0 else { throw DiagnoseError.usage("no validation images (rows under val/ or --val)") }
+        // Data problems, not command-line usage: `badLabels` (exit 1 in the program).
+        guard train.count > 0 else { throw DiagnoseError.badLabels(file: "training set", line: 0, reason: "no training images") }
+        guard val.count > 0 else { throw DiagnoseError.badLabels(file: "validation set", line: 0, reason: "no validation images (rows under val/ or --val)") }
         let k = config.classes.count
-        guard let maxLabel = (train.labels + val.labels).max(), maxLabel < k else {
-            throw DiagnoseError.usage("labels must be 0..<\(k)")
+        guard let maxLabel = (train.labels + val.labels).max(), maxLabel < k, (train.labels + val.labels).allSatisfy({ $0 >= 0 }) else {
+            throw DiagnoseError.badLabels(file: "training set", line: 0, reason: "labels must be 0...\(k - 1) for \(k) classes")
         }
         let model = ScanClassifier(config: config, seed: options.seed)
         var rng = SeededGenerator(seed: options.seed &+ 1)

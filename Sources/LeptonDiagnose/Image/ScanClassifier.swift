@@ -21,6 +21,9 @@ public struct ScanClassifierConfig: Codable, Sendable, Equatable {
     public var std: Float = 0.5
     /// Free-form provenance (training command, seed, validation figures).
     public var notes: [String: String] = [:]
+    /// The model's version as outputs name it (``ScanClassifier/identity``); `train` sets the date
+    /// and seed of the run. Optional so that older config files still load.
+    public var version: String?
 
     public init() {}
 }
@@ -41,6 +44,10 @@ public struct ScanClassifierConfig: Codable, Sendable, Equatable {
 public final class ScanClassifier: Module, @unchecked Sendable {
     public var config: ScanClassifierConfig
     public var isTraining = false
+    /// What outputs name as the model that made them: set by `load` (SHA-256 over the files read),
+    /// by `save` (over the files written); "unsaved" for a model only in memory.
+    public var identity = ModelIdentity(name: ScanClassifier.modelName, version: "unsaved", sha256: "")
+    public static let modelName = "lepton-scan-cnn"
     let convs: [Conv2d]
     let norms: [BatchNorm]
     let fc: Linear

@@ -3,7 +3,8 @@ import LeptonImage
 
 /// A scan ready for the classifier and for display, with no patient data attached.
 public struct LoadedScan: Sendable {
-    /// Display image in [0, 1], 1 or 3 channels, full resolution.
+    /// Gray display image in [0, 1], box-reduced to at most ``ScanLoader/maxDisplaySide`` per side
+    /// (what the HTML page and the heatmap overlay show).
     public let display: PlanarImage
     /// Grayscale in [0, 1], `[size, size]` (resized when the file is not already that size).
     public let modelInput: [Float]
@@ -13,10 +14,20 @@ public struct LoadedScan: Sendable {
     public let modality: String
     /// Identifiers from a DICOM header, only for salted hashing; never printed.
     let identity: [String]
+    /// Person names from the DICOM header (`^`-separated components), only to scrub report text.
+    var names: [String] = []
 }
 
 /// Reads PNG or DICOM scans (by content: the DICM marker or a PNG signature).
 public enum ScanLoader {
+    /// Largest side of the display image kept per scan. Decoding reduces to it on the fly (PNG) or
+    /// right after rendering (DICOM), so memory follows this size, not the file's claimed one.
+    public static let maxDisplaySide = 1024
+
+    /// Person-name attributes whose values are scrubbed from report text of the same study:
+    /// PatientName, ReferringPhysicianName, PerformingPhysicianName, OperatorsName.
+    static let personNameTags = [DICOMTag.patientName, DICOMTag(0x0008, 0x0090), DICOMTag(0x0008, 0x1050), DICOMTag(0x0008, 0x1070)]
+
     /// Loads `url` and prepares it for a classifier with square input `size`.
     public static func load(_ url: URL, size: Int) throws -> LoadedScan {
         let data: Data
@@ -28,10 +39,11 @@ public enum ScanLoader {
         let display: PlanarImage
         var modality = ""
         var identity: [String] = []
+        var names: [String] = []
         var format = "png"
         do {
             if isPNG {
-                display = try PNGDecoder.decode(data: data, name: url.path).normalized
+                display = try PNGDecoder.decodeGray(data: data, name: url.path, maxSide: maxDisplaySide).image
             } else {
                 let ds = try DICOMDataSet(bytes: [UInt8](data), file: url.path)
                 let img = try DICOMImage(dataSet: ds)
@@ -39,22 +51,24 @@ public enum ScanLoader {
                 var planar = [Float](repeating: 0, count: px.count)
                 let n = img.rows * img.columns
                 for i in 0..<n { for c in 0..<ch { planar[c * n + i] = Float(px[i * ch + c]) / 255 } }
-                display = try PlanarImage(width: img.columns, height: img.rows, channels: ch, pixels: planar)
+                let full = try PlanarImage(width: img.columns, height: img.rows, channels: ch, pixels: planar).grayscale()
+                display = try full.boxReduced(factor: PlanarImage.reductionFactor(width: full.width, height: full.height, maxSide: maxDisplaySide))
                 modality = img.modality
                 identity = [ds.string(.patientID) ?? "", ds.string(.patientName) ?? "", ds.string(.studyInstanceUID) ?? ""]
+                names = personNameTags.compactMap { ds.string($0) }.filter { !$0.isEmpty }
                 format = "dicom"
             }
-        } catch let e as DICOMError {
-            throw DiagnoseError.badScan(file: url.path, reason: e.description.replacingOccurrences(of: url.path + ": ", with: ""))
         } catch {
-            throw DiagnoseError.badScan(file: url.path, reason: "\(error)")
+            // DICOMError and ImageError start with the path; badScan adds it once.
+            let text = "\(error)"
+            throw DiagnoseError.badScan(file: url.path, reason: text.hasPrefix(url.path + ": ") ? String(text.dropFirst(url.path.count + 2)) : text)
         }
-        var gray = display.grayscale()
+        var gray = display
         if gray.width != size || gray.height != size {
             do { gray = try gray.resizedBilinear(width: size, height: size) } catch {
                 throw DiagnoseError.badScan(file: url.path, reason: "cannot resize: \(error)")
             }
         }
-        return LoadedScan(display: display, modelInput: gray.pixels, format: format, modality: modality, identity: identity)
+        return LoadedScan(display: display, modelInput: gray.pixels, format: format, modality: modality, identity: identity, names: names)
     }
 }

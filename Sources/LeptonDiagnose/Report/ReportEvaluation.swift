@@ -21,6 +21,9 @@ public struct ReportEvaluation: Sendable {
     public var perFinding: [String: BinaryScore] = [:]
     public var abnormal = BinaryScore()
     public var reports = 0
+    /// Rows skipped because their report holds no text (IU has a few; scoring them as "no finding"
+    /// would count free true negatives).
+    public var skippedEmpty = 0
     /// Mean F1 over `FindingLexicon.mainFindings`.
     public var macroF1Main: Double {
         FindingLexicon.mainFindings.map { perFinding[$0]?.f1 ?? 0 }.reduce(0, +) / Double(FindingLexicon.mainFindings.count)
@@ -29,11 +32,14 @@ public struct ReportEvaluation: Sendable {
     /// Which rows to score.
     public enum Subset: String, Sendable { case all, dev, test }
 
-    /// Scores the reader on a labels CSV. Rows labelled `unindexed` are skipped. `dev` = even report
-    /// numbers, `test` = odd (the rules were tuned on dev only). A finding counts as predicted when
-    /// its status is `present` (uncertain mentions are not counted, as curators index stated findings).
+    /// Scores the reader on a labels CSV. Rows labelled `unindexed` are skipped, and so are reports
+    /// without text (counted in `skippedEmpty`). `dev` = even report numbers, `test` = odd (the rules
+    /// were tuned on dev only). A finding counts as predicted when its status is `present` (uncertain
+    /// mentions are not counted, as curators index stated findings).
+    /// - Throws: `badLabels` for a `label` other than normal/abnormal/unindexed, a finding column
+    ///   other than 0/1 (these are binary tasks), or when no row is left to score.
     public static func run(findingsCSV url: URL, subset: Subset = .all, reader: ReportReader = ReportReader(),
-                           extractor: FindingExtractor = FindingExtractor()) throws -> ReportEvaluation {
+                           extractor: FindingExtractor = FindingExtractor(), progress: (Int) -> Void = { _ in }) throws -> ReportEvaluation {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw DiagnoseError.badLabels(file: url.path, line: 0, reason: error.localizedDescription)
@@ -50,20 +56,39 @@ public struct ReportEvaluation: Sendable {
         for (n, line) in lines.dropFirst().enumerated() {
             let cols = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard cols.count > fileCol else { throw DiagnoseError.badLabels(file: url.path, line: n + 2, reason: "too few columns") }
-            let label = labelCol.flatMap { $0 < cols.count ? cols[$0] : nil }
+            let label = labelCol.flatMap { $0 < cols.count ? cols[$0].trimmingCharacters(in: .whitespaces) : nil }
+            if let l = label, !["normal", "abnormal", "unindexed"].contains(l) {
+                throw DiagnoseError.badLabels(file: url.path, line: n + 2, reason: "label '\(l.prefix(40))' is not normal, abnormal or unindexed")
+            }
             if label == "unindexed" { continue }
+            var truth: [(String, Bool)] = []
+            for (f, c) in findingCols {
+                let v = c < cols.count ? cols[c].trimmingCharacters(in: .whitespaces) : ""
+                guard v == "0" || v == "1" else {
+                    throw DiagnoseError.badLabels(file: url.path, line: n + 2, reason: "\(f) is '\(v.prefix(40))'; a binary label must be 0 or 1")
+                }
+                truth.append((f, v == "1"))
+            }
             if subset != .all {
                 let digits = cols[fileCol].filter(\.isNumber)
                 guard let num = Int(digits) else { continue }
                 if (subset == .dev) != (num % 2 == 0) { continue }
             }
-            let report = try reader.read(dir.appendingPathComponent(cols[fileCol]))
+            let report: RadiologyReport
+            do { report = try reader.read(dir.appendingPathComponent(cols[fileCol])) } catch DiagnoseError.emptyReport {
+                ev.skippedEmpty += 1
+                continue
+            }
             let a = extractor.analyze(report.text)
             ev.reports += 1
-            for (f, c) in findingCols where c < cols.count {
-                ev.perFinding[f, default: BinaryScore()].add(predicted: a.status(f) == .present, truth: cols[c] == "1")
+            progress(ev.reports)
+            for (f, t) in truth {
+                ev.perFinding[f, default: BinaryScore()].add(predicted: a.status(f) == .present, truth: t)
             }
             if let l = label { ev.abnormal.add(predicted: a.abnormal, truth: l == "abnormal") }
+        }
+        guard ev.reports > 0 else {
+            throw DiagnoseError.badLabels(file: url.path, line: 0, reason: "no report rows to score (subset \(subset.rawValue)\(ev.skippedEmpty > 0 ? ", \(ev.skippedEmpty) without text" : ""))")
         }
         return ev
     }

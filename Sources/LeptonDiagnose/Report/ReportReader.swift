@@ -53,13 +53,22 @@ public struct ReportReader: Sendable {
     }
 
     /// Reads report bytes: XML when they start with `<` (after white space / BOM), else plain text.
+    /// - Throws: ``DiagnoseError/emptyReport(file:reason:)`` when there is no report text at all
+    ///   (an empty file must not read as a normal report), `badReport` when it cannot be read.
     public func read(data: Data, name: String) throws -> RadiologyReport {
+        if data.isEmpty { throw DiagnoseError.emptyReport(file: name, reason: "the file is empty (0 bytes)") }
         guard let text = String(data: data, encoding: .utf8) ?? String(data: data, encoding: .isoLatin1) else {
             throw DiagnoseError.badReport(file: name, reason: "not text")
         }
-        let trimmed = text.drop(while: { $0.isWhitespace || $0 == "\u{FEFF}" })
-        if trimmed.hasPrefix("<") { return try readXML(data, name: name) }
-        return RadiologyReport(file: name, sections: ReportReader.plainSections(text))
+        let trimmed = text.drop(while: { $0.isWhitespace || $0 == "\u{FEFF}" || $0 == "\0" })
+        if trimmed.isEmpty { throw DiagnoseError.emptyReport(file: name, reason: "the file holds only white space") }
+        let report = trimmed.hasPrefix("<") ? try readXML(data, name: name)
+            : RadiologyReport(file: name, sections: ReportReader.plainSections(text))
+        guard report.sections.contains(where: { !$0.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) else {
+            throw DiagnoseError.emptyReport(file: name, reason: trimmed.hasPrefix("<")
+                ? "no text in \(selectors.map(\.name).joined(separator: ", "))" : "only metadata headings (name, MRN, date …), no report text")
+        }
+        return report
     }
 
     /// Plain text: `FINDINGS:` / `IMPRESSION:` style headings split sections; otherwise one section.

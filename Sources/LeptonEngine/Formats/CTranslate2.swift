@@ -230,6 +230,9 @@ public final class CTranslate2File: @unchecked Sendable {
             let s = raw.assumingMemoryBound(to: Int32.self)
             for i in 0..<n { destination[i] = Float(s[i]) }
         }
+        if let i = firstNonFiniteIndex(destination, count: n) {
+            throw CTranslate2Error.wrongVariable(path: path, name: name, reason: "non-finite value (NaN or inf) at element \(i)")
+        }
     }
 
     /// Reads `name` as IEEE half precision into `destination`: float16 data is copied as is
@@ -241,6 +244,9 @@ public final class CTranslate2File: @unchecked Sendable {
         }
         if v.dtype == .float16 {
             try readBytes(v, into: UnsafeMutableRawPointer(destination))
+            for i in 0..<v.elementCount where !destination[i].isFinite {
+                throw CTranslate2Error.wrongVariable(path: path, name: name, reason: "non-finite value (NaN or inf) at element \(i)")
+            }
             return
         }
         let n = v.elementCount

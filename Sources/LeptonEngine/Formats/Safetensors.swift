@@ -94,7 +94,7 @@ public enum Safetensors {
         var json = "{"
         var first = true
         if !metadata.isEmpty {
-            json += "\"__metadata__\":{" + metadata.keys.sorted().map { "\(quote($0)):\(quote(metadata[$0]!))" }.joined(separator: ",") + "}"
+            json += "\"__metadata__\":{" + metadata.keys.sorted().map { "\(jsonStringLiteral($0)):\(jsonStringLiteral(metadata[$0]!))" }.joined(separator: ",") + "}"
             first = false
         }
         var offset = 0
@@ -102,7 +102,7 @@ public enum Safetensors {
             let w = weights[name]!
             if !first { json += "," }
             first = false
-            json += "\(quote(name)):{\"dtype\":\"\(w.dtype.rawValue)\",\"shape\":[\(w.shape.map(String.init).joined(separator: ","))],"
+            json += "\(jsonStringLiteral(name)):{\"dtype\":\"\(w.dtype.rawValue)\",\"shape\":[\(w.shape.map(String.init).joined(separator: ","))],"
             json += "\"data_offsets\":[\(offset),\(offset + w.byteCount)]}"
             offset += w.byteCount
         }
@@ -170,27 +170,12 @@ public enum Safetensors {
     static func path(_ ctx: DecodingError.Context) -> String {
         ctx.codingPath.map(\.stringValue).joined(separator: ".")
     }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
 }
 
 /// Writes `data` to `url` through a temporary file in the same folder and a rename, so a crash or a
-/// full disk never leaves a half-written file where a good one was.
-func writeFileAtomically(_ data: Data, to url: URL) throws {
+/// full disk never leaves a half-written file where a good one was. The temporary name holds the
+/// pid and a random part (concurrent writers never share one) and is removed on failure.
+public func writeFileAtomically(_ data: Data, to url: URL) throws {
     let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
     do {
         try data.write(to: tmp)

@@ -19,6 +19,8 @@ public enum WeightFormatError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(file: String, weight: String, expected: [Int], found: [Int])
     /// The model finished loading and these weights of the file were never used.
     case unusedWeights(file: String, weights: [String])
+    /// A float weight holds NaN or ±inf (element `index`, flat): the file is damaged.
+    case nonFinite(file: String, weight: String, index: Int)
 
     public var description: String {
         switch self {
@@ -30,6 +32,8 @@ public enum WeightFormatError: Error, CustomStringConvertible, Equatable {
         case let .missingWeight(file, weight): return "\(file): missing weight '\(weight)'"
         case let .shapeMismatch(file, weight, expected, found):
             return "\(file): weight '\(weight)' has shape \(found), the model expects \(expected)"
+        case let .nonFinite(file, weight, index):
+            return "\(file): weight '\(weight)' holds a non-finite value (NaN or inf) at element \(index)"
         case let .unusedWeights(file, weights):
             let shown = weights.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
             return "\(file): \(weights.count) unused weight\(weights.count == 1 ? "" : "s"): \(shown)\(weights.count > 5 ? ", …" : "")"

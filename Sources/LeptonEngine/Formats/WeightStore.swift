@@ -210,6 +210,7 @@ public struct WeightStore: @unchecked Sendable {
     public func takeEntry(_ name: String) throws -> WeightEntry {
         let full = prefix + name
         guard let e = state.entries[full] else { throw WeightFormatError.missingWeight(file: source, weight: full) }
+        if let i = e.firstNonFiniteIndex() { throw WeightFormatError.nonFinite(file: source, weight: full, index: i) }
         state.lock.lock(); state.used.insert(full); state.lock.unlock()
         return e
     }
@@ -223,6 +224,7 @@ public struct WeightStore: @unchecked Sendable {
         guard e.shape == shape else {
             throw WeightFormatError.shapeMismatch(file: source, weight: full, expected: shape, found: e.shape)
         }
+        if let i = e.firstNonFiniteIndex() { throw WeightFormatError.nonFinite(file: source, weight: full, index: i) }
         state.lock.lock(); state.used.insert(full); state.lock.unlock()
         return e.floatTensor(scale: scale)
     }
