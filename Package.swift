@@ -82,6 +82,8 @@ let package = Package(
         .testTarget(name: "DiagnoseTests", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonEngine"],
                     swiftSettings: fast),
         .testTarget(name: "RiskTests", dependencies: ["LeptonRisk", "LeptonEngine"], swiftSettings: fast),
+        // Every crash lepton-fuzz found (scripts/fuzz.sh), as an input that trapped before its fix.
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["LeptonDiagnose", "LeptonChat", "LeptonEngine"], swiftSettings: fast),
         .testTarget(name: "CLITests", dependencies: ["LeptonCLI"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v6]
