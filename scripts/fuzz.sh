@@ -2,7 +2,7 @@
 # Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every decoder and loader a user's
 # file reaches. See Fuzz/README.md.
 #
-#   scripts/fuzz.sh [--runs N | --seconds S] [--corpus DIR] [--artifacts DIR] [TARGET...]
+#   scripts/fuzz.sh [--runs N | --seconds S] [--corpus DIR] [--artifacts DIR] [--no-build] [TARGET...]
 #
 # Default: 60 s per target (the CI setting). Builds `lepton-fuzz` into .build-fuzz (never the
 # normal .build), seeds a corpus per target from samples/, ../shared/data and generated files,
@@ -15,25 +15,28 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-runs=""; seconds=60; corpus_root=""; artifacts="$ROOT/.build-fuzz/artifacts"; targets=()
+runs=""; seconds=""; corpus_root=""; build=1; artifacts="$ROOT/.build-fuzz/artifacts"; targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --runs) runs="$2"; seconds=""; shift 2 ;;
-    --seconds) seconds="$2"; runs=""; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;   # with --seconds too: whichever ends first
+    --seconds) seconds="$2"; shift 2 ;;
     --corpus) corpus_root="$2"; shift 2 ;;
     --artifacts) artifacts="$2"; shift 2 ;;
+    --no-build) build=0; shift ;;   # reuse .build-fuzz (e.g. a second run in parallel)
     -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: error: unknown option $1" >&2; exit 64 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
 
+[ -z "$runs" ] && [ -z "$seconds" ] && seconds=60   # the CI default: a bounded minute per target
+
 # -sanitize-coverage plus libFuzzer's no-main runtime rather than -sanitize=fuzzer: SwiftPM
 # defines `main` for executables, which clashes with the `main` that -sanitize=fuzzer links in.
 FUZZ_RT=$(ls "$(dirname "$(command -v swiftc)")"/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a 2>/dev/null | head -1)
 if [ -z "$FUZZ_RT" ]; then echo "fuzz.sh: error: libclang_rt.fuzzer_no_main not found in the Swift toolchain" >&2; exit 1; fi
-echo "fuzz.sh: building lepton-fuzz (release, ASan, coverage) into .build-fuzz" >&2
-if ! LEPTON_FUZZ=1 swift build -c release --scratch-path .build-fuzz --product lepton-fuzz \
+[ $build = 1 ] && echo "fuzz.sh: building lepton-fuzz (release, ASan, coverage) into .build-fuzz" >&2
+if [ $build = 1 ] && ! LEPTON_FUZZ=1 swift build -c release --scratch-path .build-fuzz --product lepton-fuzz \
     -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,trace-cmp,pc-table \
     -Xswiftc -DLEPTON_LIBFUZZER -Xcc -fsanitize=fuzzer-no-link,address \
     -Xlinker "$FUZZ_RT" -Xlinker -lstdc++ 2>&1 | grep -v 'ld.gold: warning' | grep -E 'error|warning: .*Fuzz/|Compiling|Build' >&2; then :; fi
@@ -97,7 +100,7 @@ printf '%-12s %10s %7s %7s %8s %7s  %s\n' target execs cov ft rss_mb seconds fin
 for t in "${targets[@]}"; do
   max=$("$BIN" --list | awk -F'\t' -v t="$t" '$1 == t {print $2}')
   mkdir -p "$corpus_root/$t"
-  limit=(-max_total_time="${seconds:-0}"); [ -n "$runs" ] && limit=(-runs="$runs")
+  limit=(-max_total_time="${seconds:-0}"); [ -n "$runs" ] && limit+=(-runs="$runs")
   log="$work/$t.log"; start=$(date +%s)
   # SWIFT_BACKTRACE: let libFuzzer handle the trap (the Swift backtracer would hold the pipe).
   SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 LEPTON_FUZZ_TARGET="$t" \
