@@ -82,7 +82,21 @@ let package = Package(
         .testTarget(name: "DiagnoseTests", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonEngine"],
                     swiftSettings: fast),
         .testTarget(name: "RiskTests", dependencies: ["LeptonRisk", "LeptonEngine"], swiftSettings: fast),
+        // Every crash lepton-fuzz found (scripts/fuzz.sh), as an input that trapped before its fix.
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["LeptonDiagnose", "LeptonChat", "LeptonEngine"], swiftSettings: fast),
         .testTarget(name: "CLITests", dependencies: ["LeptonCLI"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// MARK: Fuzzing (only when asked: LEPTON_FUZZ=1, as scripts/fuzz.sh sets it)
+// One executable holds a libFuzzer target per decoder and loader a user's file reaches; the
+// script builds it with -sanitize=fuzzer,address into .build-fuzz, so the normal build and the
+// test suite never compile it.
+if Context.environment["LEPTON_FUZZ"] == "1" {
+    package.products.append(.executable(name: "lepton-fuzz", targets: ["lepton-fuzz"]))
+    package.targets.append(.executableTarget(
+        name: "lepton-fuzz",
+        dependencies: ["LeptonAudio", "LeptonImage", "LeptonReport", "LeptonDiagnose", "LeptonRisk", "LeptonChat", "LeptonEngine"],
+        path: "Fuzz/LeptonFuzz", swiftSettings: fast))
+}

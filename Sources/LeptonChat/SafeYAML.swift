@@ -53,6 +53,20 @@ public enum SafeYAML {
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
             // Expanded size of each open collection, with its anchor; expanded size of each anchor.
             var open: [(anchor: String?, nodes: Int)] = []
+            // Per open collection: is it a mapping, and how many child nodes has it started? In a
+            // mapping even-numbered children are keys. Yams force-unwraps every key as a string,
+            // so a sequence or mapping used as a key (`? [a]` or `{[a]: b}`) trapped (found by
+            // lepton-fuzz): such keys are refused here. Anchors of collections are remembered so an
+            // alias of one is refused as a key too.
+            var shape: [(isMapping: Bool, children: Int)] = []
+            var collectionAnchors = Set<String>()
+            func startNode(isCollection: Bool) throws {
+                guard !shape.isEmpty else { return }
+                if shape[shape.count - 1].isMapping, shape[shape.count - 1].children % 2 == 0, isCollection {
+                    throw LimitExceeded(description: "YAML mapping key is a list or mapping (only plain keys are supported)")
+                }
+                shape[shape.count - 1].children += 1
+            }
             var anchorNodes: [String: Int] = [:]
             var total = 0, aliasNodes = 0
             func anchorName(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? { p.map { String(cString: $0) } }
@@ -72,9 +86,11 @@ public enum SafeYAML {
                 case YAML_STREAM_END_EVENT:
                     return
                 case YAML_SCALAR_EVENT:
-                    if let a = anchorName(event.data.scalar.anchor) { anchorNodes[a] = 1 }
+                    try startNode(isCollection: false)
+                    if let a = anchorName(event.data.scalar.anchor) { anchorNodes[a] = 1; collectionAnchors.remove(a) }
                     try add(1)
                 case YAML_ALIAS_EVENT:
+                    try startNode(isCollection: anchorName(event.data.alias.anchor).map { collectionAnchors.contains($0) } ?? false)
                     let size = anchorName(event.data.alias.anchor).flatMap { anchorNodes[$0] } ?? 1
                     aliasNodes = min(aliasNodes + size, Int.max / 4)
                     guard aliasNodes <= limits.maxAliasNodes else {
@@ -84,12 +100,16 @@ public enum SafeYAML {
                 case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
                     let anchor = event.type == YAML_SEQUENCE_START_EVENT
                         ? anchorName(event.data.sequence_start.anchor) : anchorName(event.data.mapping_start.anchor)
+                    try startNode(isCollection: true)
+                    shape.append((event.type == YAML_MAPPING_START_EVENT, 0))
+                    if let anchor { collectionAnchors.insert(anchor) }
                     open.append((anchor, 1))
                     guard open.count <= limits.maxDepth else {
                         throw LimitExceeded(description: "YAML nesting deeper than \(limits.maxDepth) levels")
                     }
                 case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                     guard let done = open.popLast() else { return }
+                    shape.removeLast()
                     if let a = done.anchor { anchorNodes[a] = done.nodes }
                     try add(done.nodes)
                 default:

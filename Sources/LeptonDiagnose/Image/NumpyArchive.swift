@@ -65,6 +65,9 @@ public enum NumpyArchive {
             guard local + 30 <= d.count, le32(local) == 0x0403_4B50 else { throw fail("\(name): corrupt local header") }
             let start = local + 30 + le16(local + 26) + le16(local + 28)
             guard csize >= 0, start + csize <= d.count, usize < (1 << 31) else { throw fail("\(name): entry overruns the archive") }
+            // Deflate expands at most 1032:1, so a larger declared size is a lie that would make
+            // inflate() allocate up to 2 GiB for a few bytes of input (found by fuzzing).
+            guard method != 8 || usize <= csize * 1032 + 64 else { throw fail("\(name): declared size \(usize) impossible for \(csize) compressed bytes") }
             let raw = Array(d[start..<(start + csize)])
             let bytes: [UInt8]
             switch method {
@@ -122,12 +125,22 @@ public enum NumpyArchive {
         guard let q2 = afterQ.firstIndex(of: "'") else { throw fail("bad descr") }
         let descr = String(afterQ[..<q2])
         if let f = field("fortran_order"), f.hasPrefix("True") { throw fail("Fortran-order arrays are not supported") }
-        guard let sf = field("shape"), let o = sf.firstIndex(of: "("), let c = sf.firstIndex(of: ")") else { throw fail("no shape") }
+        // ")" must follow "(": a header like "'shape': )(" trapped on the reversed range (fuzzing).
+        guard let sf = field("shape"), let o = sf.firstIndex(of: "("), let c = sf[o...].firstIndex(of: ")") else { throw fail("no shape") }
         let shape = sf[sf.index(after: o)..<c].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard shape.allSatisfy({ $0 >= 0 && $0 < (1 << 31) }) else { throw fail("bad shape") }
-        let n = shape.reduce(1, *)
+        // The element count and byte counts can overflow Int with several large dimensions.
+        var n = 1
+        for s in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: s)
+            guard !overflow, p <= b.count else { throw fail("shape \(shape) larger than the file") }
+            n = p
+        }
         let body = Array(b[(hstart + hlen)...])
-        func need(_ bytes: Int) throws { if body.count < n * bytes { throw fail("data shorter than shape \(shape) × \(bytes) bytes") } }
+        func need(_ bytes: Int) throws {
+            let (total, overflow) = n.multipliedReportingOverflow(by: bytes)
+            if overflow || body.count < total { throw fail("data shorter than shape \(shape) × \(bytes) bytes") }
+        }
         switch descr {
         case "<f4":
             try need(4)
@@ -149,7 +162,7 @@ public enum NumpyArchive {
             try need(1)
             return NumpyArray(shape: shape, floats: [], integers: body[0..<n].map(Int64.init), strings: [])
         default:
-            if descr.hasPrefix("<U"), let width = Int(descr.dropFirst(2)) {
+            if descr.hasPrefix("<U"), let width = Int(descr.dropFirst(2)), width >= 0, width <= b.count {
                 try need(4 * width)
                 var strings: [String] = []
                 for k in 0..<n {
