@@ -9,4 +9,6 @@ struct LeptonChatCommand: ParsableCommand {
         version: leptonVersion,
         subcommands: [TranscribeCommand.self, TrainCommand.self, TrainPhoneBandCommand.self, ClassifyCommand.self, TestCommand.self, RespondCommand.self, ShellCommand.self]
     )
+
+    static func main() { mainWithOneLineErrors(program: "lepton-chat") }
 }

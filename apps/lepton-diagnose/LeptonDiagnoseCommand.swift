@@ -24,4 +24,6 @@ struct LeptonDiagnoseCommand: ParsableCommand {
         version: leptonVersion,
         subcommands: [AnalyzeCommand.self, TrainCommand.self, EvaluateCommand.self]
     )
+
+    static func main() { mainWithOneLineErrors(program: "lepton-diagnose") }
 }

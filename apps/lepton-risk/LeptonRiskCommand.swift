@@ -10,4 +10,6 @@ struct LeptonRiskCommand: ParsableCommand {
         subcommands: [SimulateCommand.self, TrainCommand.self, ScoreCommand.self, EvaluateCommand.self,
                       ExplainCommand.self, SplitCommand.self, StatsCommand.self]
     )
+
+    static func main() { mainWithOneLineErrors(program: "lepton-risk") }
 }
