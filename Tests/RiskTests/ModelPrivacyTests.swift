@@ -33,6 +33,9 @@ final class ModelPrivacyTests: XCTestCase {
             let leaked = accounts.filter { text.contains($0) }
             XCTAssertTrue(leaked.isEmpty, "\(name) holds \(leaked.count) account ids, e.g. \(leaked.first ?? "")")
         }
+        // A folder from an older version still holding history.csv loads, is flagged, and the file is not read.
+        try Data("not even a CSV".utf8).write(to: folder.appendingPathComponent(TransactionModel.legacyHistoryFile))
+        XCTAssertTrue(try TransactionModel.load(from: folder).hasLegacyHistoryFile)
     }
 
     func testHistoryIsAnExplicitInputLimitedToTheDaysBeforeTheFile() throws {

@@ -67,7 +67,7 @@ struct EvaluateCommand: ParsableCommand {
                 warnLegacyHistory(m, model)
                 identity = try modelIdentity(dir)
                 let reading = FileReadProgress()
-                let s = try ScoredTransactions(model: m, path: tx, history: history, read: reading.update, log: { Log.debug($0) })
+                let s = try ScoredTransactions(model: m, path: tx, history: history, read: reading.update, log: reading.stage)
                 reading.finish()
                 if let h = history { ledger.add(h, s.historySkips) }
                 ledger.add(tx, s.skips)

@@ -34,7 +34,7 @@ struct ExplainCommand: ParsableCommand {
             warnLegacyHistory(m, model)
             let identity = try modelIdentity(dir)
             let reading = FileReadProgress()
-            let s = try ScoredTransactions(model: m, path: transactions, history: history, read: reading.update, log: { Log.debug($0) })
+            let s = try ScoredTransactions(model: m, path: transactions, history: history, read: reading.update, log: reading.stage)
             reading.finish()
             var ledger = SkipLedger()
             if let h = history { ledger.add(h, s.historySkips) }

@@ -87,8 +87,14 @@ struct StdoutBuffer {
 /// Progress of reading large transaction files (8 MB and up), by megabytes read: a 313k-row
 /// file takes seconds to load and score, and a run must show it is alive (`-q` silences it).
 final class FileReadProgress {
-    private var current: (path: String, reporter: ProgressReporter)?
+    private var current: (path: String, reporter: ProgressReporter, size: Int)?
     private var small: Set<String> = []
+    /// True once a large file was seen: its later stages (features, scores) are then logged
+    /// at the default level too, since they take seconds as well.
+    private(set) var sawLargeFile = false
+
+    /// Logs a finished stage: always under -v, by default after a large file.
+    func stage(_ line: String) { if sawLargeFile { Log.info(line) } else { Log.debug(line) } }
 
     func update(_ path: String, _ bytes: Int) {
         if current?.path != path {
@@ -96,9 +102,11 @@ final class FileReadProgress {
             if small.contains(path) { return }
             let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
             guard size >= 8 << 20 else { small.insert(path); return }
-            current = (path, ProgressReporter(label: "reading \(path)", total: size >> 20, unit: "MB"))
+            sawLargeFile = true
+            current = (path, ProgressReporter(label: "reading \(path)", total: size >> 20, unit: "MB"), size)
         }
         current?.reporter.update(done: bytes >> 20)
+        if let c = current, bytes >= c.size { finish() }   // the whole file is read: say so now, not after scoring
     }
 
     func finish() {

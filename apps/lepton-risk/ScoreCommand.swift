@@ -65,7 +65,7 @@ struct ScoreCommand: ParsableCommand {
                 warnLegacyHistory(m, model)
                 let identity = try modelIdentity(dir, log: !json)
                 let reading = FileReadProgress()
-                let s = try ScoredTransactions(model: m, path: tx, history: history, read: reading.update, log: { Log.debug($0) })
+                let s = try ScoredTransactions(model: m, path: tx, history: history, read: reading.update, log: reading.stage)
                 reading.finish()
                 if let h = history { ledger.add(h, s.historySkips) }
                 ledger.add(tx, s.skips)
