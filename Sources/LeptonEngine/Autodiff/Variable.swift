@@ -124,16 +124,17 @@ public final class Variable {
 
 /// Whether operations record a graph. Off inside ``withoutGradients(_:)``.
 ///
-/// A process-wide flag (not per thread): training loops run on one thread.
+/// Task-local (per thread outside Swift tasks): one thread predicting with gradients off never
+/// turns them off for another thread that is training, and a loaded model can serve many
+/// threads at once. Read-only from outside: switch it with ``withoutGradients(_:)``.
 public enum GradientMode {
-    nonisolated(unsafe) public static var enabled = true
+    @TaskLocal static var recording = true
+    /// True when operations record a graph on the calling thread or task.
+    public static var enabled: Bool { recording }
 }
 
-/// Runs `body` without recording gradients (evaluation, inference).
+/// Runs `body` without recording gradients (evaluation, inference), on this thread or task only.
 @discardableResult
 public func withoutGradients<R>(_ body: () throws -> R) rethrows -> R {
-    let saved = GradientMode.enabled
-    GradientMode.enabled = false
-    defer { GradientMode.enabled = saved }
-    return try body()
+    try GradientMode.$recording.withValue(false) { try body() }
 }
