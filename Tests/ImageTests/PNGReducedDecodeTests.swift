@@ -82,7 +82,8 @@ final class PNGReducedDecodeTests: XCTestCase {
         let peakKiB = try XCTUnwrap(text.components(separatedBy: "peak KiB ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }, text)
         let peakMB = Double(peakKiB) / 1024
         print("decodeGray child peak resident size: \(String(format: "%.0f", peakMB)) MB for a \(size)-byte PNG")
-        XCTAssertLessThan(peakMB, 250, "peak resident \(peakMB) MB")
+        // The test binary alone takes 50–150 MB resident; the full decoder took over 2 GB.
+        XCTAssertLessThan(peakMB, 400, "peak resident \(peakMB) MB")
     }
 
     /// Runs only as the child of the test above (skipped otherwise).
