@@ -38,18 +38,18 @@ struct TranscribeCommand: ParsableCommand {
               samples/chat/jfk_tel8k.wav --beam-size 1 --threads 1
           lepton-chat transcribe --prompt "PIN, balance, debit card, loan" \\
               ../shared/data/speech/bank-dev/change_pin_02.wav
-            (the PIN, not "the BIN" as without the prompt)
+            # "How do I reset the PIN on my debit card?" (without: "the BIN")
           lepton-chat transcribe -f json --readings 3 \\
               ../shared/data/speech/bank-dev/speak_to_agent_01_tel8k.wav
           lepton-chat transcribe --corpus samples/bank/model/asr-corpus.txt \\
               ../shared/data/speech/bank-dev/exchange_rate_02_tel8k.wav
-            ("How many yen will I get for 500 pounds?"; without: "How many of
-            you, and will I get four, five, five, three pounds?")
+            # "How many yen will I get for 500 pounds?" (without: "How many
+            # of you, and will I get four, five, five, three pounds?")
           lepton-chat transcribe \\
               --phone-band-map samples/bank/phone-band.safetensors \\
               ../shared/data/speech/bank-dev/change_pin_02_tel8k.wav
-            ("How do I reset the PIN on my debit card?"; without: "I'll do my
-            reference, but if I add on my NAB, it's card.")
+            # "How do I reset the PIN on my debit card?" (without: "I'll do
+            # my reference, but if I add on my NAB, it's card.")
         """)
 
     @Argument(help: "Audio files (WAV, FLAC, OGG, … any rate, any channels).")
