@@ -53,11 +53,13 @@ struct RespondCommand: ParsableCommand {
         Examples:
           lepton-chat respond --text "I want to send 50 dollars to my landlord" \\
               --session s1 --store /tmp/lepton-chat-demo.sqlite
-          lepton-chat respond --text "yes" --session s1 --store /tmp/lepton-chat-demo.sqlite
+          lepton-chat respond --text "yes" --session s1 \\
+              --store /tmp/lepton-chat-demo.sqlite
           lepton-chat respond --json --store /tmp/lepton-chat-demo.sqlite \\
               ../shared/data/speech/bank-dev/change_pin_01.wav
-          lepton-chat respond --json --text "I lost my card" --model samples/bank/model \\
-              --domain samples/bank/domain.yml --store /tmp/lepton-chat-demo.sqlite
+          lepton-chat respond --json --text "I lost my card" \\
+              --model samples/bank/model --domain samples/bank/domain.yml \\
+              --store /tmp/lepton-chat-demo.sqlite
           lepton-chat respond --text "what's my balance" --speak /tmp/reply.wav \\
               --store /tmp/lepton-chat-demo.sqlite
 

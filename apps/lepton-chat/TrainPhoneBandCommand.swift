@@ -32,8 +32,8 @@ struct TrainPhoneBandCommand: ParsableCommand {
               --out /tmp/phone-band.safetensors
           lepton-chat train-phone-band ../shared/data/speech/bank-dev --hidden 0 \\
               --out /tmp/linear.safetensors --json
-          lepton-chat transcribe --phone-band-map samples/bank/phone-band.safetensors \\
-              ../shared/data/speech/bank-dev/change_pin_01_tel8k.wav
+          lepton-chat transcribe --phone-band-map /tmp/phone-band.safetensors \\
+              ../shared/data/speech/bank-dev/change_pin_02_tel8k.wav
         """)
 
     @Argument(help: "Folders of NAME.wav / NAME_tel8k.wav pairs.")

@@ -31,18 +31,25 @@ struct TranscribeCommand: ParsableCommand {
         (~/.cache/lepton/models/whisper-tiny.en, or $LEPTON_MODELS) unless --model is given.
 
         Examples:
-          lepton-chat transcribe call.wav
+          lepton-chat transcribe samples/chat/jfk.wav
           lepton-chat transcribe -f json ../shared/data/speech/dev/jfk.wav
-          lepton-chat transcribe -f srt -o subs/ meeting.flac
-          lepton-chat transcribe -f all -o out/ a.wav b_tel8k.wav --beam-size 1 \\
-              --threads 1
+          lepton-chat transcribe -f srt -o /tmp/subs samples/chat/jfk.wav
+          lepton-chat transcribe -f all -o /tmp/transcripts samples/chat/jfk.wav \\
+              samples/chat/jfk_tel8k.wav --beam-size 1 --threads 1
           lepton-chat transcribe --prompt "PIN, balance, debit card, loan" \\
-              call_tel8k.wav
-          lepton-chat transcribe -f json --readings 3 call_tel8k.wav
+              ../shared/data/speech/bank-dev/change_pin_02.wav
+            # "How do I reset the PIN on my debit card?" (without: "the BIN")
+          lepton-chat transcribe -f json --readings 3 \\
+              ../shared/data/speech/bank-dev/speak_to_agent_01_tel8k.wav
           lepton-chat transcribe --corpus samples/bank/model/asr-corpus.txt \\
-              call_tel8k.wav
-          lepton-chat transcribe --phone-band-map samples/bank/phone-band.safetensors \\
-              call_tel8k.wav
+              ../shared/data/speech/bank-dev/exchange_rate_02_tel8k.wav
+            # "How many yen will I get for 500 pounds?" (without: "How many
+            # of you, and will I get four, five, five, three pounds?")
+          lepton-chat transcribe \\
+              --phone-band-map samples/bank/phone-band.safetensors \\
+              ../shared/data/speech/bank-dev/change_pin_02_tel8k.wav
+            # "How do I reset the PIN on my debit card?" (without: "I'll do
+            # my reference, but if I add on my NAB, it's card.")
         """)
 
     @Argument(help: "Audio files (WAV, FLAC, OGG, … any rate, any channels).")
