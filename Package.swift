@@ -91,7 +91,7 @@ let package = Package(
 
 // MARK: Fuzzing (only when asked: LEPTON_FUZZ=1, as scripts/fuzz.sh sets it)
 // One executable holds a libFuzzer target per decoder and loader a user's file reaches; the
-// script builds it with -sanitize=fuzzer,address into .build-fuzz, so the normal build and the
+// script builds it with AddressSanitizer and libFuzzer coverage into .build-fuzz, so the normal build and the
 // test suite never compile it.
 if Context.environment["LEPTON_FUZZ"] == "1" {
     package.products.append(.executable(name: "lepton-fuzz", targets: ["lepton-fuzz"]))
