@@ -154,3 +154,29 @@ extension RespondPipelineTests {
         XCTAssertEqual((m?["sha256"] as? String)?.count, 12, r.stdout)
     }
 }
+
+extension RespondPipelineTests {
+    /// `train` was silent for 2 minutes on BANKING77: it now reports the sentences encoded, and
+    /// its JSON names the model it wrote (the hash of the files it wrote, computed with sha256sum).
+    func testTrainShowsProgressAndNamesTheModelItWrote() throws {
+        let out = dir.appendingPathComponent("model")
+        let r = try run(["train", "--data", Repo.bank.appendingPathComponent("nlu.yml").path, "--out", out.path, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("encoding: ") && r.stderr.contains("sentences"), r.stderr)
+        let files = ["intent-model.json", "head.safetensors", "lexicon.json", "lexical.safetensors"].map { out.appendingPathComponent($0).path }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "cat \"$@\" | sha256sum", "sh"] + files
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run(); p.waitUntilExit()
+        let expected = String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(12))
+        let j = try json(r)
+        XCTAssertEqual((j["model"] as? [String: Any])?["sha256"] as? String, expected, r.stdout)
+        XCTAssertNotNil(j["train_examples"], r.stdout)
+        // -q silences the progress.
+        let quiet = try run(["train", "-q", "--data", Repo.bank.appendingPathComponent("nlu.yml").path, "--out", out.path])
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertEqual(quiet.stderr, "")
+    }
+}
