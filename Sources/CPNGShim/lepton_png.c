@@ -58,45 +58,101 @@ void lepton_png_free(lepton_png_image *image) {
     }
 }
 
-int lepton_png_decode(const uint8_t *data, size_t size, const lepton_png_limits *limits, lepton_png_image *out) {
-    memset(out, 0, sizeof(*out));
+/// The checks made before libpng allocates anything: the signature, a 13-byte IHDR first, and
+/// the declared size against the limits (decompression bombs declare huge sizes). Returns
+/// LEPTON_PNG_OK or an error code with `message` filled; `*w`, `*h` are the declared size.
+static int check_signature_and_size(const uint8_t *data, size_t size, const lepton_png_limits *limits, char *message,
+                                    uint32_t *w, uint32_t *h) {
     if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
-        copy_message(out->message, size < 8 ? "shorter than the PNG signature" : "the PNG signature is missing");
+        copy_message(message, size < 8 ? "shorter than the PNG signature" : "the PNG signature is missing");
         return LEPTON_PNG_ERR_SIGNATURE;
     }
-    // Check IHDR ourselves before libpng allocates anything (decompression bombs declare huge sizes).
     if (size < 33) {
-        copy_message(out->message, "the data ends inside the IHDR chunk");
+        copy_message(message, "the data ends inside the IHDR chunk");
         return LEPTON_PNG_ERR_TRUNCATED;
     }
     if (be32(data + 8) != 13 || memcmp(data + 12, "IHDR", 4) != 0) {
-        copy_message(out->message, "the first chunk is not a 13-byte IHDR");
+        copy_message(message, "the first chunk is not a 13-byte IHDR");
         return LEPTON_PNG_ERR_LIBPNG;
     }
-    uint32_t w = be32(data + 16), h = be32(data + 20);
-    if (w > limits->max_width || h > limits->max_height || (uint64_t)w * (uint64_t)h > limits->max_pixels) {
-        snprintf(out->message, 256, "IHDR declares %u x %u pixels; limits are %u x %u and %llu pixels", w, h,
+    *w = be32(data + 16);
+    *h = be32(data + 20);
+    if (*w > limits->max_width || *h > limits->max_height || (uint64_t)*w * (uint64_t)*h > limits->max_pixels) {
+        snprintf(message, 256, "IHDR declares %u x %u pixels; limits are %u x %u and %llu pixels", *w, *h,
                  limits->max_width, limits->max_height, (unsigned long long)limits->max_pixels);
+        return LEPTON_PNG_ERR_TOO_LARGE;
+    }
+    return LEPTON_PNG_OK;
+}
+
+/// Creates libpng's reader and info structs reading through `state`; on failure fills `message`
+/// and returns LEPTON_PNG_ERR_NOMEM (nothing is left allocated).
+static int create_reader(reader_state *state, char *message, png_structp *png, png_infop *info) {
+    *png = png_create_read_struct(PNG_LIBPNG_VER_STRING, state, on_error, on_warning);
+    if (!*png) {
+        copy_message(message, "cannot create the libpng reader");
+        return LEPTON_PNG_ERR_NOMEM;
+    }
+    *info = png_create_info_struct(*png);
+    if (!*info) {
+        png_destroy_read_struct(png, NULL, NULL);
+        copy_message(message, "cannot create the libpng info struct");
+        return LEPTON_PNG_ERR_NOMEM;
+    }
+    return LEPTON_PNG_OK;
+}
+
+/// What both decoders learn from the header, after the transforms they share are set.
+typedef struct {
+    png_uint_32 width, height;
+    int bit_depth, color_type, interlaced, has_trns;
+    int value_bits;  ///< significant bits per sample after the transforms (16, 8, or 1/2/4 for unpacked gray)
+} header_info;
+
+/// Reads the header with the limits applied and sets the transforms both decoders use: palette
+/// to 8-bit RGB, tRNS to alpha (which also expands sub-byte gray), otherwise sub-byte gray
+/// unpacked to one sample per byte with values kept at 0 ... 2^bit_depth - 1. libpng's errors
+/// longjmp to the caller's setjmp, so call it only after that is set.
+static header_info read_header_and_set_transforms(png_structp png, png_infop info, const lepton_png_limits *limits) {
+    png_set_user_limits(png, limits->max_width, limits->max_height);
+    png_set_chunk_cache_max(png, 1000);
+    png_set_chunk_malloc_max(png, (png_alloc_size_t)limits->max_chunk_bytes);
+    png_read_info(png, info);
+
+    header_info h = {0};
+    int interlace = 0;
+    png_get_IHDR(png, info, &h.width, &h.height, &h.bit_depth, &h.color_type, &interlace, NULL, NULL);
+    h.interlaced = interlace != PNG_INTERLACE_NONE;
+    h.value_bits = h.bit_depth == 16 ? 16 : 8;
+    if (h.color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (png_get_valid(png, info, PNG_INFO_tRNS)) {
+        png_set_tRNS_to_alpha(png);
+        h.has_trns = 1;
+    } else if (h.color_type == PNG_COLOR_TYPE_GRAY && h.bit_depth < 8) {
+        png_set_packing(png);
+        h.value_bits = h.bit_depth;
+    }
+    return h;
+}
+
+int lepton_png_decode(const uint8_t *data, size_t size, const lepton_png_limits *limits, lepton_png_image *out) {
+    memset(out, 0, sizeof(*out));
+    uint32_t w = 0, h = 0;
+    int checked = check_signature_and_size(data, size, limits, out->message, &w, &h);
+    if (checked != LEPTON_PNG_OK) {
         out->width = w;
         out->height = h;
-        return LEPTON_PNG_ERR_TOO_LARGE;
+        return checked;
     }
 
     reader_state state = {data, size, 0, 0, out->message};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, on_error, on_warning);
-    if (!png) {
-        copy_message(out->message, "cannot create the libpng reader");
-        return LEPTON_PNG_ERR_NOMEM;
-    }
-    png_infop info = png_create_info_struct(png);
+    png_structp png = NULL;
+    png_infop info = NULL;
+    int created = create_reader(&state, out->message, &png, &info);
+    if (created != LEPTON_PNG_OK) return created;
     // Volatile: these change after setjmp and are read after a longjmp.
     png_bytep *volatile rows = NULL;
     uint8_t *volatile pixels = NULL;
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        copy_message(out->message, "cannot create the libpng info struct");
-        return LEPTON_PNG_ERR_NOMEM;
-    }
     if (setjmp(png_jmpbuf(png))) {
         free(rows);
         free(pixels);
@@ -105,31 +161,15 @@ int lepton_png_decode(const uint8_t *data, size_t size, const lepton_png_limits 
         return state.truncated ? LEPTON_PNG_ERR_TRUNCATED : LEPTON_PNG_ERR_LIBPNG;
     }
     png_set_read_fn(png, &state, read_from_memory);
-    png_set_user_limits(png, limits->max_width, limits->max_height);
-    png_set_chunk_cache_max(png, 1000);
-    png_set_chunk_malloc_max(png, (png_alloc_size_t)limits->max_chunk_bytes);
-    png_read_info(png, info);
-
-    png_uint_32 width = 0, height = 0;
-    int bit_depth = 0, color_type = 0, interlace = 0;
-    png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);
+    header_info hdr = read_header_and_set_transforms(png, info, limits);
+    png_uint_32 width = hdr.width, height = hdr.height;
     out->width = width;
     out->height = height;
-    out->bit_depth = bit_depth;
-    out->color_type = color_type;
-    out->interlaced = interlace != PNG_INTERLACE_NONE;
-
-    int value_bits = bit_depth == 16 ? 16 : 8;
-    if (color_type == PNG_COLOR_TYPE_PALETTE) {
-        png_set_palette_to_rgb(png);  // palette entries are 8-bit RGB
-    }
-    if (png_get_valid(png, info, PNG_INFO_tRNS)) {
-        png_set_tRNS_to_alpha(png);  // also expands sub-byte gray to 8-bit (scaled)
-        out->has_trns = 1;
-    } else if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) {
-        png_set_packing(png);  // one sample per byte, values kept at 0 ... 2^bit_depth - 1
-        value_bits = bit_depth;
-    }
+    out->bit_depth = hdr.bit_depth;
+    out->color_type = hdr.color_type;
+    out->interlaced = hdr.interlaced;
+    out->has_trns = hdr.has_trns;
+    int value_bits = hdr.value_bits;
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
 
@@ -250,44 +290,23 @@ int lepton_png_decode_gray(const uint8_t *data, size_t size, const lepton_png_li
                            lepton_png_gray *out) {
     memset(out, 0, sizeof(*out));
     if (max_side == 0) max_side = 1;
-    // The same up-front checks as lepton_png_decode (signature, IHDR, declared size).
-    if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
-        copy_message(out->message, size < 8 ? "shorter than the PNG signature" : "the PNG signature is missing");
-        return LEPTON_PNG_ERR_SIGNATURE;
-    }
-    if (size < 33) {
-        copy_message(out->message, "the data ends inside the IHDR chunk");
-        return LEPTON_PNG_ERR_TRUNCATED;
-    }
-    if (be32(data + 8) != 13 || memcmp(data + 12, "IHDR", 4) != 0) {
-        copy_message(out->message, "the first chunk is not a 13-byte IHDR");
-        return LEPTON_PNG_ERR_LIBPNG;
-    }
-    uint32_t w = be32(data + 16), h = be32(data + 20);
-    if (w > limits->max_width || h > limits->max_height || (uint64_t)w * (uint64_t)h > limits->max_pixels) {
-        snprintf(out->message, 256, "IHDR declares %u x %u pixels; limits are %u x %u and %llu pixels", w, h,
-                 limits->max_width, limits->max_height, (unsigned long long)limits->max_pixels);
+    uint32_t w = 0, h = 0;
+    int checked = check_signature_and_size(data, size, limits, out->message, &w, &h);
+    if (checked != LEPTON_PNG_OK) {
         out->width = w;
         out->height = h;
-        return LEPTON_PNG_ERR_TOO_LARGE;
+        return checked;
     }
 
     reader_state state = {data, size, 0, 0, out->message};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, on_error, on_warning);
-    if (!png) {
-        copy_message(out->message, "cannot create the libpng reader");
-        return LEPTON_PNG_ERR_NOMEM;
-    }
-    png_infop info = png_create_info_struct(png);
+    png_structp png = NULL;
+    png_infop info = NULL;
+    int created = create_reader(&state, out->message, &png, &info);
+    if (created != LEPTON_PNG_OK) return created;
     uint8_t *volatile row = NULL;
     double *volatile sums = NULL;
     uint32_t *volatile counts = NULL;
     float *volatile pixels = NULL;
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        copy_message(out->message, "cannot create the libpng info struct");
-        return LEPTON_PNG_ERR_NOMEM;
-    }
     if (setjmp(png_jmpbuf(png))) {
         free(row);
         free(sums);
@@ -298,29 +317,14 @@ int lepton_png_decode_gray(const uint8_t *data, size_t size, const lepton_png_li
         return state.truncated ? LEPTON_PNG_ERR_TRUNCATED : LEPTON_PNG_ERR_LIBPNG;
     }
     png_set_read_fn(png, &state, read_from_memory);
-    png_set_user_limits(png, limits->max_width, limits->max_height);
-    png_set_chunk_cache_max(png, 1000);
-    png_set_chunk_malloc_max(png, (png_alloc_size_t)limits->max_chunk_bytes);
-    png_read_info(png, info);
-
-    png_uint_32 width = 0, height = 0;
-    int bit_depth = 0, color_type = 0, interlace = 0;
-    png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);
+    header_info hdr = read_header_and_set_transforms(png, info, limits);
+    png_uint_32 width = hdr.width, height = hdr.height;
     out->width = width;
     out->height = height;
-    out->bit_depth = bit_depth;
-    out->color_type = color_type;
-    out->interlaced = interlace != PNG_INTERLACE_NONE;
-
-    // The same transforms as lepton_png_decode, so values match PNGDecoder.decode(...).normalized.
-    int value_bits = bit_depth == 16 ? 16 : 8;
-    if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
-    if (png_get_valid(png, info, PNG_INFO_tRNS)) {
-        png_set_tRNS_to_alpha(png);
-    } else if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) {
-        png_set_packing(png);
-        value_bits = bit_depth;
-    }
+    out->bit_depth = hdr.bit_depth;
+    out->color_type = hdr.color_type;
+    out->interlaced = hdr.interlaced;
+    int value_bits = hdr.value_bits;
     // No png_set_interlace_handling: interlaced files arrive pass by pass as sub-images, and each
     // sample is placed by the Adam7 geometry, so no full-size buffer is ever needed.
     png_read_update_info(png, info);
@@ -342,7 +346,7 @@ int lepton_png_decode_gray(const uint8_t *data, size_t size, const lepton_png_li
     // Float arithmetic in the order of PNGImage.normalized + PlanarImage.grayscale(), so that at
     // factor 1 the values equal the full decoder's bit for bit.
     const float scale = 1.0f / (float)((1u << value_bits) - 1);
-    int passes = interlace != PNG_INTERLACE_NONE ? 7 : 1;
+    int passes = hdr.interlaced ? 7 : 1;
     for (int pass = 0; pass < passes; pass++) {
         uint32_t x0 = 0, dx = 1, y0 = 0, dy = 1;
         if (passes == 7) {
