@@ -42,9 +42,8 @@ extension ScanClassifier {
         do { config = try JSONDecoder().decode(ScanClassifierConfig.self, from: Data(contentsOf: cfgURL)) } catch {
             throw DiagnoseError.badModel(path: cfgURL.path, reason: "cannot read config: \(error)")
         }
-        guard config.channels.count == config.pool.count, !config.channels.isEmpty, config.classes.count >= 2,
-              config.inputSize >= 4, config.temperature > 0 else {
-            throw DiagnoseError.badModel(path: cfgURL.path, reason: "inconsistent configuration")
+        if let problem = config.problem {
+            throw DiagnoseError.badModel(path: cfgURL.path, reason: "inconsistent configuration: \(problem)")
         }
         do {
             let model = try ScanClassifier(config: config, weights: Safetensors.read(directory.appendingPathComponent("model.safetensors")))
@@ -94,6 +93,24 @@ extension ScanClassifier {
                 dir = dir.deletingLastPathComponent()
             }
         }
+        return nil
+    }
+}
+
+extension ScanClassifierConfig {
+    /// What makes this configuration unusable, or nil. A model folder is a user's file: every
+    /// size is bounded before layers are allocated from it (a negative channel count once
+    /// overflowed a buffer; found by lepton-fuzz scan-model) and every number must be finite.
+    var problem: String? {
+        if channels.isEmpty || channels.count > 32 { return "channels must list 1 to 32 layers, has \(channels.count)" }
+        if channels.count != pool.count { return "channels (\(channels.count)) and pool (\(pool.count)) differ in length" }
+        if let c = channels.first(where: { !(1...4096).contains($0) }) { return "channel count \(c) is outside 1...4096" }
+        if !(2...1000).contains(classes.count) { return "classes must list 2 to 1000 names, has \(classes.count)" }
+        if !(4...4096).contains(inputSize) { return "inputSize \(inputSize) is outside 4...4096" }
+        if !(temperature.isFinite && temperature > 0) { return "temperature \(temperature) is not a positive number" }
+        if !(bnEps.isFinite && bnEps > 0) { return "bnEps \(bnEps) is not a positive number" }
+        if !(std.isFinite && std > 0) || !mean.isFinite { return "mean \(mean) / std \(std) are not finite with std > 0" }
+        if !(threshold.isFinite && (0...1).contains(threshold)) { return "threshold \(threshold) is outside 0...1" }
         return nil
     }
 }
