@@ -36,26 +36,33 @@ extension PNGDecoder {
                                    UInt32(clamping: maxSide), &decoded)
         }
         defer { lepton_png_free_gray(&decoded) }
-        let message = withUnsafeBytes(of: decoded.message) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-        switch Int(status) {
-        case Int(LEPTON_PNG_OK): break
-        case Int(LEPTON_PNG_ERR_SIGNATURE): throw ImageError.notPNG(path: name, detail: message)
-        case Int(LEPTON_PNG_ERR_TOO_LARGE):
-            throw ImageError.tooLarge(path: name, width: Int(decoded.width), height: Int(decoded.height), detail: message)
-        case Int(LEPTON_PNG_ERR_NOMEM): throw ImageError.outOfMemory(path: name)
-        case Int(LEPTON_PNG_ERR_TRUNCATED): throw ImageError.truncated(path: name, detail: message)
-        default:
-            if message.contains("exceeds user limit") {
-                throw ImageError.tooLarge(path: name, width: Int(decoded.width), height: Int(decoded.height), detail: message)
-            }
-            throw ImageError.corrupt(path: name, detail: message)
-        }
+        try PNGDecoder.check(status: status, message: decoded.message, width: decoded.width, height: decoded.height, name: name)
         guard let source = decoded.pixels else { throw ImageError.corrupt(path: name, detail: "libpng returned no pixels") }
         let w = Int(decoded.out_width), h = Int(decoded.out_height)
         let pixels = Array(UnsafeBufferPointer(start: source, count: w * h))
         return ReducedGrayPNG(image: PlanarImage(unchecked: w, height: h, channels: 1, pixels: pixels),
                               sourceWidth: Int(decoded.width), sourceHeight: Int(decoded.height), factor: Int(decoded.factor))
+    }
+}
+
+extension PNGDecoder {
+    /// Turns the C shim's result into a typed error (both decoders report the same way): the
+    /// message buffer is read up to its NUL, and libpng's own size-limit error counts as too large.
+    static func check<Message>(status: Int32, message buffer: Message, width: UInt32, height: UInt32, name: String) throws {
+        guard Int(status) != Int(LEPTON_PNG_OK) else { return }
+        let message = withUnsafeBytes(of: buffer) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+        switch Int(status) {
+        case Int(LEPTON_PNG_ERR_SIGNATURE): throw ImageError.notPNG(path: name, detail: message)
+        case Int(LEPTON_PNG_ERR_TOO_LARGE):
+            throw ImageError.tooLarge(path: name, width: Int(width), height: Int(height), detail: message)
+        case Int(LEPTON_PNG_ERR_NOMEM): throw ImageError.outOfMemory(path: name)
+        case Int(LEPTON_PNG_ERR_TRUNCATED): throw ImageError.truncated(path: name, detail: message)
+        default:
+            // libpng's own limit check (kept as a second line of defence) reports through the same path.
+            if message.contains("exceeds user limit") {
+                throw ImageError.tooLarge(path: name, width: Int(width), height: Int(height), detail: message)
+            }
+            throw ImageError.corrupt(path: name, detail: message)
+        }
     }
 }

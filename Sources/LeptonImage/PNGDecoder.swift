@@ -97,23 +97,7 @@ public enum PNGDecoder {
             lepton_png_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &cLimits, &decoded)
         }
         defer { lepton_png_free(&decoded) }
-        let message = withUnsafeBytes(of: decoded.message) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-        switch Int(status) {
-        case Int(LEPTON_PNG_OK): break
-        case Int(LEPTON_PNG_ERR_SIGNATURE): throw ImageError.notPNG(path: name, detail: message)
-        case Int(LEPTON_PNG_ERR_TOO_LARGE):
-            throw ImageError.tooLarge(path: name, width: Int(decoded.width), height: Int(decoded.height), detail: message)
-        case Int(LEPTON_PNG_ERR_NOMEM): throw ImageError.outOfMemory(path: name)
-        case Int(LEPTON_PNG_ERR_TRUNCATED): throw ImageError.truncated(path: name, detail: message)
-        default:
-            // libpng's own limit check (kept as a second line of defence) reports through the same path.
-            if message.contains("exceeds user limit") {
-                throw ImageError.tooLarge(path: name, width: Int(decoded.width), height: Int(decoded.height), detail: message)
-            }
-            throw ImageError.corrupt(path: name, detail: message)
-        }
+        try PNGDecoder.check(status: status, message: decoded.message, width: decoded.width, height: decoded.height, name: name)
         guard let source = decoded.pixels, let colorType = PNGColorType(rawValue: Int(decoded.color_type)) else {
             throw ImageError.corrupt(path: name, detail: "libpng returned no pixels")
         }
