@@ -72,16 +72,19 @@ let package = Package(
                           path: "Benchmarks/lepton-bench", swiftSettings: fast),
 
         // MARK: Tests
-        .testTarget(name: "EngineTests", dependencies: ["LeptonEngine"], exclude: ["Fixtures"], swiftSettings: fast),
+        // Helpers shared by the test targets (the finite-difference gradient checker).
+        .target(name: "LeptonTestSupport", dependencies: ["LeptonEngine"], path: "Tests/TestSupport", swiftSettings: fast),
+        .testTarget(name: "EngineTests", dependencies: ["LeptonEngine", "LeptonTestSupport"], exclude: ["Fixtures"], swiftSettings: fast),
         .testTarget(name: "AudioTests", dependencies: ["LeptonAudio"], swiftSettings: fast),
         .testTarget(name: "ImageTests", dependencies: ["LeptonImage"], swiftSettings: fast),
         .testTarget(name: "ReportTests", dependencies: ["LeptonReport"], swiftSettings: fast),
         .testTarget(name: "SpeechTests", dependencies: ["LeptonSpeech", "LeptonAudio", "LeptonEngine"], exclude: ["Fixtures"],
                     swiftSettings: fast),
         .testTarget(name: "ChatTests", dependencies: ["LeptonChat", "LeptonEngine"], exclude: ["Fixtures"], swiftSettings: fast),
-        .testTarget(name: "DiagnoseTests", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonEngine"],
+        .testTarget(name: "DiagnoseTests", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonEngine",
+                                                        "LeptonTestSupport"],
                     swiftSettings: fast),
-        .testTarget(name: "RiskTests", dependencies: ["LeptonRisk", "LeptonEngine"], swiftSettings: fast),
+        .testTarget(name: "RiskTests", dependencies: ["LeptonRisk", "LeptonEngine", "LeptonTestSupport"], swiftSettings: fast),
         // Every crash lepton-fuzz found (scripts/fuzz.sh), as an input that trapped before its fix.
         .testTarget(name: "FuzzRegressionTests", dependencies: ["LeptonDiagnose", "LeptonChat", "LeptonEngine"], swiftSettings: fast),
         .testTarget(name: "CLITests", dependencies: ["LeptonCLI"], swiftSettings: fast),

@@ -1,70 +1,23 @@
 import XCTest
 @testable import LeptonEngine
+import LeptonTestSupport
 
-/// Central finite differences against the recorded backward pass, for every differentiable op.
-///
-/// The checked scalar is `Σ f(inputs) ⊙ R` with a fixed random `R`, so every output element
-/// contributes with a different weight; the numeric side sums in Double to keep Float
-/// round-off (≈1e-7·|f|/h) well under the tolerance.
+/// Central finite differences against the recorded backward pass, for every differentiable op,
+/// through the shared ``GradientChecker`` (step 1e-2; an entry passes within 2e-3 + 1e-2·|numeric|).
 enum GradCheck {
-    static func check(_ inputs: [Tensor], h: Float = 1e-2, atol: Float = 2e-3, rtol: Float = 1e-2, seed: UInt64 = 7,
-                      file: StaticString = #filePath, line: UInt = #line, _ f: ([Variable]) -> Variable) {
-        let vars = inputs.map { Variable($0, requiresGrad: true) }
-        let out = f(vars)
-        var rng = SeededGenerator(seed: seed)
-        let r = Tensor.randomNormal(out.shape, using: &rng)
-        (out * r).sum().backward()
-        func value(_ ts: [Tensor]) -> Double {
-            let y = withoutGradients { f(ts.map { Variable($0) }) }.value
-            var s = 0.0
-            for i in 0..<y.count { s += Double(y[flat: i]) * Double(r[flat: i]) }
-            return s
-        }
-        for (k, x) in inputs.enumerated() {
-            let analytic = vars[k].grad ?? Tensor.zeros(x.shape)
-            XCTAssertEqual(analytic.shape, x.shape, "gradient shape of input \(k)", file: file, line: line)
-            for i in 0..<x.count {
-                var plus = inputs, minus = inputs
-                plus[k][flat: i] += h
-                minus[k][flat: i] -= h
-                let numeric = Float((value(plus) - value(minus)) / Double(2 * h))
-                let a = analytic[flat: i]
-                if abs(numeric - a) > atol + rtol * abs(numeric) {
-                    XCTFail("input \(k) element \(i): analytic \(a), numeric \(numeric)", file: file, line: line)
-                    return
-                }
-            }
+    static func check(_ inputs: [Tensor], h: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2, seed: UInt64 = 7,
+                      label: String = "", file: StaticString = #filePath, line: UInt = #line, _ f: ([Variable]) -> Variable) {
+        let checker = GradientChecker(step: h, absoluteTolerance: atol, relativeTolerance: rtol)
+        if let failure = checker.failure(checker.compareInputs(inputs, seed: seed, f)) {
+            XCTFail(label.isEmpty ? failure : "\(label): \(failure)", file: file, line: line)
         }
     }
 
     /// Checks the gradients of a module's own parameters (`f` reads them when evaluated).
-    static func checkParameters(_ params: [(String, Variable)], h: Float = 1e-2, atol: Float = 2e-3, rtol: Float = 1e-2,
+    static func checkParameters(_ params: [(String, Variable)], h: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2,
                                 file: StaticString = #filePath, line: UInt = #line, _ f: () -> Variable) {
-        for (_, p) in params { p.zeroGrad() }
-        let out = f()
-        var rng = SeededGenerator(seed: 11)
-        let r = Tensor.randomNormal(out.shape, using: &rng)
-        (out * r).sum().backward()
-        func value() -> Double {
-            let y = withoutGradients { f() }.value
-            var s = 0.0
-            for i in 0..<y.count { s += Double(y[flat: i]) * Double(r[flat: i]) }
-            return s
-        }
-        for (name, p) in params {
-            let analytic = p.grad ?? Tensor.zeros(p.shape)
-            for i in 0..<p.count {
-                let saved = p.value[flat: i]
-                p.value[flat: i] = saved + h; let up = value()
-                p.value[flat: i] = saved - h; let down = value()
-                p.value[flat: i] = saved
-                let numeric = Float((up - down) / Double(2 * h)), a = analytic[flat: i]
-                if abs(numeric - a) > atol + rtol * abs(numeric) {
-                    XCTFail("\(name)[\(i)]: analytic \(a), numeric \(numeric)", file: file, line: line)
-                    return
-                }
-            }
-        }
+        let checker = GradientChecker(step: h, absoluteTolerance: atol, relativeTolerance: rtol)
+        if let failure = checker.failure(checker.compareParameters(params, f)) { XCTFail(failure, file: file, line: line) }
     }
 
     static func rand(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
@@ -82,6 +35,19 @@ enum GradCheck {
 
 final class GradientCheckTests: XCTestCase {
     let r = GradCheck.rand
+
+    /// The shared checker itself: a backward pass 5% off is reported, naming the input and index;
+    /// the right one passes.
+    func testCheckerReportsAWrongBackward() {
+        let checker = GradientChecker()
+        let x = r([3, 2], 5, 1)
+        let wrong = checker.compareInputs([x]) { v in
+            Variable.result(v[0].value * 2, [v[0]]) { g in v[0].accumulate(g * 2.1) }   // d(2x)/dx is 2
+        }
+        let message = checker.failure(wrong)
+        XCTAssertTrue(message?.hasPrefix("input 0[") == true && message?.contains("entries fail") == true, message ?? "no failure reported")
+        XCTAssertNil(checker.failure(checker.compareInputs([x]) { v in v[0] * 2 }))
+    }
 
     func testArithmeticWithBroadcasting() {
         GradCheck.check([r([3, 4], 1, 1), r([4], 2, 1)]) { $0[0] + $0[1] }

@@ -11,29 +11,10 @@ final class GraphAutodiffTests: XCTestCase {
         return (try CSRGraph(sources: s, targets: t, nodes: nodes), s, t)
     }
 
-    /// Checks `∂(Σ f(inputs) ⊙ r)/∂input` from `backward(r)` against central differences.
-    private func gradientCheck(_ inputs: [Tensor], eps: Float = 1e-2, tol: Double = 2e-3, _ what: String,
-                               _ f: ([Variable]) -> Variable, file: StaticString = #filePath, line: UInt = #line) {
-        var rng = SeededGenerator(seed: 77)
-        let vars = inputs.map { Variable($0, requiresGrad: true) }
-        let out = f(vars)
-        let r = Tensor.randomNormal(out.shape, using: &rng)
-        out.backward(r)
-        func loss(_ ins: [Tensor]) -> Double {
-            let o = withoutGradients { f(ins.map { Variable($0) }) }.value.scalars
-            return zip(o, r.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-        }
-        for (i, v) in vars.enumerated() {
-            guard let grad = v.grad?.scalars else { XCTFail("\(what): no gradient for input \(i)", file: file, line: line); continue }
-            for j in 0..<inputs[i].count {
-                var plus = inputs, minus = inputs
-                plus[i][flat: j] += eps; minus[i][flat: j] -= eps
-                let numeric = (loss(plus) - loss(minus)) / Double(2 * eps)
-                if abs(Double(grad[j]) - numeric) > tol * max(1, abs(numeric)) * 10 {
-                    XCTFail("\(what): input \(i)[\(j)] analytic \(grad[j]) vs numeric \(numeric)", file: file, line: line); return
-                }
-            }
-        }
+    /// The shared checker (GradCheck: step 1e-2, 2e-3 + 1e-2·|numeric|).
+    private func gradientCheck(_ inputs: [Tensor], _ what: String, _ f: ([Variable]) -> Variable,
+                               file: StaticString = #filePath, line: UInt = #line) {
+        GradCheck.check(inputs, seed: 77, label: what, file: file, line: line, f)
     }
 
     func testGraphOpGradientsMatchFiniteDifferences() throws {

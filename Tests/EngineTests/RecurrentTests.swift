@@ -76,30 +76,10 @@ final class RecurrentTests: XCTestCase {
 
     // MARK: Gradients
 
-    /// `∂(Σ f ⊙ r)/∂input` from `backward(r)` against central differences, for every input.
+    /// The shared checker (GradCheck), with the relative tolerance these smooth gates meet: 2e-3.
     private func gradientCheck(_ inputs: [Tensor], _ what: String, _ f: ([Variable]) -> Variable,
                                file: StaticString = #filePath, line: UInt = #line) {
-        var rng = SeededGenerator(seed: 99)
-        let vars = inputs.map { Variable($0, requiresGrad: true) }
-        let out = f(vars)
-        let r = Tensor.randomNormal(out.shape, using: &rng)
-        out.backward(r)
-        func loss(_ ins: [Tensor]) -> Double {
-            let o = withoutGradients { f(ins.map { Variable($0) }) }.value.scalars
-            return zip(o, r.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-        }
-        let eps: Float = 1e-2
-        for (i, v) in vars.enumerated() {
-            guard let g = v.grad?.scalars else { XCTFail("\(what): no gradient for input \(i)", file: file, line: line); continue }
-            for j in 0..<inputs[i].count {
-                var plus = inputs, minus = inputs
-                plus[i][flat: j] += eps; minus[i][flat: j] -= eps
-                let numeric = (loss(plus) - loss(minus)) / Double(2 * eps)
-                if abs(Double(g[j]) - numeric) > 2e-3 * max(1, abs(numeric)) {
-                    XCTFail("\(what): input \(i)[\(j)] analytic \(g[j]) vs numeric \(numeric)", file: file, line: line); return
-                }
-            }
-        }
+        GradCheck.check(inputs, atol: 2e-3, rtol: 2e-3, seed: 99, label: what, file: file, line: line, f)
     }
 
     func testFusedSequenceGradientsMatchFiniteDifferences() {
