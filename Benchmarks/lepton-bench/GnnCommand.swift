@@ -37,14 +37,14 @@ struct GnnCommand: ParsableCommand {
               let classes = meta["classes"] as? Int, n > 0, f > 0, classes > 1
         else { Log.error("lepton-bench: \(graph): missing or bad graph.json"); throw ExitCode(ExitStatus.failure) }
         let t0 = Date()
-        var src = [Int32](), dst = [Int32]()
+        var src = [Int](), dst = [Int]()
         src.reserveCapacity(e); dst.reserveCapacity(e)
         var header = true
         var bad = 0
         try CSVStream(path: dir.appendingPathComponent("edges.csv").path).forEachRow { r in
             if header { header = false; return }
             guard r.count == 2, let a = r.int(0), let b = r.int(1), a < n, b < n else { bad += 1; return }
-            src.append(Int32(a)); dst.append(Int32(b))
+            src.append(a); dst.append(b)
         }
         guard src.count == e, bad == 0 else { Log.error("lepton-bench: edges.csv has \(src.count) good edges, graph.json says \(e)"); throw ExitCode(ExitStatus.failure) }
         guard let fx = try? Data(contentsOf: dir.appendingPathComponent("features.bin")), fx.count == n * f * 4,
@@ -54,8 +54,7 @@ struct GnnCommand: ParsableCommand {
         let labels = lb.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
         let loadMs = Date().timeIntervalSince(t0) * 1e3
         let t1 = Date()
-        let g = MessagePassingGraph(nodes: n, src: src, dst: dst)
-        let rg = g.reversed()
+        let g = try CSRGraph(sources: src, targets: dst, nodes: n)
         let prepMs = Date().timeIntervalSince(t1) * 1e3
         var model = SAGENodeClassifier(inputs: f, hidden: hidden, classes: classes, learningRate: 0.01, seed: 0)
 
@@ -81,7 +80,7 @@ struct GnnCommand: ParsableCommand {
             return
         }
         var losses: [Float] = []
-        let train = time { losses.append(model.trainEpoch(x, labels: labels, graph: g, reversed: rg)) }
+        let train = time { losses.append(model.trainEpoch(x, labels: labels, graph: g)) }
         var result: [String: Any] = [
             "benchmark": "gnn", "model": "sage", "nodes": n, "edges": e, "features": f, "hidden": hidden, "classes": classes,
             "threads": threads, "repeats": repeats, "load_ms": loadMs, "prep_ms": prepMs,

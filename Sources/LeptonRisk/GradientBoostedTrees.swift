@@ -71,7 +71,7 @@ public struct GradientBoostedTrees: Sendable {
     /// keeps the number of trees with the best validation average precision.
     public static func train(x: [Float], y: [Float], features F: Int, options o: Options,
                              validation: (x: [Float], y: [Float])? = nil,
-                             log: (String) -> Void = { _ in }) -> GradientBoostedTrees {
+                             log: (String) -> Void = { _ in }) throws -> GradientBoostedTrees {
         let rows = y.count
         var model = GradientBoostedTrees()
         model.featureCount = F
@@ -196,7 +196,7 @@ public struct GradientBoostedTrees: Sendable {
                 let vr = v.y.count
                 v.x.withUnsafeBufferPointer { xb in for r in 0..<vr { vm[r] += model.treeValue(t, xb.baseAddress! + r * F) } }
                 valMargin = vm
-                let ap = RiskMetrics.averagePrecision(scores: vm, labels: v.y)
+                let ap = try RiskMetrics.averagePrecision(scores: vm, labels: v.y)
                 if ap > bestAP + 1e-5 { bestAP = ap; bestTrees = round + 1 }
                 if (round + 1) % 50 == 0 { log("trees \(round + 1): validation AP \(String(format: "%.4f", ap))") }
             }
@@ -225,6 +225,20 @@ public struct GradientBoostedTrees: Sendable {
             }
         }
         return out
+    }
+
+    /// Mean binary log-loss of 0/1 `labels` on the rows of `x` after every `every` trees (and
+    /// after the last), summed in Double: the training curve of a boosted model.
+    public func stagedLogLoss(_ x: [Float], labels y: [Float], every: Int) -> [Double] {
+        stagedMargins(x, rows: y.count, every: every).map { margins in
+            var sum = 0.0
+            for (m, label) in zip(margins, y) {
+                // −log σ(±m) = log(1 + e^∓m), written so that neither exponential overflows.
+                let z = Double(label > 0.5 ? -m : m)
+                sum += max(z, 0) + log1p(exp(-abs(z)))
+            }
+            return y.isEmpty ? 0 : sum / Double(y.count)
+        }
     }
 
     /// One model whose margin is the mean of the given models' margins (all trees kept, leaf

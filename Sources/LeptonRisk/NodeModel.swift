@@ -115,8 +115,10 @@ public struct NodeModel {
         }
     }
 
+    /// - Parameter curve: receives the training curve (``TrainingCurve``): per boosting checkpoint
+    ///   (every 10 trees) the mean training log-loss of the fold models and the out-of-fold ROC-AUC.
     public static func train(_ g: NodeGraph, source: String, options o: TrainOptions,
-                             log: (String) -> Void = { _ in }) throws -> (NodeModel, [String: Float]) {
+                             log: (String) -> Void = { _ in }, curve: TrainingCurve? = nil) throws -> (NodeModel, [String: Float]) {
         let hasSplit = g.labelled.contains { !$0.split.isEmpty }
         let pool = g.labelled.filter { !hasSplit || $0.split == "train" }
         let poolPositives = pool.reduce(0) { $0 + ($1.label == 1 ? 1 : 0) }
@@ -151,11 +153,16 @@ public struct NodeModel {
         let every = 10
         var models: [GradientBoostedTrees] = []
         var staged: [[Float]] = [], oofY: [Float] = [], oofItems: [Int] = []
+        var trainLoss: [Double] = []
         for k in 0..<K {
             let trainItems = (0..<K).filter { $0 != k }.flatMap { folds[$0] }
             let (xt, yt) = gather(trainItems), (xv, yv) = gather(folds[k])
             topts.seed = o.seed &+ UInt64(k)
-            let m = GradientBoostedTrees.train(x: xt, y: yt, features: F, options: topts)
+            let m = try GradientBoostedTrees.train(x: xt, y: yt, features: F, options: topts)
+            if curve != nil {
+                let l = m.stagedLogLoss(xt, labels: yt, every: every)
+                trainLoss = trainLoss.isEmpty ? l : zip(trainLoss, l).map { $0 + $1 }
+            }
             let sm = m.stagedMargins(xv, rows: folds[k].count, every: every).map { $0.map { 1 / (1 + expf(-$0)) } }
             if staged.isEmpty { staged = sm } else { for c in 0..<min(staged.count, sm.count) { staged[c] += sm[c] } }
             oofY += yv; oofItems += folds[k]
@@ -163,15 +170,18 @@ public struct NodeModel {
         }
         var bestC = staged.count - 1, bestAUC: Float = -1
         for c in 0..<staged.count {
-            let auc = RiskMetrics.rocAUC(scores: staged[c], labels: oofY)
+            let auc = try RiskMetrics.rocAUC(scores: staged[c], labels: oofY)
             if auc > bestAUC + 1e-4 { bestAUC = auc; bestC = c }
+            var point: [String: Float] = ["trees": Float(min(o.trees.rounds, (c + 1) * every)), "trees_validation_roc_auc": auc]
+            if c < trainLoss.count { point["trees_train_loss"] = Float(trainLoss[c] / Double(K)) }
+            try curve?(point)
         }
         let treeCount = min(o.trees.rounds, (bestC + 1) * every)
         for k in 0..<models.count { models[k].truncate(trees: treeCount) }
         let pv = staged[bestC]
         log("cross-validated trees: \(treeCount) per fold model, out-of-fold ROC-AUC \(bestAUC)")
         var metrics: [String: Float] = ["trees_cv_roc_auc": bestAUC,
-                                        "trees_cv_pr_auc": RiskMetrics.averagePrecision(scores: pv, labels: oofY),
+                                        "trees_cv_pr_auc": try RiskMetrics.averagePrecision(scores: pv, labels: oofY),
                                         "trees_count": Float(treeCount)]
         var best = pv
         var gnn: NodeSAGE? = nil
@@ -181,28 +191,28 @@ public struct NodeModel {
             for k in 0..<K {
                 let trainItems = (0..<K).filter { $0 != k }.flatMap { folds[$0] }
                 var s = NodeSAGE(inputs: g.featureCount, hidden: config.gnnHidden, seed: o.seed &+ UInt64(k))
-                s.fit(g, trainItems: trainItems, labels: trainItems.map { labelOf[$0] == 1 ? 1 : 0 }, validationItems: [],
+                try s.fit(g, trainItems: trainItems, labels: trainItems.map { labelOf[$0] == 1 ? 1 : 0 }, validationItems: [],
                       validationLabels: [], epochs: o.gnnEpochs, log: { _ in })
                 qv += s.predict(g, items: folds[k])
             }
-            metrics["gnn_cv_roc_auc"] = RiskMetrics.rocAUC(scores: qv, labels: oofY)
+            metrics["gnn_cv_roc_auc"] = try RiskMetrics.rocAUC(scores: qv, labels: oofY)
             var bestBlend = bestAUC
             for w: Float in [0.25, 0.5, 0.75, 1] {
                 let b = (0..<pv.count).map { (1 - w) * pv[$0] + w * qv[$0] }
-                let auc = RiskMetrics.rocAUC(scores: b, labels: oofY)
+                let auc = try RiskMetrics.rocAUC(scores: b, labels: oofY)
                 if auc > bestBlend + 1e-4 { bestBlend = auc; config.gnnWeight = w; best = b }
             }
             if config.gnnWeight > 0 {
                 var s = NodeSAGE(inputs: g.featureCount, hidden: config.gnnHidden, seed: o.seed)
                 let all = folds.flatMap { $0 }
-                s.fit(g, trainItems: all, labels: all.map { labelOf[$0] == 1 ? 1 : 0 }, validationItems: [], validationLabels: [],
+                try s.fit(g, trainItems: all, labels: all.map { labelOf[$0] == 1 ? 1 : 0 }, validationItems: [], validationLabels: [],
                       epochs: o.gnnEpochs, log: log)
                 gnn = s
             }
             log("out-of-fold ROC-AUC: trees \(bestAUC), gnn \(metrics["gnn_cv_roc_auc"]!); gnn weight \(config.gnnWeight)")
         }
-        config.threshold = RiskMetrics.bestF1Threshold(scores: best, labels: oofY).threshold
-        metrics["cv_roc_auc"] = RiskMetrics.rocAUC(scores: best, labels: oofY)
+        config.threshold = try RiskMetrics.bestF1Threshold(scores: best, labels: oofY).threshold
+        metrics["cv_roc_auc"] = try RiskMetrics.rocAUC(scores: best, labels: oofY)
         config.validation = metrics
         config.treeModels = models.count
         return (NodeModel(config: config, trees: models, gnn: gnn), metrics)
@@ -268,10 +278,14 @@ struct NodeSAGE {
         mean = [Float](repeating: 0, count: inputs); std = [Float](repeating: 1, count: inputs)
     }
 
-    func graph(_ g: NodeGraph) -> MessagePassingGraph {
-        var s = [Int32](), d = [Int32]()
-        for e in 0..<g.edgeCount where g.src[e] != g.dst[e] { s.append(g.src[e]); d.append(g.dst[e]); s.append(g.dst[e]); d.append(g.src[e]) }
-        return MessagePassingGraph(nodes: g.nodeCount, src: s, dst: d)
+    /// Every relation's edges both ways, self-loops dropped.
+    func graph(_ g: NodeGraph) -> CSRGraph {
+        var s = [Int](), d = [Int]()
+        for e in 0..<g.edgeCount where g.src[e] != g.dst[e] {
+            s.append(Int(g.src[e])); d.append(Int(g.dst[e])); s.append(Int(g.dst[e])); d.append(Int(g.src[e]))
+        }
+        do { return try CSRGraph(sources: s, targets: d, nodes: g.nodeCount) }
+        catch { preconditionFailure("NodeGraph node ids out of range: \(error)") }
     }
 
     func input(_ g: NodeGraph) -> Tensor {
@@ -280,7 +294,7 @@ struct NodeSAGE {
         return Tensor(shape: [g.nodeCount, inputs], scalars: x)
     }
 
-    mutating func logits(_ x: Tensor, _ mg: MessagePassingGraph, training: Bool) -> (Tensor, Tensor, Tensor) {
+    mutating func logits(_ x: Tensor, _ mg: CSRGraph, training: Bool) -> (Tensor, Tensor, Tensor) {
         let a1 = c1.forward(x, graph: mg, training: training)
         let a2 = c2.forward(a1.relu(), graph: mg, training: training)
         return (a1, a2, head.forward(a2.relu(), training: training))
@@ -294,17 +308,17 @@ struct NodeSAGE {
     }
 
     mutating func fit(_ g: NodeGraph, trainItems: [Int], labels: [Float], validationItems: [Int], validationLabels: [Float],
-                      epochs: Int, log: (String) -> Void) {
+                      epochs: Int, log: (String) -> Void) throws {
         for f in 0..<inputs {
             var s: Double = 0, s2: Double = 0
             for i in 0..<g.nodeCount { let v = Double(g.features[i * inputs + f]); s += v; s2 += v * v }
             let n = Double(max(g.nodeCount, 1)), m = s / n
             mean[f] = Float(m); std[f] = Float(max((s2 / n - m * m).squareRoot(), 1e-4))
         }
-        let x = input(g), mg = graph(g), rg = mg.reversed()
+        let x = input(g), mg = graph(g)
         let pos = labels.reduce(0, +), neg = Float(labels.count) - pos
         let wPos = neg / max(pos, 1)
-        var adam = ParameterAdam(learningRate: 0.005, weightDecay: 5e-4)
+        var adam = AdamByName(learningRate: 0.005, weightDecay: 5e-4)
         var best = self, bestAUC: Float = -1
         for epoch in 0..<epochs {
             c1.zeroGrad(); c2.zeroGrad(); head.zeroGrad()
@@ -318,15 +332,15 @@ struct NodeSAGE {
             }
             let dr2 = head.backward(Tensor(shape: [g.nodeCount, 1], scalars: dz))!
             let da2 = Tensor(shape: a2.shape, scalars: zip(dr2.scalars, a2.scalars).map { $1 > 0 ? $0 : 0 })
-            let (dr1, _) = c2.backward(da2, graph: mg, reversed: rg)
+            let (dr1, _) = c2.backward(da2, graph: mg)
             let da1 = Tensor(shape: a1.shape, scalars: zip(dr1.scalars, a1.scalars).map { $1 > 0 ? $0 : 0 })
-            _ = c1.backward(da1, graph: mg, reversed: rg)
+            _ = c1.backward(da1, graph: mg, needInputGrad: false)
             adam.beginStep()
             c1.visitParameters(prefix: "c1.") { adam.update($0, &$1, $2) }
             c2.visitParameters(prefix: "c2.") { adam.update($0, &$1, $2) }
             head.visitParameters(prefix: "head.") { adam.update($0, &$1, $2) }
             if !validationItems.isEmpty && (epoch + 1) % 5 == 0 {
-                let auc = RiskMetrics.rocAUC(scores: predict(g, items: validationItems), labels: validationLabels)
+                let auc = try RiskMetrics.rocAUC(scores: predict(g, items: validationItems), labels: validationLabels)
                 if auc > bestAUC { bestAUC = auc; best = self }
                 if (epoch + 1) % 20 == 0 { log("sage epoch \(epoch + 1): model-selection ROC-AUC \(String(format: "%.4f", auc))") }
             }

@@ -33,15 +33,15 @@ public struct RiskEvaluation: Codable, Sendable {
 
     /// Computes the figures for `scores` against 0/1 `labels` (unlabelled rows must be removed first).
     /// - Parameter typology: typology name of each positive row (index into `scores`), if known.
-    public init(scores: [Float], labels: [Float], threshold: Float, budget: Double, typology: [Int: String] = [:]) {
+    public init(scores: [Float], labels: [Float], threshold: Float, budget: Double, typology: [Int: String] = [:]) throws {
         rows = scores.count
         positives = Int(labels.reduce(0, +))
         self.threshold = threshold
-        (precision, recall, minorityF1) = RiskMetrics.precisionRecallF1(scores: scores, labels: labels, threshold: threshold)
-        prAUC = RiskMetrics.averagePrecision(scores: scores, labels: labels)
-        rocAUC = RiskMetrics.rocAUC(scores: scores, labels: labels)
+        (precision, recall, minorityF1) = try RiskMetrics.precisionRecallF1(scores: scores, labels: labels, threshold: threshold)
+        prAUC = try RiskMetrics.averagePrecision(scores: scores, labels: labels)
+        rocAUC = try RiskMetrics.rocAUC(scores: scores, labels: labels)
         alertBudget = budget
-        recallAtBudget = RiskMetrics.recallAtBudget(scores: scores, labels: labels, budget: budget)
+        recallAtBudget = try RiskMetrics.recallAtBudget(scores: scores, labels: labels, budget: budget)
         var tp = 0, flagged = 0
         for i in scores.indices where scores[i] >= threshold { flagged += 1; if labels[i] > 0.5 { tp += 1 } }
         precisionCI = RiskMetrics.wilsonInterval(successes: tp, trials: flagged)

@@ -1,23 +1,33 @@
 import LeptonEngine
 
-/// Ranking and threshold metrics for rare-positive scoring.
+/// Ranking and threshold metrics for rare-positive scoring: the engine's ``Metrics`` with the
+/// conventions a risk model needs where a metric is undefined (no positives, one class). Scores
+/// that are not numbers are an error (`MetricsError.invalidArgument`), never a low metric.
 public enum RiskMetrics {
     /// Average precision (scikit-learn's step-wise definition, ties grouped); 0 with no positives.
-    public static func averagePrecision(scores: [Float], labels: [Float]) -> Float {
+    public static func averagePrecision(scores: [Float], labels: [Float]) throws -> Float {
         let binary = labels.map { $0 > 0.5 ? 1 : 0 }
-        guard binary.contains(1), let ap = try? Metrics.averagePrecision(labels: binary, scores: scores) else { return 0 }
-        return Float(ap)
+        let ap = try Metrics.averagePrecision(labels: binary, scores: scores)
+        return binary.contains(1) ? Float(ap) : 0
     }
 
     /// ROC-AUC (ties count one half); 0.5 when only one class is present.
-    public static func rocAUC(scores: [Float], labels: [Float]) -> Float {
-        let binary = labels.map { $0 > 0.5 ? 1 : 0 }
-        guard binary.contains(1), binary.contains(0), let auc = try? Metrics.rocAUC(labels: binary, scores: scores) else { return 0.5 }
-        return Float(auc)
+    public static func rocAUC(scores: [Float], labels: [Float]) throws -> Float {
+        do { return Float(try Metrics.rocAUC(labels: labels.map { $0 > 0.5 ? 1 : 0 }, scores: scores)) }
+        catch MetricsError.undefined { return 0.5 }
+    }
+
+    /// Throws for a NaN score (a ranking of NaNs is undefined).
+    static func checkScores(_ scores: [Float], labels: [Float]) throws {
+        guard scores.count == labels.count else {
+            throw MetricsError.lengthMismatch(what: "labels", expected: scores.count, found: labels.count)
+        }
+        if let i = scores.firstIndex(where: \.isNaN) { throw MetricsError.invalidArgument("score at index \(i) is NaN") }
     }
 
     /// Precision, recall and F1 of the positive class at `score >= threshold`.
-    public static func precisionRecallF1(scores: [Float], labels: [Float], threshold: Float) -> (Float, Float, Float) {
+    public static func precisionRecallF1(scores: [Float], labels: [Float], threshold: Float) throws -> (Float, Float, Float) {
+        try checkScores(scores, labels: labels)
         var tp = 0, fp = 0, fn = 0
         for i in scores.indices {
             let p = scores[i] >= threshold, y = labels[i] > 0.5
@@ -29,7 +39,8 @@ public enum RiskMetrics {
     }
 
     /// The threshold that maximises positive-class F1 (chosen on validation data).
-    public static func bestF1Threshold(scores: [Float], labels: [Float]) -> (threshold: Float, f1: Float) {
+    public static func bestF1Threshold(scores: [Float], labels: [Float]) throws -> (threshold: Float, f1: Float) {
+        try checkScores(scores, labels: labels)
         let order = scores.indices.sorted { scores[$0] > scores[$1] }
         let P = labels.reduce(0) { $0 + ($1 > 0.5 ? 1 : 0) }
         if P == 0 || order.isEmpty { return (0.5, 0) }
@@ -50,7 +61,8 @@ public enum RiskMetrics {
     }
 
     /// Share of positives among the top `budget` fraction of rows by score (alert budget recall).
-    public static func recallAtBudget(scores: [Float], labels: [Float], budget: Double) -> Float {
+    public static func recallAtBudget(scores: [Float], labels: [Float], budget: Double) throws -> Float {
+        try checkScores(scores, labels: labels)
         let P = labels.reduce(0) { $0 + ($1 > 0.5 ? 1 : 0) }
         if P == 0 { return 0 }
         let k = max(1, Int((Double(scores.count) * budget).rounded()))

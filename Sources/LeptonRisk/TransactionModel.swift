@@ -56,6 +56,8 @@ public struct TransactionModel {
         public var folds = 4
         public var useGNN = true
         public var gnnEpochs = 60
+        /// The GNN's message-passing layer (see README for the measured comparison).
+        public var gnnConv: GraphConvKind = .sage
         /// Try neighbour-score propagation; kept only if cross-validation prefers it.
         public var usePropagation = true
         public var propagationWindowDays = 3
@@ -126,7 +128,7 @@ public struct TransactionModel {
 
     static func crossValidate(x: [Float], features F: Int, labels y: [Float], blocks: [[Int]], foldOfRow: [Int],
                               scoredRows ordered: [Int], options topts: GradientBoostedTrees.Options,
-                              log: (String) -> Void) -> CrossValidated {
+                              log: (String) -> Void, curve: TrainingCurve? = nil) throws -> CrossValidated {
         let K = blocks.count, m = foldOfRow.count
         func gather(_ rows: [Int]) -> [Float] {
             var xs = [Float](); xs.reserveCapacity(rows.count * F)
@@ -139,12 +141,18 @@ public struct TransactionModel {
         var position = [Int](repeating: -1, count: m)
         for (q, r) in ordered.enumerated() { position[r] = q }
         var trained = [Bool](repeating: false, count: ordered.count)
+        var trainLoss: [Double] = [], lossFolds = 0   // mean training log-loss per checkpoint (for `curve`)
         for k in 0..<K {
             let trainRows = (0..<K).filter { $0 != k }.flatMap { blocks[$0] }
             let yt = trainRows.map { y[$0] }
             if yt.reduce(0, +) == 0 || blocks[k].isEmpty { continue }
-            let fm = GradientBoostedTrees.train(x: gather(trainRows), y: yt, features: F, options: topts)
+            let fm = try GradientBoostedTrees.train(x: gather(trainRows), y: yt, features: F, options: topts)
             models[k] = fm
+            if curve != nil {
+                let l = fm.stagedLogLoss(gather(trainRows), labels: yt, every: every)
+                trainLoss = trainLoss.isEmpty ? l : zip(trainLoss, l).map { $0 + $1 }
+                lossFolds += 1
+            }
             let sm = fm.stagedMargins(gather(blocks[k]), rows: blocks[k].count, every: every)
             if staged.isEmpty { staged = Array(repeating: [Float](repeating: 0, count: ordered.count), count: sm.count) }
             for c in 0..<min(staged.count, sm.count) {
@@ -157,8 +165,11 @@ public struct TransactionModel {
         let ys = useQ.map { y[ordered[$0]] }
         var bestC = max(staged.count - 1, 0), bestAP: Float = -1
         for c in 0..<staged.count {
-            let ap = RiskMetrics.averagePrecision(scores: useQ.map { staged[c][$0] }, labels: ys)
+            let ap = try RiskMetrics.averagePrecision(scores: useQ.map { staged[c][$0] }, labels: ys)
             if ap > bestAP + 1e-4 { bestAP = ap; bestC = c }
+            var point: [String: Float] = ["trees": Float(min(topts.rounds, (c + 1) * every)), "trees_validation_pr_auc": ap]
+            if c < trainLoss.count { point["trees_train_loss"] = Float(trainLoss[c] / Double(max(lossFolds, 1))) }
+            try curve?(point)
         }
         let treeCount = min(topts.rounds, (bestC + 1) * every)
         // Every row (labelled or not) scored by its fold's model cut to `treeCount` trees.
@@ -180,8 +191,11 @@ public struct TransactionModel {
     /// neighbours' first-stage scores (``ScorePropagation``, fed with out-of-fold scores so that
     /// no row sees its own label); optionally a GNN blended in. Every choice (tree counts, stage,
     /// blend weight, threshold) is made on the pooled out-of-fold scores of the training data.
+    /// - Parameter curve: receives the training curve (``TrainingCurve``): per boosting checkpoint
+    ///   of the cross-validated trees (every 10 trees) the mean training log-loss of the fold
+    ///   models and the out-of-fold PR-AUC, then per epoch of the final GNN its training loss.
     public static func train(_ t: TransactionTable, source: String, options o: TrainOptions,
-                             log: (String) -> Void = { _ in }) throws -> (TransactionModel, [String: Float]) {
+                             log: (String) -> Void = { _ in }, curve: TrainingCurve? = nil) throws -> (TransactionModel, [String: Float]) {
         let labelled = (0..<t.count).filter { t.label[$0] >= 0 }
         let pos = labelled.reduce(0) { $0 + (t.label[$1] == 1 ? 1 : 0) }
         try checkLabelCounts(positives: pos, negatives: labelled.count - pos, source: source)
@@ -213,13 +227,13 @@ public struct TransactionModel {
         let oy = ordered.map { y[$0] }
         var topts = o.trees; topts.seed = o.seed
 
-        let cv1 = crossValidate(x: x, features: F, labels: y, blocks: blocks, foldOfRow: foldOfRow, scoredRows: ordered,
-                                options: topts, log: log)
+        let cv1 = try crossValidate(x: x, features: F, labels: y, blocks: blocks, foldOfRow: foldOfRow, scoredRows: ordered,
+                                options: topts, log: log, curve: curve)
         let oof1 = ordered.map { cv1.scoresAll[$0] }
         var metrics: [String: Float] = [
             "trees_cv_pr_auc": cv1.averagePrecision,
-            "trees_cv_roc_auc": RiskMetrics.rocAUC(scores: oof1, labels: oy),
-            "trees_cv_recall_at_0.5pct": RiskMetrics.recallAtBudget(scores: oof1, labels: oy, budget: 0.005),
+            "trees_cv_roc_auc": try RiskMetrics.rocAUC(scores: oof1, labels: oy),
+            "trees_cv_recall_at_0.5pct": try RiskMetrics.recallAtBudget(scores: oof1, labels: oy, budget: 0.005),
             "trees_count": Float(cv1.treeCount),
         ]
         log("cross-validated trees: \(cv1.treeCount) trees, out-of-fold PR-AUC \(cv1.averagePrecision)")
@@ -241,7 +255,7 @@ public struct TransactionModel {
                 for beta: Float in [0.1, 0.25, 0.5, 1] {
                     let all = ScorePropagation.combine(scores: cv1.scoresAll, propagated: prop, column: column, weight: beta)
                     let s = ordered.map { all[$0] }
-                    let ap = RiskMetrics.averagePrecision(scores: s, labels: oy)
+                    let ap = try RiskMetrics.averagePrecision(scores: s, labels: oy)
                     if ap > bestAP + 1e-4 { bestAP = ap; best = (agg, beta, s) }
                 }
             }
@@ -251,7 +265,7 @@ public struct TransactionModel {
                 bestScores = s
                 metrics["propagation_cv_pr_auc"] = bestAP
                 metrics["propagation_weight"] = beta
-                metrics["propagation_cv_recall_at_0.5pct"] = RiskMetrics.recallAtBudget(scores: s, labels: oy, budget: 0.005)
+                metrics["propagation_cv_recall_at_0.5pct"] = try RiskMetrics.recallAtBudget(scores: s, labels: oy, budget: 0.005)
                 log("neighbour-score propagation: \(agg), weight \(beta), out-of-fold PR-AUC \(bestAP)")
             } else {
                 log("neighbour-score propagation did not help in cross-validation; trees alone")
@@ -269,38 +283,39 @@ public struct TransactionModel {
                 defer { at += blocks[k].count }
                 let trainRows = (0..<K).filter { $0 != k }.flatMap { blocks[$0] }
                 if !trainRows.contains(where: { t.label[$0] == 1 }) { continue }
-                var g = EdgeGNN(config: EdgeGNNConfig(inputFeatures: FG), seed: o.seed &+ UInt64(k))
-                g.fit(t, features: xg, trainRows: trainRows, validationRows: [], epochs: o.gnnEpochs, log: { _ in })
+                var g = EdgeGNN(config: EdgeGNNConfig(inputFeatures: FG, conv: o.gnnConv), seed: o.seed &+ UInt64(k))
+                try g.fit(t, features: xg, trainRows: trainRows, validationRows: [], epochs: o.gnnEpochs, log: { _ in })
                 let q = g.predict(t, features: xg, rows: blocks[k])
                 for (j, v) in q.enumerated() { oofG[at + j] = v; have[at + j] = true }
             }
             let use = (0..<ordered.count).filter { have[$0] }
-            let apG = RiskMetrics.averagePrecision(scores: use.map { oofG[$0] }, labels: use.map { oy[$0] })
+            let apG = try RiskMetrics.averagePrecision(scores: use.map { oofG[$0] }, labels: use.map { oy[$0] })
             metrics["gnn_cv_pr_auc"] = apG
-            metrics["gnn_cv_roc_auc"] = RiskMetrics.rocAUC(scores: use.map { oofG[$0] }, labels: use.map { oy[$0] })
+            metrics["gnn_cv_roc_auc"] = try RiskMetrics.rocAUC(scores: use.map { oofG[$0] }, labels: use.map { oy[$0] })
             var bestW: Float = 0, bestBlendAP = bestAP
             let base = bestScores
             for w: Float in [0.25, 0.5, 0.75, 1] {
                 let s = (0..<base.count).map { (1 - w) * base[$0] + w * oofG[$0] }
-                let ap = RiskMetrics.averagePrecision(scores: s, labels: oy)
+                let ap = try RiskMetrics.averagePrecision(scores: s, labels: oy)
                 if ap > bestBlendAP + 1e-4 { bestBlendAP = ap; bestW = w; bestScores = s }
             }
             config.gnnWeight = bestW
             config.scorer = bestW == 0 ? "trees" : (bestW == 1 ? "gnn" : "blend")
             log("out-of-fold PR-AUC: trees \(bestAP), gnn \(apG); using \(config.scorer) (gnn weight \(bestW))")
             if bestW > 0 {
-                var g = EdgeGNN(config: EdgeGNNConfig(inputFeatures: FG), seed: o.seed)
-                g.fit(t, features: xg, trainRows: ordered, validationRows: [], epochs: o.gnnEpochs, log: log)
+                var g = EdgeGNN(config: EdgeGNNConfig(inputFeatures: FG, conv: o.gnnConv), seed: o.seed)
+                try g.fit(t, features: xg, trainRows: ordered, validationRows: [], epochs: o.gnnEpochs, log: log,
+                          onEpoch: { epoch, loss in try curve?(["gnn_epoch": Float(epoch), "gnn_train_loss": Float(loss)]) })
                 config.gnn = g.config
                 config.gnnPortNumbers = o.gnnPortNumbers
                 gnnModel = g
             }
         }
         if config.propagation != nil { config.scorer += "+propagation" }
-        let (thr, f1) = RiskMetrics.bestF1Threshold(scores: bestScores, labels: oy)
-        metrics["cv_pr_auc"] = RiskMetrics.averagePrecision(scores: bestScores, labels: oy)
+        let (thr, f1) = try RiskMetrics.bestF1Threshold(scores: bestScores, labels: oy)
+        metrics["cv_pr_auc"] = try RiskMetrics.averagePrecision(scores: bestScores, labels: oy)
         metrics["cv_f1"] = f1
-        metrics["cv_recall_at_0.5pct"] = RiskMetrics.recallAtBudget(scores: bestScores, labels: oy, budget: 0.005)
+        metrics["cv_recall_at_0.5pct"] = try RiskMetrics.recallAtBudget(scores: bestScores, labels: oy, budget: 0.005)
         config.threshold = thr
         config.trainRows = ordered.count
         config.trainPositives = pos

@@ -23,7 +23,7 @@ final class EvaluationIntervalTests: XCTestCase {
         var scores = [Float](repeating: 0.1, count: 100), labels = [Float](repeating: 0, count: 100)
         for i in 0..<5 { labels[i] = 1 }
         for i in [0, 1, 2, 50] { scores[i] = 0.9 }
-        let ev = RiskEvaluation(scores: scores, labels: labels, threshold: 0.5, budget: 0.04)
+        let ev = try RiskEvaluation(scores: scores, labels: labels, threshold: 0.5, budget: 0.04)
         XCTAssertEqual(ev.precision, 0.75); XCTAssertEqual(ev.recall, 0.6)
         // Wilson 95% (the textbook formula, computed separately in Python): 3/4 → [0.3006, 0.9544]; 3/5 → [0.2307, 0.8824].
         XCTAssertEqual(ev.precisionCI![0], 0.3006, accuracy: 1e-4); XCTAssertEqual(ev.precisionCI![1], 0.9544, accuracy: 1e-4)
@@ -32,7 +32,7 @@ final class EvaluationIntervalTests: XCTestCase {
         XCTAssertTrue(ev.text.contains("warning: only 5 positives"), ev.text)
         XCTAssertTrue(ev.text.contains("recall 0.6000 [0.2307, 0.8824]"), ev.text)
         // Enough positives: intervals, no warning.
-        let many = RiskEvaluation(scores: scores + scores.map { _ in 0.9 }, labels: labels + labels.map { _ in 1 },
+        let many = try RiskEvaluation(scores: scores + scores.map { _ in 0.9 }, labels: labels + labels.map { _ in 1 },
                                   threshold: 0.5, budget: 0.04)
         XCTAssertTrue(many.warnings.isEmpty)
         XCTAssertNotNil(many.recallCI)

@@ -1,5 +1,6 @@
 import XCTest
 @testable import LeptonEngine
+import LeptonTestSupport
 
 /// The graph layers against dense references written independently with plain loops over the
 /// edge list (not the CSR), and their backward passes against central finite differences.
@@ -19,18 +20,23 @@ final class GraphLayerTests: XCTestCase {
         for (x, y) in zip(a.scalars, b) { XCTAssertEqual(x, y, accuracy: tol * max(1, abs(y)), file: file, line: line) }
     }
 
+    /// The engine's graph from an edge list (the layers' one graph type).
+    func graph(_ nodes: Int, _ s: [Int32], _ t: [Int32]) -> CSRGraph {
+        try! CSRGraph(sources: s.map(Int.init), targets: t.map(Int.init), nodes: nodes)
+    }
+
     func testCSRKeepsDuplicatesAndSelfLoops() {
-        let g = MessagePassingGraph(nodes: n, src: src, dst: dst)
+        let g = graph(n, src, dst)
         XCTAssertEqual(g.inDegree, [1, 3, 1, 1])
-        XCTAssertEqual(g.reversed().inDegree, [2, 1, 2, 1])
+        XCTAssertEqual(g.outDegree, [2, 1, 2, 1])
     }
 
     func testSAGEMatchesDenseReference() {
         var rng = SeededGenerator(seed: 1)
         var layer = SAGEConv(3, 2, edgeFeatures: 2, rng: &rng)
         let x = features(n, 3, seed: 2), e = features(src.count, 2, seed: 3)
-        let g = MessagePassingGraph(nodes: n, src: src, dst: dst)
-        let out = layer.forward(x, graph: g, edges: e)
+        let g = graph(n, src, dst)
+        let out = layer.forward(x, graph: g, edges: try! g.toCSROrder(e))
         // Reference: mean over incoming edges of [x_src ‖ e], then the two affine maps.
         let X = x.scalars, E = e.scalars, WL = layer.linL.weight.scalars, BL = layer.linL.bias!.scalars, WR = layer.linR.weight.scalars
         var ref = [Float]()
@@ -57,7 +63,7 @@ final class GraphLayerTests: XCTestCase {
         var layer = GCNConv(3, 2, rng: &rng)
         layer.bias = Tensor(shape: [2], scalars: [0.5, -0.25])
         let x = features(n, 3, seed: 5)
-        let out = layer.forward(x, graph: MessagePassingGraph(nodes: n, src: src, dst: dst))
+        let out = layer.forward(x, graph: graph(n, src, dst))
         // Dense Â: counts of non-self edges j→i plus the identity; deg = row sums (incoming).
         var A = [[Float]](repeating: [Float](repeating: 0, count: n), count: n)
         for (s, d) in zip(src, dst) where s != d { A[Int(d)][Int(s)] += 1 }
@@ -82,7 +88,8 @@ final class GraphLayerTests: XCTestCase {
         var rng = SeededGenerator(seed: 6)
         var layer = GATConv(3, channels: 2, heads: 2, edgeFeatures: 2, rng: &rng)
         let x = features(n, 3, seed: 7), e = features(src.count, 2, seed: 8)
-        let out = layer.forward(x, graph: MessagePassingGraph(nodes: n, src: src, dst: dst), edges: e)
+        let g = graph(n, src, dst)
+        let out = layer.forward(x, graph: g, edges: try! g.toCSROrder(e))
         let X = x.scalars, E = e.scalars, W = layer.lin.weight.scalars, WE = layer.linEdge!.weight.scalars
         let aS = layer.attSrc.scalars, aD = layer.attDst.scalars, aE = layer.attEdge!.scalars
         func h(_ j: Int, _ k: Int) -> Float { var v: Float = 0; for c in 0..<3 { v += W[k * 3 + c] * X[j * 3 + c] }; return v }
@@ -106,54 +113,49 @@ final class GraphLayerTests: XCTestCase {
         close(out, ref)
     }
 
-    /// Loss = Σ out ⊙ R; compares d loss / d x and one weight entry with central differences.
+    /// Loss = Σ out ⊙ R; compares d loss / d x (every entry) and three weight entries with the
+    /// shared central-difference checker (step 1e-2, 2e-3 + 1e-2·|numeric|).
     func gradientCheck(forward: (inout Tensor, Tensor) -> Tensor, backward: (Tensor) -> Tensor,
                        x: Tensor, weight: Tensor, weightGrad: () -> Tensor, outShape: [Int], file: StaticString = #filePath, line: UInt = #line) {
         var w = weight
         let r = features(outShape[0], outShape[1], seed: 99)
-        func loss(_ x: Tensor, _ w: inout Tensor) -> Float { zip(forward(&w, x).scalars, r.scalars).reduce(0) { $0 + $1.0 * $1.1 } }
         _ = forward(&w, x)
-        let dx = backward(r).scalars
-        let dw = weightGrad().scalars
-        let eps: Float = 1e-2
-        for k in 0..<x.count {
-            var xp = x, xm = x
-            xp[flat: k] += eps; xm[flat: k] -= eps
-            let num = (loss(xp, &w) - loss(xm, &w)) / (2 * eps)
-            XCTAssertEqual(dx[k], num, accuracy: 2e-2 * max(1, abs(num)), "dx[\(k)]", file: file, line: line)
+        let dx = backward(r)
+        let dw = weightGrad()
+        let checker = GradientChecker()
+        let picks = [0, weight.count / 2, weight.count - 1]
+        let comparisons = checker.compare([("x", x)], analytic: [dx]) { p in
+            var w = weight; return GradientChecker.weightedSum(forward(&w, p[0]), r)
+        } + checker.compare([("weight", weight)], analytic: [dw], indices: { _ in picks }) { p in
+            var w = p[0]; return GradientChecker.weightedSum(forward(&w, x), r)
         }
-        for k in [0, weight.count / 2, weight.count - 1] {
-            var wp = weight, wm = weight
-            wp[flat: k] += eps; wm[flat: k] -= eps
-            let num = (loss(x, &wp) - loss(x, &wm)) / (2 * eps)
-            XCTAssertEqual(dw[k], num, accuracy: 2e-2 * max(1, abs(num)), "dw[\(k)]", file: file, line: line)
-        }
+        XCTAssertNil(checker.failure(comparisons), file: file, line: line)
     }
 
     func testSAGEGradients() {
         var rng = SeededGenerator(seed: 10)
         var layer = SAGEConv(3, 2, edgeFeatures: 2, rng: &rng)
-        let g = MessagePassingGraph(nodes: n, src: src, dst: dst), rg = g.reversed()
-        let x = features(n, 3, seed: 11), e = features(src.count, 2, seed: 12)
+        let g = graph(n, src, dst)
+        let x = features(n, 3, seed: 11), e = try! g.toCSROrder(features(src.count, 2, seed: 12))
         gradientCheck(forward: { w, x in layer.linL.weight = w; return layer.forward(x, graph: g, edges: e) },
-                      backward: { d in layer.zeroGrad(); return layer.backward(d, graph: g, reversed: rg).0 },
+                      backward: { d in layer.zeroGrad(); return layer.backward(d, graph: g).0 },
                       x: x, weight: layer.linL.weight, weightGrad: { layer.linL.weightGrad }, outShape: [n, 2])
     }
 
     func testGCNGradients() {
         var rng = SeededGenerator(seed: 13)
         var layer = GCNConv(3, 2, rng: &rng)
-        let g = MessagePassingGraph(nodes: n, src: src, dst: dst), rg = g.reversed()
+        let g = graph(n, src, dst)
         gradientCheck(forward: { w, x in layer.lin.weight = w; return layer.forward(x, graph: g) },
-                      backward: { d in layer.zeroGrad(); return layer.backward(d, graph: g, reversed: rg) },
+                      backward: { d in layer.zeroGrad(); return layer.backward(d, graph: g) },
                       x: features(n, 3, seed: 14), weight: layer.lin.weight, weightGrad: { layer.lin.weightGrad }, outShape: [n, 2])
     }
 
     func testGATGradients() {
         var rng = SeededGenerator(seed: 15)
         var layer = GATConv(3, channels: 2, heads: 2, edgeFeatures: 2, rng: &rng)
-        let g = MessagePassingGraph(nodes: n, src: src, dst: dst)
-        let e = features(src.count, 2, seed: 16)
+        let g = graph(n, src, dst)
+        let e = try! g.toCSROrder(features(src.count, 2, seed: 16))
         gradientCheck(forward: { w, x in layer.attSrc = w; return layer.forward(x, graph: g, edges: e) },
                       backward: { d in layer.zeroGrad(); return layer.backward(d, graph: g).0 },
                       x: features(n, 3, seed: 17), weight: layer.attSrc, weightGrad: { layer.attSrcGrad }, outShape: [n, 4])
@@ -171,7 +173,7 @@ extension GraphLayerTests {
         XCTAssertTrue(layer.projectsFirst)
         layer.linL.bias = Tensor(shape: [2], scalars: [0.3, -0.7])
         // Node 4 has no incoming edge: its output is bias + lin_r(x_4).
-        let g = MessagePassingGraph(nodes: 5, src: src, dst: dst)
+        let g = graph(5, src, dst)
         let x = features(5, 5, seed: 22)
         let out = layer.forward(x, graph: g)
         let X = x.scalars, WL = layer.linL.weight.scalars, WR = layer.linR.weight.scalars
@@ -187,9 +189,8 @@ extension GraphLayerTests {
             }
         }
         close(out, ref)
-        let rg = g.reversed()
         gradientCheck(forward: { w, x in layer.linL.weight = w; return layer.forward(x, graph: g) },
-                      backward: { d in layer.zeroGrad(); return layer.backward(d, graph: g, reversed: rg).0 },
+                      backward: { d in layer.zeroGrad(); return layer.backward(d, graph: g).0 },
                       x: x, weight: layer.linL.weight, weightGrad: { layer.linL.weightGrad }, outShape: [5, 2])
     }
 
@@ -237,7 +238,7 @@ extension GraphLayerTests {
         defer { EngineThreads.set(saved) }
         let nodes = 900
         let (s, t) = randomGraph(nodes: nodes, edges: 6000, seed: 5)
-        let g = MessagePassingGraph(nodes: nodes, src: s, dst: t)
+        let g = graph(nodes, s, t)
         // (in, out): 64-wide SIMD gather with aggregate-first; generic widths; project-first with
         // the two-class fast path and with a general width.
         for (d, o) in [(64, 64), (5, 7), (64, 2), (6, 3)] {
@@ -263,7 +264,7 @@ extension GraphLayerTests {
         defer { EngineThreads.set(saved) }
         let nodes = 700
         let (s, t) = randomGraph(nodes: nodes, edges: 5000, seed: 9)
-        let g = MessagePassingGraph(nodes: nodes, src: s, dst: t)
+        let g = graph(nodes, s, t)
         for (d, h, c) in [(64, 64, 2), (8, 16, 3)] {
             var rng = SeededGenerator(seed: UInt64(d + h + c))
             var l1 = SAGEConv(d, h, rng: &rng), l2 = SAGEConv(h, c, rng: &rng)

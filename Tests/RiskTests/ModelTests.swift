@@ -3,14 +3,32 @@ import XCTest
 import LeptonEngine
 
 final class ModelTests: XCTestCase {
-    func testMetricsOnHandExample() {
+    func testMetricsOnHandExample() throws {
         let s: [Float] = [0.9, 0.8, 0.7, 0.6], y: [Float] = [1, 0, 1, 0]
-        XCTAssertEqual(RiskMetrics.averagePrecision(scores: s, labels: y), (1 + 2.0 / 3) / 2, accuracy: 1e-6)
-        XCTAssertEqual(RiskMetrics.rocAUC(scores: s, labels: y), 0.75, accuracy: 1e-6)
-        let (p, r, f) = RiskMetrics.precisionRecallF1(scores: s, labels: y, threshold: 0.75)
+        XCTAssertEqual(try RiskMetrics.averagePrecision(scores: s, labels: y), (1 + 2.0 / 3) / 2, accuracy: 1e-6)
+        XCTAssertEqual(try RiskMetrics.rocAUC(scores: s, labels: y), 0.75, accuracy: 1e-6)
+        let (p, r, f) = try RiskMetrics.precisionRecallF1(scores: s, labels: y, threshold: 0.75)
         XCTAssertEqual(p, 0.5); XCTAssertEqual(r, 0.5); XCTAssertEqual(f, 0.5)
-        XCTAssertEqual(RiskMetrics.recallAtBudget(scores: s, labels: y, budget: 0.25), 0.5)
-        XCTAssertEqual(RiskMetrics.rocAUC(scores: [0.5, 0.5], labels: [1, 0]), 0.5)
+        XCTAssertEqual(try RiskMetrics.recallAtBudget(scores: s, labels: y, budget: 0.25), 0.5)
+        XCTAssertEqual(try RiskMetrics.rocAUC(scores: [0.5, 0.5], labels: [1, 0]), 0.5)
+    }
+
+    /// A NaN score is an error, not a ranking metric of 0 (or ½): before, `try?` turned the
+    /// engine's error into AP 0, and a model that scored NaN looked merely bad.
+    func testNaNScoreIsAnError() {
+        let s: [Float] = [0.9, .nan, 0.4, 0.1], y: [Float] = [1, 0, 1, 0]
+        for (what, call) in [("AP", { _ = try RiskMetrics.averagePrecision(scores: s, labels: y) }),
+                             ("ROC-AUC", { _ = try RiskMetrics.rocAUC(scores: s, labels: y) }),
+                             ("best F1", { _ = try RiskMetrics.bestF1Threshold(scores: s, labels: y) }),
+                             ("recall at budget", { _ = try RiskMetrics.recallAtBudget(scores: s, labels: y, budget: 0.5) }),
+                             ("evaluation", { _ = try RiskEvaluation(scores: s, labels: y, threshold: 0.5, budget: 0.5) })] as [(String, () throws -> Void)] {
+            XCTAssertThrowsError(try call(), what) { e in
+                guard case .invalidArgument = e as? MetricsError else { return XCTFail("\(what): \(e)") }
+            }
+        }
+        // The conventions for undefined metrics stay: no positives → AP 0, one class → AUC ½.
+        XCTAssertEqual(try RiskMetrics.averagePrecision(scores: [0.2, 0.1], labels: [0, 0]), 0)
+        XCTAssertEqual(try RiskMetrics.rocAUC(scores: [0.2, 0.1], labels: [1, 1]), 0.5)
     }
 
     func testBoostedTreesLearnAnInteraction() throws {
@@ -25,8 +43,8 @@ final class ModelTests: XCTestCase {
         }
         let (xt, yt) = data(2000), (xv, yv) = data(1000)
         var o = GradientBoostedTrees.Options(); o.rounds = 60; o.depth = 3
-        let m = GradientBoostedTrees.train(x: xt, y: yt, features: 3, options: o)
-        XCTAssertGreaterThan(RiskMetrics.rocAUC(scores: m.predict(xv, rows: 1000), labels: yv), 0.97)
+        let m = try GradientBoostedTrees.train(x: xt, y: yt, features: 3, options: o)
+        XCTAssertGreaterThan(try RiskMetrics.rocAUC(scores: m.predict(xv, rows: 1000), labels: yv), 0.97)
         // Round trip through safetensors.
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("gbt-\(getpid()).safetensors")
         try Safetensors.write(tensors: m.tensors(), to: url)
@@ -81,7 +99,7 @@ final class ModelTests: XCTestCase {
         let s = try ScoredTransactions(model: loaded, path: testPath.path)
         XCTAssertEqual(s.inputRows.count, test.count)
         let scores = s.inputRows.map { s.scores[$0] }, labels = s.inputRows.map { Float(s.table.label[$0] == 1 ? 1 : 0) }
-        XCTAssertGreaterThan(RiskMetrics.rocAUC(scores: scores, labels: labels), 0.8)
+        XCTAssertGreaterThan(try RiskMetrics.rocAUC(scores: scores, labels: labels), 0.8)
         // A model with no positives is refused.
         var negatives = train
         for k in 0..<negatives.count { negatives.label[k] = 0 }

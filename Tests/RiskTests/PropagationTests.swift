@@ -56,14 +56,14 @@ final class PropagationTests: XCTestCase {
         XCTAssertEqual(ScorePropagation.combine(scores: [0.2], propagated: [Float](repeating: 50, count: P), column: 7, weight: 1)[0], 1)
     }
 
-    func testAveragedTreesGiveTheMeanMargin() {
+    func testAveragedTreesGiveTheMeanMargin() throws {
         // Two models on one feature, trained on different labels; the merged model's margin must
         // be the mean of the two margins at every input.
         var xs: [Float] = [], ya: [Float] = [], yb: [Float] = []
         for i in 0..<400 { let v = Float(i) / 400; xs.append(v); ya.append(v > 0.5 ? 1 : 0); yb.append(v > 0.2 && v < 0.7 ? 1 : 0) }
         var o = GradientBoostedTrees.Options(); o.rounds = 15; o.depth = 3; o.rowSample = 1; o.columnSample = 1
-        let a = GradientBoostedTrees.train(x: xs, y: ya, features: 1, options: o)
-        let b = GradientBoostedTrees.train(x: xs, y: yb, features: 1, options: o)
+        let a = try GradientBoostedTrees.train(x: xs, y: ya, features: 1, options: o)
+        let b = try GradientBoostedTrees.train(x: xs, y: yb, features: 1, options: o)
         let m = GradientBoostedTrees.averaged([a, b])
         XCTAssertEqual(m.roots.count, 30)
         for v: Float in [0, 0.1, 0.3, 0.55, 0.69, 0.9] {

@@ -95,7 +95,7 @@ struct EvaluateCommand: ParsableCommand {
             if ys.reduce(0, +) == 0 {
                 throw RiskError.badArgument("\(transactions ?? labels ?? ""): no positive labels among the evaluated rows: recall and PR-AUC are undefined")
             }
-            let ev = RiskEvaluation(scores: scores, labels: ys, threshold: cut, budget: budget, typology: typ)
+            let ev = try RiskEvaluation(scores: scores, labels: ys, threshold: cut, budget: budget, typology: typ)
             if json { for w in ev.warnings { Log.info("warning: \(w)") } }   // the text form prints them itself
             if json {
                 emitLine(try jsonLine(Report(evaluation: ev, model: identity, skipped: ledger.json)))

@@ -25,10 +25,18 @@ struct TrainCommand: ParsableCommand {
               --out /tmp/risk-model --trees 50 --gnn-epochs 0
           lepton-risk train --transactions samples/risk/train.csv \\
               --out /tmp/risk-model-gnn --trees 50 --gnn-epochs 10 --seed 3 --json
+          lepton-risk train --transactions samples/risk/train.csv \\
+              --out /tmp/risk-model --trees 50 --gnn-epochs 5 --logdir /tmp/risk-runs/1
+
+        With --logdir, the curves go to DIR/curves.csv and TensorBoard event files: per \
+        checkpoint of the cross-validated trees (every 10 trees) the fold models' training \
+        log-loss and the out-of-fold PR-AUC (ROC-AUC for node graphs), then per epoch the \
+        final GNN's training loss.
         """)
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var seeding: SeedOptions
+    @OptionGroup var log: TrainingLogOptions
     @Option(help: "Labelled transactions in the IBM AML CSV schema.") var transactions: String?
     @Option(help: "Node features CSV (id column first, then numeric features).") var nodes: String?
     @Option(help: "Edges CSV (src,dst[,relation]).") var edges: String?
@@ -36,6 +44,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output model folder.") var out: String
     @Option(help: "Boosting rounds of the tree model (1 to 5000).") var trees: Int = 300
     @Option(help: "GNN training epochs (0 = trees only; at most 10000).") var gnnEpochs: Int = 60
+    @Option(help: "GNN layer of the transaction model: sage, gcn or gat.") var gnn: GraphConvKind = .sage
     @Flag(help: "Give the GNN port numbers (which counterparty, in first-contact order) as edge inputs.") var portNumbers = false
     @Flag(help: "Do not propagate neighbours' scores (trees and GNN only).") var noPropagation = false
     @Flag(help: "Print one JSON object (model, validation figures, skipped rows).") var json = false
@@ -58,6 +67,11 @@ struct TrainCommand: ParsableCommand {
             let outURL = URL(fileURLWithPath: out)
             var ledger = SkipLedger()
             var summary: Summary
+            // One curve point per boosting checkpoint, then per GNN epoch (epoch = point number).
+            let progress = try log.logdir.map { _ in
+                try log.progress(epochs: (trees + 9) / 10 + gnnEpochs, stepsPerEpoch: 0, quiet: true)
+            }
+            let curve: TrainingCurve? = progress.map { p in { metrics in try p.endEpoch(metrics: metrics) } }
             if let tx = transactions {
                 var t = TransactionTable()
                 let reading = FileReadProgress()
@@ -66,13 +80,14 @@ struct TrainCommand: ParsableCommand {
                 Log.info("loaded \(t.count) transactions, \(t.accountCount) accounts, \(t.positives) labelled positive")
                 var o = TransactionModel.TrainOptions()
                 o.seed = seeding.seed; o.trees.rounds = trees; o.useGNN = gnnEpochs > 0; o.gnnEpochs = gnnEpochs
-                o.gnnPortNumbers = portNumbers; o.usePropagation = !noPropagation
-                let (model, metrics) = try TransactionModel.train(t, source: tx, options: o, log: { Log.info($0) })
+                o.gnnPortNumbers = portNumbers; o.usePropagation = !noPropagation; o.gnnConv = gnn
+                let (model, metrics) = try TransactionModel.train(t, source: tx, options: o, log: { Log.info($0) }, curve: curve)
                 try model.save(to: outURL)
                 summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: model.config.scorer,
                                   trainRows: model.config.trainRows, trainPositives: model.config.trainPositives,
                                   validation: metrics, skipped: ledger.json)
             } else if let e = edges, let l = labels {
+                guard gnn == .sage else { throw usage("--gnn applies to --transactions models (node graphs use GraphSAGE)") }
                 let g = try NodeGraph.load(nodes: nodes, edges: e, labels: l)
                 if nodes == nil && !g.labelsOnEdges {
                     throw usage("without --nodes, the edges file must start with an edge id column that the labels name")
@@ -81,7 +96,7 @@ struct TrainCommand: ParsableCommand {
                 Log.info("loaded \(g.nodeCount) nodes, \(g.edgeCount) edges, \(g.labelled.count) labelled")
                 var o = NodeModel.TrainOptions()
                 o.seed = seeding.seed; o.trees.rounds = trees; o.gnnEpochs = gnnEpochs
-                let (model, metrics) = try NodeModel.train(g, source: l, options: o, log: { Log.info($0) })
+                let (model, metrics) = try NodeModel.train(g, source: l, options: o, log: { Log.info($0) }, curve: curve)
                 try model.save(to: outURL)
                 summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: nil,
                                   trainRows: g.labelled.count, trainPositives: g.labelled.filter { $0.label == 1 }.count,
@@ -99,3 +114,5 @@ struct TrainCommand: ParsableCommand {
         }
     }
 }
+
+extension GraphConvKind: ExpressibleByArgument {}

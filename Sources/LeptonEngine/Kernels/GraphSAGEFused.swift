@@ -25,15 +25,15 @@ public enum GraphSAGEFused {
     ///   - weightL: `[out, in]`, `bias`: `[out]` or nil, `weightR`: `[out, in]` (PyTorch layout).
     ///   - relu: apply ReLU to the output.
     /// - Returns: `[nodes, out]`.
-    public static func forward(_ x: Tensor, graph g: MessagePassingGraph, weightL: Tensor, bias: Tensor?, weightR: Tensor,
+    public static func forward(_ x: Tensor, graph g: CSRGraph, weightL: Tensor, bias: Tensor?, weightR: Tensor,
                                relu: Bool) -> Tensor {
-        let n = g.nodeCount, d = x.shape[1], o = weightL.shape[0]
+        let n = g.targetCount, d = x.shape[1], o = weightL.shape[0]
         precondition(x.shape[0] == n && weightL.shape[1] == d && weightR.shape == [o, d], "GraphSAGEFused: shapes \(x.shape) \(weightL.shape) \(weightR.shape)")
         return o < d ? projectFirst(x, g, weightL, bias, weightR, relu) : aggregateFirst(x, g, weightL, bias, weightR, relu)
     }
 
-    static func aggregateFirst(_ x: Tensor, _ g: MessagePassingGraph, _ wl: Tensor, _ bias: Tensor?, _ wr: Tensor, _ relu: Bool) -> Tensor {
-        let n = g.nodeCount, o = wl.shape[0]
+    static func aggregateFirst(_ x: Tensor, _ g: CSRGraph, _ wl: Tensor, _ bias: Tensor?, _ wr: Tensor, _ relu: Bool) -> Tensor {
+        let n = g.targetCount, o = wl.shape[0]
         return Tensor(shape: [n, o]) { ob in
             aggregateFirstBlocks(x, g, wl, bias, wr, relu, out: ob.baseAddress!, next: nil, nextOut: nil)
         }
@@ -44,10 +44,10 @@ public enum GraphSAGEFused {
     /// `[W_l ; W_r]` at once, and only that narrow projection is gathered over the graph.
     /// Falls back to two ``forward`` calls when the first layer projects first or the second does not.
     /// - Returns: `[nodes, out₂]` (no activation after the second layer).
-    public static func forwardTwoLayers(_ x: Tensor, graph g: MessagePassingGraph,
+    public static func forwardTwoLayers(_ x: Tensor, graph g: CSRGraph,
                                         first: (weightL: Tensor, bias: Tensor?, weightR: Tensor),
                                         second: (weightL: Tensor, bias: Tensor?, weightR: Tensor)) -> Tensor {
-        let n = g.nodeCount, d = x.shape[1], o1 = first.weightL.shape[0], o2 = second.weightL.shape[0]
+        let n = g.targetCount, d = x.shape[1], o1 = first.weightL.shape[0], o2 = second.weightL.shape[0]
         guard o1 >= d, o2 < o1, second.weightL.shape[1] == o1 else {
             let h = forward(x, graph: g, weightL: first.weightL, bias: first.bias, weightR: first.weightR, relu: true)
             return forward(h, graph: g, weightL: second.weightL, bias: second.bias, weightR: second.weightR, relu: false)
@@ -64,9 +64,9 @@ public enum GraphSAGEFused {
     /// The aggregate-first block loop. Writes `act([mean‖x]·[W_l|W_r]ᵀ + b)` `[nodes, out]` to
     /// `out`, or, with `next = (W_l₂, W_r₂)`, that block times `[W_l₂ ; W_r₂]ᵀ` `[nodes, 2·out₂]` to
     /// `nextOut` instead.
-    static func aggregateFirstBlocks(_ x: Tensor, _ g: MessagePassingGraph, _ wl: Tensor, _ bias: Tensor?, _ wr: Tensor, _ relu: Bool,
+    static func aggregateFirstBlocks(_ x: Tensor, _ g: CSRGraph, _ wl: Tensor, _ bias: Tensor?, _ wr: Tensor, _ relu: Bool,
                                      out: UnsafeMutablePointer<Float>?, next: (Tensor, Tensor)?, nextOut: UnsafeMutablePointer<Float>?) {
-        let n = g.nodeCount, d = x.shape[1], o = wl.shape[0], k2 = 2 * d
+        let n = g.targetCount, d = x.shape[1], o = wl.shape[0], k2 = 2 * d
         // [W_l | W_r] as [out, 2·in]: row c holds W_l[c, :] then W_r[c, :].
         var wcat = [Float](repeating: 0, count: o * k2)
         wl.withUnsafeBufferPointer { lb in wr.withUnsafeBufferPointer { rb in
@@ -83,7 +83,7 @@ public enum GraphSAGEFused {
         nonisolated(unsafe) let out = out, nextOut = nextOut
         x.withUnsafeBufferPointer { xb in
         wcat.withUnsafeBufferPointer { wb in wnext.withUnsafeBufferPointer { w2b in b.withUnsafeBufferPointer { bb in
-        g.inStart.withUnsafeBufferPointer { st in g.inSource.withUnsafeBufferPointer { so in
+        g.rowStart.withUnsafeBufferPointer { st in g.source.withUnsafeBufferPointer { so in
             nonisolated(unsafe) let xp = xb.baseAddress!, wp = wb.baseAddress!, bp = bb.baseAddress!, w2p = w2b.baseAddress
             nonisolated(unsafe) let stp = st.baseAddress!, sop = so.baseAddress!
             BLAS.withSingleThreadedBLAS {
@@ -159,8 +159,8 @@ public enum GraphSAGEFused {
         while i < count { if p[i] < 0 { p[i] = 0 }; i += 1 }
     }
 
-    static func projectFirst(_ x: Tensor, _ g: MessagePassingGraph, _ wl: Tensor, _ bias: Tensor?, _ wr: Tensor, _ relu: Bool) -> Tensor {
-        let n = g.nodeCount, d = x.shape[1], o = wl.shape[0], o2 = 2 * o
+    static func projectFirst(_ x: Tensor, _ g: CSRGraph, _ wl: Tensor, _ bias: Tensor?, _ wr: Tensor, _ relu: Bool) -> Tensor {
+        let n = g.targetCount, d = x.shape[1], o = wl.shape[0], o2 = 2 * o
         // [W_l ; W_r] as [2·out, in].
         var wstack = wl.scalars
         wstack += wr.scalars
@@ -177,12 +177,12 @@ public enum GraphSAGEFused {
 
     /// Second half of project-first: `out_i = act(mean_{j→i} P[j, :o] + b + P[i, o:2o])` from
     /// `P = [x·W_lᵀ ‖ x·W_rᵀ]` `[nodes, 2·out]`.
-    static func gatherProjected(_ pp: UnsafePointer<Float>, out o: Int, graph g: MessagePassingGraph, bias: Tensor?, relu: Bool) -> Tensor {
-        let n = g.nodeCount, o2 = 2 * o
+    static func gatherProjected(_ pp: UnsafePointer<Float>, out o: Int, graph g: CSRGraph, bias: Tensor?, relu: Bool) -> Tensor {
+        let n = g.targetCount, o2 = 2 * o
         nonisolated(unsafe) let pp = pp
         let b = bias?.scalars ?? [Float](repeating: 0, count: o)
         return Tensor(shape: [n, o]) { ob in b.withUnsafeBufferPointer { bb in
-        g.inStart.withUnsafeBufferPointer { st in g.inSource.withUnsafeBufferPointer { so in
+        g.rowStart.withUnsafeBufferPointer { st in g.source.withUnsafeBufferPointer { so in
             nonisolated(unsafe) let op = ob.baseAddress!, bp = bb.baseAddress!
             nonisolated(unsafe) let stp = st.baseAddress!, sop = so.baseAddress!
             parallelChunks(n, grain: 4096) { lo, hi in

@@ -64,19 +64,26 @@ public enum GraphKernels {
         }
     }
 
-    /// Runs ``accumulateRows`` over `rows` rows, split across ``EngineThreads``.
+    /// Runs ``accumulateRows`` over `rows` rows, split across ``EngineThreads``; with `rowScale`,
+    /// each output row `r` is then multiplied by `rowScale[r]` while it is still in cache.
     static func accumulate(rows: Int, start: [Int32], index: [Int32], weights: Tensor?, weightIndex: [Int32]?,
-                           x: Tensor, width: Int) -> Tensor {
+                           x: Tensor, width: Int, rowScale: [Float]? = nil) -> Tensor {
         Tensor(shape: [rows, width]) { out in
             guard rows > 0, width > 0, let op = out.baseAddress else { return }
             if index.isEmpty { out.initialize(repeating: 0); return }
             start.withUnsafeBufferPointer { sb in index.withUnsafeBufferPointer { ib in x.withUnsafeBufferPointer { xb in
             withOptionalPointer(weights) { wp in withOptionalPointer(weightIndex) { wip in
+            (rowScale ?? []).withUnsafeBufferPointer { rsb in
                 nonisolated(unsafe) let (sp, ip, xp, o) = (sb.baseAddress!, ib.baseAddress!, xb.baseAddress!, op)
                 nonisolated(unsafe) let (w, wi) = (wp, wip)
+                nonisolated(unsafe) let scale = rowScale == nil ? nil : rsb.baseAddress
                 parallelChunks(rows, grain: grain) { lo, hi in
                     accumulateRows(lo, hi, start: sp, index: ip, weights: w, weightIndex: wi, x: xp, width: width, out: o)
+                    if let scale {
+                        for r in lo..<hi { let s = scale[r], row = o + r * width; for c in 0..<width { row[c] *= s } }
+                    }
                 }
+            }
             }}
             }}}
         }
@@ -105,6 +112,30 @@ public enum GraphKernels {
         precondition(weights == nil || weights!.count == g.edgeCount, "spmmTransposed: \(weights!.count) weights for \(g.edgeCount) edges")
         return accumulate(rows: g.sourceCount, start: g.reverseStart, index: g.reverseTarget, weights: weights,
                           weightIndex: weights == nil ? nil : g.reversePosition, x: y, width: y.shape[1])
+    }
+
+    /// `1 / in-degree` of every target node (0 for a node without incoming edges).
+    static func inverseInDegree(_ g: CSRGraph) -> [Float] {
+        (0..<g.targetCount).map { i in let k = g.rowStart[i + 1] - g.rowStart[i]; return k > 0 ? 1 / Float(k) : 0 }
+    }
+
+    /// Mean of the incoming source rows, `out[i, :] = (1/deg_i) Σ_{edges j→i} x[j, :]` (GraphSAGE's
+    /// mean aggregation; 0 for a node without incoming edges). Sums first, then scales, so it is
+    /// exactly the mean of ``spmm(_:_:weights:)``'s sum.
+    /// - Parameter x: `[sourceNodes, features]`; returns `[targetNodes, features]`.
+    public static func meanOfSources(_ g: CSRGraph, _ x: Tensor) -> Tensor {
+        precondition(x.rank == 2 && x.shape[0] == g.sourceCount, "meanOfSources: features \(x.shape) for \(g.sourceCount) source nodes")
+        return accumulate(rows: g.targetCount, start: g.rowStart, index: g.source, weights: nil, weightIndex: nil,
+                          x: x, width: x.shape[1], rowScale: inverseInDegree(g))
+    }
+
+    /// The transpose of ``meanOfSources(_:_:)`` (its backward): `out[j, :] = Σ_{edges j→i} y[i, :] / deg_i`.
+    /// - Parameter y: `[targetNodes, features]`; returns `[sourceNodes, features]`.
+    public static func meanOfSourcesTransposed(_ g: CSRGraph, _ y: Tensor) -> Tensor {
+        precondition(y.rank == 2 && y.shape[0] == g.targetCount, "meanOfSourcesTransposed: rows \(y.shape) for \(g.targetCount) target nodes")
+        let inv = Tensor(shape: [g.targetCount], scalars: inverseInDegree(g))
+        return accumulate(rows: g.sourceCount, start: g.reverseStart, index: g.reverseTarget, weights: inv,
+                          weightIndex: g.reverseTarget, x: y, width: y.shape[1])
     }
 
     /// Source rows per edge: `out[p, :] = x[source(p), :]`, `[edges, features]` in CSR order.

@@ -46,9 +46,10 @@ public struct GATConv: Sendable {
 
     @inline(__always) func leaky(_ v: Float) -> Float { v > 0 ? v : negativeSlope * v }
 
+    /// - Parameter edges: edge features `[edges, edgeFeatures]` in the graph's CSR order.
     /// - Returns: `[nodes, heads·channels]`.
-    public mutating func forward(_ x: Tensor, graph g: MessagePassingGraph, edges: Tensor? = nil, training: Bool = true) -> Tensor {
-        let n = g.nodeCount, H = heads, C = channels, W = H * C
+    public mutating func forward(_ x: Tensor, graph g: CSRGraph, edges: Tensor? = nil, training: Bool = true) -> Tensor {
+        let n = g.targetCount, H = heads, C = channels, W = H * C
         h = lin.forward(x, training: training).scalars
         if let le = linEdge {
             guard let e = edges else { preconditionFailure("GATConv built with edge features needs `edges`") }
@@ -61,22 +62,22 @@ public struct GATConv: Sendable {
         for i in 0..<n { for hh in 0..<H { var a: Float = 0, b: Float = 0
             for c in 0..<C { a += h[i * W + hh * C + c] * aS[hh * C + c]; b += h[i * W + hh * C + c] * aD[hh * C + c] }
             sSrc[i * H + hh] = a; sDst[i * H + hh] = b } }
-        let m = g.inSource.count
+        let m = g.edgeCount
         alpha = [Float](repeating: 0, count: m * H); pre = alpha
         alphaSelf = [Float](repeating: 0, count: n * H); preSelf = alphaSelf
         var out = [Float](repeating: 0, count: n * W)
         let b = bias.scalars
         for i in 0..<n {
-            let k0 = Int(g.inStart[i]), k1 = Int(g.inStart[i + 1])
+            let k0 = Int(g.rowStart[i]), k1 = Int(g.rowStart[i + 1])
             for hh in 0..<H {
                 let ps = sSrc[i * H + hh] + sDst[i * H + hh]
                 preSelf[i * H + hh] = ps
                 var mx = leaky(ps)
                 for k in k0..<k1 {
-                    let j = Int(g.inSource[k]); if j == i { continue }
+                    let j = Int(g.source[k]); if j == i { continue }
                     var z = sSrc[j * H + hh] + sDst[i * H + hh]
                     if edgeFeatures > 0 {
-                        let e = Int(g.inEdge[k]); var s: Float = 0
+                        let e = k; var s: Float = 0
                         for c in 0..<C { s += he[e * W + hh * C + c] * aE[hh * C + c] }
                         z += s
                     }
@@ -85,7 +86,7 @@ public struct GATConv: Sendable {
                 }
                 var sum = expf(leaky(ps) - mx)
                 alphaSelf[i * H + hh] = sum
-                for k in k0..<k1 where Int(g.inSource[k]) != i {
+                for k in k0..<k1 where Int(g.source[k]) != i {
                     let v = expf(leaky(pre[k * H + hh]) - mx); alpha[k * H + hh] = v; sum += v
                 }
                 let inv = 1 / sum
@@ -93,7 +94,7 @@ public struct GATConv: Sendable {
                 let o = i * W + hh * C
                 for c in 0..<C { out[o + c] = alphaSelf[i * H + hh] * h[i * W + hh * C + c] + b[hh * C + c] }
                 for k in k0..<k1 {
-                    let j = Int(g.inSource[k]); if j == i { continue }
+                    let j = Int(g.source[k]); if j == i { continue }
                     alpha[k * H + hh] *= inv
                     let a = alpha[k * H + hh]
                     for c in 0..<C { out[o + c] += a * h[j * W + hh * C + c] }
@@ -103,9 +104,10 @@ public struct GATConv: Sendable {
         return Tensor(shape: [n, W], scalars: out)
     }
 
-    /// Accumulates parameter gradients; returns `(dx [nodes, in], dEdges [edges, edgeFeatures]?)`.
-    public mutating func backward(_ dOut: Tensor, graph g: MessagePassingGraph) -> (Tensor, Tensor?) {
-        let n = g.nodeCount, H = heads, C = channels, W = H * C
+    /// Accumulates parameter gradients; returns `(dx [nodes, in], dEdges [edges, edgeFeatures]?)`
+    /// (`dEdges` in CSR order).
+    public mutating func backward(_ dOut: Tensor, graph g: CSRGraph) -> (Tensor, Tensor?) {
+        let n = g.targetCount, H = heads, C = channels, W = H * C
         let d = dOut.scalars
         var dh = [Float](repeating: 0, count: n * W)
         var dsSrc = [Float](repeating: 0, count: n * H), dsDst = [Float](repeating: 0, count: n * H)
@@ -114,7 +116,7 @@ public struct GATConv: Sendable {
         for i in 0..<n { for c in 0..<W { bg[c] += d[i * W + c] } }
         biasGrad = Tensor(shape: [W], scalars: bg)
         for i in 0..<n {
-            let k0 = Int(g.inStart[i]), k1 = Int(g.inStart[i + 1])
+            let k0 = Int(g.rowStart[i]), k1 = Int(g.rowStart[i + 1])
             for hh in 0..<H {
                 let o = i * W + hh * C
                 // dα for every entry, then the softmax Jacobian.
@@ -123,7 +125,7 @@ public struct GATConv: Sendable {
                 var s = alphaSelf[i * H + hh] * dSelf
                 var dAlpha = [Float](repeating: 0, count: k1 - k0)
                 for k in k0..<k1 {
-                    let j = Int(g.inSource[k]); if j == i { continue }
+                    let j = Int(g.source[k]); if j == i { continue }
                     var v: Float = 0
                     for c in 0..<C { v += d[o + c] * h[j * W + hh * C + c] }
                     dAlpha[k - k0] = v; s += alpha[k * H + hh] * v
@@ -134,11 +136,11 @@ public struct GATConv: Sendable {
                 dsSrc[i * H + hh] += dz; dsDst[i * H + hh] += dz
                 for c in 0..<C { dh[i * W + hh * C + c] += aSelf * d[o + c] }
                 for k in k0..<k1 {
-                    let j = Int(g.inSource[k]); if j == i { continue }
+                    let j = Int(g.source[k]); if j == i { continue }
                     let a = alpha[k * H + hh]
                     dz = a * (dAlpha[k - k0] - s) * (pre[k * H + hh] > 0 ? 1 : negativeSlope)
                     dsSrc[j * H + hh] += dz; dsDst[i * H + hh] += dz
-                    if edgeFeatures > 0 { dsEdge[Int(g.inEdge[k]) * H + hh] += dz }
+                    if edgeFeatures > 0 { dsEdge[k * H + hh] += dz }
                     for c in 0..<C { dh[j * W + hh * C + c] += a * d[o + c] }
                 }
             }

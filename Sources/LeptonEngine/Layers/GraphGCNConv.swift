@@ -19,28 +19,31 @@ public struct GCNConv: Sendable {
     }
 
     /// `deg_i` of the normalisation (incoming non-self edges + 1).
-    public static func degrees(_ g: MessagePassingGraph) -> [Float] {
-        (0..<g.nodeCount).map { i in
+    public static func degrees(_ g: CSRGraph) -> [Float] {
+        (0..<g.targetCount).map { i in
             var d: Float = 1
-            for k in Int(g.inStart[i])..<Int(g.inStart[i + 1]) where Int(g.inSource[k]) != i { d += 1 }
+            for k in Int(g.rowStart[i])..<Int(g.rowStart[i + 1]) where Int(g.source[k]) != i { d += 1 }
             return d
         }
     }
 
-    /// Normalised propagation `out_i = h_i/deg_i + Σ_{j→i, j≠i} h_j/sqrt(deg_i deg_j)` of `h [nodes, d]`.
-    static func propagate(_ h: Tensor, graph g: MessagePassingGraph, invSqrtDeg: [Float]) -> Tensor {
-        let n = g.nodeCount, d = h.shape[1]
+    /// Normalised propagation `out_i = h_i/deg_i + Σ_{k ∈ start[i]..<start[i+1], j = index[k] ≠ i} h_j/sqrt(deg_i deg_j)`
+    /// of `h [nodes, d]`. With the graph's rows (`rowStart`, `source`) it is the forward; the weight
+    /// `1/sqrt(deg_i deg_j)` is symmetric, so with the transposed rows (`reverseStart`,
+    /// `reverseTarget`) it is the transpose, the backward.
+    static func propagate(_ h: Tensor, start: [Int32], index: [Int32], invSqrtDeg: [Float]) -> Tensor {
+        let n = invSqrtDeg.count, d = h.shape[1]
         var out = Tensor.zeros([n, d])
         h.withUnsafeBufferPointer { hb in out.withUnsafeMutableBufferPointer { ob in
-        g.inStart.withUnsafeBufferPointer { st in g.inSource.withUnsafeBufferPointer { so in invSqrtDeg.withUnsafeBufferPointer { ib in
-            nonisolated(unsafe) let hp = hb.baseAddress!, op = ob.baseAddress!, stp = st.baseAddress!, sop = so.baseAddress!, ip = ib.baseAddress!
+        start.withUnsafeBufferPointer { st in index.withUnsafeBufferPointer { so in invSqrtDeg.withUnsafeBufferPointer { ib in
+            nonisolated(unsafe) let hp = hb.baseAddress!, op = ob.baseAddress!, stp = st.baseAddress!, sop = so.baseAddress, ip = ib.baseAddress!
             parallelChunks(n, grain: 1024) { lo, hi in
                 for i in lo..<hi {
                     let o = op + i * d, self_ = hp + i * d
                     let wi = ip[i]
                     for c in 0..<d { o[c] = wi * wi * self_[c] }
                     for k in Int(stp[i])..<Int(stp[i + 1]) {
-                        let j = Int(sop[k]); if j == i { continue }
+                        let j = Int(sop![k]); if j == i { continue }
                         let w = wi * ip[j]; let s = hp + j * d
                         for c in 0..<d { o[c] += w * s[c] }
                     }
@@ -50,25 +53,26 @@ public struct GCNConv: Sendable {
         return out
     }
 
-    public mutating func forward(_ x: Tensor, graph: MessagePassingGraph, training: Bool = true) -> Tensor {
+    public mutating func forward(_ x: Tensor, graph: CSRGraph, training: Bool = true) -> Tensor {
+        precondition(graph.sourceCount == graph.targetCount, "GCNConv needs one node set")
         let inv = Self.degrees(graph).map { 1 / $0.squareRoot() }
         let h = lin.forward(x, training: training)
-        var out = Self.propagate(h, graph: graph, invSqrtDeg: inv)
+        var out = Self.propagate(h, start: graph.rowStart, index: graph.source, invSqrtDeg: inv)
         let d = out.shape[1]
         bias.withUnsafeBufferPointer { bb in out.withUnsafeMutableBufferPointer { ob in
-            for i in 0..<graph.nodeCount { for c in 0..<d { ob[i * d + c] += bb[c] } }
+            for i in 0..<graph.targetCount { for c in 0..<d { ob[i * d + c] += bb[c] } }
         }}
         return out
     }
 
-    /// The transpose of the propagation is the same propagation on the reversed graph with the
-    /// degrees of the forward graph. Returns `dx [nodes, in]`.
-    public mutating func backward(_ dOut: Tensor, graph: MessagePassingGraph, reversed: MessagePassingGraph) -> Tensor {
+    /// The transpose of the propagation: the same sum over the transposed rows with the degrees
+    /// of the forward graph. Returns `dx [nodes, in]`.
+    public mutating func backward(_ dOut: Tensor, graph: CSRGraph) -> Tensor {
         let inv = Self.degrees(graph).map { 1 / $0.squareRoot() }
-        let dh = Self.propagate(dOut, graph: reversed, invSqrtDeg: inv)
+        let dh = Self.propagate(dOut, start: graph.reverseStart, index: graph.reverseTarget, invSqrtDeg: inv)
         let d = dOut.shape[1]
         dOut.withUnsafeBufferPointer { db in biasGrad.withUnsafeMutableBufferPointer { bg in
-            for i in 0..<graph.nodeCount { for c in 0..<d { bg[c] += db[i * d + c] } }
+            for i in 0..<graph.targetCount { for c in 0..<d { bg[c] += db[i * d + c] } }
         }}
         return lin.backward(dh)!
     }

@@ -70,28 +70,68 @@ public class Adam: Optimizer {
 
     public func step() {
         stepCount += 1
-        let c1 = 1 - powf(beta1, Float(stepCount)), c2 = 1 - powf(beta2, Float(stepCount))
-        let lr = learningRate, b1 = beta1, b2 = beta2, e = eps
         for (i, p) in parameters.enumerated() {
             guard let g = p.grad else { continue }
             var mi = m[i] ?? Tensor.zeros(p.shape), vi = v[i] ?? Tensor.zeros(p.shape)
             m[i] = nil; v[i] = nil
-            let wd = weightDecay, decoupled = self.decoupled
-            p.value.withUnsafeMutableBufferPointer { pb in g.withUnsafeBufferPointer { gb in
-                mi.withUnsafeMutableBufferPointer { mb in vi.withUnsafeMutableBufferPointer { vb in
-                    for j in 0..<pb.count {
-                        var gj = gb[j]
-                        if wd != 0 {
-                            if decoupled { pb[j] -= lr * wd * pb[j] } else { gj += wd * pb[j] }
-                        }
-                        mb[j] = b1 * mb[j] + (1 - b1) * gj
-                        vb[j] = b2 * vb[j] + (1 - b2) * gj * gj
-                        pb[j] -= lr * (mb[j] / c1) / ((vb[j] / c2).squareRoot() + e)
-                    }
-                } }
-            } }
+            Self.update(&p.value, gradient: g, m: &mi, v: &vi, step: stepCount, learningRate: learningRate,
+                        beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled)
             m[i] = mi; v[i] = vi
         }
+    }
+
+    /// One Adam update of `parameter` in place from its gradient and moment estimates (`step` ≥ 1,
+    /// for the bias correction); the element loop every Adam in the engine runs.
+    static func update(_ parameter: inout Tensor, gradient g: Tensor, m: inout Tensor, v: inout Tensor, step: Int,
+                       learningRate lr: Float, beta1 b1: Float, beta2 b2: Float, eps e: Float, weightDecay wd: Float, decoupled: Bool) {
+        precondition(g.shape == parameter.shape, "Adam: gradient \(g.shape) for parameter \(parameter.shape)")
+        let c1 = 1 - powf(b1, Float(step)), c2 = 1 - powf(b2, Float(step))
+        parameter.withUnsafeMutableBufferPointer { pb in g.withUnsafeBufferPointer { gb in
+            m.withUnsafeMutableBufferPointer { mb in v.withUnsafeMutableBufferPointer { vb in
+                for j in 0..<pb.count {
+                    var gj = gb[j]
+                    if wd != 0 {
+                        if decoupled { pb[j] -= lr * wd * pb[j] } else { gj += wd * pb[j] }
+                    }
+                    mb[j] = b1 * mb[j] + (1 - b1) * gj
+                    vb[j] = b2 * vb[j] + (1 - b2) * gj * gj
+                    pb[j] -= lr * (mb[j] / c1) / ((vb[j] / c2).squareRoot() + e)
+                }
+            } }
+        } }
+    }
+}
+
+/// Adam / AdamW for layers that keep their weights and gradients themselves (the graph layers
+/// with a hand-written backward pass, which visit `(name, &parameter, gradient)`): the same
+/// update as ``Adam`` / ``AdamW``, with the moment estimates kept per parameter name.
+///
+///     optimizer.beginStep()
+///     layer.visitParameters { name, p, g in optimizer.update(name, &p, g) }
+public struct AdamByName: Sendable {
+    public var learningRate: Float
+    public var beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    /// Decoupled weight decay (AdamW) when true, L2 added to the gradient (Adam) when false.
+    public let decoupled: Bool
+    public private(set) var stepCount = 0
+    var moments: [String: (m: Tensor, v: Tensor)] = [:]
+
+    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8,
+                weightDecay: Float = 0, decoupled: Bool = true) {
+        self.learningRate = learningRate; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
+        self.weightDecay = weightDecay; self.decoupled = decoupled
+    }
+
+    /// Starts an optimisation step (call once before visiting the parameters).
+    public mutating func beginStep() { stepCount += 1 }
+
+    /// Updates one parameter from its gradient.
+    public mutating func update(_ name: String, _ parameter: inout Tensor, _ gradient: Tensor) {
+        precondition(stepCount > 0, "AdamByName.update before beginStep")
+        var (m, v) = moments.removeValue(forKey: name) ?? (Tensor.zeros(parameter.shape), Tensor.zeros(parameter.shape))
+        Adam.update(&parameter, gradient: gradient, m: &m, v: &v, step: stepCount, learningRate: learningRate,
+                    beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled)
+        moments[name] = (m, v)
     }
 }
 
