@@ -27,7 +27,7 @@ public struct EdgeGNNConfig: Codable, Sendable {
 /// `lin_l.weight/bias`, `lin_r.weight`; see ``GraphConv``), `rev.{l}.…`,
 /// `head.1.weight/bias [hidden, 2·hidden+features]`, `head.2.weight/bias [1, hidden]`,
 /// `edge_mean`, `edge_std` `[features]` (standardisation of the edge features).
-public struct EdgeGNN {
+public struct EdgeGNN: Sendable {
     public var config: EdgeGNNConfig
     var fwd: [GraphConv] = [], rev: [GraphConv] = []
     var head1: GraphLinear, head2: GraphLinear

@@ -69,10 +69,12 @@ public struct NodeModelConfig: Codable, Sendable {
 
 /// Node (or labelled-edge) risk model: gradient-boosted trees on own + neighbourhood features,
 /// blended on validation with a two-layer GraphSAGE node classifier over all relations.
-public struct NodeModel {
-    public var config: NodeModelConfig
-    public var trees: [GradientBoostedTrees]
-    var gnn: NodeSAGE?
+///
+/// Immutable and `Sendable`: one loaded model can score from many threads at once.
+public struct NodeModel: Sendable {
+    public let config: NodeModelConfig
+    public let trees: [GradientBoostedTrees]
+    let gnn: NodeSAGE?
 
     public struct TrainOptions: Sendable {
         public var trees = GradientBoostedTrees.Options()
@@ -265,7 +267,7 @@ public struct NodeModel {
 /// Two-layer GraphSAGE node classifier over all relations treated as undirected edges, on
 /// standardised node features. Weights (prefix `sage.`): `c1.lin_l.*`, `c1.lin_r.weight`,
 /// `c2.*`, `head.weight [1, hidden]`, `head.bias [1]`, `mean`, `std` `[inputs]`.
-struct NodeSAGE {
+struct NodeSAGE: Sendable {
     var c1: SAGEConv, c2: SAGEConv, head: GraphLinear
     var mean: [Float], std: [Float]
     let inputs: Int, hidden: Int

@@ -37,13 +37,20 @@ public struct TransactionModelConfig: Codable, Sendable {
 /// incrementally needs the accounts' recent transactions (window counts, pass-through, cycles
 /// are per transfer and per account, which no aggregate without account ids can replace), so
 /// they are an explicit input of the scorer (`history:`), read from the user's own file.
-public struct TransactionModel {
-    public var config: TransactionModelConfig
-    public var trees: GradientBoostedTrees
-    public var gnn: EdgeGNN?
+///
+/// Immutable and `Sendable`: one loaded model can score from many threads at once; every
+/// scoring call keeps its scratch (features, node states) to itself.
+public struct TransactionModel: Sendable {
+    public let config: TransactionModelConfig
+    public let trees: GradientBoostedTrees
+    public let gnn: EdgeGNN?
     /// True when the folder holds a `history.csv` (raw training transactions, written by
     /// versions before issue 17): it is not read, and the program says so.
-    public var hasLegacyHistoryFile = false
+    public let hasLegacyHistoryFile: Bool
+
+    init(config: TransactionModelConfig, trees: GradientBoostedTrees, gnn: EdgeGNN?, hasLegacyHistoryFile: Bool = false) {
+        self.config = config; self.trees = trees; self.gnn = gnn; self.hasLegacyHistoryFile = hasLegacyHistoryFile
+    }
 
     public static let weightsFile = "model.safetensors"
     public static let configFile = "config.json"
@@ -71,7 +78,7 @@ public struct TransactionModel {
     }
 
     /// The parts of a transaction score, for explanations.
-    public struct ScoreParts {
+    public struct ScoreParts: Sendable {
         /// Final scores `[transactions]` in [0, 1], higher = riskier.
         public var final: [Float]
         /// First-stage tree scores `[transactions]`.
@@ -375,9 +382,8 @@ public struct TransactionModel {
         if !store.unusedNames.isEmpty {
             throw RiskError.badModel(path: wURL.path, reason: "unused tensors: \(store.unusedNames.prefix(5).joined(separator: ", "))")
         }
-        var model = TransactionModel(config: config, trees: trees, gnn: gnn)
-        model.hasLegacyHistoryFile = FileManager.default.fileExists(atPath: dir.appendingPathComponent(legacyHistoryFile).path)
-        return model
+        return TransactionModel(config: config, trees: trees, gnn: gnn,
+                                hasLegacyHistoryFile: FileManager.default.fileExists(atPath: dir.appendingPathComponent(legacyHistoryFile).path))
     }
 }
 
