@@ -27,6 +27,10 @@ public struct TransactionModelConfig: Codable, Sendable {
     public var propagationWindowDays: Int? = nil
     /// The GNN's edge inputs include the port numbers (``TransactionFeatures/ports(_:index:)``).
     public var gnnPortNumbers: Bool? = nil
+    /// The account-sequence scorer (``SequenceScorer``) and its blend weight; absent when not
+    /// trained or not kept by cross-validation.
+    public var sequence: SequenceScorerConfig? = nil
+    public var sequenceWeight: Float? = nil
     public init() {}
 }
 
@@ -44,12 +48,15 @@ public struct TransactionModel: Sendable {
     public let config: TransactionModelConfig
     public let trees: GradientBoostedTrees
     public let gnn: EdgeGNN?
+    public let sequence: SequenceScorer?
     /// True when the folder holds a `history.csv` (raw training transactions, written by
     /// versions before issue 17): it is not read, and the program says so.
     public let hasLegacyHistoryFile: Bool
 
-    init(config: TransactionModelConfig, trees: GradientBoostedTrees, gnn: EdgeGNN?, hasLegacyHistoryFile: Bool = false) {
-        self.config = config; self.trees = trees; self.gnn = gnn; self.hasLegacyHistoryFile = hasLegacyHistoryFile
+    init(config: TransactionModelConfig, trees: GradientBoostedTrees, gnn: EdgeGNN?, sequence: SequenceScorer? = nil,
+         hasLegacyHistoryFile: Bool = false) {
+        self.config = config; self.trees = trees; self.gnn = gnn; self.sequence = sequence
+        self.hasLegacyHistoryFile = hasLegacyHistoryFile
     }
 
     public static let weightsFile = "model.safetensors"
@@ -73,6 +80,10 @@ public struct TransactionModel: Sendable {
         /// port indices grow with the length of the loaded window, so a short scoring file sees
         /// smaller ones than the training file did.
         public var gnnPortNumbers = false
+        /// Also cross-validate an account-sequence scorer with this cell (nil: none); blended in
+        /// only when it raises the out-of-fold PR-AUC.
+        public var sequenceCell: SequenceCell? = nil
+        public var sequenceEpochs = 4
         public var seed: UInt64 = 0
         public init() {}
     }
@@ -89,6 +100,8 @@ public struct TransactionModel: Sendable {
         public var neighbourFeatures: [Float]?
         /// GNN scores (nil when the model has no GNN).
         public var gnn: [Float]?
+        /// Account-sequence scores (nil when the model has no sequence scorer).
+        public var sequence: [Float]?
     }
 
     /// Scores for every row of `t`: probabilities in [0, 1], higher = riskier.
@@ -109,12 +122,19 @@ public struct TransactionModel: Sendable {
             let p = ScorePropagation.combine(scores: p1, propagated: prop, column: column, weight: beta)
             parts.propagated = p; parts.neighbourFeatures = prop; parts.final = p
         }
-        guard let g = gnn, config.gnnWeight > 0 else { return parts }
-        let q = g.predict(t, features: config.gnnPortNumbers == true ? TransactionFeatures.gnnInputs(t, features: x) : x)
-        let w = config.gnnWeight
-        let base = parts.final
-        parts.gnn = q
-        parts.final = (0..<base.count).map { (1 - w) * base[$0] + w * q[$0] }
+        if let g = gnn, config.gnnWeight > 0 {
+            let q = g.predict(t, features: config.gnnPortNumbers == true ? TransactionFeatures.gnnInputs(t, features: x) : x)
+            let w = config.gnnWeight
+            let base = parts.final
+            parts.gnn = q
+            parts.final = (0..<base.count).map { (1 - w) * base[$0] + w * q[$0] }
+        }
+        if let s = sequence, let w = config.sequenceWeight, w > 0 {
+            let q = s.predict(t, features: x)
+            let base = parts.final
+            parts.sequence = q
+            parts.final = (0..<base.count).map { (1 - w) * base[$0] + w * q[$0] }
+        }
         return parts
     }
 
@@ -191,6 +211,26 @@ public struct TransactionModel: Sendable {
             for (j, r) in rows.enumerated() { all[r] = p[j] }
         }
         return CrossValidated(scoresAll: all, treeCount: treeCount, averagePrecision: max(bestAP, 0), models: kept)
+    }
+
+    /// Records a second scorer's out-of-fold figures (`<name>_cv_pr_auc`, `<name>_cv_roc_auc`, on
+    /// the rows it scored) and blends it into `scores` with the weight among ¼, ½, ¾, 1 that raises
+    /// the out-of-fold PR-AUC above `baselineAP` by more than 1e-4 (0 when none does).
+    /// - Returns: the scorer's own PR-AUC and the chosen weight.
+    static func blend(_ scores: inout [Float], baselineAP: Float, with other: [Float], scored: [Bool], labels: [Float],
+                      name: String, into metrics: inout [String: Float]) throws -> (averagePrecision: Float, weight: Float) {
+        let use = scores.indices.filter { scored[$0] }
+        let ap = try RiskMetrics.averagePrecision(scores: use.map { other[$0] }, labels: use.map { labels[$0] })
+        metrics["\(name)_cv_pr_auc"] = ap
+        metrics["\(name)_cv_roc_auc"] = try RiskMetrics.rocAUC(scores: use.map { other[$0] }, labels: use.map { labels[$0] })
+        var bestW: Float = 0, bestAP = baselineAP
+        let base = scores
+        for w: Float in [0.25, 0.5, 0.75, 1] {
+            let s = base.indices.map { (1 - w) * base[$0] + w * other[$0] }
+            let blended = try RiskMetrics.averagePrecision(scores: s, labels: labels)
+            if blended > bestAP + 1e-4 { bestAP = blended; bestW = w; scores = s }
+        }
+        return (ap, bestW)
     }
 
     /// Trains on the labelled rows of `t` with time-blocked cross-validation (see
@@ -295,17 +335,7 @@ public struct TransactionModel: Sendable {
                 let q = g.predict(t, features: xg, rows: blocks[k])
                 for (j, v) in q.enumerated() { oofG[at + j] = v; have[at + j] = true }
             }
-            let use = (0..<ordered.count).filter { have[$0] }
-            let apG = try RiskMetrics.averagePrecision(scores: use.map { oofG[$0] }, labels: use.map { oy[$0] })
-            metrics["gnn_cv_pr_auc"] = apG
-            metrics["gnn_cv_roc_auc"] = try RiskMetrics.rocAUC(scores: use.map { oofG[$0] }, labels: use.map { oy[$0] })
-            var bestW: Float = 0, bestBlendAP = bestAP
-            let base = bestScores
-            for w: Float in [0.25, 0.5, 0.75, 1] {
-                let s = (0..<base.count).map { (1 - w) * base[$0] + w * oofG[$0] }
-                let ap = try RiskMetrics.averagePrecision(scores: s, labels: oy)
-                if ap > bestBlendAP + 1e-4 { bestBlendAP = ap; bestW = w; bestScores = s }
-            }
+            let (apG, bestW) = try blend(&bestScores, baselineAP: bestAP, with: oofG, scored: have, labels: oy, name: "gnn", into: &metrics)
             config.gnnWeight = bestW
             config.scorer = bestW == 0 ? "trees" : (bestW == 1 ? "gnn" : "blend")
             log("out-of-fold PR-AUC: trees \(bestAP), gnn \(apG); using \(config.scorer) (gnn weight \(bestW))")
@@ -318,6 +348,32 @@ public struct TransactionModel: Sendable {
                 gnnModel = g
             }
         }
+        var sequenceModel: SequenceScorer? = nil
+        if let cell = o.sequenceCell {
+            // Out-of-fold sequence scores on the same time blocks, blended in like the GNN.
+            let sc = SequenceScorerConfig(cell: cell, inputFeatures: F)
+            var oofS = [Float](repeating: 0, count: ordered.count), have = [Bool](repeating: false, count: ordered.count)
+            var at = 0
+            for k in 0..<K {
+                defer { at += blocks[k].count }
+                let trainRows = (0..<K).filter { $0 != k }.flatMap { blocks[$0] }
+                if !trainRows.contains(where: { t.label[$0] == 1 }) { continue }
+                let s = try SequenceScorer.train(t, features: x, index: index, trainRows: trainRows, config: sc,
+                                                 epochs: o.sequenceEpochs, seed: o.seed &+ UInt64(k))
+                for (j, v) in s.predict(t, features: x, index: index, rows: blocks[k]).enumerated() { oofS[at + j] = v; have[at + j] = true }
+            }
+            let before = try RiskMetrics.averagePrecision(scores: bestScores, labels: oy)
+            let (apS, bestW) = try blend(&bestScores, baselineAP: before, with: oofS, scored: have, labels: oy, name: "sequence", into: &metrics)
+            metrics["sequence_weight"] = bestW
+            log("out-of-fold PR-AUC: before \(before), \(cell) sequence \(apS); sequence weight \(bestW)")
+            if bestW > 0 {
+                sequenceModel = try SequenceScorer.train(t, features: x, index: index, trainRows: ordered, config: sc,
+                                                         epochs: o.sequenceEpochs, seed: o.seed,
+                                                         onEpoch: { e, l in try curve?(["sequence_epoch": Float(e), "sequence_train_loss": Float(l)]) })
+                config.sequence = sc; config.sequenceWeight = bestW
+                config.scorer += "+sequence"
+            }
+        }
         if config.propagation != nil { config.scorer += "+propagation" }
         let (thr, f1) = try RiskMetrics.bestF1Threshold(scores: bestScores, labels: oy)
         metrics["cv_pr_auc"] = try RiskMetrics.averagePrecision(scores: bestScores, labels: oy)
@@ -327,7 +383,7 @@ public struct TransactionModel: Sendable {
         config.trainRows = ordered.count
         config.trainPositives = pos
         config.validation = metrics
-        return (TransactionModel(config: config, trees: stage1, gnn: gnnModel), metrics)
+        return (TransactionModel(config: config, trees: stage1, gnn: gnnModel, sequence: sequenceModel), metrics)
     }
 
     // MARK: Saving and loading
@@ -338,6 +394,7 @@ public struct TransactionModel: Sendable {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var tensors = trees.tensors()
         if let g = gnn { for (k, v) in g.tensors() { tensors[k] = v } }
+        if let s = sequence { for (k, v) in s.tensors() { tensors[k] = v } }
         try Safetensors.write(tensors: tensors, metadata: ["format": "lepton-risk transactions v1"],
                               to: dir.appendingPathComponent(Self.weightsFile))
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -379,10 +436,17 @@ public struct TransactionModel: Sendable {
             }
             gnn = try EdgeGNN(config: gc, store: store, source: wURL.path)
         }
+        var sequence: SequenceScorer? = nil
+        if let w = config.sequenceWeight, w > 0 {
+            guard w.isFinite, w <= 1, let sc = config.sequence, sc.inputFeatures == TransactionFeatures.count else {
+                throw RiskError.badModel(path: cfgURL.path, reason: "sequence weight set without a matching sequence config")
+            }
+            sequence = try SequenceScorer(config: sc, store: store, source: wURL.path)
+        }
         if !store.unusedNames.isEmpty {
             throw RiskError.badModel(path: wURL.path, reason: "unused tensors: \(store.unusedNames.prefix(5).joined(separator: ", "))")
         }
-        return TransactionModel(config: config, trees: trees, gnn: gnn,
+        return TransactionModel(config: config, trees: trees, gnn: gnn, sequence: sequence,
                                 hasLegacyHistoryFile: FileManager.default.fileExists(atPath: dir.appendingPathComponent(legacyHistoryFile).path))
     }
 }

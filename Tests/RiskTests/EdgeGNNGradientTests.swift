@@ -7,20 +7,8 @@ import LeptonTestSupport
 /// The edge GNN's hand-written backward pass (both message directions, edge features, the edge
 /// readout and the weighted cross-entropy) against central finite differences of its loss.
 final class EdgeGNNGradientTests: XCTestCase {
-    /// A small simulated transaction graph (a few hundred transfers, multi-edges, laundering rows).
-    func smallTable() throws -> TransactionTable {
-        var o = AMLSimulator.Options(); o.accounts = 40; o.days = 4; o.seed = 3; o.patternRate = 40
-        let sim = try AMLSimulator.generate(o)
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("edgegnn-grad-\(getpid()).csv")
-        defer { try? FileManager.default.removeItem(at: url) }
-        try Data(sim.csv.utf8).write(to: url)
-        var t = TransactionTable()
-        try t.append(csv: url.path)
-        return t
-    }
-
     func testBackwardMatchesFiniteDifferences() throws {
-        let t = try smallTable()
+        let t = try simulatedTable(accounts: 40, days: 4, seed: 3)
         XCTAssertGreaterThan(t.positives, 0)
         let x = TransactionFeatures.compute(t)
         var cfg = EdgeGNNConfig(inputFeatures: TransactionFeatures.count)

@@ -45,6 +45,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Boosting rounds of the tree model (1 to 5000).") var trees: Int = 300
     @Option(help: "GNN training epochs (0 = trees only; at most 10000).") var gnnEpochs: Int = 60
     @Option(help: "GNN layer of the transaction model: sage, gcn or gat.") var gnn: GraphConvKind = .sage
+    @Option(help: ArgumentHelp("Also cross-validate a recurrent scorer over each sender's recent transfers (gru, lstm or none); blended in only when it helps.",
+                               valueName: "cell")) var sequence: String = "none"
     @Flag(help: "Give the GNN port numbers (which counterparty, in first-contact order) as edge inputs.") var portNumbers = false
     @Flag(help: "Do not propagate neighbours' scores (trees and GNN only).") var noPropagation = false
     @Flag(help: "Print one JSON object (model, validation figures, skipped rows).") var json = false
@@ -81,6 +83,10 @@ struct TrainCommand: ParsableCommand {
                 var o = TransactionModel.TrainOptions()
                 o.seed = seeding.seed; o.trees.rounds = trees; o.useGNN = gnnEpochs > 0; o.gnnEpochs = gnnEpochs
                 o.gnnPortNumbers = portNumbers; o.usePropagation = !noPropagation; o.gnnConv = gnn
+                if sequence != "none" {
+                    guard let cell = SequenceCell(rawValue: sequence) else { throw usage("--sequence must be gru, lstm or none, got '\(sequence)'") }
+                    o.sequenceCell = cell
+                }
                 let (model, metrics) = try TransactionModel.train(t, source: tx, options: o, log: { Log.info($0) }, curve: curve)
                 try model.save(to: outURL)
                 summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: model.config.scorer,

@@ -186,15 +186,4 @@ public struct GATConv: Sendable {
         }
         body(prefix + "bias", &bias, biasGrad)
     }
-
-    public var parameters: [(String, Tensor, Tensor)] {
-        var p = lin.parameters.map { ("lin." + $0.0, $0.1, $0.2) }
-        p += [("att_src", attSrc, attSrcGrad), ("att_dst", attDst, attDstGrad)]
-        if let le = linEdge, let ae = attEdge, let ag = attEdgeGrad {
-            p += le.parameters.map { ("lin_edge." + $0.0, $0.1, $0.2) }
-            p.append(("att_edge", ae, ag))
-        }
-        p.append(("bias", bias, biasGrad))
-        return p
-    }
 }

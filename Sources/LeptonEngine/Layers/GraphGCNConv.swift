@@ -82,8 +82,4 @@ public struct GCNConv: Sendable {
     public mutating func visitParameters(prefix: String = "", _ body: (String, inout Tensor, Tensor) -> Void) {
         lin.visitParameters(prefix: prefix + "lin.", body); body(prefix + "bias", &bias, biasGrad)
     }
-
-    public var parameters: [(String, Tensor, Tensor)] {
-        lin.parameters.map { ("lin." + $0.0, $0.1, $0.2) } + [("bias", bias, biasGrad)]
-    }
 }

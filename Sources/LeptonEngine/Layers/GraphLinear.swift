@@ -90,11 +90,4 @@ public struct GraphLinear: Sendable {
         body(prefix + "weight", &weight, weightGrad)
         if bias != nil, let g = biasGrad { body(prefix + "bias", &bias!, g) }
     }
-
-    /// Parameters and their gradients, named (`weight`, `bias`).
-    public var parameters: [(String, Tensor, Tensor)] {
-        var p = [("weight", weight, weightGrad)]
-        if let b = bias, let g = biasGrad { p.append(("bias", b, g)) }
-        return p
-    }
 }

@@ -115,9 +115,4 @@ public struct SAGEConv: Sendable {
     public mutating func visitParameters(prefix: String = "", _ body: (String, inout Tensor, Tensor) -> Void) {
         linL.visitParameters(prefix: prefix + "lin_l.", body); linR.visitParameters(prefix: prefix + "lin_r.", body)
     }
-
-    /// Named parameters with gradients (`lin_l.weight`, `lin_l.bias`, `lin_r.weight`).
-    public var parameters: [(String, Tensor, Tensor)] {
-        linL.parameters.map { ("lin_l." + $0.0, $0.1, $0.2) } + linR.parameters.map { ("lin_r." + $0.0, $0.1, $0.2) }
-    }
 }
