@@ -27,6 +27,15 @@ final class ConcurrentScoringTests: XCTestCase {
             cfg.gnn = EdgeGNNConfig(inputFeatures: TransactionFeatures.count, conv: kind); cfg.gnnWeight = 0.5
             models.append(("\(kind)", TransactionModel(config: cfg, trees: sample.trees, gnn: EdgeGNN(config: cfg.gnn!, seed: 1))))
         }
+        // And one with an account-sequence scorer (a GRU trained briefly on the training file).
+        var train = TransactionTable()
+        try train.append(csv: samples.appendingPathComponent("train.csv").path)
+        var sc = SequenceScorerConfig(cell: .gru, inputFeatures: TransactionFeatures.count); sc.hidden = 4
+        let gru = try SequenceScorer.train(train, features: TransactionFeatures.compute(train), index: AccountIndex(train),
+                                           trainRows: Array(0..<train.count), config: sc, epochs: 1, seed: 1)
+        var cfg = sample.config
+        cfg.sequence = sc; cfg.sequenceWeight = 0.5
+        models.append(("gru", TransactionModel(config: cfg, trees: sample.trees, gnn: nil, sequence: gru)))
         let saved = EngineThreads.count
         defer { EngineThreads.set(saved) }
         for (name, model) in models {
