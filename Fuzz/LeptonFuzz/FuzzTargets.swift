@@ -8,7 +8,8 @@
 
 import Foundation
 import LeptonAudio
-import LeptonChat
+import LeptonDialog
+import LeptonText
 import LeptonDiagnose
 import LeptonEngine
 import LeptonImage

@@ -1,5 +1,6 @@
 import XCTest
-@testable import LeptonChat
+@testable import LeptonDialog
+@testable import LeptonVoice
 
 /// Runs the built `lepton-chat` as a user would: the shipped bank agent end to end, sessions in
 /// a SQLite store shared by several processes, a crash in the middle of a turn, bad input.

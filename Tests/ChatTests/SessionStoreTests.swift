@@ -1,5 +1,6 @@
 import XCTest
-@testable import LeptonChat
+@testable import LeptonText
+@testable import LeptonDialog
 
 final class SessionStoreTests: XCTestCase {
     var dir: URL!

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import LeptonEngine
-@testable import LeptonChat
+@testable import LeptonText
 
 /// Reference outputs of sentence-transformers (`shared/data/minilm-reference.jsonl`), shared by the
 /// tokenizer and encoder tests.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import LeptonChat
+import LeptonDialog
+import LeptonText
+import LeptonVoice
 import LeptonCLI
 import LeptonEngine
 

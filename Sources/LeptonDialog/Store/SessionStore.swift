@@ -1,5 +1,6 @@
 import CSQLite3
 import Foundation
+import LeptonText
 
 /// One turn as recorded in the session history. Card and account numbers are masked before
 /// they are written (the history is a log).

@@ -159,7 +159,7 @@ public final class IntentModel: @unchecked Sendable {
 
     /// Throws when a probability is NaN or infinite: finite weights can still overflow (1e38
     /// times a feature), and a NaN confidence must be an error naming the model, not an answer.
-    func checkFinite(_ probabilities: [Float]) throws {
+    public func checkFinite(_ probabilities: [Float]) throws {
         guard let bad = probabilities.first(where: { !$0.isFinite }) else { return }
         throw IntentError.badModelFolder(path: folder?.path ?? "(in memory)",
                                          reason: "its weights give a non-finite probability (\(bad)); retrain or restore the model")
@@ -195,7 +195,7 @@ public final class IntentModel: @unchecked Sendable {
         }
     }
 
-    static func writeAtomically(_ data: Data, to url: URL) throws {
+    package static func writeAtomically(_ data: Data, to url: URL) throws {
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         try data.write(to: tmp)
         if rename(tmp.path, url.path) != 0 { throw IntentError.cannotWrite(path: url.path, reason: String(cString: strerror(errno))) }
