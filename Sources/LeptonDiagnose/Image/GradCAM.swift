@@ -24,10 +24,11 @@ extension ScanClassifier {
     ///   - input: normalised images `[n, size, size]`.
     ///   - classIndex: class to explain per image; nil = the predicted class.
     public func gradCAM(_ input: [Float], n: Int, classIndex: [Int]? = nil) -> (logits: [Float], maps: [GradCAMMap]) {
-        setTraining(false)
-        let activations = withoutGradients { features(inputVariable(input, n: n)) }.value
+        let activations = withoutGradients { features(inputVariable(input, n: n), .inference) }.value
         let a = Variable(activations, requiresGrad: true, name: "gradcam.activations")
-        let out = head(a)
+        // The head's weights are constants: the backward pass reaches `a` alone and writes no
+        // gradient into the shared model.
+        let out = head(a, .inference)
         let logits = out.value.scalars
         let k = classCount, c = activations.shape[1], h = activations.shape[2], w = activations.shape[3], plane = h * w
         var classes: [Int] = []
