@@ -7,7 +7,7 @@ extension DiagnoseProgramTests {
     func testTrainWritesCurvesAndTensorBoardEvents() throws {
         // A tiny labelled set: the first 48 training and 24 validation rows of PneumoniaMNIST.
         let rows = try String(contentsOf: DiagnoseFixtures.pneumonia.appendingPathComponent("labels.csv"), encoding: .utf8)
-            .split(separator: "\n").dropFirst()
+            .split(whereSeparator: \.isNewline).dropFirst()
         let picked = Array(rows.filter { $0.hasPrefix("train/") }.prefix(48)) + Array(rows.filter { $0.hasPrefix("val/") }.prefix(24))
         for sub in ["train", "val"] {
             try FileManager.default.createDirectory(at: dir.appendingPathComponent(sub), withIntermediateDirectories: true)
