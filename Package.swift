@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "SpeechTests", dependencies: ["LeptonSpeech", "LeptonAudio", "LeptonEngine"], exclude: ["Fixtures"],
                     swiftSettings: fast),
         // Chat's three modules: one target, each file importing the module it tests.
-        .testTarget(name: "ChatTests", dependencies: ["LeptonText", "LeptonDialog", "LeptonVoice", "LeptonEngine"], exclude: ["Fixtures"],
+        .testTarget(name: "ChatTests", dependencies: ["LeptonText", "LeptonDialog", "LeptonVoice", "LeptonEngine", "CSQLite3"], exclude: ["Fixtures"],
                     swiftSettings: fast),
         .testTarget(name: "DiagnoseTests", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonEngine"],
                     swiftSettings: fast),

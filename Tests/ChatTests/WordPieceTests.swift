@@ -71,3 +71,8 @@ final class WordPieceTests: XCTestCase {
         XCTAssertEqual(tok.untruncatedLength(String(repeating: "card ", count: 300)), 302)
     }
 }
+
+extension WordPieceTokenizer {
+    /// The token strings of `encode(text)` (what sentence-transformers' tokenizer lists).
+    func tokenStrings(_ text: String) -> [String] { encode(text).map { tokens[Int($0)] } }
+}

@@ -137,22 +137,6 @@ public final class SessionStore: @unchecked Sendable {
         return out
     }
 
-    /// Number of sessions in the store.
-    public func sessionCount() throws -> Int {
-        lock.lock(); defer { lock.unlock() }
-        var n = 0
-        try query("SELECT COUNT(*) FROM sessions", []) { n = Int(sqlite3_column_int64($0, 0)) }
-        return n
-    }
-
-    /// `PRAGMA integrity_check` result ("ok" when the file is sound).
-    public func integrityCheck() throws -> String {
-        lock.lock(); defer { lock.unlock() }
-        var lines: [String] = []
-        try query("PRAGMA integrity_check", []) { lines.append(column($0, 0)) }
-        return lines.joined(separator: "; ")
-    }
-
     // MARK: SQLite plumbing
 
     private enum Value { case text(String), int(Int), real(Double) }
