@@ -104,6 +104,6 @@ if Context.environment["LEPTON_FUZZ"] == "1" {
     package.products.append(.executable(name: "lepton-fuzz", targets: ["lepton-fuzz"]))
     package.targets.append(.executableTarget(
         name: "lepton-fuzz",
-        dependencies: ["LeptonAudio", "LeptonImage", "LeptonReport", "LeptonDiagnose", "LeptonRisk", "LeptonText", "LeptonDialog", "LeptonEngine"],
+        dependencies: ["LeptonAudio", "LeptonImage", "LeptonReport", "LeptonDiagnose", "LeptonRisk", "LeptonDialog", "LeptonEngine"],
         path: "Fuzz/LeptonFuzz", swiftSettings: fast))
 }

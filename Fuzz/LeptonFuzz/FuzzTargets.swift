@@ -9,7 +9,6 @@
 import Foundation
 import LeptonAudio
 import LeptonDialog
-import LeptonText
 import LeptonDiagnose
 import LeptonEngine
 import LeptonImage
