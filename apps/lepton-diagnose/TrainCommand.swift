@@ -16,11 +16,10 @@ struct TrainCommand: ParsableCommand {
         train_loss, val_loss, val_accuracy and val_auc go to DIR/curves.csv and TensorBoard \
         event files in DIR.
 
-        Examples:
+        Example:
           lepton-diagnose train --out /tmp/model --epochs 1 --seed 1 \\
-              --labels ../shared/data/medical/pneumoniamnist/labels.csv
-          lepton-diagnose train --out /tmp/model --epochs 1 --seed 1 --logdir /tmp/scan-run \\
-              --labels ../shared/data/medical/pneumoniamnist/labels.csv
+              --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
+              --logdir /tmp/scan-run
         """)
 
     @Option(name: .long, help: "CSV with columns file,label (paths relative to the CSV's folder).")
