@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LeptonDialog
 import LeptonText
 import LeptonCLI
 import LeptonEngine
