@@ -45,9 +45,13 @@ let package = Package(
 
         // MARK: Domain libraries
         .target(name: "LeptonSpeech", dependencies: ["LeptonEngine", "LeptonAudio", "CZlib"], swiftSettings: fast),
-        .target(name: "LeptonChat",
-                dependencies: ["LeptonEngine", "LeptonAudio", "LeptonSpeech", "CSQLite3", .product(name: "Yams", package: "Yams")],
+        // Chat, one module per concern: text understanding (WordPiece, MiniLM, intents, entities) on
+        // the engine alone; dialog (domain, NLU data, forms, session store, agent) on top of it; the
+        // voice front (call listener, reply speaker) the only part that hears or speaks.
+        .target(name: "LeptonText", dependencies: ["LeptonEngine"], swiftSettings: fast),
+        .target(name: "LeptonDialog", dependencies: ["LeptonText", "LeptonEngine", "CSQLite3", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),
+        .target(name: "LeptonVoice", dependencies: ["LeptonDialog", "LeptonText", "LeptonSpeech", "LeptonAudio"], swiftSettings: fast),
         .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport", "CZlib",
                                                         .product(name: "Crypto", package: "swift-crypto")], swiftSettings: fast),
         .target(name: "LeptonRisk", dependencies: ["LeptonEngine"], swiftSettings: fast),
@@ -57,7 +61,8 @@ let package = Package(
                 swiftSettings: fast),
 
         // MARK: Programs (thin: argument parsing and output)
-        .executableTarget(name: "lepton-chat", dependencies: ["LeptonChat", "LeptonSpeech", "LeptonAudio", "LeptonImage", "LeptonCLI",
+        .executableTarget(name: "lepton-chat", dependencies: ["LeptonText", "LeptonDialog", "LeptonVoice", "LeptonSpeech", "LeptonAudio",
+                                                              "LeptonImage", "LeptonCLI", "LeptonEngine",
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-chat", swiftSettings: fast),
         .executableTarget(name: "lepton-risk", dependencies: ["LeptonRisk", "LeptonCLI",
@@ -66,7 +71,7 @@ let package = Package(
         .executableTarget(name: "lepton-diagnose", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonCLI",
                                                                   .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-diagnose", swiftSettings: fast),
-        .executableTarget(name: "lepton-bench", dependencies: ["LeptonEngine", "LeptonSpeech", "LeptonChat", "LeptonRisk",
+        .executableTarget(name: "lepton-bench", dependencies: ["LeptonEngine", "LeptonSpeech", "LeptonText", "LeptonDialog", "LeptonRisk",
                                                                "LeptonDiagnose", "LeptonCLI",
                                                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Benchmarks/lepton-bench", swiftSettings: fast),
@@ -80,13 +85,15 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["LeptonReport"], swiftSettings: fast),
         .testTarget(name: "SpeechTests", dependencies: ["LeptonSpeech", "LeptonAudio", "LeptonEngine"], exclude: ["Fixtures"],
                     swiftSettings: fast),
-        .testTarget(name: "ChatTests", dependencies: ["LeptonChat", "LeptonEngine"], exclude: ["Fixtures"], swiftSettings: fast),
+        // Chat's three modules: one target, each file importing the module it tests.
+        .testTarget(name: "ChatTests", dependencies: ["LeptonText", "LeptonDialog", "LeptonVoice", "LeptonEngine", "CSQLite3"], exclude: ["Fixtures"],
+                    swiftSettings: fast),
         .testTarget(name: "DiagnoseTests", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonEngine",
                                                         "LeptonTestSupport"],
                     swiftSettings: fast),
         .testTarget(name: "RiskTests", dependencies: ["LeptonRisk", "LeptonEngine", "LeptonTestSupport"], swiftSettings: fast),
         // Every crash lepton-fuzz found (scripts/fuzz.sh), as an input that trapped before its fix.
-        .testTarget(name: "FuzzRegressionTests", dependencies: ["LeptonDiagnose", "LeptonChat", "LeptonEngine"], swiftSettings: fast),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["LeptonDiagnose", "LeptonDialog", "LeptonEngine"], swiftSettings: fast),
         .testTarget(name: "CLITests", dependencies: ["LeptonCLI"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v6]
@@ -100,6 +107,6 @@ if Context.environment["LEPTON_FUZZ"] == "1" {
     package.products.append(.executable(name: "lepton-fuzz", targets: ["lepton-fuzz"]))
     package.targets.append(.executableTarget(
         name: "lepton-fuzz",
-        dependencies: ["LeptonAudio", "LeptonImage", "LeptonReport", "LeptonDiagnose", "LeptonRisk", "LeptonChat", "LeptonEngine"],
+        dependencies: ["LeptonAudio", "LeptonImage", "LeptonReport", "LeptonDiagnose", "LeptonRisk", "LeptonDialog", "LeptonEngine"],
         path: "Fuzz/LeptonFuzz", swiftSettings: fast))
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import LeptonChat
+import LeptonDialog
+import LeptonText
 import LeptonCLI
 import LeptonEngine
 

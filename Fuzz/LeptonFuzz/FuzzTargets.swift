@@ -8,7 +8,7 @@
 
 import Foundation
 import LeptonAudio
-import LeptonChat
+import LeptonDialog
 import LeptonDiagnose
 import LeptonEngine
 import LeptonImage

@@ -1,5 +1,4 @@
 import XCTest
-@testable import LeptonChat
 
 /// What a hostile or careless input does to the built `lepton-chat`: colliding output names,
 /// damaged audio, poisoned model weights. Each gives one line on stderr and a documented code.

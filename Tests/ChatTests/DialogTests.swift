@@ -1,5 +1,7 @@
 import XCTest
-@testable import LeptonChat
+@testable import LeptonText
+@testable import LeptonDialog
+@testable import LeptonVoice
 
 /// A stand-in classifier for dialog tests: picks the intent whose keyword appears in the text
 /// (confidence 0.9), else returns a low-confidence guess (below the shipped domain's threshold). Keeps these tests independent of any

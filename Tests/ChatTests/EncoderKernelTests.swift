@@ -1,6 +1,6 @@
 import Foundation
 import LeptonEngine
-@testable import LeptonChat
+@testable import LeptonText
 import XCTest
 
 /// The hand-written MiniLM kernels against plain double-precision loops on small random inputs,

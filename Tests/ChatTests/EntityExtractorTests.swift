@@ -1,5 +1,5 @@
 import XCTest
-@testable import LeptonChat
+@testable import LeptonText
 
 /// Hand-written expectations for the deterministic entity extractor. The reference day is
 /// Wednesday 25 November 2026 (checked against a calendar).

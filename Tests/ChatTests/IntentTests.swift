@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 import LeptonEngine
-@testable import LeptonChat
+@testable import LeptonText
+@testable import LeptonDialog
 
 /// Intent training, persistence, the fallback rule and fine-tuning, on small BANKING77 subsets.
 final class IntentTests: XCTestCase {

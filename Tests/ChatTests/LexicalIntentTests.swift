@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import LeptonEngine
-@testable import LeptonChat
+@testable import LeptonText
 
 /// The TF-IDF n-gram head: features against scikit-learn's, training, mixing, strict loading.
 final class LexicalIntentTests: XCTestCase {

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import LeptonEngine
-@testable import LeptonChat
+@testable import LeptonText
 
 /// The Swift MiniLM against sentence-transformers' embeddings (`shared/data/minilm-reference.jsonl`).
 final class MiniLMTests: XCTestCase {

@@ -1,5 +1,7 @@
 import XCTest
-@testable import LeptonChat
+@testable import LeptonText
+@testable import LeptonDialog
+@testable import LeptonVoice
 
 final class NLUDataTests: XCTestCase {
     func write(_ text: String, _ name: String) throws -> URL {

@@ -1,5 +1,6 @@
 import XCTest
-@testable import LeptonChat
+@testable import LeptonDialog
+@testable import LeptonVoice
 
 /// Runs the built `lepton-chat` as a user would: the shipped bank agent end to end, sessions in
 /// a SQLite store shared by several processes, a crash in the middle of a turn, bad input.
@@ -158,8 +159,14 @@ final class RespondPipelineTests: XCTestCase {
     func testTrainPhoneBandMapAndUseIt() throws {
         let map = dir.appendingPathComponent("phone-band.safetensors")
         let bankDev = Repo.root.deletingLastPathComponent().appendingPathComponent("shared/data/speech/bank-dev")
-        var r = try run(["train-phone-band", bankDev.path, "--out", map.path, "--context", "1"])
+        let logdir = dir.appendingPathComponent("phone-band-run")
+        var r = try run(["train-phone-band", bankDev.path, "--out", map.path, "--context", "1", "--logdir", logdir.path])
         XCTAssertEqual(r.status, 0, r.stderr)
+        // --logdir: one curves row per epoch of the network (15 by default), and the event file.
+        let curves = try String(contentsOf: logdir.appendingPathComponent("curves.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(curves.first, "epoch,train_loss,seconds")
+        XCTAssertEqual(curves.count, 1 + 15)
+        try assertEventFile(in: logdir, records: 1 + 15, tags: ["train_loss"])
         let report = try XCTUnwrap(r.stderr.firstMatch(of: /20 pairs, (\d+) frames: mean squared feature error ([0-9.]+) as heard, ([0-9.]+) mapped/), r.stderr)
         XCTAssertGreaterThan(Int(report.1)!, 3000)
         XCTAssertLessThan(Double(report.3)!, Double(report.2)! / 2)

@@ -1,5 +1,4 @@
 import XCTest
-@testable import LeptonChat
 
 /// Card and account numbers a caller says never reach stdout in full unless the user asks
 /// (`--show-card-numbers`): the built program, as a user runs it.

@@ -1,5 +1,5 @@
 import XCTest
-@testable import LeptonChat
+@testable import LeptonDialog
 
 /// Hostile YAML in the files `lepton-chat` reads (nlu.yml, recipes, domains): alias bombs and
 /// deep nesting are refused with one line naming the file and the limit, in bounded time and

@@ -1,5 +1,7 @@
+import CSQLite3
 import XCTest
-@testable import LeptonChat
+@testable import LeptonText
+@testable import LeptonDialog
 
 final class SessionStoreTests: XCTestCase {
     var dir: URL!
@@ -96,5 +98,28 @@ final class SessionStoreTests: XCTestCase {
         for k in 0..<threads { XCTAssertEqual(try s.state(of: "own\(k)")?.turn, turns) }
         XCTAssertEqual(try s.sessionCount(), threads + 1)
         XCTAssertEqual(try s.integrityCheck(), "ok")
+    }
+}
+
+/// What the store's file holds, read through a SQLite connection of the test's own (as an
+/// operator's `sqlite3` shell would), not through the store.
+extension SessionStore {
+    /// Number of sessions in the store.
+    func sessionCount() throws -> Int { Int(try Self.column(url, "SELECT COUNT(*) FROM sessions")) ?? -1 }
+
+    /// `PRAGMA integrity_check` ("ok" when the file is sound).
+    func integrityCheck() throws -> String { try Self.column(url, "PRAGMA integrity_check") }
+
+    /// The first column of every row of `sql`, joined by "; ".
+    static func column(_ url: URL, _ sql: String) throws -> String {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(url.path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else { throw ChatError.store(file: url.path, reason: "open") }
+        defer { sqlite3_close(db) }
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else { throw ChatError.store(file: url.path, reason: sql) }
+        defer { sqlite3_finalize(stmt) }
+        var lines: [String] = []
+        while sqlite3_step(stmt) == SQLITE_ROW { lines.append(sqlite3_column_text(stmt, 0).map { String(cString: $0) } ?? "") }
+        return lines.joined(separator: "; ")
     }
 }

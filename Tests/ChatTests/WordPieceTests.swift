@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import LeptonEngine
-@testable import LeptonChat
+@testable import LeptonText
 
 /// Reference outputs of sentence-transformers (`shared/data/minilm-reference.jsonl`), shared by the
 /// tokenizer and encoder tests.
@@ -70,4 +70,9 @@ final class WordPieceTests: XCTestCase {
         XCTAssertEqual(ids.last, 102)
         XCTAssertEqual(tok.untruncatedLength(String(repeating: "card ", count: 300)), 302)
     }
+}
+
+extension WordPieceTokenizer {
+    /// The token strings of `encode(text)` (what sentence-transformers' tokenizer lists).
+    func tokenStrings(_ text: String) -> [String] { encode(text).map { tokens[Int($0)] } }
 }

@@ -4,7 +4,7 @@
 
 import Foundation
 import XCTest
-import LeptonChat
+import LeptonDialog
 
 final class ChatYAMLFuzzTests: XCTestCase {
     /// YAML 1.2 §7.4.2 / §8.2.2: flow and block mappings may have collections as keys, so all of

@@ -93,7 +93,12 @@ final class PNGReducedDecodeTests: XCTestCase {
         XCTAssertEqual(r.image.pixels.max(), 0)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)  // ru_maxrss is in KiB on Linux
-        print("decoded \(r.sourceWidth) x \(r.sourceHeight) to \(r.image.width) x \(r.image.height), peak KiB \(usage.ru_maxrss)")
+        // ru_maxrss survives fork and exec: a child of a test process that had grown (tests run
+        // before this one) starts with the parent's peak. VmHWM belongs to this program's own
+        // address space, made at exec.
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let ownPeak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.filter(\.isNumber)) }
+        print("decoded \(r.sourceWidth) x \(r.sourceHeight) to \(r.image.width) x \(r.image.height), peak KiB \(ownPeak ?? usage.ru_maxrss)")
     }
 
     /// `side` x `side` RGBA 16-bit, all zero (filter bytes included), deflated row by row by zlib.

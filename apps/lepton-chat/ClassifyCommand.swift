@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import LeptonChat
+import LeptonText
 import LeptonCLI
 import LeptonEngine
 

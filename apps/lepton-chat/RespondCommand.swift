@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
-import LeptonChat
 import LeptonCLI
+import LeptonDialog
 import LeptonEngine
 import LeptonSpeech
+import LeptonText
+import LeptonVoice
 
 /// Options that choose the agent (model + domain), the session store and "today".
 struct AgentSelection: ParsableArguments {
@@ -26,7 +28,9 @@ struct AgentSelection: ParsableArguments {
         if let today, Day(iso: today) == nil { throw ValidationError("--today must be YYYY-MM-DD, got \(today)") }
     }
 
-    func load(seed: UInt64) throws -> ChatAgent {
+    /// The agent and its call settings, loaded together so that a bad phone-band map or a missing
+    /// corpus is reported before the first turn, typed or spoken.
+    func load(seed: UInt64) throws -> (agent: ChatAgent, call: CallSettings) {
         var day = Day(Date())
         if let today {
             guard let d = Day(iso: today) else { throw ChatError.badInput("--today must be YYYY-MM-DD, got \(today)") }
@@ -36,8 +40,9 @@ struct AgentSelection: ParsableArguments {
         let modelURL = model.map { URL(fileURLWithPath: $0) } ?? folder!.appendingPathComponent("model")
         let domainURL = domain.map { URL(fileURLWithPath: $0) } ?? folder!.appendingPathComponent("domain.yml")
         let nluURL = folder?.appendingPathComponent("nlu.yml")
-        return try ChatAgent.load(model: modelURL, domain: domainURL, nlu: nluURL,
-                                  store: AgentLocation.storeFile(explicit: store), referenceDay: day, seed: seed)
+        let agent = try ChatAgent.load(model: modelURL, domain: domainURL, nlu: nluURL,
+                                       store: AgentLocation.storeFile(explicit: store), referenceDay: day, seed: seed)
+        return (agent, try CallSettings.load(domain: agent.engine.domain, domainFile: domainURL, model: modelURL))
     }
 }
 
@@ -108,11 +113,11 @@ struct RespondCommand: ParsableCommand {
             let speaker = ReplySpeaker()
             // Checked before the turn, so a missing synthesizer leaves the session untouched.
             if speak != nil { _ = try speaker.requireProgram() }
-            let agent = try selection.load(seed: seeding.seed)
+            let (agent, call) = try selection.load(seed: seeding.seed)
             let id = session ?? UUID().uuidString.lowercased()
             let reply: AgentReply
             if let audio {
-                let heard = try hearForChat(URL(fileURLWithPath: audio), threads: common.threads, agent: agent)
+                let heard = try ChatHearing(settings: call, threads: common.threads).hear(URL(fileURLWithPath: audio), agent: agent)
                 Log.debug("transcript: \(maskNumbersInText(heard.text))")
                 reply = try agent.respond(text: heard.text, session: id, allowEmpty: true, readings: heard.readings)
             } else {
@@ -136,17 +141,23 @@ func printReply(_ unmasked: AgentReply, json: Bool, showCardNumbers: Bool) throw
     emitLine(json ? try jsonLine(reply) : reply.reply)
 }
 
-/// The call listener (Whisper and the domain's language model), loaded on first use and kept
-/// for the next turns of a shell session.
-nonisolated(unsafe) private var chatListener: CallListener?
+/// What the agent hears in audio files: see `CallListener` (the domain's `asr_*` settings).
+/// Whisper and the domain's language model are loaded on the first file and kept for the next
+/// turns of a shell session.
+final class ChatHearing {
+    let settings: CallSettings
+    let threads: Int
+    private var listener: CallListener?
 
-/// What the agent hears in an audio file: see `CallListener` (the domain's `asr_*` settings).
-func hearForChat(_ url: URL, threads: Int, agent: ChatAgent) throws -> HeardCall {
-    if chatListener == nil {
-        EngineThreads.set(threads)
-        chatListener = CallListener(whisper: try WhisperModel())
+    init(settings: CallSettings, threads: Int) { self.settings = settings; self.threads = threads }
+
+    func hear(_ url: URL, agent: ChatAgent) throws -> HeardCall {
+        if listener == nil {
+            EngineThreads.set(threads)
+            listener = CallListener(whisper: try WhisperModel(), settings: settings)
+        }
+        let heard = try listener!.hear(url, agent: agent)
+        if heard.secondOpinion { Log.debug("second opinion: decoded again with the domain language model") }
+        return heard
     }
-    let heard = try chatListener!.hear(url, agent: agent)
-    if heard.secondOpinion { Log.debug("second opinion: decoded again with the domain language model") }
-    return heard
 }

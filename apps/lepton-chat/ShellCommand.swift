@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import LeptonChat
 import LeptonCLI
+import LeptonDialog
 
 struct ShellCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,7 +34,8 @@ struct ShellCommand: ParsableCommand {
 
     func run() throws {
         try runCommand("lepton-chat", common) {
-            let agent = try selection.load(seed: seeding.seed)
+            let (agent, call) = try selection.load(seed: seeding.seed)
+            let hearing = ChatHearing(settings: call, threads: common.threads)
             var id = session ?? UUID().uuidString.lowercased()
             let interactive = isatty(0) != 0
             if interactive { Log.info("session \(id); type a message or an audio file path, /quit to end") }
@@ -55,7 +56,7 @@ struct ShellCommand: ParsableCommand {
                     let audioExtensions: Set<String> = ["wav", "flac", "ogg", "mp3", "aiff", "aif", "au"]
                     let url = URL(fileURLWithPath: input)
                     if audioExtensions.contains(url.pathExtension.lowercased()), FileManager.default.fileExists(atPath: url.path) {
-                        let heard = try hearForChat(url, threads: common.threads, agent: agent)
+                        let heard = try hearing.hear(url, agent: agent)
                         reply = try agent.respond(text: heard.text, session: id, allowEmpty: true, readings: heard.readings)
                     } else {
                         reply = try agent.respond(text: input, session: id)

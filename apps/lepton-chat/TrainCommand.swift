@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import LeptonChat
+import LeptonDialog
+import LeptonText
+import LeptonVoice
 import LeptonCLI
 import LeptonEngine
 
@@ -35,6 +37,13 @@ struct TrainCommand: ParsableCommand {
               --hidden 512 --epochs 40 --threshold 0.4
           lepton-chat train --data samples/bank/nlu.yml --out /tmp/bank-encoder-only \\
               --lexical-weight 0 --json
+          lepton-chat train --data samples/bank/nlu.yml --out /tmp/bank-adam \\
+              --solver adam --epochs 5 --logdir /tmp/bank-adam-run
+
+        --logdir DIR writes the training curves to DIR/curves.csv and TensorBoard event files in \
+        DIR: with --solver adam, --hidden or --fine-tune one row per epoch (train_loss, and \
+        val_accuracy with a validation split); with the L-BFGS solver, which has no epochs, one row \
+        with the validation accuracy of its fit.
 
         Progress (sentences encoded) is shown on stderr. JSON: out, labels, train_examples, \
         validation_examples, validation_accuracy, encoding_seconds, fitting_seconds, model {name, \
@@ -107,6 +116,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the training report as one JSON object.")
     var json = false
 
+    @OptionGroup var log: TrainingLogOptions
+
     @OptionGroup var common: CommonOptions
 
     @OptionGroup var seeding: SeedOptions
@@ -139,12 +150,24 @@ struct TrainCommand: ParsableCommand {
             o.solver = solver
             o.inverseRegularization = regularizationC; o.lexicalInverseRegularization = lexicalRegularizationC
             let start = Date()
+            let curves = log.logdir == nil ? nil : try log.progress(epochs: fineTune ? fineTuneEpochs : epochs, stepsPerEpoch: 0, quiet: true)
+            var curveError: Error?
+            /// One row of the curves per epoch (the trainers report epoch by epoch, after its batches).
+            func logEpoch(_ loss: Double?, _ accuracy: Double?) {
+                guard let curves, curveError == nil else { return }
+                var metrics: [String: Float] = [:]
+                if let loss { metrics["train_loss"] = Float(loss) }
+                if let accuracy { metrics["val_accuracy"] = Float(accuracy) }
+                do { try curves.endEpoch(metrics: metrics) } catch { curveError = error }
+            }
             let (model, report): (IntentModel, IntentTrainingReport)
             if fineTune {
                 var settings = IntentFineTuner.Settings()
                 settings.layers = fineTuneLayers; settings.epochs = fineTuneEpochs
                 settings.encoderLearningRate = encoderLearningRate
                 (model, report) = try IntentFineTuner.train(examples, encoder: enc, options: o, settings: settings) { epoch, loss, acc in
+                    // Epoch 0 is the frozen head fitted first, not an epoch of fine-tuning.
+                    if epoch > 0 { logEpoch(loss, acc) }
                     Log.info("fine-tune epoch \(epoch): loss \(String(format: "%.4f", loss))" + (acc.map { String(format: ", validation accuracy %.4f", $0) } ?? ""))
                 }
             } else {
@@ -159,9 +182,13 @@ struct TrainCommand: ParsableCommand {
                         Log.info("fitting the intent head" + (lexicalWeight > 0 ? "s" : "") + " (\(solver.rawValue))")
                     }
                 }) { epoch, loss, acc in
+                    logEpoch(loss, acc)
                     Log.debug("epoch \(epoch): loss \(String(format: "%.4f", loss))" + (acc.map { String(format: ", validation accuracy %.4f", $0) } ?? ""))
                 }
             }
+            // L-BFGS has no epochs: its fit is the curve's one row.
+            if curves?.epoch == 0 { logEpoch(nil, report.validationAccuracy) }
+            if let curveError { throw curveError }
             // The sentences for an agent's speech recognizer first: the config, written last, marks a complete folder.
             try RecognizerCorpus.write(nlu.corpusTexts, to: URL(fileURLWithPath: out))
             try model.save(to: URL(fileURLWithPath: out))

@@ -23,6 +23,10 @@ struct TrainPhoneBandCommand: ParsableCommand {
         The map prints how far it brings the phone features to the wideband ones on the pairs \
         (mean squared error before and after) on stderr.
 
+        With --hidden and --logdir DIR, every epoch's train_loss goes to DIR/curves.csv and \
+        TensorBoard event files in DIR (the closed-form fit of --hidden 0 has no epochs: one row \
+        with its mapped feature error, mse_mapped).
+
         Exit status: 0 ok, 1 unreadable pairs or output, 64 usage.
 
         Examples:
@@ -62,6 +66,8 @@ struct TrainPhoneBandCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Pass band of the phone line in Hz: mel bands wholly inside it are kept as heard and only the others are predicted ('none': predict every band).", valueName: "low-high"))
     var keepBand: String = "300-3400"
+
+    @OptionGroup var log: TrainingLogOptions
 
     @OptionGroup var common: CommonOptions
 
@@ -110,6 +116,8 @@ struct TrainPhoneBandCommand: ParsableCommand {
             reading.finish()
             let kept = try keptBand.map { WhisperPhoneBandMap.bands(within: $0) } ?? []
             Log.debug("mel bands kept as heard: \(kept.first.map { "\($0)...\(kept.last!)" } ?? "none")")
+            let curves = log.logdir == nil ? nil : try log.progress(epochs: hidden == 0 ? 1 : epochs, stepsPerEpoch: 0, quiet: true)
+            var curveError: Error?
             let map: WhisperPhoneBandMap?
             if hidden == 0 {
                 var fitter = WhisperPhoneBandMap.Fitter(context: context)
@@ -121,13 +129,16 @@ struct TrainPhoneBandCommand: ParsableCommand {
                 for r in recordings { trainer.add(wide: r.wide, phone: r.phone) }
                 map = trainer.train(hidden: hidden, epochs: epochs, learningRate: learningRate, seed: seeding.seed) { epoch, loss in
                     if !common.quiet { Log.info("epoch \(epoch)/\(epochs): training loss \(String(format: "%.4f", loss))") }
+                    if curveError == nil { do { try curves?.endEpoch(metrics: ["train_loss": Float(loss)]) } catch { curveError = error } }
                 }
             }
+            if let curveError { throw curveError }
             guard let map else {
                 throw SpeechError.model(path: out, reason: "no map could be fitted (no frames, or non-finite features)")
             }
             let frames = recordings.reduce(0) { $0 + min($1.wide.count, $1.phone.count) / WhisperLogMel.mels }
             let (before, after) = map.meanSquaredErrors(on: recordings)
+            if hidden == 0 { try curves?.endEpoch(metrics: ["mse_mapped": Float(after)]) }
             Log.info("\(pairs.count) pairs, \(frames) frames: mean squared feature error \(String(format: "%.4f", before)) as heard, \(String(format: "%.4f", after)) mapped")
             try map.write(to: URL(fileURLWithPath: out))
             let identity = try ModelIdentity.of(name: "lepton-phone-band-map", version: hidden == 0 ? "linear" : "network \(hidden) hidden",

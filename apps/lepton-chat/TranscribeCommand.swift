@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import LeptonCLI
 import LeptonEngine
-import LeptonChat
+import LeptonVoice
 import LeptonSpeech
 
 struct TranscribeCommand: ParsableCommand {

@@ -12,11 +12,14 @@ struct TrainCommand: ParsableCommand {
         Rows whose file starts with val/ (or the rows of --val) are the validation set: it drives \
         early stopping (ROC-AUC) and the temperature fitted for calibrated probabilities. \
         Augmentation: shifts ±2 px, rotations ±10°, scale ±5 %, gain ±15 %, offset ±0.08. \
-        Class-weighted cross-entropy, AdamW with cosine decay.
+        Class-weighted cross-entropy, AdamW with cosine decay. With --logdir, every epoch's \
+        train_loss, val_loss, val_accuracy and val_auc go to DIR/curves.csv and TensorBoard \
+        event files in DIR.
 
         Example:
           lepton-diagnose train --out /tmp/model --epochs 1 --seed 1 \\
-              --labels ../shared/data/medical/pneumoniamnist/labels.csv
+              --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
+              --logdir /tmp/scan-run
         """)
 
     @Option(name: .long, help: "CSV with columns file,label (paths relative to the CSV's folder).")
@@ -51,6 +54,8 @@ struct TrainCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
+
+    @OptionGroup var log: TrainingLogOptions
 
     @OptionGroup var common: CommonOptions
 
@@ -99,8 +104,12 @@ struct TrainCommand: ParsableCommand {
                 var opts = TrainingOptions()
                 opts.epochs = epochs; opts.batchSize = batch; opts.learningRate = lr; opts.patience = patience
                 opts.seed = seeding.seed; opts.augment = !noAugment
-                // The engine reports one line per epoch: that is the progress of this long step.
-                let (model, summary) = try ScanClassifier.train(train: train, val: valSet, config: config, options: opts) { Log.info($0) }
+                // The engine reports one line per epoch: that is the progress of this long step. The
+                // curves (--logdir) are written without a second line on stderr.
+                let curves = log.logdir == nil ? nil
+                    : try log.progress(epochs: epochs, stepsPerEpoch: (train.count + batch - 1) / batch, quiet: true)
+                let (model, summary) = try ScanClassifier.train(train: train, val: valSet, config: config, options: opts,
+                                                                curves: curves) { Log.info($0) }
                 let day = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
                 model.config.version = "\(day) seed \(seeding.seed)"
                 model.config.notes = [

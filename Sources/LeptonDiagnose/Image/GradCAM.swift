@@ -24,10 +24,11 @@ extension ScanClassifier {
     ///   - input: normalised images `[n, size, size]`.
     ///   - classIndex: class to explain per image; nil = the predicted class.
     public func gradCAM(_ input: [Float], n: Int, classIndex: [Int]? = nil) -> (logits: [Float], maps: [GradCAMMap]) {
-        setTraining(false)
-        let activations = withoutGradients { features(inputVariable(input, n: n)) }.value
+        let activations = withoutGradients { features(inputVariable(input, n: n), .inference) }.value
         let a = Variable(activations, requiresGrad: true, name: "gradcam.activations")
-        let out = head(a)
+        // The head's weights are constants: the backward pass reaches `a` alone and writes no
+        // gradient into the shared model.
+        let out = head(a, .inference)
         let logits = out.value.scalars
         let k = classCount, c = activations.shape[1], h = activations.shape[2], w = activations.shape[3], plane = h * w
         var classes: [Int] = []
@@ -77,32 +78,5 @@ extension ScanClassifier {
             }
         }
         return out
-    }
-
-    /// Deletion test: probability of the explained class as the most (or least) important pixels
-    /// are replaced by `fill` in steps; returns the mean probability over the curve (area under it).
-    ///
-    /// - Parameters:
-    ///   - image: one normalised image `[size, size]`.
-    ///   - map: its Grad-CAM map `[size, size]`.
-    ///   - mostImportantFirst: order of deletion.
-    public func deletionCurveArea(image: [Float], map: GradCAMMap, mostImportantFirst: Bool, steps: Int = 16,
-                                  fill: Float? = nil) -> Float {
-        let size = config.inputSize, count = size * size
-        let order = (0..<count).sorted { mostImportantFirst ? map.map[$0] > map.map[$1] : map.map[$0] < map.map[$1] }
-        let value = fill ?? (0 - config.mean) / config.std  // black
-        var batch: [Float] = []
-        batch.reserveCapacity((steps + 1) * count)
-        var img = image
-        for s in 0...steps {
-            let upto = count * s / steps
-            let from = s == 0 ? 0 : count * (s - 1) / steps
-            for j in from..<upto { img[order[j]] = value }
-            batch += img
-        }
-        let p = probabilities(batch, n: steps + 1)
-        var area: Float = 0
-        for s in 0...steps { area += p[s * classCount + map.classIndex] }
-        return area / Float(steps + 1)
     }
 }

@@ -111,9 +111,13 @@ extension ScanClassifier {
     /// Trains a new classifier: AdamW with cosine learning-rate decay, class-weighted cross-entropy,
     /// augmentation, early stopping on validation ROC-AUC (best weights kept), then temperature
     /// scaling fitted on validation.
-    /// - Parameter progress: called with one line per epoch.
+    /// - Parameters:
+    ///   - progress: called with one line per epoch.
+    ///   - curves: gets every batch's loss and, per epoch, the validation figures (`val_loss`,
+    ///     `val_accuracy`, `val_auc`); it writes them to curves.csv and TensorBoard (`--logdir`).
     public static func train(train: LabeledImages, val: LabeledImages, config: ScanClassifierConfig,
-                             options: TrainingOptions, progress: (String) -> Void = { _ in }) throws -> (ScanClassifier, TrainingSummary) {
+                             options: TrainingOptions, curves: TrainingProgress? = nil,
+                             progress: (String) -> Void = { _ in }) throws -> (ScanClassifier, TrainingSummary) {
         // Data problems, not command-line usage: `badLabels` (exit 1 in the program).
         guard train.count > 0 else { throw DiagnoseError.badLabels(file: "training set", line: 0, reason: "no training images") }
         guard val.count > 0 else { throw DiagnoseError.badLabels(file: "validation set", line: 0, reason: "no validation images (rows under val/ or --val)") }
@@ -152,10 +156,17 @@ extension ScanClassifier {
                 }
                 let step = trainer.steps + 1
                 let lr = options.learningRate * 0.5 * (1 + Float(Foundation.cos(Double.pi * Double(step - 1) / Double(totalSteps))))
-                lossSum += trainer.step(batch, labels: idx.map { train.labels[$0] }, learningRate: lr)
+                let loss = trainer.step(batch, labels: idx.map { train.labels[$0] }, learningRate: lr)
+                lossSum += loss
+                curves?.step(loss: Float(loss))
             }
             model.config.temperature = 1
             let e = try model.evaluate(val, threshold: 0.5)
+            do {
+                try curves?.endEpoch(metrics: ["val_loss": Float(e.nll), "val_accuracy": Float(e.accuracy), "val_auc": Float(e.auc)])
+            } catch {
+                throw DiagnoseError.writeFailed(path: curves?.csvURL?.path ?? "training log", reason: "\(error)")
+            }
             let secs = Date().timeIntervalSince(epochStart)
             progress(String(format: "epoch %d/%d  train loss %.4f  val loss %.4f  val acc %.4f  val auc %.4f  (%.1f s)",
                             epoch, options.epochs, lossSum / Double(stepsPerEpoch), e.nll, e.accuracy, e.auc, secs))
@@ -241,7 +252,7 @@ public final class ScanTrainer: @unchecked Sendable {
     public func step(_ batch: [Float], labels: [Int], learningRate lr: Float) -> Double {
         model.setTraining(true)
         defer { model.setTraining(false) }
-        let logits = model.head(model.features(model.inputVariable(batch, n: labels.count)))
+        let logits = model.head(model.features(model.inputVariable(batch, n: labels.count), .training), .training)
         // PyTorch's weighted mean: Σ w_y·(−log p_y) / Σ w_y.
         let loss = crossEntropy(logits, targets: labels, classWeights: classWeights)
         model.zeroGrad()

@@ -40,7 +40,10 @@ public struct ScanClassifierConfig: Codable, Sendable, Equatable {
 /// `fc.weight [classes, C]`, `fc.bias [classes]` (i from 1). The last block's ReLU output is the
 /// Grad-CAM layer.
 ///
-/// Used from one thread at a time (the engine's gradient recording is process-wide).
+/// A loaded classifier can be shared: inference (``logits(_:n:)``, ``probabilities(_:n:temperature:)``,
+/// ``gradCAM(_:n:classIndex:)``) reads the weights as constants and writes nothing in the model,
+/// so many threads may analyze with one instance at once. Training (``ScanTrainer``) mutates it and
+/// needs the model to itself.
 public final class ScanClassifier: Module, @unchecked Sendable {
     public var config: ScanClassifierConfig
     public var isTraining = false
@@ -90,21 +93,46 @@ public final class ScanClassifier: Module, @unchecked Sendable {
     /// All weights by checkpoint name.
     public func namedTensors() -> [String: Tensor] { stateDict() }
 
+    /// How a forward pass reads the layers.
+    enum Pass {
+        /// Through the modules, in their current mode: parameters join the graph (training).
+        case training
+        /// Evaluation mode with the weights read as constants: running statistics stay as they
+        /// are, no parameter joins the graph and no module flag is read or written, so any number
+        /// of threads can run one loaded model at once.
+        case inference
+    }
+
     /// The conv blocks up to the Grad-CAM layer: `[n, 1, size, size]` → last ReLU output `[n, C, h, w]`.
-    func features(_ x: Variable) -> Variable {
+    func features(_ x: Variable, _ pass: Pass = .training) -> Variable {
         var h = x
         for i in 0..<blocks {
-            h = norms[i](convs[i](h)).relu()
+            h = (pass == .training ? norms[i](convs[i](h)) : Self.frozen(norms[i], Self.frozen(convs[i], h))).relu()
             if config.pool[i] && i < blocks - 1 { h = h.maxPool2d(kernel: (2, 2)) }
         }
         return h
     }
 
     /// From the Grad-CAM layer to the logits: [max pool] → global average pool → fc → `[n, classes]`.
-    func head(_ a: Variable) -> Variable {
+    func head(_ a: Variable, _ pass: Pass = .training) -> Variable {
         var h = a
         if config.pool[blocks - 1] { h = h.maxPool2d(kernel: (2, 2)) }
-        return fc(h.globalAvgPool2d())
+        h = h.globalAvgPool2d()
+        return pass == .training ? fc(h) : h.linear(weight: Variable(fc.weight.value), bias: fc.bias.map { Variable($0.value) })
+    }
+
+    /// `conv(x)` with its weights as constants.
+    static func frozen(_ conv: Conv2d, _ x: Variable) -> Variable {
+        x.conv2d(weight: Variable(conv.weight.value), bias: conv.bias.map { Variable($0.value) }, stride: conv.stride,
+                 padding: conv.padding, dilation: conv.dilation, groups: conv.groups)
+    }
+
+    /// `norm(x)` in evaluation mode (running statistics, read into call-local copies) with its
+    /// affine weights as constants.
+    static func frozen(_ norm: BatchNorm, _ x: Variable) -> Variable {
+        var mean = norm.runningMean.value, variance = norm.runningVar.value
+        return x.batchNorm(runningMean: &mean, runningVar: &variance, weight: norm.weight.map { Variable($0.value) },
+                           bias: norm.bias.map { Variable($0.value) }, training: false, momentum: norm.momentum, eps: norm.eps)
     }
 
     /// Normalised images `[n, size, size]` as a network input `[n, 1, size, size]`.
@@ -120,10 +148,10 @@ public final class ScanClassifier: Module, @unchecked Sendable {
         return pixels01.map { ($0 - m) / s }
     }
 
-    /// Raw logits `[n, classes]` for normalised input `[n, size, size]` (eval mode).
+    /// Raw logits `[n, classes]` for normalised input `[n, size, size]` (eval mode, whatever the
+    /// module's training flag; safe to call from many threads at once).
     public func logits(_ input: [Float], n: Int) -> [Float] {
-        setTraining(false)
-        return withoutGradients { head(features(inputVariable(input, n: n))) }.value.scalars
+        withoutGradients { head(features(inputVariable(input, n: n), .inference), .inference) }.value.scalars
     }
 
     /// Temperature-scaled probabilities `[n, classes]`.

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonText
 
 /// An entity marked in a training example: `[text](entity)`, `[text](entity:value)` or
 /// `[text]{"entity": "…", "value": "…", "role": "…"}`.

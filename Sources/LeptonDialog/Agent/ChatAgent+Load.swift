@@ -1,9 +1,12 @@
 import Foundation
-import LeptonSpeech
+import LeptonText
 
 extension ChatAgent {
     /// Loads an agent from files: the intent model folder, the domain, optionally the NLU data
     /// (its lookup tables, synonyms and regexes feed the entity extractor) and the store.
+    ///
+    /// What the agent needs to hear calls (the domain's phone-band map and the recognizer's
+    /// sentences) is LeptonVoice's to load: `CallSettings.load(domain:domainFile:model:)`.
     ///
     /// - Parameters:
     ///   - model: folder written by `lepton-chat train`.
@@ -21,27 +24,9 @@ extension ChatAgent {
         guard FileManager.default.fileExists(atPath: model.path) else {
             throw ChatError.agentNotFound("no intent model folder at \(model.path) (train one with `lepton-chat train`)")
         }
-        let classifier = try loadIntentRanker(model)
-        var corpus: [String]?
-        if d.asrLanguageModelWeight > 0 {
-            corpus = try RecognizerCorpus.read(folder: model)
-            guard corpus?.isEmpty == false else {
-                throw ChatError.badDomain(file: domain.path, reason: "settings.asr_language_model_weight needs the sentences of "
-                                          + "\(model.appendingPathComponent(RecognizerCorpus.fileName).path) (written by `lepton-chat train`)")
-            }
-        }
-        var bandMap: WhisperPhoneBandMap?
-        if let name = d.asrPhoneBandMap {
-            let url = URL(fileURLWithPath: name, relativeTo: domain.deletingLastPathComponent()).standardizedFileURL
-            do { bandMap = try WhisperPhoneBandMap(contentsOf: url) } catch {
-                throw ChatError.badDomain(file: domain.path, reason: "settings.asr_phone_band_map: \(error)")
-            }
-        }
+        let classifier = try IntentModel(folder: model)
         let s = try SessionStore(url: store)
-        let agent = ChatAgent(domain: d, classifier: classifier, extractor: extractor, store: s, seed: seed)
-        agent.recognizerCorpus = corpus
-        agent.phoneBandMap = bandMap
-        agent.modelIdentity = try (classifier as? IntentModel)?.identity()
-        return agent
+        return ChatAgent(domain: d, classifier: classifier, extractor: extractor, store: s, seed: seed,
+                         modelIdentity: try classifier.identity())
     }
 }

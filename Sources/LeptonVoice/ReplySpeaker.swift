@@ -1,5 +1,6 @@
 import Foundation
 import LeptonAudio
+import LeptonDialog
 
 /// Speaks the agent's reply into a WAV file, through the `espeak-ng` program.
 ///

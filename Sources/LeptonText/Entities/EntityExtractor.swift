@@ -207,7 +207,7 @@ public struct EntityExtractor: Sendable {
     }
 
     /// "250.00 USD" style normalisation: two decimals (none for yen).
-    static func format(_ v: Double, currency: String?) -> String {
+    package static func format(_ v: Double, currency: String?) -> String {
         if currency == "JPY" { return String(Int(v.rounded())) }
         if currency == nil && v == v.rounded() && abs(v) < 1e15 { return String(Int(v)) }
         return String(format: "%.2f", v)
@@ -248,7 +248,7 @@ public struct EntityExtractor: Sendable {
 
     // MARK: Recipients
 
-    static let relations: Set<String> = [
+    package static let relations: Set<String> = [
         "mother", "mom", "mum", "mummy", "mommy", "dad", "father", "daddy", "parents", "sister", "brother", "wife",
         "husband", "partner", "son", "daughter", "friend", "landlord", "landlady", "boss", "aunt", "uncle",
         "grandmother", "grandma", "granny", "grandfather", "grandpa", "cousin", "niece", "nephew", "girlfriend",

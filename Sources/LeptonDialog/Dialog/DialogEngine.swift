@@ -1,4 +1,5 @@
 import Foundation
+import LeptonText
 
 /// The dialog policy: given the state and one understood turn, decides the reply and the new
 /// state. Pure and deterministic (variant choice is seeded by seed, session and turn), so it can

@@ -1,5 +1,6 @@
 import CSQLite3
 import Foundation
+import LeptonText
 
 /// One turn as recorded in the session history. Card and account numbers are masked before
 /// they are written (the history is a log).
@@ -134,22 +135,6 @@ public final class SessionStore: @unchecked Sendable {
                                   confidence: sqlite3_column_double(stmt, 3), entities: ents, reply: column(stmt, 5)))
         }
         return out
-    }
-
-    /// Number of sessions in the store.
-    public func sessionCount() throws -> Int {
-        lock.lock(); defer { lock.unlock() }
-        var n = 0
-        try query("SELECT COUNT(*) FROM sessions", []) { n = Int(sqlite3_column_int64($0, 0)) }
-        return n
-    }
-
-    /// `PRAGMA integrity_check` result ("ok" when the file is sound).
-    public func integrityCheck() throws -> String {
-        lock.lock(); defer { lock.unlock() }
-        var lines: [String] = []
-        try query("PRAGMA integrity_check", []) { lines.append(column($0, 0)) }
-        return lines.joined(separator: "; ")
     }
 
     // MARK: SQLite plumbing

@@ -2,18 +2,18 @@ import Foundation
 
 /// One token of an utterance as the entity extractor sees it: a word, a number, an ordinal
 /// ("3rd"), a currency symbol or a single punctuation mark, with its place in the original text.
-struct EntityToken: Sendable {
-    enum Kind: Sendable { case word, number, ordinal, symbol, punct }
-    var kind: Kind
+package struct EntityToken: Sendable {
+    package enum Kind: Sendable { case word, number, ordinal, symbol, punct }
+    package var kind: Kind
     /// The token as written.
-    var text: String
+    package var text: String
     /// Lower-cased text (apostrophes normalised to `'`).
-    var lower: String
+    package var lower: String
     /// Character offsets (Swift `Character`s) into the original utterance, `start..<end`.
-    var start: Int
-    var end: Int
+    package var start: Int
+    package var end: Int
     /// True when the token's first letter is upper-case (names).
-    var capitalized: Bool
+    package var capitalized: Bool
 }
 
 /// Splits an utterance into ``EntityToken``s.
@@ -21,7 +21,7 @@ struct EntityToken: Sendable {
 /// Digits keep their inner `,` and `.` when a digit follows ("1,200.50"), a digit run directly
 /// followed by `st`/`nd`/`rd`/`th` is one ordinal token, and words keep inner apostrophes
 /// ("sister's"), so that the patterns in ``EntityExtractor`` can work token by token.
-func entityTokens(_ text: String) -> [EntityToken] {
+package func entityTokens(_ text: String) -> [EntityToken] {
     let chars = Array(text)
     var tokens: [EntityToken] = []
     var i = 0

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonDialog
 import LeptonSpeech
 
 /// What the agent heard in a caller's audio.
@@ -22,16 +23,22 @@ public struct HeardCall: Sendable {
 /// and the two decodes' readings share the intent ranking half and half. Murky 8 kHz calls are
 /// the ones the agent is unsure of, and the fused decode gets their words wrong in other ways
 /// than the plain one; calls the agent is sure of are decoded once.
+///
+/// A listener keeps per-caller scratch (the transcriber's buffers, the counted language model):
+/// use one per thread or session; the Whisper model itself is shared.
 public final class CallListener {
     public let whisper: WhisperModel
+    /// The agent's corpus and phone-band map.
+    public let settings: CallSettings
     private var languageModel: WhisperLanguageModel?
     /// Kept between calls (its encoder and beam buffers); rebuilt when the beam width changes.
     private var transcriber: WhisperTranscriber?
 
-    /// - Parameter whisper: the recognizer (e.g. `WhisperModel()`, Whisper tiny.en from the model
-    ///   cache). Use one listener per agent: the language model is counted from the corpus of
-    ///   the first agent it hears for.
-    public init(whisper: WhisperModel) { self.whisper = whisper }
+    /// - Parameters:
+    ///   - whisper: the recognizer (e.g. `WhisperModel()`, Whisper tiny.en from the model cache).
+    ///   - settings: the agent's files for hearing (``CallSettings/load(domain:domainFile:model:)``).
+    ///     Use one listener per agent: the language model is counted from these settings' corpus.
+    public init(whisper: WhisperModel, settings: CallSettings) { self.whisper = whisper; self.settings = settings }
 
     /// Transcribes `url` for `agent` (see the type's description).
     ///
@@ -57,7 +64,7 @@ public final class CallListener {
     /// The domain language model, counted on first need (half a second for the bank agent's
     /// 10,000 sentences, so a confident single call does not pay it); nil when the domain has none.
     private func languageModel(for agent: ChatAgent) throws -> WhisperLanguageModel? {
-        guard agent.engine.domain.asrLanguageModelWeight > 0, let corpus = agent.recognizerCorpus else { return nil }
+        guard agent.engine.domain.asrLanguageModelWeight > 0, let corpus = settings.recognizerCorpus else { return nil }
         if languageModel == nil { languageModel = try RecognizerCorpus.languageModel(corpus, whisper: whisper) }
         return languageModel
     }
@@ -72,7 +79,7 @@ public final class CallListener {
         options.initialPrompt = domain.asrPrompt
         options.readings = domain.asrReadings
         options.narrowbandFoldGain = domain.asrNarrowbandFold
-        options.phoneBandMap = agent.phoneBandMap
+        options.phoneBandMap = settings.phoneBandMap
         if let languageModel {
             options.languageModel = languageModel
             options.languageModelWeight = domain.asrLanguageModelWeight

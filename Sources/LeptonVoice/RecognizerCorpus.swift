@@ -1,5 +1,7 @@
 import Foundation
+import LeptonDialog
 import LeptonSpeech
+import LeptonText
 
 /// `asr-corpus.txt` in an intent model folder: the sentences the model was trained from, one per
 /// line, from which an agent's speech recognizer counts its domain language model

@@ -108,9 +108,6 @@ public struct WordPieceTokenizer: Sendable {
         return ids.count + 2
     }
 
-    /// The token strings of `encode(text)`.
-    public func tokenStrings(_ text: String) -> [String] { encode(text).map { tokens[Int($0)] } }
-
     private func appendPieces(of text: String, to ids: inout [Int32], limit: Int) {
         var added = 0
         for word in Self.preTokenize(Self.normalize(text)) {

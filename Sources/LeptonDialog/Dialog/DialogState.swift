@@ -1,11 +1,5 @@
 import Foundation
-
-/// One intent and its probability.
-public struct IntentScore: Codable, Equatable, Sendable {
-    public var name: String
-    public var confidence: Double
-    public init(name: String, confidence: Double) { self.name = name; self.confidence = confidence }
-}
+import LeptonText
 
 /// What the language-understanding step says about one user turn.
 public struct NLUResult: Codable, Equatable, Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonText
 
 /// A bot's domain: what it does for each intent, the slots it fills, its forms and its
 /// responses. Read from YAML (see `samples/bank/domain.yml`):

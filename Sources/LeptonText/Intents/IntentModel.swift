@@ -81,6 +81,10 @@ public struct IntentPrediction: Sendable {
 /// `hidden.weight [hiddenUnits, F]`, `hidden.bias`, GELU, `classifier.weight [labels, hiddenUnits]`, `classifier.bias`;
 /// after fine-tuning also the top encoder blocks, `encoder.layer.L.…` (F16), as in ``MiniLM``.
 /// With an n-gram head, `lexicon.json` and `lexical.safetensors` hold it (``LexicalIntentHead``).
+///
+/// A loaded model is shared freely: every property is a `let`, nothing is written while
+/// classifying (the heads are read as constants, gradient recording is off for the calling task
+/// only, the encoder's scratch belongs to each call), so many threads can classify with one model.
 public final class IntentModel: @unchecked Sendable {
     public let config: IntentModelConfig
     public let encoder: SentenceEncoder
@@ -88,11 +92,12 @@ public final class IntentModel: @unchecked Sendable {
     /// The TF-IDF head mixed in when `config.lexicalWeight` > 0.
     let lexical: LexicalIntentHead?
     /// The folder the model was loaded from (nil for a model just trained in memory).
-    public private(set) var folder: URL?
+    public let folder: URL?
 
-    init(config: IntentModelConfig, encoder: SentenceEncoder, head: IntentHead, lexical: LexicalIntentHead? = nil) {
+    /// - Parameter head: after training; it must not be trained further once it is the model's.
+    init(config: IntentModelConfig, encoder: SentenceEncoder, head: IntentHead, lexical: LexicalIntentHead? = nil, folder: URL? = nil) {
         precondition((config.lexicalWeight ?? 0 > 0) == (lexical != nil), "lexical head and lexicalWeight disagree")
-        self.config = config; self.encoder = encoder; self.head = head; self.lexical = lexical
+        self.config = config; self.encoder = encoder; self.head = head; self.lexical = lexical; self.folder = folder
         head.setTraining(false)
     }
 
@@ -139,8 +144,7 @@ public final class IntentModel: @unchecked Sendable {
         do { try head.loadStateDict(state) } catch {
             throw IntentError.badModelFolder(path: store.source, reason: "\(error)")
         }
-        self.init(config: config, encoder: encoder, head: head, lexical: lexical)
-        self.folder = folder
+        self.init(config: config, encoder: encoder, head: head, lexical: lexical, folder: folder)
     }
 
     /// What made a prediction, for audit: `lepton-intent`, the config's format and encoder, and
@@ -159,7 +163,7 @@ public final class IntentModel: @unchecked Sendable {
 
     /// Throws when a probability is NaN or infinite: finite weights can still overflow (1e38
     /// times a feature), and a NaN confidence must be an error naming the model, not an answer.
-    func checkFinite(_ probabilities: [Float]) throws {
+    public func checkFinite(_ probabilities: [Float]) throws {
         guard let bad = probabilities.first(where: { !$0.isFinite }) else { return }
         throw IntentError.badModelFolder(path: folder?.path ?? "(in memory)",
                                          reason: "its weights give a non-finite probability (\(bad)); retrain or restore the model")
@@ -195,7 +199,7 @@ public final class IntentModel: @unchecked Sendable {
         }
     }
 
-    static func writeAtomically(_ data: Data, to url: URL) throws {
+    package static func writeAtomically(_ data: Data, to url: URL) throws {
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         try data.write(to: tmp)
         if rename(tmp.path, url.path) != 0 { throw IntentError.cannotWrite(path: url.path, reason: String(cString: strerror(errno))) }
@@ -210,7 +214,7 @@ public final class IntentModel: @unchecked Sendable {
 
     /// Class probabilities of the encoder head from features: `[n, labels]`.
     func probabilities(features: Tensor) -> Tensor {
-        withoutGradients { head(Variable(features)).value.softmax() }
+        withoutGradients { head.inferenceLogits(Variable(features)).value.softmax() }
     }
 
     /// Class probabilities `[texts.count, labels]`: the encoder head's, mixed with the lexical head's
@@ -280,7 +284,15 @@ final class IntentHead: Layer {
         return c
     }
 
-    /// `[n, F]` features → `[n, classes]` logits.
+    /// `[n, F]` features → `[n, classes]` logits in evaluation mode, reading the layers only (no
+    /// dropout, whose mode and generator are state): what a shared model classifies with.
+    func inferenceLogits(_ x: Variable) -> Variable {
+        var h = x
+        if let hidden { h = hidden(h).gelu() }
+        return classifier(h)
+    }
+
+    /// `[n, F]` features → `[n, classes]` logits (dropout while training).
     func callAsFunction(_ x: Variable) -> Variable {
         // Dropout layers hold no weights, so they are not children: follow this module's mode here.
         inputDropout.isTraining = isTraining

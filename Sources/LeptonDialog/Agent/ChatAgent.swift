@@ -1,12 +1,6 @@
 import Foundation
 import LeptonEngine
-import LeptonSpeech
-
-/// Anything that ranks intents for a text: the trained intent model, or a test double.
-public protocol IntentRanking: Sendable {
-    /// Intents with probabilities, best first.
-    func rank(_ text: String) throws -> [IntentScore]
-}
+import LeptonText
 
 /// The answer to one turn: what `lepton-chat respond --json` prints.
 public struct AgentReply: Codable, Sendable {
@@ -67,29 +61,29 @@ public struct WeightedReading: Codable, Sendable, Equatable {
 }
 
 /// The whole understanding-and-dialog pipeline for text: intents, entities, dialog policy and
-/// the session store. (Audio is transcribed before, by LeptonSpeech.)
-public final class ChatAgent: @unchecked Sendable {
+/// the session store. (Audio is transcribed before, by LeptonVoice's `CallListener`.)
+///
+/// One loaded agent serves any number of sessions at once, from any threads: it holds only
+/// immutable parts, and a session's state lives in the ``SessionStore`` (read, stepped and written
+/// back in one transaction per turn), never in the agent.
+public final class ChatAgent: Sendable {
     public let engine: DialogEngine
     public let classifier: any IntentRanking
     public let extractor: EntityExtractor
     public let store: SessionStore
-    /// Sentences for the speech recognizer's domain language model (the intent model folder's
-    /// `asr-corpus.txt`), when the domain fuses one (`asr_language_model_weight` > 0).
-    public var recognizerCorpus: [String]?
-    /// The domain's phone-band map (`settings.asr_phone_band_map`), applied to the features of
-    /// calls sampled at 8 kHz or less before Whisper hears them.
-    public var phoneBandMap: WhisperPhoneBandMap?
     /// The intent model's identity, put in every reply (set by ``load(model:domain:nlu:store:referenceDay:seed:)``).
-    public var modelIdentity: ModelIdentity?
+    public let modelIdentity: ModelIdentity?
     /// Longer inputs are cut to this many characters before understanding (the encoder reads
     /// 256 tokens anyway); the transcript returned is the full text.
     public static let maxCharacters = 2_000
 
-    public init(domain: Domain, classifier: any IntentRanking, extractor: EntityExtractor, store: SessionStore, seed: UInt64 = 0) {
+    public init(domain: Domain, classifier: any IntentRanking, extractor: EntityExtractor, store: SessionStore, seed: UInt64 = 0,
+                modelIdentity: ModelIdentity? = nil) {
         self.engine = DialogEngine(domain: domain, seed: seed)
         self.classifier = classifier
         self.extractor = extractor
         self.store = store
+        self.modelIdentity = modelIdentity
     }
 
     /// Plays one turn of `session` with the user's `text`.

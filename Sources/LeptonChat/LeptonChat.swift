@@ -1,1 +1,0 @@
-// LeptonChat: module under construction; see the issue that owns it.
