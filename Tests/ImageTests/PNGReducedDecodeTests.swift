@@ -78,7 +78,7 @@ final class PNGReducedDecodeTests: XCTestCase {
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, text)
         XCTAssertTrue(text.contains("decoded 8192 x 8192 to 1024 x 1024"), text)
-        // The child's own getrusage (RUSAGE_CHILDREN would also count other tests' programs).
+        // The child's own peak (VmHWM; RUSAGE_CHILDREN would also count other tests' programs).
         let peakKiB = try XCTUnwrap(text.components(separatedBy: "peak KiB ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }, text)
         let peakMB = Double(peakKiB) / 1024
         print("decodeGray child peak resident size: \(String(format: "%.0f", peakMB)) MB for a \(size)-byte PNG")
@@ -91,9 +91,7 @@ final class PNGReducedDecodeTests: XCTestCase {
         guard let path = ProcessInfo.processInfo.environment["LEPTON_PNG_CHILD"] else { throw XCTSkip("child of the memory test only") }
         let r = try PNGDecoder.decodeGray(data: Data(contentsOf: URL(fileURLWithPath: path)), maxSide: 1024)
         XCTAssertEqual(r.image.pixels.max(), 0)
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)  // ru_maxrss is in KiB on Linux
-        print("decoded \(r.sourceWidth) x \(r.sourceHeight) to \(r.image.width) x \(r.image.height), peak KiB \(usage.ru_maxrss)")
+        print("decoded \(r.sourceWidth) x \(r.sourceHeight) to \(r.image.width) x \(r.image.height), peak KiB \(ImageFixtures.peakResidentKiB())")
     }
 
     /// `side` x `side` RGBA 16-bit, all zero (filter bytes included), deflated row by row by zlib.
