@@ -7,9 +7,11 @@ import PackageDescription
 // public functions with the caller's flags, so tests and apps need it too.
 let fast: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 
+// Supported platform: Linux on x86-64 with AVX2 (Ubuntu 22.04 and 24.04, the apt packages named
+// below; `-target-cpu haswell` above). That is what we build, test and benchmark. No Apple
+// platform is declared because none is built or tested (OpenBLAS through pkg-config, Glibc).
 let package = Package(
     name: "Lepton",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "lepton-chat", targets: ["lepton-chat"]),
         .executable(name: "lepton-risk", targets: ["lepton-risk"]),
@@ -23,7 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
     ],
     targets: [
-        // MARK: C libraries (system-library targets; each imported only by the module wrapping it)
+        // MARK: C libraries (system-library targets). Each is imported only by the module that wraps it
+        // (scripts/check-imports.py checks it): zlib by LeptonFiles (inflate) and LeptonSpeech (Whisper's
+        // compression ratio); the bench also calls cblas_sgemm as its baseline; tests may build inputs with them.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
@@ -32,15 +36,18 @@ let package = Package(
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // MARK: Files: the one atomic write and the one bounded inflate, for the engine, decoders and programs
+        .target(name: "LeptonFiles", dependencies: ["CZlib"], swiftSettings: fast),
+
         // MARK: The engine: tensors, kernels, autodiff, layers, optimizers, losses, metrics, formats
-        .target(name: "LeptonEngine", dependencies: ["CBLAS", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "LeptonEngine", dependencies: ["CBLAS", "LeptonFiles", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fast),
 
         // MARK: Decoders
-        .target(name: "LeptonAudio", dependencies: ["CSndFile", "CSampleRate"], swiftSettings: fast),
+        .target(name: "LeptonAudio", dependencies: ["CSndFile", "CSampleRate", "LeptonFiles"], swiftSettings: fast),
         // libpng's errors longjmp; CPNGShim keeps every setjmp/longjmp inside C.
         .target(name: "CPNGShim", dependencies: ["CPNG"]),
-        .target(name: "LeptonImage", dependencies: ["CPNG", "CPNGShim", "CZlib"], swiftSettings: fast),
+        .target(name: "LeptonImage", dependencies: ["CPNG", "CPNGShim", "LeptonFiles"], swiftSettings: fast),
         .target(name: "LeptonReport", dependencies: ["CLibXML2"], swiftSettings: fast),
 
         // MARK: Domain libraries
@@ -52,26 +59,26 @@ let package = Package(
         .target(name: "LeptonDialog", dependencies: ["LeptonText", "LeptonEngine", "CSQLite3", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fast),
         .target(name: "LeptonVoice", dependencies: ["LeptonDialog", "LeptonText", "LeptonSpeech", "LeptonAudio"], swiftSettings: fast),
-        .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport", "CZlib",
+        .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport",
                                                         .product(name: "Crypto", package: "swift-crypto")], swiftSettings: fast),
         .target(name: "LeptonRisk", dependencies: ["LeptonEngine"], swiftSettings: fast),
 
         // MARK: Shared command-line plumbing (option groups, exit codes, atomic output)
-        .target(name: "LeptonCLI", dependencies: ["LeptonEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .target(name: "LeptonCLI", dependencies: ["LeptonEngine", "LeptonFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
 
         // MARK: Programs (thin: argument parsing and output)
-        .executableTarget(name: "lepton-chat", dependencies: ["LeptonText", "LeptonDialog", "LeptonVoice", "LeptonSpeech", "LeptonAudio",
-                                                              "LeptonImage", "LeptonCLI", "LeptonEngine",
+        .executableTarget(name: "lepton-chat", dependencies: ["LeptonEngine", "LeptonText", "LeptonDialog", "LeptonVoice", "LeptonSpeech", "LeptonAudio",
+                                                              "LeptonImage", "LeptonCLI",
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-chat", swiftSettings: fast),
-        .executableTarget(name: "lepton-risk", dependencies: ["LeptonRisk", "LeptonCLI",
+        .executableTarget(name: "lepton-risk", dependencies: ["LeptonEngine", "LeptonRisk", "LeptonCLI",
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-risk", swiftSettings: fast),
-        .executableTarget(name: "lepton-diagnose", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonCLI",
+        .executableTarget(name: "lepton-diagnose", dependencies: ["LeptonEngine", "LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonCLI",
                                                                   .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-diagnose", swiftSettings: fast),
-        .executableTarget(name: "lepton-bench", dependencies: ["LeptonEngine", "LeptonSpeech", "LeptonText", "LeptonDialog", "LeptonRisk",
+        .executableTarget(name: "lepton-bench", dependencies: ["CBLAS", "LeptonEngine", "LeptonSpeech", "LeptonText", "LeptonDialog", "LeptonRisk",
                                                                "LeptonDiagnose", "LeptonCLI",
                                                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Benchmarks/lepton-bench", swiftSettings: fast),
@@ -80,8 +87,8 @@ let package = Package(
         // Helpers shared by the test targets (the finite-difference gradient checker).
         .target(name: "LeptonTestSupport", dependencies: ["LeptonEngine"], path: "Tests/TestSupport", swiftSettings: fast),
         .testTarget(name: "EngineTests", dependencies: ["LeptonEngine", "LeptonTestSupport"], exclude: ["Fixtures"], swiftSettings: fast),
-        .testTarget(name: "AudioTests", dependencies: ["LeptonAudio"], swiftSettings: fast),
-        .testTarget(name: "ImageTests", dependencies: ["LeptonImage"], swiftSettings: fast),
+        .testTarget(name: "AudioTests", dependencies: ["LeptonAudio", "LeptonFiles"], swiftSettings: fast),
+        .testTarget(name: "ImageTests", dependencies: ["LeptonImage", "CZlib"], swiftSettings: fast),
         .testTarget(name: "ReportTests", dependencies: ["LeptonReport"], swiftSettings: fast),
         .testTarget(name: "SpeechTests", dependencies: ["LeptonSpeech", "LeptonAudio", "LeptonEngine"], exclude: ["Fixtures"],
                     swiftSettings: fast),
@@ -94,7 +101,11 @@ let package = Package(
         .testTarget(name: "RiskTests", dependencies: ["LeptonRisk", "LeptonEngine", "LeptonTestSupport"], swiftSettings: fast),
         // Every crash lepton-fuzz found (scripts/fuzz.sh), as an input that trapped before its fix.
         .testTarget(name: "FuzzRegressionTests", dependencies: ["LeptonDiagnose", "LeptonDialog", "LeptonEngine"], swiftSettings: fast),
-        .testTarget(name: "CLITests", dependencies: ["LeptonCLI"], swiftSettings: fast),
+        .testTarget(name: "CLITests", dependencies: ["LeptonCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: fast),
+        .testTarget(name: "FilesTests", dependencies: ["LeptonFiles", "CZlib"], swiftSettings: fast),
+        // Every model shared by many threads at once (scripts/tsan.sh runs it under the thread sanitizer).
+        .testTarget(name: "ConcurrencyTests", dependencies: ["LeptonEngine", "LeptonSpeech", "LeptonText", "LeptonDiagnose", "LeptonRisk"],
+                    swiftSettings: fast),
     ],
     swiftLanguageModes: [.v6]
 )

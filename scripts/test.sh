@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: bootstrap (idempotent), every test in a release build (numerics-heavy
+# The whole test suite: bootstrap (idempotent), the import check, every test in a release build (numerics-heavy
 # tests are 100× slower in debug), then every example of README and of every --help, run as
 # written (scripts/check-examples.py). Arguments go to `swift test` (e.g. --filter X) and then
 # only those tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# Package.swift declares every module each target imports (cheap; fails before the long build).
+python3 scripts/check-imports.py
 # -enable-testing: tests use @testable imports, which a plain release build does not allow.
 swift test -c release -Xswiftc -enable-testing "$@"
 if [ "$#" -eq 0 ]; then

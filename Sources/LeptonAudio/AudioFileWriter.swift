@@ -2,6 +2,7 @@
 
 import CSndFile
 import Foundation
+import LeptonFiles
 
 /// Output formats available through libsndfile.
 public enum AudioFileFormat: Sendable, CaseIterable {
@@ -70,24 +71,22 @@ public enum AudioFileWriter {
         guard sf_format_check(&info) != 0 else {
             throw AudioError.unsupported(path: url.path, detail: "libsndfile cannot write \(format) at \(sampleRate) Hz, \(channels) channels")
         }
-        let tmp = AudioOutput.temporaryPath(for: url)
-        guard let handle = sf_open(tmp.path, Int32(SFM_WRITE), &info) else {
-            throw AudioError.writeFailed(path: url.path, detail: String(cString: sf_strerror(nil)))
+        do {
+            try AtomicFile.write(to: url) { tmp in
+                guard let handle = sf_open(tmp.path, Int32(SFM_WRITE), &info) else {
+                    throw AudioError.writeFailed(path: url.path, detail: String(cString: sf_strerror(nil)))
+                }
+                var clip: Int32 = 1
+                _ = sf_command(handle, Int32(SFC_SET_CLIPPING), &clip, 0)
+                let frames = samples.count / channels
+                let written = samples.withUnsafeBufferPointer { sf_writef_float(handle, $0.baseAddress, Int64(frames)) }
+                let writeError = written == Int64(frames) ? nil : String(cString: sf_strerror(handle))
+                let closeStatus = sf_close(handle)
+                if let writeError { throw AudioError.writeFailed(path: url.path, detail: writeError) }
+                if closeStatus != 0 { throw AudioError.writeFailed(path: url.path, detail: String(cString: sf_error_number(closeStatus))) }
+            }
+        } catch let e as FileWriteError {
+            throw AudioError.writeFailed(path: url.path, detail: e.reason)
         }
-        var clip: Int32 = 1
-        _ = sf_command(handle, Int32(SFC_SET_CLIPPING), &clip, 0)
-        let frames = samples.count / channels
-        let written = samples.withUnsafeBufferPointer { sf_writef_float(handle, $0.baseAddress, Int64(frames)) }
-        let writeError = written == Int64(frames) ? nil : String(cString: sf_strerror(handle))
-        let closeStatus = sf_close(handle)
-        if let writeError {
-            unlink(tmp.path)
-            throw AudioError.writeFailed(path: url.path, detail: writeError)
-        }
-        if closeStatus != 0 {
-            unlink(tmp.path)
-            throw AudioError.writeFailed(path: url.path, detail: String(cString: sf_error_number(closeStatus)))
-        }
-        try AudioOutput.commit(tmp, to: url)
     }
 }

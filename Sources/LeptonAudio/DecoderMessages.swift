@@ -1,6 +1,7 @@
 // DecoderMessages.swift: keeps the messages C decoders print on stderr off the user's terminal.
 
 import Foundation
+import LeptonFiles
 
 /// Captures what a C decoder writes to stderr while it runs, so it can be judged instead of shown.
 ///
@@ -8,35 +9,24 @@ import Foundation
 /// descriptor 2 (1,684 lines for a few seconds of random frames) and still returns samples, so
 /// the program said "that" and exit 0 under a screen of noise. There is no API to silence it or
 /// to ask how many frames were bad, so while a libsndfile call runs, descriptor 2 points at a
-/// temporary file; the lines are then read back, counted and kept for the error message.
+/// temporary file (``StandardError/capturing(into:_:)``); the lines are then read back, counted
+/// and kept for the error message.
 ///
-/// Descriptor 2 is process-wide: a lock serialises captures, and another thread writing to
-/// stderr during one (the programs decode on the thread that logs) would be captured too.
+/// Descriptor 2 is process-wide: captures take turns, and Lepton's own stderr lines
+/// (``StandardError/write(_:)``, which the programs' log uses) go to the terminal meanwhile, so
+/// another thread's log line is never swallowed. One instance belongs to one reader (one thread).
 final class DecoderMessages {
     /// Lines captured so far (the first `keep`), and how many there were in all.
     private(set) var lines: [String] = []
     private(set) var count = 0
     private let keep = 8
-    private static let lock = NSLock()
 
     /// Runs `body` with stderr sent to a temporary file, and keeps what it printed.
     func capture<T>(_ body: () throws -> T) rethrows -> T {
-        DecoderMessages.lock.lock(); defer { DecoderMessages.lock.unlock() }
         guard let file = tmpfile() else { return try body() }
         defer { fclose(file) }
-        fflush(nil)
-        let saved = dup(2)
-        guard saved >= 0, dup2(fileno(file), 2) >= 0 else {
-            if saved >= 0 { close(saved) }
-            return try body()
-        }
-        defer {
-            fflush(nil)
-            dup2(saved, 2)
-            close(saved)
-            collect(file)
-        }
-        return try body()
+        defer { collect(file) }
+        return try StandardError.capturing(into: fileno(file), body)
     }
 
     /// Reads back what was written (at most 64 KB is kept in memory; the rest is only counted).

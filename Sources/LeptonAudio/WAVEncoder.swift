@@ -1,6 +1,7 @@
 // WAVEncoder.swift: a small, dependency-free RIFF/WAVE writer (16-bit PCM and 32-bit float).
 
 import Foundation
+import LeptonFiles
 
 /// Sample encodings ``WAVEncoder`` writes.
 public enum WAVSampleFormat: Sendable {
@@ -79,26 +80,12 @@ public enum WAVEncoder {
     }
 }
 
-/// Atomic output helpers shared by the writers.
+/// How the audio writers replace a file: ``AtomicFile`` (unique temporary file in the same folder,
+/// flushed, renamed; removed on failure), its failure reported as an ``AudioError``.
 enum AudioOutput {
-    /// A temporary path next to `url` (same filesystem, so rename is atomic).
-    static func temporaryPath(for url: URL) -> URL {
-        url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-    }
-
     static func writeAtomically(_ data: Data, to url: URL) throws {
-        let tmp = temporaryPath(for: url)
-        do { try data.write(to: tmp) } catch {
-            throw AudioError.writeFailed(path: url.path, detail: "\(error.localizedDescription)")
-        }
-        try commit(tmp, to: url)
-    }
-
-    static func commit(_ tmp: URL, to url: URL) throws {
-        if rename(tmp.path, url.path) != 0 {
-            let message = String(cString: strerror(errno))
-            unlink(tmp.path)
-            throw AudioError.writeFailed(path: url.path, detail: message)
+        do { try AtomicFile.write(data, to: url) } catch {
+            throw AudioError.writeFailed(path: url.path, detail: error.reason)
         }
     }
 }

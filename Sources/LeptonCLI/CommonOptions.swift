@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import LeptonFiles
+import Synchronization
 
 /// The version every Lepton program reports with `--version`.
 public let leptonVersion = "0.1.0"
@@ -50,7 +52,13 @@ public enum ExitStatus {
 /// Progress and log lines go to stderr; stdout carries only data.
 public enum Log {
     public enum Level: Int, Sendable { case error = 0, info = 1, debug = 2 }
-    nonisolated(unsafe) public static var level: Level = .info
+    /// What the program prints on stderr; set once from `-q`/`-v` by ``runCommand(_:_:_:)``.
+    /// An atomic, so a resident service's threads may read it while it is changed.
+    public static var level: Level {
+        get { Level(rawValue: storedLevel.load(ordering: .relaxed)) ?? .info }
+        set { storedLevel.store(newValue.rawValue, ordering: .relaxed) }
+    }
+    private static let storedLevel = Atomic<Int>(Level.info.rawValue)
 
     public static func info(_ message: @autoclosure () -> String) { if level.rawValue >= Level.info.rawValue { emit(message()) } }
     public static func debug(_ message: @autoclosure () -> String) { if level.rawValue >= Level.debug.rawValue { emit(message()) } }
@@ -58,7 +66,9 @@ public enum Log {
     /// True when stderr is a terminal: progress bars only then.
     public static var stderrIsTerminal: Bool { isatty(2) != 0 }
 
-    static func emit(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+    /// One line on stderr, written whole (two threads' lines never interleave), and never swallowed
+    /// by a decoder's stderr capture (``StandardError``).
+    static func emit(_ s: String) { StandardError.write(s + "\n") }
 }
 
 /// Prints `line` on stdout (data only).

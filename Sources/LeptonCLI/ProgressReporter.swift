@@ -1,4 +1,5 @@
 import Foundation
+import LeptonFiles
 
 /// Progress of long work on stderr. On a terminal one line rewrites itself (`\r`) at most ten
 /// times a second; otherwise (a log file, CI) a plain line is printed at most every 5 seconds or
@@ -22,7 +23,7 @@ public struct ProgressReporter {
     ///   - terminal: whether to rewrite one line (default: stderr is a terminal).
     ///   - write: receives each piece of output, newline included (default: stderr).
     public init(label: String, total: Int = 0, unit: String = "", terminal: Bool = Log.stderrIsTerminal,
-                write: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
+                write: @escaping (String) -> Void = { StandardError.write($0) }) {
         self.label = label; self.total = max(0, total); self.unit = unit
         self.terminal = terminal; self.write = write
     }

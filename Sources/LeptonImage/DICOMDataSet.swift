@@ -1,5 +1,5 @@
 import Foundation
-import CZlib
+import LeptonFiles
 
 /// A DICOM tag `(gggg,eeee)` packed as `group << 16 | element`.
 public struct DICOMTag: Hashable, Sendable, CustomStringConvertible {
@@ -228,36 +228,12 @@ public struct DICOMDataSet: Sendable {
         return String(decoding: bytes[0..<end], as: UTF8.self).trimmingCharacters(in: .whitespaces)
     }
 
-    /// Inflates a raw (headerless) deflate stream, as used by the Deflated Explicit VR syntax.
-    /// Output is capped at 1 GiB so that a deflate bomb fails cleanly instead of exhausting memory.
-    static func inflateRaw(_ input: [UInt8], file: String, zlibWrapped: Bool = false) throws -> [UInt8] {
-        var stream = z_stream()
-        guard inflateInit2_(&stream, zlibWrapped ? 15 : -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw DICOMError.badPixelData(file: file, reason: "zlib init failed")
+    /// Inflates the raw (headerless) deflate stream of the Deflated Explicit VR syntax. Output is
+    /// capped at 1 GiB so that a deflate bomb fails cleanly instead of exhausting memory.
+    static func inflateRaw(_ input: [UInt8], file: String) throws -> [UInt8] {
+        do { return try Inflate.bounded(input, limit: 1 << 30) } catch {
+            throw DICOMError.badPixelData(file: file, reason: "deflated data set: \(error)")
         }
-        defer { inflateEnd(&stream) }
-        var out = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        let limit = 1 << 30
-        var status: Int32 = Z_OK
-        try input.withUnsafeBufferPointer { inp in
-            stream.next_in = UnsafeMutablePointer(mutating: inp.baseAddress)
-            stream.avail_in = UInt32(inp.count)
-            repeat {
-                try chunk.withUnsafeMutableBufferPointer { c in
-                    stream.next_out = c.baseAddress
-                    stream.avail_out = UInt32(c.count)
-                    status = inflate(&stream, Z_NO_FLUSH)
-                    if status != Z_OK && status != Z_STREAM_END {
-                        throw DICOMError.badPixelData(file: file, reason: "deflated data set is corrupt (zlib \(status))")
-                    }
-                    out.append(contentsOf: c[0..<(c.count - Int(stream.avail_out))])
-                }
-                if out.count > limit { throw DICOMError.badPixelData(file: file, reason: "deflated data set exceeds 1 GiB") }
-                if status == Z_OK && stream.avail_in == 0 && stream.avail_out != 0 { break }  // stream ended without marker
-            } while status != Z_STREAM_END
-        }
-        return out
     }
 }
 

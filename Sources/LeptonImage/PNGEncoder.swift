@@ -2,6 +2,7 @@
 
 import CPNGShim
 import Foundation
+import LeptonFiles
 
 /// Encodes images as PNG with libpng (for heatmaps, overlays, plots).
 public enum PNGEncoder {
@@ -63,18 +64,9 @@ public enum PNGEncoder {
         return Data(bytes: out, count: size)
     }
 
-    /// Encodes and writes atomically (temporary file in the same folder, then rename).
+    /// Encodes and writes atomically (``AtomicFile``: temporary file in the same folder, then rename).
     public static func write(_ image: PlanarImage, to url: URL, bitDepth: Int = 8) throws {
         let data = try encode(image, bitDepth: bitDepth)
-        let tmp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do { try data.write(to: tmp) } catch {
-            throw ImageError.writeFailed(path: url.path, detail: error.localizedDescription)
-        }
-        if rename(tmp.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp.path)
-            throw ImageError.writeFailed(path: url.path, detail: reason)
-        }
+        do { try AtomicFile.write(data, to: url) } catch { throw ImageError.writeFailed(path: url.path, detail: error.reason) }
     }
 }

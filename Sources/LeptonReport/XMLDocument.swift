@@ -137,7 +137,11 @@ enum XMLParsing {
                 let e = error.pointee
                 if e.level.rawValue >= XML_ERR_ERROR.rawValue && sink.firstError == nil {
                     let message = e.message.map { String(cString: $0) } ?? "unknown error"
-                    sink.firstError = (Int(e.line), Int(e.int2), message.trimmingCharacters(in: .whitespacesAndNewlines))
+                    // Some of libxml2's messages run over two lines ("…indicate encoding !\nBytes: 0xE9…"):
+                    // the error stays one line.
+                    let oneLine = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                        .filter { !$0.isEmpty }.joined(separator: " ")
+                    sink.firstError = (Int(e.line), Int(e.int2), oneLine)
                 }
             }
         }

@@ -99,7 +99,7 @@ final class FormatsTests: XCTestCase {
     // MARK: The real MiniLM checkpoint
 
     func testMiniLMTensorTableMatchesSpec() throws {
-        let url = ModelCache.miniLM.appendingPathComponent("model.safetensors")
+        let url = ModelCache.root.appendingPathComponent("all-MiniLM-L6-v2/model.safetensors")
         try XCTSkipUnless(FileManager.default.fileExists(atPath: url.path), "MiniLM not bootstrapped at \(url.path)")
         let spec = try String(contentsOf: EngineFixtures.shared.appendingPathComponent("specs/minilm-tensors.txt"), encoding: .utf8)
         var expected: [String: (String, [Int])] = [:]

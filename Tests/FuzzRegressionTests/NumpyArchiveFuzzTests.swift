@@ -1,10 +1,10 @@
 // Inputs found by `lepton-fuzz npz` (scripts/fuzz.sh), rebuilt here by hand so each test says
-// what the defect was. Before the fixes in NumpyArchive.swift each of these trapped the whole
+// what the defect was. Before the fixes in NumpyArchive.swift (now in LeptonEngine/Formats) each of these trapped the whole
 // process (a reversed range, an Int overflow, a negative range) instead of throwing.
 
 import Foundation
 import XCTest
-import LeptonDiagnose
+import LeptonEngine
 
 final class NumpyArchiveFuzzTests: XCTestCase {
     /// A `.npy` file: magic, version 1.0, little-endian header length, header, data.

@@ -67,9 +67,7 @@ final class DICOMReducedRenderingTests: XCTestCase {
         let img = try DICOMImage(contentsOf: URL(fileURLWithPath: path))
         let r = img.grayscaleReduced(maxSide: 1024)
         XCTAssertEqual(r.pixels.max(), 0)
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        print("rendered \(img.columns) x \(img.rows) to \(r.width) x \(r.height), peak KiB \(usage.ru_maxrss)")
+        print("rendered \(img.columns) x \(img.rows) to \(r.width) x \(r.height), peak KiB \(ImageFixtures.peakResidentKiB())")
     }
 
     /// A Part 10 file in Deflated Explicit VR Little Endian: MONOCHROME2, 16-bit, all zero.

@@ -78,7 +78,7 @@ final class PNGReducedDecodeTests: XCTestCase {
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, text)
         XCTAssertTrue(text.contains("decoded 8192 x 8192 to 1024 x 1024"), text)
-        // The child's own getrusage (RUSAGE_CHILDREN would also count other tests' programs).
+        // The child's own peak (VmHWM; RUSAGE_CHILDREN would also count other tests' programs).
         let peakKiB = try XCTUnwrap(text.components(separatedBy: "peak KiB ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }, text)
         let peakMB = Double(peakKiB) / 1024
         print("decodeGray child peak resident size: \(String(format: "%.0f", peakMB)) MB for a \(size)-byte PNG")
@@ -91,14 +91,7 @@ final class PNGReducedDecodeTests: XCTestCase {
         guard let path = ProcessInfo.processInfo.environment["LEPTON_PNG_CHILD"] else { throw XCTSkip("child of the memory test only") }
         let r = try PNGDecoder.decodeGray(data: Data(contentsOf: URL(fileURLWithPath: path)), maxSide: 1024)
         XCTAssertEqual(r.image.pixels.max(), 0)
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)  // ru_maxrss is in KiB on Linux
-        // ru_maxrss survives fork and exec: a child of a test process that had grown (tests run
-        // before this one) starts with the parent's peak. VmHWM belongs to this program's own
-        // address space, made at exec.
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let ownPeak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.filter(\.isNumber)) }
-        print("decoded \(r.sourceWidth) x \(r.sourceHeight) to \(r.image.width) x \(r.image.height), peak KiB \(ownPeak ?? usage.ru_maxrss)")
+        print("decoded \(r.sourceWidth) x \(r.sourceHeight) to \(r.image.width) x \(r.image.height), peak KiB \(ImageFixtures.peakResidentKiB())")
     }
 
     /// `side` x `side` RGBA 16-bit, all zero (filter bytes included), deflated row by row by zlib.

@@ -7,6 +7,16 @@ import XCTest
 import LeptonImage
 
 enum ImageFixtures {
+    /// This process's peak resident size in KiB since it exec'd (`VmHWM` of /proc/self/status).
+    /// Not getrusage's ru_maxrss: Linux carries the parent's peak over into a spawned child's
+    /// (at exec it keeps the larger of the two), so a child of a test process that once held
+    /// the Whisper and MiniLM weights would report the parent's peak, not its own.
+    static func peakResidentKiB() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") ?? -1
+    }
+
     static var repoRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonFiles
 
 /// Reads and writes the safetensors format (Hugging Face): an 8-byte little-endian header length
 /// `N`, `N` bytes of JSON header, then the tensor data.
@@ -172,20 +173,10 @@ public enum Safetensors {
     }
 }
 
-/// Writes `data` to `url` through a temporary file in the same folder and a rename, so a crash or a
-/// full disk never leaves a half-written file where a good one was. The temporary name holds the
-/// pid and a random part (concurrent writers never share one) and is removed on failure.
+/// Writes `data` to `url` with ``AtomicFile`` (a unique temporary file in the same folder, flushed,
+/// then renamed; removed on failure), reporting a failure as a ``WeightFormatError`` naming `url`.
 public func writeFileAtomically(_ data: Data, to url: URL) throws {
-    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-    do {
-        try data.write(to: tmp)
-    } catch {
-        try? FileManager.default.removeItem(at: tmp)
-        throw WeightFormatError.cannotWrite(file: url.path, reason: (error as NSError).localizedDescription)
-    }
-    if rename(tmp.path, url.path) != 0 {
-        let reason = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(at: tmp)
-        throw WeightFormatError.cannotWrite(file: url.path, reason: reason)
+    do { try AtomicFile.write(data, to: url) } catch {
+        throw WeightFormatError.cannotWrite(file: error.path, reason: error.reason)
     }
 }

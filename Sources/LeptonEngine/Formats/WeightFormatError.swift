@@ -9,6 +9,8 @@ public enum WeightFormatError: Error, CustomStringConvertible, Equatable {
     case cannotWrite(file: String, reason: String)
     /// The file's header is malformed (bad length, not JSON, bad offsets…).
     case invalidHeader(file: String, reason: String)
+    /// A container (an `.npz` archive, an `.npy` array) is malformed.
+    case malformed(file: String, reason: String)
     /// One tensor's description is malformed (bad shape, byte size ≠ dtype × shape…).
     case invalidTensor(file: String, weight: String, reason: String)
     /// A dtype this reader does not know, or a conversion the caller asked for that cannot be done.
@@ -27,6 +29,7 @@ public enum WeightFormatError: Error, CustomStringConvertible, Equatable {
         case let .cannotRead(file, reason): return "cannot read \(file): \(reason)"
         case let .cannotWrite(file, reason): return "cannot write \(file): \(reason)"
         case let .invalidHeader(file, reason): return "\(file): invalid header: \(reason)"
+        case let .malformed(file, reason): return "\(file): \(reason)"
         case let .invalidTensor(file, weight, reason): return "\(file): weight '\(weight)': \(reason)"
         case let .unsupportedDType(file, weight, dtype): return "\(file): weight '\(weight)': unsupported dtype \(dtype)"
         case let .missingWeight(file, weight): return "\(file): missing weight '\(weight)'"

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,7 +71,7 @@ public final class TrainingProgress {
         let rate = Double(stepInEpoch) / max(now.timeIntervalSince(epochStart), 1e-9)
         let line = String(format: "\r\u{1B}[2Kepoch %d/%d %@ %d/%d  loss %.4f  %.1f it/s",
                           epoch + 1, epochs, bar, stepInEpoch, stepsPerEpoch, averageLoss, rate)
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardError.write(line)
     }
 
     /// Mean loss of the steps so far in this epoch.
@@ -89,7 +90,7 @@ public final class TrainingProgress {
             let parts = columns.compactMap { k in all[k].map { String(format: "%@ %.4f", k, $0) } }
             let text = (interactive ? "\r\u{1B}[2K" : "") + "epoch \(epoch)/\(epochs)  " + parts.joined(separator: "  ")
                 + String(format: "  (%.1f s)\n", seconds)
-            FileHandle.standardError.write(Data(text.utf8))
+            StandardError.write(text)
         }
         rows.append(([String(epoch)] + columns.map { k in all[k].map { String($0) } ?? "" } + [String(format: "%.3f", seconds)])
             .joined(separator: ","))
@@ -109,13 +110,6 @@ public final class TrainingProgress {
     }
 
     private func writeCSV(to url: URL) throws(TrainingLogError) {
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        do {
-            try Data(csvText.utf8).write(to: tmp)
-            guard rename(tmp.path, url.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw .cannotWrite(path: url.path, reason: error.localizedDescription)
-        }
+        do { try AtomicFile.write(Data(csvText.utf8), to: url) } catch { throw .cannotWrite(path: url.path, reason: error.reason) }
     }
 }

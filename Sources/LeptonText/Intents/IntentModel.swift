@@ -200,9 +200,9 @@ public final class IntentModel: @unchecked Sendable {
     }
 
     package static func writeAtomically(_ data: Data, to url: URL) throws {
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try data.write(to: tmp)
-        if rename(tmp.path, url.path) != 0 { throw IntentError.cannotWrite(path: url.path, reason: String(cString: strerror(errno))) }
+        do { try writeFileAtomically(data, to: url) } catch WeightFormatError.cannotWrite(_, let reason) {
+            throw IntentError.cannotWrite(path: url.path, reason: reason)
+        }
     }
 
     // MARK: Classification

@@ -1,6 +1,5 @@
 import Foundation
-import CZlib
-import LeptonEngine
+import LeptonFiles
 
 /// One array from a `.npy` file: float32/float64/int64/int32 data as Float32 (or Int64), or strings.
 public struct NumpyArray: Sendable {
@@ -24,7 +23,7 @@ public enum NumpyArchive {
     public static func read(_ url: URL) throws -> [String: NumpyArray] {
         let data: [UInt8]
         do { data = [UInt8](try Data(contentsOf: url)) } catch {
-            throw DiagnoseError.badModel(path: url.path, reason: "cannot read: \(error.localizedDescription)")
+            throw WeightFormatError.cannotRead(file: url.path, reason: error.localizedDescription)
         }
         return try parse(data, source: url.path)
     }
@@ -38,7 +37,7 @@ public enum NumpyArchive {
     }
 
     static func parse(_ d: [UInt8], source: String) throws -> [String: NumpyArray] {
-        func fail(_ r: String) -> DiagnoseError { .badModel(path: source, reason: r) }
+        func fail(_ r: String) -> WeightFormatError { .malformed(file: source, reason: r) }
         func le16(_ o: Int) -> Int { Int(d[o]) | Int(d[o + 1]) << 8 }
         func le32(_ o: Int) -> Int { le16(o) | le16(o + 2) << 16 }
         // End of central directory: the last "PK\5\6" within 64 KiB + 22 bytes of the end.
@@ -66,8 +65,10 @@ public enum NumpyArchive {
             let start = local + 30 + le16(local + 26) + le16(local + 28)
             guard csize >= 0, start + csize <= d.count, usize < (1 << 31) else { throw fail("\(name): entry overruns the archive") }
             // Deflate expands at most 1032:1, so a larger declared size is a lie that would make
-            // inflate() allocate up to 2 GiB for a few bytes of input (found by fuzzing).
-            guard method != 8 || usize <= csize * 1032 + 64 else { throw fail("\(name): declared size \(usize) impossible for \(csize) compressed bytes") }
+            // the inflater allocate up to 2 GiB for a few bytes of input (found by fuzzing).
+            guard method != 8 || Inflate.isPossible(expected: usize, compressed: csize) else {
+                throw fail("\(name): declared size \(usize) impossible for \(csize) compressed bytes")
+            }
             let raw = Array(d[start..<(start + csize)])
             let bytes: [UInt8]
             switch method {
@@ -82,31 +83,14 @@ public enum NumpyArchive {
     }
 
     static func inflate(_ input: [UInt8], expected: Int, name: String, source: String) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: expected)
-        var stream = z_stream()
-        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw DiagnoseError.badModel(path: source, reason: "\(name): zlib init failed")
+        do { return try Inflate.exact(input, expected: expected) } catch {
+            throw WeightFormatError.malformed(file: source, reason: "\(name): deflated entry: \(error)")
         }
-        defer { inflateEnd(&stream) }
-        var input = input
-        let status: Int32 = input.withUnsafeMutableBufferPointer { inp in
-            out.withUnsafeMutableBufferPointer { o in
-                stream.next_in = inp.baseAddress
-                stream.avail_in = UInt32(inp.count)
-                stream.next_out = o.baseAddress
-                stream.avail_out = UInt32(o.count)
-                return CZlib.inflate(&stream, Z_FINISH)
-            }
-        }
-        guard status == Z_STREAM_END, Int(stream.total_out) == expected else {
-            throw DiagnoseError.badModel(path: source, reason: "\(name): deflated entry is corrupt (zlib \(status))")
-        }
-        return out
     }
 
     /// Parses one `.npy` (format 1.0/2.0/3.0).
     static func parseNpy(_ b: [UInt8], name: String, source: String) throws -> NumpyArray {
-        func fail(_ r: String) -> DiagnoseError { .badModel(path: source, reason: "\(name): \(r)") }
+        func fail(_ r: String) -> WeightFormatError { .malformed(file: source, reason: "\(name): \(r)") }
         guard b.count >= 10, b[0] == 0x93, b[1] == 0x4E, b[2] == 0x55 else { throw fail("not a .npy array") }
         let major = b[6]
         let hlen: Int, hstart: Int
