@@ -31,8 +31,8 @@ public final class WhisperDecoder {
     private let scores: UnsafeMutablePointer<Float>        // [rows, 1500]
     private let gatherScratch: UnsafeMutablePointer<Float> // [maxRows, 448, 384]
 
-    /// Steps and rows run by all decoders of the process (benchmark statistics).
-    nonisolated(unsafe) public static var stepStats = (steps: 0, rows: 0)
+    /// Steps run by this decoder, and rows advanced over all of them (benchmark statistics).
+    public private(set) var stepsRun = 0, rowsRun = 0
 
     public init(model: WhisperModel, maxRows: Int = 5) {
         self.model = model
@@ -86,8 +86,8 @@ public final class WhisperDecoder {
     ///   - logits: `[rows, 51864]` output, or `nil` to skip the output projection (prompt tokens).
     public func step(tokens: [Int], position: Int, logits: UnsafeMutablePointer<Float>?) {
         let rows = tokens.count
-        WhisperDecoder.stepStats.steps += 1
-        WhisperDecoder.stepStats.rows += rows
+        stepsRun += 1
+        rowsRun += rows
         precondition(rows >= 1 && rows <= maxRows && position < maxPositions)
         let hd = WhisperModel.headDim, heads = WhisperModel.heads
         let scale = 1 / Float(hd).squareRoot()
