@@ -147,12 +147,12 @@ public final class NarrowbandFoldSource: WhisperSampleSource {
 /// Memory is bounded by one window: the file is streamed twice (once for the log-mel maximum
 /// that normalisation needs, once for the windows), never held whole.
 ///
-/// Immutable and `Sendable`: one transcriber may serve many threads at once. Each call makes its
-/// own encoder, decoder and buffers (about 40 MB, allocated per call: a small cost next to a
-/// window's encoder pass), so calls share only the read-only model.
-public final class WhisperTranscriber: Sendable {
+/// A `Sendable` value: one transcriber may serve many threads at once. Each call makes its own
+/// encoder, decoder and buffers (about 40 MB, allocated per call: a small cost next to a window's
+/// encoder pass), so calls share only the read-only model.
+public struct WhisperTranscriber: Sendable {
     public let model: WhisperModel
-    public let options: WhisperTranscribeOptions
+    public var options: WhisperTranscribeOptions
     private var tokenizer: WhisperTokenizer { model.tokenizer }
 
     /// Seconds per mel frame and per timestamp step.
@@ -211,8 +211,11 @@ public final class WhisperTranscriber: Sendable {
     public func transcribe(_ makeSource: () throws -> WhisperSampleSource,
                            phoneBand: () -> Bool = { false }) throws -> WhisperTranscription {
         // Parallelism comes from our own row/head splits; OpenBLAS's pool would only spin.
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(EngineThreads.count) }
+        try BLAS.withSingleThreadedBLAS { try transcribeSingleThreadedBLAS(makeSource, phoneBand: phoneBand) }
+    }
+
+    private func transcribeSingleThreadedBLAS(_ makeSource: () throws -> WhisperSampleSource,
+                                              phoneBand: () -> Bool) throws -> WhisperTranscription {
         var clock = DispatchTime.now().uptimeNanoseconds
         func lap() -> Double {
             let now = DispatchTime.now().uptimeNanoseconds

@@ -96,33 +96,19 @@ public struct SentenceEncoder: Sendable {
                 }
                 return
             }
-            BLAS.setThreads(1)
-            defer { BLAS.setThreads(EngineThreads.count) }
-            let queue = BatchQueue(count: batches.count)
-            DispatchQueue.concurrentPerform(iterations: threads) { _ in
-                var ws = MiniLM.Workspace(config: model.config, tokens: capacity, longest: longest)
-                // Batches are sorted by length: taking them from the end runs the longest first,
-                // so the last ones to finish are short.
-                while let b = queue.next() {
-                    let batch = batches[batches.count - 1 - b]
-                    model.embed(batch.map { ids[$0] }, layers: layers, workspace: &ws, parallel: false, into: o, rows: batch)
+            // One batch per task, taken dynamically; batches are sorted by length and taken from the
+            // end, so the longest run first and the last ones to finish are short. Each task has its
+            // own workspace (per-call scratch; nothing shared but the read-only model).
+            BLAS.withSingleThreadedBLAS {
+                parallelChunks(batches.count, chunk: 1) { lo, hi in
+                    var ws = MiniLM.Workspace(config: model.config, tokens: capacity, longest: longest)
+                    for b in lo..<hi {
+                        let batch = batches[batches.count - 1 - b]
+                        model.embed(batch.map { ids[$0] }, layers: layers, workspace: &ws, parallel: false, into: o, rows: batch)
+                    }
                 }
             }
         }
         return out
-    }
-}
-
-/// Hands out `0..<count` one index at a time to worker threads.
-private final class BatchQueue: @unchecked Sendable {
-    private let lock = NSLock()
-    private var taken = 0
-    private let count: Int
-    init(count: Int) { self.count = count }
-    func next() -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        guard taken < count else { return nil }
-        taken += 1
-        return taken - 1
     }
 }
