@@ -13,13 +13,9 @@ enum SpeechFixtures {
     static let modelBin = ModelCache.whisperTinyEn.appendingPathComponent("model.bin")
 
     /// The model, loaded once for the whole test process.
-    nonisolated(unsafe) static var cachedModel: WhisperModel?
-    static func model() throws -> WhisperModel {
-        if let m = cachedModel { return m }
-        let m = try WhisperModel()
-        cachedModel = m
-        return m
-    }
+    /// (A `static let` is initialised once, thread-safely.)
+    static let cachedModel = Result { try WhisperModel() }
+    static func model() throws -> WhisperModel { try cachedModel.get() }
 
     /// 16 kHz mono samples of a file (LeptonAudio decodes and resamples).
     static func samples(_ url: URL) throws -> [Float] {

@@ -14,27 +14,28 @@ final class WhisperSharingTests: XCTestCase {
         XCTAssertEqual(alone, golden.beam5.map(\.tokens), "single-threaded run against faster-whisper")
 
         let threads = 8
-        let lock = NSLock()
-        nonisolated(unsafe) var results = [[[Int]]?](repeating: nil, count: threads)
-        nonisolated(unsafe) var failures: [String] = []
+        let results = TokenResults(count: threads)
         let group = DispatchGroup()
         for i in 0..<threads {
             group.enter()
             // Real threads (not GCD's pool, which would run two at a time on two cores).
             let thread = Thread {
                 defer { group.leave() }
-                do {
-                    let tokens = try transcriber.transcribe(url: url).segments.map(\.tokens)
-                    lock.lock(); results[i] = tokens; lock.unlock()
-                } catch {
-                    lock.lock(); failures.append("\(error)"); lock.unlock()
-                }
+                results.set(i, Result { try transcriber.transcribe(url: url).segments.map(\.tokens) })
             }
             thread.stackSize = 4 << 20
             thread.start()
         }
         group.wait()
-        XCTAssertEqual(failures, [])
-        for (i, r) in results.enumerated() { XCTAssertEqual(r, alone, "thread \(i)") }
+        for i in 0..<threads { XCTAssertEqual(try results.get(i)?.get(), alone, "thread \(i)") }
     }
+}
+
+/// Per-thread results behind a lock.
+final class TokenResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Result<[[Int]], any Error>?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ v: Result<[[Int]], any Error>) { lock.lock(); values[i] = v; lock.unlock() }
+    func get(_ i: Int) -> Result<[[Int]], any Error>? { lock.lock(); defer { lock.unlock() }; return values[i] }
 }
