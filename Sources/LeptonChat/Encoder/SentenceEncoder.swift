@@ -96,13 +96,14 @@ public struct SentenceEncoder: Sendable {
                 }
                 return
             }
-            // One batch per task, taken dynamically; batches are sorted by length and taken from the
-            // end, so the longest run first and the last ones to finish are short. Each task has its
-            // own workspace (per-call scratch; nothing shared but the read-only model).
+            // One task per thread, each with its own workspace (per-call scratch; nothing shared but
+            // the read-only model), taking whole batches from a queue. Batches are sorted by
+            // length and taken from the end, so the longest run first and the last ones are short.
+            let queue = BatchQueue(count: batches.count)
             BLAS.withSingleThreadedBLAS {
-                parallelChunks(batches.count, chunk: 1) { lo, hi in
+                parallelChunks(threads, chunk: 1) { _, _ in
                     var ws = MiniLM.Workspace(config: model.config, tokens: capacity, longest: longest)
-                    for b in lo..<hi {
+                    while let b = queue.next() {
                         let batch = batches[batches.count - 1 - b]
                         model.embed(batch.map { ids[$0] }, layers: layers, workspace: &ws, parallel: false, into: o, rows: batch)
                     }
@@ -110,5 +111,19 @@ public struct SentenceEncoder: Sendable {
             }
         }
         return out
+    }
+}
+
+/// Hands out `0..<count` one index at a time to worker threads.
+private final class BatchQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var taken = 0
+    private let count: Int
+    init(count: Int) { self.count = count }
+    func next() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard taken < count else { return nil }
+        taken += 1
+        return taken - 1
     }
 }

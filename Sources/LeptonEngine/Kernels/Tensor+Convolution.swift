@@ -233,15 +233,7 @@ extension Tensor {
                     b0 = b1
                 }
             } }
-            if let bias {
-                bias.withUnsafeBufferPointer { bb in
-                    let po = o.baseAddress!, pb = bb.baseAddress!
-                    for b in 0..<g.batch { for oc in 0..<g.outChannels {
-                        let p = po + (b * g.outChannels + oc) * ohw, v = pb[oc]
-                        for i in 0..<ohw { p[i] += v }
-                    } }
-                }
-            }
+            if let bias { addChannelBias(bias, to: o.baseAddress!, g) }
         }
         return out
     }
@@ -268,17 +260,21 @@ extension Tensor {
                     }
                 } }
             } }
-            if let bias {
-                bias.withUnsafeBufferPointer { bb in
-                    let po = o.baseAddress!, pb = bb.baseAddress!
-                    for b in 0..<g.batch { for oc in 0..<g.outChannels {
-                        let p = po + (b * g.outChannels + oc) * ohw, v = pb[oc]
-                        for i in 0..<ohw { p[i] += v }
-                    } }
-                }
-            }
+            if let bias { addChannelBias(bias, to: o.baseAddress!, g) }
         }
         return out
+    }
+
+    /// `out[b, c, :, :] += bias[c]` over a `[N, outChannels, outH, outW]` output.
+    static func addChannelBias(_ bias: Tensor, to po: UnsafeMutablePointer<Float>, _ g: Conv2dGeometry) {
+        let ohw = g.outHeight * g.outWidth
+        bias.withUnsafeBufferPointer { bb in
+            let pb = bb.baseAddress!
+            for b in 0..<g.batch { for oc in 0..<g.outChannels {
+                let p = po + (b * g.outChannels + oc) * ohw, v = pb[oc]
+                for i in 0..<ohw { p[i] += v }
+            } }
+        }
     }
 
     /// 1-D convolution: `self` = `[N, C, L]`, `weight` = `[O, C/groups, k]` → `[N, O, outL]`.
