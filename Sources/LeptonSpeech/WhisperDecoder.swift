@@ -59,11 +59,16 @@ public final class WhisperDecoder {
     /// Computes the cross-attention keys and values of a new window from the encoder output `[1500, 384]`.
     public func setEncoderOutput(_ encoded: UnsafePointer<Float>) {
         let hd = WhisperModel.headDim
-        crossKeys = model.decoderLayers.enumerated().map { l, layer in
+        for (l, layer) in model.decoderLayers.enumerated() {
             WhisperKernels.linear(encoded, layer.crossKV, rows: sources, into: crossKV[l])
-            // Head h's keys are columns 64h ..< 64h+64 of the K half of each row.
-            return (0..<WhisperModel.heads).map { h in
-                PanelMatrix<Float>(rowMajor: crossKV[l] + h * hd, outputs: sources, inputs: hd, rowStride: 2 * d)
+            // Head h's keys are columns 64h ..< 64h+64 of the K half of each row; the panels of
+            // the previous window are overwritten in place.
+            if crossKeys.count == l {
+                crossKeys.append((0..<WhisperModel.heads).map { h in
+                    PanelMatrix<Float>(rowMajor: crossKV[l] + h * hd, outputs: sources, inputs: hd, rowStride: 2 * d)
+                })
+            } else {
+                for h in 0..<WhisperModel.heads { crossKeys[l][h].repack(rowMajor: crossKV[l] + h * hd, rowStride: 2 * d) }
             }
         }
     }

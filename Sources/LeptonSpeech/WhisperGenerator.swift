@@ -106,6 +106,9 @@ public final class WhisperGenerator {
         generator = SeededGenerator(seed: seed)
     }
 
+    /// Restarts the sampling generator from `seed` (each transcription call samples from the same start).
+    func reseed(_ seed: UInt64) { generator = SeededGenerator(seed: seed) }
+
     deinit {
         logits.deallocate()
         acousticLogits.deallocate()

@@ -117,4 +117,23 @@ final class PanelMatrixTests: XCTestCase {
         row.withUnsafeMutableBufferPointer { copy!.row(19, into: $0.baseAddress!) }
         XCTAssertEqual(row, (0..<8).map { Float(w[19 * 8 + $0]) })
     }
+
+    /// `repack` writes new values in place, but never into storage a copy still uses (copy on write).
+    func testRepackIsCopyOnWrite() {
+        let a = randoms(20 * 8), b = randoms(20 * 8)
+        var m = a.withUnsafeBufferPointer { PanelMatrix<Float>(rowMajor: $0.baseAddress!, outputs: 20, inputs: 8) }
+        let copy = m
+        b.withUnsafeBufferPointer { m.repack(rowMajor: $0.baseAddress!) }
+        var row = [Float](repeating: 0, count: 8)
+        row.withUnsafeMutableBufferPointer { copy.row(17, into: $0.baseAddress!) }
+        XCTAssertEqual(row, Array(a[(17 * 8)..<(18 * 8)]))
+        row.withUnsafeMutableBufferPointer { m.row(17, into: $0.baseAddress!) }
+        XCTAssertEqual(row, Array(b[(17 * 8)..<(18 * 8)]))
+        // Unshared now: repacked in place, same storage.
+        let before = ObjectIdentifier(m.storage)
+        a.withUnsafeBufferPointer { m.repack(rowMajor: $0.baseAddress!) }
+        XCTAssertEqual(ObjectIdentifier(m.storage), before)
+        row.withUnsafeMutableBufferPointer { m.row(3, into: $0.baseAddress!) }
+        XCTAssertEqual(row, Array(a[(3 * 8)..<(4 * 8)]))
+    }
 }

@@ -97,7 +97,7 @@ public struct PanelMatrix<Element: PanelElement>: Sendable {
     public let inputs: Int
     /// Number of panels: `ceil(outputs / 16)`.
     public let panels: Int
-    @usableFromInline let storage: PanelStorage<Element>
+    @usableFromInline private(set) var storage: PanelStorage<Element>
 
     /// Packs a row-major `[outputs, inputs]` float matrix whose rows are `rowStride` apart.
     @inlinable
@@ -124,6 +124,25 @@ public struct PanelMatrix<Element: PanelElement>: Sendable {
         self.inputs = inputs
         panels = (outputs + pw - 1) / pw
         storage = PanelStorage(values: panels * inputs * pw, scales: Element.isScaled ? panels * pw : nil)
+        Self.pack(into: storage, outputs: outputs, inputs: inputs, readRow: readRow)
+    }
+
+    /// Packs new values of the same shape, from a row-major float matrix whose rows are `rowStride`
+    /// apart: in place when no copy shares the storage, else into new storage (copy on write).
+    /// For matrices rebuilt often, e.g. attention keys per audio window.
+    @inlinable
+    public mutating func repack(rowMajor w: UnsafePointer<Float>, rowStride: Int? = nil) {
+        guard isKnownUniquelyReferenced(&storage) else {
+            self = PanelMatrix(rowMajor: w, outputs: outputs, inputs: inputs, rowStride: rowStride)
+            return
+        }
+        let stride = rowStride ?? inputs, inputs = inputs
+        Self.pack(into: storage, outputs: outputs, inputs: inputs) { o, row in row.update(from: w + o * stride, count: inputs) }
+    }
+
+    @inlinable
+    static func pack(into storage: PanelStorage<Element>, outputs: Int, inputs: Int, readRow: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let pw = width, panels = (outputs + pw - 1) / pw
         let values = storage.values, scales = storage.scales
         let row = UnsafeMutablePointer<Float>.allocate(capacity: inputs)
         defer { row.deallocate() }
