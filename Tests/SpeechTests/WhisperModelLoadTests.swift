@@ -6,6 +6,13 @@ import XCTest
 /// A model folder whose `model.bin` lacks one weight: loading fails naming it, every time, and a
 /// failed load frees the weights it had read (before class storage, each failure leaked ~100 MB).
 final class WhisperModelLoadTests: XCTestCase {
+    /// Gives the freed scratch of this test's threads (kept by glibc's per-thread arenas) back to
+    /// the system, so that later tests measuring a child's peak memory (inherited at fork) do not see it.
+    override func tearDown() {
+        SpeechFixtures.returnFreedMemory()
+        super.tearDown()
+    }
+
     /// Copies the cached model folder into a temporary one whose `model.bin` drops `dropped`
     /// (binary version 6: ../shared/specs/ctranslate2-whisper.md §1) or gives it `shape` instead.
     private func folder(dropping dropped: String) throws -> URL {

@@ -6,6 +6,13 @@ import XCTest
 /// One loaded model and one ``WhisperTranscriber`` shared by many threads: each call has its own
 /// scratch, so every thread gets the token ids of a single-threaded run (and of faster-whisper).
 final class WhisperSharingTests: XCTestCase {
+    /// Gives the freed scratch of this test's threads (kept by glibc's per-thread arenas) back to
+    /// the system, so that later tests measuring a child's peak memory (inherited at fork) do not see it.
+    override func tearDown() {
+        SpeechFixtures.returnFreedMemory()
+        super.tearDown()
+    }
+
     func testEightThreadsSharingOneTranscriberGetTheSingleThreadedTokens() throws {
         let transcriber = WhisperTranscriber(model: try SpeechFixtures.model())
         let url = SpeechFixtures.dev.appendingPathComponent("LJ002-0020.wav")
