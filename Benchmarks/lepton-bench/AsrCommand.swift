@@ -71,10 +71,11 @@ struct AsrCommand: ParsableCommand {
         var durations: [String: Double] = [:]
         var texts: [String: String] = [:]
         let w = wall()
-        _ = try transcriber.transcribe(url: items[0].url)
+        // Stage times include the warm-up (as before: "since the transcriber was made"); step counts do not.
+        var stages = try transcriber.transcribe(url: items[0].url).statistics
         Log.info(String(format: "warm-up %.2f s", wall() - w))
 
-        WhisperDecoder.stepStats = (0, 0)
+        var steps = 0, stepRows = 0
         var walls = [String: [Double]](), cpus = [String: [Double]]()
         var passWall: [Double] = [], passCPU: [Double] = []
         for r in 0..<max(1, repeats) {
@@ -86,6 +87,9 @@ struct AsrCommand: ParsableCommand {
                 walls[item.name, default: []].append(dt)
                 cpus[item.name, default: []].append(dc)
                 texts[item.name] = result.text
+                stages += result.statistics
+                steps += result.statistics.decoderSteps
+                stepRows += result.statistics.decoderRows
                 durations[item.name] = result.duration
                 pw += dt
                 pc += dc
@@ -126,10 +130,9 @@ struct AsrCommand: ParsableCommand {
             "totals": ["files": items.count, "audio_s": audio, "wall_s": wallMedian, "wall_min_s": passWall.min() ?? 0,
                        "cpu_s": median(passCPU), "rtf": wallMedian / max(audio, 1e-9), "rtf_min": (passWall.min() ?? 0) / max(audio, 1e-9),
                        "wer": refWords > 0 ? Double(errors) / Double(refWords) : NSNull(), "errors": errors, "ref_words": refWords] as [String: Any],
-            "stage_s": ["features": transcriber.stageSeconds.features, "encoder": transcriber.stageSeconds.encoder,
-                        "decoder": transcriber.stageSeconds.decoder],
-            "decoder_steps_per_pass": WhisperDecoder.stepStats.steps / max(1, repeats),
-            "decoder_rows_per_pass": WhisperDecoder.stepStats.rows / max(1, repeats),
+            "stage_s": ["features": stages.featureSeconds, "encoder": stages.encoderSeconds, "decoder": stages.decoderSeconds],
+            "decoder_steps_per_pass": steps / max(1, repeats),
+            "decoder_rows_per_pass": stepRows / max(1, repeats),
             "peak_rss_mb": rounded(Double(usage.ru_maxrss) / 1024, 1),
             "loadavg_1min": [load0, loadAverage()],
         ]

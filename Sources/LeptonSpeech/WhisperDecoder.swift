@@ -19,10 +19,9 @@ public final class WhisperDecoder {
     private let selfKeys: [UnsafeMutablePointer<Float>]    // per layer [maxRows, 448, 384]
     private let selfValues: [UnsafeMutablePointer<Float>]
     private let crossKV: [UnsafeMutablePointer<Float>]     // per layer [1500, 768] (K part unused after re-lay)
-    /// Cross-attention keys per layer in panels of 16 keys, `[head][94][64][16]` (keys ≥ 1500 zero),
-    /// so that a query's scores are broadcast-FMAs with 16 keys per pair of SIMD8 lanes.
-    private let crossKeyPanels: [UnsafeMutablePointer<Float>]
-    private static let keyPanels = (WhisperModel.encoderPositions + 15) / 16
+    /// Cross-attention keys of the current window per layer and head, `[1500 keys, 64]` in panels
+    /// of 16 keys, so that a query's scores are broadcast-FMAs with 16 keys per pair of SIMD8 lanes.
+    private var crossKeys: [[PanelMatrix<Float>]] = []
     private let x: UnsafeMutablePointer<Float>             // [rows, 384]
     private let normed: UnsafeMutablePointer<Float>        // [rows, 384]
     private let qkv: UnsafeMutablePointer<Float>           // [rows, 1152]
@@ -31,8 +30,8 @@ public final class WhisperDecoder {
     private let scores: UnsafeMutablePointer<Float>        // [rows, 1500]
     private let gatherScratch: UnsafeMutablePointer<Float> // [maxRows, 448, 384]
 
-    /// Steps and rows run by all decoders of the process (benchmark statistics).
-    nonisolated(unsafe) public static var stepStats = (steps: 0, rows: 0)
+    /// Steps run by this decoder, and rows advanced over all of them (benchmark statistics).
+    public private(set) var stepsRun = 0, rowsRun = 0
 
     public init(model: WhisperModel, maxRows: Int = 5) {
         self.model = model
@@ -43,11 +42,6 @@ public final class WhisperDecoder {
         selfKeys = (0..<WhisperModel.decoderLayers).map { _ in .allocate(capacity: cache) }
         selfValues = (0..<WhisperModel.decoderLayers).map { _ in .allocate(capacity: cache) }
         crossKV = (0..<WhisperModel.decoderLayers).map { _ in .allocate(capacity: sources * 2 * d) }
-        crossKeyPanels = (0..<WhisperModel.decoderLayers).map { _ in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: WhisperModel.heads * Self.keyPanels * WhisperModel.headDim * 16)
-            p.initialize(repeating: 0, count: WhisperModel.heads * Self.keyPanels * WhisperModel.headDim * 16)
-            return p
-        }
         x = .allocate(capacity: maxRows * d)
         normed = .allocate(capacity: maxRows * d)
         qkv = .allocate(capacity: maxRows * 3 * d)
@@ -58,22 +52,23 @@ public final class WhisperDecoder {
     }
 
     deinit {
-        for p in selfKeys + selfValues + crossKV + crossKeyPanels { p.deallocate() }
+        for p in selfKeys + selfValues + crossKV { p.deallocate() }
         for p in [x, normed, qkv, context, hidden, scores, gatherScratch] { p.deallocate() }
     }
 
     /// Computes the cross-attention keys and values of a new window from the encoder output `[1500, 384]`.
     public func setEncoderOutput(_ encoded: UnsafePointer<Float>) {
+        let hd = WhisperModel.headDim
         for (l, layer) in model.decoderLayers.enumerated() {
             WhisperKernels.linear(encoded, layer.crossKV, rows: sources, into: crossKV[l])
-            // Keys into panels: panel element (h, p, c, lane) = K[16p + lane, 64h + c].
-            let kv = crossKV[l], panels = crossKeyPanels[l], hd = WhisperModel.headDim
-            for h in 0..<WhisperModel.heads {
-                for j in 0..<sources {
-                    let src = kv + j * 2 * d + h * hd
-                    let dst = panels + ((h * Self.keyPanels + j / 16) * hd) * 16 + j % 16
-                    for c in 0..<hd { dst[c * 16] = src[c] }
-                }
+            // Head h's keys are columns 64h ..< 64h+64 of the K half of each row; the panels of
+            // the previous window are overwritten in place.
+            if crossKeys.count == l {
+                crossKeys.append((0..<WhisperModel.heads).map { h in
+                    PanelMatrix<Float>(rowMajor: crossKV[l] + h * hd, outputs: sources, inputs: hd, rowStride: 2 * d)
+                })
+            } else {
+                for h in 0..<WhisperModel.heads { crossKeys[l][h].repack(rowMajor: crossKV[l] + h * hd, rowStride: 2 * d) }
             }
         }
     }
@@ -86,8 +81,8 @@ public final class WhisperDecoder {
     ///   - logits: `[rows, 51864]` output, or `nil` to skip the output projection (prompt tokens).
     public func step(tokens: [Int], position: Int, logits: UnsafeMutablePointer<Float>?) {
         let rows = tokens.count
-        WhisperDecoder.stepStats.steps += 1
-        WhisperDecoder.stepStats.rows += rows
+        stepsRun += 1
+        rowsRun += rows
         precondition(rows >= 1 && rows <= maxRows && position < maxPositions)
         let hd = WhisperModel.headDim, heads = WhisperModel.heads
         let scale = 1 / Float(hd).squareRoot()
@@ -98,7 +93,7 @@ public final class WhisperDecoder {
         }
         for (l, layer) in model.decoderLayers.enumerated() {
             // Causal self-attention over the cache.
-            WhisperKernels.layerNorm(x, normed, gamma: layer.selfNorm.gamma, beta: layer.selfNorm.beta, rows: rows, width: d)
+            WhisperKernels.layerNorm(x, normed, layer.selfNorm, rows: rows)
             WhisperKernels.halfLinear(normed, layer.selfQKV, rows: rows, into: qkv)
             let keys = selfKeys[l], values = selfValues[l]
             for r in 0..<rows {
@@ -113,7 +108,7 @@ public final class WhisperDecoder {
                     let q = qkv + r * 3 * d + h * hd
                     let s = scores
                     for j in 0..<n { s[j] = Self.dot64(q, rowKeys + j * d + h * hd) * scale }
-                    WhisperKernels.softmax(s, n)
+                    VectorMath.softmax(s, into: s, n)
                     let out = context + r * d + h * hd
                     out.update(repeating: 0, count: hd)
                     for j in 0..<n { Self.axpy64(s[j], rowValues + j * d + h * hd, out) }
@@ -122,35 +117,37 @@ public final class WhisperDecoder {
             WhisperKernels.halfLinear(context, layer.selfOut, rows: rows, into: x, accumulate: true)
 
             // Cross-attention to the window's encoder output.
-            WhisperKernels.layerNorm(x, normed, gamma: layer.crossNorm.gamma, beta: layer.crossNorm.beta, rows: rows, width: d)
+            WhisperKernels.layerNorm(x, normed, layer.crossNorm, rows: rows)
             WhisperKernels.halfLinear(normed, layer.crossQuery, rows: rows, into: qkv)
-            crossAttention(kv: crossKV[l], keyPanels: crossKeyPanels[l], rows: rows, scale: scale)
+            crossAttention(kv: crossKV[l], keys: crossKeys[l], rows: rows, scale: scale)
             WhisperKernels.halfLinear(context, layer.crossOut, rows: rows, into: x, accumulate: true)
 
             // Feed-forward.
-            WhisperKernels.layerNorm(x, normed, gamma: layer.ffnNorm.gamma, beta: layer.ffnNorm.beta, rows: rows, width: d)
+            WhisperKernels.layerNorm(x, normed, layer.ffnNorm, rows: rows)
             WhisperKernels.halfLinear(normed, layer.ffnIn, rows: rows, into: hidden, gelu: true)
             WhisperKernels.halfLinear(hidden, layer.ffnOut, rows: rows, into: x, accumulate: true)
         }
         guard let logits else { return }
-        WhisperKernels.layerNorm(x, normed, gamma: model.decoderNorm.gamma, beta: model.decoderNorm.beta, rows: rows, width: d)
+        WhisperKernels.layerNorm(x, normed, model.decoderNorm, rows: rows)
         Self.projectOutput(normed, rows: rows, embeddings: model.embeddings, into: logits)
     }
 
     /// Cross-attention of `rows` queries (in `qkv`, stride 384) over the window's keys (panels)
     /// and values (`kv` columns 384…767). One task per head: scores `[rows, 1500]` as a small
     /// GEMM over the key panels, row softmax, then the weighted values. Output into `context`.
-    private func crossAttention(kv: UnsafeMutablePointer<Float>, keyPanels: UnsafeMutablePointer<Float>, rows: Int, scale: Float) {
+    private func crossAttention(kv: UnsafeMutablePointer<Float>, keys: [PanelMatrix<Float>], rows: Int, scale: Float) {
         let hd = WhisperModel.headDim, heads = WhisperModel.heads, d = self.d, n = sources
-        nonisolated(unsafe) let q = qkv, context = context, scores = scores, kv = kv, keyPanels = keyPanels
+        nonisolated(unsafe) let q = qkv, context = context, scores = scores, kv = kv
         WhisperKernels.forEachTask(heads) { task in
             for h in task..<(task + 1) {
                 let s = scores + h * rows * n
-                WhisperKernels.panelScores(q + h * hd, rows: rows, ldq: d, panels: keyPanels + h * Self.keyPanels * hd * 16,
-                                           panelCount: Self.keyPanels, keys: n, scale: scale, into: s)
+                // Scores `scale · q·k`: the queries are scaled first, which is exact (scale = 1/8).
+                for r in 0..<rows { for c in 0..<hd { q[r * d + h * hd + c] *= scale } }
+                keys[h].multiply(q + h * hd, rows: rows, ldx: d, panelRange: 0..<keys[h].panels, into: s, ldy: n,
+                                 bias: nil, accumulate: false)
                 // Unnormalised softmax; each output row is divided by its sum at the end.
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { inverse in
-                    for r in 0..<rows { inverse[r] = 1 / WhisperKernels.expShifted(s + r * n, n) }
+                    for r in 0..<rows { inverse[r] = 1 / VectorMath.expShifted(s + r * n, into: s + r * n, n) }
                     // Weighted values, two query rows × 32 channels at a time: each value vector
                     // loaded serves two rows (8 accumulators, 4 value vectors in registers).
                     var r = 0
@@ -204,7 +201,7 @@ public final class WhisperDecoder {
     /// `logits[rows, V] = x[rows, 384] · Eᵀ` with `E` the float16 embedding panels: reads the
     /// 40 MB matrix once per step for all rows, with no packing copy (OpenBLAS would pack the
     /// whole matrix on every call for so few rows).
-    static func projectOutput(_ x: UnsafePointer<Float>, rows: Int, embeddings: PanelMatrix,
+    static func projectOutput(_ x: UnsafePointer<Float>, rows: Int, embeddings: WhisperPanelWeights,
                               into logits: UnsafeMutablePointer<Float>) {
         WhisperKernels.panelProduct(x, embeddings, rows: rows, into: logits, bias: nil, accumulate: false, tasks: 32)
     }

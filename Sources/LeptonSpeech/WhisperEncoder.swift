@@ -71,16 +71,16 @@ public final class WhisperEncoder {
 
         for layer in model.encoderLayers {
             // Self-attention block.
-            WhisperKernels.layerNorm(x, normed, gamma: layer.attentionNorm.gamma, beta: layer.attentionNorm.beta, rows: positions, width: d)
+            WhisperKernels.layerNorm(x, normed, layer.attentionNorm, rows: positions)
             WhisperKernels.linear(normed, layer.qkv, rows: positions, into: qkv)
             attention()
             WhisperKernels.linearAccumulate(context, layer.attentionOut, rows: positions, into: x)
             // Feed-forward block.
-            WhisperKernels.layerNorm(x, normed, gamma: layer.ffnNorm.gamma, beta: layer.ffnNorm.beta, rows: positions, width: d)
+            WhisperKernels.layerNorm(x, normed, layer.ffnNorm, rows: positions)
             WhisperKernels.linear(normed, layer.ffnIn, rows: positions, into: wide, gelu: true)
             WhisperKernels.linearAccumulate(wide, layer.ffnOut, rows: positions, into: x)
         }
-        WhisperKernels.layerNorm(x, x, gamma: model.encoderNorm.gamma, beta: model.encoderNorm.beta, rows: positions, width: d)
+        WhisperKernels.layerNorm(x, x, model.encoderNorm, rows: positions)
     }
 
     /// Query rows per attention task.
@@ -104,15 +104,15 @@ public final class WhisperEncoder {
             BLAS.sgemm(m: m, n: n, k: hd, alpha: scale, a: qkv + r0 * ld + h * hd, lda: ld,
                        b: qkv + d + h * hd, ldb: ld, transB: true, c: s, ldc: n)
             let sums = s + block * n
-            for r in 0..<m { sums[r] = 1 / WhisperKernels.expShifted(s + r * n, n) }
+            for r in 0..<m { sums[r] = 1 / VectorMath.expShifted(s + r * n, into: s + r * n, n) }
             let out = context + r0 * d + h * hd
             BLAS.sgemm(m: m, n: hd, k: n, a: s, lda: n, b: qkv + 2 * d + h * hd, ldb: ld, c: out, ldc: d)
             for r in 0..<m {
                 let o = out + r * d
-                let inv = WhisperKernels.V(repeating: sums[r])
+                let inv = VectorMath.V(repeating: sums[r])
                 for c in stride(from: 0, to: hd, by: 8) {
                     let p = UnsafeMutableRawPointer(o + c)
-                    p.storeBytes(of: p.loadUnaligned(as: WhisperKernels.V.self) * inv, as: WhisperKernels.V.self)
+                    p.storeBytes(of: p.loadUnaligned(as: VectorMath.V.self) * inv, as: VectorMath.V.self)
                 }
             }
         }

@@ -106,6 +106,9 @@ public final class WhisperGenerator {
         generator = SeededGenerator(seed: seed)
     }
 
+    /// Restarts the sampling generator from `seed` (each transcription call samples from the same start).
+    func reseed(_ seed: UInt64) { generator = SeededGenerator(seed: seed) }
+
     deinit {
         logits.deallocate()
         acousticLogits.deallocate()
@@ -171,7 +174,7 @@ public final class WhisperGenerator {
         if temperature != 1 { let inv = 1 / temperature; for i in 0..<vocab { row[i] *= inv } }
         Self.logSoftmax(row, vocab)
         if checkTimestampMass {
-            let maxText = WhisperKernels.maxValue(row, tsBegin)
+            let maxText = VectorMath.maxValue(row, tsBegin)
             var m = ninf
             for i in tsBegin...tsEnd where row[i] > m { m = row[i] }
             var s: Float = 0
@@ -195,13 +198,13 @@ public final class WhisperGenerator {
 
     /// In-place log-softmax; `-inf` entries stay `-inf`.
     static func logSoftmax(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
-        let m = WhisperKernels.maxValue(row, n)
+        let m = VectorMath.maxValue(row, n)
         guard m > -Float.infinity else { return }
         var acc = SIMD8<Float>(repeating: 0)
         let mv = SIMD8<Float>(repeating: m)
         var i = 0
         while i + 8 <= n {
-            acc += WhisperKernels.exp8(UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - mv)
+            acc += VectorMath.exp8(UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - mv)
             i += 8
         }
         var s = acc.sum()

@@ -47,6 +47,10 @@ public struct WhisperConfig: Codable, Sendable {
 ///          pre_norm=1, scale_embeddings=0, start_from_zero_embedding=0}, encoder/num_heads=6
 /// ```
 /// Loading is strict: a missing, mis-shaped or unused variable is a ``SpeechError/weight(name:reason:)``.
+///
+/// Immutable after loading and safe to share between threads: every weight lives in class storage
+/// freed with its last user (a load that fails midway frees what it had read), and the only lazy
+/// member, ``bpeEncoder()``, is guarded by a lock.
 public final class WhisperModel: @unchecked Sendable {
     // MARK: Dimensions of tiny.en
     public static let dModel = 384
@@ -62,11 +66,15 @@ public final class WhisperModel: @unchecked Sendable {
     public static let vocabularySize = 51864
 
     /// A linear layer `y = x Wᵀ + b` with `W` stored `[out, in]`.
-    public struct Linear: @unchecked Sendable {
-        public let weight: UnsafeMutablePointer<Float>
-        public let bias: UnsafeMutablePointer<Float>
+    public struct Linear: Sendable {
+        let weightBuffer: WeightBuffer
+        let biasBuffer: WeightBuffer
         public let outputs: Int
         public let inputs: Int
+        /// `[outputs, inputs]`.
+        var weight: UnsafeMutablePointer<Float> { weightBuffer.pointer }
+        /// `[outputs]`.
+        var bias: UnsafeMutablePointer<Float> { biasBuffer.pointer }
     }
 
     /// How the decoder's per-step weights (linears and the tied embedding/projection) are kept.
@@ -78,18 +86,23 @@ public final class WhisperModel: @unchecked Sendable {
     }
 
     /// A decoder linear layer `y = x Wᵀ + b`: `W` in float16 as stored (exact) or int8, in the panel
-    /// layout of ``HalfPanelMatrix`` for the few-row products of decoding steps; `b` in float32.
-    public struct PanelLinear: @unchecked Sendable {
-        public let weight: PanelMatrix
-        public let bias: UnsafeMutablePointer<Float>
+    /// layout of ``PanelMatrix`` for the few-row products of decoding steps; `b` in float32.
+    public struct PanelLinear: Sendable {
+        public let weight: WhisperPanelWeights
+        let biasBuffer: WeightBuffer
         public var outputs: Int { weight.outputs }
         public var inputs: Int { weight.inputs }
+        /// `[outputs]`.
+        var bias: UnsafeMutablePointer<Float> { biasBuffer.pointer }
     }
 
     /// LayerNorm parameters (epsilon 1e-5).
-    public struct Norm: @unchecked Sendable {
-        public let gamma: UnsafeMutablePointer<Float>
-        public let beta: UnsafeMutablePointer<Float>
+    public struct Norm: Sendable {
+        let gammaBuffer: WeightBuffer
+        let betaBuffer: WeightBuffer
+        /// `[384]` scale and shift.
+        var gamma: UnsafeMutablePointer<Float> { gammaBuffer.pointer }
+        var beta: UnsafeMutablePointer<Float> { betaBuffer.pointer }
     }
 
     public struct EncoderLayer: Sendable {
@@ -119,18 +132,20 @@ public final class WhisperModel: @unchecked Sendable {
     /// contiguous input frames of a `[time, channels]` activation.
     public let conv1: Linear
     public let conv2: Linear
+    let encoderPositionBuffer: WeightBuffer
     /// `[1500, 384]`
-    public let encoderPositions: UnsafeMutablePointer<Float>
+    var encoderPositions: UnsafeMutablePointer<Float> { encoderPositionBuffer.pointer }
     public let encoderLayers: [EncoderLayer]
     public let encoderNorm: Norm
     /// `[51864, 384]`: token embeddings and (tied) output projection, kept in float16 as stored
     /// (exact; converted on the fly), which halves both its memory and the bytes each decoding
     /// step's output projection reads. Panel layout: a lookup is ``PanelMatrix/row(_:into:)``.
-    public let embeddings: PanelMatrix
+    public let embeddings: WhisperPanelWeights
     /// The format of the decoder's per-step weights.
     public let decoderWeights: DecoderWeights
+    let decoderPositionBuffer: WeightBuffer
     /// `[448, 384]`
-    public let decoderPositions: UnsafeMutablePointer<Float>
+    var decoderPositions: UnsafeMutablePointer<Float> { decoderPositionBuffer.pointer }
     public let decoderLayers: [DecoderLayer]
     public let decoderNorm: Norm
 
@@ -139,8 +154,6 @@ public final class WhisperModel: @unchecked Sendable {
     /// The model folder.
     public let directory: URL
 
-    private var allocations: [UnsafeMutablePointer<Float>] = []
-    private var panelMatrices: [PanelMatrix] = []
     private let encoderLock = NSLock()
     private var cachedEncoder: WhisperBPEEncoder?
 
@@ -211,7 +224,7 @@ public final class WhisperModel: @unchecked Sendable {
 
         conv1 = try loader.conv("encoder/conv1", out: d, in: Self.melBins)
         conv2 = try loader.conv("encoder/conv2", out: d, in: d)
-        encoderPositions = try loader.tensor("encoder/position_encodings/encodings", [Self.encoderPositions, d])
+        encoderPositionBuffer = try loader.tensor("encoder/position_encodings/encodings", [Self.encoderPositions, d])
         var enc: [EncoderLayer] = []
         for l in 0..<Self.encoderLayers {
             let p = "encoder/layer_\(l)/"
@@ -232,7 +245,7 @@ public final class WhisperModel: @unchecked Sendable {
             throw SpeechError.weight(name: "decoder/projection/weight", reason: "expected an alias of decoder/embeddings/weight")
         }
         loader.used.insert("decoder/projection/weight")
-        decoderPositions = try loader.tensor("decoder/position_encodings/encodings", [Self.decoderPositions, d])
+        decoderPositionBuffer = try loader.tensor("decoder/position_encodings/encodings", [Self.decoderPositions, d])
         var dec: [DecoderLayer] = []
         for l in 0..<Self.decoderLayers {
             let p = "decoder/layer_\(l)/"
@@ -251,8 +264,6 @@ public final class WhisperModel: @unchecked Sendable {
         decoderLayers = dec
         decoderNorm = try loader.norm("decoder/layer_norm")
 
-        allocations = loader.allocations
-        panelMatrices = loader.panelMatrices
         let unused = file.allNames.filter { !loader.used.contains($0) }
         if let first = unused.first {
             throw SpeechError.weight(name: first, reason: "present in \(binURL.lastPathComponent) but unused by Whisper tiny.en"
@@ -260,18 +271,11 @@ public final class WhisperModel: @unchecked Sendable {
         }
     }
 
-    deinit {
-        for p in allocations { p.deallocate() }
-        for m in panelMatrices { m.deallocate() }
-    }
-
     /// Reads variables by name, remembering which were consumed.
     private struct Loader {
         let file: CTranslate2File
         var used: Set<String> = []
-        var allocations: [UnsafeMutablePointer<Float>] = []
         let quantize: Bool
-        var panelMatrices: [PanelMatrix] = []
 
         init(file: CTranslate2File, quantize: Bool) {
             self.file = file
@@ -279,7 +283,7 @@ public final class WhisperModel: @unchecked Sendable {
         }
 
         /// A float16 `[out, in]` matrix re-laid in panels (values unchanged), or quantised to int8.
-        mutating func halfPanels(_ name: String, out: Int, in inputs: Int) throws -> PanelMatrix {
+        mutating func halfPanels(_ name: String, out: Int, in inputs: Int) throws -> WhisperPanelWeights {
             let p = UnsafeMutablePointer<Float16>.allocate(capacity: out * inputs)
             defer { p.deallocate() }
             do {
@@ -293,29 +297,24 @@ public final class WhisperModel: @unchecked Sendable {
             }
             guard !used.contains(name) else { throw SpeechError.weight(name: name, reason: "read twice") }
             used.insert(name)
-            let m: PanelMatrix = quantize ? .int8(Int8PanelMatrix(rowMajor: p, outputs: out, inputs: inputs))
-                                          : .half(HalfPanelMatrix(rowMajor: p, outputs: out, inputs: inputs))
-            panelMatrices.append(m)
-            return m
+            return quantize ? .int8(PanelMatrix(rowMajor: p, outputs: out, inputs: inputs))
+                            : .half(PanelMatrix(rowMajor: p, outputs: out, inputs: inputs))
         }
 
-        mutating func tensor(_ name: String, _ shape: [Int]) throws -> UnsafeMutablePointer<Float> {
-            let n = shape.reduce(1, *)
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        mutating func tensor(_ name: String, _ shape: [Int]) throws -> WeightBuffer {
+            let buffer = WeightBuffer(count: shape.reduce(1, *))
             do {
-                try file.readFloats(name, expectedShape: shape, into: p)
+                try file.readFloats(name, expectedShape: shape, into: buffer.pointer)
             } catch let e as CTranslate2Error {
-                p.deallocate()
                 switch e {
                 case .missingVariable: throw SpeechError.weight(name: name, reason: "missing from \(file.path)")
                 case let .wrongVariable(_, _, reason): throw SpeechError.weight(name: name, reason: reason)
                 default: throw SpeechError.model(path: file.path, reason: e.description)
                 }
             }
-            guard !used.contains(name) else { p.deallocate(); throw SpeechError.weight(name: name, reason: "read twice") }
+            guard !used.contains(name) else { throw SpeechError.weight(name: name, reason: "read twice") }
             used.insert(name)
-            allocations.append(p)
-            return p
+            return buffer
         }
 
         mutating func scalar(_ name: String) throws -> Double {
@@ -328,28 +327,67 @@ public final class WhisperModel: @unchecked Sendable {
         }
 
         mutating func linear(_ prefix: String, out: Int, in inputs: Int) throws -> Linear {
-            Linear(weight: try tensor(prefix + "/weight", [out, inputs]), bias: try tensor(prefix + "/bias", [out]),
+            Linear(weightBuffer: try tensor(prefix + "/weight", [out, inputs]), biasBuffer: try tensor(prefix + "/bias", [out]),
                    outputs: out, inputs: inputs)
         }
 
         mutating func halfLinear(_ prefix: String, out: Int, in inputs: Int) throws -> PanelLinear {
-            PanelLinear(weight: try halfPanels(prefix + "/weight", out: out, in: inputs), bias: try tensor(prefix + "/bias", [out]))
+            PanelLinear(weight: try halfPanels(prefix + "/weight", out: out, in: inputs), biasBuffer: try tensor(prefix + "/bias", [out]))
         }
 
         mutating func norm(_ prefix: String) throws -> Norm {
-            Norm(gamma: try tensor(prefix + "/gamma", [WhisperModel.dModel]), beta: try tensor(prefix + "/beta", [WhisperModel.dModel]))
+            Norm(gammaBuffer: try tensor(prefix + "/gamma", [WhisperModel.dModel]), betaBuffer: try tensor(prefix + "/beta", [WhisperModel.dModel]))
         }
 
         /// Conv1D `[out, in, 3]` re-laid as `[out, 3, in]`.
         mutating func conv(_ prefix: String, out: Int, in inputs: Int) throws -> Linear {
-            let w = try tensor(prefix + "/weight", [out, inputs, 3])
+            let buffer = try tensor(prefix + "/weight", [out, inputs, 3]), w = buffer.pointer
             let tmp = [Float](UnsafeBufferPointer(start: w, count: out * inputs * 3))
             for o in 0..<out {
                 for c in 0..<inputs {
                     for k in 0..<3 { w[o * 3 * inputs + k * inputs + c] = tmp[o * inputs * 3 + c * 3 + k] }
                 }
             }
-            return Linear(weight: w, bias: try tensor(prefix + "/bias", [out]), outputs: out, inputs: 3 * inputs)
+            return Linear(weightBuffer: buffer, biasBuffer: try tensor(prefix + "/bias", [out]), outputs: out, inputs: 3 * inputs)
+        }
+    }
+}
+
+/// Float32 weights read at load, freed when the last layer value holding them goes away.
+final class WeightBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// Few-row decoder weights in either panel format: float16 (exact) or int8 with per-row scales.
+public enum WhisperPanelWeights: Sendable {
+    case half(PanelMatrix<Float16>)
+    case int8(PanelMatrix<Int8>)
+
+    public var outputs: Int { switch self { case .half(let m): m.outputs; case .int8(let m): m.outputs } }
+    public var inputs: Int { switch self { case .half(let m): m.inputs; case .int8(let m): m.inputs } }
+    public var panels: Int { switch self { case .half(let m): m.panels; case .int8(let m): m.panels } }
+
+    /// Row `o` as floats (an embedding lookup); see ``PanelMatrix/row(_:into:)``.
+    func row(_ o: Int, into destination: UnsafeMutablePointer<Float>) {
+        switch self { case .half(let m): m.row(o, into: destination); case .int8(let m): m.row(o, into: destination) }
+    }
+
+    /// See ``PanelMatrix/multiply(_:rows:ldx:panelRange:into:ldy:bias:accumulate:)``.
+    func multiply(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, panelRange: Range<Int>,
+                  into y: UnsafeMutablePointer<Float>, ldy: Int, bias: UnsafePointer<Float>?, accumulate: Bool) {
+        switch self {
+        case .half(let m):
+            m.multiply(x, rows: rows, ldx: ldx, panelRange: panelRange, into: y, ldy: ldy, bias: bias, accumulate: accumulate)
+        case .int8(let m):
+            m.multiply(x, rows: rows, ldx: ldx, panelRange: panelRange, into: y, ldy: ldy, bias: bias, accumulate: accumulate)
         }
     }
 }

@@ -33,6 +33,25 @@ public struct WhisperTranscription: Codable, Sendable {
     /// The recogniser's best whole-file texts, best first (the first is `text`), when
     /// ``WhisperTranscribeOptions/readings`` asked for more than one; nil otherwise.
     public var readings: [WhisperReading]?
+    /// Where this call's time went and how much decoding it ran (not encoded: run data, not transcript).
+    public var statistics = WhisperRunStatistics()
+
+    enum CodingKeys: String, CodingKey { case text, duration, segments, readings }
+}
+
+/// What one transcription call spent, for benchmarks and logs. Each call counts its own work
+/// (no process-wide counters), so concurrent calls do not disturb each other's figures.
+public struct WhisperRunStatistics: Sendable, Equatable {
+    /// Seconds in the front end (audio decoding and log-mel), the encoder, and decoding.
+    public var featureSeconds = 0.0, encoderSeconds = 0.0, decoderSeconds = 0.0
+    /// Decoder steps run (one per position, prompt tokens included) and rows advanced over all steps.
+    public var decoderSteps = 0, decoderRows = 0
+    public init() {}
+
+    public static func += (a: inout WhisperRunStatistics, b: WhisperRunStatistics) {
+        a.featureSeconds += b.featureSeconds; a.encoderSeconds += b.encoderSeconds; a.decoderSeconds += b.decoderSeconds
+        a.decoderSteps += b.decoderSteps; a.decoderRows += b.decoderRows
+    }
 }
 
 /// One whole-file reading of the audio from the n-best list.
@@ -127,14 +146,15 @@ public final class NarrowbandFoldSource: WhisperSampleSource {
 ///
 /// Memory is bounded by one window: the file is streamed twice (once for the log-mel maximum
 /// that normalisation needs, once for the windows), never held whole.
-public final class WhisperTranscriber {
+///
+/// A `Sendable` value: one transcriber may serve many threads at once. Each call works in its own
+/// scratch (encoder, decoder and buffers, about 40 MB), taken from a pool that keeps the scratch of
+/// finished calls for the next ones (allocating and faulting in 40 MB per file cost ~4% of the
+/// time), so calls share only the read-only model and the pool's lock.
+public struct WhisperTranscriber: Sendable {
     public let model: WhisperModel
     public var options: WhisperTranscribeOptions
-    /// Seconds spent per stage since this transcriber was made (front end, encoder, decoding).
-    public private(set) var stageSeconds = (features: 0.0, encoder: 0.0, decoder: 0.0)
-    private let encoder: WhisperEncoder
-    private let generator: WhisperGenerator
-    private let features: UnsafeMutablePointer<Float>
+    private let sessions = SessionPool()
     private var tokenizer: WhisperTokenizer { model.tokenizer }
 
     /// Seconds per mel frame and per timestamp step.
@@ -144,12 +164,47 @@ public final class WhisperTranscriber {
     public init(model: WhisperModel, options: WhisperTranscribeOptions = WhisperTranscribeOptions()) {
         self.model = model
         self.options = options
-        encoder = WhisperEncoder(model: model)
-        generator = WhisperGenerator(model: model, maxRows: max(options.beamSize, options.bestOf, 1), seed: options.seed)
-        features = .allocate(capacity: WhisperModel.encoderFrames * WhisperModel.melBins)
     }
 
-    deinit { features.deallocate() }
+    /// The scratch of one transcription call: the encoder's and decoder's buffers and a window of features.
+    final class Session {
+        let encoder: WhisperEncoder
+        let generator: WhisperGenerator
+        let features: UnsafeMutablePointer<Float>
+        /// The most hypotheses the decoder holds.
+        let rows: Int
+
+        init(model: WhisperModel, rows: Int) {
+            self.rows = rows
+            encoder = WhisperEncoder(model: model)
+            generator = WhisperGenerator(model: model, maxRows: rows)
+            features = .allocate(capacity: WhisperModel.encoderFrames * WhisperModel.melBins)
+        }
+
+        deinit { features.deallocate() }
+    }
+
+    /// Scratch of finished calls, kept for the next ones (one per call running at once, at most).
+    final class SessionPool: @unchecked Sendable {
+        private let lock = NSLock()
+        private var idle: [Session] = []
+
+        /// A session for `model` with room for `rows` hypotheses (a kept one when one fits).
+        func take(model: WhisperModel, rows: Int) -> Session {
+            lock.lock()
+            if let i = idle.firstIndex(where: { $0.rows == rows && $0.encoder.model === model }) {
+                defer { lock.unlock() }
+                return idle.remove(at: i)
+            }
+            lock.unlock()
+            return Session(model: model, rows: rows)
+        }
+
+        func give(_ session: Session) {
+            lock.lock(); defer { lock.unlock() }
+            idle.append(session)
+        }
+    }
 
     /// Transcribes an audio file (any format LeptonAudio reads; resampled to 16 kHz mono).
     /// - Throws: ``SpeechError/audio(path:reason:)`` when the file cannot be decoded.
@@ -182,18 +237,27 @@ public final class WhisperTranscriber {
     public func transcribe(_ makeSource: () throws -> WhisperSampleSource,
                            phoneBand: () -> Bool = { false }) throws -> WhisperTranscription {
         // Parallelism comes from our own row/head splits; OpenBLAS's pool would only spin.
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(EngineThreads.count) }
+        try BLAS.withSingleThreadedBLAS { try transcribeSingleThreadedBLAS(makeSource, phoneBand: phoneBand) }
+    }
+
+    private func transcribeSingleThreadedBLAS(_ makeSource: () throws -> WhisperSampleSource,
+                                              phoneBand: () -> Bool) throws -> WhisperTranscription {
         var clock = DispatchTime.now().uptimeNanoseconds
         func lap() -> Double {
             let now = DispatchTime.now().uptimeNanoseconds
             defer { clock = now }
             return Double(now - clock) / 1e9
         }
+        let session = sessions.take(model: model, rows: max(options.beamSize, options.bestOf, 1))
+        defer { sessions.give(session) }
+        session.generator.reseed(options.seed)
+        var statistics = WhisperRunStatistics()
+        let stepsBefore = session.generator.decoder.stepsRun, rowsBefore = session.generator.decoder.rowsRun
+        let encoder = session.encoder, features = session.features
         let scan = WhisperLogMel(source: try makeSource())
         let maximum = try scan.scanMaximum()
         let bandMap = phoneBand() ? options.phoneBandMap : nil
-        stageSeconds.features += lap()
+        statistics.featureSeconds += lap()
         let sampleCount = scan.sampleCount ?? 0
         let contentFrames = sampleCount / WhisperLogMel.hop
         let mel = WhisperLogMel(source: try makeSource())
@@ -209,15 +273,15 @@ public final class WhisperTranscriber {
             let segmentDuration = Double(segmentSize) * Self.frameSeconds
             try mel.window(start: seek, frames: segmentSize, maximum: maximum, into: features)
             bandMap?.apply(to: features, frames: segmentSize)
-            stageSeconds.features += lap()
+            statistics.featureSeconds += lap()
             if let floor = options.silenceThresholdDBFS,
                10 * log10(max(Double(mel.windowPeakMeanSquare), 1e-20)) < floor {
                 seek += segmentSize
                 continue
             }
             encoder.encode(features)
-            generator.decoder.setEncoderOutput(encoder.output)
-            stageSeconds.encoder += lap()
+            session.generator.decoder.setEncoderOutput(encoder.output)
+            statistics.encoderSeconds += lap()
 
             let previous = Array(allTokens[promptResetSince...])
             var prompt: [Int] = []
@@ -227,8 +291,8 @@ public final class WhisperTranscriber {
             }
             prompt.append(tokenizer.startOfTranscript)
 
-            let decoded = decodeWithFallback(prompt: prompt)
-            stageSeconds.decoder += lap()
+            let decoded = decodeWithFallback(prompt: prompt, generator: session.generator)
+            statistics.decoderSeconds += lap()
             if let threshold = options.noSpeechThreshold {
                 var skip = Double(decoded.result.noSpeechProbability) > threshold
                 if let lp = options.logProbThreshold, decoded.avgLogProb > lp { skip = false }
@@ -260,6 +324,9 @@ public final class WhisperTranscriber {
         var transcription = WhisperTranscription(text: text, duration: Double(sampleCount) / Double(WhisperLogMel.sampleRate),
                                                  segments: segments)
         if options.readings > 1 { transcription.readings = Self.join(windowReadings, best: text) }
+        statistics.decoderSteps = session.generator.decoder.stepsRun - stepsBefore
+        statistics.decoderRows = session.generator.decoder.rowsRun - rowsBefore
+        transcription.statistics = statistics
         return transcription
     }
 
@@ -292,7 +359,7 @@ public final class WhisperTranscriber {
 
     /// Decodes at each temperature in turn until the text is neither too repetitive (zlib
     /// compression ratio) nor too unlikely (average log-probability).
-    func decodeWithFallback(prompt: [Int]) -> Decoded {
+    func decodeWithFallback(prompt: [Int], generator: WhisperGenerator) -> Decoded {
         var all: [Decoded] = []
         var belowCompressionThreshold: [Decoded] = []
         for temperature in options.temperatures {

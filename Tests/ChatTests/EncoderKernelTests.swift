@@ -12,25 +12,13 @@ final class EncoderKernelTests: XCTestCase {
         (0..<n).map { _ in Float.random(in: -scale...scale, using: &rng) }
     }
 
-    /// exp8 over the range the kernels use (softmax `x - max` ≤ 0, GELU `-z²`), relative error ≤ 1e-6;
-    /// -inf (masked scores) gives a value that is 0 for all purposes.
-    func testExp8MatchesFoundationExp() {
-        var worst = 0.0
-        for x in stride(from: -87.0, through: 20.0, by: 0.0137) {
-            let got = Double(EncoderKernels.exp8(SIMD8(repeating: Float(x)))[3])
-            worst = max(worst, abs(got - Foundation.exp(Double(Float(x)))) / Foundation.exp(Double(Float(x))))
-        }
-        XCTAssertLessThan(worst, 1e-6)
-        XCTAssertLessThan(EncoderKernels.exp8(SIMD8(repeating: -.infinity))[0], 1e-37)
-    }
-
-    /// `GELU(x + b)` against the exact erf form, error ≤ 1e-6·max(1, |x|) (A&S 7.1.28 is good to 3e-7 in erf),
-    /// over |x| ≤ 7 plus values where the 16th power overflows.
+    /// `GELU(x + b)` against the exact erf form, error ≤ 1e-6·max(1, |x|) (the engine's erf is good to
+    /// 1.5e-7), over |x| ≤ 7 plus large values where erf saturates.
     func testBiasGELUMatchesErfReference() {
         let rows = 5, width = 48
         var x0 = randoms(rows * width, scale: 6)
         let b = randoms(width, scale: 1)
-        // Large inputs: (1 + … + a₆z⁶)¹⁶ overflows to +inf from |z| ≈ 50; GELU must give x and -0.
+        // Large inputs: erf is ±1 exactly; GELU must give x and -0.
         for (i, v) in [-1000, -60, -40, -12, 12, 40, 60, 1000].enumerated() { x0[i] = Float(v) }
         for parallel in [false, true] {
             var x = x0

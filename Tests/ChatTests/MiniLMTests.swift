@@ -5,15 +5,29 @@ import LeptonEngine
 
 /// The Swift MiniLM against sentence-transformers' embeddings (`shared/data/minilm-reference.jsonl`).
 final class MiniLMTests: XCTestCase {
-    nonisolated(unsafe) static var cached: SentenceEncoder?
+    /// Loaded once per process (a `static let` is initialised once, thread-safely).
+    static let cached = Result { try SentenceEncoder() }
 
     func encoder() throws -> SentenceEncoder {
-        if let e = Self.cached { return e }
         try XCTSkipUnless(FileManager.default.fileExists(atPath: ModelCache.miniLM.appendingPathComponent("model.safetensors").path),
                           "run scripts/bootstrap.sh first")
-        let e = try SentenceEncoder()
-        Self.cached = e
-        return e
+        return try Self.cached.get()
+    }
+
+    /// One encoder shared by 8 threads: each call has its own workspace, so every thread gets the
+    /// single-threaded embeddings (which the tests above compare with sentence-transformers).
+    func testEightThreadsSharingOneEncoderGetTheSingleThreadedEmbeddings() throws {
+        let e = try encoder()
+        let texts = ["I lost my card", "what is my balance", "hello", "transfer 50 euros to my savings account please"]
+        let alone = e.embed(texts).scalars
+        let results = SharedResults(count: 8)
+        let group = DispatchGroup()
+        for i in 0..<8 {
+            group.enter()
+            Thread { results.set(i, e.embed(texts).scalars); group.leave() }.start()
+        }
+        group.wait()
+        for i in 0..<8 { XCTAssertEqual(results.get(i), alone, "thread \(i)") }
     }
 
     static func check(_ got: [Float], _ want: [Float], _ name: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -75,4 +89,13 @@ final class MiniLMTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("encoder.layer.9.stray"), "\(error)")
         }
     }
+}
+
+/// Per-thread results behind a lock.
+final class SharedResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [[Float]?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ v: [Float]) { lock.lock(); values[i] = v; lock.unlock() }
+    func get(_ i: Int) -> [Float]? { lock.lock(); defer { lock.unlock() }; return values[i] }
 }

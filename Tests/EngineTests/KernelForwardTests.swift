@@ -68,9 +68,9 @@ final class KernelForwardTests: XCTestCase {
         assertClose(x.softmax(), t("softmax", "softmax"), tol: 1e-5)
         assertClose(x.logSoftmax(), t("softmax", "log_softmax"), tol: 1e-5)
         XCTAssertFalse(x.softmax().scalars.contains { $0.isNaN })
-        // fastExp against libm over a wide range.
+        // The engine's exp (VectorMath.exp8, which softmax uses) against libm over a wide range.
         var worst: Float = 0
-        for i in -870...880 { let v = Float(i) / 10; worst = max(worst, abs(fastExp(v) - expf(v)) / expf(v)) }
+        for i in -870...880 { let v = Float(i) / 10; worst = max(worst, abs(VectorMath.exp8(SIMD8(repeating: v))[5] - expf(v)) / expf(v)) }
         XCTAssertLessThan(worst, 1e-6)
         // Long rows take the vector path; a fully masked row gives zeros.
         let long = Tensor(shape: [2, 37], scalars: (0..<74).map { Float(($0 * 13) % 17) - 8 })
@@ -117,15 +117,12 @@ final class KernelForwardTests: XCTestCase {
     func testConv2dAgainstDirectLoops() {
         guard let convs = KernelFixtures.root["conv2d"] as? [[String: Any]] else { return XCTFail("no conv fixtures") }
         // Default budget (batch-chunked), a budget that tiles mid-row, and one that forces one row per tile.
-        let saved = convColumnBudget
-        defer { convColumnBudget = saved }
-        for budget in [saved, 270, 1] {
-            convColumnBudget = budget
+        for budget in [convColumnBudget, 270, 1] {
             for (i, c) in convs.enumerated() {
                 let s = c["stride"] as! [Int], p = c["padding"] as! [Int], d = c["dilation"] as! [Int]
                 let y = KernelFixtures.tensor(c["x"]).conv2d(weight: KernelFixtures.tensor(c["w"]), bias: KernelFixtures.tensor(c["b"]),
                                                              stride: (s[0], s[1]), padding: (p[0], p[1]), dilation: (d[0], d[1]),
-                                                             groups: c["groups"] as! Int)
+                                                             groups: c["groups"] as! Int, columnBudget: budget)
                 assertClose(y, KernelFixtures.tensor(c["y"]), "conv case \(i), budget \(budget)")
             }
         }
@@ -151,11 +148,13 @@ final class KernelForwardTests: XCTestCase {
         assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2, causal: true, queryOffset: 2), t("attention", "causal_offset2"))
         assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2, keyMask: mask), t("attention", "masked"))
         // Query blocks (forced to 2 rows) give the same result as one block.
-        let saved = attentionScoreBudget
-        attentionScoreBudget = 2 * 5
-        assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2, causal: true, queryOffset: 2), t("attention", "causal_offset2"))
-        assertClose(Tensor.attention(query: q, key: k, value: v, heads: 2, keyMask: mask), t("attention", "masked"))
-        attentionScoreBudget = saved
+        func blocked(causal: Bool, queryOffset: Int, keyMask: [Bool]?) -> Tensor {
+            Tensor.batchedAttention(query: q.reshaped([1] + q.shape), key: k.reshaped([1] + k.shape), value: v.reshaped([1] + v.shape),
+                                    heads: 2, causal: causal, queryOffset: queryOffset, keyMask: keyMask.map { [$0] },
+                                    additiveMask: nil, scale: nil, scoreBudget: 2 * 5).reshaped([q.shape[0], v.shape[1]])
+        }
+        assertClose(blocked(causal: true, queryOffset: 2, keyMask: nil), t("attention", "causal_offset2"))
+        assertClose(blocked(causal: false, queryOffset: 0, keyMask: mask), t("attention", "masked"))
         // Batched form = per-item single form.
         let qb = Tensor.stack([q, q * 0.5]), kb = Tensor.stack([k, k]), vb = Tensor.stack([v, v * 2])
         let yb = Tensor.batchedAttention(query: qb, key: kb, value: vb, heads: 2, keyMask: [mask!, mask!])

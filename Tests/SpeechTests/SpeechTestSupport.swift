@@ -13,12 +13,15 @@ enum SpeechFixtures {
     static let modelBin = ModelCache.whisperTinyEn.appendingPathComponent("model.bin")
 
     /// The model, loaded once for the whole test process.
-    nonisolated(unsafe) static var cachedModel: WhisperModel?
-    static func model() throws -> WhisperModel {
-        if let m = cachedModel { return m }
-        let m = try WhisperModel()
-        cachedModel = m
-        return m
+    /// (A `static let` is initialised once, thread-safely.)
+    static let cachedModel = Result { try WhisperModel() }
+    static func model() throws -> WhisperModel { try cachedModel.get() }
+
+    /// glibc's `malloc_trim(0)` (looked up at run time: the Glibc module does not export it):
+    /// returns freed heap memory, e.g. of finished threads' arenas, to the system.
+    static func returnFreedMemory() {
+        typealias Trim = @convention(c) (Int) -> Int32
+        if let trim = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") { _ = unsafeBitCast(trim, to: Trim.self)(0) }
     }
 
     /// 16 kHz mono samples of a file (LeptonAudio decodes and resamples).

@@ -35,13 +35,26 @@ extension BLAS {
 
     /// Runs `body` with OpenBLAS on one thread, for kernels that already spread independent GEMMs
     /// over the cores themselves (two levels of threads oversubscribe, and OpenBLAS workers spin).
+    ///
+    /// OpenBLAS's thread count is process-wide: sections may nest and run on several threads at
+    /// once, so they are counted, and the engine's count is restored when the last one ends.
     public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        let n = EngineThreads.count
-        if n <= 1 { return try body() }
-        setThreads(1)
-        defer { setThreads(n) }
+        // The switch happens under the counter's lock, so an ending section cannot undo a starting one.
+        _ = singleThreadedSections.update { n in
+            if n == 0 { setThreads(1) }
+            return n + 1
+        }
+        defer {
+            _ = singleThreadedSections.update { n in
+                if n == 1 { setThreads(EngineThreads.count) }
+                return n - 1
+            }
+        }
         return try body()
     }
+
+    /// How many ``withSingleThreadedBLAS(_:)`` sections are running.
+    private static let singleThreadedSections = LockedInt(0)
 
     /// The OpenBLAS kernel family in use (e.g. "SkylakeX", "Haswell", "Zen").
     public static func corename() -> String {

@@ -7,8 +7,8 @@ import Foundation
 // pair is two GEMMs around a row softmax, and pairs are spread over the cores.
 
 /// Floats of attention scores one worker keeps at a time (rows × keys): 1.5 MB fits L2.
-/// A variable only so tests can force many small blocks.
-nonisolated(unsafe) var attentionScoreBudget = 393_216
+/// Tests pass a smaller `scoreBudget` to force many small blocks.
+let attentionScoreBudget = 393_216
 
 extension Tensor {
     /// Multi-head scaled dot-product attention of one sequence, with the heads packed in the last axis.
@@ -48,6 +48,14 @@ extension Tensor {
     public static func batchedAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int,
                                         causal: Bool = false, queryOffset: Int = 0, keyMask: [[Bool]]? = nil,
                                         additiveMask: Tensor? = nil, scale: Float? = nil) -> Tensor {
+        batchedAttention(query: query, key: key, value: value, heads: heads, causal: causal, queryOffset: queryOffset,
+                         keyMask: keyMask, additiveMask: additiveMask, scale: scale, scoreBudget: attentionScoreBudget)
+    }
+
+    /// ``batchedAttention(query:key:value:heads:causal:queryOffset:keyMask:additiveMask:scale:)`` keeping at
+    /// most `scoreBudget` scores (rows × keys) per block.
+    static func batchedAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool, queryOffset: Int,
+                                 keyMask: [[Bool]]?, additiveMask: Tensor?, scale: Float?, scoreBudget: Int) -> Tensor {
         precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "batchedAttention expects [B, t, d] operands")
         let bsz = query.shape[0], tq = query.shape[1], d = query.shape[2]
         let tk = key.shape[1], dv = value.shape[2]
@@ -77,7 +85,7 @@ extension Tensor {
                 // Work item = (batch, head, block of query rows). A block's scores (rows × tk) stay
                 // in L2 between the QKᵀ GEMM, the softmax and the PV GEMM; whole-head score
                 // matrices (9 MB for Whisper's 1500 frames) would stream through memory twice.
-                let rows = Swift.max(1, Swift.min(tq, attentionScoreBudget / Swift.max(tk, 1)))
+                let rows = Swift.max(1, Swift.min(tq, scoreBudget / Swift.max(tk, 1)))
                 let blocks = (tq + rows - 1) / rows
                 let work = bsz * heads * blocks
                 // One block is ~4·rows·tk·dh FLOP; small problems stay on one thread.

@@ -149,8 +149,9 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: Conv2dGeometry, b0: Int, b1: Int,
 }
 
 /// Floats of im2col buffer the forward pass fills at a time (1 MB: stays in L2 next to the GEMM's
-/// packed panels). A variable only so tests can force the tiled and chunked paths.
-nonisolated(unsafe) var convColumnBudget = 262_144
+/// packed panels). Tests pass smaller budgets to ``Tensor/conv2d(weight:bias:stride:padding:dilation:groups:columnBudget:)``
+/// to force the tiled and chunked paths.
+let convColumnBudget = 262_144
 
 /// How many images go into one im2col buffer (keeps it under ~32 MB).
 @usableFromInline
@@ -168,6 +169,14 @@ extension Tensor {
     /// - Returns: `[N, outChannels, outH, outW]` for `self` = `[N, C, H, W]`.
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
                        dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
+        conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups,
+               columnBudget: convColumnBudget)
+    }
+
+    /// ``conv2d(weight:bias:stride:padding:dilation:groups:)`` with an im2col budget of `columnBudget`
+    /// floats (per call, so that tests can force the tiled and chunked paths without shared state).
+    func conv2d(weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                dilation: (Int, Int), groups: Int, columnBudget: Int) -> Tensor {
         precondition(rank == 4 && weight.rank == 4, "conv2d expects [N,C,H,W] and [O,C/g,kh,kw], got \(shape), \(weight.shape)")
         precondition(shape[1] % groups == 0 && weight.shape[0] % groups == 0 && weight.shape[1] * groups == shape[1],
                      "conv2d channels: input \(shape), weight \(weight.shape), groups \(groups)")
@@ -176,17 +185,17 @@ extension Tensor {
                                outChannels: weight.shape[0], kernelH: weight.shape[2], kernelW: weight.shape[3],
                                stride: stride, padding: padding, dilation: dilation, groups: groups)
         precondition(g.outHeight > 0 && g.outWidth > 0, "conv2d output would be empty for \(shape) with \(weight.shape)")
-        return Tensor.conv2dForward(self, weight, bias, g)
+        return Tensor.conv2dForward(self, weight, bias, g, columnBudget: columnBudget)
     }
 
-    static func conv2dForward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry) -> Tensor {
+    static func conv2dForward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, columnBudget: Int) -> Tensor {
         let oh = g.outHeight, ow = g.outWidth, ohw = oh * ow
         let og = g.outChannels / g.groups, cg = g.inChannels / g.groups, kRows = g.colRows
         // Large images: one image at a time, in column tiles whose im2col block stays in L2.
-        if !g.isPointwise && kRows * ohw > convColumnBudget / 2 {
-            return conv2dTiled(x, w, bias, g)
+        if !g.isPointwise && kRows * ohw > columnBudget / 2 {
+            return conv2dTiled(x, w, bias, g, columnBudget: columnBudget)
         }
-        let chunk = Swift.max(1, Swift.min(g.batch, convColumnBudget / Swift.max(kRows * ohw, 1)))
+        let chunk = Swift.max(1, Swift.min(g.batch, columnBudget / Swift.max(kRows * ohw, 1)))
         var out = Tensor(shape: [g.batch, g.outChannels, oh, ow], unsafeUninitialized: { _ in })
         out.withUnsafeMutableBufferPointer { o in
             x.withUnsafeBufferPointer { xb in w.withUnsafeBufferPointer { wb in
@@ -224,24 +233,16 @@ extension Tensor {
                     b0 = b1
                 }
             } }
-            if let bias {
-                bias.withUnsafeBufferPointer { bb in
-                    let po = o.baseAddress!, pb = bb.baseAddress!
-                    for b in 0..<g.batch { for oc in 0..<g.outChannels {
-                        let p = po + (b * g.outChannels + oc) * ohw, v = pb[oc]
-                        for i in 0..<ohw { p[i] += v }
-                    } }
-                }
-            }
+            if let bias { addChannelBias(bias, to: o.baseAddress!, g) }
         }
         return out
     }
 
     /// Per-image, column-tiled im2col + GEMM (the output tile is written in place: `ldc = oh·ow`).
-    static func conv2dTiled(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry) -> Tensor {
+    static func conv2dTiled(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, columnBudget: Int) -> Tensor {
         let ohw = g.outHeight * g.outWidth
         let og = g.outChannels / g.groups, cg = g.inChannels / g.groups, kRows = g.colRows
-        let tile = Swift.min(ohw, Swift.max(g.outWidth, convColumnBudget / kRows))
+        let tile = Swift.min(ohw, Swift.max(g.outWidth, columnBudget / kRows))
         var out = Tensor(shape: [g.batch, g.outChannels, g.outHeight, g.outWidth], unsafeUninitialized: { _ in })
         out.withUnsafeMutableBufferPointer { o in
             x.withUnsafeBufferPointer { xb in w.withUnsafeBufferPointer { wb in
@@ -259,17 +260,21 @@ extension Tensor {
                     }
                 } }
             } }
-            if let bias {
-                bias.withUnsafeBufferPointer { bb in
-                    let po = o.baseAddress!, pb = bb.baseAddress!
-                    for b in 0..<g.batch { for oc in 0..<g.outChannels {
-                        let p = po + (b * g.outChannels + oc) * ohw, v = pb[oc]
-                        for i in 0..<ohw { p[i] += v }
-                    } }
-                }
-            }
+            if let bias { addChannelBias(bias, to: o.baseAddress!, g) }
         }
         return out
+    }
+
+    /// `out[b, c, :, :] += bias[c]` over a `[N, outChannels, outH, outW]` output.
+    static func addChannelBias(_ bias: Tensor, to po: UnsafeMutablePointer<Float>, _ g: Conv2dGeometry) {
+        let ohw = g.outHeight * g.outWidth
+        bias.withUnsafeBufferPointer { bb in
+            let pb = bb.baseAddress!
+            for b in 0..<g.batch { for oc in 0..<g.outChannels {
+                let p = po + (b * g.outChannels + oc) * ohw, v = pb[oc]
+                for i in 0..<ohw { p[i] += v }
+            } }
+        }
     }
 
     /// 1-D convolution: `self` = `[N, C, L]`, `weight` = `[O, C/groups, k]` → `[N, O, outL]`.

@@ -159,7 +159,6 @@ extension Tensor {
 
 @usableFromInline protocol UnaryFn { static func apply(_ x: Float) -> Float }
 enum ReluFn: UnaryFn { @inline(__always) static func apply(_ x: Float) -> Float { x > 0 ? x : 0 } }
-enum GeluFn: UnaryFn { @inline(__always) static func apply(_ x: Float) -> Float { 0.5 * x * (1 + erff(x * 0.70710678118654752)) } }
 enum SigmoidFn: UnaryFn { @inline(__always) static func apply(_ x: Float) -> Float { 1 / (1 + expf(-x)) } }
 enum TanhFn: UnaryFn { @inline(__always) static func apply(_ x: Float) -> Float { tanhf(x) } }
 enum ExpFn: UnaryFn { @inline(__always) static func apply(_ x: Float) -> Float { expf(x) } }
@@ -188,8 +187,17 @@ func mapUnary<F: UnaryFn>(_: F.Type, _ x: Tensor) -> Tensor {
 extension Tensor {
     /// max(x, 0).
     public func relu() -> Tensor { mapUnary(ReluFn.self, self) }
-    /// GELU, exact form `x · Φ(x) = x/2 · (1 + erf(x/√2))` (as PyTorch `gelu`, BERT, Whisper).
-    public func gelu() -> Tensor { mapUnary(GeluFn.self, self) }
+    /// GELU, exact form `x · Φ(x) = x/2 · (1 + erf(x/√2))` (as PyTorch `gelu`, BERT, Whisper), through
+    /// ``VectorMath/gelu8(_:)`` (its error bound applies).
+    public func gelu() -> Tensor {
+        let n = count
+        return Tensor(shape: shape) { o in
+            withUnsafeBufferPointer { a in
+                nonisolated(unsafe) let (pa, po) = (a.baseAddress!, o.baseAddress!)
+                parallelChunks(n, grain: 1 << 14) { lo, hi in VectorMath.gelu(pa + lo, into: po + lo, count: hi - lo) }
+            }
+        }
+    }
     /// GELU, tanh approximation (PyTorch `gelu(approximate="tanh")`).
     public func geluTanh() -> Tensor { mapUnary(GeluTanhFn.self, self) }
     /// 1 / (1 + e^-x).

@@ -19,11 +19,8 @@ extension Tensor {
             withUnsafeBufferPointer { a in w.withUnsafeBufferPointer { wb in b.withUnsafeBufferPointer { bb in
                 nonisolated(unsafe) let (pa, po, pw, pb) = (a.baseAddress!, o.baseAddress!, wb.baseAddress!, bb.baseAddress!)
                 parallelChunks(rows, grain: Swift.max(1, 8192 / Swift.max(d, 1))) { lo, hi in
-                    for r in lo..<hi {
-                        let x = pa + r * d, y = po + r * d
-                        let (mean, rstd) = rowMeanRstd(x, d, eps)
-                        for i in 0..<d { y[i] = (x[i] - mean) * rstd * pw[i] + pb[i] }
-                    }
+                    VectorMath.layerNorm(UnsafeMutablePointer(mutating: pa + lo * d), rows: hi - lo, width: d,
+                                         gamma: pw, beta: pb, eps: eps, into: po + lo * d)
                 }
             } } }
         }
@@ -56,13 +53,10 @@ extension Tensor {
     }
 }
 
-/// Mean and 1/sqrt(var + eps) of `n` floats (two-pass, stable).
+/// Mean and 1/sqrt(var + eps) of `n` floats (two-pass, stable): ``VectorMath/meanAndInverseDeviation(_:_:eps:)``,
+/// so that the training form of layer norm normalises exactly as the inference form.
 @inline(__always)
 func rowMeanRstd(_ x: UnsafePointer<Float>, _ n: Int, _ eps: Float) -> (Float, Float) {
-    var s: Float = 0
-    for i in 0..<n { s += x[i] }
-    let mean = s / Float(n)
-    var v: Float = 0
-    for i in 0..<n { let d = x[i] - mean; v += d * d }
-    return (mean, 1 / (v / Float(n) + eps).squareRoot())
+    let (mean, inverse) = VectorMath.meanAndInverseDeviation(x, n, eps: eps)
+    return (mean, inverse)
 }

@@ -134,58 +134,9 @@ extension Tensor {
     }
 }
 
-/// Stable softmax of one row of `n` (may alias). A row of all -inf gives zeros rather than NaN,
-/// which is what a fully masked attention row should contribute.
-///
-/// Written as three simple loops so LLVM vectorises each (the fused scalar form was 70% of the
-/// time of Whisper-sized attention): max with eight independent chains, a branch-free exp map,
-/// and a SIMD8 sum. (`pointwiseMax`/`clamped` on SIMD types go lane by lane through memory.)
-@inline(__always)
+/// Stable softmax of one row of `n` (may alias): ``VectorMath/softmax(_:into:_:)`` (a fully masked
+/// row gives zeros rather than NaN, which is what it should contribute to attention).
+@inlinable @inline(__always)
 func softmaxRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    var i = 0
-    if n >= 8 {
-        var c0 = src[0], c1 = src[1], c2 = src[2], c3 = src[3], c4 = src[4], c5 = src[5], c6 = src[6], c7 = src[7]
-        i = 8
-        while i + 8 <= n {
-            c0 = src[i] > c0 ? src[i] : c0; c1 = src[i + 1] > c1 ? src[i + 1] : c1
-            c2 = src[i + 2] > c2 ? src[i + 2] : c2; c3 = src[i + 3] > c3 ? src[i + 3] : c3
-            c4 = src[i + 4] > c4 ? src[i + 4] : c4; c5 = src[i + 5] > c5 ? src[i + 5] : c5
-            c6 = src[i + 6] > c6 ? src[i + 6] : c6; c7 = src[i + 7] > c7 ? src[i + 7] : c7
-            i += 8
-        }
-        m = max(max(max(c0, c1), max(c2, c3)), max(max(c4, c5), max(c6, c7)))
-    }
-    while i < n { m = max(m, src[i]); i += 1 }
-    if m == -.infinity { for j in 0..<n { dst[j] = 0 }; return }
-    for j in 0..<n { dst[j] = fastExp(src[j] - m) }
-    var sv = SIMD8<Float>()
-    let rd = UnsafeRawPointer(dst)
-    i = 0
-    while i + 8 <= n { sv += rd.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self); i += 8 }
-    var s = sv.sum()
-    while i < n { s += dst[i]; i += 1 }
-    let inv = 1 / s
-    for j in 0..<n { dst[j] *= inv }
-}
-
-/// e^x to ~2 ulp, branch- and trap-free so loops over it vectorise: Cody–Waite reduction to
-/// 2^k · e^r with |r| ≤ ln2/2 and a degree-6 polynomial. k is rounded by adding 1.5·2²³, whose
-/// low mantissa bits then hold k, so no (range-checked) Float → Int conversion is needed.
-@inline(__always)
-func fastExp(_ x: Float) -> Float {
-    let xc = min(max(x, -87.3), 88.0)
-    let magic: Float = 12_582_912
-    let t = xc * 1.44269504088896341 + magic
-    let k = t - magic
-    let r = (xc - k * 0.693359375) + k * 2.12194440e-4
-    var p: Float = 1.9875691500e-4
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    let e = p * r * r + r + 1
-    let bits = (t.bitPattern &- magic.bitPattern &+ 127) &<< 23
-    return e * Float(bitPattern: bits)
+    VectorMath.softmax(src, into: dst, n)
 }

@@ -1,72 +1,21 @@
 import Foundation
 import LeptonEngine
 
-/// Fused, allocation-free kernels of the MiniLM forward pass on raw row-major buffers.
+/// The MiniLM-specific kernels of the forward pass on raw row-major buffers: the fused attention,
+/// embedding sum and mean pooling, plus the row-parallel scheduling of the engine's row operations
+/// (``VectorMath``: GELU, layer norm, exp) that the encoder fuses with its GEMMs' biases.
 ///
 /// Widths (hidden 384, intermediate 1536, head size 32) are multiples of 8, so rows are walked in
-/// `SIMD8<Float>` steps; transcendentals use the vectorised `exp8` below (libm's `expf`/`erff`
-/// cost 10–20 ns each and would dominate the GELU over `[tokens, 1536]`).
+/// `SIMD8<Float>` steps.
 enum EncoderKernels {
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-    }
-    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-    }
-    @inline(__always) static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-    }
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { VectorMath.load(p) }
+    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { VectorMath.load(p) }
+    @inline(__always) static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { VectorMath.store(v, p) }
 
     /// Runs `body(lo, hi)` over `0..<n`: split over the engine's threads when `parallel`, else inline
     /// (the caller already runs one such body per core, e.g. one packed batch per thread).
     @inline(__always) static func chunks(_ n: Int, grain: Int, parallel: Bool, _ body: @Sendable (Int, Int) -> Void) {
-        if parallel { parallelChunks(n, grain: grain, body) } else { body(0, n) }
-    }
-
-    /// e^x for 8 lanes: x = n·ln2 + r with |r| ≤ ln2/2, a degree-6 Taylor polynomial for e^r
-    /// (relative error ≈ 1e-7), 2^n assembled in the exponent bits. Inputs are clamped to
-    /// [-87, 88] so 2^n stays a normal float (-inf gives e^-87 ≈ 1.6e-38, NaN stays NaN).
-    /// The clamp uses masked blends: the stdlib's `clamped`/`pointwiseMin/Max` are not inlined and
-    /// cost as much as the polynomial.
-    @inline(__always) static func exp8(_ xIn: SIMD8<Float>) -> SIMD8<Float> {
-        let lo = SIMD8<Float>(repeating: -87), hi = SIMD8<Float>(repeating: 88)
-        var x = xIn.replacing(with: lo, where: xIn .< lo)
-        x = x.replacing(with: hi, where: x .> hi)
-        // Adding 1.5·2²³ rounds to an integer and leaves it in the low mantissa bits (no slow
-        // float→int SIMD conversion).
-        let shifted = x * 1.442695040888963 + 12582912
-        let n = shifted - 12582912
-        var r = x.addingProduct(n, SIMD8(repeating: -0.693359375))
-        r = r.addingProduct(n, SIMD8(repeating: 2.12194440e-4))
-        var p = SIMD8<Float>(repeating: 1.0 / 120).addingProduct(SIMD8(repeating: 1.0 / 720), r)
-        p = SIMD8(repeating: 1.0 / 24).addingProduct(p, r)
-        p = SIMD8(repeating: 1.0 / 6).addingProduct(p, r)
-        p = SIMD8(repeating: 0.5).addingProduct(p, r)
-        p = SIMD8(repeating: 1).addingProduct(p, r)
-        p = SIMD8(repeating: 1).addingProduct(p, r)
-        let bits = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
-        return p * unsafeBitCast(bits, to: SIMD8<Float>.self)
-    }
-
-    /// Exact-form GELU `x/2 · (1 + erf(x/√2))` with erf from Abramowitz & Stegun 7.1.28,
-    /// `erf z ≈ 1 − (1 + a₁z + … + a₆z⁶)⁻¹⁶` for z ≥ 0 (absolute error ≤ 3e-7; in float32 the GELU
-    /// is within 4e-7·max(1, |x|) of the double-precision value). No exponential: four squarings
-    /// and one division. For large z the 16th power overflows to +inf and erf comes out as
-    /// exactly 1, as it should.
-    @inline(__always) static func gelu8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let negative = x .< 0
-        let z = x.replacing(with: -x, where: negative) * 0.7071067811865476
-        var p = SIMD8<Float>(repeating: 0.0002765672).addingProduct(z, SIMD8(repeating: 0.0000430638))
-        p = SIMD8(repeating: 0.0001520143).addingProduct(p, z)
-        p = SIMD8(repeating: 0.0092705272).addingProduct(p, z)
-        p = SIMD8(repeating: 0.0422820123).addingProduct(p, z)
-        p = SIMD8(repeating: 0.0705230784).addingProduct(p, z)
-        let one = SIMD8<Float>(repeating: 1)
-        p = one.addingProduct(p, z)
-        p *= p; p *= p; p *= p; p *= p
-        let erfAbs = one - one / p
-        let erf = erfAbs.replacing(with: -erfAbs, where: negative)
-        return x * SIMD8<Float>(repeating: 0.5) * (one + erf)
+        parallelChunks(n, grain: parallel ? grain : Int.max, body)
     }
 
     /// `x = GELU(x + bias)` row by row over `[rows, width]` (width a multiple of 8): the bias of the
@@ -74,10 +23,21 @@ enum EncoderKernels {
     static func biasGELURows(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, width: Int, parallel: Bool) {
         nonisolated(unsafe) let (x, bias) = (x, bias)
         chunks(rows, grain: 16, parallel: parallel) { lo, hi in
-            for r in lo..<hi {
-                let row = x + r * width
-                for i in stride(from: 0, to: width, by: 8) { store(gelu8(load(row + i) + load(bias + i)), row + i) }
-            }
+            VectorMath.gelu(x + lo * width, bias: bias, width: width, into: x + lo * width, count: (hi - lo) * width)
+        }
+    }
+
+    /// Row-wise `x = LayerNorm(x + residual + bias)` over `[rows, width]`
+    /// (``VectorMath/layerNorm(_:adding:bias:rows:width:gamma:beta:eps:into:)``). `residual` and `bias`
+    /// are optional: the bias of the GEMM that produced `residual` is added here instead of being
+    /// copied into its output rows first.
+    static func layerNormRows(_ x: UnsafeMutablePointer<Float>, residual: UnsafeMutablePointer<Float>?, bias: UnsafePointer<Float>? = nil,
+                              rows: Int, width: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
+                              parallel: Bool = true) {
+        nonisolated(unsafe) let (x, residual, bias, gamma, beta) = (x, residual, bias, gamma, beta)
+        chunks(rows, grain: 32, parallel: parallel) { lo, hi in
+            VectorMath.layerNorm(x + lo * width, adding: residual.map { UnsafePointer($0 + lo * width) }, bias: bias,
+                                 rows: hi - lo, width: width, gamma: gamma, beta: beta, eps: eps, into: x + lo * width)
         }
     }
 
@@ -85,44 +45,6 @@ enum EncoderKernels {
     @inline(__always) static func add3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
                                        into out: UnsafeMutablePointer<Float>, count: Int) {
         for i in stride(from: 0, to: count, by: 8) { store(load(a + i) + load(b + i) + load(c + i), out + i) }
-    }
-
-    /// Row-wise `x = LayerNorm(x + residual + bias)` over `[rows, width]` (width a multiple of 8;
-    /// biased variance, two passes over the row for accuracy). `residual` and `bias` are optional:
-    /// the bias of the GEMM that produced `residual` is added here instead of being copied into
-    /// its output rows first.
-    static func layerNormRows(_ x: UnsafeMutablePointer<Float>, residual: UnsafeMutablePointer<Float>?, bias: UnsafePointer<Float>? = nil,
-                              rows: Int, width: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
-                              parallel: Bool = true) {
-        nonisolated(unsafe) let (x, residual, bias, gamma, beta) = (x, residual, bias, gamma, beta)
-        chunks(rows, grain: 32, parallel: parallel) { lo, hi in
-            for r in lo..<hi {
-                let row = x + r * width
-                var s = SIMD8<Float>()
-                if let res = residual {
-                    let rr = res + r * width
-                    if let b = bias {
-                        for i in stride(from: 0, to: width, by: 8) {
-                            let v = load(row + i) + load(rr + i) + load(b + i); store(v, row + i); s += v
-                        }
-                    } else {
-                        for i in stride(from: 0, to: width, by: 8) { let v = load(row + i) + load(rr + i); store(v, row + i); s += v }
-                    }
-                } else if let b = bias {
-                    for i in stride(from: 0, to: width, by: 8) { let v = load(row + i) + load(b + i); store(v, row + i); s += v }
-                } else {
-                    for i in stride(from: 0, to: width, by: 8) { s += load(row + i) }
-                }
-                let mean = s.sum() / Float(width)
-                var v = SIMD8<Float>()
-                for i in stride(from: 0, to: width, by: 8) { let d = load(row + i) - mean; v = v.addingProduct(d, d) }
-                let rstd = 1 / (v.sum() / Float(width) + eps).squareRoot()
-                for i in stride(from: 0, to: width, by: 8) {
-                    let y = (load(row + i) - mean) * rstd
-                    store(y * load(gamma + i) + load(beta + i), row + i)
-                }
-            }
-        }
     }
 
     /// Self-attention of a packed batch, per sentence and head: `softmax(Q Kᵀ/√d) V`, with the
@@ -213,12 +135,11 @@ enum EncoderKernels {
                         let m = SIMD8<Float>(repeating: best.max())
                         var sum = SIMD8<Float>()
                         for j in Swift.stride(from: 0, to: t8, by: 8) {
-                            let e = exp8(load(sc + j) - m)
+                            let e = VectorMath.exp8(load(sc + j) - m)
                             store(e, sc + j)
                             sum += e
                         }
-                        // Masked lanes come out as e^-87 ≈ 1.6e-38 (exp8 clamps): nothing measurable
-                        // in the sum, and only columns j < t are used below.
+                        // Masked lanes (-inf) come out as 0, and only columns j < t are used below.
                         let inv = SIMD8<Float>(repeating: 1 / sum.sum())
                         let out = ctx + (base + i0 + r) * hidden + hd * d
                         let v0 = qkv + base * stride3 + 2 * hidden + hd * d

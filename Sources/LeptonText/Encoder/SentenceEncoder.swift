@@ -96,16 +96,17 @@ public struct SentenceEncoder: Sendable {
                 }
                 return
             }
-            BLAS.setThreads(1)
-            defer { BLAS.setThreads(EngineThreads.count) }
+            // One task per thread, each with its own workspace (per-call scratch; nothing shared but
+            // the read-only model), taking whole batches from a queue. Batches are sorted by
+            // length and taken from the end, so the longest run first and the last ones are short.
             let queue = BatchQueue(count: batches.count)
-            DispatchQueue.concurrentPerform(iterations: threads) { _ in
-                var ws = MiniLM.Workspace(config: model.config, tokens: capacity, longest: longest)
-                // Batches are sorted by length: taking them from the end runs the longest first,
-                // so the last ones to finish are short.
-                while let b = queue.next() {
-                    let batch = batches[batches.count - 1 - b]
-                    model.embed(batch.map { ids[$0] }, layers: layers, workspace: &ws, parallel: false, into: o, rows: batch)
+            BLAS.withSingleThreadedBLAS {
+                parallelChunks(threads, chunk: 1) { _, _ in
+                    var ws = MiniLM.Workspace(config: model.config, tokens: capacity, longest: longest)
+                    while let b = queue.next() {
+                        let batch = batches[batches.count - 1 - b]
+                        model.embed(batch.map { ids[$0] }, layers: layers, workspace: &ws, parallel: false, into: o, rows: batch)
+                    }
                 }
             }
         }
