@@ -3,23 +3,11 @@
 import Foundation
 import XCTest
 import LeptonAudio
+import LeptonTestSupport
 
 final class AudioFuzzTests: XCTestCase {
-    /// SplitMix64: deterministic, so a failing iteration can be replayed.
-    private struct RNG {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    }
-
     /// Flips bytes (biased towards the header), truncates, or duplicates a span.
-    private func mutate(_ input: [UInt8], _ rng: inout RNG) -> [UInt8] {
+    private func mutate(_ input: [UInt8], _ rng: inout TestRNG) -> [UInt8] {
         var bytes = input
         switch rng.below(4) {
         case 0, 1:
@@ -50,7 +38,7 @@ final class AudioFuzzTests: XCTestCase {
         if let tel = try? AudioFixtures.files(in: AudioFixtures.bankDev, suffix: "_tel8k.wav").first {
             seeds.append(("tel8k", Array([UInt8](try Data(contentsOf: tel)).prefix(6000))))
         }
-        var rng = RNG(state: 0xA11D10)
+        var rng = TestRNG(state: 0xA11D10)
         var decoded = 0, refused = 0
         let iterations = 60
         for (name, seed) in seeds {

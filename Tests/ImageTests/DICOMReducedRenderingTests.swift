@@ -44,19 +44,9 @@ final class DICOMReducedRenderingTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("bomb.dcm")
         try Data(Self.deflatedZeros(side: 8192)).write(to: url)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        p.arguments = ["ImageTests.DICOMReducedRenderingTests/testRenderInChildProcess"]
-        p.environment = ProcessInfo.processInfo.environment.merging(["LEPTON_DICOM_CHILD": url.path]) { $1 }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        let (text, peakKiB) = try ImageFixtures.runChild("ImageTests.DICOMReducedRenderingTests/testRenderInChildProcess",
+                                                         environment: ["LEPTON_DICOM_CHILD": url.path])
         XCTAssertTrue(text.contains("rendered 8192 x 8192 to 1024 x 1024"), text)
-        let peakKiB = try XCTUnwrap(text.components(separatedBy: "peak KiB ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }, text)
         print("grayscaleReduced child peak resident size: \(peakKiB / 1024) MB")
         // Inflated data set (128 MiB, grown by doubling) + stored values (256 MiB) + the test binary.
         XCTAssertLessThan(peakKiB / 1024, 700)

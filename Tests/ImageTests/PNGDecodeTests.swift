@@ -3,6 +3,7 @@
 import Foundation
 import XCTest
 import LeptonImage
+import LeptonTestSupport
 
 final class PNGDecodeTests: XCTestCase {
     /// Every legal (colour type, bit depth), progressive and Adam7, all five filters, odd sizes:

@@ -4,6 +4,7 @@
 import Foundation
 import XCTest
 import LeptonImage
+import LeptonTestSupport
 
 final class PNGFuzzTests: XCTestCase {
     /// Recomputes every chunk CRC it can walk to.

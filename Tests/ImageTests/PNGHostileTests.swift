@@ -3,6 +3,7 @@
 import Foundation
 import XCTest
 import LeptonImage
+import LeptonTestSupport
 
 final class PNGHostileTests: XCTestCase {
     /// A small valid gray PNG written by the independent builder.

@@ -2,6 +2,7 @@ import CZlib
 import Foundation
 import XCTest
 import LeptonImage
+import LeptonTestSupport
 
 /// `PNGDecoder.decodeGray`: values against hand-computed gray box means, and peak memory on a
 /// small file that declares a huge image.
@@ -66,20 +67,9 @@ final class PNGReducedDecodeTests: XCTestCase {
         let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int)
         XCTAssertLessThan(size, 2 << 20, "the test file is small")
 
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        p.arguments = ["ImageTests.PNGReducedDecodeTests/testDecodeInChildProcess"]
-        p.environment = ProcessInfo.processInfo.environment.merging(["LEPTON_PNG_CHILD": url.path]) { $1 }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        let (text, peakKiB) = try ImageFixtures.runChild("ImageTests.PNGReducedDecodeTests/testDecodeInChildProcess",
+                                                         environment: ["LEPTON_PNG_CHILD": url.path])
         XCTAssertTrue(text.contains("decoded 8192 x 8192 to 1024 x 1024"), text)
-        // The child's own peak (VmHWM; RUSAGE_CHILDREN would also count other tests' programs).
-        let peakKiB = try XCTUnwrap(text.components(separatedBy: "peak KiB ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }, text)
         let peakMB = Double(peakKiB) / 1024
         print("decodeGray child peak resident size: \(String(format: "%.0f", peakMB)) MB for a \(size)-byte PNG")
         // The test binary alone takes 50–150 MB resident; the full decoder took over 2 GB.

@@ -22,24 +22,32 @@ enum ImageFixtures {
     }
     static var medical: URL { repoRoot.deletingLastPathComponent().appendingPathComponent("shared/data/medical") }
 
+    /// Runs one test of this bundle (`Target.Class/test`) in a child process with `environment`
+    /// added, and returns what it printed and the peak resident size (KiB) it reported as
+    /// `peak KiB N` (its own ``peakResidentKiB()``). Fails the calling test when the child fails.
+    static func runChild(_ test: String, environment: [String: String],
+                         file: StaticString = #filePath, line: UInt = #line) throws -> (text: String, peakKiB: Int) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        p.arguments = [test]
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text, file: file, line: line)
+        let peak = try XCTUnwrap(text.components(separatedBy: "peak KiB ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) },
+                                 text, file: file, line: line)
+        return (text, peak)
+    }
+
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lepton-image-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }
-}
-
-/// A tiny deterministic generator (SplitMix64) so failures reproduce.
-struct TestRNG {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
 /// Builds PNG byte streams without libpng or zlib: stored (uncompressed) deflate blocks, a
