@@ -131,13 +131,7 @@ extension RespondPipelineTests {
         // The short hash is SHA-256 over the model's files in order, computed here with sha256sum.
         let modelFolder = Repo.bank.appendingPathComponent("model")
         let files = ["intent-model.json", "head.safetensors", "lexicon.json", "lexical.safetensors"].map { modelFolder.appendingPathComponent($0).path }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "cat \"$@\" | sha256sum", "sh"] + files
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run(); p.waitUntilExit()
-        let expected = String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(12))
+        let expected = try sha256sumPrefix(files)
         for args in [["classify", "--model", modelFolder.path, "--json", "hello"], ["respond", "--json", "--text", "hello"],
                      ["test", "--model", modelFolder.path, "--data", Repo.bank.appendingPathComponent("nlu.yml").path, "--json"]] {
             let r = try run(args)
@@ -163,13 +157,7 @@ extension RespondPipelineTests {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("encoding: ") && r.stderr.contains("sentences"), r.stderr)
         let files = ["intent-model.json", "head.safetensors", "lexicon.json", "lexical.safetensors"].map { out.appendingPathComponent($0).path }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "cat \"$@\" | sha256sum", "sh"] + files
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run(); p.waitUntilExit()
-        let expected = String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(12))
+        let expected = try sha256sumPrefix(files)
         let j = try json(r)
         XCTAssertEqual((j["model"] as? [String: Any])?["sha256"] as? String, expected, r.stdout)
         XCTAssertNotNil(j["train_examples"], r.stdout)
@@ -178,4 +166,16 @@ extension RespondPipelineTests {
         XCTAssertEqual(quiet.status, 0, quiet.stderr)
         XCTAssertEqual(quiet.stderr, "")
     }
+}
+
+/// The first 12 hex digits of SHA-256 over `files` concatenated, as `sha256sum` computes it
+/// (the independent reference for a model identity).
+func sha256sumPrefix(_ files: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", "cat \"$@\" | sha256sum", "sh"] + files
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run(); p.waitUntilExit()
+    return String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(12))
 }
