@@ -2,28 +2,31 @@
 # Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every decoder and loader a user's
 # file reaches. See Fuzz/README.md.
 #
-#   scripts/fuzz.sh [--runs N | --seconds S] [--corpus DIR] [--artifacts DIR] [--no-build] [TARGET...]
+#   scripts/fuzz.sh [--runs N | --seconds S] [--corpus DIR] [--artifacts DIR] [--timeout S]
+#                  [--no-build] [TARGET...]
 #
 # Default: 60 s per target (the CI setting). Builds `lepton-fuzz` into .build-fuzz (never the
 # normal .build), seeds a corpus per target from samples/, ../shared/data and generated files,
 # runs each target and prints one line per target: executions, coverage (cov = edges, ft =
 # features, from libFuzzer's last status line), peak RSS, time and the finding, if any.
-# Hangs (-timeout), memory blow-ups (-rss_limit_mb, -malloc_limit_mb) and traps are findings;
+# Hangs (--timeout, default 10 s per input; raise it on a busy machine, where a slow input is
+# starved rather than hung), memory blow-ups (-rss_limit_mb, -malloc_limit_mb) and traps are findings;
 # the crashing input is kept in the artifacts folder. Exit status: 0 no finding, 1 a finding,
 # 64 usage.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-runs=""; seconds=""; corpus_root=""; build=1; artifacts="$ROOT/.build-fuzz/artifacts"; targets=()
+runs=""; seconds=""; corpus_root=""; build=1; timeout=10; artifacts="$ROOT/.build-fuzz/artifacts"; targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;   # with --seconds too: whichever ends first
     --seconds) seconds="$2"; shift 2 ;;
     --corpus) corpus_root="$2"; shift 2 ;;
     --artifacts) artifacts="$2"; shift 2 ;;
+    --timeout) timeout="$2"; shift 2 ;;
     --no-build) build=0; shift ;;   # reuse .build-fuzz (e.g. a second run in parallel)
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: error: unknown option $1" >&2; exit 64 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -104,7 +107,7 @@ for t in "${targets[@]}"; do
   log="$work/$t.log"; start=$(date +%s)
   # SWIFT_BACKTRACE: let libFuzzer handle the trap (the Swift backtracer would hold the pipe).
   SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 LEPTON_FUZZ_TARGET="$t" \
-    "$BIN" "$t" "${limit[@]}" -max_len="$max" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+    "$BIN" "$t" "${limit[@]}" -max_len="$max" -timeout="$timeout" -rss_limit_mb=2048 -malloc_limit_mb=2048 \
     -detect_leaks=0 -print_final_stats=1 -artifact_prefix="$artifacts/$t-" "$corpus_root/$t" >"$log" 2>&1
   rc=$?
   elapsed=$(( $(date +%s) - start ))
