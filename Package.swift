@@ -129,3 +129,21 @@ if Context.environment["LEPTON_FUZZ"] == "1" {
         dependencies: ["LeptonAudio", "LeptonImage", "LeptonReport", "LeptonDiagnose", "LeptonRisk", "LeptonDialog", "LeptonEngine"],
         path: "Fuzz/LeptonFuzz", swiftSettings: fast))
 }
+
+// MARK: Thread-sanitizer build (LEPTON_TSAN=1, as scripts/tsan.sh sets it)
+// Only ConcurrencyTests and the modules it reaches: the sanitizer build then skips the apps and the
+// server packages (Hummingbird, postgres-nio...), which would double its build time for nothing it runs.
+if Context.environment["LEPTON_TSAN"] == "1" {
+    let byName = Dictionary(uniqueKeysWithValues: package.targets.map { ($0.name, $0) })
+    var keep: Set<String> = []
+    var todo = ["ConcurrencyTests"]
+    while let name = todo.popLast() {
+        guard keep.insert(name).inserted, let target = byName[name] else { continue }
+        for dependency in target.dependencies {
+            if case .targetItem(let dep, _) = dependency { todo.append(dep) }
+            if case .byNameItem(let dep, _) = dependency { todo.append(dep) }
+        }
+    }
+    package.targets.removeAll { !keep.contains($0.name) }
+    package.products.removeAll()
+}

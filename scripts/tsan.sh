@@ -13,9 +13,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scratch=.build-tsan
-swift build -c release --scratch-path "$scratch" --build-tests --sanitize=thread -Xswiftc -enable-testing
+# LEPTON_TSAN=1: Package.swift keeps only ConcurrencyTests and what it reaches (no apps, no server packages).
+LEPTON_TSAN=1 swift build -c release --scratch-path "$scratch" --build-tests --sanitize=thread -Xswiftc -enable-testing
 # Every race is reported (not only the first); the process then exits 66 (TSan's exitcode), so
 # the script fails. second_deadlock_stack: full reports for lock-order cycles.
-TSAN_OPTIONS="second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
+LEPTON_TSAN=1 TSAN_OPTIONS="second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
   swift test -c release --scratch-path "$scratch" --skip-build --sanitize=thread -Xswiftc -enable-testing \
   --filter SharedModelConcurrencyTests "$@"
