@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        // The services' worker threads (NIOThreadPool); already resolved through Hummingbird.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // MARK: C libraries (system-library targets). Each is imported only by the module that wraps it
@@ -75,15 +77,29 @@ let package = Package(
         .target(name: "LeptonCLI", dependencies: ["LeptonEngine", "LeptonFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
 
+        // MARK: Services: the HTTP plumbing the three `serve` commands share (Hummingbird 2, lifecycle, logs, metrics)
+        .target(name: "LeptonServer", dependencies: ["LeptonCLI",
+                                                    .product(name: "Hummingbird", package: "hummingbird"),
+                                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                                    .product(name: "Logging", package: "swift-log"),
+                                                    .product(name: "Metrics", package: "swift-metrics"),
+                                                    .product(name: "Prometheus", package: "swift-prometheus"),
+                                                    .product(name: "NIOCore", package: "swift-nio"),
+                                                    .product(name: "NIOPosix", package: "swift-nio"),
+                                                    .product(name: "Crypto", package: "swift-crypto"),
+                                                    .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: fast),
+
         // MARK: Programs (thin: argument parsing and output)
         .executableTarget(name: "lepton-chat", dependencies: ["LeptonEngine", "LeptonText", "LeptonDialog", "LeptonVoice", "LeptonSpeech", "LeptonAudio",
-                                                              "LeptonImage", "LeptonCLI",
+                                                              "LeptonImage", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-chat", swiftSettings: fast),
-        .executableTarget(name: "lepton-risk", dependencies: ["LeptonEngine", "LeptonRisk", "LeptonCLI",
+        .executableTarget(name: "lepton-risk", dependencies: ["LeptonEngine", "LeptonRisk", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-risk", swiftSettings: fast),
-        .executableTarget(name: "lepton-diagnose", dependencies: ["LeptonEngine", "LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonCLI",
+        .executableTarget(name: "lepton-diagnose", dependencies: ["LeptonEngine", "LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
+                                                                  .product(name: "MultipartKit", package: "multipart-kit"),
                                                                   .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-diagnose", swiftSettings: fast),
         .executableTarget(name: "lepton-bench", dependencies: ["CBLAS", "LeptonEngine", "LeptonSpeech", "LeptonText", "LeptonDialog", "LeptonRisk",
@@ -111,6 +127,8 @@ let package = Package(
         .testTarget(name: "FuzzRegressionTests", dependencies: ["LeptonDiagnose", "LeptonDialog", "LeptonEngine"], swiftSettings: fast),
         .testTarget(name: "CLITests", dependencies: ["LeptonCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: fast),
         .testTarget(name: "FilesTests", dependencies: ["LeptonFiles", "CZlib"], swiftSettings: fast),
+        // The three services run as child processes (`serve --port 0`) and called with curl.
+        .testTarget(name: "ServerTests", dependencies: [], exclude: ["Fixtures"], swiftSettings: fast),
         // Every model shared by many threads at once (scripts/tsan.sh runs it under the thread sanitizer).
         .testTarget(name: "ConcurrencyTests", dependencies: ["LeptonEngine", "LeptonSpeech", "LeptonText", "LeptonDiagnose", "LeptonRisk"],
                     swiftSettings: fast),

@@ -41,11 +41,7 @@ struct ExplainCommand: ParsableCommand {
             ledger.add(transactions, s.skips)
             let e = try Explanation(scored: s, model: m, id: id)
             if json {
-                // The explanation's own object, with the model and the skipped rows added.
-                var obj = e.json
-                obj.removeLast()
-                obj += ",\"model\":\(try jsonLine(identity)),\"skipped\":\(try jsonLine(ledger.json))}"
-                emitLine(obj)
+                emitLine(try explanationJSON(e, model: identity, skipped: ledger))
             } else {
                 emitLine("model \(identity)")
                 emitLine(e.text)
@@ -53,4 +49,13 @@ struct ExplainCommand: ParsableCommand {
             try ledger.finish()
         }
     }
+}
+
+/// `explain --json`'s object: the explanation's own, with the model and the skipped rows added.
+/// Shared by `explain` and `serve` (`POST /v1/explain`).
+func explanationJSON(_ e: Explanation, model identity: ModelIdentity, skipped ledger: SkipLedger) throws -> String {
+    var obj = e.json
+    obj.removeLast()
+    obj += ",\"model\":\(try jsonLine(identity)),\"skipped\":\(try jsonLine(ledger.json))}"
+    return obj
 }

@@ -70,33 +70,12 @@ struct ScoreCommand: ParsableCommand {
                 if let h = history { ledger.add(h, s.historySkips) }
                 ledger.add(tx, s.skips)
                 let cut = threshold ?? m.config.threshold
-                let t = s.table
                 if json {
                     out.line(try jsonLine(Summary(model: identity, input: tx, scored: s.inputRows.count,
                                                   historyRows: history == nil ? nil : s.historyRows, threshold: cut, skipped: ledger.json)))
                 }
-                if accounts {
-                    var list = s.accountScores().filter { threshold == nil || $0.score >= threshold! }
-                    list.sort { $0.score > $1.score }
-                    if let k = top { list = Array(list.prefix(k)) }
-                    if !json { out.line("account,bank,score,flagged") }
-                    for (a, score) in list {
-                        let parts = t.accountName(a).split(separator: ":", maxSplits: 1).map(String.init)
-                        let bank = parts[0], acct = parts.count > 1 ? parts[1] : ""
-                        if json { out.line("{\"account\":\(jsonString(acct)),\"bank\":\(jsonString(bank)),\"score\":\(fmt(score)),\"flagged\":\(score >= cut)}") }
-                        else { out.line("\(acct),\(bank),\(fmt(score)),\(score >= cut ? 1 : 0)") }
-                    }
-                } else {
-                    var rows = s.inputRows.filter { (shardSel?.contains(Int(t.row[$0])) ?? true) && (threshold == nil || s.scores[$0] >= threshold!) }
-                    rows.sort { s.scores[$0] > s.scores[$1] || (s.scores[$0] == s.scores[$1] && $0 < $1) }
-                    if let k = top { rows = Array(rows.prefix(k)) }
-                    if !json { out.line("row,score,flagged,from,to") }
-                    for i in rows {
-                        let sc = s.scores[i]
-                        let from = t.accountName(Int(t.src[i])), to = t.accountName(Int(t.dst[i]))
-                        if json { out.line("{\"row\":\(t.row[i]),\"score\":\(fmt(sc)),\"flagged\":\(sc >= cut),\"from\":\(jsonString(from)),\"to\":\(jsonString(to))}") }
-                        else { out.line("\(t.row[i]),\(fmt(sc)),\(sc >= cut ? 1 : 0),\(from),\(to)") }
-                    }
+                for line in transactionResultLines(s, cut: cut, accounts: accounts, top: top, threshold: threshold, shard: shardSel, json: json) {
+                    out.line(line)
                 }
             } else {
                 guard let e = edges else { throw usage("this model scores a graph: give --edges (and --nodes for node models)") }
@@ -130,4 +109,38 @@ struct ScoreCommand: ParsableCommand {
             try ledger.finish()
         }
     }
+}
+
+/// The result lines of `score` for a transaction model (after the JSON summary line; a CSV header
+/// first without `json`): transactions or, with `accounts`, accounts (each one's highest
+/// transaction score), ranked highest first, at or above `threshold`, at most `top`, only the rows
+/// of `shard`. Shared by `score` and `serve` (`POST /v1/score`), so both answer alike.
+func transactionResultLines(_ s: ScoredTransactions, cut: Float, accounts: Bool, top: Int?, threshold: Float?,
+                            shard: Shard?, json: Bool) -> [String] {
+    let t = s.table
+    var lines: [String] = []
+    if accounts {
+        var list = s.accountScores().filter { threshold == nil || $0.score >= threshold! }
+        list.sort { $0.score > $1.score }
+        if let k = top { list = Array(list.prefix(k)) }
+        if !json { lines.append("account,bank,score,flagged") }
+        for (a, score) in list {
+            let parts = t.accountName(a).split(separator: ":", maxSplits: 1).map(String.init)
+            let bank = parts[0], acct = parts.count > 1 ? parts[1] : ""
+            if json { lines.append("{\"account\":\(jsonString(acct)),\"bank\":\(jsonString(bank)),\"score\":\(fmt(score)),\"flagged\":\(score >= cut)}") }
+            else { lines.append("\(acct),\(bank),\(fmt(score)),\(score >= cut ? 1 : 0)") }
+        }
+    } else {
+        var rows = s.inputRows.filter { (shard?.contains(Int(t.row[$0])) ?? true) && (threshold == nil || s.scores[$0] >= threshold!) }
+        rows.sort { s.scores[$0] > s.scores[$1] || (s.scores[$0] == s.scores[$1] && $0 < $1) }
+        if let k = top { rows = Array(rows.prefix(k)) }
+        if !json { lines.append("row,score,flagged,from,to") }
+        for i in rows {
+            let sc = s.scores[i]
+            let from = t.accountName(Int(t.src[i])), to = t.accountName(Int(t.dst[i]))
+            if json { lines.append("{\"row\":\(t.row[i]),\"score\":\(fmt(sc)),\"flagged\":\(sc >= cut),\"from\":\(jsonString(from)),\"to\":\(jsonString(to))}") }
+            else { lines.append("\(t.row[i]),\(fmt(sc)),\(sc >= cut ? 1 : 0),\(from),\(to)") }
+        }
+    }
+    return lines
 }

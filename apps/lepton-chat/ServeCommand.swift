@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import LeptonAudio
+import LeptonCLI
+import LeptonDialog
+import LeptonEngine
+import LeptonServer
+import LeptonSpeech
+import LeptonVoice
+import Synchronization
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the agent over HTTP: transcripts and caller turns, with the models loaded once.",
+        discussion: """
+        Routes:
+          POST /v1/transcribe   the audio file's bytes (any format `transcribe` reads) -> one JSON \
+        object as `transcribe -f json` (its `file` is "body").
+          POST /v1/sessions/{id}/turns   a caller's turn in session {id} (1 to 128 of A-Z a-z 0-9 . _ -): \
+        JSON {"text": "..."} (Content-Type application/json), or audio bytes (Content-Type audio/* \
+        or application/octet-stream) -> one JSON object as `respond --json`, card and account \
+        numbers masked.
+          GET /healthz, GET /metrics, GET /openapi.json (see openapi/lepton-chat.json).
+        The agent, the session store and Whisper are loaded once and shared by every request; the \
+        store options are those of `respond`. Errors are JSON {"error": "..."}: 400 for an unusable \
+        body (bad JSON, audio that cannot be decoded, empty text), 401 without the --api-key-file \
+        key, 413 above --max-body-mb, 415 for another Content-Type, 503 with Retry-After while \
+        loading or when --queue requests are waiting, 504 after --timeout.
+
+        Example (runs until SIGTERM or Ctrl-C; prints `listening on http://127.0.0.1:8080`):
+          $ lepton-chat serve --store /tmp/lepton-chat-demo.sqlite --port 8080
+          $ curl -s -H 'Content-Type: application/json' -d '{"text": "I lost my card"}' \\
+              http://127.0.0.1:8080/v1/sessions/s1/turns
+        """)
+
+    @OptionGroup var selection: AgentSelection
+    @OptionGroup var serve: ServeOptions
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var seeding: SeedOptions
+
+    /// What every request shares: the agent (its models and store), Whisper and the listeners.
+    struct Loaded: Sendable {
+        var agent: ChatAgent
+        var transcriber: WhisperTranscriber
+        var whisperIdentity: ModelIdentity
+        var listeners: ListenerPool
+    }
+
+    func run() throws {
+        try runCommand("lepton-chat", common) {
+            EngineThreads.set(common.threads)
+            let selection = self.selection, seed = seeding.seed
+            let service = try ModelService<Loaded>(program: "lepton-chat", options: serve, threads: common.threads)
+            try service.run(models: ["intents", "whisper"], load: {
+                let (agent, call) = try selection.load(seed: seed)
+                let whisper = try WhisperModel()
+                var options = WhisperTranscribeOptions()
+                options.seed = seed
+                return Loaded(agent: agent, transcriber: WhisperTranscriber(model: whisper, options: options),
+                              whisperIdentity: try whisper.identity(), listeners: ListenerPool(whisper: whisper, settings: call))
+            }) { router in
+                router.post("/v1/transcribe") { request, _ -> Response in
+                    let body = try await service.body(request)
+                    let json = try await service.work { loaded in
+                        try chatErrors {
+                            try RequestInput.withTemporaryFile(body) { file in
+                                try loaded.transcriber.transcribe(url: file).jsonLine(file: "body", model: loaded.whisperIdentity)
+                            }
+                        }
+                    }
+                    return .json(json)
+                }
+                router.post("/v1/sessions/{id}/turns") { request, context -> Response in
+                    let session = try context.parameters.require("id")
+                    guard (1...128).contains(session.count),
+                          session.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) })
+                    else { throw ServiceError.badRequest("session id must be 1 to 128 of A-Z a-z 0-9 . _ -") }
+                    let turn = try TurnInput(request)
+                    let body = try await service.body(request)
+                    let json = try await service.work { loaded in
+                        try chatErrors { try jsonLine(try turn.respond(body, session: session, loaded).masked) }
+                    }
+                    return .json(json)
+                }
+            }
+        }
+    }
+}
+
+/// What a turn's body holds, from its Content-Type.
+private enum TurnInput: Sendable {
+    case text, audio
+
+    init(_ request: Request) throws {
+        let type = (request.headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        if type == "application/json" { self = .text }
+        else if type.hasPrefix("audio/") || type == "application/octet-stream" { self = .audio }
+        else {
+            throw ServiceError(.unsupportedMediaType,
+                               "Content-Type must be application/json ({\"text\": \"...\"}) or audio/* or application/octet-stream, got \(type.isEmpty ? "none" : type)")
+        }
+    }
+
+    /// The agent's reply to the turn (unmasked: the caller masks it).
+    func respond(_ body: ByteBuffer, session: String, _ loaded: ServeCommand.Loaded) throws -> AgentReply {
+        switch self {
+        case .text:
+            struct Typed: Decodable { var text: String }
+            let typed: Typed
+            do { typed = try JSONDecoder().decode(Typed.self, from: Data(body.readableBytesView)) } catch {
+                throw ServiceError.badRequest("the body must be a JSON object {\"text\": \"...\"}: \(Self.reason(error))")
+            }
+            return try loaded.agent.respond(text: typed.text, session: session)
+        case .audio:
+            return try RequestInput.withTemporaryFile(body) { file in
+                let heard = try loaded.listeners.hear(file, agent: loaded.agent)
+                return try loaded.agent.respond(text: heard.text, session: session, allowEmpty: true, readings: heard.readings)
+            }
+        }
+    }
+
+    /// A decoding error in a few words (the decoder's own text quotes the input).
+    private static func reason(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): return "no \"\(key.stringValue)\" field"
+        case DecodingError.typeMismatch(_, let c): return "\"\(c.codingPath.map(\.stringValue).joined(separator: "."))\" must be a string"
+        case DecodingError.valueNotFound(_, let c): return "\"\(c.codingPath.map(\.stringValue).joined(separator: "."))\" is null"
+        default: return "not valid JSON"
+        }
+    }
+}
+
+/// Call listeners for the requests running at once: a listener keeps per-call scratch (and its
+/// counted language model), so each is used by one request at a time and kept for the next.
+final class ListenerPool: Sendable {
+    private let whisper: WhisperModel
+    private let settings: CallSettings
+    private let idle = Mutex<[UncheckedListener]>([])
+
+    /// A listener that crosses threads only through the pool's lock, used by one request at a time.
+    private struct UncheckedListener: @unchecked Sendable { let listener: CallListener }
+
+    init(whisper: WhisperModel, settings: CallSettings) { self.whisper = whisper; self.settings = settings }
+
+    func hear(_ url: URL, agent: ChatAgent) throws -> HeardCall {
+        let kept = idle.withLock { $0.popLast() }
+        let listener = kept?.listener ?? CallListener(whisper: whisper, settings: settings)
+        defer { idle.withLock { $0.append(UncheckedListener(listener: listener)) } }
+        return try listener.hear(url, agent: agent)
+    }
+}
+
+/// The one place chat errors become HTTP answers: what the caller sent cannot be used (400, naming
+/// the problem, the temporary file's path replaced by `body`); anything else passes on as a 500
+/// without details. A store that cannot be reached is the line to add here (503).
+func chatErrors<T>(_ body: () throws -> T) throws -> T {
+    func clean(_ s: String) -> String {
+        s.replacingOccurrences(of: #"/[^ :]*/lepton-[0-9A-F-]+"#, with: "body", options: .regularExpression)
+    }
+    do { return try body() } catch let e as ServiceError { throw e }
+    catch ChatError.badInput(let reason) { throw ServiceError.badRequest(clean(reason)) }
+    catch let e as AudioError { throw ServiceError.badRequest(clean(e.description)) }
+    catch let e as SpeechError {
+        if case .audio = e { throw ServiceError.badRequest(clean(e.description)) }
+        throw e
+    }
+}

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import LeptonCLI
+import LeptonEngine
+import LeptonRisk
+import LeptonServer
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve scores and explanations over HTTP with the model loaded once.",
+        discussion: """
+        Routes (the body is a transactions CSV in the format `score` reads):
+          POST /v1/score     JSON lines as `score --json` (application/x-ndjson): a summary, then \
+        one line per result; ?accounts=1 ranks accounts, ?top=N keeps the N highest, \
+        ?threshold=F keeps scores at or above F, ?budget=F keeps the highest fraction F of the rows \
+        (as --top ceil(F x rows)). Rows that cannot be read are counted in the summary's `skipped`.
+          POST /v1/explain?row=N (or ?id=ACCOUNT)   one JSON object as `explain --json`.
+          GET /healthz, GET /metrics, GET /openapi.json (see openapi/lepton-risk.json).
+        With --history FILE every request's rows are scored with that file's earlier transactions \
+        as context, as `score --history` does. Errors are JSON {"error": "..."}: 400 for an \
+        unusable body or parameter, 401 without the --api-key-file key, 413 above --max-body-mb, \
+        503 with Retry-After while loading or when --queue requests are waiting, 504 after --timeout.
+
+        Example (runs until SIGTERM or Ctrl-C; prints `listening on http://127.0.0.1:8080`):
+          $ lepton-risk serve --model samples/risk/model --port 8080
+          $ curl -s --data-binary @samples/risk/test.csv 'http://127.0.0.1:8080/v1/score?top=3'
+        """)
+
+    @Option(help: "Model folder written by `train` (a transaction model).") var model: String
+    @Option(help: "Earlier transactions used as context for every request (e.g. the training file).") var history: String?
+    @OptionGroup var serve: ServeOptions
+    @OptionGroup var common: CommonOptions
+
+    /// What every request uses: the model, its identity and the context file.
+    struct Loaded: Sendable {
+        var model: TransactionModel
+        var identity: ModelIdentity
+        var history: String?
+    }
+
+    func run() throws {
+        try runRisk(common) {
+            let dir = URL(fileURLWithPath: model)
+            let history = self.history
+            if let history, !FileManager.default.isReadableFile(atPath: history) { throw CLIFailure.input("--history \(history): no such file") }
+            let service = try ModelService<Loaded>(program: "lepton-risk", options: serve, threads: common.threads)
+            try service.run(models: ["risk"], load: {
+                guard try NodeModel.kind(of: dir) == "transactions" else {
+                    throw CLIFailure.input("\(dir.path): serve scores transaction models; this one scores a graph")
+                }
+                let m = try TransactionModel.load(from: dir)
+                return Loaded(model: m, identity: try modelIdentity(dir), history: history)
+            }) { router in
+                router.post("/v1/score") { request, _ -> Response in
+                    let query = try ScoreQuery(request)
+                    let body = try await service.body(request)
+                    let lines = try await service.work { loaded in try riskErrors { try query.lines(body, loaded) } }
+                    return .json(lines.joined(separator: "\n"), contentType: "application/x-ndjson")
+                }
+                router.post("/v1/explain") { request, _ -> Response in
+                    let row = try RequestInput.query(request, "row", as: Int.self)
+                    let id = try row.map { String($0) } ?? RequestInput.query(request, "id", as: String.self)
+                    guard let id else { throw ServiceError.badRequest("give ?row=N (a 0-based data row of the body) or ?id=ACCOUNT") }
+                    let body = try await service.body(request)
+                    let json = try await service.work { loaded in
+                        try riskErrors {
+                            try RequestInput.withTemporaryFile(body, suffix: ".csv") { file in
+                                let s = try ScoredTransactions(model: loaded.model, path: file.path, history: loaded.history)
+                                var ledger = SkipLedger()
+                                if let h = loaded.history { ledger.add(h, s.historySkips) }
+                                ledger.add("body", s.skips)
+                                return try explanationJSON(try Explanation(scored: s, model: loaded.model, id: id), model: loaded.identity, skipped: ledger)
+                            }
+                        }
+                    }
+                    return .json(json)
+                }
+            }
+        }
+    }
+}
+
+/// The parameters of `POST /v1/score`, read before the body.
+private struct ScoreQuery: Sendable {
+    var accounts: Bool
+    var top: Int?
+    var threshold: Float?
+    var budget: Double?
+
+    init(_ request: Request) throws {
+        accounts = try RequestInput.flag(request, "accounts")
+        top = try RequestInput.query(request, "top")
+        threshold = try RequestInput.query(request, "threshold")
+        budget = try RequestInput.query(request, "budget")
+        if let top, top < 1 { throw ServiceError.badRequest("query parameter top must be at least 1, got \(top)") }
+        if let threshold, !threshold.isFinite { throw ServiceError.badRequest("query parameter threshold must be a number") }
+        if let budget { guard budget > 0 && budget <= 1 else { throw ServiceError.badRequest("query parameter budget must be in (0, 1], got \(budget)") } }
+        if top != nil && budget != nil { throw ServiceError.badRequest("give top or budget, not both") }
+    }
+
+    /// `score --json`'s lines for the CSV `body` (the summary names the input `body`).
+    func lines(_ body: ByteBuffer, _ loaded: ServeCommand.Loaded) throws -> [String] {
+        try RequestInput.withTemporaryFile(body, suffix: ".csv") { file in
+            let s = try ScoredTransactions(model: loaded.model, path: file.path, history: loaded.history)
+            var ledger = SkipLedger()
+            if let h = loaded.history { ledger.add(h, s.historySkips) }
+            ledger.add("body", s.skips)
+            let cut = threshold ?? loaded.model.config.threshold
+            let count = accounts ? s.accountScores().count : s.inputRows.count
+            let k = budget.map { max(1, Int(($0 * Double(count)).rounded(.up))) } ?? top
+            let summary = ScoreCommand.Summary(model: loaded.identity, input: "body", scored: s.inputRows.count,
+                                               historyRows: loaded.history == nil ? nil : s.historyRows, threshold: cut, skipped: ledger.json)
+            return [try jsonLine(summary)]
+                + transactionResultLines(s, cut: cut, accounts: accounts, top: k, threshold: threshold, shard: nil, json: true)
+        }
+    }
+}
+
+/// The one place risk errors become HTTP answers: the library's refusals of the input (a bad header,
+/// no usable row, an unknown row) are 400 naming the problem, with the temporary file's name
+/// replaced by `body`; anything else passes on (a 500 without details).
+private func riskErrors<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as RiskError {
+        let message = e.description.replacingOccurrences(of: #"/[^ :]*/lepton-[0-9A-F-]+\.csv"#, with: "body", options: .regularExpression)
+        switch e {
+        case .badModel: throw e
+        default: throw ServiceError.badRequest(message)
+        }
+    }
+}
