@@ -14,8 +14,11 @@ log() { echo "bootstrap: $*" >&2; }
 # libxml2 (MIT), SQLite (public domain), zlib (zlib).
 # espeak-ng and sox (GPL) are separate *programs*, never linked: `lepton-chat respond --speak` runs
 # espeak-ng, and scripts/make-asr-augmentation.py runs both to make training data.
+# postgresql (PostgreSQL licence) and sqlite3: servers and clients for the session store's tests
+# (scripts/with-postgres.sh starts a throwaway cluster; psql, pg_dump and sqlite3 read what the
+# stores wrote); the program itself talks to PostgreSQL through postgres-nio, no libpq.
 packages=(pkg-config libopenblas-dev libsndfile1-dev libsamplerate0-dev libpng-dev libxml2-dev libsqlite3-dev zlib1g-dev unzip
-          espeak-ng sox)
+          espeak-ng sox postgresql sqlite3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

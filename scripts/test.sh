@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: bootstrap (idempotent), the import check, every test in a release build (numerics-heavy
-# tests are 100× slower in debug), then every example of README and of every --help, run as
+# tests are 100× slower in debug) with a throwaway PostgreSQL cluster, then every example of README and of every --help, run as
 # written (scripts/check-examples.py). Arguments go to `swift test` (e.g. --filter X) and then
 # only those tests run.
 set -euo pipefail
@@ -9,7 +9,9 @@ bash scripts/bootstrap.sh
 # Package.swift declares every module each target imports (cheap; fails before the long build).
 python3 scripts/check-imports.py
 # -enable-testing: tests use @testable imports, which a plain release build does not allow.
-swift test -c release -Xswiftc -enable-testing "$@"
+# The PostgreSQL session store is tested against a real server: a throwaway cluster on loopback,
+# stopped and removed afterwards (scripts/with-postgres.sh; its tests skip only without it).
+bash scripts/with-postgres.sh swift test -c release -Xswiftc -enable-testing "$@"
 if [ "$#" -eq 0 ]; then
   python3 scripts/check-examples.py
 fi

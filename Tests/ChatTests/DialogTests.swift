@@ -39,7 +39,7 @@ final class DialogTests: XCTestCase {
 
     func makeAgent(seed: UInt64 = 0) throws -> ChatAgent {
         let domain = try Domain.load(Repo.bank.appendingPathComponent("domain.yml"))
-        let store = try SessionStore(url: dir.appendingPathComponent("s.sqlite"))
+        let store = try SQLiteSessionStore(url: dir.appendingPathComponent("s.sqlite"))
         return ChatAgent(domain: domain, classifier: KeywordClassifier(),
                          extractor: EntityExtractor(referenceDay: Day(year: 2026, month: 11, day: 25)!), store: store, seed: seed)
     }

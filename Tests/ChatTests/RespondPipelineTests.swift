@@ -94,7 +94,7 @@ final class RespondPipelineTests: XCTestCase {
             let r = finish(p)
             XCTAssertEqual(r.status, 0, r.stderr)
         }
-        let store = try SessionStore(url: dir.appendingPathComponent("sessions.sqlite"))
+        let store = try SQLiteSessionStore(url: dir.appendingPathComponent("sessions.sqlite"))
         XCTAssertEqual(try store.state(of: "shared")?.turn, 4)
         XCTAssertEqual(try store.history(of: "shared").map(\.turn), [0, 1, 2, 3])
         XCTAssertEqual(try store.integrityCheck(), "ok")
@@ -105,7 +105,7 @@ final class RespondPipelineTests: XCTestCase {
         XCTAssertEqual(try run(["respond", "--session", "c", "--text", "send money please"]).status, 0)
         let crashed = try run(["respond", "--session", "c", "--text", "40 dollars"], env: ["LEPTON_CHAT_CRASH_MID_TURN": "1"])
         XCTAssertTrue(crashed.signalled, "status \(crashed.status) \(crashed.stderr)")
-        let store = try SessionStore(url: dir.appendingPathComponent("sessions.sqlite"))
+        let store = try SQLiteSessionStore(url: dir.appendingPathComponent("sessions.sqlite"))
         XCTAssertEqual(try store.integrityCheck(), "ok")
         let state = try XCTUnwrap(try store.state(of: "c"))
         XCTAssertEqual(state.turn, 1)

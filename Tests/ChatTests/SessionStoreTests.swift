@@ -18,14 +18,14 @@ final class SessionStoreTests: XCTestCase {
         let url = dir.appendingPathComponent("sub/s.sqlite")
         XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
         do {
-            let s = try SessionStore(url: url)
+            let s = try SQLiteSessionStore(url: url)
             XCTAssertNil(try s.state(of: "x"))
             try s.turn(session: "x") { st, isNew in
                 XCTAssertTrue(isNew); st.slots["amount"] = "5.00 USD"; st.turn += 1; return self.record(0)
             }
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: url.path))
-        let s = try SessionStore(url: url)
+        let s = try SQLiteSessionStore(url: url)
         XCTAssertEqual(try s.state(of: "x")?.slots["amount"], "5.00 USD")
         try s.turn(session: "x") { _, isNew in XCTAssertFalse(isNew); return self.record(1) }
         XCTAssertEqual(try s.history(of: "x").map(\.turn), [0, 1])
@@ -33,7 +33,7 @@ final class SessionStoreTests: XCTestCase {
     }
 
     func testFailedTurnWritesNothing() throws {
-        let s = try SessionStore(url: dir.appendingPathComponent("s.sqlite"))
+        let s = try SQLiteSessionStore(url: dir.appendingPathComponent("s.sqlite"))
         struct Boom: Error {}
         XCTAssertThrowsError(try s.turn(session: "y") { st, _ in st.turn = 99; throw Boom() })
         XCTAssertNil(try s.state(of: "y"))
@@ -41,7 +41,7 @@ final class SessionStoreTests: XCTestCase {
     }
 
     func testHistoryMasksCardNumbers() throws {
-        let s = try SessionStore(url: dir.appendingPathComponent("s.sqlite"))
+        let s = try SQLiteSessionStore(url: dir.appendingPathComponent("s.sqlite"))
         let x = EntityExtractor(referenceDay: Day(year: 2026, month: 1, day: 1)!)
         let text = "my card number is 4111 1111 1111 1234"
         try s.turn(session: "m") { st, _ in
@@ -62,7 +62,7 @@ final class SessionStoreTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let url = dir.appendingPathComponent("junk.sqlite")
         try Data(repeating: 0x41, count: 4096).write(to: url)
-        XCTAssertThrowsError(try SessionStore(url: url)) { e in
+        XCTAssertThrowsError(try SQLiteSessionStore(url: url)) { e in
             XCTAssertTrue("\(e)".contains("junk.sqlite"), "\(e)")
         }
     }
@@ -76,7 +76,7 @@ final class SessionStoreTests: XCTestCase {
         nonisolated(unsafe) var failures: [String] = []
         DispatchQueue.concurrentPerform(iterations: threads) { k in
             do {
-                let s = try SessionStore(url: url)
+                let s = try SQLiteSessionStore(url: url)
                 for i in 0..<turns {
                     for id in ["shared", "own\(k)"] {
                         try s.turn(session: id) { st, _ in
@@ -92,7 +92,7 @@ final class SessionStoreTests: XCTestCase {
             }
         }
         XCTAssertEqual(failures, [])
-        let s = try SessionStore(url: url)
+        let s = try SQLiteSessionStore(url: url)
         XCTAssertEqual(try s.state(of: "shared")?.turn, threads * turns)
         XCTAssertEqual(try s.history(of: "shared").map(\.turn), Array(0..<(threads * turns)))
         for k in 0..<threads { XCTAssertEqual(try s.state(of: "own\(k)")?.turn, turns) }
@@ -103,7 +103,7 @@ final class SessionStoreTests: XCTestCase {
 
 /// What the store's file holds, read through a SQLite connection of the test's own (as an
 /// operator's `sqlite3` shell would), not through the store.
-extension SessionStore {
+extension SQLiteSessionStore {
     /// Number of sessions in the store.
     func sessionCount() throws -> Int { Int(try Self.column(url, "SELECT COUNT(*) FROM sessions")) ?? -1 }
 

@@ -54,7 +54,7 @@ final class SharingTests: XCTestCase {
         func agent(_ file: String) throws -> ChatAgent {
             ChatAgent(domain: try Domain.load(Repo.bank.appendingPathComponent("domain.yml")), classifier: KeywordClassifier(),
                       extractor: EntityExtractor(referenceDay: Day(year: 2026, month: 11, day: 25)!),
-                      store: try SessionStore(url: dir.appendingPathComponent(file)))
+                      store: try SQLiteSessionStore(url: dir.appendingPathComponent(file)))
         }
         // Conversations that fill forms, fall back and hand off: each session's state differs.
         let scripts: [[String]] = [

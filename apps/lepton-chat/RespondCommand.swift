@@ -18,8 +18,15 @@ struct AgentSelection: ParsableArguments {
     @Option(name: .long, help: "Agent folder with domain.yml, model/ and nlu.yml (default: samples/bank, or $LEPTON_CHAT_AGENT).")
     var agent: String?
 
-    @Option(name: .long, help: "Session store, a SQLite file created on first use (default: $LEPTON_CHAT_STORE or ~/.local/share/lepton/chat-sessions.sqlite).")
+    @Option(name: .long, help: ArgumentHelp(
+        "Session store: a SQLite file (PATH or sqlite:PATH, created on first use) or postgresql://USER[:PASS]@HOST[:PORT]/DB (default: $LEPTON_CHAT_STORE or ~/.local/share/lepton/chat-sessions.sqlite).",
+        valueName: "url"))
     var store: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Seal texts, entity values, replies and dialog state in the store with this key: 32 random bytes, raw or as 64 hex digits (make one with: head -c 32 /dev/urandom > K).",
+        valueName: "file"))
+    var storeKeyFile: String?
 
     @Option(name: .long, help: "The day relative dates are resolved against, YYYY-MM-DD (default: today).")
     var today: String?
@@ -28,9 +35,20 @@ struct AgentSelection: ParsableArguments {
         if let today, Day(iso: today) == nil { throw ValidationError("--today must be YYYY-MM-DD, got \(today)") }
     }
 
+    /// Checks `--store`, `--store-key-file` and `$LEPTON_CHAT_STORE` (cheap: nothing is opened)
+    /// and returns what opens that session store.
+    /// - Parameter maximumConnections: PostgreSQL only: connections shared by the calling threads.
+    func storeOpener(maximumConnections: Int = 8) throws -> () throws -> any SessionStore {
+        let location = try SessionStoreLocation.resolve(explicit: store)
+        let key = try storeKeyFile.map { try SessionStoreKey.read(file: $0) }
+        return { try location.open(key: key, maximumConnections: maximumConnections) }
+    }
+
     /// The agent and its call settings, loaded together so that a bad phone-band map or a missing
     /// corpus is reported before the first turn, typed or spoken.
     func load(seed: UInt64) throws -> (agent: ChatAgent, call: CallSettings) {
+        // A bad store URL or key file is reported before the models load; the store opens after them.
+        let openStore = try storeOpener()
         var day = Day(Date())
         if let today {
             guard let d = Day(iso: today) else { throw ChatError.badInput("--today must be YYYY-MM-DD, got \(today)") }
@@ -40,8 +58,8 @@ struct AgentSelection: ParsableArguments {
         let modelURL = model.map { URL(fileURLWithPath: $0) } ?? folder!.appendingPathComponent("model")
         let domainURL = domain.map { URL(fileURLWithPath: $0) } ?? folder!.appendingPathComponent("domain.yml")
         let nluURL = folder?.appendingPathComponent("nlu.yml")
-        let agent = try ChatAgent.load(model: modelURL, domain: domainURL, nlu: nluURL,
-                                       store: AgentLocation.storeFile(explicit: store), referenceDay: day, seed: seed)
+        let agent = try ChatAgent.load(model: modelURL, domain: domainURL, nlu: nluURL, referenceDay: day, seed: seed,
+                                       openStore: openStore)
         return (agent, try CallSettings.load(domain: agent.engine.domain, domainFile: domainURL, model: modelURL))
     }
 }

@@ -16,6 +16,14 @@ extension ChatAgent {
     ///   - referenceDay: "today" for relative dates.
     ///   - seed: seeds the choice among response variants.
     public static func load(model: URL, domain: URL, nlu: URL?, store: URL, referenceDay: Day, seed: UInt64) throws -> ChatAgent {
+        try load(model: model, domain: domain, nlu: nlu, referenceDay: referenceDay, seed: seed) { try SQLiteSessionStore(url: store) }
+    }
+
+    /// Loads an agent from files as above, with the session store opened by `openStore` (see
+    /// ``SessionStoreLocation/open(key:maximumConnections:)``) once the model and domain have loaded,
+    /// so that a bad model file is reported before any connection is made.
+    public static func load(model: URL, domain: URL, nlu: URL?, referenceDay: Day, seed: UInt64,
+                            openStore: () throws -> any SessionStore) throws -> ChatAgent {
         let d = try Domain.load(domain)
         var extractor = EntityExtractor(referenceDay: referenceDay)
         if let nlu, FileManager.default.fileExists(atPath: nlu.path) {
@@ -25,8 +33,7 @@ extension ChatAgent {
             throw ChatError.agentNotFound("no intent model folder at \(model.path) (train one with `lepton-chat train`)")
         }
         let classifier = try IntentModel(folder: model)
-        let s = try SessionStore(url: store)
-        return ChatAgent(domain: d, classifier: classifier, extractor: extractor, store: s, seed: seed,
+        return ChatAgent(domain: d, classifier: classifier, extractor: extractor, store: try openStore(), seed: seed,
                          modelIdentity: try classifier.identity())
     }
 }

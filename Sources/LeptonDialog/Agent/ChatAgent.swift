@@ -70,7 +70,7 @@ public final class ChatAgent: Sendable {
     public let engine: DialogEngine
     public let classifier: any IntentRanking
     public let extractor: EntityExtractor
-    public let store: SessionStore
+    public let store: any SessionStore
     /// The intent model's identity, put in every reply (set by ``load(model:domain:nlu:store:referenceDay:seed:)``).
     public let modelIdentity: ModelIdentity?
     /// Longer inputs are cut to this many characters before understanding (the encoder reads

@@ -1,0 +1,339 @@
+import Foundation
+import PostgresNIO
+
+/// Conversation state in a PostgreSQL database that several replicas of a service share.
+///
+/// - Schema: tables `lepton_chat_meta` (schema version, key check), `lepton_chat_sessions` and
+///   `lepton_chat_turns`, created or migrated when the store opens, under a transaction-scoped
+///   advisory lock so that replicas starting together do not race.
+/// - Each turn is one transaction: the session row is inserted if new, then locked with
+///   `SELECT … FOR UPDATE`, so two replicas playing turns of one conversation serialise and each
+///   sees the state the other committed.
+/// - Connections come from postgres-nio's pool (``PostgresClient``), at most
+///   `maximumConnections` (size it for the threads that call the store). Server-side
+///   `lock_timeout` and `statement_timeout` bound each statement; waiting for a connection is
+///   bounded by `timeout`.
+/// - When the database cannot be reached, calls throw ``ChatError/storeUnavailable(_:)`` (a
+///   service answers 503) and the pool keeps reconnecting in the background with a backoff, so
+///   the store works again after an outage without being reopened.
+///
+/// The API is blocking (see ``SessionStore``): each call runs its queries in a task and waits
+/// for it on the calling thread, which must not be one of Swift concurrency's cooperative threads.
+public final class PostgresSessionStore: SessionStore {
+    /// Where the database is (from `postgresql://USER[:PASS]@HOST[:PORT]/DB`).
+    public struct Address: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var user: String
+        public var password: String?
+        public var database: String
+
+        public init(host: String, port: Int = 5432, user: String, password: String? = nil, database: String) {
+            self.host = host; self.port = port; self.user = user; self.password = password; self.database = database
+        }
+
+        /// The address as shown in messages: a URL without the password.
+        public var redacted: String { "postgresql://\(user)@\(host):\(port)/\(database)" }
+    }
+
+    /// The schema, one list of statements per version; a store at version n runs the lists after it.
+    static let migrations: [[PostgresQuery]] = [
+        [
+            """
+            CREATE TABLE lepton_chat_sessions(
+                id text PRIMARY KEY, state text, created double precision NOT NULL, updated double precision NOT NULL)
+            """,
+            """
+            CREATE TABLE lepton_chat_turns(
+                session text NOT NULL REFERENCES lepton_chat_sessions(id), turn integer NOT NULL,
+                at double precision NOT NULL, text text NOT NULL, intent text NOT NULL,
+                confidence double precision NOT NULL, entities text NOT NULL, reply text NOT NULL,
+                PRIMARY KEY(session, turn))
+            """,
+        ],
+    ]
+    /// Any constant will do, as long as every replica uses the same one.
+    private static let migrationLock: Int64 = 0x4c65_7074_6f6e_4348  // "LeptonCH"
+
+    public let address: Address
+    private let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let codec: StoredValueCodec
+    private let timeout: Duration
+    private let logger: Logger
+
+    /// Connects, creates or migrates the schema and checks the key.
+    /// - Parameters:
+    ///   - key: seals what the store writes (nil: clear text).
+    ///   - maximumConnections: the pool's size (callers beyond it wait for a connection).
+    ///   - timeout: the longest a call waits for a connection, and each statement may run.
+    /// - Throws: ``ChatError/storeUnavailable(_:)`` when the database cannot be reached;
+    ///   ``ChatError/store(file:reason:)`` when it refuses us (authentication, no such database,
+    ///   a schema newer than this program); ``ChatError/storeKey(_:)`` for a key mismatch.
+    public init(address: Address, key: SessionStoreKey? = nil, maximumConnections: Int = 8,
+                timeout: Duration = .seconds(10)) throws {
+        self.address = address
+        self.timeout = timeout
+        codec = StoredValueCodec(key: key, location: address.redacted)
+        var logger = Logger(label: "lepton.chat.store")
+        logger.logLevel = .error
+        self.logger = logger
+
+        let millis = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        // Server-side bounds: a statement waiting for a lock or running longer fails instead of hanging.
+        let bounds = [("lock_timeout", "\(millis)"), ("statement_timeout", "\(millis)"), ("application_name", "lepton-chat")]
+        var pool = PostgresClient.Configuration(host: address.host, port: address.port, username: address.user,
+                                                password: address.password, database: address.database, tls: .disable)
+        pool.options.connectTimeout = .milliseconds(Int64(min(millis, 5000)))
+        pool.options.maximumConnections = max(1, maximumConnections)
+        pool.options.additionalStartupParameters = bounds
+        let client = PostgresClient(configuration: pool)
+        self.client = client
+        runner = Task.detached { await client.run() }
+
+        // The schema is set up on a connection of its own, outside the pool: the pool retries a
+        // failing connection quietly, while this reports why (refused, bad password, no database).
+        var direct = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user,
+                                                      password: address.password, database: address.database, tls: .disable)
+        direct.options.connectTimeout = .milliseconds(Int64(min(millis, 5000)))
+        direct.options.additionalStartupParameters = bounds
+        let setUpConfiguration = direct
+        do {
+            try blocking { [codec, logger] in
+                let connection = try await PostgresConnection.connect(configuration: setUpConfiguration, id: 0, logger: logger)
+                do {
+                    try await Self.setUp(connection, codec: codec, logger: logger)
+                    try? await connection.close()
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
+            }
+        } catch {
+            runner.cancel()
+            throw error
+        }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Creates or migrates the schema and checks the key, in one transaction under the advisory lock.
+    private static func setUp(_ db: PostgresConnection, codec: StoredValueCodec, logger: Logger) async throws {
+        try await db.query("BEGIN", logger: logger)
+        do {
+            try await db.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+            try await db.query("CREATE TABLE IF NOT EXISTS lepton_chat_meta(key text PRIMARY KEY, value text NOT NULL)", logger: logger)
+            var version = 0
+            for try await v in try await db.query("SELECT value FROM lepton_chat_meta WHERE key = 'schema_version'", logger: logger)
+                .decode(String.self) { version = Int(v) ?? 0 }
+            guard version <= migrations.count else {
+                throw ChatError.store(file: codec.location, reason: "schema version \(version) is newer than this program's (\(migrations.count))")
+            }
+            for steps in migrations[version...] {
+                for statement in steps { try await db.query(statement, logger: logger) }
+            }
+            if version < migrations.count {
+                try await db.query("""
+                    INSERT INTO lepton_chat_meta(key, value) VALUES('schema_version', \(String(migrations.count)))
+                    ON CONFLICT(key) DO UPDATE SET value = excluded.value
+                    """, logger: logger)
+            }
+            var check: String?
+            for try await v in try await db.query("SELECT value FROM lepton_chat_meta WHERE key = 'key_check'", logger: logger)
+                .decode(String.self) { check = v }
+            var hasSessions = false
+            for try await v in try await db.query("SELECT EXISTS(SELECT 1 FROM lepton_chat_sessions)", logger: logger)
+                .decode(Bool.self) { hasSessions = v }
+            if let adopt = try codec.checkKey(stored: check, storeHasSessions: hasSessions) {
+                try await db.query("INSERT INTO lepton_chat_meta(key, value) VALUES('key_check', \(adopt))", logger: logger)
+            }
+            try await db.query("COMMIT", logger: logger)
+        } catch {
+            _ = try? await db.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    // MARK: SessionStore
+
+    public func state(of session: String) throws -> DialogState? {
+        let row = codec.rowID(session)
+        let stored: String?? = try blocking { [client, logger] in
+            try await self.withDeadline {
+                var found: String?? = nil
+                for try await s in try await client.query("SELECT state FROM lepton_chat_sessions WHERE id = \(row)", logger: logger)
+                    .decode(String?.self) { found = .some(s) }
+                return found
+            }
+        }
+        guard let stored = stored ?? nil else { return nil }
+        return try codec.decodeState(stored, row: row, session: session)
+    }
+
+    @discardableResult
+    public func turn(session: String, _ body: (inout DialogState, _ isNew: Bool) throws -> TurnRecord) throws -> DialogState {
+        let row = codec.rowID(session)
+        let crashMidTurn = ProcessInfo.processInfo.environment["LEPTON_CHAT_CRASH_MID_TURN"] == "1"
+        return try withoutActuallyEscaping(body) { body in
+            // The body runs inside the task while this thread waits for it (`blocking`), so it never
+            // runs concurrently with its owner: handing it over unchecked is safe.
+            let step = UncheckedSendable(body)
+            let bodyError = LockedBox<(any Error)?>(nil)
+            do {
+                return try blocking { [client, codec, logger] in
+                    try await self.withDeadline {
+                        try await client.withConnection { db in
+                            try await db.query("BEGIN", logger: logger)
+                            do {
+                                let now = Date().timeIntervalSince1970
+                                try await db.query("""
+                                    INSERT INTO lepton_chat_sessions(id, state, created, updated) VALUES(\(row), NULL, \(now), \(now))
+                                    ON CONFLICT(id) DO NOTHING
+                                    """, logger: logger)
+                                var stored: String?
+                                for try await s in try await db.query(
+                                    "SELECT state FROM lepton_chat_sessions WHERE id = \(row) FOR UPDATE", logger: logger).decode(String?.self) {
+                                    stored = s
+                                }
+                                var state = try stored.map { try codec.decodeState($0, row: row, session: session) } ?? DialogState()
+                                let record: TurnRecord
+                                do { record = try step.value(&state, stored == nil).maskedForStorage } catch {
+                                    bodyError.set(error)
+                                    throw error
+                                }
+                                let cells = try codec.encodeTurn(record, row: row)
+                                try await db.query("""
+                                    UPDATE lepton_chat_sessions SET state = \(try codec.encodeState(state, row: row)), updated = \(now)
+                                    WHERE id = \(row)
+                                    """, logger: logger)
+                                try await db.query("""
+                                    INSERT INTO lepton_chat_turns(session, turn, at, text, intent, confidence, entities, reply)
+                                    VALUES(\(row), \(record.turn), \(now), \(cells.text), \(record.intent), \(record.confidence),
+                                           \(cells.entities), \(cells.reply))
+                                    """, logger: logger)
+                                if crashMidTurn { kill(getpid(), SIGKILL) }
+                                try await db.query("COMMIT", logger: logger)
+                                return state
+                            } catch {
+                                _ = try? await db.query("ROLLBACK", logger: logger)
+                                throw error
+                            }
+                        }
+                    }
+                }
+            } catch {
+                // The dialog's own error goes back as it was thrown, not as a store failure.
+                if let e = bodyError.value { throw e }
+                throw error
+            }
+        }
+    }
+
+    public func history(of session: String) throws -> [TurnRecord] {
+        let row = codec.rowID(session)
+        typealias Cells = (Int, String, String, Double, String, String)
+        let rows: [StoredTurn] = try blocking { [client, logger] in
+            try await self.withDeadline {
+                var out: [StoredTurn] = []
+                for try await c in try await client.query("""
+                    SELECT turn, text, intent, confidence, entities, reply FROM lepton_chat_turns WHERE session = \(row) ORDER BY turn
+                    """, logger: logger).decode(Cells.self) {
+                    out.append(StoredTurn(turn: c.0, text: c.1, intent: c.2, confidence: c.3, entities: c.4, reply: c.5))
+                }
+                return out
+            }
+        }
+        return try rows.map {
+            try codec.decodeTurn(turn: $0.turn, text: $0.text, intent: $0.intent, confidence: $0.confidence,
+                                 entities: $0.entities, reply: $0.reply, row: row)
+        }
+    }
+
+    // MARK: Blocking calls, deadlines and errors
+
+    /// Runs `work` in a task and waits for it on this thread; its errors come back as ``ChatError``.
+    private func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+        try Self.blocking(location: address.redacted, work)
+    }
+
+    private static func blocking<T: Sendable>(location: String, _ work: @escaping @Sendable () async throws -> T) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = LockedBox<Result<T, any Error>?>(nil)
+        Task.detached {
+            do { outcome.set(.success(try await work())) } catch { outcome.set(.failure(error)) }
+            done.signal()
+        }
+        done.wait()
+        switch outcome.value! {
+        case .success(let value): return value
+        case .failure(let error): throw storeError(error, location: location)
+        }
+    }
+
+    /// Runs `work`, giving up when it has not finished within the timeout, typically because no
+    /// connection could be made. Work already running a transaction is not abandoned half-way: its
+    /// result (committed or not) is what counts, and statements are bounded by the server's timeouts.
+    private func withDeadline<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        // A child's result: the work's value, or nil when the timer went off first.
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { .some(try await work()) }
+            group.addTask { try await Task.sleep(for: self.timeout); return nil }
+            var late = false
+            while true {
+                do {
+                    switch try await group.next() {
+                    case .some(.some(let value)): group.cancelAll(); return value
+                    case .some(.none): late = true; group.cancelAll()
+                    case .none: throw ChatError.storeUnavailable("no answer from \(address.redacted)")
+                    }
+                } catch {
+                    group.cancelAll()
+                    if late { throw ChatError.storeUnavailable("no connection to \(address.redacted) within \(timeout)") }
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// What a failure means to the caller: the server's own refusal (bad SQL state, permission,
+    /// authentication) is a store error; anything about reaching it is "unavailable", worth a retry.
+    static func storeError(_ error: any Error, location: String) -> any Error {
+        if error is ChatError { return error }
+        if let e = error as? PSQLError {
+            if let state = e.serverInfo?[.sqlState], let message = e.serverInfo?[.message] {
+                // 08: connection exception, 57: shutdown or cannot connect now, 53: out of resources.
+                if state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("53") {
+                    return ChatError.storeUnavailable("\(location): \(message)")
+                }
+                return ChatError.store(file: location, reason: "\(message) (SQLSTATE \(state))")
+            }
+            switch e.code {
+            case .connectionError: return ChatError.storeUnavailable("cannot connect to \(location) (is the server running?)")
+            case .serverClosedConnection, .uncleanShutdown: return ChatError.storeUnavailable("\(location) closed the connection")
+            default: return ChatError.storeUnavailable("\(location): \(e.code)")
+            }
+        }
+        if error is CancellationError { return ChatError.storeUnavailable("\(location): cancelled") }
+        return ChatError.storeUnavailable("\(location): \(error)")
+    }
+}
+
+/// A turn's cells as read, before opening.
+private struct StoredTurn: Sendable {
+    var turn: Int, text: String, intent: String, confidence: Double, entities: String, reply: String
+}
+
+/// A value handed to a task while its owner waits (see ``PostgresSessionStore/turn(session:_:)``).
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// One value shared between a task and the thread waiting for it.
+final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.lock(); defer { lock.unlock() }; return stored }
+    func set(_ value: Value) { lock.lock(); stored = value; lock.unlock() }
+}

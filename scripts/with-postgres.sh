@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs a command with a throwaway PostgreSQL cluster on loopback, then stops the cluster and
+# removes its folder (also when the command fails or is interrupted).
+#
+#   bash scripts/with-postgres.sh swift test --filter PostgresSessionStoreTests
+#
+# The command sees:
+#   LEPTON_TEST_POSTGRES_URL  postgresql://postgres@127.0.0.1:PORT/lepton (an empty database)
+#   LEPTON_TEST_POSTGRES_CTL  a script: `$LEPTON_TEST_POSTGRES_CTL stop` / `start` stops and restarts
+#                             the server (the store's outage tests)
+# The cluster: initdb (as the postgres user when run as root: initdb refuses root), trust
+# authentication on 127.0.0.1 only, a free port, the socket in the cluster's folder (-k), fsync off.
+# Exit status: the command's; 1 when PostgreSQL is missing or does not start; 64 without a command.
+set -euo pipefail
+if [ "$#" -eq 0 ]; then
+  echo "usage: scripts/with-postgres.sh COMMAND [ARG...]" >&2
+  exit 64
+fi
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+  echo "with-postgres: PostgreSQL is not installed (bash scripts/bootstrap.sh installs it)" >&2
+  exit 1
+fi
+dir=$(mktemp -d /tmp/lepton-postgres.XXXXXX)
+chmod 755 "$dir"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+# pg_ctl for this cluster, as the user that owns it.
+cat > "$dir/ctl" <<CTL
+#!/bin/sh
+# Stops (fast: sessions are cut) or starts this throwaway cluster: ctl stop|start
+set -e
+case "\$1" in
+  start) cmd="$bin/pg_ctl -D $dir/data -l $dir/log -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off' -w start" ;;
+  stop) cmd="$bin/pg_ctl -D $dir/data -m fast -w stop" ;;
+  *) echo "usage: \$0 start|stop" >&2; exit 64 ;;
+esac
+if [ "\$(id -u)" = 0 ]; then exec su postgres -s /bin/sh -c "\$cmd" >/dev/null; else eval "\$cmd" >/dev/null; fi
+CTL
+chmod 755 "$dir/ctl"
+
+cleanup() {
+  "$dir/ctl" stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+init="$bin/initdb -D $dir/data -A trust -U postgres --no-sync"
+if [ "$(id -u)" = 0 ]; then
+  chown postgres "$dir"
+  su postgres -s /bin/sh -c "$init" >/dev/null
+else
+  $init >/dev/null
+fi
+if ! "$dir/ctl" start; then
+  echo "with-postgres: the cluster did not start; its log:" >&2
+  cat "$dir/log" >&2 || true
+  exit 1
+fi
+"$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc 'CREATE DATABASE lepton' >/dev/null
+export LEPTON_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/lepton"
+export LEPTON_TEST_POSTGRES_CTL="$dir/ctl"
+echo "with-postgres: PostgreSQL on 127.0.0.1:$port (database lepton)" >&2
+"$@"
