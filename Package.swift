@@ -64,7 +64,8 @@ let package = Package(
         // the engine alone; dialog (domain, NLU data, forms, session store, agent) on top of it; the
         // voice front (call listener, reply speaker) the only part that hears or speaks.
         .target(name: "LeptonText", dependencies: ["LeptonEngine"], swiftSettings: fast),
-        .target(name: "LeptonDialog", dependencies: ["LeptonText", "LeptonEngine", "CSQLite3", .product(name: "Yams", package: "Yams")],
+        .target(name: "LeptonDialog", dependencies: ["LeptonText", "LeptonEngine", "CSQLite3", .product(name: "Yams", package: "Yams"),
+                                                      .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fast),
         .target(name: "LeptonVoice", dependencies: ["LeptonDialog", "LeptonText", "LeptonSpeech", "LeptonAudio"], swiftSettings: fast),
         .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport",
