@@ -195,6 +195,22 @@ final class BackendActionTests: XCTestCase {
         }
     }
 
+    /// Eight callers losing their cards at once on one agent: every request is signed, sent once,
+    /// and confirmed; none waits on another's answer forever.
+    func testConcurrentTurnsEachSendTheirOwnRequest() throws {
+        let agent = try agent(block: "confirm")
+        let events = SharingTests.Results<[String]>()
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            events.put(i, (try? agent.respond(text: "I lost my card", session: "caller-\(i)"))?.events ?? ["error"])
+        }
+        for i in 0..<8 { XCTAssertTrue(events.get(i)?.contains("action:block_card:confirmed") == true, "\(String(describing: events.get(i)))") }
+        let logged = try requests()
+        XCTAssertEqual(logged.count, 8)
+        XCTAssertTrue(logged.allSatisfy { $0["verified"] as? Bool == true })
+        let sessions = Set(logged.compactMap { ($0["body"] as? String).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["session"] as? String })
+        XCTAssertEqual(sessions, Set((0..<8).map { "caller-\($0)" }))
+    }
+
     /// Two turns never share an idempotency key; the same session, turn and action always do.
     func testIdempotencyKeysAreStablePerTurn() {
         let a = ActionRequest.idempotencyKey(session: "s", turn: 1, action: "transfer")
@@ -214,3 +230,4 @@ final class BackendActionTests: XCTestCase {
         try setUpWithError()
     }
 }
+

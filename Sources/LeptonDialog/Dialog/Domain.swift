@@ -35,6 +35,11 @@ import LeptonText
 /// all known, then picks one by the seed (deterministic per session and turn).
 /// Required responses: `utter_fallback`, `utter_handoff`, `utter_ask_<slot>` for every slot a
 /// form requires.
+///
+/// An intent (`action:` beside its `response`) or a form (`action:` beside `done`) may run a
+/// backend action declared under `actions:`; its done response is then said only when the
+/// backend confirms (see ``BackendAction``). Unknown keys at the top level, in an intent, a form
+/// or an action are refused by name.
 public struct Domain: Sendable {
     /// What the bot does when it recognises an intent.
     public struct IntentAction: Sendable {
