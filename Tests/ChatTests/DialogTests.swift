@@ -86,7 +86,8 @@ final class DialogTests: XCTestCase {
         XCTAssertEqual(r.state.slots["amount"], "300.00 USD")
         XCTAssertTrue(r.state.awaitingConfirmation)
         r = try agent.respond(text: "yes please", session: "a")
-        XCTAssertTrue(r.events.contains("confirmed:transfer_form"))
+        // The shipped bank has no backend for transfers: the form ends failed, nothing is claimed.
+        XCTAssertTrue(r.events.contains("failed:transfer_form"), "\(r.events)")
         XCTAssertTrue(r.reply.contains("$300.00") && r.reply.contains("landlord"), r.reply)
         XCTAssertNil(r.state.activeForm)
         XCTAssertNil(r.state.slots["amount"])
@@ -184,6 +185,94 @@ final class DialogTests: XCTestCase {
         _ = try agent.respond(text: String(repeating: "send money ", count: 2000), session: "j")
         let n = try agent.respond(text: "¿Dónde está mi tarjeta?", session: "k")
         XCTAssertEqual(n.intent, "nlu_fallback")
+    }
+
+    /// The shipped bank has no backend connected: it never says "I've blocked" or "on its way",
+    /// says what it could not do, and puts the caller through to a human.
+    func testShippedBankClaimsNoActionItDidNotPerform() throws {
+        var agent = try makeAgent()
+        var r = try agent.respond(text: "I lost my debit card", session: "lost")
+        XCTAssertEqual(r.intent, "lost_or_stolen_card")
+        XCTAssertEqual(r.events, ["action:block_card:unavailable", "handoff"])
+        XCTAssertFalse(r.reply.lowercased().contains("blocked"), r.reply)
+        XCTAssertTrue(r.reply.contains("noted") && r.reply.contains("still active"), r.reply)
+        XCTAssertEqual(r.responses, ["utter_block_card_unavailable", "utter_handoff"])
+        XCTAssertTrue(r.state.handedOff)
+        XCTAssertEqual(r.state.lastAction?.status, "unavailable")
+
+        try tearDownWithError(); try setUpWithError()
+        agent = try makeAgent()
+        for text in ["send 250 dollars to my landlord", "yes"] { r = try agent.respond(text: text, session: "pay") }
+        XCTAssertTrue(r.events.contains("action:transfer:unavailable") && r.events.contains("failed:transfer_form"), "\(r.events)")
+        XCTAssertFalse(r.events.contains("confirmed:transfer_form"))
+        XCTAssertFalse(r.reply.contains("on its way"), r.reply)
+        XCTAssertTrue(r.reply.contains("$250.00 to your landlord") && r.reply.contains("nothing has been sent"), r.reply)
+        XCTAssertTrue(r.state.handedOff)
+        XCTAssertNil(r.state.activeForm)
+
+        for text in ["I want to dispute a charge from March 3rd", "89 dollars", "yes"] { r = try agent.respond(text: text, session: "dispute") }
+        XCTAssertTrue(r.events.contains("action:open_dispute:unavailable"), "\(r.events)")
+        XCTAssertFalse(r.reply.contains("I've opened"), r.reply)
+        XCTAssertTrue(r.reply.contains("no dispute is open yet"), r.reply)
+    }
+
+    /// An action's declaration is checked like the rest of the domain: each mistake is named.
+    func testDomainActionsAreCheckedStrictly() throws {
+        let folder = dir!
+        let key = folder.appendingPathComponent("backend.key")
+        try Data("0123456789abcdef0123456789abcdef\n".utf8).write(to: key)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key.path)
+        let short = folder.appendingPathComponent("short.key")
+        try Data("tiny\n".utf8).write(to: short)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: short.path)
+        let open = folder.appendingPathComponent("open.key")
+        try Data("0123456789abcdef0123456789abcdef".utf8).write(to: open)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: open.path)
+        func domain(_ action: String, intent: String = "{response: done, action: block}", extra: String = "") -> String {
+            """
+            intents: {lost: \(intent)}
+            actions: {block: \(action)}
+            responses: {utter_fallback: x, utter_handoff: y, done: z, utter_action_failed: f, utter_action_refused: r\(extra)}
+            """
+        }
+        func reason(_ yaml: String) -> String {
+            do { _ = try Domain.parse(yaml, file: "d.yml", folder: folder); return "no error" } catch { return "\(error)" }
+        }
+        let good = try Domain.parse(domain("{url: \"http://127.0.0.1:8089/block\", key_file: backend.key, timeout: 3}"), file: "d.yml", folder: folder)
+        XCTAssertEqual(good.actions["block"]?.endpoint?.url.absoluteString, "http://127.0.0.1:8089/block")
+        XCTAssertEqual(good.actions["block"]?.endpoint?.key, Data("0123456789abcdef0123456789abcdef".utf8))
+        XCTAssertEqual(good.actions["block"]?.endpoint?.timeout, 3)
+        XCTAssertEqual(good.intents["lost"]?.action, "block")
+        XCTAssertNil(try Domain.parse(domain("{}"), file: "d.yml").actions["block"]?.endpoint)
+
+        let cases: [(String, String)] = [
+            (domain("{url: \"http://h/x\", key_file: backend.key, tiemout: 3}"), "actions.block: unknown key `tiemout`"),
+            (domain("{url: \"ftp://h/x\", key_file: backend.key}"), "actions.block.url must be an http:// or https:// URL"),
+            (domain("{url: \"http:///x\", key_file: backend.key}"), "actions.block.url"),
+            (domain("{url: \"https://user:pw@h/x\", key_file: backend.key}"), "actions.block.url"),
+            (domain("{url: \"http://h/x\"}"), "actions.block.key_file is missing"),
+            (domain("{url: \"http://h/x\", key_file: missing.key}"), "actions.block.key_file: cannot read"),
+            (domain("{url: \"http://h/x\", key_file: short.key}"), "holds 4 bytes; an HMAC key needs at least 16"),
+            (domain("{url: \"http://h/x\", key_file: open.key}"), "readable by other users (chmod 600 it)"),
+            (domain("{url: \"http://h/x\", key_file: /dev/zero}"), "not a regular file"),
+            (domain("{url: \"http://h/x\", key_file: backend.key, timeout: 60}"), "actions.block.timeout must be seconds in 0.1...10"),
+            (domain("{key_file: backend.key}"), "key_file and timeout need a url"),
+            (domain("{slots: [nope]}"), "actions.block.slots: unknown slot nope"),
+            (domain("{}", intent: "{response: done, action: unblock}"), "intents.lost uses unknown action unblock"),
+            (domain("{}", intent: "{response: done, acton: block}"), "intents.lost: unknown key `acton`"),
+            (domain("{}", intent: "{action: block, handoff: true}"), "intents.lost: an action needs a `response`"),
+            ("intents: {lost: done}\nactions: {block: {}}\nresponses: {utter_fallback: x, utter_handoff: y, done: z}", "missing response utter_block_failed"),
+            ("intents: {lost: done}\nactions: [block]\nresponses: {utter_fallback: x, utter_handoff: y, done: z}", "`actions` must be a mapping"),
+            ("intents: {lost: done}\nactoins: {}\nresponses: {utter_fallback: x, utter_handoff: y, done: z}", "the top level: unknown key `actoins`"),
+        ]
+        for (yaml, want) in cases { XCTAssertTrue(reason(yaml).contains(want), "want \(want), got \(reason(yaml))") }
+        // A form's action is checked too.
+        XCTAssertTrue(reason("""
+            intents: {t: {form: f}}
+            slots: {amount: {type: amount, entities: [amount]}}
+            forms: {f: {required: [amount], done: z, action: pay}}
+            responses: {utter_fallback: x, utter_handoff: y, z: z, utter_ask_amount: a}
+            """).contains("forms.f uses unknown action pay"))
     }
 
     func testCorruptDomainsGiveClearErrors() {

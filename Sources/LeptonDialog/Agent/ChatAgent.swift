@@ -73,6 +73,8 @@ public final class ChatAgent: Sendable {
     public let store: any SessionStore
     /// The intent model's identity, put in every reply (set by ``load(model:domain:nlu:store:referenceDay:seed:)``).
     public let modelIdentity: ModelIdentity?
+    /// Sends the domain's backend actions; nil when no action of the domain has an endpoint.
+    public let backend: BackendClient?
     /// Longer inputs are cut to this many characters before understanding (the encoder reads
     /// 256 tokens anyway); the transcript returned is the full text.
     public static let maxCharacters = 2_000
@@ -84,6 +86,7 @@ public final class ChatAgent: Sendable {
         self.extractor = extractor
         self.store = store
         self.modelIdentity = modelIdentity
+        self.backend = domain.actions.values.contains { $0.endpoint != nil } ? BackendClient() : nil
     }
 
     /// Plays one turn of `session` with the user's `text`.
@@ -95,6 +98,8 @@ public final class ChatAgent: Sendable {
     ///     more, the intent ranking is their mixture, each weighted by its posterior within the
     ///     list (`softmax` of the log-probabilities): a garbled best reading ("Can I speak for real
     ///     version") is outvoted when the next one says "a real person". Entities come from `text`.
+    /// A turn that completes a backend action waits for the backend's answer (at most the
+    /// action's timeout) inside the store transaction, so the outcome is stored with the turn.
     /// - Throws: ``ChatError/badInput(_:)`` for empty text (unless allowed); store errors.
     public func respond(text rawText: String, session: String, allowEmpty: Bool = false,
                         readings: [HeardReading] = []) throws -> AgentReply {
@@ -114,7 +119,9 @@ public final class ChatAgent: Sendable {
         var isNew = false
         let state = try store.turn(session: session) { state, new in
             isNew = new
-            let t = engine.step(state: &state, nlu: nlu, session: session)
+            let t = engine.step(state: &state, nlu: nlu, session: session) { [backend] request, endpoint in
+                backend?.perform(request, at: endpoint) ?? .failed("no backend client")
+            }
             turn = t
             return TurnRecord(turn: state.turn - 1, text: text, intent: t.intent, confidence: t.confidence,
                               entities: entities, reply: t.reply)

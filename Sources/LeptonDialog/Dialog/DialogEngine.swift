@@ -16,6 +16,12 @@ import LeptonText
 /// 4. Otherwise: a fallback (confidence below the threshold or a top-2 margin too small)
 ///    answers `utter_fallback`, the `handoff_after`-th in a row hands off; an intent runs its
 ///    action (response, form or hand-off).
+///
+/// An intent or form that names a backend action (``Domain/BackendAction``) asks `perform` for
+/// it when it completes, and its reply depends on the outcome: the done response only when the
+/// backend confirmed; a refusal response; or, when the action failed or has no backend, a
+/// response that claims nothing was done, and a hand-off to a human. The engine stays
+/// deterministic given what `perform` answers.
 public struct DialogEngine: Sendable {
     public let domain: Domain
     public var seed: UInt64
@@ -37,8 +43,11 @@ public struct DialogEngine: Sendable {
     ///   - state: the session's state, updated in place.
     ///   - nlu: the understood user turn.
     ///   - session: the session id (seeds the choice among response variants).
-    public func step(state: inout DialogState, nlu: NLUResult, session: String) -> DialogTurn {
-        var ctx = TurnContext(engine: self, session: session, turn: state.turn)
+    ///   - perform: runs a backend action (``BackendClient/perform(_:at:now:)``); called at most
+    ///     once per turn, only for actions with an endpoint. Without one, such actions fail.
+    public func step(state: inout DialogState, nlu: NLUResult, session: String,
+                     perform: @escaping ActionPerformer = { _, _ in .failed("no backend client") }) -> DialogTurn {
+        var ctx = TurnContext(engine: self, session: session, turn: state.turn, perform: perform)
         let top = nlu.ranking.first
         let second = nlu.ranking.dropFirst().first?.confidence ?? 0
         let words = Set(entityTokens(nlu.text).map(\.lower))
@@ -137,12 +146,54 @@ public struct DialogEngine: Sendable {
         }
         if let r = action.response {
             // Values said in this turn fill the template ("your savings account ending in 4721").
-            var extra: [String: String] = [:]
+            var extra: [String: String] = [:], values: [String: String] = [:]
             for slot in domain.slots.values {
-                if let v = value(for: slot, in: nlu.entities), validate(v, slot: slot) == nil { extra[slot.name] = display(v, slot: slot) }
+                if let v = value(for: slot, in: nlu.entities), validate(v, slot: slot) == nil {
+                    values[slot.name] = v
+                    extra[slot.name] = display(v, slot: slot)
+                }
             }
-            ctx.say(r, state: state, extra: extra)
+            guard let actionName = action.action else { ctx.say(r, state: state, extra: extra); return }
+            switch perform(action: actionName, values: values, state: &state, ctx: &ctx) {
+            case .confirmed:
+                ctx.say(r, state: state, extra: extra)
+            case .refused(let reason):
+                if let refused = domain.refusedResponse(actionName) { ctx.say(refused, state: state, extra: extra.merging(reason.map { ["reason": $0] } ?? [:]) { a, _ in a }) }
+            case .failed, .unavailable:
+                failed(action: actionName, state: &state, ctx: &ctx, extra: extra)
+            }
         }
+    }
+
+    /// Runs backend action `name` with the slot `values` it needs, records the outcome in the
+    /// state and the turn's events (`action:NAME:STATUS`), and returns it.
+    private func perform(action name: String, values: [String: String], state: inout DialogState, ctx: inout TurnContext) -> ActionOutcome {
+        let key = ActionRequest.idempotencyKey(session: ctx.session, turn: ctx.turn, action: name)
+        let outcome: ActionOutcome
+        if let action = domain.actions[name], let endpoint = action.endpoint {
+            var sent: [String: String] = [:]
+            for (slot, v) in values where action.slots?.contains(slot) ?? true { sent[slot] = maskNumbersInText(v) }
+            outcome = ctx.perform(ActionRequest(action: name, session: ctx.session, turn: ctx.turn, idempotencyKey: key, slots: sent), endpoint)
+        } else {
+            outcome = .unavailable
+        }
+        var detail: String?
+        switch outcome {
+        case .refused(let reason): detail = reason
+        case .failed(let cause): detail = maskNumbersInText(cause)
+        case .confirmed, .unavailable: detail = nil
+        }
+        state.lastAction = ActionRecord(action: name, turn: ctx.turn, status: outcome.status, detail: detail, idempotencyKey: key)
+        ctx.events.append("action:\(name):\(outcome.status)")
+        return outcome
+    }
+
+    /// An action that failed or has no backend: say so without claiming anything, and hand the
+    /// caller to a human who can do it.
+    private func failed(action name: String, state: inout DialogState, ctx: inout TurnContext, extra: [String: String] = [:]) {
+        let unavailable = state.lastAction?.status == ActionOutcome.unavailable.status
+        if let r = unavailable ? domain.unavailableResponse(name) : domain.failedResponse(name) { ctx.say(r, state: state, extra: extra) }
+        handoff(state: &state, ctx: &ctx)
     }
 
     /// A confident intent other than the form's own, said while a form is open. Returns true
@@ -160,9 +211,9 @@ public struct DialogEngine: Sendable {
             run(intent: intent, state: &state, nlu: nlu, ctx: &ctx)
             return true
         }
-        // Answer the side question, then come back to the form.
+        // Answer the side question, then come back to the form (unless a failed action handed off).
         run(intent: intent, state: &state, nlu: nlu, ctx: &ctx)
-        advance(form: form, state: &state, ctx: &ctx)
+        if !state.handedOff { advance(form: form, state: &state, ctx: &ctx) }
         return true
     }
 
@@ -183,12 +234,38 @@ public struct DialogEngine: Sendable {
         }
     }
 
+    /// Ends the form: cancelled, or done — which, with a backend action, means confirmed by the
+    /// backend (`confirmed:FORM`); a refusal ends it as `refused:FORM`, a failure as `failed:FORM`
+    /// with a hand-off. The form's slots are cleared in every case.
     private func finish(form: Domain.Form, state: inout DialogState, ctx: inout TurnContext, done: Bool) {
-        ctx.events.append(done ? "confirmed:\(form.name)" : "cancelled:\(form.name)")
-        if done { ctx.say(form.done, state: state) }
-        else if let c = form.cancelled { ctx.say(c, state: state) }
-        state.activeForm = nil; state.requestedSlot = nil; state.awaitingConfirmation = false
-        for s in form.required { state.slots[s] = nil }
+        defer {
+            state.activeForm = nil; state.requestedSlot = nil; state.awaitingConfirmation = false
+            for s in form.required { state.slots[s] = nil }
+        }
+        guard done else {
+            ctx.events.append("cancelled:\(form.name)")
+            if let c = form.cancelled { ctx.say(c, state: state) }
+            return
+        }
+        guard let actionName = form.action else {
+            ctx.events.append("confirmed:\(form.name)")
+            ctx.say(form.done, state: state)
+            return
+        }
+        var values: [String: String] = [:]
+        for s in form.required { values[s] = state.slots[s] }
+        // Responses are said while the slots are still there ("{amount} to {recipient} has not been sent").
+        switch perform(action: actionName, values: values, state: &state, ctx: &ctx) {
+        case .confirmed:
+            ctx.events.append("confirmed:\(form.name)")
+            ctx.say(form.done, state: state)
+        case .refused(let reason):
+            ctx.events.append("refused:\(form.name)")
+            if let r = domain.refusedResponse(actionName) { ctx.say(r, state: state, extra: reason.map { ["reason": $0] } ?? [:]) }
+        case .failed, .unavailable:
+            ctx.events.append("failed:\(form.name)")
+            failed(action: actionName, state: &state, ctx: &ctx)
+        }
     }
 
     private func handoff(state: inout DialogState, ctx: inout TurnContext) {
@@ -312,17 +389,21 @@ public struct DialogEngine: Sendable {
     }
 }
 
+/// Runs a backend action request against its endpoint and says how it went.
+public typealias ActionPerformer = (ActionRequest, Domain.BackendAction.Endpoint) -> ActionOutcome
+
 /// Collects one turn's replies and events; renders templates.
 struct TurnContext {
     let engine: DialogEngine
     let session: String
     let turn: Int
+    let perform: ActionPerformer
     var parts: [String] = []
     var responses: [String] = []
     var events: [String] = []
 
-    init(engine: DialogEngine, session: String, turn: Int) {
-        self.engine = engine; self.session = session; self.turn = turn
+    init(engine: DialogEngine, session: String, turn: Int, perform: @escaping ActionPerformer) {
+        self.engine = engine; self.session = session; self.turn = turn; self.perform = perform
     }
 
     /// Renders response `name` with the state's slots (display form) and `extra` values.

@@ -31,6 +31,9 @@ public struct DialogState: Codable, Equatable, Sendable {
     public var handedOff = false
     /// The last recognised intent (after fallback decisions).
     public var lastIntent: String?
+    /// The last backend action the session ran and how it ended: a failed or refused action is
+    /// recorded as such, never as done.
+    public var lastAction: ActionRecord?
 
     public init() {}
 }
@@ -45,7 +48,9 @@ public struct DialogTurn: Codable, Equatable, Sendable {
     public var confidence: Double
     /// The response templates used, in order (for tests and analytics).
     public var responses: [String]
-    /// Events: "form_started:transfer_form", "slot:amount", "invalid:amount", "confirmed",
-    /// "cancelled", "fallback", "handoff".
+    /// Events: "form_started:transfer_form", "slot:amount", "invalid:amount",
+    /// "confirmed:transfer_form", "cancelled:…", "refused:…", "failed:…" (the form's backend
+    /// action refused or failed), "action:transfer:confirmed|refused|failed|unavailable",
+    /// "fallback", "handoff".
     public var events: [String]
 }

@@ -35,6 +35,11 @@ import LeptonText
 /// all known, then picks one by the seed (deterministic per session and turn).
 /// Required responses: `utter_fallback`, `utter_handoff`, `utter_ask_<slot>` for every slot a
 /// form requires.
+///
+/// An intent (`action:` beside its `response`) or a form (`action:` beside `done`) may run a
+/// backend action declared under `actions:`; its done response is then said only when the
+/// backend confirms (see ``BackendAction``). Unknown keys at the top level, in an intent, a form
+/// or an action are refused by name.
 public struct Domain: Sendable {
     /// What the bot does when it recognises an intent.
     public struct IntentAction: Sendable {
@@ -43,6 +48,9 @@ public struct Domain: Sendable {
         public var handoff: Bool = false
         /// Ends the conversation politely (goodbye): any form is dropped.
         public var endsForm: Bool = false
+        /// The backend action the intent runs (see ``BackendAction``); `response` is then said
+        /// only when the backend confirms it.
+        public var action: String?
     }
 
     /// How a slot is filled from an entity.
@@ -76,6 +84,8 @@ public struct Domain: Sendable {
         public var confirm: String?
         public var done: String
         public var cancelled: String?
+        /// The backend action run when the form completes; `done` is said only when it is confirmed.
+        public var action: String?
     }
 
     public var fallbackThreshold: Double = 0.45
@@ -110,6 +120,8 @@ public struct Domain: Sendable {
     public var slots: [String: Slot] = [:]
     public var forms: [String: Form] = [:]
     public var responses: [String: [String]] = [:]
+    /// Backend actions by name (`actions:`; see ``BackendAction``).
+    public var actions: [String: BackendAction] = [:]
 
     public init() {}
 
@@ -118,17 +130,19 @@ public struct Domain: Sendable {
     public static func load(_ url: URL) throws -> Domain {
         guard let data = try? Data(contentsOf: url) else { throw ChatError.badDomain(file: url.path, reason: "cannot read the file") }
         guard let text = String(data: data, encoding: .utf8) else { throw ChatError.badDomain(file: url.path, reason: "not UTF-8 text") }
-        return try parse(text, file: url.path)
+        return try parse(text, file: url.path, folder: url.deletingLastPathComponent())
     }
 
-    /// Parses domain YAML text; `file` names it in errors.
-    public static func parse(_ text: String, file: String = "<domain>") throws -> Domain {
+    /// Parses domain YAML text; `file` names it in errors, `folder` is where relative key files
+    /// are found (default: the current directory).
+    public static func parse(_ text: String, file: String = "<domain>", folder: URL? = nil) throws -> Domain {
         func bad(_ r: String) -> ChatError { .badDomain(file: file, reason: r) }
         let root: Any?
         do { root = try SafeYAML.load(text) } catch let e as SafeYAML.LimitExceeded { throw bad(e.description) } catch {
             throw bad("invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
         guard let top = root as? [String: Any] else { throw bad("expected a mapping at the top level") }
+        try refuseUnknownKeys(top, allowed: ["version", "settings", "intents", "slots", "forms", "responses", "actions"], at: "the top level", bad: bad)
         var d = Domain()
         if let s = top["settings"] {
             guard let s = s as? [String: Any] else { throw bad("`settings` must be a mapping") }
@@ -200,6 +214,7 @@ public struct Domain: Sendable {
             guard let forms = forms as? [String: Any] else { throw bad("`forms` must be a mapping") }
             for (name, v) in forms {
                 guard let m = v as? [String: Any] else { throw bad("forms.\(name) must be a mapping") }
+                try refuseUnknownKeys(m, allowed: ["required", "confirm", "done", "cancelled", "action"], at: "forms.\(name)", bad: bad)
                 guard let req = m["required"] as? [String], !req.isEmpty else { throw bad("forms.\(name).required must list slots") }
                 for s in req {
                     guard d.slots[s] != nil else { throw bad("forms.\(name) requires unknown slot \(s)") }
@@ -207,7 +222,7 @@ public struct Domain: Sendable {
                 }
                 guard let done = m["done"] as? String else { throw bad("forms.\(name).done (response when complete) is missing") }
                 d.forms[name] = Form(name: name, required: req, confirm: m["confirm"] as? String, done: done,
-                                     cancelled: m["cancelled"] as? String)
+                                     cancelled: m["cancelled"] as? String, action: m["action"] as? String)
             }
         }
         guard let intents = top["intents"] as? [String: Any], !intents.isEmpty else { throw bad("missing `intents` mapping") }
@@ -215,7 +230,9 @@ public struct Domain: Sendable {
             var a = IntentAction()
             if let r = v as? String { a.response = r }
             else if let m = v as? [String: Any] {
+                try refuseUnknownKeys(m, allowed: ["response", "form", "handoff", "ends_form", "action"], at: "intents.\(name)", bad: bad)
                 a.response = m["response"] as? String
+                a.action = m["action"] as? String
                 a.form = m["form"] as? String
                 a.handoff = (m["handoff"] as? Bool) ?? false
                 a.endsForm = (m["ends_form"] as? Bool) ?? false
@@ -224,6 +241,10 @@ public struct Domain: Sendable {
             if a.response == nil && a.form == nil && !a.handoff { throw bad("intents.\(name) needs a response, a form or handoff") }
             d.intents[name] = a
         }
+        if let actions = top["actions"] {
+            d.actions = try parseActions(actions, folder: folder ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath), bad: bad)
+        }
+        try d.checkActions(bad: bad)
         // Every response a domain refers to must exist.
         var referenced = ["utter_fallback", "utter_handoff"]
         referenced += d.intents.values.compactMap(\.response)
@@ -232,7 +253,14 @@ public struct Domain: Sendable {
         return d
     }
 
-    private static func number(_ v: Any) -> Double? {
+    /// A misspelt key (`acton: block_card`) would silently drop what it meant: refuse it by name.
+    private static func refuseUnknownKeys(_ m: [String: Any], allowed: Set<String>, at: String, bad: (String) -> ChatError) throws {
+        if let k = m.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw bad("\(at): unknown key `\(k)` (expected \(allowed.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    static func number(_ v: Any) -> Double? {
         if let d = v as? Double { return d }
         if let i = v as? Int { return Double(i) }
         return nil
