@@ -113,14 +113,18 @@ public final class ModelService<Models: Sendable>: Sendable {
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? options.port
                 logger.info("loading models; http://\(host.contains(":") ? "[\(host)]" : host):\(port)/healthz answers 503 until they are ready")
-                do {
-                    let models = try await workers.load(load)
-                    loaded.value = models
-                    gauges.forEach { $0.record(1) }
-                    announce("listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)", logger: logger)
-                } catch {
-                    failure.value = describe(error)
-                    await groupBox.value?.triggerGracefulShutdown()
+                // Hummingbird accepts connections only once this closure returns: load in a task of
+                // its own, so /healthz answers (503) meanwhile.
+                Task {
+                    do {
+                        let models = try await workers.load(load)
+                        loaded.value = models
+                        gauges.forEach { $0.record(1) }
+                        announce("listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)", logger: logger)
+                    } catch {
+                        failure.value = describe(error)
+                        await groupBox.value?.triggerGracefulShutdown()
+                    }
                 }
             },
             logger: logger)
