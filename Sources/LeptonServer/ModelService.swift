@@ -28,6 +28,7 @@ public final class ModelService<Models: Sendable>: Sendable {
     public let workers: WorkerPool
     private let apiKey: String?
     private let loaded = Locked<Models?>(nil)
+    private let registry = PrometheusCollectorRegistry()
 
     /// Reads the API key (an error before anything binds) and starts the worker threads.
     /// - Parameter threads: the program's `--threads`, the default number of workers.
@@ -35,6 +36,13 @@ public final class ModelService<Models: Sendable>: Sendable {
         self.program = program
         self.options = options
         apiKey = try options.apiKey()
+        // Before any metric is made (the worker pool's queue gauge): one registry per process.
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Prometheus names allow [a-zA-Z0-9_:]; Hummingbird's labels use dots ("http.route").
+        factory.nameAndLabelSanitizer = { label, dimensions in
+            (Self.prometheusName(label), dimensions.map { (Self.prometheusName($0.0), $0.1) })
+        }
+        MetricsSystem.bootstrap(factory)
         workers = WorkerPool(workers: options.workers ?? threads, capacity: options.queue, timeoutSeconds: options.timeout)
     }
 
@@ -70,13 +78,7 @@ public final class ModelService<Models: Sendable>: Sendable {
     public func run(models names: [String], load: @escaping @Sendable () throws -> Models,
                     routes: (Router<BasicRequestContext>) -> Void) throws {
         let logger = bootstrapLogging()
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        // Prometheus names allow [a-zA-Z0-9_:]; Hummingbird's labels use dots ("http.route").
-        factory.nameAndLabelSanitizer = { label, dimensions in
-            (Self.prometheusName(label), dimensions.map { (Self.prometheusName($0.0), $0.1) })
-        }
-        MetricsSystem.bootstrap(factory)
+        let registry = self.registry
         let gauges = names.map { Gauge(label: "lepton_model_loaded", dimensions: [("model", $0)]) }
         gauges.forEach { $0.record(0) }
 
@@ -111,14 +113,18 @@ public final class ModelService<Models: Sendable>: Sendable {
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? options.port
                 logger.info("loading models; http://\(host.contains(":") ? "[\(host)]" : host):\(port)/healthz answers 503 until they are ready")
-                do {
-                    let models = try await workers.load(load)
-                    loaded.value = models
-                    gauges.forEach { $0.record(1) }
-                    announce("listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)", logger: logger)
-                } catch {
-                    failure.value = describe(error)
-                    await groupBox.value?.triggerGracefulShutdown()
+                // Hummingbird accepts connections only once this closure returns: load in a task of
+                // its own, so /healthz answers (503) meanwhile.
+                Task {
+                    do {
+                        let models = try await workers.load(load)
+                        loaded.value = models
+                        gauges.forEach { $0.record(1) }
+                        announce("listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)", logger: logger)
+                    } catch {
+                        failure.value = describe(error)
+                        await groupBox.value?.triggerGracefulShutdown()
+                    }
                 }
             },
             logger: logger)

@@ -15,24 +15,23 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve the agent over HTTP: transcripts and caller turns, with the models loaded once.",
         discussion: """
-        Routes:
-          POST /v1/transcribe   the audio file's bytes (any format `transcribe` reads) -> one JSON \
-        object as `transcribe -f json` (its `file` is "body").
-          POST /v1/sessions/{id}/turns   a caller's turn in session {id} (1 to 128 of A-Z a-z 0-9 . _ -): \
-        JSON {"text": "..."} (Content-Type application/json), or audio bytes (Content-Type audio/* \
-        or application/octet-stream) -> one JSON object as `respond --json`, card and account \
-        numbers masked.
-          GET /healthz, GET /metrics, GET /openapi.json (see openapi/lepton-chat.json).
-        The agent, the session store and Whisper are loaded once and shared by every request; the \
-        store options are those of `respond`. Errors are JSON {"error": "..."}: 400 for an unusable \
-        body (bad JSON, audio that cannot be decoded, empty text), 401 without the --api-key-file \
-        key, 413 above --max-body-mb, 415 for another Content-Type, 503 with Retry-After while \
-        loading or when --queue requests are waiting, 504 after --timeout.
+        The agent (model, domain, session store: the options of `respond`) and Whisper are \
+        loaded once and shared by every request.
+          POST /v1/transcribe            audio bytes -> as `transcribe -f json`
+          POST /v1/sessions/{id}/turns   a caller's turn -> as `respond --json`
+              (card numbers masked); {id}: 1 to 128 of A-Z a-z 0-9 . _ -; the body is
+              JSON {"text": "..."} (application/json) or audio (audio/* or
+              application/octet-stream)
+          GET /healthz, /metrics, /openapi.json   (openapi/lepton-chat.json)
+        Errors are JSON {"error": "..."}: 400 unusable body (bad JSON, audio that cannot be \
+        decoded, empty text), 401 no or wrong key (--api-key-file), 413 body above \
+        --max-body-mb, 415 another Content-Type, 503 + Retry-After while loading or with \
+        --queue requests waiting, 504 after --timeout.
 
-        Example (runs until SIGTERM or Ctrl-C; prints `listening on http://127.0.0.1:8080`):
+        Runs until SIGTERM or Ctrl-C; `listening on http://HOST:PORT` says it is ready:
           $ lepton-chat serve --store /tmp/lepton-chat-demo.sqlite --port 8080
-          $ curl -s -H 'Content-Type: application/json' -d '{"text": "I lost my card"}' \\
-              http://127.0.0.1:8080/v1/sessions/s1/turns
+          $ curl -s -H 'Content-Type: application/json' \\
+              -d '{"text": "I lost my card"}' http://127.0.0.1:8080/v1/sessions/s1/turns
         """)
 
     @OptionGroup var selection: AgentSelection

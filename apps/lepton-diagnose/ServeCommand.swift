@@ -12,22 +12,23 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve study analyses over HTTP with the scan model loaded once.",
         discussion: """
-        Routes:
-          POST /v1/analyze   multipart/form-data with a part `scan` (PNG or DICOM) and/or a part \
-        `report` (XML or text), each with its filename -> the study as `analyze --format json` \
-        (one JSON object); ?format=fhir gives the FHIR bundle, ?format=html the page.
-          GET /healthz, GET /metrics, GET /openapi.json (see openapi/lepton-diagnose.json).
-        The parts are written to a private temporary folder (mode 0700) under their file names \
-        (the output's scan_file and report_file) and removed after the answer. Subject IDs are \
-        salted as `analyze` salts them (--salt-file, $LEPTON_DIAGNOSE_SALT). Errors are JSON \
-        {"error": "..."}: 400 for a body that is not multipart/form-data, a scan or report that \
-        cannot be read, or no part; 401 without the --api-key-file key, 413 above --max-body-mb, \
-        503 with Retry-After while loading or when --queue requests are waiting, 504 after --timeout.
+        The scan model is loaded once and shared by every request.
+          POST /v1/analyze   multipart/form-data: a part `scan` (PNG or DICOM)
+              and/or a part `report` (XML or text), each with its filename
+              -> the study as `analyze --format json` (?format=fhir|html as well)
+          GET /healthz, /metrics, /openapi.json   (openapi/lepton-diagnose.json)
+        The parts are written under their file names (the output's scan_file, report_file) \
+        to a private temporary folder, removed after the answer; subject IDs are salted as \
+        `analyze` salts them. Errors are JSON {"error": "..."}: 400 not a form, no part, \
+        a scan or report that cannot be read; 401 no or wrong key (--api-key-file), 413 body \
+        above --max-body-mb, 503 + Retry-After while loading or with --queue requests \
+        waiting, 504 after --timeout.
 
-        Example (runs until SIGTERM or Ctrl-C; prints `listening on http://127.0.0.1:8080`):
+        Runs until SIGTERM or Ctrl-C; `listening on http://HOST:PORT` says it is ready:
           $ lepton-diagnose serve --port 8080
           $ curl -s -F scan=@samples/diagnose/studies/case1.png \\
-              -F report=@samples/diagnose/studies/case1.txt http://127.0.0.1:8080/v1/analyze
+              -F report=@samples/diagnose/studies/case1.txt \\
+              http://127.0.0.1:8080/v1/analyze
         """)
 
     @Option(name: .long, help: "Model folder (config.json + model.safetensors) or an .npz state dict (default: the shipped model).")

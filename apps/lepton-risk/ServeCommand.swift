@@ -11,21 +11,24 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve scores and explanations over HTTP with the model loaded once.",
         discussion: """
-        Routes (the body is a transactions CSV in the format `score` reads):
-          POST /v1/score     JSON lines as `score --json` (application/x-ndjson): a summary, then \
-        one line per result; ?accounts=1 ranks accounts, ?top=N keeps the N highest, \
-        ?threshold=F keeps scores at or above F, ?budget=F keeps the highest fraction F of the rows \
-        (as --top ceil(F x rows)). Rows that cannot be read are counted in the summary's `skipped`.
-          POST /v1/explain?row=N (or ?id=ACCOUNT)   one JSON object as `explain --json`.
-          GET /healthz, GET /metrics, GET /openapi.json (see openapi/lepton-risk.json).
-        With --history FILE every request's rows are scored with that file's earlier transactions \
-        as context, as `score --history` does. Errors are JSON {"error": "..."}: 400 for an \
-        unusable body or parameter, 401 without the --api-key-file key, 413 above --max-body-mb, \
-        503 with Retry-After while loading or when --queue requests are waiting, 504 after --timeout.
+        The model is loaded once; a body is a transactions CSV (as `score` reads).
+          POST /v1/score           the lines of `score --json` (application/x-ndjson)
+              ?accounts=1          rank accounts instead of transactions
+              ?top=N               only the N highest
+              ?threshold=F         only scores at or above F (also the `flagged` cut)
+              ?budget=F            only the highest fraction F (--top ceil(F x count))
+          POST /v1/explain?row=N   the object of `explain --json` (or ?id=ACCOUNT)
+          GET /healthz, /metrics, /openapi.json   (openapi/lepton-risk.json)
+        Rows that cannot be read are counted in the summary line's `skipped`. With --history \
+        every request is scored with that file's earlier transactions as context. Errors are \
+        JSON {"error": "..."}: 400 unusable body or parameter, 401 no or wrong key \
+        (--api-key-file), 413 body above --max-body-mb, 503 + Retry-After while loading or \
+        with --queue requests waiting, 504 after --timeout.
 
-        Example (runs until SIGTERM or Ctrl-C; prints `listening on http://127.0.0.1:8080`):
+        Runs until SIGTERM or Ctrl-C; `listening on http://HOST:PORT` says it is ready:
           $ lepton-risk serve --model samples/risk/model --port 8080
-          $ curl -s --data-binary @samples/risk/test.csv 'http://127.0.0.1:8080/v1/score?top=3'
+          $ curl -s --data-binary @samples/risk/test.csv \\
+              'http://127.0.0.1:8080/v1/score?top=3'
         """)
 
     @Option(help: "Model folder written by `train` (a transaction model).") var model: String

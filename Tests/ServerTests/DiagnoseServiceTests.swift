@@ -1,0 +1,69 @@
+import Foundation
+import XCTest
+
+/// `lepton-diagnose serve`: `POST /v1/analyze` against `analyze` (the CLI as the reference) in the
+/// three formats, and malformed forms.
+final class DiagnoseServiceTests: XCTestCase {
+    let studies = ServiceProcess.root.appendingPathComponent("samples/diagnose/studies")
+    let salt = ["LEPTON_DIAGNOSE_SALT": "server-tests-salt"]
+    private var service: ServiceProcess?
+
+    override func setUpWithError() throws { service = try ServiceProcess.start("lepton-diagnose", [], env: salt) }
+    override func tearDown() { service?.stop() }
+
+    func analyze(_ query: String = "", form: [String]) throws -> HTTPAnswer {
+        try XCTUnwrap(service).call("POST", "/v1/analyze" + query, form: form)
+    }
+
+    func testAnalyzeAnswersAsTheCLI() throws {
+        // The CLI runs in the studies folder, so its `file` is the scan's name, as the service's.
+        let both = try analyze(form: ["scan=@samples/diagnose/studies/case1.png", "report=@samples/diagnose/studies/case1.txt"])
+        XCTAssertEqual(both.status, 200, both.text)
+        let cli = try jsonObject(try runCLI("lepton-diagnose", ["analyze", "case1.png", "--report", "case1.txt"], env: salt, cwd: studies))
+        XCTAssertTrue(sameJSON(try XCTUnwrap(both.json), cli), "service \(both.text)\nCLI \(cli)")
+
+        let dicom = try analyze(form: ["scan=@samples/diagnose/studies/case4.dcm"])
+        XCTAssertEqual(dicom.status, 200, dicom.text)
+        let cliDicom = try jsonObject(try runCLI("lepton-diagnose", ["analyze", "case4.dcm"], env: salt, cwd: studies))
+        XCTAssertTrue(sameJSON(try XCTUnwrap(dicom.json), cliDicom), "service \(dicom.text)\nCLI \(cliDicom)")
+        XCTAssertFalse(dicom.text.lowercased().contains("patient^"), "a DICOM patient name leaks")
+
+        let report = try analyze(form: ["report=@samples/diagnose/studies/case2.xml"])
+        let cliReport = try jsonObject(try runCLI("lepton-diagnose", ["analyze", "--report", "case2.xml"], env: salt, cwd: studies))
+        XCTAssertTrue(sameJSON(try XCTUnwrap(report.json), cliReport), "service \(report.text)\nCLI \(cliReport)")
+    }
+
+    func testFHIRAndHTMLAnswerAsTheCLI() throws {
+        let fhir = try analyze("?format=fhir", form: ["scan=@samples/diagnose/studies/case3.png", "report=@samples/diagnose/studies/case3.txt"])
+        XCTAssertEqual(fhir.status, 200, fhir.text)
+        XCTAssertEqual(fhir.header("Content-Type"), "application/fhir+json")
+        let cli = try runCLI("lepton-diagnose", ["analyze", "case3.png", "--report", "case3.txt", "--format", "fhir"], env: salt, cwd: studies)
+        XCTAssertTrue(sameJSON(try JSONSerialization.jsonObject(with: fhir.body), try JSONSerialization.jsonObject(with: Data(cli.utf8))))
+        let html = try analyze("?format=html", form: ["scan=@samples/diagnose/studies/case3.png"])
+        XCTAssertEqual(html.status, 200)
+        XCTAssertTrue(html.header("Content-Type")?.hasPrefix("text/html") == true)
+        let cliHTML = try runCLI("lepton-diagnose", ["analyze", "case3.png", "--format", "html"], env: salt, cwd: studies)
+        XCTAssertEqual(html.text, cliHTML)
+    }
+
+    func testMalformedFormsAre400() throws {
+        let s = try XCTUnwrap(service)
+        let cases: [(HTTPAnswer, String)] = [
+            (try s.call("POST", "/v1/analyze", headers: ["Content-Type": "application/json"], body: Data("{}".utf8)), "multipart/form-data"),
+            (try s.call("POST", "/v1/analyze", headers: ["Content-Type": "multipart/form-data"], body: Data("x".utf8)), "boundary"),
+            (try s.call("POST", "/v1/analyze", headers: ["Content-Type": "multipart/form-data; boundary=zz"], body: Data("--zz\r\ngarbage".utf8)), "multipart"),
+            (try s.call("POST", "/v1/analyze", headers: ["Content-Type": "multipart/form-data; boundary=zz"],
+                        body: Data("--zz\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\nabc\r\n--zz--\r\n".utf8)), "photo"),
+            (try analyze(form: ["scan=@samples/diagnose/studies/case1.txt;filename=case1.png"]), "case1.png"),
+            (try analyze(form: ["scan=@samples/diagnose/studies/case5.dcm"]), "case5.dcm"),
+            (try analyze("?format=pdf", form: ["scan=@samples/diagnose/studies/case1.png"]), "format"),
+        ]
+        for (a, word) in cases {
+            XCTAssertEqual(a.status, 400, a.text)
+            let message = a.json?["error"] as? String ?? ""
+            XCTAssertTrue(message.contains(word), "\(a.text) should name \(word)")
+            XCTAssertFalse(message.contains("/tmp"), "a temporary path leaks: \(message)")
+        }
+        XCTAssertEqual(try s.call("GET", "/healthz").status, 200)
+    }
+}
