@@ -11,6 +11,7 @@ struct KeywordClassifier: IntentRanking {
         ("hello", "greet"), ("thank", "thank"), ("bye", "goodbye"), ("balance", "check_balance"),
         ("transfer", "transfer_money"), ("send", "transfer_money"), ("lost", "lost_or_stolen_card"),
         ("human", "speak_to_agent"), ("dispute", "dispute_charge"), ("pin", "change_pin"), ("yes", "affirm"),
+        ("transactions", "recent_transactions"),
     ]
     func rank(_ text: String) throws -> [IntentScore] {
         let t = text.lowercased()
@@ -214,6 +215,13 @@ final class DialogTests: XCTestCase {
         XCTAssertTrue(r.events.contains("action:open_dispute:unavailable"), "\(r.events)")
         XCTAssertFalse(r.reply.contains("I've opened"), r.reply)
         XCTAssertTrue(r.reply.contains("no dispute is open yet"), r.reply)
+
+        // Nor does it say it sent a balance or a statement that nothing sent.
+        for text in ["what's the balance of my savings account ending in 4721", "show me my transactions since March 3rd"] {
+            r = try agent.respond(text: text, session: "info")
+            XCTAssertFalse(r.reply.contains("I've sent"), r.reply)
+            XCTAssertTrue(r.reply.contains("in the app"), r.reply)
+        }
     }
 
     /// An action's declaration is checked like the rest of the domain: each mistake is named.

@@ -154,13 +154,14 @@ public struct DialogEngine: Sendable {
                 }
             }
             guard let actionName = action.action else { ctx.say(r, state: state, extra: extra); return }
-            switch perform(action: actionName, values: values, state: &state, ctx: &ctx) {
+            let outcome = perform(action: actionName, values: values, state: &state, ctx: &ctx)
+            switch outcome {
             case .confirmed:
                 ctx.say(r, state: state, extra: extra)
             case .refused(let reason):
                 if let refused = domain.refusedResponse(actionName) { ctx.say(refused, state: state, extra: extra.merging(reason.map { ["reason": $0] } ?? [:]) { a, _ in a }) }
             case .failed, .unavailable:
-                failed(action: actionName, state: &state, ctx: &ctx, extra: extra)
+                notDone(action: actionName, outcome: outcome, state: &state, ctx: &ctx, extra: extra)
             }
         }
     }
@@ -190,9 +191,10 @@ public struct DialogEngine: Sendable {
 
     /// An action that failed or has no backend: say so without claiming anything, and hand the
     /// caller to a human who can do it.
-    private func failed(action name: String, state: inout DialogState, ctx: inout TurnContext, extra: [String: String] = [:]) {
-        let unavailable = state.lastAction?.status == ActionOutcome.unavailable.status
-        if let r = unavailable ? domain.unavailableResponse(name) : domain.failedResponse(name) { ctx.say(r, state: state, extra: extra) }
+    private func notDone(action name: String, outcome: ActionOutcome, state: inout DialogState, ctx: inout TurnContext,
+                         extra: [String: String] = [:]) {
+        let response = outcome == .unavailable ? domain.unavailableResponse(name) : domain.failedResponse(name)
+        if let response { ctx.say(response, state: state, extra: extra) }
         handoff(state: &state, ctx: &ctx)
     }
 
@@ -255,7 +257,8 @@ public struct DialogEngine: Sendable {
         var values: [String: String] = [:]
         for s in form.required { values[s] = state.slots[s] }
         // Responses are said while the slots are still there ("{amount} to {recipient} has not been sent").
-        switch perform(action: actionName, values: values, state: &state, ctx: &ctx) {
+        let outcome = perform(action: actionName, values: values, state: &state, ctx: &ctx)
+        switch outcome {
         case .confirmed:
             ctx.events.append("confirmed:\(form.name)")
             ctx.say(form.done, state: state)
@@ -264,7 +267,7 @@ public struct DialogEngine: Sendable {
             if let r = domain.refusedResponse(actionName) { ctx.say(r, state: state, extra: reason.map { ["reason": $0] } ?? [:]) }
         case .failed, .unavailable:
             ctx.events.append("failed:\(form.name)")
-            failed(action: actionName, state: &state, ctx: &ctx)
+            notDone(action: actionName, outcome: outcome, state: &state, ctx: &ctx)
         }
     }
 
