@@ -69,7 +69,7 @@ final class BackendActionTests: XCTestCase {
         try Data(text.utf8).write(to: file)
         return ChatAgent(domain: try Domain.load(file), classifier: KeywordClassifier(),
                          extractor: EntityExtractor(referenceDay: Day(year: 2026, month: 11, day: 25)!),
-                         store: try SessionStore(url: dir.appendingPathComponent("s.sqlite")))
+                         store: try SQLiteSessionStore(url: dir.appendingPathComponent("s.sqlite")))
     }
 
     /// The requests the stub received, as it logged them.
