@@ -221,6 +221,7 @@ final class ChatServiceTests: XCTestCase {
         try slow.run()
         Thread.sleep(forTimeInterval: 0.3)
         s.process.terminate()
+        XCTAssertTrue(slow.isRunning, "the request was no longer in flight at SIGTERM: the test proves nothing")
         let answer = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         slow.waitUntilExit()
         s.process.waitUntilExit()
