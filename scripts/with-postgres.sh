@@ -27,15 +27,18 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 
 # pg_ctl for this cluster, as the user that owns it.
 cat > "$dir/ctl" <<CTL
-#!/bin/sh
+#!/usr/bin/env bash
 # Stops (fast: sessions are cut) or starts this throwaway cluster: ctl stop|start
 set -e
+# The server must not inherit the caller's descriptors: a caller that watches a descriptor to
+# learn that its child exited (Foundation's Process does) would wait for the server instead.
+for fd in /proc/\$\$/fd/*; do n=\${fd##*/}; if [ "\$n" -gt 2 ] 2>/dev/null && [ "\$n" != 255 ]; then eval "exec \$n>&-" 2>/dev/null || true; fi; done
 case "\$1" in
   start) cmd="$bin/pg_ctl -D $dir/data -l $dir/log -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off' -w start" ;;
   stop) cmd="$bin/pg_ctl -D $dir/data -m fast -w stop" ;;
   *) echo "usage: \$0 start|stop" >&2; exit 64 ;;
 esac
-if [ "\$(id -u)" = 0 ]; then exec su postgres -s /bin/sh -c "\$cmd" >/dev/null; else eval "\$cmd" >/dev/null; fi
+if [ "\$(id -u)" = 0 ]; then exec su postgres -s /bin/sh -c "\$cmd" </dev/null >/dev/null; else eval "\$cmd" </dev/null >/dev/null; fi
 CTL
 chmod 755 "$dir/ctl"
 

@@ -24,7 +24,7 @@ final class SessionStoreLocationTests: XCTestCase {
             "postgresql://u@/db": "no host",
             "postgresql://u@h:5432": "no database name",
             "postgresql://u@h:5432/": "no database name",
-            "postgresql://u@h:99999/db": "not a valid URL",
+            "postgresql://u@h:99999/db": "port 99999 out of range",
             "postgresql://u:pw@h/db?sslmode=require": "query parameters",
             "sqlite:": "no path after sqlite:",
             "": "empty",
@@ -51,19 +51,19 @@ final class SessionStoreLocationTests: XCTestCase {
         }
         XCTAssertLessThan(Date().timeIntervalSince(t0), 6)
     }
+}
 
-    /// A port nobody listens on (bound by the kernel, then released).
-    func freePort() throws -> Int {
-        let r = try runTool("/usr/bin/python3", ["-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
-        return Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 9
-    }
+/// A loopback port nobody listens on (bound by the kernel, then released).
+func freePort() throws -> Int {
+    let r = try runTool("/usr/bin/python3", ["-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
+    return Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 9
 }
 
 /// `lepton-chat respond --store` as a user runs it: bad URLs, unreachable databases and key files
 /// are one line on stderr with exit status 1; a PostgreSQL URL keeps the conversation there.
 extension RespondPipelineTests {
     func testStoreOptionErrorsAreOneLineExitOne() throws {
-        let port = try SessionStoreLocationTests().freePort()
+        let port = try freePort()
         let short = dir.appendingPathComponent("short.key")
         try Data(repeating: 1, count: 5).write(to: short)
         let cases: [([String], String)] = [

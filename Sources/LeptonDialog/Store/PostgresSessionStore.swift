@@ -176,8 +176,11 @@ public final class PostgresSessionStore: SessionStore {
         let crashMidTurn = ProcessInfo.processInfo.environment["LEPTON_CHAT_CRASH_MID_TURN"] == "1"
         return try withoutActuallyEscaping(body) { body in
             // The body runs inside the task while this thread waits for it (`blocking`), so it never
-            // runs concurrently with its owner: handing it over unchecked is safe.
-            let step = UncheckedSendable(body)
+            // runs concurrently with its owner: handing it over through a box is safe. The box lets
+            // go of it before this block ends, as `withoutActuallyEscaping` requires (the task
+            // itself may be released a moment after it signals).
+            let step = LockedBox<Optional<(inout DialogState, Bool) throws -> TurnRecord>>(body)
+            defer { step.set(nil) }
             let bodyError = LockedBox<(any Error)?>(nil)
             do {
                 return try blocking { [client, codec, logger] in
@@ -197,7 +200,10 @@ public final class PostgresSessionStore: SessionStore {
                                 }
                                 var state = try stored.map { try codec.decodeState($0, row: row, session: session) } ?? DialogState()
                                 let record: TurnRecord
-                                do { record = try step.value(&state, stored == nil).maskedForStorage } catch {
+                                do {
+                                    guard let play = step.value else { throw CancellationError() }
+                                    record = try play(&state, stored == nil).maskedForStorage
+                                } catch {
                                     bodyError.set(error)
                                     throw error
                                 }
@@ -321,12 +327,6 @@ public final class PostgresSessionStore: SessionStore {
 /// A turn's cells as read, before opening.
 private struct StoredTurn: Sendable {
     var turn: Int, text: String, intent: String, confidence: Double, entities: String, reply: String
-}
-
-/// A value handed to a task while its owner waits (see ``PostgresSessionStore/turn(session:_:)``).
-private struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
 
 /// One value shared between a task and the thread waiting for it.
