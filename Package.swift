@@ -66,10 +66,13 @@ let package = Package(
         // the engine alone; dialog (domain, NLU data, forms, session store, agent) on top of it; the
         // voice front (call listener, reply speaker) the only part that hears or speaks.
         .target(name: "LeptonText", dependencies: ["LeptonEngine"], swiftSettings: fast),
-        // The session store: SQLite embedded, or PostgreSQL (postgres-nio) shared by replicas; AES-GCM at rest (swift-crypto).
+        // Session stores: SQLite embedded here, sealed with AES-GCM on request (swift-crypto); PostgreSQL
+        // (postgres-nio), shared by replicas, in a module of its own so that the fuzz and sanitizer
+        // builds of the dialog do not compile the NIO stack.
         .target(name: "LeptonDialog", dependencies: ["LeptonText", "LeptonEngine", "CSQLite3", .product(name: "Yams", package: "Yams"),
-                                                     .product(name: "PostgresNIO", package: "postgres-nio"),
                                                      .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: fast),
+        .target(name: "LeptonDialogPostgres", dependencies: ["LeptonDialog", "LeptonText", .product(name: "PostgresNIO", package: "postgres-nio")],
                 swiftSettings: fast),
         .target(name: "LeptonVoice", dependencies: ["LeptonDialog", "LeptonText", "LeptonSpeech", "LeptonAudio"], swiftSettings: fast),
         .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport",
@@ -94,7 +97,7 @@ let package = Package(
                 swiftSettings: fast),
 
         // MARK: Programs (thin: argument parsing and output)
-        .executableTarget(name: "lepton-chat", dependencies: ["LeptonEngine", "LeptonText", "LeptonDialog", "LeptonVoice", "LeptonSpeech", "LeptonAudio",
+        .executableTarget(name: "lepton-chat", dependencies: ["LeptonEngine", "LeptonText", "LeptonDialog", "LeptonDialogPostgres", "LeptonVoice", "LeptonSpeech", "LeptonAudio",
                                                               "LeptonImage", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-chat", swiftSettings: fast),
@@ -120,7 +123,7 @@ let package = Package(
         .testTarget(name: "SpeechTests", dependencies: ["LeptonSpeech", "LeptonAudio", "LeptonEngine"], exclude: ["Fixtures"],
                     swiftSettings: fast),
         // Chat's three modules: one target, each file importing the module it tests.
-        .testTarget(name: "ChatTests", dependencies: ["LeptonText", "LeptonDialog", "LeptonVoice", "LeptonEngine", "CSQLite3"], exclude: ["Fixtures"],
+        .testTarget(name: "ChatTests", dependencies: ["LeptonText", "LeptonDialog", "LeptonDialogPostgres", "LeptonVoice", "LeptonEngine", "CSQLite3"], exclude: ["Fixtures"],
                     swiftSettings: fast),
         .testTarget(name: "DiagnoseTests", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonEngine",
                                                         "LeptonTestSupport"],

@@ -1,5 +1,6 @@
 import XCTest
 @testable import LeptonDialog
+@testable import LeptonDialogPostgres
 
 /// `--store URL`: which store a URL names, and one clear line for a bad URL or a database that
 /// cannot be reached.

@@ -1,6 +1,7 @@
 import XCTest
 @testable import LeptonText
 @testable import LeptonDialog
+@testable import LeptonDialogPostgres
 
 /// The PostgreSQL store against a real server (scripts/with-postgres.sh starts a throwaway
 /// cluster and sets LEPTON_TEST_POSTGRES_URL; scripts/test.sh runs the suite under it). What the

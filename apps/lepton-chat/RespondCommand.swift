@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LeptonCLI
 import LeptonDialog
+import LeptonDialogPostgres
 import LeptonEngine
 import LeptonSpeech
 import LeptonText

@@ -160,6 +160,8 @@ func chatErrors<T>(_ body: () throws -> T) throws -> T {
     }
     do { return try body() } catch let e as ServiceError { throw e }
     catch ChatError.badInput(let reason) { throw ServiceError.badRequest(clean(reason)) }
+    // The database is down or unreachable: nothing was played; the client may retry the turn.
+    catch ChatError.storeUnavailable(let reason) { throw ServiceError.unavailable("session store unavailable: \(reason)", retryAfter: 2) }
     catch let e as AudioError { throw ServiceError.badRequest(clean(e.description)) }
     catch let e as SpeechError {
         if case .audio = e { throw ServiceError.badRequest(clean(e.description)) }

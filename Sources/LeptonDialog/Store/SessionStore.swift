@@ -45,7 +45,7 @@ public protocol SessionStore: AnyObject, Sendable {
 
 extension TurnRecord {
     /// The record as it may be stored: card and account numbers masked in the text and entities.
-    var maskedForStorage: TurnRecord {
+    public var maskedForStorage: TurnRecord {
         var r = self
         r.text = maskNumbersInText(r.text)
         r.entities = r.entities.map(\.masked)

@@ -70,29 +70,31 @@ public struct SessionStoreKey: Sendable {
 /// Session ids: with a key the row id is HMAC-SHA256(id), hex. Callers choose ids (a phone
 /// number, a customer number), so a clear id could itself be personal data; the keyed hash still
 /// finds the row, but whoever reads the database without the key learns nothing from it.
-struct StoredValueCodec: Sendable {
-    let key: SessionStoreKey?
+public struct StoredValueCodec: Sendable {
+    public let key: SessionStoreKey?
     /// The store as named in errors (file path, or URL without its password).
-    let location: String
+    public let location: String
+
+    public init(key: SessionStoreKey?, location: String) { self.key = key; self.location = location }
 
     private static let sealedPrefix = "sealed:v1:"
     private static let checkPlaintext = "lepton-chat-store key check"
 
     /// The id under which `session` is stored.
-    func rowID(_ session: String) -> String {
+    public func rowID(_ session: String) -> String {
         guard let key else { return session }
         let mac = HMAC<SHA256>.authenticationCode(for: Data(session.utf8), using: key.naming)
         return mac.map { String(format: "%02x", $0) }.joined()
     }
 
-    func seal(_ text: String, _ place: String) throws -> String {
+    public func seal(_ text: String, _ place: String) throws -> String {
         guard let key else { return text }
         let box = try AES.GCM.seal(Data(text.utf8), using: key.sealing, authenticating: Data(place.utf8))
         guard let combined = box.combined else { throw ChatError.storeKey("sealing failed") }
         return Self.sealedPrefix + combined.base64EncodedString()
     }
 
-    func open(_ stored: String, _ place: String) throws -> String {
+    public func open(_ stored: String, _ place: String) throws -> String {
         let sealed = stored.hasPrefix(Self.sealedPrefix)
         guard let key else {
             if sealed { throw ChatError.storeKey("\(location) is encrypted: give its key (--store-key-file)") }
@@ -111,11 +113,11 @@ struct StoredValueCodec: Sendable {
 
     // MARK: Rows
 
-    func encodeState(_ state: DialogState, row: String) throws -> String {
+    public func encodeState(_ state: DialogState, row: String) throws -> String {
         try seal(String(decoding: try JSONEncoder().encode(state), as: UTF8.self), "\(row)/state")
     }
 
-    func decodeState(_ stored: String, row: String, session: String) throws -> DialogState {
+    public func decodeState(_ stored: String, row: String, session: String) throws -> DialogState {
         let json = try open(stored, "\(row)/state")
         do { return try JSONDecoder().decode(DialogState.self, from: Data(json.utf8)) } catch {
             throw ChatError.store(file: location, reason: "session \(session): unreadable state")
@@ -123,13 +125,13 @@ struct StoredValueCodec: Sendable {
     }
 
     /// The text, entities (JSON) and reply columns of an already masked record.
-    func encodeTurn(_ r: TurnRecord, row: String) throws -> (text: String, entities: String, reply: String) {
+    public func encodeTurn(_ r: TurnRecord, row: String) throws -> (text: String, entities: String, reply: String) {
         let place = "\(row)/\(r.turn)"
         let ents = String(decoding: try JSONEncoder().encode(r.entities), as: UTF8.self)
         return (try seal(r.text, place + "/text"), try seal(ents, place + "/entities"), try seal(r.reply, place + "/reply"))
     }
 
-    func decodeTurn(turn: Int, text: String, intent: String, confidence: Double, entities: String, reply: String,
+    public func decodeTurn(turn: Int, text: String, intent: String, confidence: Double, entities: String, reply: String,
                     row: String) throws -> TurnRecord {
         let place = "\(row)/\(turn)"
         let ents = (try? JSONDecoder().decode([Entity].self, from: Data(try open(entities, place + "/entities").utf8))) ?? []
@@ -145,7 +147,7 @@ struct StoredValueCodec: Sendable {
     /// - A sealed store opened without a key, or with another key: a clear error, before any turn.
     /// - A key given to a store that already holds clear sessions: refused (mixing clear and
     ///   sealed rows would hide which is which); encryption needs a new store.
-    func checkKey(stored: String?, storeHasSessions: Bool) throws -> String? {
+    public func checkKey(stored: String?, storeHasSessions: Bool) throws -> String? {
         switch (stored, key) {
         case (nil, nil): return nil
         case (.some, nil): throw ChatError.storeKey("\(location) is encrypted: give its key (--store-key-file)")

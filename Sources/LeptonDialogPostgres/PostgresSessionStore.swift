@@ -1,4 +1,6 @@
 import Foundation
+import LeptonDialog
+import LeptonText
 import PostgresNIO
 
 /// Conversation state in a PostgreSQL database that several replicas of a service share.

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonDialog
 
 /// Where a session store is, as given by `--store` or `$LEPTON_CHAT_STORE`:
 ///
