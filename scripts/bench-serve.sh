@@ -105,17 +105,17 @@ faults() {
   start_chat "$store"
   echo "summary kill -9: acknowledged turns: $(check_acks "$store" "$acks" --url "$url")"
   stop_chat
-  if [ -n "${LEPTON_TEST_POSTGRES_URL:-}" ] && [ -n "${LEPTON_TEST_POSTGRES_STOP:-}" ]; then
+  if [ -n "${LEPTON_TEST_POSTGRES_URL:-}" ] && [ -n "${LEPTON_TEST_POSTGRES_CTL:-}" ]; then
     acks="$work/pg.acks"
     start_chat "$LEPTON_TEST_POSTGRES_URL"
     $LOAD --url "$url" --mode text --clients "$clients" --seconds 45 --acks "$acks" --session-prefix pg-outage >"$work/pg.json" &
     load=$!
-    sleep 10; eval "$LEPTON_TEST_POSTGRES_STOP"; sleep 20; eval "$LEPTON_TEST_POSTGRES_START"
+    sleep 10; "$LEPTON_TEST_POSTGRES_CTL" stop >&2; sleep 20; "$LEPTON_TEST_POSTGRES_CTL" start >&2
     wait $load
     echo "summary postgres outage: $(cat "$work/pg.json"); acknowledged turns: $(check_acks "$LEPTON_TEST_POSTGRES_URL" "$acks" --url "$url")"
     stop_chat
   else
-    echo "summary postgres outage: skipped (run under scripts/with-postgres.sh)" >&2
+    echo "summary postgres outage: skipped (run as: scripts/with-postgres.sh scripts/bench-serve.sh faults)" >&2
   fi
 }
 

@@ -7,7 +7,9 @@ bash scripts/bootstrap.sh
 echo "== building (release) ==" >&2
 # One product per call: `swift build` keeps only the last of several --product options.
 for product in lepton-chat lepton-risk lepton-diagnose; do
-  swift build -c release --product "$product" >&2
+  # LEPTON_BUILD_FLAGS: CI builds with the test build's flags (-Xswiftc -enable-testing) so that
+  # scripts/test.sh reuses this build rather than compiling everything a second time.
+  swift build -c release ${LEPTON_BUILD_FLAGS:-} --product "$product" >&2
 done
 B=.build/release
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
