@@ -13,7 +13,9 @@
 #           20 s under load: 503s meanwhile, success after, no acknowledged turn lost
 #
 # Every load loop is bounded in time (scripts/serve_load.py). Figures go to stdout as JSON lines
-# and a summary; logs to stderr. The default `all` takes about 20 minutes.
+# and a summary; logs to stderr. The default `all` takes about 20 minutes. `faults` exits 1 when
+# an acknowledged turn is lost, a session cannot go on, or the outage answered anything but 503
+# (CI runs it under scripts/with-postgres.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,7 +26,7 @@ while [ $# -gt 0 ]; do
     --clients) clients="$2"; shift 2 ;;
     --soak-seconds) soak_seconds="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     typed|spoken|soak|faults|all) what="$1"; shift ;;
     *) echo "bench-serve.sh: error: unknown argument $1" >&2; exit 64 ;;
   esac
@@ -59,7 +61,7 @@ field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.1f" % (a/b) if b else "inf")' "$1" "$2"; }
 
 # check_acks STORE ACKS: every acknowledged turn is in the store (turn rows per session >= acks).
-check_acks() { python3 "$ROOT/scripts/check_acks.py" "$1" "$2"; }
+check_acks() { python3 "$ROOT/scripts/check_acks.py" "$@"; }
 
 compare() { # compare MODE: the service and the CLI under the same load
   local mode=$1
@@ -103,7 +105,9 @@ faults() {
   sleep 8; kill -9 "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
   wait $load || true
   start_chat "$store"
-  echo "summary kill -9: acknowledged turns: $(check_acks "$store" "$acks" --url "$url")"
+  local verdict ok=1
+  verdict=$(check_acks "$store" "$acks" --url "$url") || ok=0
+  echo "summary kill -9: acknowledged turns: $verdict"
   stop_chat
   if [ -n "${LEPTON_TEST_POSTGRES_URL:-}" ] && [ -n "${LEPTON_TEST_POSTGRES_CTL:-}" ]; then
     acks="$work/pg.acks"
@@ -112,11 +116,16 @@ faults() {
     load=$!
     sleep 10; "$LEPTON_TEST_POSTGRES_CTL" stop >&2; sleep 20; "$LEPTON_TEST_POSTGRES_CTL" start >&2
     wait $load
-    echo "summary postgres outage: $(cat "$work/pg.json"); acknowledged turns: $(check_acks "$LEPTON_TEST_POSTGRES_URL" "$acks" --url "$url")"
+    verdict=$(check_acks "$LEPTON_TEST_POSTGRES_URL" "$acks" --url "$url") || ok=0
+    echo "summary postgres outage: $(cat "$work/pg.json"); acknowledged turns: $verdict"
+    # During the outage the service must have said so (503), never failed otherwise (other 5xx).
+    python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["status"]; sys.exit(0 if s.get("503",0) > 0 and all(k in ("200","503") for k in s) else 1)' \
+      "$work/pg.json" || { echo "bench-serve: the outage did not answer 503 only" >&2; ok=0; }
     stop_chat
   else
     echo "summary postgres outage: skipped (run as: scripts/with-postgres.sh scripts/bench-serve.sh faults)" >&2
   fi
+  [ $ok = 1 ] || { echo "bench-serve: faults: FAILED" >&2; exit 1; }
 }
 
 case $what in

@@ -62,7 +62,7 @@ class Worker(threading.Thread):
                 self.conn.close()
                 self.conn = None
                 if attempt == 1 or isinstance(e, TimeoutError):
-                    return 0, str(e).encode()
+                    return 0, ("%s: %s" % (type(e).__name__, e)).encode()
         return 0, b""
 
     def turn_http(self, session, text, audio_file):
@@ -99,6 +99,8 @@ class Worker(threading.Thread):
                     self.results.append((status, ms, "audio" if spoken else "text"))
                     if status == 200 and self.acks is not None:
                         self.acks.write("%s\t%d\n" % (session, n))
+                if status == 0:  # no HTTP answer at all: say why (on stderr) for the record
+                    print("serve_load: %s turn %d: no answer: %s" % (session, n, body.decode(errors="replace")[:200]), file=sys.stderr)
                 if status != 200:
                     if status == 503:  # the service asked us to come back later: honour it briefly
                         time.sleep(0.05)

@@ -13,8 +13,10 @@ import PostgresNIO
 ///   sees the state the other committed.
 /// - Connections come from postgres-nio's pool (``PostgresClient``), at most
 ///   `maximumConnections` (size it for the threads that call the store). Server-side
-///   `lock_timeout` and `statement_timeout` bound each statement; waiting for a connection is
-///   bounded by `timeout`.
+///   `lock_timeout` and `statement_timeout` bound each statement (`timeout`); waiting for a
+///   connection is bounded by 2 s (``connectionWait``), and once the database was found
+///   unreachable, calls fail at once for half a second, so that a service's workers answer 503
+///   quickly during an outage instead of each waiting out the deadline.
 /// - When the database cannot be reached, calls throw ``ChatError/storeUnavailable(_:)`` (a
 ///   service answers 503) and the pool keeps reconnecting in the background with a backoff, so
 ///   the store works again after an outage without being reopened.
@@ -62,6 +64,8 @@ public final class PostgresSessionStore: SessionStore {
     private let runner: Task<Void, Never>
     private let codec: StoredValueCodec
     private let timeout: Duration
+    /// Set when a call found the database unreachable: calls until then fail at once.
+    private let downUntil = LockedBox<Date?>(nil)
     private let logger: Logger
 
     /// Connects, creates or migrates the schema and checks the key.
@@ -101,9 +105,10 @@ public final class PostgresSessionStore: SessionStore {
         direct.options.additionalStartupParameters = bounds
         let setUpConfiguration = direct
         do {
-            try blocking { [codec, logger] in
+            try blocking { [codec, logger] call in
                 let connection = try await PostgresConnection.connect(configuration: setUpConfiguration, id: 0, logger: logger)
                 do {
+                    guard call.begin() else { throw CancellationError() }
                     try await Self.setUp(connection, codec: codec, logger: logger)
                     try? await connection.close()
                 } catch {
@@ -160,13 +165,11 @@ public final class PostgresSessionStore: SessionStore {
 
     public func state(of session: String) throws -> DialogState? {
         let row = codec.rowID(session)
-        let stored: String?? = try blocking { [client, logger] in
-            try await self.withDeadline {
-                var found: String?? = nil
-                for try await s in try await client.query("SELECT state FROM lepton_chat_sessions WHERE id = \(row)", logger: logger)
-                    .decode(String?.self) { found = .some(s) }
-                return found
-            }
+        let stored: String?? = try blocking { [client, logger] _ in
+            var found: String?? = nil
+            for try await s in try await client.query("SELECT state FROM lepton_chat_sessions WHERE id = \(row)", logger: logger)
+                .decode(String?.self) { found = .some(s) }
+            return found
         }
         guard let stored = stored ?? nil else { return nil }
         return try codec.decodeState(stored, row: row, session: session)
@@ -185,9 +188,11 @@ public final class PostgresSessionStore: SessionStore {
             defer { step.set(nil) }
             let bodyError = LockedBox<(any Error)?>(nil)
             do {
-                return try blocking { [client, codec, logger] in
-                    try await self.withDeadline {
+                return try blocking { [client, codec, logger] call in
                         try await client.withConnection { db in
+                            // Past this point the caller waits for the outcome; before it, a caller
+                            // that gave up (no connection in time) has already answered "unavailable".
+                            guard call.begin() else { throw CancellationError() }
                             try await db.query("BEGIN", logger: logger)
                             do {
                                 let now = Date().timeIntervalSince1970
@@ -227,7 +232,6 @@ public final class PostgresSessionStore: SessionStore {
                                 throw error
                             }
                         }
-                    }
                 }
             } catch {
                 // The dialog's own error goes back as it was thrown, not as a store failure.
@@ -240,16 +244,14 @@ public final class PostgresSessionStore: SessionStore {
     public func history(of session: String) throws -> [TurnRecord] {
         let row = codec.rowID(session)
         typealias Cells = (Int, String, String, Double, String, String)
-        let rows: [StoredTurn] = try blocking { [client, logger] in
-            try await self.withDeadline {
-                var out: [StoredTurn] = []
-                for try await c in try await client.query("""
-                    SELECT turn, text, intent, confidence, entities, reply FROM lepton_chat_turns WHERE session = \(row) ORDER BY turn
-                    """, logger: logger).decode(Cells.self) {
-                    out.append(StoredTurn(turn: c.0, text: c.1, intent: c.2, confidence: c.3, entities: c.4, reply: c.5))
-                }
-                return out
+        let rows: [StoredTurn] = try blocking { [client, logger] _ in
+            var out: [StoredTurn] = []
+            for try await c in try await client.query("""
+                SELECT turn, text, intent, confidence, entities, reply FROM lepton_chat_turns WHERE session = \(row) ORDER BY turn
+                """, logger: logger).decode(Cells.self) {
+                out.append(StoredTurn(turn: c.0, text: c.1, intent: c.2, confidence: c.3, entities: c.4, reply: c.5))
             }
+            return out
         }
         return try rows.map {
             try codec.decodeTurn(turn: $0.turn, text: $0.text, intent: $0.intent, confidence: $0.confidence,
@@ -260,46 +262,51 @@ public final class PostgresSessionStore: SessionStore {
     // MARK: Blocking calls, deadlines and errors
 
     /// Runs `work` in a task and waits for it on this thread; its errors come back as ``ChatError``.
-    private func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-        try Self.blocking(location: address.redacted, work)
+    private func blocking<T: Sendable>(_ work: @escaping @Sendable (PendingCall) async throws -> T) throws -> T {
+        // While the database is known to be down, calls fail at once instead of each holding a
+        // service worker for the connection wait: the queue behind them would wait too.
+        if let until = downUntil.value, Date() < until {
+            throw ChatError.storeUnavailable("\(address.redacted): unreachable a moment ago")
+        }
+        do {
+            return try Self.blocking(location: address.redacted, timeout: min(timeout, Self.connectionWait), work)
+        } catch let e as ChatError {
+            if case .storeUnavailable = e { downUntil.set(Date().addingTimeInterval(Self.downPause)) }
+            throw e
+        }
     }
 
-    private static func blocking<T: Sendable>(location: String, _ work: @escaping @Sendable () async throws -> T) throws -> T {
+    /// The longest a call waits for a connection before it reports the store unavailable.
+    static let connectionWait: Duration = .seconds(2)
+    /// How long calls fail at once after the store was found unavailable (then one tries again).
+    static let downPause: TimeInterval = 0.5
+
+    /// Runs `work` in a task while this thread waits, at most `timeout` for work that has not
+    /// begun its transaction (typically: no connection, the database is down). Then the call is
+    /// abandoned, the caller gets ``ChatError/storeUnavailable(_:)`` at once (a service answers 503)
+    /// and the task, whenever it gets a connection, sees the call abandoned and writes nothing.
+    /// Work that has begun (``PendingCall/begin()``) is waited for: its outcome, committed or
+    /// not, is what the caller must report, and the server's statement and lock timeouts bound it.
+    private static func blocking<T: Sendable>(location: String, timeout: Duration,
+                                              _ work: @escaping @Sendable (PendingCall) async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let outcome = LockedBox<Result<T, any Error>?>(nil)
-        Task.detached {
-            do { outcome.set(.success(try await work())) } catch { outcome.set(.failure(error)) }
+        let call = PendingCall()
+        let task = Task.detached {
+            do { outcome.set(.success(try await work(call))) } catch { outcome.set(.failure(error)) }
             done.signal()
         }
-        done.wait()
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        if done.wait(timeout: .now() + seconds) == .timedOut {
+            if call.abandon() {
+                task.cancel()
+                throw ChatError.storeUnavailable("no connection to \(location) within \(timeout)")
+            }
+            done.wait()
+        }
         switch outcome.value! {
         case .success(let value): return value
         case .failure(let error): throw storeError(error, location: location)
-        }
-    }
-
-    /// Runs `work`, giving up when it has not finished within the timeout, typically because no
-    /// connection could be made. Work already running a transaction is not abandoned half-way: its
-    /// result (committed or not) is what counts, and statements are bounded by the server's timeouts.
-    private func withDeadline<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        // A child's result: the work's value, or nil when the timer went off first.
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { .some(try await work()) }
-            group.addTask { try await Task.sleep(for: self.timeout); return nil }
-            var late = false
-            while true {
-                do {
-                    switch try await group.next() {
-                    case .some(.some(let value)): group.cancelAll(); return value
-                    case .some(.none): late = true; group.cancelAll()
-                    case .none: throw ChatError.storeUnavailable("no answer from \(address.redacted)")
-                    }
-                } catch {
-                    group.cancelAll()
-                    if late { throw ChatError.storeUnavailable("no connection to \(address.redacted) within \(timeout)") }
-                    throw error
-                }
-            }
         }
     }
 
@@ -329,6 +336,17 @@ public final class PostgresSessionStore: SessionStore {
 /// A turn's cells as read, before opening.
 private struct StoredTurn: Sendable {
     var turn: Int, text: String, intent: String, confidence: Double, entities: String, reply: String
+}
+
+/// Whether a blocking call's work may still start its transaction: the waiting thread abandons
+/// it (deadline passed) or the work begins it, whichever comes first.
+final class PendingCall: @unchecked Sendable {
+    private let lock = NSLock()
+    private var state = 0  // 0 waiting, 1 begun, 2 abandoned
+    /// The work is about to begin its transaction; false when the caller has already given up.
+    func begin() -> Bool { lock.lock(); defer { lock.unlock() }; if state == 0 { state = 1 }; return state == 1 }
+    /// The caller gives up; false when the transaction has already begun (then its outcome counts).
+    func abandon() -> Bool { lock.lock(); defer { lock.unlock() }; if state == 0 { state = 2 }; return state == 2 }
 }
 
 /// One value shared between a task and the thread waiting for it.
