@@ -84,7 +84,7 @@ let package = Package(
                 swiftSettings: fast),
 
         // MARK: Services: the HTTP plumbing the three `serve` commands share (Hummingbird 2, lifecycle, logs, metrics)
-        .target(name: "LeptonServer", dependencies: ["LeptonCLI",
+        .target(name: "LeptonServer", dependencies: ["LeptonCLI", "LeptonEngine",
                                                     .product(name: "Hummingbird", package: "hummingbird"),
                                                     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                                     .product(name: "Logging", package: "swift-log"),

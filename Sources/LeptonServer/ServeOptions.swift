@@ -29,7 +29,7 @@ public struct ServeOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Seconds a request's model work may take (longer: 504).")
     public var timeout: Double = 60
 
-    @Option(name: .long, help: "Threads running model work at once (default: --threads).")
+    @Option(name: .long, help: "Requests running model work at once, each on one thread (default: --threads).")
     public var workers: Int?
 
     @Option(name: .long, help: "Requests waiting or running at most (beyond: 503 with Retry-After).")

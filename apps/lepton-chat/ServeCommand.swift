@@ -49,7 +49,6 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         try runCommand("lepton-chat", common) {
-            EngineThreads.set(common.threads)
             let selection = self.selection, seed = seeding.seed
             let service = try ModelService<Loaded>(program: "lepton-chat", options: serve, threads: common.threads)
             try service.run(models: ["intents", "whisper"], load: {

@@ -42,7 +42,6 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         try runCommand("lepton-diagnose", common) {
-            EngineThreads.set(common.threads)
             let modelPath = model, saltPath = saltFile
             let service = try ModelService<DiagnosePipeline>(program: "lepton-diagnose", options: serve, threads: common.threads)
             try service.run(models: ["scan"], load: {
