@@ -46,6 +46,55 @@ final class DiagnoseServiceTests: XCTestCase {
         XCTAssertEqual(html.text, cliHTML)
     }
 
+    /// `?images=1` adds the scan as decoded and its Grad-CAM layer at the scan's own size (the PNG
+    /// header of the sample, read here byte by byte); the rest of the answer stays `analyze`'s.
+    func testImagesComeAtTheScansSizeBesideTheCLIsAnswer() throws {
+        func pngSize(_ d: Data) -> (Int, Int)? {
+            let b = [UInt8](d.prefix(24))
+            guard b.count == 24, b[0] == 0x89, b[1] == 0x50, String(decoding: b[12..<16], as: UTF8.self) == "IHDR" else { return nil }
+            func be(_ i: Int) -> Int { b[i...(i + 3)].reduce(0) { $0 << 8 | Int($1) } }
+            return (be(16), be(20))
+        }
+        func dataURL(_ v: Any?) throws -> Data {
+            let text = try XCTUnwrap(v as? String)
+            XCTAssertTrue(text.hasPrefix("data:image/png;base64,"), String(text.prefix(40)))
+            return try XCTUnwrap(Data(base64Encoded: String(text.dropFirst("data:image/png;base64,".count))))
+        }
+        let file = try Data(contentsOf: studies.appendingPathComponent("case3.png"))
+        let (w, h) = try XCTUnwrap(pngSize(file))
+        let a = try analyze("?images=1", form: ["scan=@samples/diagnose/studies/case3.png", "report=@samples/diagnose/studies/case3.txt"])
+        XCTAssertEqual(a.status, 200, a.text)
+        var answer = try XCTUnwrap(a.json)
+        let images = try XCTUnwrap(answer.removeValue(forKey: "images") as? [String: Any])
+        XCTAssertEqual(images["width"] as? Int, w)
+        XCTAssertEqual(images["height"] as? Int, h)
+        XCTAssertEqual(images["heatmap_opacity"] as? Double, 0.45)
+        for key in ["scan", "heatmap"] {
+            let size = try XCTUnwrap(pngSize(try dataURL(images[key])), key)
+            XCTAssertTrue(size == (w, h), "\(key) is \(size), the scan \(w)x\(h)")
+        }
+        let cli = try jsonObject(try runCLI("lepton-diagnose", ["analyze", "case3.png", "--report", "case3.txt"], env: salt, cwd: studies))
+        XCTAssertTrue(sameJSON(answer, cli), "service \(answer)\nCLI \(cli)")
+
+        // A DICOM scan with a patient name: pictures of the rendered pixels, nothing of the header.
+        let dicom = try analyze("?images=1", form: ["scan=@samples/diagnose/studies/case4.dcm", "report=@samples/diagnose/studies/case4.txt"])
+        XCTAssertEqual(dicom.status, 200, dicom.text)
+        let dicomImages = try XCTUnwrap(dicom.json?["images"] as? [String: Any])
+        let scan = try dataURL(dicomImages["scan"])
+        XCTAssertTrue(try XCTUnwrap(pngSize(scan)) == (try XCTUnwrap(dicomImages["width"] as? Int), try XCTUnwrap(dicomImages["height"] as? Int)))
+        for d in [dicom.body, scan, try dataURL(dicomImages["heatmap"])] {
+            XCTAssertNil(d.range(of: Data("Archibald".utf8)), "the DICOM patient name leaks")
+            XCTAssertNil(d.range(of: Data("77654033".utf8)), "the DICOM patient id leaks")
+        }
+        // A report alone has no pictures; images go with JSON only.
+        let report = try analyze("?images=1", form: ["report=@samples/diagnose/studies/case2.xml"])
+        XCTAssertEqual(report.status, 200, report.text)
+        XCTAssertNil(report.json?["images"])
+        let fhir = try analyze("?images=1&format=fhir", form: ["scan=@samples/diagnose/studies/case3.png"])
+        XCTAssertEqual(fhir.status, 400, fhir.text)
+        XCTAssertTrue((fhir.json?["error"] as? String)?.contains("images") == true, fhir.text)
+    }
+
     func testMalformedFormsAre400() throws {
         let s = try XCTUnwrap(service)
         let cases: [(HTTPAnswer, String)] = [

@@ -60,6 +60,41 @@ final class RiskServiceTests: XCTestCase {
         XCTAssertEqual(try risk().call("POST", "/v1/explain", bodyFile: csv).status, 400)
     }
 
+    /// The alert queue's fields of each transaction line (time, amount, currency, payment format,
+    /// label) are the CSV row's own cells, read here with a plain split; the typology hints are
+    /// those `explain --json` gives for the same row.
+    func testScoreLinesCarryTheRowsOwnCells() throws {
+        let text = try String(contentsOf: ServiceProcess.root.appendingPathComponent(csv), encoding: .utf8)
+        let cells = text.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let lines = try serviceLines("")
+        XCTAssertEqual(lines.count - 1, cells.count, "every row is a line")
+        for line in lines.dropFirst() {
+            let row = try XCTUnwrap(line["row"] as? Int)
+            let c = cells[row]
+            XCTAssertEqual(line["time"] as? String, c[0], "row \(row)")
+            XCTAssertEqual(line["from"] as? String, c[1] + ":" + c[2], "row \(row)")
+            XCTAssertEqual(line["to"] as? String, c[3] + ":" + c[4], "row \(row)")
+            XCTAssertEqual(try XCTUnwrap(line["amount"] as? Double), try XCTUnwrap(Double(c[7])), accuracy: 1e-9, "row \(row)")
+            XCTAssertEqual(line["currency"] as? String, c[8], "row \(row)")
+            XCTAssertEqual(line["format"] as? String, c[9], "row \(row)")
+            XCTAssertEqual(line["label"] as? Int, Int(c[10]), "row \(row)")
+        }
+        XCTAssertTrue(lines.dropFirst().contains { $0["label"] as? Int == 1 }, "the sample has laundering rows")
+        for line in lines.dropFirst().prefix(3) {
+            let row = try XCTUnwrap(line["row"] as? Int)
+            let e = try jsonObject(try runCLI("lepton-risk", ["explain", "--model", model, "--transactions", csv, String(row), "--json"]))
+            XCTAssertEqual(line["typologies"] as? [String], e["typologies"] as? [String], "row \(row)")
+        }
+        // Without a label column, no line has a label.
+        let unlabelled = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).dropLast().joined(separator: ",") }
+            .joined(separator: "\n")
+        let a = try risk().call("POST", "/v1/score?top=5", body: Data(unlabelled.utf8))
+        XCTAssertEqual(a.status, 200, a.text)
+        let plain = try a.text.split(separator: "\n").dropFirst().map { try jsonObject(String($0)) }
+        XCTAssertEqual(plain.count, 5)
+        XCTAssertTrue(plain.allSatisfy { $0["label"] == nil && $0["time"] != nil }, a.text)
+    }
+
     func testMalformedInputIs400NamingTheProblem() throws {
         let s = try risk()
         let garbage = try s.call("POST", "/v1/score", body: Data("this is,not\nthe csv,we read\n\u{0}\u{1}".utf8))

@@ -16,6 +16,9 @@ struct ServeCommand: ParsableCommand {
           POST /v1/analyze   multipart/form-data: a part `scan` (PNG or DICOM)
               and/or a part `report` (XML or text), each with its filename
               -> the study as `analyze --format json` (?format=fhir|html as well)
+              ?images=1   adds `images`: the scan as decoded and its Grad-CAM
+                          colour layer (PNG data URLs, the scan's size)
+          GET /              the radiology review page (a browser console)
           GET /healthz, /metrics, /openapi.json   (openapi/lepton-diagnose.json)
         The parts are written under their file names (the output's scan_file, report_file) \
         to a private temporary folder, removed after the answer; subject IDs are salted as \
@@ -60,6 +63,8 @@ struct ServeCommand: ParsableCommand {
                     guard ["json", "fhir", "html"].contains(format) else {
                         throw ServiceError.badRequest("query parameter format must be json, fhir or html, got \(format)")
                     }
+                    let images = try RequestInput.flag(request, "images")
+                    if images && format != "json" { throw ServiceError.badRequest("images=1 goes with format=json only") }
                     let boundary = try formBoundary(request)
                     let body = try await service.body(request)
                     let study = try StudyParts(body, boundary: boundary)
@@ -71,7 +76,7 @@ struct ServeCommand: ParsableCommand {
                                 switch format {
                                 case "fhir": return s.fhirJSON()
                                 case "html": return s.html()
-                                default: return s.jsonLine()
+                                default: return try s.jsonLine(images: images)
                                 }
                             }
                         }

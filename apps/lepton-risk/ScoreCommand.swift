@@ -138,7 +138,7 @@ func transactionResultLines(_ s: ScoredTransactions, cut: Float, accounts: Bool,
         for i in rows {
             let sc = s.scores[i]
             let from = t.accountName(Int(t.src[i])), to = t.accountName(Int(t.dst[i]))
-            if json { lines.append("{\"row\":\(t.row[i]),\"score\":\(fmt(sc)),\"flagged\":\(sc >= cut),\"from\":\(jsonString(from)),\"to\":\(jsonString(to))}") }
+            if json { lines.append(transactionScoreJSON(s, row: i, cut: cut)) }
             else { lines.append("\(t.row[i]),\(fmt(sc)),\(sc >= cut ? 1 : 0),\(from),\(to)") }
         }
     }

@@ -64,7 +64,7 @@ public struct DiagnosePipeline: Sendable {
         do {
             let map = try PlanarImage(width: s.heatmapSize, height: s.heatmapSize, channels: 1, pixels: heat)
             let base = display.channels == 1 ? display : display.grayscale()
-            let overlay = try base.overlay(heatmap: map, colormap: .jet, alpha: 0.45)
+            let overlay = try base.overlay(heatmap: map, colormap: .jet, alpha: StudyAnalysis.heatmapOpacity)
             let data = try PNGEncoder.encode(overlay)
             try ScanClassifier.atomicWrite(data, to: url)
         } catch let e as DiagnoseError { throw e } catch {

@@ -122,7 +122,7 @@ extension StudyAnalysis {
                 body += "<figure><img alt=\"scan\" src=\"data:image/png;base64,\(scanPNG.base64EncodedString())\"><figcaption>Scan</figcaption></figure>\n"
             }
             if let heat = heatmap, let map = try? PlanarImage(width: heatmapSize, height: heatmapSize, channels: 1, pixels: heat),
-               let ov = try? base.overlay(heatmap: map, colormap: .jet, alpha: 0.45), let png = try? PNGEncoder.encode(ov) {
+               let ov = try? base.overlay(heatmap: map, colormap: .jet, alpha: StudyAnalysis.heatmapOpacity), let png = try? PNGEncoder.encode(ov) {
                 body += "<figure><img alt=\"Grad-CAM heatmap\" src=\"data:image/png;base64,\(png.base64EncodedString())\"><figcaption>Grad-CAM (\(esc(predictedClass ?? "")))</figcaption></figure>\n"
             }
         }

@@ -73,6 +73,7 @@ def cases(program):
             ("POST", "/v1/analyze", h1, b1),
             ("POST", "/v1/analyze?format=fhir", h1, b1),
             ("POST", "/v1/analyze?format=html", h2, b2),
+            ("POST", "/v1/analyze?images=1", h1, b1),
             ("POST", "/v1/analyze", h3, b3),
             ("POST", "/v1/analyze", {"Content-Type": "text/plain"}, b"x"),
         ]
