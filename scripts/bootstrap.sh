@@ -69,3 +69,9 @@ if ! python3 -c 'import selenium' 2>/dev/null; then
   log "installing selenium"
   python3 -m pip install --quiet --disable-pip-version-check "selenium==4.51.0" >&2
 fi
+# Pillow (MIT-CMU) for the alert-queue and radiology-review tests: sizes and pixels of the scans,
+# the page's heatmap layers and `analyze --heatmap` overlays.
+if ! python3 -c 'import PIL' 2>/dev/null; then
+  log "installing pillow"
+  python3 -m pip install --quiet --disable-pip-version-check "pillow==13.0.0" >&2
+fi

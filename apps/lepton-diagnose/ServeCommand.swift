@@ -57,7 +57,7 @@ struct ServeCommand: ParsableCommand {
                     dir = found
                 }
                 return DiagnosePipeline(model: try ScanClassifier.load(from: dir), privacy: privacy)
-            }) { router in
+            }, console: .radiologyReview) { router in
                 router.post("/v1/analyze") { request, _ -> Response in
                     let format = request.uri.queryParameters["format"].map(String.init) ?? "json"
                     guard ["json", "fhir", "html"].contains(format) else {

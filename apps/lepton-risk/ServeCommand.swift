@@ -18,6 +18,7 @@ struct ServeCommand: ParsableCommand {
               ?threshold=F         only scores at or above F (also the `flagged` cut)
               ?budget=F            only the highest fraction F (--top ceil(F x count))
           POST /v1/explain?row=N   the object of `explain --json` (or ?id=ACCOUNT)
+          GET /                    the alert queue page (a browser console)
           GET /healthz, /metrics, /openapi.json   (openapi/lepton-risk.json)
         Rows that cannot be read are counted in the summary line's `skipped`. With --history \
         every request is scored with that file's earlier transactions as context. Errors are \
@@ -55,7 +56,7 @@ struct ServeCommand: ParsableCommand {
                 }
                 let m = try TransactionModel.load(from: dir)
                 return Loaded(model: m, identity: try modelIdentity(dir), history: history)
-            }) { router in
+            }, console: .alertQueue) { router in
                 router.post("/v1/score") { request, _ -> Response in
                     let query = try ScoreQuery(request)
                     let body = try await service.body(request)
