@@ -16,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from wrong_key import wrong_key_service  # noqa: E402
+from pages_support import small_screenshot, wrong_key_service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
@@ -153,7 +153,7 @@ class AlertQueueTest(harness.PageCase):
 
         self.assertNoConsoleErrors()
         self.assertEqual(harness.unlabelled_controls(self.driver), [])
-        harness.screenshot(self.driver, "alert-queue")
+        small_screenshot(self.driver, "alert-queue")
 
     def test_2_narrow_window_and_keyboard(self):
         self.driver.set_window_size(*harness.NARROW)

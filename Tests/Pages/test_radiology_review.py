@@ -20,7 +20,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from wrong_key import wrong_key_service  # noqa: E402
+from pages_support import small_screenshot, wrong_key_service  # noqa: E402
 from PIL import Image  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
@@ -107,7 +107,8 @@ class RadiologyReviewTest(harness.PageCase):
         d = self.driver
         heatmap = d.find_element(By.CSS_SELECTOR, 'img[data-testid="heatmap"]')
         size = d.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", heatmap)
-        self.assertEqual(tuple(size), Image.open(scan).size)
+        with Image.open(scan) as sample:
+            self.assertEqual(tuple(size), sample.size)
         # The page's layers blended at the slider's start are the overlay `analyze --heatmap` writes.
         opacity = int(d.find_element(By.CSS_SELECTOR, '[data-testid="opacity"]').get_attribute("value")) / 100
         base = data_url_image(d.find_element(By.CSS_SELECTOR, '[data-testid="scan-image"]').get_attribute("src"))
@@ -116,15 +117,19 @@ class RadiologyReviewTest(harness.PageCase):
             cam = os.path.join(tmp, "cam.png")
             subprocess.run([os.path.join(harness.BIN, "lepton-diagnose"), "analyze", scan, "--heatmap", cam, "-q"], env={**os.environ, **SALT},
                            check=True, capture_output=True)
-            overlay = Image.open(cam).convert("RGB")
+            with Image.open(cam) as written:
+                overlay = written.convert("RGB")
         blended = Image.blend(base, layer, opacity)
-        worst = max(abs(a - b) for p, q in zip(blended.getdata(), overlay.getdata()) for a, b in zip(p, q))
+        self.assertEqual(blended.size, overlay.size)
+        worst = max(abs(a - b) for a, b in zip(blended.tobytes(), overlay.tobytes()))
         self.assertLessEqual(worst, 2, "the page's overlay differs from analyze --heatmap")
         # The slider is labelled and moves the heatmap's opacity.
         self.assertTrue(d.find_element(By.CSS_SELECTOR, 'label[for="opacity"]').text)
         d.execute_script("const s = arguments[0]; s.value = '80'; s.dispatchEvent(new Event('input'));",
                          d.find_element(By.CSS_SELECTOR, '[data-testid="opacity"]'))
         self.assertEqual(heatmap.value_of_css_property("opacity"), "0.8")
+        d.execute_script("const s = arguments[0]; s.value = '45'; s.dispatchEvent(new Event('input'));",
+                         d.find_element(By.CSS_SELECTOR, '[data-testid="opacity"]'))
 
         # The downloads are the route's answers for the same files (JSON, and FHIR with ?format=fhir).
         d.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": self.tmp})
@@ -138,7 +143,7 @@ class RadiologyReviewTest(harness.PageCase):
                 self.assertEqual(json.load(f), answer if isinstance(answer, dict) else json.loads(answer))
         self.assertNoConsoleErrors()
         self.assertEqual(harness.unlabelled_controls(d), [])
-        harness.screenshot(d, "radiology-review")
+        small_screenshot(d, "radiology-review")
 
     def test_2_dicom_with_a_patient_name(self):
         scan, report = os.path.join(STUDIES, "case4.dcm"), os.path.join(STUDIES, "case4.txt")

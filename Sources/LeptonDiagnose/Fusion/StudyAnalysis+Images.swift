@@ -31,7 +31,8 @@ extension StudyAnalysis {
         if images, let pictures = try displayImages() {
             var i: [String: Any] = ["width": pictures.width, "height": pictures.height,
                                     "scan": "data:image/png;base64," + pictures.scan.base64EncodedString(),
-                                    "heatmap_opacity": Double(StudyAnalysis.heatmapOpacity)]
+                                    // 0.45, not the Float's 0.449999988 in JSON.
+                                    "heatmap_opacity": (Double(StudyAnalysis.heatmapOpacity) * 100).rounded() / 100]
             if let h = pictures.heatmap { i["heatmap"] = "data:image/png;base64," + h.base64EncodedString() }
             o["images"] = i
         }
