@@ -57,3 +57,24 @@ for entry in "${models[@]}"; do
   touch "$dest/.complete"
   log "$name ready in $dest"
 done
+
+# --- Deploy tests (issue 25): container and Kubernetes manifests ------------------------------------
+# podman (Apache-2.0) with runc builds and runs the image on a debootstrap base (no registry here:
+# scripts/container-test.sh); kubernetes-validate (PyPI, Apache-2.0) checks deploy/kubernetes offline
+# (scripts/check-manifests.py). Tools for the tests only; the programs never call them.
+deploy_packages=(podman runc debootstrap curl)
+deploy_missing=()
+for p in "${deploy_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || deploy_missing+=("$p")
+done
+if ((${#deploy_missing[@]})); then
+  log "installing ${deploy_missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${deploy_missing[@]}" >/dev/null
+fi
+if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
+  log "installing kubernetes-validate"
+  python3 -m pip install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.0' >&2 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'kubernetes-validate==1.37.0' >&2
+fi
