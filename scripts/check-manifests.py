@@ -120,7 +120,10 @@ def options_of(binary, command):
                            env=dict(os.environ, COLUMNS="200"))
         if r.returncode != 0:
             raise Failure(f"{os.path.basename(binary)} {command} --help exited {r.returncode}: {r.stderr.strip()}")
-        opts = set(re.findall(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*|-[a-zA-Z])\b", r.stdout.split("OPTIONS:", 1)[-1]))
+        # Option lines only ("  -f, --format <format>  …", "  --beam-size <n>  …"), not words in descriptions.
+        opts = set()
+        for m in re.finditer(r"^  (?:(-[a-zA-Z]), )?(--[a-z0-9][a-z0-9-]*|-[a-zA-Z])\b", r.stdout, re.M):
+            opts.update(o for o in m.groups() if o)
         _help_cache[key] = opts
     return _help_cache[key]
 

@@ -50,10 +50,10 @@ func mergeRanked(_ outputs: [[String]], names: [String], top: Int?) throws -> [S
             throw CLIFailure.input("\(names[s]): its first line differs from \(names[0])'s (another model, input or option?)")
         }
         for (n, line) in lines.dropFirst().enumerated() {
-            guard let (rank, stripped) = RankedLine.split(line, json: json) else {
+            guard let parsed = RankedLine.split(line, json: json) else {
                 throw CLIFailure.input("\(names[s]):\(n + 2): no rank at the end (an output of score --shard?)")
             }
-            ranked.append((rank, stripped))
+            ranked.append(parsed)
         }
     }
     ranked.sort { $0.rank < $1.rank }
@@ -89,7 +89,7 @@ struct RankedSelection<Element> {
 /// Reading back what ``RankedSelection`` printed.
 enum RankedLine {
     /// The rank and the line without it, or nil when the line carries none.
-    static func split(_ line: String, json: Bool) -> (Int, String)? {
+    static func split(_ line: String, json: Bool) -> (rank: Int, line: String)? {
         if json {
             guard line.hasSuffix("}"), let r = line.range(of: ",\"rank\":", options: .backwards) else { return nil }
             guard let rank = Int(line[r.upperBound..<line.index(before: line.endIndex)]) else { return nil }
