@@ -14,10 +14,10 @@ struct MergeCommand: ParsableCommand {
 
         Examples:
           lepton-chat merge \\
-              <(lepton-chat transcribe samples/chat/jfk.wav samples/chat/jfk_tel8k.wav \\
-                --beam-size 1 --shard 0/2) \\
-              <(lepton-chat transcribe samples/chat/jfk.wav samples/chat/jfk_tel8k.wav \\
-                --beam-size 1 --shard 1/2)
+              <(lepton-chat transcribe --beam-size 1 --shard 0/2 \\
+                samples/chat/jfk.wav samples/chat/jfk_tel8k.wav) \\
+              <(lepton-chat transcribe --beam-size 1 --shard 1/2 \\
+                samples/chat/jfk.wav samples/chat/jfk_tel8k.wav)
         """)
 
     @OptionGroup var common: CommonOptions
