@@ -57,13 +57,14 @@ P=(podman --root "$work/storage" --runroot "$work/run" --runtime runc --cgroup-m
 RUN_LIMITS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --health-interval disable)
 loaders=()
 cleanup() {
+  set +e   # clean up everything, whatever fails on the way
   local pid
   for pid in "${loaders[@]}"; do kill "$pid" 2>/dev/null || true; done
   "${P[@]}" rm -af -t 0 >/dev/null 2>&1 || true
   "${P[@]}" rmi -af >/dev/null 2>&1 || true
   "${P[@]}" system reset -f >/dev/null 2>&1 || true
   # Anything podman left mounted under the temporary storage, then the folder itself.
-  grep -o " $work[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  grep -o " $work[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT
