@@ -29,7 +29,7 @@ install_missing() {
     log "installing ${missing[*]}"
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
   fi
 }
 install_missing "${packages[@]}"
@@ -74,4 +74,14 @@ fi
 if ! python3 -c 'import PIL' 2>/dev/null; then
   log "installing pillow"
   python3 -m pip install --quiet --disable-pip-version-check "pillow==13.0.0" >&2
+fi
+# --- Deploy tests (issue 25): container and Kubernetes manifests ------------------------------------
+# podman (Apache-2.0) with runc builds and runs the image on a debootstrap base (no registry here:
+# scripts/container-test.sh); kubernetes-validate (PyPI, Apache-2.0) checks deploy/kubernetes offline
+# (scripts/check-manifests.py). Tools for the tests only; the programs never call them.
+install_missing podman runc debootstrap curl
+if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
+  log "installing kubernetes-validate"
+  python3 -m pip install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.0' >&2 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'kubernetes-validate==1.37.0' >&2
 fi

@@ -95,23 +95,6 @@ extension TransactionTable {
     }
 }
 
-/// A `--shard i/N` selection: row `r` belongs to shard `r mod N`.
-public struct Shard: Sendable {
-    public let index: Int
-    public let count: Int
-
-    /// Parses `i/N` with 0 ≤ i < N.
-    public init(_ text: String) throws {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
-            throw RiskError.badArgument("--shard expects i/N with 0 ≤ i < N, got '\(text)'")
-        }
-        index = i; count = n
-    }
-
-    public func contains(_ row: Int) -> Bool { row % count == index }
-}
-
 /// Reads `row_index,pattern_id,typology` side files (simulate's and aml-sample's).
 public func readPatternFile(_ path: String) throws -> [Int: String] {
     var out: [Int: String] = [:]

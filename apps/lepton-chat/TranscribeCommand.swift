@@ -27,7 +27,10 @@ struct TranscribeCommand: ParsableCommand {
         name (a/x.wav b/x.wav, or x.wav x.flac, with -o or -f all) are refused before any work. \
         With -f json each object also names the model that made it (`model`: name, version, sha256). \
         Exit status: 0 all files transcribed, 3 some failed, 1 all failed (or the only file) or the \
-        model could not be loaded, 64 usage error. The model is found where scripts/bootstrap.sh put it \
+        model could not be loaded, 64 usage error. With --shard i/N only the files k (0-based, in \
+        the order given) with k mod N = i are transcribed, one line each (txt or json on stdout, \
+        or any format with -o), and `lepton-chat merge` joins the shards' stdout as one run's. \
+        The model is found where scripts/bootstrap.sh put it \
         (~/.cache/lepton/models/whisper-tiny.en, or $LEPTON_MODELS) unless --model is given.
 
         Examples:
@@ -89,6 +92,8 @@ struct TranscribeCommand: ParsableCommand {
 
     @OptionGroup var seeding: SeedOptions
 
+    @OptionGroup var sharding: ShardOptions
+
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one audio FILE") }
         guard format == "all" || TranscriptFormat(rawValue: format) != nil else {
@@ -104,6 +109,12 @@ struct TranscribeCommand: ParsableCommand {
         try runCommand("lepton-chat", common) {
             let formats: [TranscriptFormat] = format == "all" ? TranscriptFormat.allCases : [TranscriptFormat(rawValue: format)!]
             let outputDir: URL? = output.map { URL(fileURLWithPath: $0) } ?? (format == "all" ? URL(fileURLWithPath: ".") : nil)
+            let shard = try sharding.parsed()
+            // On stdout a shard's lines are merged by position: one line per file, txt or json.
+            if shard != nil, outputDir == nil, !["txt", "json"].contains(format) {
+                throw CLIFailure.usage("--shard prints one line per file with -f txt or json; write \(format) with -o DIR")
+            }
+            let batch = shard?.select(files) ?? files
             // Before any work: two inputs named alike would silently overwrite each other's output.
             if outputDir != nil, let clash = TranscribeCommand.outputClash(files) {
                 throw CLIFailure.usage("\(clash.0) and \(clash.1) would both be written to \(clash.stem).* in \(outputDir!.path); "
@@ -149,9 +160,10 @@ struct TranscribeCommand: ParsableCommand {
                 throw CLIFailure.input("--prompt: \(error)")
             }
 
+            guard !batch.isEmpty else { Log.info("shard \(shard!.index)/\(shard!.count): no files (\(files.count) in all)"); return }
             var failed = 0
-            var progress = ProgressReporter(label: "transcribe", total: files.count, unit: "files")
-            for path in files {
+            var progress = ProgressReporter(label: "transcribe", total: batch.count, unit: "files")
+            for path in batch {
                 let started = Date()
                 do {
                     let result = try transcriber.transcribe(url: URL(fileURLWithPath: path))
@@ -167,13 +179,13 @@ struct TranscribeCommand: ParsableCommand {
                 } catch {
                     failed += 1
                     // In a batch the others go on; each failure is one line naming its file.
-                    if files.count > 1 { Log.error(errorLine("lepton-chat", describe(error))) } else { throw error }
+                    if batch.count > 1 { Log.error(errorLine("lepton-chat", describe(error))) } else { throw error }
                 }
-                if files.count > 1 { progress.advance() }
+                if batch.count > 1 { progress.advance() }
             }
-            if files.count > 1 { progress.finish(failed > 0 ? "\(failed) failed" : "") }
-            if failed == files.count { throw CLIFailure.input("all \(failed) files failed") }
-            if failed > 0 { throw CLIFailure.partial("\(failed) of \(files.count) files failed") }
+            if batch.count > 1 { progress.finish(failed > 0 ? "\(failed) failed" : "") }
+            if failed == batch.count { throw CLIFailure.input("all \(failed) files failed") }
+            if failed > 0 { throw CLIFailure.partial("\(failed) of \(batch.count) files failed") }
         }
     }
 

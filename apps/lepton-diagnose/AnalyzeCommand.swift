@@ -21,6 +21,10 @@ struct AnalyzeCommand: ParsableCommand {
         (~/.config/lepton/diagnose-salt), created with mode 0600 on first use: IDs are stable \
         per site. Every output names the image model (name, version, sha256 of its files).
 
+        With --shard i/N (a folder, json or fhir) only the studies k (0-based, in the folder's \
+        order) with k mod N = i are analysed, a line each; `lepton-diagnose merge` joins the N \
+        outputs into exactly one run's output.
+
         Examples:
           lepton-diagnose analyze samples/diagnose/studies/case1.png --json
           lepton-diagnose analyze samples/diagnose/studies/case4.dcm \\
@@ -29,6 +33,7 @@ struct AnalyzeCommand: ParsableCommand {
           lepton-diagnose analyze --report samples/diagnose/studies/case2.xml \\
               --format fhir
           lepton-diagnose analyze samples/diagnose   # exit 3: case5 is JPEG 2000
+          lepton-diagnose analyze samples/diagnose/studies --shard 1/4
         """)
 
     @Argument(help: "A scan (PNG/DICOM) or a folder of studies.")
@@ -57,6 +62,8 @@ struct AnalyzeCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @OptionGroup var sharding: ShardOptions
+
     func validate() throws {
         guard ["json", "fhir", "html"].contains(format) else { throw ValidationError("--format must be json, fhir or html") }
         guard !(json && format != "json") else { throw ValidationError("--json and --format \(format) cannot be used together") }
@@ -73,10 +80,13 @@ struct AnalyzeCommand: ParsableCommand {
                 let scanIsFolder = scan.map { FileManager.default.fileExists(atPath: $0, isDirectory: &isDir) && isDir.boolValue } ?? false
                 if scanIsFolder, heatmap != nil { throw CLIFailure.usage("--heatmap takes a single scan, not a folder") }
                 if scanIsFolder, report != nil { throw CLIFailure.usage("--report takes a single study; in a folder, reports pair with scans by name") }
+                let shard = try sharding.parsed()
+                if shard != nil, !scanIsFolder { throw CLIFailure.usage("--shard takes a folder of studies, not a single study") }
+                if shard != nil, format == "html" { throw CLIFailure.usage("--shard prints one line per study: use --format json or fhir") }
                 let classifier = scan != nil ? try loadModel() : nil
                 let pipeline = DiagnosePipeline(model: classifier, reader: reader, privacy: privacy)
                 if scanIsFolder, let folder = scan {
-                    try runBatch(folder: folder, pipeline: pipeline)
+                    try runBatch(folder: folder, pipeline: pipeline, shard: shard)
                     return
                 }
                 if heatmap != nil && scan == nil { throw CLIFailure.usage("--heatmap needs a scan") }
@@ -106,8 +116,9 @@ struct AnalyzeCommand: ParsableCommand {
         return try ScanClassifier.load(from: dir)
     }
 
-    func runBatch(folder: String, pipeline: DiagnosePipeline) throws {
-        let studies = try StudyFolder.studies(in: URL(fileURLWithPath: folder))
+    func runBatch(folder: String, pipeline: DiagnosePipeline, shard: Shard?) throws {
+        let all = try StudyFolder.studies(in: URL(fileURLWithPath: folder))
+        let studies = shard?.select(all) ?? all
         var failures = 0
         // A line per step only for batches big enough to be worth watching.
         var progress = studies.count >= 20 ? ProgressReporter(label: "analyze", total: studies.count, unit: "studies") : nil

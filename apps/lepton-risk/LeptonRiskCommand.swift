@@ -8,7 +8,7 @@ struct LeptonRiskCommand: ParsableCommand {
         abstract: "Lepton's fraud and money-laundering risk scorer on transaction graphs.",
         version: leptonVersion,
         subcommands: [SimulateCommand.self, TrainCommand.self, ScoreCommand.self, EvaluateCommand.self,
-                      ExplainCommand.self, SplitCommand.self, StatsCommand.self, ServeCommand.self]
+                      ExplainCommand.self, SplitCommand.self, StatsCommand.self, ServeCommand.self, MergeCommand.self]
     )
 
     static func main() { mainWithOneLineErrors(program: "lepton-risk") }

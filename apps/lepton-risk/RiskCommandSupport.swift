@@ -14,12 +14,6 @@ func runRisk(_ common: CommonOptions, _ body: () throws -> Void) throws {
 /// A usage error (exit 64) in the one-line format.
 func usage(_ message: String) -> CLIFailure { .usage(message) }
 
-/// Parses `--shard i/N` (a usage error when malformed).
-func parseShard(_ text: String?) throws -> Shard? {
-    guard let text else { return nil }
-    do { return try Shard(text) } catch { throw usage("\(error)") }
-}
-
 /// Rows skipped while reading the inputs of one command (examples of each file's skips under -v);
 /// once the output is written, `finish()` turns any skip into exit status 3, so rows that
 /// were never scored (an unknown payment type, an absurd amount) cannot pass as a clean run.

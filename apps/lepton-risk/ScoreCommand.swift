@@ -16,7 +16,10 @@ struct ScoreCommand: ParsableCommand {
         itself holds no transactions. With --json the first line names the model and counts \
         the skipped rows; then one line per result. Rows that cannot be read (unknown payment \
         type, absurd amount, date outside 1900-2199) are skipped, counted on stderr, and make \
-        the exit status 3.
+        the exit status 3. With --shard i/N only rows r with r mod N = i are printed (accounts: \
+        account numbers, in order of first appearance; features still see the whole file), \
+        each with its `rank` in the whole ranking (last JSON key or CSV column), so that \
+        `lepton-risk merge` joins the N outputs into exactly this command's output without --shard.
 
         Examples:
           lepton-risk score --model samples/risk/model \\
@@ -39,7 +42,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Print only the K highest scores.") var top: Int?
     @Option(help: "Print only scores at or above this value (also sets the `flagged` cut).") var threshold: Float?
     @Flag(help: "JSON lines output (default: CSV with a header).") var json = false
-    @Option(help: "Score only rows r with r mod N = i (features still see the whole file).") var shard: String?
+    @OptionGroup var sharding: ShardOptions
 
     struct Summary: Encodable {
         var model: ModelIdentity
@@ -53,7 +56,7 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         try runRisk(common) {
             let dir = URL(fileURLWithPath: model)
-            let shardSel = try parseShard(shard)
+            let shardSel = try sharding.parsed()
             if let k = top, k < 1 { throw usage("--top must be at least 1, got \(k)") }
             if let c = threshold, !c.isFinite { throw usage("--threshold must be a number") }
             let kind = try NodeModel.kind(of: dir)
@@ -88,21 +91,21 @@ struct ScoreCommand: ParsableCommand {
                 ledger.add(kind == "nodes" ? (nodes ?? e) : e, g.skips)
                 let scores = try m.score(g)
                 let cut = threshold ?? m.config.threshold
-                var items = (0..<g.itemCount).filter { (shardSel?.contains($0) ?? true) && (threshold == nil || scores[$0] >= threshold!) }
+                var items = (0..<g.itemCount).filter { threshold == nil || scores[$0] >= threshold! }
                 items.sort { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
-                if let k = top { items = Array(items.prefix(k)) }
+                let ranked = RankedSelection(items, shard: shardSel) { $0 }
                 let key = kind == "nodes" ? "node" : "edge"
                 if json {
                     out.line(try jsonLine(Summary(model: identity, input: e, scored: g.itemCount, historyRows: nil, threshold: cut,
                                                   skipped: ledger.json)))
-                } else { out.line("\(key),score,flagged") }
-                for i in items {
+                } else { out.line(ranked.csvHeader("\(key),score,flagged")) }
+                for (rank, i) in ranked.top(top) {
                     let id = g.itemName(i)
                     // A plain JSON number only for ASCII digits without a leading zero ("007" and "½" are strings).
                     let plain = !id.isEmpty && id.count < 16 && id.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } && (id == "0" || !id.hasPrefix("0"))
                     let idJSON = plain ? id : jsonString(id)
-                    if json { out.line("{\"\(key)\":\(idJSON),\"score\":\(fmt(scores[i])),\"flagged\":\(scores[i] >= cut)}") }
-                    else { out.line("\(id),\(fmt(scores[i])),\(scores[i] >= cut ? 1 : 0)") }
+                    if json { out.line(ranked.json("{\"\(key)\":\(idJSON),\"score\":\(fmt(scores[i])),\"flagged\":\(scores[i] >= cut)}", rank)) }
+                    else { out.line(ranked.csv("\(id),\(fmt(scores[i])),\(scores[i] >= cut ? 1 : 0)", rank)) }
                 }
             }
             out.flush()
@@ -122,24 +125,25 @@ func transactionResultLines(_ s: ScoredTransactions, cut: Float, accounts: Bool,
     if accounts {
         var list = s.accountScores().filter { threshold == nil || $0.score >= threshold! }
         list.sort { $0.score > $1.score }
-        if let k = top { list = Array(list.prefix(k)) }
-        if !json { lines.append("account,bank,score,flagged") }
-        for (a, score) in list {
+        // A shard holds the accounts whose number (in order of first appearance) is its own.
+        let ranked = RankedSelection(list, shard: shard) { $0.account }
+        if !json { lines.append(ranked.csvHeader("account,bank,score,flagged")) }
+        for (rank, (a, score)) in ranked.top(top) {
             let parts = t.accountName(a).split(separator: ":", maxSplits: 1).map(String.init)
             let bank = parts[0], acct = parts.count > 1 ? parts[1] : ""
-            if json { lines.append("{\"account\":\(jsonString(acct)),\"bank\":\(jsonString(bank)),\"score\":\(fmt(score)),\"flagged\":\(score >= cut)}") }
-            else { lines.append("\(acct),\(bank),\(fmt(score)),\(score >= cut ? 1 : 0)") }
+            if json { lines.append(ranked.json("{\"account\":\(jsonString(acct)),\"bank\":\(jsonString(bank)),\"score\":\(fmt(score)),\"flagged\":\(score >= cut)}", rank)) }
+            else { lines.append(ranked.csv("\(acct),\(bank),\(fmt(score)),\(score >= cut ? 1 : 0)", rank)) }
         }
     } else {
-        var rows = s.inputRows.filter { (shard?.contains(Int(t.row[$0])) ?? true) && (threshold == nil || s.scores[$0] >= threshold!) }
+        var rows = s.inputRows.filter { threshold == nil || s.scores[$0] >= threshold! }
         rows.sort { s.scores[$0] > s.scores[$1] || (s.scores[$0] == s.scores[$1] && $0 < $1) }
-        if let k = top { rows = Array(rows.prefix(k)) }
-        if !json { lines.append("row,score,flagged,from,to") }
-        for i in rows {
+        let ranked = RankedSelection(rows, shard: shard) { Int(t.row[$0]) }
+        if !json { lines.append(ranked.csvHeader("row,score,flagged,from,to")) }
+        for (rank, i) in ranked.top(top) {
             let sc = s.scores[i]
             let from = t.accountName(Int(t.src[i])), to = t.accountName(Int(t.dst[i]))
-            if json { lines.append(transactionScoreJSON(s, row: i, cut: cut)) }
-            else { lines.append("\(t.row[i]),\(fmt(sc)),\(sc >= cut ? 1 : 0),\(from),\(to)") }
+            if json { lines.append(ranked.json(transactionScoreJSON(s, row: i, cut: cut), rank)) }
+            else { lines.append(ranked.csv("\(t.row[i]),\(fmt(sc)),\(sc >= cut ? 1 : 0),\(from),\(to)", rank)) }
         }
     }
     return lines
