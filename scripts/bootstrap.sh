@@ -19,6 +19,9 @@ log() { echo "bootstrap: $*" >&2; }
 # stores wrote); the program itself talks to PostgreSQL through postgres-nio, no libpq.
 packages=(pkg-config libopenblas-dev libsndfile1-dev libsamplerate0-dev libpng-dev libxml2-dev libsqlite3-dev zlib1g-dev unzip
           espeak-ng sox postgresql sqlite3)
+# nginx (BSD) and iproute2 (GPL programs, run, never linked): the load balancer and the network
+# namespaces of scripts/scale-test.sh (its own private nginx; Debian's service is not used).
+packages+=(nginx iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
