@@ -358,7 +358,7 @@ public final class PostgresSessionStore: SessionStore {
     /// What a failure means to the caller: the server's own refusal (bad SQL state, permission,
     /// authentication) is a store error; anything about reaching it is "unavailable", worth a retry.
     static func storeError(_ error: any Error, location: String) -> any Error {
-        if error is ChatError { return error }
+        if error is ChatError || error is IdempotencyKeyReused { return error }
         if let e = error as? PSQLError {
             if let state = e.serverInfo?[.sqlState], let message = e.serverInfo?[.message] {
                 // 08: connection exception, 57: shutdown or cannot connect now, 53: out of resources.

@@ -66,7 +66,33 @@ extension SessionStorePostgresTests {
         XCTAssertEqual(try count("SELECT count(*) FROM \(turns) WHERE session = 'dup'"), "1")
     }
 
-    func jsonLineOf(_ r: AgentReply) throws -> String { String(decoding: try JSONEncoder().encode(r), as: UTF8.self) }
+    func jsonLineOf(_ r: AgentReply) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(r), as: UTF8.self)
+    }
+
+    /// A database made by the program before keyed turns (schema version 1) is migrated when a
+    /// store opens it: its conversation goes on, and keyed turns work.
+    func testVersion1DatabaseIsMigrated() throws {
+        let db = try freshDatabase()
+        _ = try psql(db.url, """
+            CREATE TABLE lepton_chat_meta(key text PRIMARY KEY, value text NOT NULL);
+            INSERT INTO lepton_chat_meta VALUES('schema_version', '1');
+            CREATE TABLE lepton_chat_sessions(id text PRIMARY KEY, state text, created double precision NOT NULL, updated double precision NOT NULL);
+            CREATE TABLE lepton_chat_turns(session text NOT NULL REFERENCES lepton_chat_sessions(id), turn integer NOT NULL,
+                at double precision NOT NULL, text text NOT NULL, intent text NOT NULL, confidence double precision NOT NULL,
+                entities text NOT NULL, reply text NOT NULL, PRIMARY KEY(session, turn));
+            INSERT INTO lepton_chat_sessions VALUES('old', '{"turn":1,"slots":{},"fallbacks":0,"awaitingConfirmation":false,"handedOff":false}', 0, 0);
+            INSERT INTO lepton_chat_turns VALUES('old', 0, 0, 'hello', 'greet', 1, '[]', 'Hi');
+            """)
+        let agent = try agent(try PostgresSessionStore(address: db.address))
+        XCTAssertEqual(try psql(db.url, "SELECT value FROM lepton_chat_meta WHERE key = 'schema_version'"), "2")
+        let r = try agent.respond(text: "what's my balance", session: "old", idempotency: try key("m", "balance"))
+        XCTAssertEqual(r.state.turn, 2)
+        XCTAssertTrue(try agent.respond(text: "what's my balance", session: "old", idempotency: try key("m", "balance")).replayed)
+        XCTAssertEqual(try psql(db.url, "SELECT count(*) FROM lepton_chat_turns WHERE session = 'old'"), "2")
+    }
 
     func testKeyedTurnsReplayOnceOnSQLite() throws {
         let file = dir.appendingPathComponent("keys.sqlite")
