@@ -114,8 +114,8 @@ start_replica() { # start_replica I: `lepton-chat serve` in namespace r(I+1); wa
   done
   log "replica $((i + 1)) not ready after 300 s"; exit 1
 }
-replica_cpu() { # CPU seconds used so far by the processes of replica namespace I (or the PostgreSQL one: pg)
-  local ns; if [ "$1" = pg ]; then ns=$NS_PG; else ns=${NS_R[$1]}; fi
+ns_cpu() { # CPU seconds used so far by the processes of replica namespace I, or of "pg" or "lb" (nginx, load client)
+  local ns; case $1 in pg) ns=$NS_PG ;; lb) ns=$NS_LB ;; *) ns=${NS_R[$1]} ;; esac
   # shellcheck disable=SC2046
   python3 - $(ip netns pids "$ns") <<'PY'
 import os, sys
@@ -130,6 +130,9 @@ print(total / tick)
 PY
 }
 starters=()
+machine_busy() { # CPU seconds the whole machine has been busy (all processes, other users' too), from /proc/stat
+  awk -v t="$(getconf CLK_TCK)" '/^cpu / { print ($2 + $3 + $4 + $7 + $8) / t }' /proc/stat
+}
 for i in 0 1 2; do start_replica $i & starters+=($!); done
 for p in "${starters[@]}"; do wait "$p"; done
 log "three replicas listening"
@@ -229,6 +232,23 @@ in_ns "$NS_LB" python3 "$ROOT/scripts/scale_check.py" faults --record "$work/fau
   --reference-store "$work/reference.sqlite" --access-log "$work/fault.access" --killed "${R_IP[1]}:8080" \
   --down "$killed_at" "$restarted_at" --load "$work/fault.json" >"$work/faults-check.json" || fault_ok=0
 
+# A retry that lands on another replica gets the first answer back: the same keyed turn sent to
+# replica 1, then to replica 3 (directly, curl inside the nginx namespace).
+probe() { # probe REPLICA-IP FILE: the keyed turn; prints the Idempotent-Replayed header's value
+  in_ns "$NS_LB" curl -sS --max-time 30 -D "$2.head" -o "$2" -H 'Content-Type: application/json' -H 'Idempotency-Key: probe-1' \
+    --data '{"text": "I want to send 20 dollars to my landlord"}' "http://$1:8080/v1/sessions/probe-cross/turns" >/dev/null
+  tr -d '\r' <"$2.head" | sed -n 's/^[Ii]dempotent-[Rr]eplayed: //p'
+}
+first_flag=$(probe "${R_IP[0]}" "$work/probe1"); second_flag=$(probe "${R_IP[2]}" "$work/probe2")
+probe_turns=$(pg_sql "SELECT count(*) FROM lepton_chat_turns WHERE session = 'probe-cross'")
+if [ -z "$first_flag" ] && [ "$second_flag" = true ] && cmp -s "$work/probe1" "$work/probe2" && [ "$probe_turns" = 1 ]; then
+  replay="replica 3 answered replica 1's stored answer (Idempotent-Replayed: true, same bytes), 1 turn stored"
+else
+  replay="FAILED: replayed '$first_flag' then '$second_flag', bodies $(cmp -s "$work/probe1" "$work/probe2" && echo equal || echo differ), $probe_turns turns stored"
+  fault_ok=0
+fi
+log "cross-replica retry: $replay"
+
 # --- 2. throughput with 1, 2 and 3 replicas ---------------------------------------------------
 : >"$work/scan.jsonl"
 for n in 1 2 3; do
@@ -236,9 +256,9 @@ for n in 1 2 3; do
   in_ns "$NS_LB" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx/" -e "$work/nginx/error.log" -s reload
   sleep 1; nginx_up
   commits0=$(pg_sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'lepton'")
-  cpu0=(); for i in 0 1 2; do cpu0+=("$(replica_cpu $i)"); done; pgcpu0=$(replica_cpu pg)
+  cpu0=(); for i in 0 1 2; do cpu0+=("$(ns_cpu $i)"); done; pgcpu0=$(ns_cpu pg); lbcpu0=$(ns_cpu lb); busy0=$(machine_busy)
   "${LOAD[@]}" --seconds "$scan_s" --settle 10 --session-prefix "scan$n" >"$work/scan$n.json"
-  cpu1=(); for i in 0 1 2; do cpu1+=("$(replica_cpu $i)"); done; pgcpu1=$(replica_cpu pg)
+  cpu1=(); for i in 0 1 2; do cpu1+=("$(ns_cpu $i)"); done; pgcpu1=$(ns_cpu pg); lbcpu1=$(ns_cpu lb); busy1=$(machine_busy)
   sleep 0.5  # pg_stat_database is updated by the server every half second or so
   commits1=$(pg_sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'lepton'")
   python3 -c '
@@ -246,13 +266,15 @@ import json, sys
 r = json.load(open(sys.argv[1])); n = int(sys.argv[2])
 c0 = [float(x) for x in sys.argv[3].split()]; c1 = [float(x) for x in sys.argv[4].split()]
 r.update(replicas=n, replica_cpu_s=round(sum(b - a for a, b in zip(c0, c1)), 2),
-         postgres_cpu_s=round(float(sys.argv[6]) - float(sys.argv[5]), 2), postgres_commits=int(sys.argv[8]) - int(sys.argv[7]))
-print(json.dumps(r))' "$work/scan$n.json" $n "${cpu0[*]}" "${cpu1[*]}" "$pgcpu0" "$pgcpu1" "$commits0" "$commits1" >>"$work/scan.jsonl"
+         postgres_cpu_s=round(float(sys.argv[6]) - float(sys.argv[5]), 2), postgres_commits=int(sys.argv[8]) - int(sys.argv[7]),
+         lb_cpu_s=round(float(sys.argv[10]) - float(sys.argv[9]), 2), machine_busy_s=round(float(sys.argv[12]) - float(sys.argv[11]), 2))
+print(json.dumps(r))' "$work/scan$n.json" $n "${cpu0[*]}" "${cpu1[*]}" "$pgcpu0" "$pgcpu1" "$commits0" "$commits1" \
+    "$lbcpu0" "$lbcpu1" "$busy0" "$busy1" >>"$work/scan.jsonl"
   log "$n replica(s): $(tail -1 "$work/scan.jsonl")"
 done
 
 mkdir -p "$(dirname "$out")"
 python3 "$ROOT/scripts/scale_check.py" report --faults "$work/faults-check.json" --acks "$(cat "$work/acks.txt")" \
-  --scan "$work/scan.jsonl" --cores "$(nproc)" --mode "$([ $quick = 1 ] && echo quick || echo full)" --json "$out" || fault_ok=0
+  --scan "$work/scan.jsonl" --replay "$replay" --cores "$(nproc)" --mode "$([ $quick = 1 ] && echo quick || echo full)" --json "$out" || fault_ok=0
 [ $fault_ok = 1 ] || { log "FAILED (see above)"; exit 1; }
 log "passed; results in $out"

@@ -127,6 +127,8 @@ def faults(args):
         "load": load,
         "states_equal_reference": len(conversations) - len(state_diff), "histories_equal_reference": len(conversations) - len(reply_diff),
         "multi_turn_sessions": len(multi), "multi_turn_sessions_on_two_or_more_replicas": len(spread),
+        "slowest_turns": sorted(({k: t.get(k) for k in ("session", "n", "ms", "attempts", "upstream", "at")} for t in turns),
+                                key=lambda t: -(t["ms"] or 0))[:3],
         "replica_down_s": round(t1 - t0, 1), "acknowledged_while_down": during,
         "retried_by_nginx_on_another_replica_while_down": rerouted, "served_by_killed_replica_while_down": served_by_killed,
     }
@@ -154,7 +156,8 @@ def report(args):
             "replica_cpu_ms_per_turn": round(1000 * r["replica_cpu_s"] / ok, 2) if ok else None,
             "postgres_cpu_ms_per_turn": round(1000 * r["postgres_cpu_s"] / ok, 2) if ok else None,
             "postgres_commits_per_turn": round(r["postgres_commits"] / ok, 2) if ok else None,
-            "machine_cores_busy": round((r["replica_cpu_s"] + r["postgres_cpu_s"]) / r["seconds"], 2),
+            "cores_busy": {"replicas": round(r["replica_cpu_s"] / r["seconds"], 2), "postgres": round(r["postgres_cpu_s"] / r["seconds"], 2),
+                           "nginx_and_load_client": round(r["lb_cpu_s"] / r["seconds"], 2), "whole_machine": round(r["machine_busy_s"] / r["seconds"], 2)},
         })
     best = max(rows, key=lambda x: x["turns_per_s"]) if rows else None
     sizing = None
@@ -177,7 +180,7 @@ def report(args):
             "postgres_transactions_per_s_peak": round(turns_peak * best["postgres_commits_per_turn"], 1),
             "postgres_rows_written_per_s_peak": round(turns_peak * 4, 1),
         }
-    out = {"mode": args.mode, "cores": args.cores, "faults": fault, "acknowledged_turns_check": args.acks,
+    out = {"mode": args.mode, "cores": args.cores, "faults": fault, "acknowledged_turns_check": args.acks, "cross_replica_replay": args.replay,
            "throughput": rows, "sizing": sizing}
     with open(args.json + ".tmp", "w") as f:
         json.dump(out, f, indent=2)
@@ -186,6 +189,8 @@ def report(args):
 
     print("scale-test summary (%s, %d cores)" % (args.mode, args.cores))
     print("  faults: %s; %s" % ("passed" if fault.get("ok") else "FAILED: " + "; ".join(fault.get("failures", [])), args.acks))
+    if args.replay:
+        print("  retry on another replica: %s" % args.replay)
     if fault.get("sessions"):
         print("    %d conversations, %d turns acknowledged; %d of %d multi-turn conversations served by 2+ replicas;"
               " states equal to the single-process run: %d/%d; client retries %s, replayed answers %s;"
@@ -195,9 +200,12 @@ def report(args):
                  fault["answers_replayed"], fault["replica_down_s"], fault["acknowledged_while_down"],
                  fault["retried_by_nginx_on_another_replica_while_down"], fault["served_by_killed_replica_while_down"]))
     for r in rows:
-        print("  %d replica(s): %.1f turns/s, p50 %s ms, p99 %s ms; per turn: replica CPU %s ms, PostgreSQL CPU %s ms, %s commits; cores busy %.2f"
+        b = r["cores_busy"]
+        print("  %d replica(s): %.1f turns/s, p50 %s ms, p99 %s ms; per turn: replica CPU %s ms, PostgreSQL CPU %s ms, %s commits;"
+              " cores busy: replicas %.2f, PostgreSQL %.2f, nginx + load client %.2f, whole machine %.2f of %d"
               % (r["replicas"], r["turns_per_s"], r["p50_ms"], r["p99_ms"], r["replica_cpu_ms_per_turn"],
-                 r["postgres_cpu_ms_per_turn"], r["postgres_commits_per_turn"], r["machine_cores_busy"]))
+                 r["postgres_cpu_ms_per_turn"], r["postgres_commits_per_turn"], b["replicas"], b["postgres"],
+                 b["nginx_and_load_client"], b["whole_machine"], args.cores))
     if sizing:
         print("  sizing for %d concurrent calls (%d turns/call/min, peak x%.1f, %.0f%% CPU target): %.1f turns/s at peak ->"
               " %.1f chat cores = %d replicas of %d cores (N+1), PostgreSQL %.2f cores and %.1f transactions/s (%.1f rows written/s)"
@@ -217,6 +225,7 @@ def main():
     r = sub.add_parser("report")
     r.add_argument("--faults")
     r.add_argument("--acks", default="")
+    r.add_argument("--replay", default="", help="the cross-replica replay probe's verdict line")
     r.add_argument("--scan", required=True)
     r.add_argument("--cores", type=int, required=True)
     r.add_argument("--mode", default="full")

@@ -98,7 +98,7 @@ class Worker(threading.Thread):
             if status not in self.RETRYABLE or time.monotonic() + 0.2 >= give_up:
                 break
             time.sleep(0.2)
-        info = {"session": session, "n": n, "text": text, "status": status, "attempts": attempts,
+        info = {"session": session, "n": n, "text": text, "status": status, "attempts": attempts, "at": time.time(),
                 "replayed": self.last_headers.get("idempotent-replayed") == "true",
                 "upstream": self.last_headers.get("x-upstream")}
         return status, body, info
@@ -133,6 +133,7 @@ class Worker(threading.Thread):
                 with self.lock:
                     self.results.append((status, ms, "audio" if spoken else "text"))
                     if info is not None:
+                        info["ms"] = round(ms, 1)
                         self.infos.append(info)
                     if status == 200 and self.acks is not None:
                         self.acks.write("%s\t%d\n" % (session, n))
