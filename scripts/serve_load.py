@@ -199,6 +199,7 @@ def main():
         "turns_per_s": round(len(ok) / elapsed, 2),
         "p50_ms": percentile(ok, 50), "p95_ms": percentile(ok, 95), "p99_ms": percentile(ok, 99),
         "max_ms": round(ok[-1], 2) if ok else None,
+        "client_cpu_s": round(sum(os.times()[:2]), 2),
     }
     if args.idempotency:
         infos = [i for w in workers for i in w.infos]

@@ -183,23 +183,11 @@ public final class PostgresSessionStore: SessionStore {
         return try codec.decodeState(stored, row: row, session: session)
     }
 
-    @discardableResult
-    public func turn(session: String, _ body: (inout DialogState, _ isNew: Bool) throws -> TurnRecord) throws -> DialogState {
-        let outcome = try play(session: session, idempotency: nil) { state, isNew in (try body(&state, isNew), "") }
-        guard case .played(let state) = outcome else { preconditionFailure("a turn without a key is never replayed") }
-        return state
-    }
-
-    /// Plays a keyed turn in one transaction, after the session's row lock (see ``SessionStore/turn(session:idempotency:_:)``).
-    public func turn(session: String, idempotency: TurnIdempotency,
+    /// Plays one turn, keyed or not, in one transaction: the key is looked up under the session's
+    /// row lock, so duplicates sent to two replicas at once serialise and the second sees the
+    /// first's key (see ``SessionStore/turn(session:idempotency:_:)``).
+    public func turn(session: String, idempotency: TurnIdempotency?,
                      _ body: (inout DialogState, _ isNew: Bool) throws -> (record: TurnRecord, answer: String)) throws -> KeyedTurnOutcome {
-        try play(session: session, idempotency: idempotency, body)
-    }
-
-    /// One turn, keyed or not: the key is looked up under the session's row lock, so duplicates
-    /// sent to two replicas at once serialise and the second sees the first's key.
-    private func play(session: String, idempotency: TurnIdempotency?,
-                      _ body: (inout DialogState, _ isNew: Bool) throws -> (record: TurnRecord, answer: String)) throws -> KeyedTurnOutcome {
         let row = codec.rowID(session)
         let crashMidTurn = ProcessInfo.processInfo.environment["LEPTON_CHAT_CRASH_MID_TURN"] == "1"
         return try withoutActuallyEscaping(body) { body in

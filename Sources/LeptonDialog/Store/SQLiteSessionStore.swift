@@ -110,26 +110,13 @@ public final class SQLiteSessionStore: SessionStore, @unchecked Sendable {
         return try loadState(session)
     }
 
-    /// Plays one turn of `session` in one `BEGIN IMMEDIATE` transaction (see ``SessionStore/turn(session:_:)``).
+    /// Plays one turn of `session`, keyed or not, in one `BEGIN IMMEDIATE` transaction: the key's
+    /// lookup, the turn and the key's record share it (see ``SessionStore/turn(session:idempotency:_:)``).
     ///
     /// Environment variable `LEPTON_CHAT_CRASH_MID_TURN=1` kills the process after the
     /// writes and before the commit (used by the crash-safety test).
-    @discardableResult
-    public func turn(session: String, _ body: (inout DialogState, _ isNew: Bool) throws -> TurnRecord) throws -> DialogState {
-        let outcome = try play(session: session, idempotency: nil) { state, isNew in (try body(&state, isNew), "") }
-        guard case .played(let state) = outcome else { preconditionFailure("a turn without a key is never replayed") }
-        return state
-    }
-
-    /// Plays a keyed turn in one `BEGIN IMMEDIATE` transaction (see ``SessionStore/turn(session:idempotency:_:)``).
-    public func turn(session: String, idempotency: TurnIdempotency,
+    public func turn(session: String, idempotency: TurnIdempotency?,
                      _ body: (inout DialogState, _ isNew: Bool) throws -> (record: TurnRecord, answer: String)) throws -> KeyedTurnOutcome {
-        try play(session: session, idempotency: idempotency, body)
-    }
-
-    /// One turn, keyed or not: the key's lookup, the turn and the key's record share the transaction.
-    private func play(session: String, idempotency: TurnIdempotency?,
-                      _ body: (inout DialogState, _ isNew: Bool) throws -> (record: TurnRecord, answer: String)) throws -> KeyedTurnOutcome {
         lock.lock(); defer { lock.unlock() }
         try exec("BEGIN IMMEDIATE")
         do {

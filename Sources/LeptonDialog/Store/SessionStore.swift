@@ -37,13 +37,14 @@ public protocol SessionStore: AnyObject, Sendable {
     /// the same session (threads, processes or replicas) serialise: each sees the other's state.
     /// Nothing is written if `body` throws (its error is rethrown as is).
     /// - Returns: the state as committed.
+    /// (Implemented once, for every store, over ``turn(session:idempotency:_:)`` without a key.)
     @discardableResult
     func turn(session: String, _ body: (inout DialogState, _ isNew: Bool) throws -> TurnRecord) throws -> DialogState
 
     /// The recorded turns of `session`, oldest first.
     func history(of session: String) throws -> [TurnRecord]
 
-    /// Plays one turn of `session` guarded by a client's key, in one transaction.
+    /// Plays one turn of `session` guarded by a client's key (nil: no key, as ``turn(session:_:)``), in one transaction.
     ///
     /// Under the session's lock (as ``turn(session:_:)``), the store first looks the key up in
     /// this session: found with the same digest, it returns the stored answer and plays nothing
@@ -51,8 +52,17 @@ public protocol SessionStore: AnyObject, Sendable {
     /// Otherwise `body` plays the turn and returns its record and the answer to store; state,
     /// record, key, digest and answer (sealed with the store's key) commit together, and the
     /// session's keys of turns older than the last ``TurnIdempotency/keptPerSession`` are dropped.
-    func turn(session: String, idempotency: TurnIdempotency,
+    func turn(session: String, idempotency: TurnIdempotency?,
               _ body: (inout DialogState, _ isNew: Bool) throws -> (record: TurnRecord, answer: String)) throws -> KeyedTurnOutcome
+}
+
+extension SessionStore {
+    @discardableResult
+    public func turn(session: String, _ body: (inout DialogState, _ isNew: Bool) throws -> TurnRecord) throws -> DialogState {
+        let outcome = try turn(session: session, idempotency: nil) { state, isNew in (try body(&state, isNew), "") }
+        guard case .played(let state) = outcome else { preconditionFailure("a turn without a key is never replayed") }
+        return state
+    }
 }
 
 extension TurnRecord {
