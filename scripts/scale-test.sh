@@ -107,6 +107,7 @@ start_replica() { # start_replica I: `lepton-chat serve` in namespace r(I+1); wa
   : >"$logf"
   in_ns "${NS_R[$i]}" "$B/lepton-chat" serve --host "${R_IP[$i]}" --port 8080 --store "$PG_URL" --today "$TODAY" --threads 2 \
     2>>"$logf" >/dev/null &
+  disown $!  # found and killed through its namespace (kill_ns), not as a job of this shell
   for _ in $(seq 1 3000); do
     grep -q "listening on http://" "$logf" && return 0
     [ -n "$(ip netns pids "${NS_R[$i]}")" ] || { log "replica $((i + 1)) exited:"; tail -5 "$logf" >&2; exit 1; }
@@ -193,6 +194,7 @@ nginx_up() { # waits (at most 30 s) until nginx answers /healthz through a repli
 }
 nginx_conf 3
 in_ns "$NS_LB" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx/" -e "$work/nginx/error.log" &
+disown $!
 nginx_up
 log "nginx: http://$LB_IP:8080 -> 3 replicas"
 LOAD=(in_ns "$NS_LB" python3 "$ROOT/scripts/serve_load.py" --url "http://$LB_IP:8080" --mode text --idempotency --clients "$clients")
@@ -206,7 +208,8 @@ load=$!
 sleep $((fault_s / 4))
 killed_at=$(now); kill_ns "${NS_R[1]}"; log "replica 2 killed (kill -9)"
 sleep $((fault_s * 2 / 5 - fault_s / 4))
-start_replica 1; restarted_at=$(now); log "replica 2 restarted"
+# The replica is down from the kill until its restart begins (it may serve as soon as it listens).
+restarted_at=$(now); start_replica 1; log "replica 2 restarted"
 sleep $(( fault_s * 3 / 5 - fault_s * 2 / 5 ))
 pg_stop_at=$(now); in_ns "$NS_PG" "$PG_CTL" stop; sleep 3; in_ns "$NS_PG" "$PG_CTL" start; pg_start_at=$(now)
 log "PostgreSQL restarted (down $(python3 -c "print(round($pg_start_at - $pg_stop_at, 1))") s)"
@@ -216,6 +219,7 @@ cp "$work/nginx/access.log" "$work/fault.access"
 # The reference: one process, a fresh SQLite store, loopback inside the nginx namespace.
 in_ns "$NS_LB" "$B/lepton-chat" serve --host 127.0.0.1 --port 8099 --store "$work/reference.sqlite" --today "$TODAY" --threads 2 \
   2>"$work/reference.log" >/dev/null &
+disown $!
 for _ in $(seq 1 3000); do grep -q "listening on http://" "$work/reference.log" && break; sleep 0.1; done
 grep -q "listening on http://" "$work/reference.log" || { log "reference service did not start"; tail -5 "$work/reference.log" >&2; exit 1; }
 # What the cluster stored, read with psql (one JSON document each).
