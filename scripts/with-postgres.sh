@@ -10,6 +10,9 @@
 #                             the server (the store's outage tests)
 # The cluster: initdb (as the postgres user when run as root: initdb refuses root), trust
 # authentication on 127.0.0.1 only, a free port, the socket in the cluster's folder (-k), fsync off.
+# LEPTON_POSTGRES_HOST=ADDR listens on ADDR instead of 127.0.0.1 and trusts the subnets this
+# host is directly on (scripts/scale-test.sh runs this inside a network namespace of its own,
+# with only its private link: never set it to an address of a real network).
 # Exit status: the command's; 1 when PostgreSQL is missing or does not start; 64 without a command.
 set -euo pipefail
 if [ "$#" -eq 0 ]; then
@@ -23,7 +26,8 @@ if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
 fi
 dir=$(mktemp -d /tmp/lepton-postgres.XXXXXX)
 chmod 755 "$dir"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+host=${LEPTON_POSTGRES_HOST:-127.0.0.1}
+port=$(python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$host")
 
 # pg_ctl for this cluster, as the user that owns it.
 cat > "$dir/ctl" <<CTL
@@ -34,7 +38,7 @@ set -e
 # learn that its child exited (Foundation's Process does) would wait for the server instead.
 for fd in /proc/\$\$/fd/*; do n=\${fd##*/}; if [ "\$n" -gt 2 ] 2>/dev/null && [ "\$n" != 255 ]; then eval "exec \$n>&-" 2>/dev/null || true; fi; done
 case "\$1" in
-  start) cmd="$bin/pg_ctl -D $dir/data -l $dir/log -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off' -w start" ;;
+  start) cmd="$bin/pg_ctl -D $dir/data -l $dir/log -o '-p $port -k $dir -c listen_addresses=$host -c fsync=off' -w start" ;;
   stop) cmd="$bin/pg_ctl -D $dir/data -m fast -w stop" ;;
   *) echo "usage: \$0 start|stop" >&2; exit 64 ;;
 esac
@@ -56,13 +60,14 @@ if [ "$(id -u)" = 0 ]; then
 else
   $init >/dev/null
 fi
+[ "$host" = 127.0.0.1 ] || echo "host all all samenet trust" >>"$dir/data/pg_hba.conf"
 if ! "$dir/ctl" start; then
   echo "with-postgres: the cluster did not start; its log:" >&2
   cat "$dir/log" >&2 || true
   exit 1
 fi
-"$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc 'CREATE DATABASE lepton' >/dev/null
-export LEPTON_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/lepton"
+"$bin/psql" -h "$host" -p "$port" -U postgres -qc 'CREATE DATABASE lepton' >/dev/null
+export LEPTON_TEST_POSTGRES_URL="postgresql://postgres@$host:$port/lepton"
 export LEPTON_TEST_POSTGRES_CTL="$dir/ctl"
-echo "with-postgres: PostgreSQL on 127.0.0.1:$port (database lepton)" >&2
+echo "with-postgres: PostgreSQL on $host:$port (database lepton)" >&2
 "$@"

@@ -5,8 +5,8 @@ import PostgresNIO
 
 /// Conversation state in a PostgreSQL database that several replicas of a service share.
 ///
-/// - Schema: tables `lepton_chat_meta` (schema version, key check), `lepton_chat_sessions` and
-///   `lepton_chat_turns`, created or migrated when the store opens, under a transaction-scoped
+/// - Schema: tables `lepton_chat_meta` (schema version, key check), `lepton_chat_sessions`,
+///   `lepton_chat_turns` and `lepton_chat_turn_keys` (keyed turns' answers), created or migrated when the store opens, under a transaction-scoped
 ///   advisory lock so that replicas starting together do not race.
 /// - Each turn is one transaction: the session row is inserted if new, then locked with
 ///   `SELECT … FOR UPDATE`, so two replicas playing turns of one conversation serialise and each
@@ -53,6 +53,14 @@ public final class PostgresSessionStore: SessionStore {
                 at double precision NOT NULL, text text NOT NULL, intent text NOT NULL,
                 confidence double precision NOT NULL, entities text NOT NULL, reply text NOT NULL,
                 PRIMARY KEY(session, turn))
+            """,
+        ],
+        [
+            // Idempotency-Key of keyed turns (see TurnIdempotency), written with the turn.
+            """
+            CREATE TABLE lepton_chat_turn_keys(
+                session text NOT NULL REFERENCES lepton_chat_sessions(id), key text NOT NULL, digest text NOT NULL,
+                turn integer NOT NULL, at double precision NOT NULL, answer text NOT NULL, PRIMARY KEY(session, key))
             """,
         ],
     ]
@@ -175,8 +183,11 @@ public final class PostgresSessionStore: SessionStore {
         return try codec.decodeState(stored, row: row, session: session)
     }
 
-    @discardableResult
-    public func turn(session: String, _ body: (inout DialogState, _ isNew: Bool) throws -> TurnRecord) throws -> DialogState {
+    /// Plays one turn, keyed or not, in one transaction: the key is looked up under the session's
+    /// row lock, so duplicates sent to two replicas at once serialise and the second sees the
+    /// first's key (see ``SessionStore/turn(session:idempotency:_:)``).
+    public func turn(session: String, idempotency: TurnIdempotency?,
+                     _ body: (inout DialogState, _ isNew: Bool) throws -> (record: TurnRecord, answer: String)) throws -> KeyedTurnOutcome {
         let row = codec.rowID(session)
         let crashMidTurn = ProcessInfo.processInfo.environment["LEPTON_CHAT_CRASH_MID_TURN"] == "1"
         return try withoutActuallyEscaping(body) { body in
@@ -184,7 +195,7 @@ public final class PostgresSessionStore: SessionStore {
             // runs concurrently with its owner: handing it over through a box is safe. The box lets
             // go of it before this block ends, as `withoutActuallyEscaping` requires (the task
             // itself may be released a moment after it signals).
-            let step = LockedBox<Optional<(inout DialogState, Bool) throws -> TurnRecord>>(body)
+            let step = LockedBox<Optional<(inout DialogState, Bool) throws -> (record: TurnRecord, answer: String)>>(body)
             defer { step.set(nil) }
             let bodyError = LockedBox<(any Error)?>(nil)
             do {
@@ -205,11 +216,22 @@ public final class PostgresSessionStore: SessionStore {
                                     "SELECT state FROM lepton_chat_sessions WHERE id = \(row) FOR UPDATE", logger: logger).decode(String?.self) {
                                     stored = s
                                 }
+                                if let idempotency {
+                                    var found: (String, String)?
+                                    for try await k in try await db.query(
+                                        "SELECT digest, answer FROM lepton_chat_turn_keys WHERE session = \(row) AND key = \(idempotency.key)",
+                                        logger: logger).decode((String, String).self) { found = k }
+                                    if let answer = try codec.replay(of: idempotency, storedDigest: found?.0, storedAnswer: found?.1, row: row) {
+                                        try await db.query("ROLLBACK", logger: logger)
+                                        return KeyedTurnOutcome.replayed(answer: answer)
+                                    }
+                                }
                                 var state = try stored.map { try codec.decodeState($0, row: row, session: session) } ?? DialogState()
-                                let record: TurnRecord
+                                let record: TurnRecord, answer: String
                                 do {
                                     guard let play = step.value else { throw CancellationError() }
-                                    record = try play(&state, stored == nil).maskedForStorage
+                                    let played = try play(&state, stored == nil)
+                                    (record, answer) = (played.record.maskedForStorage, played.answer)
                                 } catch {
                                     bodyError.set(error)
                                     throw error
@@ -224,9 +246,20 @@ public final class PostgresSessionStore: SessionStore {
                                     VALUES(\(row), \(record.turn), \(now), \(cells.text), \(record.intent), \(record.confidence),
                                            \(cells.entities), \(cells.reply))
                                     """, logger: logger)
+                                if let idempotency {
+                                    try await db.query("""
+                                        INSERT INTO lepton_chat_turn_keys(session, key, digest, turn, at, answer)
+                                        VALUES(\(row), \(idempotency.key), \(codec.storedDigest(idempotency)), \(record.turn), \(now),
+                                               \(try codec.encodeAnswer(answer, row: row, key: idempotency.key)))
+                                        """, logger: logger)
+                                    try await db.query("""
+                                        DELETE FROM lepton_chat_turn_keys
+                                        WHERE session = \(row) AND turn <= \(record.turn - TurnIdempotency.keptPerSession)
+                                        """, logger: logger)
+                                }
                                 if crashMidTurn { kill(getpid(), SIGKILL) }
                                 try await db.query("COMMIT", logger: logger)
-                                return state
+                                return KeyedTurnOutcome.played(state)
                             } catch {
                                 _ = try? await db.query("ROLLBACK", logger: logger)
                                 throw error
@@ -313,7 +346,7 @@ public final class PostgresSessionStore: SessionStore {
     /// What a failure means to the caller: the server's own refusal (bad SQL state, permission,
     /// authentication) is a store error; anything about reaching it is "unavailable", worth a retry.
     static func storeError(_ error: any Error, location: String) -> any Error {
-        if error is ChatError { return error }
+        if error is ChatError || error is IdempotencyKeyReused { return error }
         if let e = error as? PSQLError {
             if let state = e.serverInfo?[.sqlState], let message = e.serverInfo?[.message] {
                 // 08: connection exception, 57: shutdown or cannot connect now, 53: out of resources.

@@ -170,9 +170,9 @@ final class SessionStorePostgresTests: XCTestCase {
             do { _ = try PostgresSessionStore(address: db.address) } catch { failures.set(failures.value + ["\(error)"]) }
         }
         XCTAssertEqual(failures.value, [])
-        XCTAssertEqual(try psql(db.url, "SELECT value FROM lepton_chat_meta WHERE key = 'schema_version'"), "1")
+        XCTAssertEqual(try psql(db.url, "SELECT value FROM lepton_chat_meta WHERE key = 'schema_version'"), "2")
         XCTAssertEqual(try psql(db.url, "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE tablename LIKE 'lepton_chat%'"),
-                       "lepton_chat_meta,lepton_chat_sessions,lepton_chat_turns")
+                       "lepton_chat_meta,lepton_chat_sessions,lepton_chat_turn_keys,lepton_chat_turns")
         _ = try psql(db.url, "UPDATE lepton_chat_meta SET value = '99' WHERE key = 'schema_version'")
         XCTAssertThrowsError(try PostgresSessionStore(address: db.address)) { e in
             XCTAssertTrue("\(e)".contains("schema version 99 is newer"), "\(e)")

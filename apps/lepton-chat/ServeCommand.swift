@@ -21,11 +21,15 @@ struct ServeCommand: ParsableCommand {
           POST /v1/sessions/{id}/turns   a caller's turn -> as `respond --json`
               (card numbers masked); {id}: 1 to 128 of A-Z a-z 0-9 . _ -; the body is
               JSON {"text": "..."} (application/json) or audio (audio/* or
-              application/octet-stream)
+              application/octet-stream); optional header Idempotency-Key (1 to 128
+              printable ASCII): a retry with the same key and body gets the first answer
+              (header Idempotent-Replayed: true) and plays nothing again; the same key with
+              another body: 422; a session keeps the keys of its last 100 turns
           GET /healthz, /metrics, /openapi.json   (openapi/lepton-chat.json)
         Errors are JSON {"error": "..."}: 400 unusable body (bad JSON, audio that cannot be \
         decoded, empty text), 401 no or wrong key (--api-key-file), 413 body above \
-        --max-body-mb, 415 another Content-Type, 503 + Retry-After while loading or with \
+        --max-body-mb, 415 another Content-Type, 422 Idempotency-Key reused with \
+        another body, 503 + Retry-After while loading or with \
         --queue requests waiting, 504 after --timeout.
 
         Runs until SIGTERM or Ctrl-C; `listening on http://HOST:PORT` says it is ready:
@@ -77,10 +81,20 @@ struct ServeCommand: ParsableCommand {
                     else { throw ServiceError.badRequest("session id must be 1 to 128 of A-Z a-z 0-9 . _ -") }
                     let turn = try TurnInput(request)
                     let body = try await service.body(request)
-                    let json = try await service.work { loaded in
-                        try chatErrors { try jsonLine(try turn.respond(body, session: session, loaded).masked) }
+                    // Idempotency-Key: the turn, its key and its answer commit together, so a retry
+                    // (on any replica) gets the first answer back instead of playing the turn again.
+                    let idempotency = try request.headers.first(where: { $0.name.canonicalName == "idempotency-key" }).map(\.value).map { key in
+                        try chatErrors { try TurnIdempotency(key: key, request: Data("\(turn)\n".utf8) + Data(body.readableBytesView)) }
                     }
-                    return .json(json)
+                    let (json, replayed) = try await service.work { loaded in
+                        try chatErrors {
+                            let reply = try turn.respond(body, session: session, idempotency: idempotency, loaded)
+                            return (try jsonLine(reply.masked), reply.replayed)
+                        }
+                    }
+                    var headers = HTTPFields()
+                    if replayed { headers[.init("Idempotent-Replayed")!] = "true" }  // the stored answer of the first play
+                    return .json(json, headers: headers)
                 }
             }
         }
@@ -102,7 +116,7 @@ private enum TurnInput: Sendable {
     }
 
     /// The agent's reply to the turn (unmasked: the caller masks it).
-    func respond(_ body: ByteBuffer, session: String, _ loaded: ServeCommand.Loaded) throws -> AgentReply {
+    func respond(_ body: ByteBuffer, session: String, idempotency: TurnIdempotency?, _ loaded: ServeCommand.Loaded) throws -> AgentReply {
         switch self {
         case .text:
             struct Typed: Decodable { var text: String }
@@ -110,11 +124,12 @@ private enum TurnInput: Sendable {
             do { typed = try JSONDecoder().decode(Typed.self, from: Data(body.readableBytesView)) } catch {
                 throw ServiceError.badRequest("the body must be a JSON object {\"text\": \"...\"}: \(Self.reason(error))")
             }
-            return try loaded.agent.respond(text: typed.text, session: session)
+            return try loaded.agent.respond(text: typed.text, session: session, idempotency: idempotency)
         case .audio:
             return try RequestInput.withTemporaryFile(body) { file in
                 let heard = try loaded.listeners.hear(file, agent: loaded.agent)
-                return try loaded.agent.respond(text: heard.text, session: session, allowEmpty: true, readings: heard.readings)
+                return try loaded.agent.respond(text: heard.text, session: session, allowEmpty: true, readings: heard.readings,
+                                                idempotency: idempotency)
             }
         }
     }
@@ -159,6 +174,8 @@ func chatErrors<T>(_ body: () throws -> T) throws -> T {
     }
     do { return try body() } catch let e as ServiceError { throw e }
     catch ChatError.badInput(let reason) { throw ServiceError.badRequest(clean(reason)) }
+    // A retry must repeat its request exactly; another request under a used key is refused.
+    catch let e as IdempotencyKeyReused { throw ServiceError(.unprocessableContent, e.description) }
     // The database is down or unreachable: nothing was played; the client may retry the turn.
     catch ChatError.storeUnavailable(let reason) { throw ServiceError.unavailable("session store unavailable: \(reason)", retryAfter: 2) }
     catch let e as AudioError { throw ServiceError.badRequest(clean(e.description)) }

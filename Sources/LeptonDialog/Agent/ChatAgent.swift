@@ -27,6 +27,10 @@ public struct AgentReply: Codable, Sendable {
     public var readings: [WeightedReading]?
     /// The intent model that ranked the intents (name, version, short hash of its files).
     public var model: ModelIdentity? = nil
+    /// True when the answer is the stored one of a turn played before with the same
+    /// `Idempotency-Key` (nothing was played now). Not part of the JSON: a service says it in a
+    /// header, so a replayed body is the first answer's, byte for byte.
+    public var replayed = false
 
     enum CodingKeys: String, CodingKey {
         case session, newSession = "new_session", transcript, intent, confidence, ranking, entities, reply, responses, events, state, readings, model
@@ -98,11 +102,16 @@ public final class ChatAgent: Sendable {
     ///     more, the intent ranking is their mixture, each weighted by its posterior within the
     ///     list (`softmax` of the log-probabilities): a garbled best reading ("Can I speak for real
     ///     version") is outvoted when the next one says "a real person". Entities come from `text`.
+    ///   - idempotency: the client's key for this turn. A key this session has seen with the same
+    ///     request gives the stored answer (``AgentReply/replayed``) and plays nothing; see
+    ///     ``SessionStore/turn(session:idempotency:_:)``.
     /// A turn that completes a backend action waits for the backend's answer (at most the
-    /// action's timeout) inside the store transaction, so the outcome is stored with the turn.
-    /// - Throws: ``ChatError/badInput(_:)`` for empty text (unless allowed); store errors.
+    /// action's timeout) inside the store transaction, so the outcome is stored with the turn
+    /// (and, with a key, a retried turn never sends the action again).
+    /// - Throws: ``ChatError/badInput(_:)`` for empty text (unless allowed); ``IdempotencyKeyReused``
+    ///   for a key seen with another request; store errors.
     public func respond(text rawText: String, session: String, allowEmpty: Bool = false,
-                        readings: [HeardReading] = []) throws -> AgentReply {
+                        readings: [HeardReading] = [], idempotency: TurnIdempotency? = nil) throws -> AgentReply {
         let text = rawText.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !session.isEmpty, session.count <= 200 else { throw ChatError.badInput("session id must have 1 to 200 characters") }
         if text.isEmpty && !allowEmpty { throw ChatError.badInput("empty text") }
@@ -117,7 +126,7 @@ public final class ChatAgent: Sendable {
         let nlu = NLUResult(text: cut, ranking: ranking, entities: entities)
         var turn: DialogTurn?
         var isNew = false
-        let state = try store.turn(session: session) { state, new in
+        func play(_ state: inout DialogState, _ new: Bool) -> TurnRecord {
             isNew = new
             let t = engine.step(state: &state, nlu: nlu, session: session) { [backend] request, endpoint in
                 backend?.perform(request, at: endpoint) ?? .failed("no backend client")
@@ -126,10 +135,35 @@ public final class ChatAgent: Sendable {
             return TurnRecord(turn: state.turn - 1, text: text, intent: t.intent, confidence: t.confidence,
                               entities: entities, reply: t.reply)
         }
-        guard let turn else { throw ChatError.badInput("no turn played") }
-        return AgentReply(session: session, newSession: isNew, transcript: text, intent: turn.intent, confidence: turn.confidence,
-                          ranking: Array(ranking.prefix(3)), entities: entities, reply: turn.reply, responses: turn.responses, events: turn.events,
-                          state: state, readings: weighted, model: modelIdentity)
+        func reply(_ turn: DialogTurn, _ state: DialogState) -> AgentReply {
+            AgentReply(session: session, newSession: isNew, transcript: text, intent: turn.intent, confidence: turn.confidence,
+                       ranking: Array(ranking.prefix(3)), entities: entities, reply: turn.reply, responses: turn.responses, events: turn.events,
+                       state: state, readings: weighted, model: modelIdentity)
+        }
+        guard let idempotency else {
+            let state = try store.turn(session: session) { state, new in play(&state, new) }
+            guard let turn else { throw ChatError.badInput("no turn played") }
+            return reply(turn, state)
+        }
+        // The stored answer is the masked reply (the store never holds a card number), as JSON.
+        let outcome = try store.turn(session: session, idempotency: idempotency) { state, new in
+            let record = play(&state, new)
+            guard let turn else { throw ChatError.badInput("no turn played") }
+            return (record, String(decoding: try JSONEncoder().encode(reply(turn, state).masked), as: UTF8.self))
+        }
+        switch outcome {
+        case .played(let state):
+            guard let turn else { throw ChatError.badInput("no turn played") }
+            return reply(turn, state)
+        case .replayed(let answer):
+            do {
+                var stored = try JSONDecoder().decode(AgentReply.self, from: Data(answer.utf8))
+                stored.replayed = true
+                return stored
+            } catch {
+                throw ChatError.store(file: "(answer of session \(session))", reason: "the stored answer of Idempotency-Key \(idempotency.key) is unreadable")
+            }
+        }
     }
 
     /// The intent ranking `respond` would give these readings (one reading: its own ranking),

@@ -95,6 +95,9 @@ public final class SQLiteSessionStore: SessionStore, @unchecked Sendable {
                 intent TEXT NOT NULL, confidence REAL NOT NULL, entities TEXT NOT NULL, reply TEXT NOT NULL,
                 PRIMARY KEY(session, turn));
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS turn_keys(
+                session TEXT NOT NULL, key TEXT NOT NULL, digest TEXT NOT NULL, turn INTEGER NOT NULL,
+                at REAL NOT NULL, answer TEXT NOT NULL, PRIMARY KEY(session, key));
             PRAGMA user_version=2;
             COMMIT;
             """)
@@ -107,19 +110,30 @@ public final class SQLiteSessionStore: SessionStore, @unchecked Sendable {
         return try loadState(session)
     }
 
-    /// Plays one turn of `session` in one `BEGIN IMMEDIATE` transaction (see ``SessionStore/turn(session:_:)``).
+    /// Plays one turn of `session`, keyed or not, in one `BEGIN IMMEDIATE` transaction: the key's
+    /// lookup, the turn and the key's record share it (see ``SessionStore/turn(session:idempotency:_:)``).
     ///
     /// Environment variable `LEPTON_CHAT_CRASH_MID_TURN=1` kills the process after the
     /// writes and before the commit (used by the crash-safety test).
-    @discardableResult
-    public func turn(session: String, _ body: (inout DialogState, _ isNew: Bool) throws -> TurnRecord) throws -> DialogState {
+    public func turn(session: String, idempotency: TurnIdempotency?,
+                     _ body: (inout DialogState, _ isNew: Bool) throws -> (record: TurnRecord, answer: String)) throws -> KeyedTurnOutcome {
         lock.lock(); defer { lock.unlock() }
         try exec("BEGIN IMMEDIATE")
         do {
+            let row = codec.rowID(session)
+            if let idempotency {
+                var digest: String?, answer: String?
+                try query("SELECT digest, answer FROM turn_keys WHERE session = ?1 AND key = ?2",
+                          [.text(row), .text(idempotency.key)]) { digest = column($0, 0); answer = column($0, 1) }
+                if let stored = try codec.replay(of: idempotency, storedDigest: digest, storedAnswer: answer, row: row) {
+                    try exec("ROLLBACK")
+                    return .replayed(answer: stored)
+                }
+            }
             let loaded = try loadState(session)
             var state = loaded ?? DialogState()
-            let record = try body(&state, loaded == nil).maskedForStorage
-            let row = codec.rowID(session)
+            let played = try body(&state, loaded == nil)
+            let record = played.record.maskedForStorage
             let now = Date().timeIntervalSince1970
             try run("INSERT INTO sessions(id, state, created, updated) VALUES(?1, ?2, ?3, ?3) "
                     + "ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated = excluded.updated",
@@ -128,9 +142,16 @@ public final class SQLiteSessionStore: SessionStore, @unchecked Sendable {
             try run("INSERT INTO turns(session, turn, at, text, intent, confidence, entities, reply) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
                     [.text(row), .int(record.turn), .real(now), .text(stored.text), .text(record.intent),
                      .real(record.confidence), .text(stored.entities), .text(stored.reply)])
+            if let idempotency {
+                try run("INSERT INTO turn_keys(session, key, digest, turn, at, answer) VALUES(?1,?2,?3,?4,?5,?6)",
+                        [.text(row), .text(idempotency.key), .text(codec.storedDigest(idempotency)), .int(record.turn), .real(now),
+                         .text(try codec.encodeAnswer(played.answer, row: row, key: idempotency.key))])
+                try run("DELETE FROM turn_keys WHERE session = ?1 AND turn <= ?2",
+                        [.text(row), .int(record.turn - TurnIdempotency.keptPerSession)])
+            }
             if ProcessInfo.processInfo.environment["LEPTON_CHAT_CRASH_MID_TURN"] == "1" { kill(getpid(), SIGKILL) }
             try exec("COMMIT")
-            return state
+            return .played(state)
         } catch {
             try? exec("ROLLBACK")
             throw error
