@@ -22,9 +22,15 @@ struct ServeCommand: ParsableCommand {
               (card numbers masked); {id}: 1 to 128 of A-Z a-z 0-9 . _ -; the body is
               JSON {"text": "..."} (application/json) or audio (audio/* or
               application/octet-stream)
+          GET /v1/sessions?limit=N       the N (default 20, at most 200) sessions played last,
+              newest first: {"sessions": [{"id", "turns", "created", "updated"}]}
+          GET /v1/sessions/{id}          a session's turns as stored (card numbers masked)
+          POST /v1/speak                 {"text": "..."} -> WAV, spoken by espeak-ng (501
+              when it is not installed), as `respond --speak`
+          GET /                          the call console, a web page over these routes
           GET /healthz, /metrics, /openapi.json   (openapi/lepton-chat.json)
         Errors are JSON {"error": "..."}: 400 unusable body (bad JSON, audio that cannot be \
-        decoded, empty text), 401 no or wrong key (--api-key-file), 413 body above \
+        decoded, empty text), 401 no or wrong key (--api-key-file), 404 unknown session, 413 body above \
         --max-body-mb, 415 another Content-Type, 503 + Retry-After while loading or with \
         --queue requests waiting, 504 after --timeout.
 
@@ -58,7 +64,7 @@ struct ServeCommand: ParsableCommand {
                 options.seed = seed
                 return Loaded(agent: agent, transcriber: WhisperTranscriber(model: whisper, options: options),
                               whisperIdentity: try whisper.identity(), listeners: ListenerPool(whisper: whisper, settings: call))
-            }) { router in
+            }, console: CallConsole.page) { router in
                 router.post("/v1/transcribe") { request, _ -> Response in
                     let body = try await service.body(request)
                     let json = try await service.work { loaded in
@@ -71,10 +77,7 @@ struct ServeCommand: ParsableCommand {
                     return .json(json)
                 }
                 router.post("/v1/sessions/{id}/turns") { request, context -> Response in
-                    let session = try context.parameters.require("id")
-                    guard (1...128).contains(session.count),
-                          session.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) })
-                    else { throw ServiceError.badRequest("session id must be 1 to 128 of A-Z a-z 0-9 . _ -") }
+                    let session = try SessionRoutes.sessionID(context)
                     let turn = try TurnInput(request)
                     let body = try await service.body(request)
                     let json = try await service.work { loaded in
@@ -82,6 +85,8 @@ struct ServeCommand: ParsableCommand {
                     }
                     return .json(json)
                 }
+                SessionRoutes.add(to: router, service: service)
+                SpeakRoute.add(to: router, service: service)
             }
         }
     }
@@ -114,7 +119,7 @@ private enum TurnInput: Sendable {
         case .audio:
             return try RequestInput.withTemporaryFile(body) { file in
                 let heard = try loaded.listeners.hear(file, agent: loaded.agent)
-                return try loaded.agent.respond(text: heard.text, session: session, allowEmpty: true, readings: heard.readings)
+                return try loaded.agent.respond(to: heard, session: session)
             }
         }
     }

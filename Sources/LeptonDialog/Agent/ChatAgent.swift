@@ -27,9 +27,12 @@ public struct AgentReply: Codable, Sendable {
     public var readings: [WeightedReading]?
     /// The intent model that ranked the intents (name, version, short hash of its files).
     public var model: ModelIdentity? = nil
+    /// For audio: the transcript's segments with their times in the recording (absent for text).
+    public var segments: [HeardSegment]? = nil
 
     enum CodingKeys: String, CodingKey {
         case session, newSession = "new_session", transcript, intent, confidence, ranking, entities, reply, responses, events, state, readings, model
+        case segments
     }
 
     /// The reply as it may be printed: card and account numbers keep only their last four digits
@@ -41,6 +44,7 @@ public struct AgentReply: Codable, Sendable {
         r.transcript = maskNumbersInText(transcript)
         r.reply = maskNumbersInText(reply)
         r.readings = readings?.map { WeightedReading(text: maskNumbersInText($0.text), weight: $0.weight) }
+        r.segments = segments?.map { HeardSegment(start: $0.start, end: $0.end, text: maskNumbersInText($0.text)) }
         r.state.slots = state.slots.mapValues(maskNumbersInText)
         return r
     }
@@ -52,6 +56,16 @@ public struct HeardReading: Sendable {
     /// The recogniser's log-probability of the whole reading.
     public var logProbability: Double
     public init(text: String, logProbability: Double) { self.text = text; self.logProbability = logProbability }
+}
+
+/// A stretch of a caller's recording and the words heard in it.
+public struct HeardSegment: Codable, Sendable, Equatable {
+    /// Seconds from the start of the recording.
+    public var start: Double
+    public var end: Double
+    public var text: String
+
+    public init(start: Double, end: Double, text: String) { self.start = start; self.end = end; self.text = text }
 }
 
 /// A reading and its share of the intent ranking.

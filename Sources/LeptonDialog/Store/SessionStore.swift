@@ -41,6 +41,25 @@ public protocol SessionStore: AnyObject, Sendable {
 
     /// The recorded turns of `session`, oldest first.
     func history(of session: String) throws -> [TurnRecord]
+
+    /// The sessions played most recently, newest first (by their last turn), at most `limit`.
+    func recentSessions(limit: Int) throws -> [SessionSummary]
+}
+
+/// A session as listed by ``SessionStore/recentSessions(limit:)``.
+public struct SessionSummary: Codable, Equatable, Sendable {
+    /// The session id; nil in a sealed store, which keeps only a keyed hash of it (the list still
+    /// says how many sessions there are and when they were played).
+    public var id: String?
+    /// Turns recorded.
+    public var turns: Int
+    /// When the first and the last turn were played, in seconds since 1970 (UTC).
+    public var created: Double
+    public var updated: Double
+
+    public init(id: String?, turns: Int, created: Double, updated: Double) {
+        self.id = id; self.turns = turns; self.created = created; self.updated = updated
+    }
 }
 
 extension TurnRecord {

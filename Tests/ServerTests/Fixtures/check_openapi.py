@@ -41,9 +41,15 @@ def form(parts):
     return {"Content-Type": f"multipart/form-data; boundary={boundary}"}, out
 
 
-def cases(program):
-    """(method, path, headers, body) of the requests sent to PROGRAM."""
+CONSOLE = ["/", "/console/lepton.css", "/console/lepton.js", "/console/page.css", "/console/page.js"]
+
+
+def cases(program, doc):
+    """(method, path, headers, body) of the requests sent to PROGRAM (the console's files when
+    its document lists the page at `/`)."""
     common = [("GET", "/healthz", {}, None), ("GET", "/metrics", {}, None), ("GET", "/openapi.json", {}, None)]
+    if "/" in doc["paths"]:
+        common += [("GET", path, {}, None) for path in CONSOLE]
     if program == "lepton-risk":
         csv = read("samples/risk/test.csv")
         return common + [
@@ -63,6 +69,12 @@ def cases(program):
             ("POST", "/v1/sessions/doc1/turns", {"Content-Type": "audio/wav"}, open(os.path.join(SPEECH, "bank-dev/change_pin_01.wav"), "rb").read()),
             ("POST", "/v1/sessions/doc1/turns", {"Content-Type": "application/json"}, b'{"text": '),
             ("POST", "/v1/sessions/doc1/turns", {"Content-Type": "text/plain"}, b"hello"),
+            ("GET", "/v1/sessions?limit=5", {}, None),
+            ("GET", "/v1/sessions?limit=0", {}, None),
+            ("GET", "/v1/sessions/doc1", {}, None),
+            ("GET", "/v1/sessions/no-such-session", {}, None),
+            ("POST", "/v1/speak", {"Content-Type": "application/json"}, b'{"text": "Your card is blocked."}'),
+            ("POST", "/v1/speak", {"Content-Type": "application/json"}, b'{"words": 1}'),
         ]
     if program == "lepton-diagnose":
         s = "samples/diagnose/studies/"
@@ -110,7 +122,7 @@ def main():
     doc = json.load(open(doc_path))
     url = urllib.parse.urlparse(base)
     problems, exercised = [], set()
-    for method, path, headers, body in cases(program):
+    for method, path, headers, body in cases(program, doc):
         conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
         conn.request(method, path, body=body, headers=headers)
         r = conn.getresponse()
@@ -157,7 +169,7 @@ def main():
                 problems.append(f"{method.upper()} {template}: documented but never answered 2xx")
     for p in problems:
         print(f"check_openapi: {program}: {p}", file=sys.stderr)
-    print(f"check_openapi: {program}: {len(cases(program))} requests, {len(problems)} problems", file=sys.stderr)
+    print(f"check_openapi: {program}: {len(cases(program, doc))} requests, {len(problems)} problems", file=sys.stderr)
     return 1 if problems else 0
 
 
