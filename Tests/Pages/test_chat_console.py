@@ -97,19 +97,19 @@ class ChatConsoleTests(ChatService, PageCase):
         self.open(self.service)
         session = self.session()
         self.type_turn("I lost my card, the number is 4111 1111 1111 1234")
+        # The sessions list, as the route lists it (before the reference turn adds a session).
+        status, listing = call(self.service.base, "/v1/sessions?limit=20")
+        self.assertEqual(status, 200)
+        shown = wait_until(self.driver, lambda d: [e.text for e in by_testid(d, "open-session")] or None, 30, "the sessions list")
+        self.assertEqual(shown, [s["id"] for s in listing["sessions"]])
+        self.assertIn(session, shown)
         reference = self.reference_turn({"text": "I lost my card, the number is 4111 1111 1111 1234"})
         stored = self.stored_turns(session)
         self.assertEqual(len(stored), 1)
         self.assertShows(reference, stored[-1])
         self.assertNotIn("4111 1111 1111 1234", self.driver.find_element(By.TAG_NAME, "body").text)
         self.assertIn("**** **** **** 1234", wait_for(self.driver, "transcript").text)
-        # The conversation and the sessions list, as the routes list them.
         self.assertEqual(len(by_testid(self.driver, "conversation-turn")), 1)
-        status, listing = call(self.service.base, "/v1/sessions?limit=20")
-        self.assertEqual(status, 200)
-        shown = wait_until(self.driver, lambda d: [e.text for e in by_testid(d, "open-session")] or None, 30, "the sessions list")
-        self.assertEqual(shown, [s["id"] for s in listing["sessions"]])
-        self.assertIn(session, shown)
         self.assertNoConsoleErrors()
 
     def test_uploaded_wav_shows_transcript_and_reply_as_the_route(self):
@@ -226,6 +226,7 @@ class ChatConsoleKeyTests(ChatService, PageCase):
         key = by_testid(self.driver, "key-input")[0]
         key.send_keys("not-the-key")
         by_testid(self.driver, "key-save")[0].click()
+        wait_until(self.driver, lambda d: "wrong API key" in by_testid(d, "error")[0].text, 30, "the wrong key refused")
         self.type_turn_refused("hello")
         self.assertEqual(by_testid(self.driver, "open-session"), [])
         self.assertNotIn("kept-secret", self.driver.find_element(By.TAG_NAME, "body").text)
@@ -243,6 +244,8 @@ class ChatConsoleKeyTests(ChatService, PageCase):
     def type_turn_refused(self, text):
         box = by_testid(self.driver, "text-input")[0]
         box.send_keys(text)
+        # The error box still says "wrong API key" from the list: clear it to see the turn's own answer.
+        self.driver.execute_script("Lepton.clearError()")
         by_testid(self.driver, "send")[0].click()
         wait_until(self.driver, lambda d: "wrong API key" in (by_testid(d, "error")[0].text or ""), 30, "the refusal")
         self.assertTrue(by_testid(self.driver, "error")[0].text.startswith("not authorised: "))

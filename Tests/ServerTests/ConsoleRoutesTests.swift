@@ -42,7 +42,8 @@ final class ConsoleRoutesTests: XCTestCase {
         XCTAssertNil(page.range(of: #"\sstyle\s*="#, options: .regularExpression), "a style attribute")
         // The key still guards the data routes and an unknown file is a JSON 404.
         XCTAssertEqual(try s.call("GET", "/v1/sessions").status, 401)
-        let missing = try s.call("GET", "/console/other.js")
+        XCTAssertEqual(try s.call("GET", "/console/other.js").status, 401)
+        let missing = try s.call("GET", "/console/other.js", headers: ["Authorization": "Bearer console-k3y"])
         XCTAssertEqual(missing.status, 404)
         XCTAssertNotNil(missing.json?["error"])
     }

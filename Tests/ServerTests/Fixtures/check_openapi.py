@@ -157,6 +157,9 @@ def main():
                     problems.append(f"{where}: no lines")
                 for line in lines:
                     jsonschema.validate(json.loads(line), media["x-line-schema"], cls=jsonschema.Draft202012Validator)
+            elif "contentMediaType" in media["schema"]:
+                if not data:
+                    problems.append(f"{where}: empty {ctype} body")
             elif ctype.endswith("json"):
                 jsonschema.validate(json.loads(data), media["schema"], cls=jsonschema.Draft202012Validator)
             else:
