@@ -22,12 +22,12 @@ struct ServeCommand: ParsableCommand {
               (card numbers masked); {id}: 1 to 128 of A-Z a-z 0-9 . _ -; the body is
               JSON {"text": "..."} (application/json) or audio (audio/* or
               application/octet-stream)
-          GET /v1/sessions?limit=N       the N (default 20, at most 200) sessions played last,
-              newest first: {"sessions": [{"id", "turns", "created", "updated"}]}
-          GET /v1/sessions/{id}          a session's turns as stored (card numbers masked)
-          POST /v1/speak                 {"text": "..."} -> WAV, spoken by espeak-ng (501
-              when it is not installed), as `respond --speak`
-          GET /                          the call console, a web page over these routes
+          GET /v1/sessions?limit=N       the N sessions played last (default 20,
+              at most 200): {"sessions": [{"id", "turns", "created", "updated"}]}
+          GET /v1/sessions/{id}          a session's turns as stored (masked)
+          POST /v1/speak                 {"text": "..."} -> WAV by espeak-ng (501
+              without it), as `respond --speak`
+          GET /                          the call console, a page over these routes
           GET /healthz, /metrics, /openapi.json   (openapi/lepton-chat.json)
         Errors are JSON {"error": "..."}: 400 unusable body (bad JSON, audio that cannot be \
         decoded, empty text), 401 no or wrong key (--api-key-file), 404 unknown session, 413 body above \
