@@ -292,6 +292,21 @@ public final class PostgresSessionStore: SessionStore {
         }
     }
 
+    public func recentSessions(limit: Int) throws -> [SessionSummary] {
+        let sealed = codec.key != nil
+        let count = max(0, limit)
+        return try blocking { [client, logger] _ in
+            var out: [SessionSummary] = []
+            for try await (id, turns, created, updated) in try await client.query("""
+                SELECT s.id, (SELECT count(*) FROM lepton_chat_turns t WHERE t.session = s.id), s.created, s.updated
+                FROM lepton_chat_sessions s ORDER BY s.updated DESC, s.id LIMIT \(count)
+                """, logger: logger).decode((String, Int, Double, Double).self) {
+                out.append(SessionSummary(id: sealed ? nil : id, turns: turns, created: created, updated: updated))
+            }
+            return out
+        }
+    }
+
     // MARK: Blocking calls, deadlines and errors
 
     /// Runs `work` in a task and waits for it on this thread; its errors come back as ``ChatError``.

@@ -81,8 +81,10 @@ extension ConsoleAssets {
     const panel = byTestId("key-panel");
     if (!panel) return;
     panel.open = true;
+    // Not while the user types elsewhere: an answer arriving later must not steal their keys.
     const input = byTestId("key-input");
-    if (input) input.focus();
+    const typing = document.activeElement && document.activeElement.matches("input, textarea, select");
+    if (input && !typing) input.focus();
   }
 
   function isPlainObject(v) {

@@ -10,6 +10,18 @@ public struct HeardCall: Sendable {
     public var readings: [HeardReading]
     /// Whether the call was decoded a second time with the domain's language model.
     public var secondOpinion: Bool
+    /// The segments of the decode `text` comes from, with their times in the recording.
+    public var segments: [HeardSegment] = []
+}
+
+extension ChatAgent {
+    /// Plays the turn a caller spoke (`heard`) in `session`: the reply, with the transcript's
+    /// segments (an empty transcript is a turn the agent did not understand, not an error).
+    public func respond(to heard: HeardCall, session: String, idempotency: TurnIdempotency? = nil) throws -> AgentReply {
+        // The segments are part of the answer an Idempotency-Key stores, so a replay equals it.
+        try respond(text: heard.text, session: session, allowEmpty: true, readings: heard.readings,
+                    segments: heard.segments, idempotency: idempotency)
+    }
 }
 
 /// Hears callers' audio for an agent with its domain's recognition settings (`settings.asr_*`).
@@ -49,7 +61,7 @@ public final class CallListener {
         let gate = agent.engine.domain.asrSecondOpinionBelow
         // Without a second opinion the one decode is fused (when the domain fuses at all).
         let first = try decode(url, for: agent, languageModel: gate == 0 ? try languageModel(for: agent) : nil)
-        let once = HeardCall(text: first.text, readings: first.readings, secondOpinion: false)
+        let once = HeardCall(text: first.text, readings: first.readings, secondOpinion: false, segments: first.segments)
         guard gate > 0, !first.text.isEmpty else { return once }
         // `decode` gives at least one reading for a non-empty transcript.
         if let top = try agent.intentRanking(readings: first.readings).first, top.confidence >= gate { return once }
@@ -57,8 +69,9 @@ public final class CallListener {
         let second = try decode(url, for: agent, languageModel: model)
         let pooled = HeardReading.pooled([first.readings, second.readings])
         let best = pooled.max { $0.logProbability < $1.logProbability }
-        return HeardCall(text: best?.text.trimmingCharacters(in: .whitespacesAndNewlines) ?? first.text,
-                         readings: pooled, secondOpinion: true)
+        let text = best?.text.trimmingCharacters(in: .whitespacesAndNewlines) ?? first.text
+        return HeardCall(text: text, readings: pooled, secondOpinion: true,
+                         segments: text == second.text ? second.segments : first.segments)
     }
 
     /// The domain language model, counted on first need (half a second for the bank agent's
@@ -72,7 +85,7 @@ public final class CallListener {
     /// One decode of `url` with the agent's domain settings and phone-band map, `languageModel`
     /// (if any) fused.
     private func decode(_ url: URL, for agent: ChatAgent,
-                        languageModel: WhisperLanguageModel?) throws -> (text: String, readings: [HeardReading]) {
+                        languageModel: WhisperLanguageModel?) throws -> (text: String, readings: [HeardReading], segments: [HeardSegment]) {
         let domain = agent.engine.domain
         var options = WhisperTranscribeOptions()
         options.beamSize = domain.asrBeamSize
@@ -92,7 +105,10 @@ public final class CallListener {
         var readings = (result.readings ?? []).map { HeardReading(text: $0.text, logProbability: $0.logProbability) }
         let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
         if readings.isEmpty, !text.isEmpty { readings = [HeardReading(text: text, logProbability: 0)] }
-        return (text, readings)
+        // Milliseconds, as `transcribe -f json` writes them.
+        func ms(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+        let segments = result.segments.map { HeardSegment(start: ms($0.start), end: ms($0.end), text: $0.text.trimmingCharacters(in: .whitespaces)) }
+        return (text, readings, segments)
     }
 }
 

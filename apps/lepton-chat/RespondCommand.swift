@@ -138,7 +138,7 @@ struct RespondCommand: ParsableCommand {
             if let audio {
                 let heard = try ChatHearing(settings: call, threads: common.threads).hear(URL(fileURLWithPath: audio), agent: agent)
                 Log.debug("transcript: \(maskNumbersInText(heard.text))")
-                reply = try agent.respond(text: heard.text, session: id, allowEmpty: true, readings: heard.readings)
+                reply = try agent.respond(to: heard, session: id)
             } else {
                 reply = try agent.respond(text: text ?? "", session: id)
             }

@@ -25,9 +25,15 @@ struct ServeCommand: ParsableCommand {
               printable ASCII): a retry with the same key and body gets the first answer
               (header Idempotent-Replayed: true) and plays nothing again; the same key with
               another body: 422; a session keeps the keys of its last 100 turns
+          GET /v1/sessions?limit=N       the N sessions played last (default 20,
+              at most 200): {"sessions": [{"id", "turns", "created", "updated"}]}
+          GET /v1/sessions/{id}          a session's turns as stored (masked)
+          POST /v1/speak                 {"text": "..."} -> WAV by espeak-ng (501
+              without it), as `respond --speak`
+          GET /                          the call console, a page over these routes
           GET /healthz, /metrics, /openapi.json   (openapi/lepton-chat.json)
         Errors are JSON {"error": "..."}: 400 unusable body (bad JSON, audio that cannot be \
-        decoded, empty text), 401 no or wrong key (--api-key-file), 413 body above \
+        decoded, empty text), 401 no or wrong key (--api-key-file), 404 unknown session, 413 body above \
         --max-body-mb, 415 another Content-Type, 422 Idempotency-Key reused with \
         another body, 503 + Retry-After while loading or with \
         --queue requests waiting, 504 after --timeout.
@@ -62,7 +68,7 @@ struct ServeCommand: ParsableCommand {
                 options.seed = seed
                 return Loaded(agent: agent, transcriber: WhisperTranscriber(model: whisper, options: options),
                               whisperIdentity: try whisper.identity(), listeners: ListenerPool(whisper: whisper, settings: call))
-            }) { router in
+            }, console: CallConsole.page) { router in
                 router.post("/v1/transcribe") { request, _ -> Response in
                     let body = try await service.body(request)
                     let json = try await service.work { loaded in
@@ -75,10 +81,7 @@ struct ServeCommand: ParsableCommand {
                     return .json(json)
                 }
                 router.post("/v1/sessions/{id}/turns") { request, context -> Response in
-                    let session = try context.parameters.require("id")
-                    guard (1...128).contains(session.count),
-                          session.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) })
-                    else { throw ServiceError.badRequest("session id must be 1 to 128 of A-Z a-z 0-9 . _ -") }
+                    let session = try SessionRoutes.sessionID(context)
                     let turn = try TurnInput(request)
                     let body = try await service.body(request)
                     // Idempotency-Key: the turn, its key and its answer commit together, so a retry
@@ -96,6 +99,8 @@ struct ServeCommand: ParsableCommand {
                     if replayed { headers[.init("Idempotent-Replayed")!] = "true" }  // the stored answer of the first play
                     return .json(json, headers: headers)
                 }
+                SessionRoutes.add(to: router, service: service)
+                SpeakRoute.add(to: router, service: service)
             }
         }
     }
@@ -128,8 +133,7 @@ private enum TurnInput: Sendable {
         case .audio:
             return try RequestInput.withTemporaryFile(body) { file in
                 let heard = try loaded.listeners.hear(file, agent: loaded.agent)
-                return try loaded.agent.respond(text: heard.text, session: session, allowEmpty: true, readings: heard.readings,
-                                                idempotency: idempotency)
+                return try loaded.agent.respond(to: heard, session: session, idempotency: idempotency)
             }
         }
     }

@@ -57,7 +57,7 @@ struct ShellCommand: ParsableCommand {
                     let url = URL(fileURLWithPath: input)
                     if audioExtensions.contains(url.pathExtension.lowercased()), FileManager.default.fileExists(atPath: url.path) {
                         let heard = try hearing.hear(url, agent: agent)
-                        reply = try agent.respond(text: heard.text, session: id, allowEmpty: true, readings: heard.readings)
+                        reply = try agent.respond(to: heard, session: id)
                     } else {
                         reply = try agent.respond(text: input, session: id)
                     }

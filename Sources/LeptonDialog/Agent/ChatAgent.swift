@@ -31,9 +31,12 @@ public struct AgentReply: Codable, Sendable {
     /// `Idempotency-Key` (nothing was played now). Not part of the JSON: a service says it in a
     /// header, so a replayed body is the first answer's, byte for byte.
     public var replayed = false
+    /// For audio: the transcript's segments with their times in the recording (absent for text).
+    public var segments: [HeardSegment]? = nil
 
     enum CodingKeys: String, CodingKey {
         case session, newSession = "new_session", transcript, intent, confidence, ranking, entities, reply, responses, events, state, readings, model
+        case segments
     }
 
     /// The reply as it may be printed: card and account numbers keep only their last four digits
@@ -45,6 +48,7 @@ public struct AgentReply: Codable, Sendable {
         r.transcript = maskNumbersInText(transcript)
         r.reply = maskNumbersInText(reply)
         r.readings = readings?.map { WeightedReading(text: maskNumbersInText($0.text), weight: $0.weight) }
+        r.segments = segments?.map { HeardSegment(start: $0.start, end: $0.end, text: maskNumbersInText($0.text)) }
         r.state.slots = state.slots.mapValues(maskNumbersInText)
         return r
     }
@@ -56,6 +60,16 @@ public struct HeardReading: Sendable {
     /// The recogniser's log-probability of the whole reading.
     public var logProbability: Double
     public init(text: String, logProbability: Double) { self.text = text; self.logProbability = logProbability }
+}
+
+/// A stretch of a caller's recording and the words heard in it.
+public struct HeardSegment: Codable, Sendable, Equatable {
+    /// Seconds from the start of the recording.
+    public var start: Double
+    public var end: Double
+    public var text: String
+
+    public init(start: Double, end: Double, text: String) { self.start = start; self.end = end; self.text = text }
 }
 
 /// A reading and its share of the intent ranking.
@@ -111,7 +125,8 @@ public final class ChatAgent: Sendable {
     /// - Throws: ``ChatError/badInput(_:)`` for empty text (unless allowed); ``IdempotencyKeyReused``
     ///   for a key seen with another request; store errors.
     public func respond(text rawText: String, session: String, allowEmpty: Bool = false,
-                        readings: [HeardReading] = [], idempotency: TurnIdempotency? = nil) throws -> AgentReply {
+                        readings: [HeardReading] = [], segments: [HeardSegment]? = nil,
+                        idempotency: TurnIdempotency? = nil) throws -> AgentReply {
         let text = rawText.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !session.isEmpty, session.count <= 200 else { throw ChatError.badInput("session id must have 1 to 200 characters") }
         if text.isEmpty && !allowEmpty { throw ChatError.badInput("empty text") }
@@ -138,7 +153,7 @@ public final class ChatAgent: Sendable {
         func reply(_ turn: DialogTurn, _ state: DialogState) -> AgentReply {
             AgentReply(session: session, newSession: isNew, transcript: text, intent: turn.intent, confidence: turn.confidence,
                        ranking: Array(ranking.prefix(3)), entities: entities, reply: turn.reply, responses: turn.responses, events: turn.events,
-                       state: state, readings: weighted, model: modelIdentity)
+                       state: state, readings: weighted, model: modelIdentity, segments: segments)
         }
         guard let idempotency else {
             let state = try store.turn(session: session) { state, new in play(&state, new) }

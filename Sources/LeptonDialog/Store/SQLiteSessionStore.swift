@@ -171,6 +171,19 @@ public final class SQLiteSessionStore: SessionStore, @unchecked Sendable {
         return out
     }
 
+    public func recentSessions(limit: Int) throws -> [SessionSummary] {
+        lock.lock(); defer { lock.unlock() }
+        var out: [SessionSummary] = []
+        try query("""
+            SELECT s.id, (SELECT COUNT(*) FROM turns t WHERE t.session = s.id), s.created, s.updated
+            FROM sessions s ORDER BY s.updated DESC, s.id LIMIT ?1
+            """, [.int(max(0, limit))]) { stmt in
+            out.append(SessionSummary(id: codec.key == nil ? column(stmt, 0) : nil, turns: Int(sqlite3_column_int64(stmt, 1)),
+                                      created: sqlite3_column_double(stmt, 2), updated: sqlite3_column_double(stmt, 3)))
+        }
+        return out
+    }
+
     // MARK: SQLite plumbing
 
     private enum Value { case text(String), int(Int), real(Double) }

@@ -54,6 +54,9 @@ public protocol SessionStore: AnyObject, Sendable {
     /// session's keys of turns older than the last ``TurnIdempotency/keptPerSession`` are dropped.
     func turn(session: String, idempotency: TurnIdempotency?,
               _ body: (inout DialogState, _ isNew: Bool) throws -> (record: TurnRecord, answer: String)) throws -> KeyedTurnOutcome
+
+    /// The sessions played most recently, newest first (by their last turn), at most `limit`.
+    func recentSessions(limit: Int) throws -> [SessionSummary]
 }
 
 extension SessionStore {
@@ -62,6 +65,22 @@ extension SessionStore {
         let outcome = try turn(session: session, idempotency: nil) { state, isNew in (try body(&state, isNew), "") }
         guard case .played(let state) = outcome else { preconditionFailure("a turn without a key is never replayed") }
         return state
+    }
+}
+
+/// A session as listed by ``SessionStore/recentSessions(limit:)``.
+public struct SessionSummary: Codable, Equatable, Sendable {
+    /// The session id; nil in a sealed store, which keeps only a keyed hash of it (the list still
+    /// says how many sessions there are and when they were played).
+    public var id: String?
+    /// Turns recorded.
+    public var turns: Int
+    /// When the first and the last turn were played, in seconds since 1970 (UTC).
+    public var created: Double
+    public var updated: Double
+
+    public init(id: String?, turns: Int, created: Double, updated: Double) {
+        self.id = id; self.turns = turns; self.created = created; self.updated = updated
     }
 }
 

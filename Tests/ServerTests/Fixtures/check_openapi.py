@@ -41,9 +41,15 @@ def form(parts):
     return {"Content-Type": f"multipart/form-data; boundary={boundary}"}, out
 
 
-def cases(program):
-    """(method, path, headers, body) of the requests sent to PROGRAM."""
+CONSOLE = ["/", "/console/lepton.css", "/console/lepton.js", "/console/page.css", "/console/page.js"]
+
+
+def cases(program, doc):
+    """(method, path, headers, body) of the requests sent to PROGRAM (the console's files when
+    its document lists the page at `/`)."""
     common = [("GET", "/healthz", {}, None), ("GET", "/metrics", {}, None), ("GET", "/openapi.json", {}, None)]
+    if "/" in doc["paths"]:
+        common += [("GET", path, {}, None) for path in CONSOLE]
     if program == "lepton-risk":
         csv = read("samples/risk/test.csv")
         return common + [
@@ -67,6 +73,12 @@ def cases(program):
             ("POST", "/v1/sessions/doc2/turns", {"Content-Type": "application/json", "Idempotency-Key": "k1"}, b'{"text": "hello"}'),
             ("POST", "/v1/sessions/doc2/turns", {"Content-Type": "application/json", "Idempotency-Key": "k1"}, b'{"text": "hello"}'),
             ("POST", "/v1/sessions/doc2/turns", {"Content-Type": "application/json", "Idempotency-Key": "k1"}, b'{"text": "bye"}'),
+            ("GET", "/v1/sessions?limit=5", {}, None),
+            ("GET", "/v1/sessions?limit=0", {}, None),
+            ("GET", "/v1/sessions/doc1", {}, None),
+            ("GET", "/v1/sessions/no-such-session", {}, None),
+            ("POST", "/v1/speak", {"Content-Type": "application/json"}, b'{"text": "Your card is blocked."}'),
+            ("POST", "/v1/speak", {"Content-Type": "application/json"}, b'{"words": 1}'),
         ]
     if program == "lepton-diagnose":
         s = "samples/diagnose/studies/"
@@ -115,7 +127,7 @@ def main():
     doc = json.load(open(doc_path))
     url = urllib.parse.urlparse(base)
     problems, exercised = [], set()
-    for method, path, headers, body in cases(program):
+    for method, path, headers, body in cases(program, doc):
         conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
         conn.request(method, path, body=body, headers=headers)
         r = conn.getresponse()
@@ -151,6 +163,9 @@ def main():
                     problems.append(f"{where}: no lines")
                 for line in lines:
                     jsonschema.validate(json.loads(line), media["x-line-schema"], cls=jsonschema.Draft202012Validator)
+            elif "contentMediaType" in media["schema"]:
+                if not data:
+                    problems.append(f"{where}: empty {ctype} body")
             elif ctype.endswith("json"):
                 jsonschema.validate(json.loads(data), media["schema"], cls=jsonschema.Draft202012Validator)
             else:
@@ -163,7 +178,7 @@ def main():
                 problems.append(f"{method.upper()} {template}: documented but never answered 2xx")
     for p in problems:
         print(f"check_openapi: {program}: {p}", file=sys.stderr)
-    print(f"check_openapi: {program}: {len(cases(program))} requests, {len(problems)} problems", file=sys.stderr)
+    print(f"check_openapi: {program}: {len(cases(program, doc))} requests, {len(problems)} problems", file=sys.stderr)
     return 1 if problems else 0
 
 
