@@ -95,6 +95,25 @@ class RadiologyReviewTest(harness.PageCase):
             self.assertEqual(items, reference["suggestion"][kind])
         self.assertIn("decision support, not a diagnosis", suggestion.text.lower())
 
+    def assert_report_marked(self, reference, report_file):
+        """The whole report is shown, each mentioned finding's evidence sentence marked in it by status."""
+        import re
+        box = self.driver.find_element(By.CSS_SELECTOR, '[data-testid="report-text"]')
+        shown = " ".join(box.get_attribute("textContent").split())
+        # Independent of the service: every sentence of the file (section labels aside) is on the page.
+        with open(report_file, encoding="utf-8") as f:
+            body = re.sub(r"\b[A-Z]{3,}:\s*", " ", f.read())
+        sentences = [x.strip() for x in re.split(r"(?<=\.)\s*", body) if x.strip()]
+        self.assertGreater(len(sentences), 2)
+        for sentence in sentences:
+            self.assertIn(" ".join(sentence.split()), shown)
+        marks = {m.get_attribute("data-finding"): m for m in box.find_elements(By.TAG_NAME, "mark")}
+        mentioned = [f for f in reference["report"]["findings"] if f["mentioned"] and f["evidence"]]
+        self.assertEqual(set(marks), {f["finding"] for f in mentioned})
+        for f in mentioned:
+            self.assertEqual(marks[f["finding"]].text, f["evidence"])
+            self.assertIn(f["status"], marks[f["finding"]].get_attribute("class").split())
+
     def test_1_png_study(self):
         scan, report = os.path.join(STUDIES, "case3.png"), os.path.join(STUDIES, "case3.txt")
         self.upload(scan, report)
@@ -102,6 +121,7 @@ class RadiologyReviewTest(harness.PageCase):
         status, reference = self.analyze_route([("scan", scan), ("report", report)])
         self.assertEqual(status, 200, reference)
         self.assert_shows(reference)
+        self.assert_report_marked(reference, report)
 
         # The heatmap at the scan's own resolution (Pillow reads the sample).
         d = self.driver
@@ -155,6 +175,7 @@ class RadiologyReviewTest(harness.PageCase):
         status, reference = self.analyze_route([("scan", scan), ("report", report)], "?images=1")
         self.assertEqual(status, 200, reference)
         self.assert_shows(reference)
+        self.assert_report_marked(reference, report)
         d = self.driver
         size = d.execute_script("const i = arguments[0]; return [i.naturalWidth, i.naturalHeight]",
                                 d.find_element(By.CSS_SELECTOR, 'img[data-testid="heatmap"]'))

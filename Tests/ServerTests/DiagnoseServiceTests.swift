@@ -73,6 +73,15 @@ final class DiagnoseServiceTests: XCTestCase {
             let size = try XCTUnwrap(pngSize(try dataURL(images[key])), key)
             XCTAssertTrue(size == (w, h), "\(key) is \(size), the scan \(w)x\(h)")
         }
+        // The whole report for the viewer: every sentence of the file, in its order.
+        let reportText = try XCTUnwrap(answer.removeValue(forKey: "report_text") as? String)
+        let file3 = try String(contentsOf: studies.appendingPathComponent("case3.txt"), encoding: .utf8)
+        var from = reportText.startIndex
+        for sentence in ["Mild enlargement of the cardiac silhouette.", "No consolidation.", "A small left effusion cannot be excluded."] {
+            XCTAssertTrue(file3.contains(sentence), sentence)
+            let at = try XCTUnwrap(reportText.range(of: sentence, range: from..<reportText.endIndex), "\(sentence) in \(reportText)")
+            from = at.upperBound
+        }
         let cli = try jsonObject(try runCLI("lepton-diagnose", ["analyze", "case3.png", "--report", "case3.txt"], env: salt, cwd: studies))
         XCTAssertTrue(sameJSON(answer, cli), "service \(answer)\nCLI \(cli)")
 
@@ -86,6 +95,15 @@ final class DiagnoseServiceTests: XCTestCase {
             XCTAssertNil(d.range(of: Data("Archibald".utf8)), "the DICOM patient name leaks")
             XCTAssertNil(d.range(of: Data("77654033".utf8)), "the DICOM patient id leaks")
         }
+        // A report naming the DICOM's patient: the text comes back without the name or the id.
+        let named = FileManager.default.temporaryDirectory.appendingPathComponent("lepton-named-\(UUID().uuidString).txt")
+        try Data("FINDINGS: Archibald Doe (MRN 77654033) has a calcified granuloma. No pneumothorax.\n".utf8).write(to: named)
+        defer { try? FileManager.default.removeItem(at: named) }
+        let withName = try analyze("?images=1", form: ["scan=@samples/diagnose/studies/case4.dcm", "report=@\(named.path)"])
+        XCTAssertEqual(withName.status, 200, withName.text)
+        let namedText = try XCTUnwrap(withName.json?["report_text"] as? String)
+        XCTAssertTrue(namedText.contains("No pneumothorax."), namedText)
+        for secret in ["Archibald", "77654033"] { XCTAssertFalse(withName.text.contains(secret), "\(secret) leaks: \(namedText)") }
         // A report alone has no pictures; images go with JSON only.
         let report = try analyze("?images=1", form: ["report=@samples/diagnose/studies/case2.xml"])
         XCTAssertEqual(report.status, 200, report.text)

@@ -49,6 +49,8 @@ private let reviewHTML = #"""
       <h2 id="report-title">Report findings</h2>
       <p id="report-verdict" data-testid="report-verdict"></p>
       <ul id="findings" class="findings"></ul>
+      <h3 id="report-text-title">The report</h3>
+      <p id="report-text" class="report-text" data-testid="report-text" aria-labelledby="report-text-title"></p>
       <p class="legend">Evidence sentences as the service found them (names, dates and identifiers removed):
         <mark class="present">present</mark> <mark class="absent">absent</mark> <mark class="uncertain">uncertain</mark></p>
     </section>
@@ -83,6 +85,7 @@ figure { margin: 0 0 .6em 0; }
 #heatmap { opacity: .45; }
 .findings { list-style: none; padding: 0; }
 .findings li { margin: .4em 0; padding: .3em .5em; border-left: 4px solid #999; }
+.report-text { white-space: pre-wrap; line-height: 1.6; }
 .findings .status { display: inline-block; min-width: 6.5em; font-weight: bold; text-transform: uppercase; font-size: .8em; }
 .findings li.present { border-color: #c0182b; }
 .findings li.absent { border-color: #1a7f37; }
@@ -164,6 +167,26 @@ private let reviewScript = #"""
           Lepton.el("mark", { class: f.status }, f.evidence || "(no sentence)")));
       }
       if (!mentioned.length) list.appendChild(Lepton.el("li", {}, "No finding of the lexicon is mentioned."));
+      // The whole report with each evidence sentence marked by its finding's status (the first
+      // place the sentence occurs; sentences that overlap one already marked stay plain).
+      const text = s.report_text || "";
+      const spans = [];
+      for (const f of mentioned) {
+        const at = f.evidence ? text.indexOf(f.evidence) : -1;
+        if (at >= 0) spans.push({ at, end: at + f.evidence.length, f });
+      }
+      spans.sort((a, b) => a.at - b.at);
+      const box = $("report-text");
+      clear(box);
+      let pos = 0;
+      for (const sp of spans) {
+        if (sp.at < pos) continue;
+        box.appendChild(document.createTextNode(text.slice(pos, sp.at)));
+        box.appendChild(Lepton.el("mark", { class: sp.f.status, "data-finding": sp.f.finding, title: sp.f.finding + ": " + sp.f.status },
+          text.slice(sp.at, sp.end)));
+        pos = sp.end;
+      }
+      box.appendChild(document.createTextNode(text.slice(pos)));
     }
     $("summary").textContent = s.suggestion.summary;
     for (const kind of ["agreements", "disagreements"]) {

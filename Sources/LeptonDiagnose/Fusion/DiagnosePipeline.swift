@@ -49,6 +49,7 @@ public struct DiagnosePipeline: Sendable {
                               evidence: $0.evidence.map { privacy.scrub($0, identifiers: identity + names) }, mentioned: $0.mentioned)
             }
             s.reportAbnormal = a.abnormal
+            s.reportText = privacy.scrub(r.text, identifiers: identity + names)
         }
         // The subject ID hashes header identifiers; without any, the study file name (never printed raw).
         s.subjectID = privacy.subjectID(identity.contains { !$0.isEmpty } ? identity : [name])

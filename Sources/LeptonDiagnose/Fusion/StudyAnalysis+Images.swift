@@ -24,8 +24,9 @@ extension StudyAnalysis {
         return (base.width, base.height, scan, layer)
     }
 
-    /// ``jsonLine()`` with `images` added when the study has a scan: `width`, `height`, `scan` and
-    /// `heatmap` (PNG data URLs) and `heatmap_opacity` (what `POST /v1/analyze?images=1` answers).
+    /// ``jsonLine()`` with what a viewer needs (what `POST /v1/analyze?images=1` answers): `images`
+    /// when the study has a scan (`width`, `height`, `scan` and `heatmap` as PNG data URLs,
+    /// `heatmap_opacity`), and `report_text` when it has a report (the scrubbed text).
     public func jsonLine(images: Bool) throws -> String {
         var o = jsonObject()
         if images, let pictures = try displayImages() {
@@ -36,6 +37,8 @@ extension StudyAnalysis {
             if let h = pictures.heatmap { i["heatmap"] = "data:image/png;base64," + h.base64EncodedString() }
             o["images"] = i
         }
+        // The whole report for a viewer to mark the evidence sentences in (scrubbed as they are).
+        if images, let reportText { o["report_text"] = reportText }
         return StudyAnalysis.serialize(o, pretty: false)
     }
 }

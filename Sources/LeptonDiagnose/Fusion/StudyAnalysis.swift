@@ -19,6 +19,9 @@ public struct StudyAnalysis: Sendable {
     public var heatmapSize = 0
     public var display: PlanarImage?
     public var reportFile: String?
+    /// The report's text as read (its sections, one per line), scrubbed like the evidence
+    /// sentences: what a viewer shows with the evidence marked in it.
+    public var reportText: String?
     public var findings: [ReportFinding] = []
     public var reportAbnormal: Bool?
     public var suggestion = Suggestion(summary: "", agreements: [], disagreements: [])
