@@ -199,6 +199,27 @@ class AlertQueueTest(harness.PageCase):
         self.assertFalse(d.find_element(By.ID, "queue").is_displayed())
         self.assertEqual(d.find_element(By.ID, "summary").text, "")
 
+    def test_5_too_large_file_shows_the_services_error(self):
+        # A service taking at most 1 MB, and a file of 3 MB (the sample's rows repeated): the page
+        # shows the service's 413 message, not a blank page or a network error.
+        small = harness.Service("lepton-risk", ["--model", MODEL, "--max-body-mb", "1"])
+        self.addCleanup(small.stop)
+        header, rows = self.csv.split(b"\n", 1)
+        big = os.path.join(self.tmp, "big.csv")
+        with open(big, "wb") as f:
+            f.write(header + b"\n" + rows * (3 * 1024 * 1024 // len(rows) + 1))
+        with open(big, "rb") as f:
+            status, answer = harness.call(small.base, "/v1/score", "POST", f.read(), {"Content-Type": "text/csv"})
+        self.assertEqual(status, 413)
+        self.open(small)
+        self.driver.find_element(By.CSS_SELECTOR, '[data-testid="csv-input"]').send_keys(big)
+        self.driver.find_element(By.CSS_SELECTOR, '[data-testid="score"]').click()
+        error = harness.wait_for(self.driver, "error", 30)
+        self.assertEqual(error.text, answer["error"])
+        self.assertIn("larger than 1 MB", error.text)
+        self.assertEqual(self.driver.find_elements(By.CSS_SELECTOR, '[data-testid="alert-row"]'), [])
+        self.assertNoConsoleErrors(allow_http_errors=True)
+
 
 if __name__ == "__main__":
     unittest.main()
