@@ -33,6 +33,13 @@ public final class WhisperDecoder {
     /// Steps run by this decoder, and rows advanced over all of them (benchmark statistics).
     public private(set) var stepsRun = 0, rowsRun = 0
 
+    /// Where a step copies row 0's cross-attention scores (`q·k/√64`, before the softmax) of the
+    /// heads that ``captureSlots`` names: slot `k` at `capture + k·1500`. Nil (the default) for
+    /// decoding; set by the word alignment (``alignment(tokens:heads:)``).
+    var capture: UnsafeMutablePointer<Float>?
+    /// `layer · heads + head` → slot in ``capture``, or −1.
+    var captureSlots: [Int] = []
+
     public init(model: WhisperModel, maxRows: Int = 5) {
         self.model = model
         self.maxRows = maxRows
@@ -119,7 +126,7 @@ public final class WhisperDecoder {
             // Cross-attention to the window's encoder output.
             WhisperKernels.layerNorm(x, normed, layer.crossNorm, rows: rows)
             WhisperKernels.halfLinear(normed, layer.crossQuery, rows: rows, into: qkv)
-            crossAttention(kv: crossKV[l], keys: crossKeys[l], rows: rows, scale: scale)
+            crossAttention(kv: crossKV[l], keys: crossKeys[l], rows: rows, scale: scale, layer: l)
             WhisperKernels.halfLinear(context, layer.crossOut, rows: rows, into: x, accumulate: true)
 
             // Feed-forward.
@@ -135,9 +142,10 @@ public final class WhisperDecoder {
     /// Cross-attention of `rows` queries (in `qkv`, stride 384) over the window's keys (panels)
     /// and values (`kv` columns 384…767). One task per head: scores `[rows, 1500]` as a small
     /// GEMM over the key panels, row softmax, then the weighted values. Output into `context`.
-    private func crossAttention(kv: UnsafeMutablePointer<Float>, keys: [PanelMatrix<Float>], rows: Int, scale: Float) {
+    private func crossAttention(kv: UnsafeMutablePointer<Float>, keys: [PanelMatrix<Float>], rows: Int, scale: Float, layer: Int) {
         let hd = WhisperModel.headDim, heads = WhisperModel.heads, d = self.d, n = sources
-        nonisolated(unsafe) let q = qkv, context = context, scores = scores, kv = kv
+        nonisolated(unsafe) let q = qkv, context = context, scores = scores, kv = kv, capture = capture
+        let slots = capture == nil ? [] : Array(captureSlots[(layer * heads)..<((layer + 1) * heads)])
         WhisperKernels.forEachTask(heads) { task in
             for h in task..<(task + 1) {
                 let s = scores + h * rows * n
@@ -145,6 +153,7 @@ public final class WhisperDecoder {
                 for r in 0..<rows { for c in 0..<hd { q[r * d + h * hd + c] *= scale } }
                 keys[h].multiply(q + h * hd, rows: rows, ldx: d, panelRange: 0..<keys[h].panels, into: s, ldy: n,
                                  bias: nil, accumulate: false)
+                if let capture, slots[h] >= 0 { (capture + slots[h] * n).update(from: s, count: n) }
                 // Unnormalised softmax; each output row is divided by its sum at the end.
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { inverse in
                     for r in 0..<rows { inverse[r] = 1 / VectorMath.expShifted(s + r * n, into: s + r * n, n) }

@@ -16,9 +16,11 @@ public struct WhisperSegment: Codable, Sendable, Equatable {
     public var avgLogProb: Double
     public var compressionRatio: Double
     public var noSpeechProb: Double
+    /// The segment's words with their times (``WhisperTranscribeOptions/wordTimestamps``), else nil.
+    public var words: [WhisperWord]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case start, end, text, tokens, temperature
+        case start, end, text, tokens, temperature, words
         case avgLogProb = "avg_logprob", compressionRatio = "compression_ratio", noSpeechProb = "no_speech_prob"
     }
 }
@@ -114,6 +116,10 @@ public struct WhisperTranscribeOptions: Sendable {
     public var languageModel: WhisperLanguageModel?
     public var languageModelWeight: Float = 0.3
     public var languageModelUnigramShare: Float = 1
+    /// Times each word from the cross-attention of the model's alignment heads, as
+    /// faster-whisper's `word_timestamps=True` (segments then start and end with their words, and
+    /// the next window starts after the last word, as there).
+    public var wordTimestamps = false
     public init() {}
 }
 
@@ -155,7 +161,7 @@ public struct WhisperTranscriber: Sendable {
     public let model: WhisperModel
     public var options: WhisperTranscribeOptions
     private let sessions = SessionPool()
-    private var tokenizer: WhisperTokenizer { model.tokenizer }
+    var tokenizer: WhisperTokenizer { model.tokenizer }
 
     /// Seconds per mel frame and per timestamp step.
     static let frameSeconds = 0.01
@@ -207,8 +213,11 @@ public struct WhisperTranscriber: Sendable {
     }
 
     /// Transcribes an audio file (any format LeptonAudio reads; resampled to 16 kHz mono).
+    /// - Parameter encoded: encoder outputs kept from an earlier transcription of the same file
+    ///   with the same feature options (see ``WhisperEncodedAudio``); windows it holds are not
+    ///   encoded again, and windows encoded now are added to it.
     /// - Throws: ``SpeechError/audio(path:reason:)`` when the file cannot be decoded.
-    public func transcribe(url: URL) throws -> WhisperTranscription {
+    public func transcribe(url: URL, encoded: WhisperEncodedAudio? = nil) throws -> WhisperTranscription {
         do {
             let gain = options.narrowbandFoldGain
             var narrowband = false
@@ -217,7 +226,7 @@ public struct WhisperTranscriber: Sendable {
                 narrowband = stream.info.sampleRate <= WhisperLogMel.sampleRate / 2
                 guard gain > 0, narrowband else { return stream }
                 return NarrowbandFoldSource(stream, gain: gain)
-            }, phoneBand: { narrowband })
+            }, phoneBand: { narrowband }, encoded: encoded)
         } catch let e as AudioError {
             // AudioError's text already starts with the path.
             let text = e.description
@@ -235,13 +244,13 @@ public struct WhisperTranscriber: Sendable {
     /// - Parameter phoneBand: asked after the first `makeSource`: whether the signal came from
     ///   phone-band audio, so that ``WhisperTranscribeOptions/phoneBandMap`` applies.
     public func transcribe(_ makeSource: () throws -> WhisperSampleSource,
-                           phoneBand: () -> Bool = { false }) throws -> WhisperTranscription {
+                           phoneBand: () -> Bool = { false }, encoded: WhisperEncodedAudio? = nil) throws -> WhisperTranscription {
         // Parallelism comes from our own row/head splits; OpenBLAS's pool would only spin.
-        try BLAS.withSingleThreadedBLAS { try transcribeSingleThreadedBLAS(makeSource, phoneBand: phoneBand) }
+        try BLAS.withSingleThreadedBLAS { try transcribeSingleThreadedBLAS(makeSource, phoneBand: phoneBand, encoded: encoded) }
     }
 
     private func transcribeSingleThreadedBLAS(_ makeSource: () throws -> WhisperSampleSource,
-                                              phoneBand: () -> Bool) throws -> WhisperTranscription {
+                                              phoneBand: () -> Bool, encoded: WhisperEncodedAudio?) throws -> WhisperTranscription {
         var clock = DispatchTime.now().uptimeNanoseconds
         func lap() -> Double {
             let now = DispatchTime.now().uptimeNanoseconds
@@ -267,6 +276,7 @@ public struct WhisperTranscriber: Sendable {
         var allTokens = try initialPromptTokens()
         var promptResetSince = 0
         var seek = 0
+        var lastSpeech = 0.0
         while seek < contentFrames {
             let timeOffset = Double(seek) * Self.frameSeconds
             let segmentSize = min(WhisperModel.encoderFrames, contentFrames - seek)
@@ -279,8 +289,13 @@ public struct WhisperTranscriber: Sendable {
                 seek += segmentSize
                 continue
             }
-            encoder.encode(features)
-            session.generator.decoder.setEncoderOutput(encoder.output)
+            if let kept = encoded?.windows[seek] {
+                kept.withUnsafeBufferPointer { session.generator.decoder.setEncoderOutput($0.baseAddress!) }
+            } else {
+                encoder.encode(features)
+                session.generator.decoder.setEncoderOutput(encoder.output)
+                encoded?.windows[seek] = Array(UnsafeBufferPointer(start: encoder.output, count: WhisperEncodedAudio.windowCount))
+            }
             statistics.encoderSeconds += lap()
 
             let previous = Array(allTokens[promptResetSince...])
@@ -303,18 +318,31 @@ public struct WhisperTranscriber: Sendable {
                     (tokenizer.decode($0.tokens).trimmingCharacters(in: .whitespacesAndNewlines), Double($0.logProbability))
                 })
             }
-            let (pieces, nextSeek) = split(decoded.result.tokens, timeOffset: timeOffset, segmentSize: segmentSize,
-                                           segmentDuration: segmentDuration, seek: seek)
+            let cut = split(decoded.result.tokens, timeOffset: timeOffset, segmentSize: segmentSize,
+                            segmentDuration: segmentDuration, seek: seek)
+            var pieces = cut.pieces, nextSeek = cut.seek
+            var pieceWords: [[WhisperWord]]?
+            if options.wordTimestamps {
+                let timed = addWordTimestamps(&pieces, decoder: session.generator.decoder, seek: seek, segmentSize: segmentSize,
+                                              lastSpeech: lastSpeech)
+                pieceWords = timed.words
+                // faster-whisper's `get_end`: the last word's end, else the last piece's.
+                let lastWordEnd = timed.words.reversed().lazy.compactMap(\.last?.end).first ?? pieces.last?.end
+                if !cut.singleTimestampEnding, let lastWordEnd, lastWordEnd > timeOffset {
+                    nextSeek = Int((lastWordEnd * 100).rounded(.toNearestOrEven))
+                }
+                if let lastWordEnd { lastSpeech = lastWordEnd }
+            }
             // A window must always move forward (a `<|0.00|><|0.00|>` output would otherwise loop).
             seek = nextSeek > seek ? nextSeek : seek + segmentSize
-            for piece in pieces {
+            for (p, piece) in pieces.enumerated() {
                 let text = tokenizer.decode(piece.tokens)
                 if piece.start == piece.end || text.trimmingCharacters(in: .whitespaces).isEmpty { continue }
                 allTokens += piece.tokens
                 segments.append(WhisperSegment(start: piece.start, end: piece.end, text: text, tokens: piece.tokens,
                                                temperature: Double(decoded.temperature), avgLogProb: decoded.avgLogProb,
                                                compressionRatio: decoded.compressionRatio,
-                                               noSpeechProb: Double(decoded.result.noSpeechProbability)))
+                                               noSpeechProb: Double(decoded.result.noSpeechProbability), words: pieceWords?[p]))
             }
             if !options.conditionOnPreviousText || Double(decoded.temperature) > options.promptResetOnTemperature {
                 promptResetSince = allTokens.count
@@ -412,7 +440,8 @@ public struct WhisperTranscriber: Sendable {
     struct Piece { var start: Double; var end: Double; var tokens: [Int] }
 
     /// Cuts a window's tokens at consecutive timestamp pairs; returns the pieces and the next seek.
-    func split(_ tokens: [Int], timeOffset: Double, segmentSize: Int, segmentDuration: Double, seek: Int) -> ([Piece], Int) {
+    func split(_ tokens: [Int], timeOffset: Double, segmentSize: Int, segmentDuration: Double, seek: Int)
+        -> (pieces: [Piece], seek: Int, singleTimestampEnding: Bool) {
         let tsBegin = tokenizer.timestampBegin
         var pieces: [Piece] = []
         var seek = seek
@@ -444,6 +473,23 @@ public struct WhisperTranscriber: Sendable {
             pieces.append(Piece(start: timeOffset, end: timeOffset + duration, tokens: tokens))
             seek += segmentSize
         }
-        return (pieces, seek)
+        return (pieces, seek, singleTimestampEnding)
     }
+}
+
+/// The encoder's outputs for the windows of one recording, kept so that decoding the same audio
+/// again (another beam setting, a language model fused in) skips the encoder: for a short call it
+/// is most of a decode's work (a 30 s window always costs the whole encoder, ~18 GMAC for tiny.en).
+///
+/// Outputs are keyed by the window's start frame, so a second decode that seeks differently
+/// encodes the windows it does not find. The caller must keep the audio and every option that
+/// shapes the features (phone-band map, narrowband fold, silence threshold) the same between the
+/// decodes that share one; ``WhisperTranscriber`` cannot tell. Not thread-safe: one per call.
+public final class WhisperEncodedAudio {
+    /// Window start frame → encoder output `[1500, 384]`.
+    var windows: [Int: [Float]] = [:]
+    static let windowCount = WhisperModel.encoderPositions * WhisperModel.dModel
+    /// Windows held.
+    public var count: Int { windows.count }
+    public init() {}
 }

@@ -3,19 +3,23 @@ import LeptonEngine
 
 /// Output formats of a transcript, written as the whisper command-line tools write them.
 public enum TranscriptFormat: String, CaseIterable, Sendable {
-    case txt, json, srt, vtt
+    case txt, json, srt, vtt, tsv
 
     public var fileExtension: String { rawValue }
 }
 
 extension WhisperTranscription {
     /// The transcript in `format`. `file` and `model` (the weights that made it) are recorded in JSON only.
-    public func rendered(as format: TranscriptFormat, file: String? = nil, model: ModelIdentity? = nil) -> String {
+    /// - Parameter maxWordsPerLine: for srt and vtt of a transcript with word times: cues of at
+    ///   most this many words, timed by their words (as whisper's `--max_words_per_line`).
+    public func rendered(as format: TranscriptFormat, file: String? = nil, model: ModelIdentity? = nil,
+                         maxWordsPerLine: Int? = nil) -> String {
         switch format {
         case .txt: return text + "\n"
         case .json: return jsonLine(file: file, model: model) + "\n"
-        case .srt: return srt()
-        case .vtt: return vtt()
+        case .srt: return srt(maxWordsPerLine: maxWordsPerLine)
+        case .vtt: return vtt(maxWordsPerLine: maxWordsPerLine)
+        case .tsv: return tsv()
         }
     }
 
@@ -36,11 +40,14 @@ extension WhisperTranscription {
             var text: String
             var tokens: [Int]
             var temperature: Double, avg_logprob: Double, compression_ratio: Double, no_speech_prob: Double
+            var words: [WhisperWord]?
         }
         let row = Row(file: file, model: model, text: text, duration: Self.rounded(duration), segments: segments.enumerated().map { i, s in
             Segment(id: i, start: Self.rounded(s.start), end: Self.rounded(s.end), text: s.text, tokens: s.tokens,
                     temperature: s.temperature, avg_logprob: Self.rounded(s.avgLogProb, 5),
-                    compression_ratio: Self.rounded(s.compressionRatio, 5), no_speech_prob: Self.rounded(s.noSpeechProb, 5))
+                    compression_ratio: Self.rounded(s.compressionRatio, 5), no_speech_prob: Self.rounded(s.noSpeechProb, 5),
+                    words: s.words?.map { WhisperWord(start: Self.rounded($0.start), end: Self.rounded($0.end), word: $0.word,
+                                                      probability: Self.rounded($0.probability, 5)) })
         }, readings: readings?.map { WhisperReading(text: $0.text, logProbability: Self.rounded($0.logProbability, 5)) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -48,10 +55,22 @@ extension WhisperTranscription {
         return s
     }
 
+    /// The subtitle cues: one per segment, or with `maxWords` and word times, runs of at most
+    /// that many words of a segment, each timed from its first word's start to its last word's end.
+    func cues(maxWords: Int?) -> [(start: Double, end: Double, text: String)] {
+        segments.flatMap { s -> [(start: Double, end: Double, text: String)] in
+            guard let maxWords, maxWords > 0, let words = s.words, !words.isEmpty else { return [(s.start, s.end, s.text)] }
+            return stride(from: 0, to: words.count, by: maxWords).map { i in
+                let run = words[i..<min(words.count, i + maxWords)]
+                return (run.first!.start, run.last!.end, run.map(\.word).joined())
+            }
+        }
+    }
+
     /// SubRip: numbered cues, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, a blank line after each.
-    public func srt() -> String {
+    public func srt(maxWordsPerLine: Int? = nil) -> String {
         var out = ""
-        for (i, s) in segments.enumerated() {
+        for (i, s) in cues(maxWords: maxWordsPerLine).enumerated() {
             out += "\(i + 1)\n\(Self.timestamp(s.start, comma: true, hours: true)) --> \(Self.timestamp(s.end, comma: true, hours: true))\n"
             out += Self.cueText(s.text) + "\n\n"
         }
@@ -59,12 +78,25 @@ extension WhisperTranscription {
     }
 
     /// WebVTT: `WEBVTT` header, `MM:SS.mmm --> MM:SS.mmm` cues (hours only when needed).
-    public func vtt() -> String {
+    public func vtt(maxWordsPerLine: Int? = nil) -> String {
         var out = "WEBVTT\n\n"
-        let hours = segments.contains { $0.end >= 3600 }
-        for s in segments {
+        let cues = cues(maxWords: maxWordsPerLine)
+        let hours = cues.contains { $0.end >= 3600 }
+        for s in cues {
             out += "\(Self.timestamp(s.start, comma: false, hours: hours)) --> \(Self.timestamp(s.end, comma: false, hours: hours))\n"
             out += Self.cueText(s.text) + "\n\n"
+        }
+        return out
+    }
+
+    /// Tab-separated, as the whisper CLI writes it: a `start`, `end`, `text` header, then one row
+    /// per segment with times in whole milliseconds (tabs and line breaks in the text become spaces).
+    public func tsv() -> String {
+        var out = "start\tend\ttext\n"
+        for s in segments {
+            let text = s.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                .replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ")
+            out += "\(Int((s.start * 1000).rounded()))\t\(Int((s.end * 1000).rounded()))\t\(text)\n"
         }
         return out
     }

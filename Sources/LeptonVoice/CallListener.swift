@@ -60,13 +60,15 @@ public final class CallListener {
         guard FileManager.default.fileExists(atPath: url.path) else { throw ChatError.badInput("no such audio file: \(url.path)") }
         let gate = agent.engine.domain.asrSecondOpinionBelow
         // Without a second opinion the one decode is fused (when the domain fuses at all).
-        let first = try decode(url, for: agent, languageModel: gate == 0 ? try languageModel(for: agent) : nil)
+        // The second decode hears the same audio with the same features: it reuses the encoder's work.
+        let encoded = WhisperEncodedAudio()
+        let first = try decode(url, for: agent, languageModel: gate == 0 ? try languageModel(for: agent) : nil, encoded: encoded)
         let once = HeardCall(text: first.text, readings: first.readings, secondOpinion: false, segments: first.segments)
         guard gate > 0, !first.text.isEmpty else { return once }
         // `decode` gives at least one reading for a non-empty transcript.
         if let top = try agent.intentRanking(readings: first.readings).first, top.confidence >= gate { return once }
         guard let model = try languageModel(for: agent) else { return once }
-        let second = try decode(url, for: agent, languageModel: model)
+        let second = try decode(url, for: agent, languageModel: model, encoded: encoded)
         let pooled = HeardReading.pooled([first.readings, second.readings])
         let best = pooled.max { $0.logProbability < $1.logProbability }
         let text = best?.text.trimmingCharacters(in: .whitespacesAndNewlines) ?? first.text
@@ -84,8 +86,8 @@ public final class CallListener {
 
     /// One decode of `url` with the agent's domain settings and phone-band map, `languageModel`
     /// (if any) fused.
-    private func decode(_ url: URL, for agent: ChatAgent,
-                        languageModel: WhisperLanguageModel?) throws -> (text: String, readings: [HeardReading], segments: [HeardSegment]) {
+    private func decode(_ url: URL, for agent: ChatAgent, languageModel: WhisperLanguageModel?,
+                        encoded: WhisperEncodedAudio) throws -> (text: String, readings: [HeardReading], segments: [HeardSegment]) {
         let domain = agent.engine.domain
         var options = WhisperTranscribeOptions()
         options.beamSize = domain.asrBeamSize
@@ -101,7 +103,7 @@ public final class CallListener {
             transcriber = WhisperTranscriber(model: whisper, options: options)
         }
         transcriber!.options = options
-        let result = try transcriber!.transcribe(url: url)
+        let result = try transcriber!.transcribe(url: url, encoded: encoded)
         var readings = (result.readings ?? []).map { HeardReading(text: $0.text, logProbability: $0.logProbability) }
         let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
         if readings.isEmpty, !text.isEmpty { readings = [HeardReading(text: text, logProbability: 0)] }

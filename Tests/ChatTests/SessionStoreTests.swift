@@ -99,6 +99,38 @@ final class SessionStoreTests: XCTestCase {
         XCTAssertEqual(try s.sessionCount(), threads + 1)
         XCTAssertEqual(try s.integrityCheck(), "ok")
     }
+
+    /// A turn that waits (a backend action taking seconds) holds only its own session: another
+    /// session's turn, through another connection as another process would, commits meanwhile.
+    /// Its own session's next turn waits for it and sees its state.
+    func testSlowTurnHoldsOnlyItsOwnSession() throws {
+        let url = dir.appendingPathComponent("slow.sqlite")
+        let slow = try SQLiteSessionStore(url: url), other = try SQLiteSessionStore(url: url)
+        let inBody = DispatchSemaphore(value: 0), otherDone = DispatchSemaphore(value: 0)
+        let outcome = NSLock()
+        nonisolated(unsafe) var otherCommittedWhileWaiting = false
+        let first = record(0)
+        let thread = Thread {
+            try? slow.turn(session: "slow") { st, _ in
+                inBody.signal()
+                let done = otherDone.wait(timeout: .now() + 5) == .success
+                outcome.lock(); otherCommittedWhileWaiting = done; outcome.unlock()
+                st.turn += 1
+                return first
+            }
+        }
+        thread.start()
+        XCTAssertEqual(inBody.wait(timeout: .now() + 10), .success)
+        try other.turn(session: "fast") { st, _ in st.turn += 1; return self.record(0) }
+        otherDone.signal()
+        // The slow session's next turn (another connection) waits for the first and follows it.
+        try other.turn(session: "slow") { st, isNew in
+            XCTAssertFalse(isNew); XCTAssertEqual(st.turn, 1); st.turn += 1; return self.record(1)
+        }
+        outcome.lock(); XCTAssertTrue(otherCommittedWhileWaiting, "the other session waited for the slow turn"); outcome.unlock()
+        XCTAssertEqual(try other.history(of: "slow").map(\.turn), [0, 1])
+        XCTAssertEqual(try other.state(of: "fast")?.turn, 1)
+    }
 }
 
 /// What the store's file holds, read through a SQLite connection of the test's own (as an

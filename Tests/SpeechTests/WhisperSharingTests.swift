@@ -36,6 +36,27 @@ final class WhisperSharingTests: XCTestCase {
         group.wait()
         for i in 0..<threads { XCTAssertEqual(try results.get(i)?.get(), alone, "thread \(i)") }
     }
+
+    /// A second decode of the same call (the bank agent's second opinion) reuses the first one's
+    /// encoder outputs: it gets faster-whisper's tokens again, and what the decoder hears really
+    /// is the kept encoding (kept from another file, the decode follows that file).
+    func testKeptEncoderOutputsAreReusedAndGiveTheSameTokens() throws {
+        let transcriber = WhisperTranscriber(model: try SpeechFixtures.model())
+        let goldens = try SpeechFixtures.golden().files
+        let a = "LJ002-0020.wav"
+        let b = try XCTUnwrap(goldens.first { $0.file != a && $0.beam5.count == 1 }?.file)
+        let kept = WhisperEncodedAudio()
+        let first = try transcriber.transcribe(url: SpeechFixtures.dev.appendingPathComponent(a), encoded: kept)
+        XCTAssertEqual(kept.count, 1, "one 30 s window encoded and kept")
+        let golden = goldens.first { $0.file == a }!.beam5.map(\.tokens)
+        XCTAssertEqual(first.segments.map(\.tokens), golden)
+        let again = try transcriber.transcribe(url: SpeechFixtures.dev.appendingPathComponent(a), encoded: kept)
+        XCTAssertEqual(again.segments.map(\.tokens), golden, "decoded from the kept encoding")
+        XCTAssertEqual(kept.count, 1)
+        // File b's features with file a's kept encoding: the decoder hears a (first segment's words).
+        let crossed = try transcriber.transcribe(url: SpeechFixtures.dev.appendingPathComponent(b), encoded: kept)
+        XCTAssertEqual(crossed.segments.first?.tokens, golden.first, "the kept encoding is what the decoder hears")
+    }
 }
 
 /// Per-thread results behind a lock.

@@ -19,8 +19,16 @@ struct TranscribeCommand: ParsableCommand {
         Output: txt (default) prints each transcript on stdout, one line per file; json prints one \
         JSON object per file (`file`, `text`, `duration`, `segments[{start,end,text,tokens,…}]`, \
         with --readings N also `readings[{text,log_probability}]`, the N best readings); \
-        srt and vtt print subtitles. With -o DIR, each file's output is written to DIR/NAME.EXT \
-        instead; `-f all` writes txt, json, srt and vtt (to DIR, or to the current folder).
+        srt and vtt print subtitles; tsv prints `start`, `end` (milliseconds) and `text` per segment, \
+        as the whisper CLI does. A FILE of - is read from stdin (written as `stdin.*` with -o). \
+        With -o DIR, each file's output is written to DIR/NAME.EXT \
+        instead; `-f all` writes txt, json, srt, vtt and tsv (to DIR, or to the current folder).
+
+        Decoding options carry faster-whisper's names and defaults. A long recording whose later \
+        windows go wrong (the text drifts into repeating itself, or a window's speech is dropped) \
+        often reads better with --condition-on-previous-text false: each window is then decoded \
+        without the previous window's words as its prompt. --word-timestamps times every word from \
+        the model's cross-attention, as faster-whisper's word_timestamps=True does.
 
         A file that cannot be read, or whose audio is damaged or cut short, is reported on stderr \
         (one line naming it) and the batch goes on. Two inputs that would write the same output \
@@ -37,6 +45,10 @@ struct TranscribeCommand: ParsableCommand {
           lepton-chat transcribe samples/chat/jfk.wav
           lepton-chat transcribe -f json ../shared/data/speech/dev/jfk.wav
           lepton-chat transcribe -f srt -o /tmp/subs samples/chat/jfk.wav
+          lepton-chat transcribe -f srt --word-timestamps --max-words-per-line 4 \\
+              ../shared/data/speech/dev/jfk.wav
+          lepton-chat transcribe -f tsv --condition-on-previous-text false \\
+              --temperatures 0,0.4,0.8 - < samples/chat/jfk.wav
           lepton-chat transcribe -f all -o /tmp/transcripts samples/chat/jfk.wav \\
               samples/chat/jfk_tel8k.wav --beam-size 1 --threads 1
           lepton-chat transcribe --prompt "PIN, balance, debit card, loan" \\
@@ -55,10 +67,10 @@ struct TranscribeCommand: ParsableCommand {
             # my reference, but if I add on my NAB, it's card.")
         """)
 
-    @Argument(help: "Audio files (WAV, FLAC, OGG, … any rate, any channels).")
+    @Argument(help: "Audio files (WAV, FLAC, OGG, … any rate, any channels); - reads one file from stdin.")
     var files: [String] = []
 
-    @Option(name: .shortAndLong, help: "txt, json, srt, vtt or all.")
+    @Option(name: .shortAndLong, help: "txt, json, srt, vtt, tsv or all.")
     var format: String = "txt"
 
     @Option(name: .shortAndLong, help: "Write one output file per input into this folder.")
@@ -88,6 +100,8 @@ struct TranscribeCommand: ParsableCommand {
     @Option(name: .long, help: "Weight of the --corpus language model (0 = off).")
     var corpusWeight: Float = 0.3
 
+    @OptionGroup(title: "Decoding (as faster-whisper names them)") var decoding: DecodingOptions
+
     @OptionGroup var common: CommonOptions
 
     @OptionGroup var seeding: SeedOptions
@@ -97,8 +111,9 @@ struct TranscribeCommand: ParsableCommand {
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one audio FILE") }
         guard format == "all" || TranscriptFormat(rawValue: format) != nil else {
-            throw ValidationError("-f must be txt, json, srt, vtt or all")
+            throw ValidationError("-f must be txt, json, srt, vtt, tsv or all")
         }
+        guard files.filter({ $0 == "-" }).count <= 1 else { throw ValidationError("- (stdin) can be given once") }
         guard (0...1).contains(narrowbandFold) else { throw ValidationError("--narrowband-fold must be in [0, 1]") }
         guard (0...2).contains(corpusWeight) else { throw ValidationError("--corpus-weight must be in [0, 2]") }
         guard (1...16).contains(beamSize) else { throw ValidationError("--beam-size must be 1...16") }
@@ -145,6 +160,7 @@ struct TranscribeCommand: ParsableCommand {
             options.seed = seeding.seed
             options.initialPrompt = prompt
             options.readings = readings
+            try decoding.apply(to: &options)
             if let corpus {
                 do {
                     let texts = try RecognizerCorpus.read(file: URL(fileURLWithPath: corpus))
@@ -166,7 +182,8 @@ struct TranscribeCommand: ParsableCommand {
             for path in batch {
                 let started = Date()
                 do {
-                    let result = try transcriber.transcribe(url: URL(fileURLWithPath: path))
+                    let result = try path == "-" ? StandardInputAudio.transcribe(with: transcriber)
+                                                 : transcriber.transcribe(url: URL(fileURLWithPath: path))
                     Log.debug("\(path): \(String(format: "%.1f", result.duration)) s of audio in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
                     for f in formats {
                         let rendered = result.rendered(as: f, file: path, model: identity)
@@ -190,7 +207,9 @@ struct TranscribeCommand: ParsableCommand {
     }
 
     /// The output name of an input: its file name without the extension.
-    static func stem(_ path: String) -> String { URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent }
+    static func stem(_ path: String) -> String {
+        path == "-" ? "stdin" : URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+    }
 
     /// The first two inputs whose outputs would share a name (`a/x.wav b/x.wav`, `x.wav x.flac`), if any.
     static func outputClash(_ files: [String]) -> (String, String, stem: String)? {

@@ -120,8 +120,9 @@ public final class ChatAgent: Sendable {
     ///     request gives the stored answer (``AgentReply/replayed``) and plays nothing; see
     ///     ``SessionStore/turn(session:idempotency:_:)``.
     /// A turn that completes a backend action waits for the backend's answer (at most the
-    /// action's timeout) inside the store transaction, so the outcome is stored with the turn
-    /// (and, with a key, a retried turn never sends the action again).
+    /// action's timeout) holding its session's lock in the store (PostgreSQL: the session's row
+    /// lock; SQLite: the session's lease), so the outcome is stored with the turn (and, with a
+    /// key, a retried turn never sends the action again) while other sessions go on.
     /// - Throws: ``ChatError/badInput(_:)`` for empty text (unless allowed); ``IdempotencyKeyReused``
     ///   for a key seen with another request; store errors.
     public func respond(text rawText: String, session: String, allowEmpty: Bool = false,

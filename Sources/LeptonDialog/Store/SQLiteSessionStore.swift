@@ -7,9 +7,13 @@ import LeptonText
 /// - The file and its tables are created on first use.
 /// - WAL journal and `synchronous=FULL`: readers never block the writer, and every committed
 ///   turn survives a crash; a turn interrupted before its commit leaves no trace.
-/// - Each turn is one `BEGIN IMMEDIATE` transaction (read state, decide, write state and history,
-///   commit), so two processes or threads playing turns of the same session serialise instead
-///   of losing an update; a busy timeout makes the waiting side wait rather than fail.
+/// - A turn takes its session's lease, plays, and writes its state, history and lease release
+///   in one `BEGIN IMMEDIATE` transaction. Two processes or threads playing turns of the same
+///   session serialise on the lease instead of losing an update; turns of other sessions go on
+///   meanwhile. (SQLite has one writer for the whole file: holding its write lock while a turn
+///   waits for a backend action, up to the action's timeout, would stall every other session.)
+///   A lease whose process has died or that is older than ``leaseSeconds`` is taken over, so a
+///   crash mid-turn never blocks its session.
 ///
 /// - With a key, values are sealed as ``StoredValueCodec`` describes; a `meta` table holds the
 ///   key-check value, so opening without the key or with another one fails before any turn.
@@ -21,6 +25,8 @@ public final class SQLiteSessionStore: SessionStore, @unchecked Sendable {
     private var db: OpaquePointer?
     private let lock = NSLock()
     private let codec: StoredValueCodec
+    /// How long a turn waits for the file's write lock, or for its session's lease (milliseconds).
+    private let busyTimeout: Int32
 
     /// Opens (creating if needed) the store at `url`.
     /// - Parameters:
@@ -30,6 +36,7 @@ public final class SQLiteSessionStore: SessionStore, @unchecked Sendable {
     ///   ``ChatError/storeKey(_:)`` (a sealed store without its key or with another key).
     public init(url: URL, key: SessionStoreKey? = nil, busyTimeout: Int32 = 15_000) throws {
         self.url = url
+        self.busyTimeout = busyTimeout
         codec = StoredValueCodec(key: key, location: url.path)
         let dir = url.deletingLastPathComponent()
         if !FileManager.default.fileExists(atPath: dir.path) {
@@ -98,7 +105,9 @@ public final class SQLiteSessionStore: SessionStore, @unchecked Sendable {
             CREATE TABLE IF NOT EXISTS turn_keys(
                 session TEXT NOT NULL, key TEXT NOT NULL, digest TEXT NOT NULL, turn INTEGER NOT NULL,
                 at REAL NOT NULL, answer TEXT NOT NULL, PRIMARY KEY(session, key));
-            PRAGMA user_version=2;
+            CREATE TABLE IF NOT EXISTS turn_leases(
+                session TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, expires REAL NOT NULL);
+            PRAGMA user_version=3;
             COMMIT;
             """)
     }
@@ -110,30 +119,41 @@ public final class SQLiteSessionStore: SessionStore, @unchecked Sendable {
         return try loadState(session)
     }
 
-    /// Plays one turn of `session`, keyed or not, in one `BEGIN IMMEDIATE` transaction: the key's
-    /// lookup, the turn and the key's record share it (see ``SessionStore/turn(session:idempotency:_:)``).
+    /// Plays one turn of `session`, keyed or not (see ``SessionStore/turn(session:idempotency:_:)``).
+    ///
+    /// Three short steps, none holding the file's write lock while `body` runs:
+    /// 1. one transaction looks the key up (a replay ends here), takes the session's lease
+    ///    (waiting, at most the busy timeout, while another live turn holds it) and reads the state;
+    /// 2. `body` plays the turn (a backend action may take seconds);
+    /// 3. one transaction checks the lease is still this turn's, writes state, history and key,
+    ///    and releases the lease. If `body` throws, the lease is released and nothing written.
     ///
     /// Environment variable `LEPTON_CHAT_CRASH_MID_TURN=1` kills the process after the
     /// writes and before the commit (used by the crash-safety test).
     public func turn(session: String, idempotency: TurnIdempotency?,
                      _ body: (inout DialogState, _ isNew: Bool) throws -> (record: TurnRecord, answer: String)) throws -> KeyedTurnOutcome {
-        lock.lock(); defer { lock.unlock() }
-        try exec("BEGIN IMMEDIATE")
+        let row = codec.rowID(session)
+        let owner = UUID().uuidString
+        let loaded: DialogState?
+        switch try takeLease(row: row, session: session, owner: owner, idempotency: idempotency) {
+        case .replayed(let answer): return .replayed(answer: answer)
+        case .leased(let stored): loaded = stored
+        }
+        var state = loaded ?? DialogState()
+        let played: (record: TurnRecord, answer: String)
         do {
-            let row = codec.rowID(session)
-            if let idempotency {
-                var digest: String?, answer: String?
-                try query("SELECT digest, answer FROM turn_keys WHERE session = ?1 AND key = ?2",
-                          [.text(row), .text(idempotency.key)]) { digest = column($0, 0); answer = column($0, 1) }
-                if let stored = try codec.replay(of: idempotency, storedDigest: digest, storedAnswer: answer, row: row) {
-                    try exec("ROLLBACK")
-                    return .replayed(answer: stored)
-                }
+            played = try body(&state, loaded == nil)
+        } catch {
+            try? transaction(durable: false) { try run("DELETE FROM turn_leases WHERE session = ?1 AND owner = ?2", [.text(row), .text(owner)]) }
+            throw error
+        }
+        let record = played.record.maskedForStorage
+        try transaction {
+            var holder: String?
+            try query("SELECT owner FROM turn_leases WHERE session = ?1", [.text(row)]) { holder = column($0, 0) }
+            guard holder == owner else {
+                throw ChatError.storeUnavailable("\(url.path): the turn took longer than \(Int(Self.leaseSeconds)) s and its session was taken over; nothing was written")
             }
-            let loaded = try loadState(session)
-            var state = loaded ?? DialogState()
-            let played = try body(&state, loaded == nil)
-            let record = played.record.maskedForStorage
             let now = Date().timeIntervalSince1970
             try run("INSERT INTO sessions(id, state, created, updated) VALUES(?1, ?2, ?3, ?3) "
                     + "ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated = excluded.updated",
@@ -149,9 +169,67 @@ public final class SQLiteSessionStore: SessionStore, @unchecked Sendable {
                 try run("DELETE FROM turn_keys WHERE session = ?1 AND turn <= ?2",
                         [.text(row), .int(record.turn - TurnIdempotency.keptPerSession)])
             }
+            try run("DELETE FROM turn_leases WHERE session = ?1", [.text(row)])
             if ProcessInfo.processInfo.environment["LEPTON_CHAT_CRASH_MID_TURN"] == "1" { kill(getpid(), SIGKILL) }
+        }
+        return .played(state)
+    }
+
+    /// A turn's lease on its session lasts at most this long (then another turn may take it over).
+    /// It bounds a turn's play: a backend action's timeout is at most 10 s.
+    public static let leaseSeconds: TimeInterval = 60
+
+    private enum Lease { case replayed(String), leased(DialogState?) }
+
+    /// Step 1 of a turn: the key's replay, or the session's lease and its stored state.
+    private func takeLease(row: String, session: String, owner: String, idempotency: TurnIdempotency?) throws -> Lease {
+        let deadline = Date().addingTimeInterval(Double(busyTimeout) / 1000)
+        var pause: UInt32 = 1_000
+        while true {
+            let lease: Lease? = try transaction(durable: false) {
+                if let idempotency {
+                    var digest: String?, answer: String?
+                    try query("SELECT digest, answer FROM turn_keys WHERE session = ?1 AND key = ?2",
+                              [.text(row), .text(idempotency.key)]) { digest = column($0, 0); answer = column($0, 1) }
+                    if let stored = try codec.replay(of: idempotency, storedDigest: digest, storedAnswer: answer, row: row) {
+                        return .replayed(stored)
+                    }
+                }
+                var pid: Int32 = 0, expires = 0.0, held = false
+                try query("SELECT pid, expires FROM turn_leases WHERE session = ?1", [.text(row)]) {
+                    held = true; pid = sqlite3_column_int($0, 0); expires = sqlite3_column_double($0, 1)
+                }
+                let now = Date().timeIntervalSince1970
+                // kill(pid, 0): ESRCH means the holder's process is gone (a crash mid-turn).
+                if held, expires > now, kill(pid, 0) == 0 || errno != ESRCH { return nil }
+                try run("INSERT INTO turn_leases(session, owner, pid, expires) VALUES(?1, ?2, ?3, ?4) "
+                        + "ON CONFLICT(session) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, expires = excluded.expires",
+                        [.text(row), .text(owner), .int(Int(getpid())), .real(now + Self.leaseSeconds)])
+                return .leased(try loadState(session))
+            }
+            if let lease { return lease }
+            guard Date() < deadline else {
+                throw ChatError.storeUnavailable("\(url.path): another turn of this session is still being played")
+            }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+    }
+
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction under the connection's lock: committed
+    /// when it returns, rolled back when it throws.
+    /// - Parameter durable: false for a lease's own transactions: a lease lost in a power cut
+    ///   only lets the next turn in sooner, so its commit skips the fsync (`synchronous=NORMAL`
+    ///   in WAL mode) that a turn's commit needs.
+    private func transaction<T>(durable: Bool = true, _ work: () throws -> T) throws -> T {
+        lock.lock(); defer { lock.unlock() }
+        if !durable { try exec("PRAGMA synchronous=NORMAL") }
+        defer { if !durable { try? exec("PRAGMA synchronous=FULL") } }
+        try exec("BEGIN IMMEDIATE")
+        do {
+            let value = try work()
             try exec("COMMIT")
-            return .played(state)
+            return value
         } catch {
             try? exec("ROLLBACK")
             throw error

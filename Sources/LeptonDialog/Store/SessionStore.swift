@@ -102,7 +102,7 @@ extension TurnRecord {
 /// store records the key, the digest and the turn's answer in the transaction that plays the
 /// turn, so a retry of a committed turn (after a lost answer, on any replica, even after the
 /// first replica died right after its commit) gets the stored answer and plays nothing again —
-/// including the turn's backend action, which runs inside that transaction.
+/// including the turn's backend action, which runs under the session's lock.
 ///
 /// Keys are per session: the same key in another session is another key. Keys expire by count,
 /// not time: a store keeps the keys of each session's last ``keptPerSession`` turns; an older key
