@@ -23,6 +23,8 @@ public final class AudioReader {
     public let info: AudioInfo
     /// Frames (per channel) delivered so far.
     public private(set) var framesRead: Int = 0
+    /// The one channel to deliver (0-based), or nil to average all channels (the default).
+    public var channel: Int? = nil
 
     /// What the C decoder printed (kept off stderr; damage it reports is an error).
     private let messages = DecoderMessages()
@@ -111,7 +113,11 @@ public final class AudioReader {
             if interleaved.count < want * channels { interleaved = [Float](repeating: 0, count: want * channels) }
             got = interleaved.withUnsafeMutableBufferPointer { src -> Int64 in
                 let n = decode { sf_readf_float(handle, src.baseAddress!, Int64(want)) }
-                AudioReader.downmix(src.baseAddress!, channels: channels, frames: Int(max(n, 0)), into: dst)
+                if let channel, channel < channels {
+                    for i in 0..<Int(max(n, 0)) { dst[i] = src[i * channels + channel] }
+                } else {
+                    AudioReader.downmix(src.baseAddress!, channels: channels, frames: Int(max(n, 0)), into: dst)
+                }
                 return n
             }
         }

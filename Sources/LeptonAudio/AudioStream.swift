@@ -28,9 +28,17 @@ public final class AudioStream {
     ///   - sampleRate: output rate in Hz; `nil` keeps the file's own rate (no resampling).
     ///   - quality: the libsamplerate converter (default: best sinc).
     ///   - inputBlockFrames: how many source frames to decode per refill.
+    ///   - channel: the one channel to read (0-based), or nil to average them all.
+    /// - Throws: as ``AudioReader``; ``AudioError/invalidArgument(detail:)`` for a channel the file lacks.
     public init(url: URL, sampleRate: Int? = nil, quality: ResamplerQuality = .best,
-                limits: AudioLimits = .default, inputBlockFrames: Int = 8192) throws {
+                limits: AudioLimits = .default, inputBlockFrames: Int = 8192, channel: Int? = nil) throws {
         let reader = try AudioReader(url: url, limits: limits)
+        if let channel {
+            guard (0..<reader.info.channels).contains(channel) else {
+                throw AudioError.invalidArgument(detail: "\(url.path) has \(reader.info.channels) channel(s), no channel \(channel + 1)")
+            }
+            reader.channel = channel
+        }
         self.reader = reader
         let rate = sampleRate ?? reader.info.sampleRate
         self.sampleRate = rate

@@ -292,6 +292,18 @@ public final class PostgresSessionStore: SessionStore {
         }
     }
 
+    public func storedAnswer(session: String, idempotency: TurnIdempotency) throws -> String? {
+        let row = codec.rowID(session)
+        let found: (String, String)? = try blocking { [client, logger] _ in
+            var found: (String, String)?
+            for try await k in try await client.query(
+                "SELECT digest, answer FROM lepton_chat_turn_keys WHERE session = \(row) AND key = \(idempotency.key)",
+                logger: logger).decode((String, String).self) { found = k }
+            return found
+        }
+        return try codec.replay(of: idempotency, storedDigest: found?.0, storedAnswer: found?.1, row: row)
+    }
+
     public func recentSessions(limit: Int) throws -> [SessionSummary] {
         let sealed = codec.key != nil
         let count = max(0, limit)

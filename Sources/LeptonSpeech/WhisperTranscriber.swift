@@ -18,9 +18,11 @@ public struct WhisperSegment: Codable, Sendable, Equatable {
     public var noSpeechProb: Double
     /// The segment's words with their times (``WhisperTranscribeOptions/wordTimestamps``), else nil.
     public var words: [WhisperWord]? = nil
+    /// Who spoke it, for a recording transcribed channel by channel (``WhisperTranscription/interleaving(_:)``).
+    public var speaker: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case start, end, text, tokens, temperature, words
+        case start, end, text, tokens, temperature, words, speaker
         case avgLogProb = "avg_logprob", compressionRatio = "compression_ratio", noSpeechProb = "no_speech_prob"
     }
 }
@@ -217,12 +219,13 @@ public struct WhisperTranscriber: Sendable {
     ///   with the same feature options (see ``WhisperEncodedAudio``); windows it holds are not
     ///   encoded again, and windows encoded now are added to it.
     /// - Throws: ``SpeechError/audio(path:reason:)`` when the file cannot be decoded.
-    public func transcribe(url: URL, encoded: WhisperEncodedAudio? = nil) throws -> WhisperTranscription {
+    /// - Parameter channel: the one channel to hear (0-based), or nil for all of them averaged.
+    public func transcribe(url: URL, encoded: WhisperEncodedAudio? = nil, channel: Int? = nil) throws -> WhisperTranscription {
         do {
             let gain = options.narrowbandFoldGain
             var narrowband = false
             return try transcribe({
-                let stream = try AudioStream(url: url, sampleRate: WhisperLogMel.sampleRate)
+                let stream = try AudioStream(url: url, sampleRate: WhisperLogMel.sampleRate, channel: channel)
                 narrowband = stream.info.sampleRate <= WhisperLogMel.sampleRate / 2
                 guard gain > 0, narrowband else { return stream }
                 return NarrowbandFoldSource(stream, gain: gain)

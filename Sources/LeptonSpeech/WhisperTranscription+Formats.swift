@@ -41,13 +41,14 @@ extension WhisperTranscription {
             var tokens: [Int]
             var temperature: Double, avg_logprob: Double, compression_ratio: Double, no_speech_prob: Double
             var words: [WhisperWord]?
+            var speaker: String?
         }
         let row = Row(file: file, model: model, text: text, duration: Self.rounded(duration), segments: segments.enumerated().map { i, s in
             Segment(id: i, start: Self.rounded(s.start), end: Self.rounded(s.end), text: s.text, tokens: s.tokens,
                     temperature: s.temperature, avg_logprob: Self.rounded(s.avgLogProb, 5),
                     compression_ratio: Self.rounded(s.compressionRatio, 5), no_speech_prob: Self.rounded(s.noSpeechProb, 5),
                     words: s.words?.map { WhisperWord(start: Self.rounded($0.start), end: Self.rounded($0.end), word: $0.word,
-                                                      probability: Self.rounded($0.probability, 5)) })
+                                                      probability: Self.rounded($0.probability, 5)) }, speaker: s.speaker)
         }, readings: readings?.map { WhisperReading(text: $0.text, logProbability: Self.rounded($0.logProbability, 5)) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -59,10 +60,14 @@ extension WhisperTranscription {
     /// that many words of a segment, each timed from its first word's start to its last word's end.
     func cues(maxWords: Int?) -> [(start: Double, end: Double, text: String)] {
         segments.flatMap { s -> [(start: Double, end: Double, text: String)] in
-            guard let maxWords, maxWords > 0, let words = s.words, !words.isEmpty else { return [(s.start, s.end, s.text)] }
+            // A segment of a split-channel call says who spoke: `[label] text`.
+            let who = s.speaker.map { "[\($0)] " } ?? ""
+            guard let maxWords, maxWords > 0, let words = s.words, !words.isEmpty else {
+                return [(s.start, s.end, who + s.text.trimmingCharacters(in: .whitespaces))]
+            }
             return stride(from: 0, to: words.count, by: maxWords).map { i in
                 let run = words[i..<min(words.count, i + maxWords)]
-                return (run.first!.start, run.last!.end, run.map(\.word).joined())
+                return (run.first!.start, run.last!.end, who + run.map(\.word).joined().trimmingCharacters(in: .whitespaces))
             }
         }
     }
@@ -91,12 +96,16 @@ extension WhisperTranscription {
 
     /// Tab-separated, as the whisper CLI writes it: a `start`, `end`, `text` header, then one row
     /// per segment with times in whole milliseconds (tabs and line breaks in the text become spaces).
+    /// A split-channel call adds a fourth column, `speaker`.
     public func tsv() -> String {
-        var out = "start\tend\ttext\n"
+        let speakers = segments.contains { $0.speaker != nil }
+        var out = "start\tend\ttext" + (speakers ? "\tspeaker" : "") + "\n"
+        func clean(_ s: String) -> String {
+            s.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ")
+        }
         for s in segments {
-            let text = s.text.trimmingCharacters(in: .whitespacesAndNewlines)
-                .replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ")
-            out += "\(Int((s.start * 1000).rounded()))\t\(Int((s.end * 1000).rounded()))\t\(text)\n"
+            out += "\(Int((s.start * 1000).rounded()))\t\(Int((s.end * 1000).rounded()))\t\(clean(s.text))"
+            out += (speakers ? "\t" + clean(s.speaker ?? "") : "") + "\n"
         }
         return out
     }

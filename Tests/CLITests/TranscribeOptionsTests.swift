@@ -103,6 +103,51 @@ final class TranscribeOptionsTests: XCTestCase {
         XCTAssertEqual(r.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init), expected)
     }
 
+    /// `--split-channels`: each channel heard on its own, turns labelled and interleaved by time.
+    /// jfk.wav on one channel and digital silence on the other gives faster-whisper's segments of
+    /// jfk.wav (golden-fw.json: the same samples), all from that channel's speaker; a downmix
+    /// would hear the speech at half amplitude on both.
+    func testSplitChannelsLabelEachChannelsTurns() throws {
+        struct Golden: Decodable {
+            struct Segment: Decodable { let start: Double; let end: Double; let tokens: [Int] }
+            struct File: Decodable { let file: String; let beam5: [Segment] }
+            let files: [File]
+        }
+        struct Split: Decodable {
+            struct Segment: Decodable { let start: Double; let end: Double; let tokens: [Int]; let speaker: String }
+            let segments: [Segment]
+        }
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: ProgramRunner.shared.appendingPathComponent("data/speech/dev/golden-fw.json")))
+        let jfk = try XCTUnwrap(golden.files.first { $0.file == "jfk.wav" })
+        let mono = try Self.dataChunk(of: ProgramRunner.shared.appendingPathComponent("data/speech/dev/jfk.wav"))
+        for speechLeft in [true, false] {
+            var pcm = Data(capacity: mono.count * 2)
+            let silence = Data([0, 0])
+            for i in stride(from: 0, to: mono.count - 1, by: 2) {
+                let sample = mono[mono.startIndex + i..<mono.startIndex + i + 2]
+                pcm += speechLeft ? sample + silence : silence + sample
+            }
+            var wav = Data("RIFF".utf8)
+            func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { wav.append(contentsOf: $0) } }
+            func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { wav.append(contentsOf: $0) } }
+            u32(36 + pcm.count); wav += Data("WAVEfmt ".utf8)
+            u32(16); u16(1); u16(2); u32(16000); u32(64000); u16(4); u16(16)
+            wav += Data("data".utf8); u32(pcm.count); wav += pcm
+            let url = dir.appendingPathComponent("stereo.wav")
+            try wav.write(to: url)
+            let r = try ProgramRunner.run("lepton-chat", ["transcribe", "-f", "json", "--split-channels", "--channel-labels", "agent,caller", url.path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let out = try JSONDecoder().decode(Split.self, from: Data(r.stdout.utf8))
+            XCTAssertEqual(out.segments.map(\.tokens), jfk.beam5.map(\.tokens))
+            XCTAssertEqual(Set(out.segments.map(\.speaker)), [speechLeft ? "agent" : "caller"])
+            let tsv = try ProgramRunner.run("lepton-chat", ["transcribe", "-f", "tsv", "--split-channels", url.path])
+            XCTAssertEqual(tsv.stdout.split(separator: "\n").first, "start\tend\ttext\tspeaker")
+            XCTAssertTrue(tsv.stdout.contains(speechLeft ? "\tchannel 1\n" : "\tchannel 2\n"), tsv.stdout)
+        }
+        let unlabelled = try ProgramRunner.run("lepton-chat", ["transcribe", "--channel-labels", "a,b", "samples/chat/jfk.wav"])
+        XCTAssertEqual(unlabelled.status, 64, unlabelled.stderr)
+    }
+
     func testBadStandardInputAndOptionsAreOneLine() throws {
         let empty = try ProgramRunner.run("lepton-chat", ["transcribe", "-"], stdin: Data())
         XCTAssertEqual(empty.status, 1, empty.stderr)

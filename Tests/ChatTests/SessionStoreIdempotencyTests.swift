@@ -19,6 +19,16 @@ extension SessionStorePostgresTests {
         let again = try agent.respond(text: "I want to transfer money", session: "k1", idempotency: try key("a-1", "transfer"))
         XCTAssertTrue(again.replayed)
         XCTAssertEqual(try jsonLineOf(again.masked), try jsonLineOf(first.masked))
+        // The look a service takes before hearing a call: the same answer without playing; an
+        // unknown key is nil; the key with another request is refused.
+        let looked = try XCTUnwrap(try agent.replay(session: "k1", idempotency: try key("a-1", "transfer")))
+        XCTAssertTrue(looked.replayed)
+        XCTAssertEqual(try jsonLineOf(looked.masked), try jsonLineOf(first.masked))
+        XCTAssertNil(try agent.replay(session: "k1", idempotency: try key("a-2", "transfer")))
+        XCTAssertNil(try agent.replay(session: "k9", idempotency: try key("a-1", "transfer")))
+        XCTAssertThrowsError(try agent.replay(session: "k1", idempotency: try key("a-1", "other"))) {
+            XCTAssertTrue($0 is IdempotencyKeyReused, "\($0)")
+        }
         XCTAssertEqual(try count("SELECT count(*) FROM \(turns) WHERE session = 'k1'"), "1")
         XCTAssertEqual(try count("SELECT count(*) FROM \(keys) WHERE session = 'k1'"), "1")
         // The same key with another request: refused, nothing played.

@@ -131,6 +131,8 @@ private enum TurnInput: Sendable {
             }
             return try loaded.agent.respond(text: typed.text, session: session, idempotency: idempotency)
         case .audio:
+            // A retry of a played turn is answered from the store before the call is heard again.
+            if let idempotency, let stored = try loaded.agent.replay(session: session, idempotency: idempotency) { return stored }
             return try RequestInput.withTemporaryFile(body) { file in
                 let heard = try loaded.listeners.hear(file, agent: loaded.agent)
                 return try loaded.agent.respond(to: heard, session: session, idempotency: idempotency)

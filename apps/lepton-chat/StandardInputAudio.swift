@@ -9,7 +9,8 @@ enum StandardInputAudio {
     /// The most stdin may bring (an hour of 48 kHz stereo 16-bit WAV is about 0.7 GB).
     static let maxBytes = 2 << 30
 
-    static func transcribe(with transcriber: WhisperTranscriber) throws -> WhisperTranscription {
+    /// Runs `body` on a private file holding what stdin brought.
+    static func withFile(_ body: (URL) throws -> WhisperTranscription) throws -> WhisperTranscription {
         guard isatty(FileHandle.standardInput.fileDescriptor) == 0 else {
             throw CLIFailure.input("-: stdin is a terminal; pipe or redirect an audio file into it")
         }
@@ -35,9 +36,12 @@ enum StandardInputAudio {
         try? out.close()
         guard total > 0 else { throw CLIFailure.input("-: stdin is empty") }
         do {
-            return try transcriber.transcribe(url: url)
+            return try body(url)
         } catch let SpeechError.audio(_, reason) {
             throw CLIFailure.input("-: \(reason)")
+        } catch let CLIFailure.input(reason) {
+            // The temporary file's name means nothing to the user: it was stdin.
+            throw CLIFailure.input(reason.replacingOccurrences(of: url.path, with: "-"))
         }
     }
 }

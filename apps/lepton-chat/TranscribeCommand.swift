@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LeptonAudio
 import LeptonCLI
 import LeptonEngine
 import LeptonVoice
@@ -47,6 +48,9 @@ struct TranscribeCommand: ParsableCommand {
           lepton-chat transcribe -f srt -o /tmp/subs samples/chat/jfk.wav
           lepton-chat transcribe -f srt --word-timestamps --max-words-per-line 4 \\
               ../shared/data/speech/dev/jfk.wav
+          lepton-chat transcribe --split-channels --channel-labels agent,caller \\
+              --word-timestamps -f srt --max-words-per-line 6 \\
+              samples/chat/call-stereo.wav
           lepton-chat transcribe -f tsv --condition-on-previous-text false \\
               --temperatures 0,0.4,0.8 - < samples/chat/jfk.wav
           lepton-chat transcribe -f all -o /tmp/transcripts samples/chat/jfk.wav \\
@@ -75,6 +79,15 @@ struct TranscribeCommand: ParsableCommand {
 
     @Option(name: .shortAndLong, help: "Write one output file per input into this folder.")
     var output: String?
+
+    @Flag(name: .long, help: "Transcribe each channel of a stereo call on its own (agent on one, caller on the other) and interleave the turns by time, each labelled with its speaker.")
+    var splitChannels = false
+
+    @Option(name: .long, help: ArgumentHelp("With --split-channels: the speaker of each channel, in order (default: channel 1,channel 2,…).", valueName: "a,b"))
+    var channelLabels: String?
+
+    @Option(name: .long, help: "With --word-timestamps and -f srt or vtt: cues of at most N words, each timed by its words.")
+    var maxWordsPerLine: Int?
 
     @Option(name: .long, help: "Beam width (1 = greedy).")
     var beamSize: Int = 5
@@ -114,6 +127,15 @@ struct TranscribeCommand: ParsableCommand {
             throw ValidationError("-f must be txt, json, srt, vtt, tsv or all")
         }
         guard files.filter({ $0 == "-" }).count <= 1 else { throw ValidationError("- (stdin) can be given once") }
+        if channelLabels != nil, !splitChannels { throw ValidationError("--channel-labels needs --split-channels") }
+        if let channelLabels, channelLabels.split(separator: ",", omittingEmptySubsequences: false).contains(where: {
+            $0.trimmingCharacters(in: .whitespaces).isEmpty || $0.count > 40 }) {
+            throw ValidationError("--channel-labels must be comma-separated names of 1 to 40 characters")
+        }
+        if let maxWordsPerLine {
+            guard (1...100).contains(maxWordsPerLine) else { throw ValidationError("--max-words-per-line must be 1...100") }
+            guard decoding.wordTimestamps else { throw ValidationError("--max-words-per-line needs --word-timestamps") }
+        }
         guard (0...1).contains(narrowbandFold) else { throw ValidationError("--narrowband-fold must be in [0, 1]") }
         guard (0...2).contains(corpusWeight) else { throw ValidationError("--corpus-weight must be in [0, 2]") }
         guard (1...16).contains(beamSize) else { throw ValidationError("--beam-size must be 1...16") }
@@ -126,8 +148,8 @@ struct TranscribeCommand: ParsableCommand {
             let outputDir: URL? = output.map { URL(fileURLWithPath: $0) } ?? (format == "all" ? URL(fileURLWithPath: ".") : nil)
             let shard = try sharding.parsed()
             // On stdout a shard's lines are merged by position: one line per file, txt or json.
-            if shard != nil, outputDir == nil, !["txt", "json"].contains(format) {
-                throw CLIFailure.usage("--shard prints one line per file with -f txt or json; write \(format) with -o DIR")
+            if shard != nil, outputDir == nil, !["txt", "json"].contains(format) || (splitChannels && format == "txt") {
+                throw CLIFailure.usage("--shard prints one line per file with -f txt or json (json with --split-channels); write \(format) with -o DIR")
             }
             let batch = shard?.select(files) ?? files
             // Before any work: two inputs named alike would silently overwrite each other's output.
@@ -182,11 +204,11 @@ struct TranscribeCommand: ParsableCommand {
             for path in batch {
                 let started = Date()
                 do {
-                    let result = try path == "-" ? StandardInputAudio.transcribe(with: transcriber)
-                                                 : transcriber.transcribe(url: URL(fileURLWithPath: path))
+                    let result = try path == "-" ? StandardInputAudio.withFile { try transcribe($0, with: transcriber) }
+                                                 : transcribe(URL(fileURLWithPath: path), with: transcriber)
                     Log.debug("\(path): \(String(format: "%.1f", result.duration)) s of audio in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
                     for f in formats {
-                        let rendered = result.rendered(as: f, file: path, model: identity)
+                        let rendered = result.rendered(as: f, file: path, model: identity, maxWordsPerLine: maxWordsPerLine)
                         if let dir = outputDir {
                             try writeAtomically(Data(rendered.utf8), to: dir.appendingPathComponent("\(TranscribeCommand.stem(path)).\(f.fileExtension)"))
                         } else {
@@ -204,6 +226,18 @@ struct TranscribeCommand: ParsableCommand {
             if failed == batch.count { throw CLIFailure.input("all \(failed) files failed") }
             if failed > 0 { throw CLIFailure.partial("\(failed) of \(batch.count) files failed") }
         }
+    }
+
+    /// One file's transcript: as one signal, or with --split-channels channel by channel, interleaved.
+    func transcribe(_ url: URL, with transcriber: WhisperTranscriber) throws -> WhisperTranscription {
+        guard splitChannels else { return try transcriber.transcribe(url: url) }
+        let channels: Int
+        do { channels = try AudioReader(url: url).info.channels } catch { throw CLIFailure.input(describe(error)) }
+        let given = channelLabels?.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+        let parts = try (0..<channels).map { c in
+            (label: c < given.count ? given[c] : "channel \(c + 1)", transcript: try transcriber.transcribe(url: url, channel: c))
+        }
+        return .interleaving(parts)
     }
 
     /// The output name of an input: its file name without the extension.

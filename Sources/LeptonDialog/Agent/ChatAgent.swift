@@ -172,13 +172,27 @@ public final class ChatAgent: Sendable {
             guard let turn else { throw ChatError.badInput("no turn played") }
             return reply(turn, state)
         case .replayed(let answer):
-            do {
-                var stored = try JSONDecoder().decode(AgentReply.self, from: Data(answer.utf8))
-                stored.replayed = true
-                return stored
-            } catch {
-                throw ChatError.store(file: "(answer of session \(session))", reason: "the stored answer of Idempotency-Key \(idempotency.key) is unreadable")
-            }
+            return try Self.replayed(answer, session: session, key: idempotency.key)
+        }
+    }
+
+    /// The stored answer of a turn already played in `session` with this key and request, or nil:
+    /// what a service asks before hearing a call, so that a retried audio turn is answered
+    /// without running the recogniser again.
+    /// - Throws: ``IdempotencyKeyReused`` for a key seen with another request; store errors.
+    public func replay(session: String, idempotency: TurnIdempotency) throws -> AgentReply? {
+        try store.storedAnswer(session: session, idempotency: idempotency).map {
+            try Self.replayed($0, session: session, key: idempotency.key)
+        }
+    }
+
+    private static func replayed(_ answer: String, session: String, key: String) throws -> AgentReply {
+        do {
+            var stored = try JSONDecoder().decode(AgentReply.self, from: Data(answer.utf8))
+            stored.replayed = true
+            return stored
+        } catch {
+            throw ChatError.store(file: "(answer of session \(session))", reason: "the stored answer of Idempotency-Key \(key) is unreadable")
         }
     }
 

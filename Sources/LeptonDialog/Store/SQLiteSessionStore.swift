@@ -249,6 +249,15 @@ public final class SQLiteSessionStore: SessionStore, @unchecked Sendable {
         return out
     }
 
+    public func storedAnswer(session: String, idempotency: TurnIdempotency) throws -> String? {
+        lock.lock(); defer { lock.unlock() }
+        let row = codec.rowID(session)
+        var digest: String?, answer: String?
+        try query("SELECT digest, answer FROM turn_keys WHERE session = ?1 AND key = ?2",
+                  [.text(row), .text(idempotency.key)]) { digest = column($0, 0); answer = column($0, 1) }
+        return try codec.replay(of: idempotency, storedDigest: digest, storedAnswer: answer, row: row)
+    }
+
     public func recentSessions(limit: Int) throws -> [SessionSummary] {
         lock.lock(); defer { lock.unlock() }
         var out: [SessionSummary] = []

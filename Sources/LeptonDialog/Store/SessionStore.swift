@@ -57,6 +57,12 @@ public protocol SessionStore: AnyObject, Sendable {
 
     /// The sessions played most recently, newest first (by their last turn), at most `limit`.
     func recentSessions(limit: Int) throws -> [SessionSummary]
+
+    /// The stored answer of a turn this session played with this key and the same request, or
+    /// nil when the key is new: a cheap look before slow work (hearing a call), so that a retry
+    /// is answered at once. (``turn(session:idempotency:_:)`` looks again under the session's lock.)
+    /// - Throws: ``IdempotencyKeyReused`` when the key came with another request.
+    func storedAnswer(session: String, idempotency: TurnIdempotency) throws -> String?
 }
 
 extension SessionStore {
