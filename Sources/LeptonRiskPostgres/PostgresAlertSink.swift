@@ -81,7 +81,7 @@ public struct PostgresAlertSink {
             try feed.blocking {
                 try await connection.run("BEGIN", logger: riskLogger)
                 do {
-                    try await connection.query(query, logger: riskLogger).collect()
+                    _ = try await connection.query(query, logger: riskLogger).collect()
                     try await connection.run("COMMIT", logger: riskLogger)
                 } catch {
                     _ = try? await connection.run("ROLLBACK", logger: riskLogger)

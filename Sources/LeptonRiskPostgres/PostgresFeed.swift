@@ -75,7 +75,11 @@ public struct PostgresFeed: Sendable, Equatable {
         config.options.connectTimeout = .seconds(5)
         config.options.additionalStartupParameters = [("application_name", "lepton-risk")]
         let configuration = config
-        return try blocking { try await PostgresConnection.connect(configuration: configuration, id: 0, logger: riskLogger) }
+        do {
+            return try blocking { try await PostgresConnection.connect(configuration: configuration, id: 0, logger: riskLogger) }
+        } catch RiskError.unreadable(let path, let reason) where !reason.hasPrefix("cannot connect") && !reason.contains("SQLSTATE") {
+            throw RiskError.unreadable(path: path, reason: "cannot connect: \(reason)")
+        }
     }
 
     /// Runs `work` in a task and waits for it on this thread (the commands are synchronous);
@@ -107,7 +111,7 @@ public struct PostgresFeed: Sendable, Equatable {
             default: return RiskError.unreadable(path: location, reason: "\(e.code)")
             }
         }
-        return RiskError.unreadable(path: location, reason: "\(error)")
+        return RiskError.unreadable(path: location, reason: String(String(describing: error).split(separator: "\n").first ?? "unknown error"))
     }
 }
 

@@ -64,7 +64,7 @@ final class GzipFeedTests: XCTestCase {
         let bomb = dir.appendingPathComponent("bomb.csv.gz").path
         try sh("head -c 200000000 /dev/zero | tr \"\\\\000\" \"\\\\n\" | gzip -9 > \(bomb)")
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         let before = usage.ru_maxrss
         let start = Date()
         var t = TransactionTable()
@@ -72,7 +72,7 @@ final class GzipFeedTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("gzip bomb"), "\(e)")
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), 10)
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         XCTAssertLessThan(usage.ru_maxrss - before, 100_000)   // KiB: the peak grew by less than 100 MB
     }
 }

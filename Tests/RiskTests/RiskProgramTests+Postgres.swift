@@ -47,7 +47,7 @@ extension RiskProgramTests {
         _ = try psql(db, "\\copy feed_text FROM 'samples/risk/test.csv' CSV HEADER")
         _ = try psql(db, """
             CREATE TABLE feed_typed (booked timestamp, from_bank text, from_acct text, to_bank text, to_acct text,
-                received numeric, received_cur text, paid numeric(20,2), paid_cur text, channel text, sar smallint)
+                received double precision, received_cur text, paid numeric, paid_cur text, channel text, sar smallint)
             """)
         _ = try psql(db, "\\copy feed_typed FROM 'samples/risk/test.csv' CSV HEADER")
         XCTAssertEqual(try psql(db, "SELECT count(*) FROM feed_typed"), "1692")
