@@ -83,7 +83,7 @@ let package = Package(
         .target(name: "LeptonRisk", dependencies: ["LeptonEngine", "LeptonYAML", "LeptonFiles"], swiftSettings: fast),
         // lepton-risk's PostgreSQL feeds (transactions in through a cursor, alerts out), apart so that
         // the fuzz and sanitizer builds of LeptonRisk do not compile the NIO stack.
-        .target(name: "LeptonRiskPostgres", dependencies: ["LeptonRisk", "LeptonDialogPostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
+        .target(name: "LeptonRiskPostgres", dependencies: ["LeptonRisk", "LeptonDialog", "LeptonDialogPostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
                 swiftSettings: fast),
 
         // MARK: Shared command-line plumbing (option groups, exit codes, atomic output)

@@ -84,6 +84,7 @@ public struct PostgresFeed: Sendable, Equatable {
 
     /// Runs `work` in a task and waits for it on this thread (the commands are synchronous);
     /// errors come back as one-line ``RiskError``s naming the feed without its password.
+    @discardableResult
     func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var outcome: Result<T, any Error>?
