@@ -232,23 +232,38 @@ public struct CSVStream {
     }
 }
 
-extension CSVRow {
-    /// Calls `body` with a row made of `fields` (nil = an empty cell), numbered `line`: rows that
-    /// come from elsewhere than a CSV file (a database cursor) go through the same ingest.
-    public static func withFields<T>(_ fields: [String?], line: Int, _ body: (CSVRow) throws -> T) rethrows -> T {
-        var bytes: [UInt8] = []
-        var starts = [Int32](), ends = [Int32]()
-        for f in fields {
-            starts.append(Int32(bytes.count))
-            if let f { bytes.append(contentsOf: f.utf8) }
-            ends.append(Int32(bytes.count))
-        }
-        // A sentinel past `count`, so that no buffer is empty (an empty array has no base address).
-        bytes.append(0); starts.append(0); ends.append(0)
-        return try bytes.withUnsafeBufferPointer { b in
+/// Rows of `width` cells packed in one buffer (the bytes of every cell one after another, and
+/// where each ends), so that a database batch reaches ``TransactionIngest`` without a `String`
+/// per cell.
+public struct PackedRows: Sendable {
+    public let width: Int
+    private(set) var bytes: [UInt8] = []
+    private(set) var ends: [Int32] = []
+
+    public init(width: Int) { self.width = max(width, 1) }
+
+    /// Number of complete rows.
+    public var count: Int { ends.count / width }
+
+    /// Appends the next cell (nil: NULL, read as an empty cell).
+    public mutating func append(_ cell: UnsafeRawBufferPointer?) {
+        if let cell { bytes.append(contentsOf: cell) }
+        ends.append(Int32(bytes.count))
+    }
+
+    /// Calls `body` with each row, numbered from `firstLine`.
+    public func forEachRow(firstLine: Int, _ body: (CSVRow) throws -> Void) rethrows {
+        var starts = [Int32](repeating: 0, count: ends.count + 1)
+        for k in 1..<max(ends.count, 1) { starts[k] = ends[k - 1] }
+        var ends = self.ends + [0]   // never empty (an empty array has no base address)
+        var bytes = self.bytes + [0]
+        try bytes.withUnsafeMutableBufferPointer { b in
             try starts.withUnsafeMutableBufferPointer { s in
                 try ends.withUnsafeMutableBufferPointer { e in
-                    try body(CSVRow(base: b.baseAddress!, starts: s.baseAddress!, ends: e.baseAddress!, count: fields.count, line: line))
+                    for r in 0..<count {
+                        try body(CSVRow(base: UnsafePointer(b.baseAddress!), starts: s.baseAddress! + r * width,
+                                        ends: e.baseAddress! + r * width, count: width, line: firstLine + r))
+                    }
                 }
             }
         }

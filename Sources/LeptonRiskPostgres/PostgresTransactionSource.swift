@@ -56,17 +56,20 @@ public struct PostgresTransactionSource: TransactionSource {
             try await connection.run("DECLARE lepton_feed NO SCROLL CURSOR FOR SELECT \(columns) FROM (\(selection)) AS src(\(aliases.joined(separator: ", ")))",
                                      logger: riskLogger)
         }
+        let width = names.count
         while true {
-            let rows: [[String?]] = try feed.blocking {
-                try await connection.run("FETCH \(batch) FROM lepton_feed", logger: riskLogger).map { row in
-                    row.map { cell in cell.bytes.map { String(buffer: $0) } }
+            let rows: PackedRows = try feed.blocking {
+                var packed = PackedRows(width: width)
+                for row in try await connection.run("FETCH \(batch) FROM lepton_feed", logger: riskLogger) {
+                    for cell in row {
+                        if let bytes = cell.bytes { bytes.withUnsafeReadableBytes { packed.append($0) } } else { packed.append(nil) }
+                    }
                 }
+                return packed
             }
-            if rows.isEmpty { break }
-            for fields in rows {
-                line += 1
-                CSVRow.withFields(fields, line: line) { ingest.add($0, to: &table) }
-            }
+            if rows.count == 0 { break }
+            rows.forEachRow(firstLine: line + 1) { ingest.add($0, to: &table) }
+            line += rows.count
             progress?(line)
         }
         try feed.blocking { try await connection.run("COMMIT", logger: riskLogger) }
