@@ -69,7 +69,10 @@ let package = Package(
         // Session stores: SQLite embedded here, sealed with AES-GCM on request (swift-crypto); PostgreSQL
         // (postgres-nio), shared by replicas, in a module of its own so that the fuzz and sanitizer
         // builds of the dialog do not compile the NIO stack.
-        .target(name: "LeptonDialog", dependencies: ["LeptonText", "LeptonEngine", "CSQLite3", .product(name: "Yams", package: "Yams"),
+        // The one YAML reader (alias bombs and deep nesting refused before Yams builds anything),
+        // shared by chat files and lepton-risk's schema maps.
+        .target(name: "LeptonYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: fast),
+        .target(name: "LeptonDialog", dependencies: ["LeptonText", "LeptonEngine", "LeptonYAML", "CSQLite3", .product(name: "Yams", package: "Yams"),
                                                      .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fast),
         .target(name: "LeptonDialogPostgres", dependencies: ["LeptonDialog", "LeptonText", .product(name: "PostgresNIO", package: "postgres-nio")],
@@ -77,7 +80,11 @@ let package = Package(
         .target(name: "LeptonVoice", dependencies: ["LeptonDialog", "LeptonText", "LeptonSpeech", "LeptonAudio"], swiftSettings: fast),
         .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport",
                                                         .product(name: "Crypto", package: "swift-crypto")], swiftSettings: fast),
-        .target(name: "LeptonRisk", dependencies: ["LeptonEngine"], swiftSettings: fast),
+        .target(name: "LeptonRisk", dependencies: ["LeptonEngine", "LeptonYAML", "LeptonFiles"], swiftSettings: fast),
+        // lepton-risk's PostgreSQL feeds (transactions in through a cursor, alerts out), apart so that
+        // the fuzz and sanitizer builds of LeptonRisk do not compile the NIO stack.
+        .target(name: "LeptonRiskPostgres", dependencies: ["LeptonRisk", "LeptonDialog", "LeptonDialogPostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
+                swiftSettings: fast),
 
         // MARK: Shared command-line plumbing (option groups, exit codes, atomic output)
         .target(name: "LeptonCLI", dependencies: ["LeptonEngine", "LeptonFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -101,7 +108,7 @@ let package = Package(
                                                               "LeptonImage", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-chat", swiftSettings: fast),
-        .executableTarget(name: "lepton-risk", dependencies: ["LeptonEngine", "LeptonRisk", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
+        .executableTarget(name: "lepton-risk", dependencies: ["LeptonEngine", "LeptonRisk", "LeptonRiskPostgres", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-risk", swiftSettings: fast),
         .executableTarget(name: "lepton-diagnose", dependencies: ["LeptonEngine", "LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),

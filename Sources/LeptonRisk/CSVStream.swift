@@ -1,4 +1,5 @@
 import Foundation
+import LeptonFiles
 
 /// One CSV row as byte ranges into the reader's buffer; valid only inside the callback that
 /// received it (no per-field `String` is made unless asked for).
@@ -93,27 +94,53 @@ public func parseDecimal(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
 }
 
 /// A streaming CSV reader: reads the file in fixed chunks (bounded memory whatever the file size),
-/// splits rows at byte level, strips RFC 4180 quotes, and hands each row to a callback.
+/// splits rows at byte level, strips RFC 4180 quotes, and hands each row to a callback. A gzip
+/// file (found by its magic bytes, whatever its name: `.csv.gz`) is inflated as it is read, with
+/// ``GzipReader``'s bomb check; a row longer than ``maxRowBytes`` is refused.
 public struct CSVStream {
     public let path: String
     let chunkSize: Int
     /// At most this many fields per row are split; the rest are merged into the last.
     let maxFields: Int
+    /// The field separator (`,`; a schema map may choose `;` or a tab).
+    let delimiter: UInt8
 
-    public init(path: String, chunkSize: Int = 1 << 22, maxFields: Int = 256) {
+    public init(path: String, chunkSize: Int = 1 << 22, maxFields: Int = 256, delimiter: UInt8 = 44) {
         self.path = path
         self.chunkSize = max(chunkSize, 1024)
         self.maxFields = maxFields
+        self.delimiter = delimiter
     }
 
+    /// Longest row accepted (a file without line breaks would otherwise be read into memory whole).
+    public static let maxRowBytes = 64 << 20
+
     /// Calls `body` for every non-empty row (the header included, as line 1).
-    /// Returns the number of rows seen. Throws `RiskError.unreadable` on I/O errors.
-    /// `progress` is called after every chunk read with the bytes read so far.
+    /// Returns the number of rows seen. Throws `RiskError.unreadable` on I/O errors, a truncated,
+    /// corrupt or bomb gzip file, or a row longer than ``maxRowBytes``.
+    /// `progress` is called after every chunk read with the bytes read so far (of the file as
+    /// stored: compressed bytes for a gzip file).
     @discardableResult
     public func forEachRow(progress: ((Int) -> Void)? = nil, _ body: (CSVRow) throws -> Void) throws -> Int {
         let fd = open(path, O_RDONLY)
         if fd < 0 { throw RiskError.unreadable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
+        var magic: (UInt8, UInt8) = (0, 0)
+        let gzip: GzipReader?
+        if pread(fd, &magic, 2, 0) == 2 && magic == (0x1f, 0x8b) {
+            do { gzip = try GzipReader(fd: fd) } catch { throw RiskError.unreadable(path: path, reason: error.description) }
+        } else {
+            gzip = nil
+        }
+        /// Reads the next bytes (inflated for a gzip file); 0 at the end.
+        func next(_ into: UnsafeMutablePointer<UInt8>, _ count: Int) throws -> Int {
+            if let gzip {
+                do { return try gzip.read(into: into, count: count) } catch { throw RiskError.unreadable(path: path, reason: error.description) }
+            }
+            let got = read(fd, into, count)
+            if got < 0 { throw RiskError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+            return got
+        }
         var capacity = chunkSize * 2
         var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
         let starts = UnsafeMutablePointer<Int32>.allocate(capacity: maxFields)
@@ -128,13 +155,15 @@ public struct CSVStream {
             if !eof {
                 if capacity - filled < chunkSize {
                     // A single row longer than the buffer: grow (rare; keeps memory bounded by the longest row).
+                    guard capacity <= Self.maxRowBytes else {
+                        throw RiskError.unreadable(path: path, reason: "line \(line + 1) is longer than \(Self.maxRowBytes >> 20) MiB (not a CSV of transactions?)")
+                    }
                     let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
                     bigger.update(from: buffer, count: filled)
                     buffer.deallocate(); buffer = bigger; capacity *= 2
                 }
-                let got = read(fd, buffer + filled, capacity - filled)
-                if got < 0 { throw RiskError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-                if got == 0 { eof = true } else { filled += got; bytesRead += got; progress?(bytesRead) }
+                let got = try next(buffer + filled, capacity - filled)
+                if got == 0 { eof = true } else { filled += got; bytesRead += got; progress?(gzip?.compressedBytesRead ?? bytesRead) }
             }
             // Split every complete row in buffer[0..<filled]; keep the tail.
             var pos = 0
@@ -187,17 +216,55 @@ public struct CSVStream {
                     b[w] = b[r]; w += 1; r += 1
                 }
                 starts[n] = Int32(i + 1); ends[n] = Int32(w)
-                while r < hi && b[r] != 44 { r += 1 }
+                while r < hi && b[r] != delimiter { r += 1 }
                 n += 1
                 if r >= hi { return n }
                 i = r + 1
             } else {
                 var j = i
-                while j < hi && b[j] != 44 { j += 1 }
+                while j < hi && b[j] != delimiter { j += 1 }
                 starts[n] = Int32(i); ends[n] = Int32(j)
                 n += 1
                 if j >= hi { return n }
                 i = j + 1
+            }
+        }
+    }
+}
+
+/// Rows of `width` cells packed in one buffer (the bytes of every cell one after another, and
+/// where each ends), so that a database batch reaches ``TransactionIngest`` without a `String`
+/// per cell.
+public struct PackedRows: Sendable {
+    public let width: Int
+    private(set) var bytes: [UInt8] = []
+    private(set) var ends: [Int32] = []
+
+    public init(width: Int) { self.width = max(width, 1) }
+
+    /// Number of complete rows.
+    public var count: Int { ends.count / width }
+
+    /// Appends the next cell (nil: NULL, read as an empty cell).
+    public mutating func append(_ cell: UnsafeRawBufferPointer?) {
+        if let cell { bytes.append(contentsOf: cell) }
+        ends.append(Int32(bytes.count))
+    }
+
+    /// Calls `body` with each row, numbered from `firstLine`.
+    public func forEachRow(firstLine: Int, _ body: (CSVRow) throws -> Void) rethrows {
+        var starts = [Int32](repeating: 0, count: ends.count + 1)
+        for k in 1..<max(ends.count, 1) { starts[k] = ends[k - 1] }
+        var ends = self.ends + [0]   // never empty (an empty array has no base address)
+        var bytes = self.bytes + [0]
+        try bytes.withUnsafeMutableBufferPointer { b in
+            try starts.withUnsafeMutableBufferPointer { s in
+                try ends.withUnsafeMutableBufferPointer { e in
+                    for r in 0..<count {
+                        try body(CSVRow(base: UnsafePointer(b.baseAddress!), starts: s.baseAddress! + r * width,
+                                        ends: e.baseAddress! + r * width, count: width, line: firstLine + r))
+                    }
+                }
             }
         }
     }

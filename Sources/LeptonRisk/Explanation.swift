@@ -108,7 +108,7 @@ public struct Explanation {
         let rows = s.inputRows.filter { (set.contains(Int(t.src[$0])) || set.contains(Int(t.dst[$0]))) && abs(t.time[$0] - t0) <= 3 * 1440 }
         return rows.sorted { s.scores[$0] > s.scores[$1] }.prefix(10).map { i in
             (Int(t.row[i]), t.accountName(Int(t.src[i])), t.accountName(Int(t.dst[i])), formatTimestamp(Int(t.time[i])),
-             t.usd(i), PaymentFormat.names[Int(t.format[i])], s.scores[i])
+             t.usd(i), t.formatName(t.format[i]), s.scores[i])
         }
     }
 

@@ -18,7 +18,9 @@ public struct RiskEvaluation: Codable, Sendable {
     public var precisionCI: [Float]?
     public var recallCI: [Float]?
     public var recallAtBudgetCI: [Float]?
-    /// Cautions about the figures (a tiny test set), also printed in the text form.
+    /// Bootstrap percentile intervals of PR-AUC and recall at the budget (nil unless asked for).
+    public var bootstrap: BootstrapIntervals?
+    /// Cautions about the figures (a tiny test set); `evaluate` prints them on stderr.
     public var warnings: [String] = []
     /// Fewer positives than this and the figures are flagged as rough.
     public static let minimumPositives = 30
@@ -32,8 +34,12 @@ public struct RiskEvaluation: Codable, Sendable {
     }
 
     /// Computes the figures for `scores` against 0/1 `labels` (unlabelled rows must be removed first).
-    /// - Parameter typology: typology name of each positive row (index into `scores`), if known.
-    public init(scores: [Float], labels: [Float], threshold: Float, budget: Double, typology: [Int: String] = [:]) throws {
+    /// - Parameters:
+    ///   - typology: typology name of each positive row (index into `scores`), if known.
+    ///   - resamples: bootstrap resamples for the intervals of PR-AUC and recall at the budget
+    ///     (0: none), drawn with `seed`.
+    public init(scores: [Float], labels: [Float], threshold: Float, budget: Double, typology: [Int: String] = [:],
+                resamples: Int = 0, seed: UInt64 = 0) throws {
         rows = scores.count
         positives = Int(labels.reduce(0, +))
         self.threshold = threshold
@@ -48,6 +54,7 @@ public struct RiskEvaluation: Codable, Sendable {
         recallCI = RiskMetrics.wilsonInterval(successes: tp, trials: positives)
         let caught = Int((recallAtBudget * Float(positives)).rounded())
         recallAtBudgetCI = RiskMetrics.wilsonInterval(successes: caught, trials: positives)
+        bootstrap = try RiskMetrics.bootstrap(scores: scores, labels: labels, budget: budget, resamples: resamples, seed: seed)
         if positives < Self.minimumPositives {
             warnings.append("only \(positives) positive\(positives == 1 ? "" : "s") in the test set: precision and recall are rough "
                             + "(see the 95% intervals); use at least \(Self.minimumPositives) positives to compare models")
@@ -78,7 +85,10 @@ public struct RiskEvaluation: Codable, Sendable {
             s += "\n  \(name): \(r.recalledAtBudget)/\(r.positives) in budget, \(r.recalledAtThreshold)/\(r.positives) above threshold"
         }
         s += "\n(95% Wilson intervals in brackets)"
-        for w in warnings { s += "\nwarning: " + w }
+        if let b = bootstrap {
+            s += "\nbootstrap 95% intervals (\(b.resamples) resamples, seed \(b.seed)): PR-AUC" + ci(b.prAUC)
+                + String(format: ", recall at %.2f%% budget", alertBudget * 100) + ci(b.recallAtBudget)
+        }
         return s
     }
 }

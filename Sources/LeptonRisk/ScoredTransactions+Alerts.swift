@@ -27,8 +27,8 @@ extension ScoredTransactions {
         let t = table, F = TransactionFeatures.count
         let lab = t.label[i]
         return AlertDetails(time: formatTimestamp(Int(t.time[i])), amount: t.amountPaid[i],
-                            currency: Currency.names[Int(t.payCurrency[i])], amountUSD: t.usd(i),
-                            format: PaymentFormat.names[Int(t.format[i])],
+                            currency: t.currencyName(t.payCurrency[i]), amountUSD: t.usd(i),
+                            format: t.formatName(t.format[i]),
                             typologies: Explanation.typologies(Array(features[(i * F)..<((i + 1) * F)])),
                             label: lab < 0 ? nil : Int(lab))
     }

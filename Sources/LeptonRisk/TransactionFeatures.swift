@@ -142,7 +142,8 @@ public enum TransactionFeatures {
                     f[0] = a
                     f[1] = t.payCurrency[i] != t.receiveCurrency[i] ? 1 : 0
                     for k in 0..<7 { f[2 + k] = 0 }
-                    f[2 + Int(t.format[i])] = 1
+                    // A bank's own payment type (index 7 on) is a category of its own: no IBM indicator.
+                    if t.format[i] < 7 { f[2 + Int(t.format[i])] = 1 }
                     f[9] = t.bankOfAccount[u] != t.bankOfAccount[v] ? 1 : 0
                     f[10] = u == v ? 1 : 0
                     f[11] = Float(Int(ti) % 1440) / 1440

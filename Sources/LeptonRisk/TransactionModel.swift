@@ -475,13 +475,14 @@ extension TransactionTable {
     /// A table holding the given rows (account ids re-interned; `row` keeps the original index).
     public func subset(_ rows: [Int]) -> TransactionTable {
         var t = TransactionTable()
+        t.currencyNames = currencyNames; t.formatNames = formatNames
         for i in rows {
             let a = t.accounts.intern(accountName(Int(src[i])))
             if Int(a) == t.bankOfAccount.count { t.bankOfAccount.append(t.banks.intern(String(accountName(Int(src[i])).split(separator: ":").first ?? ""))) }
             let b = t.accounts.intern(accountName(Int(dst[i])))
             if Int(b) == t.bankOfAccount.count { t.bankOfAccount.append(t.banks.intern(String(accountName(Int(dst[i])).split(separator: ":").first ?? ""))) }
             t.row.append(row[i]); t.source.append(source[i]); t.time.append(time[i]); t.src.append(a); t.dst.append(b)
-            t.amountPaid.append(amountPaid[i]); t.amountReceived.append(amountReceived[i])
+            t.amountPaid.append(amountPaid[i]); t.amountReceived.append(amountReceived[i]); t.amountUSD.append(amountUSD[i])
             t.payCurrency.append(payCurrency[i]); t.receiveCurrency.append(receiveCurrency[i])
             t.format.append(format[i]); t.label.append(label[i])
         }
@@ -497,11 +498,17 @@ extension TransactionTable {
             let to = accountName(Int(dst[i])).split(separator: ":", maxSplits: 1)
             let lab = label[i] < 0 ? "" : String(label[i])
             s += "\(formatTimestamp(Int(time[i]))),\(from[0]),\(from.count > 1 ? from[1] : ""),\(to[0]),\(to.count > 1 ? to[1] : ""),"
-            s += "\(formatAmount(amountReceived[i])),\(Currency.names[Int(receiveCurrency[i])]),\(formatAmount(amountPaid[i])),"
-            s += "\(Currency.names[Int(payCurrency[i])]),\(PaymentFormat.names[Int(format[i])]),\(lab)\n"
+            s += "\(formatAmount(amountReceived[i])),\(currencyName(receiveCurrency[i])),\(formatAmount(amountPaid[i])),"
+            s += "\(currencyName(payCurrency[i])),\(csvField(formatName(format[i]))),\(lab)\n"
         }
         return s
     }
+}
+
+/// A CSV cell: quoted (RFC 4180) when it holds a comma, quote or line break (a bank's own
+/// payment type may).
+func csvField(_ s: String) -> String {
+    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
 }
 
 /// Two decimals for ordinary amounts, six decimals for tiny ones (Bitcoin).

@@ -31,16 +31,25 @@ public struct ScoredTransactions {
     ///   - log: one line per finished stage (rows, features, scores) with its time.
     public init(model: TransactionModel, path: String, history: String? = nil,
                 read: ((String, Int) -> Void)? = nil, log: (String) -> Void = { _ in }) throws {
+        try self.init(model: model, input: TransactionFile(path), history: history.map { TransactionFile($0) }, read: read, log: log)
+    }
+
+    /// As ``init(model:path:history:read:log:)``, for transactions from any source (a mapped CSV
+    /// file, a compressed one, a database table).
+    public init(model: TransactionModel, input: any TransactionSource, history: (any TransactionSource)? = nil,
+                read: ((String, Int) -> Void)? = nil, log: (String) -> Void = { _ in }) throws {
         var t = TransactionTable()
         var fresh = TransactionTable()
         var clock = Date()
         func stage(_ what: String) { log("\(what) in \(String(format: "%.2f", Date().timeIntervalSince(clock))) s"); clock = Date() }
-        let skips = try fresh.append(csv: path, sourceIndex: 1, progress: read.map { r in { r(path, $0) } })
+        let path = input.name
+        let skips = try input.append(to: &fresh, sourceIndex: 1, progress: read.map { r in { r(path, $0) } })
         stage("read \(fresh.count) transactions from \(path)")
         var historySkips = SkipReport()
-        if let hp = history, let firstNew = fresh.time.min() {
+        if let hs = history, let firstNew = fresh.time.min() {
             var h = TransactionTable()
-            historySkips = try h.append(csv: hp, sourceIndex: 0, progress: read.map { r in { r(hp, $0) } })
+            let hp = hs.name
+            historySkips = try hs.append(to: &h, sourceIndex: 0, progress: read.map { r in { r(hp, $0) } })
             let from = firstNew - Int32(model.config.historyDays * 1440)
             t = h.subset((0..<h.count).filter { h.time[$0] < firstNew && h.time[$0] >= from })
         }
@@ -75,6 +84,15 @@ public struct ScoredTransactions {
 extension TransactionTable {
     /// Appends every transaction of `other`, re-interning its accounts.
     public mutating func appendRows(of other: TransactionTable) {
+        // Currencies and payment formats beyond the IBM lists are numbered per table: by name.
+        func names(_ mine: inout [String], _ theirs: [String]) -> [UInt8] {
+            theirs.map { n in
+                if let k = mine.firstIndex(of: n) { return UInt8(k) }
+                mine.append(n)
+                return UInt8(min(mine.count - 1, 255))
+            }
+        }
+        let currencyMap = names(&currencyNames, other.currencyNames), formatMap = names(&formatNames, other.formatNames)
         var map = [Int32](repeating: -1, count: other.accountCount)
         for a in 0..<other.accountCount {
             let name = other.accountName(a)
@@ -88,9 +106,9 @@ extension TransactionTable {
         for i in 0..<other.count {
             row.append(other.row[i]); source.append(other.source[i]); time.append(other.time[i])
             src.append(map[Int(other.src[i])]); dst.append(map[Int(other.dst[i])])
-            amountPaid.append(other.amountPaid[i]); amountReceived.append(other.amountReceived[i])
-            payCurrency.append(other.payCurrency[i]); receiveCurrency.append(other.receiveCurrency[i])
-            format.append(other.format[i]); label.append(other.label[i])
+            amountPaid.append(other.amountPaid[i]); amountReceived.append(other.amountReceived[i]); amountUSD.append(other.amountUSD[i])
+            payCurrency.append(currencyMap[Int(other.payCurrency[i])]); receiveCurrency.append(currencyMap[Int(other.receiveCurrency[i])])
+            format.append(formatMap[Int(other.format[i])]); label.append(other.label[i])
         }
     }
 }

@@ -51,16 +51,16 @@ final class HostileIngestTests: XCTestCase {
         for (code, name) in pairs {
             text += "2022/09/01 00:00,070,AAA,071,BBB,1.00,\(code),1.00,\(name),Wire,0\n"
         }
-        text += "2022/09/01 00:00,070,AAA,071,BBB,1.00,GBP,1.00,GBP,SEPA,0\n"   // still unknown: the payment format
+        text += "2022/09/01 00:00,070,AAA,071,BBB,1.00,GBP,1.00,GBP,SEPA,0\n"   // a payment type of its own (issue 23): kept
         text += "2022/09/01 00:00,070,AAA,071,BBB,1.00,XYZ,1.00,XYZ,ACH,0\n"    // not a currency
         var t = TransactionTable()
         let r = try t.append(csv: write(text, "iso.csv"))
-        XCTAssertEqual(t.count, pairs.count)
+        XCTAssertEqual(t.count, pairs.count + 1)
         for k in 0..<pairs.count {
             XCTAssertEqual(Currency.names[Int(t.receiveCurrency[k])], pairs[k].1, pairs[k].0)
             XCTAssertEqual(t.receiveCurrency[k], t.payCurrency[k])
         }
-        XCTAssertEqual(r.counts["unknown payment format"], 1)
+        XCTAssertEqual(t.formatName(t.format[pairs.count]), "SEPA")
         XCTAssertEqual(r.counts["unknown currency"], 1)
         // Written back (split), a code becomes the IBM name, which reads back as the same currency.
         XCTAssertTrue(t.csv().contains(",1.00,UK Pound,1.00,UK Pound,Wire,"))

@@ -90,20 +90,20 @@ final class RiskProgramTests: XCTestCase {
     func testSkippedRowsExit3WithCountsOnStderrAndInJSON() throws {
         let p = try file("mixed.csv", [
             "2022/09/01 10:00,070,AAA,071,BBB,5.00,GBP,5.00,GBP,ACH,0",                  // ISO code: accepted
-            "2022/09/01 10:00,070,AAA,071,BBB,5.00,US Dollar,5.00,US Dollar,SEPA,0",      // unknown payment type
+            "2022/09/01 10:00,070,AAA,071,BBB,5.00,US Dollar,5.00,Franc,SEPA,0",          // unknown currency (SEPA is kept, issue 23)
             "9999/12/31 23:59,070,AAA,071,BBB,5.00,US Dollar,5.00,US Dollar,ACH,0",       // trapped score/explain/train
             "2022/09/01 10:00,070,AAA,071,BBB,1e39,US Dollar,1e39,US Dollar,ACH,0",       // was +inf, scored low
         ])
         let m = Self.samples + "/model"
         let r = try risk(["score", "--model", m, "--transactions", p, "--json"])
         assertOneLineError(r, status: 3, contains: "3 rows skipped")
-        XCTAssertTrue(r.stderr.contains("1 × unknown payment format"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("1 × unknown currency"), r.stderr)
         let lines = r.stdout.split(separator: "\n")
         XCTAssertEqual(lines.count, 1 + 301)   // the summary line, then the 300 sample rows and the GBP row
         let head = try json(lines[0])
         let skipped = try XCTUnwrap(head["skipped"] as? [[String: Any]])
         XCTAssertEqual(Set(skipped.map { $0["reason"] as? String ?? "" }),
-                       ["unknown payment format", "date out of range (years 1900-2199)", "amount above 1e15"])
+                       ["unknown currency", "date out of range (years 1900-2199)", "amount above 1e15"])
         XCTAssertEqual(head["scored"] as? Int, 301)
         // The output is complete before the exit status says rows were skipped.
         XCTAssertEqual(try risk(["explain", "--model", m, "--transactions", p, "300"]).status, 3)

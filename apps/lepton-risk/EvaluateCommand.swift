@@ -9,8 +9,10 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Measure a model on labelled data: minority F1, precision/recall, PR-AUC, ROC-AUC, recall at an alert budget.",
         discussion: """
-        Precision, recall and recall at the budget come with 95% Wilson intervals; with fewer \
-        than 30 positives a warning says the figures are rough. With --patterns \
+        Precision, recall and recall at the budget come with 95% Wilson intervals, PR-AUC and \
+        recall at the budget also with bootstrap percentile intervals (--bootstrap resamples of \
+        the evaluated rows, drawn with --seed: the same seed gives the same intervals); with \
+        fewer than 30 positives a warning on stderr says the figures are rough. With --patterns \
         (row_index,pattern_id,typology, as written by `simulate`), recall is also given per \
         laundering typology. For node data with a split column, rows whose split is not `train` \
         are evaluated (override with --split).
@@ -26,6 +28,10 @@ struct EvaluateCommand: ParsableCommand {
         """)
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var feed: FeedOptions
+    @OptionGroup var seeding: SeedOptions
+    @Option(help: "Bootstrap resamples for the 95% intervals of PR-AUC and recall at the budget (0: none).")
+    var bootstrap: Int = 1000
     @Option(help: "Model folder.") var model: String
     @Option(help: "Labelled transactions (IBM AML CSV).") var transactions: String?
     @Option(help: "Earlier transactions used as context (e.g. the training file).") var history: String?
@@ -54,6 +60,7 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         try runRisk(common) {
             guard budget > 0 && budget <= 1 else { throw usage("--budget must be in (0, 1], got \(budget)") }
+            guard (0...100_000).contains(bootstrap) else { throw usage("--bootstrap must be between 0 and 100000, got \(bootstrap)") }
             if let c = threshold, !c.isFinite { throw usage("--threshold must be a number") }
             let dir = URL(fileURLWithPath: model)
             let kind = try NodeModel.kind(of: dir)
@@ -61,16 +68,20 @@ struct EvaluateCommand: ParsableCommand {
             var cut: Float
             var ledger = SkipLedger()
             let identity: ModelIdentity
+            var inputName = labels ?? ""   // a database URL is shown without its password
             if kind == "transactions" {
                 guard let tx = transactions else { throw usage("this model scores transactions: give --transactions FILE") }
                 let m = try TransactionModel.load(from: dir)
                 warnLegacyHistory(m, model)
                 identity = try modelIdentity(dir)
                 let reading = FileReadProgress()
-                let s = try ScoredTransactions(model: m, path: tx, history: history, read: reading.update, log: reading.stage)
+                let reader = try feed.reader()
+                let input = try reader.source(tx), past = try history.map { try reader.source($0, option: "--history") }
+                let s = try ScoredTransactions(model: m, input: input, history: past, read: reading.update, log: reading.stage)
                 reading.finish()
-                if let h = history { ledger.add(h, s.historySkips) }
-                ledger.add(tx, s.skips)
+                if let h = past { ledger.add(h.name, s.historySkips) }
+                ledger.add(input.name, s.skips)
+                inputName = input.name
                 let pat = try patterns.map { try readPatternFile($0) } ?? [:]
                 for i in s.inputRows where s.table.label[i] >= 0 {
                     if let p = pat[Int(s.table.row[i])] { typ[scores.count] = p }
@@ -91,12 +102,13 @@ struct EvaluateCommand: ParsableCommand {
                 }
                 cut = threshold ?? m.config.threshold
             }
-            if scores.isEmpty { throw RiskError.badArgument("\(transactions ?? labels ?? ""): no labelled rows to evaluate") }
+            if scores.isEmpty { throw RiskError.badArgument("\(inputName): no labelled rows to evaluate") }
             if ys.reduce(0, +) == 0 {
-                throw RiskError.badArgument("\(transactions ?? labels ?? ""): no positive labels among the evaluated rows: recall and PR-AUC are undefined")
+                throw RiskError.badArgument("\(inputName): no positive labels among the evaluated rows: recall and PR-AUC are undefined")
             }
-            let ev = try RiskEvaluation(scores: scores, labels: ys, threshold: cut, budget: budget, typology: typ)
-            if json { for w in ev.warnings { Log.info("warning: \(w)") } }   // the text form prints them itself
+            let ev = try RiskEvaluation(scores: scores, labels: ys, threshold: cut, budget: budget, typology: typ,
+                                        resamples: bootstrap, seed: seeding.seed)
+            for w in ev.warnings { Log.info("warning: \(w)") }
             if json {
                 emitLine(try jsonLine(Report(evaluation: ev, model: identity, skipped: ledger.json)))
             } else {

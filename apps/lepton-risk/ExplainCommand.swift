@@ -21,6 +21,7 @@ struct ExplainCommand: ParsableCommand {
         """)
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var feed: FeedOptions
     @Option(help: "Model folder.") var model: String
     @Option(help: "Transactions the ID refers to.") var transactions: String
     @Option(help: "Earlier transactions used as context (e.g. the training file).") var history: String?
@@ -34,11 +35,13 @@ struct ExplainCommand: ParsableCommand {
             warnLegacyHistory(m, model)
             let identity = try modelIdentity(dir)
             let reading = FileReadProgress()
-            let s = try ScoredTransactions(model: m, path: transactions, history: history, read: reading.update, log: reading.stage)
+            let reader = try feed.reader()
+            let input = try reader.source(transactions), past = try history.map { try reader.source($0, option: "--history") }
+            let s = try ScoredTransactions(model: m, input: input, history: past, read: reading.update, log: reading.stage)
             reading.finish()
             var ledger = SkipLedger()
-            if let h = history { ledger.add(h, s.historySkips) }
-            ledger.add(transactions, s.skips)
+            if let h = past { ledger.add(h.name, s.historySkips) }
+            ledger.add(input.name, s.skips)
             let e = try Explanation(scored: s, model: m, id: id)
             if json {
                 emitLine(try explanationJSON(e, model: identity, skipped: ledger))

@@ -16,7 +16,7 @@ func usage(_ message: String) -> CLIFailure { .usage(message) }
 
 /// Rows skipped while reading the inputs of one command (examples of each file's skips under -v);
 /// once the output is written, `finish()` turns any skip into exit status 3, so rows that
-/// were never scored (an unknown payment type, an absurd amount) cannot pass as a clean run.
+/// were never scored (an unknown currency, an absurd amount) cannot pass as a clean run.
 struct SkipLedger {
     private(set) var counts: [String: Int] = [:]
     private(set) var total = 0

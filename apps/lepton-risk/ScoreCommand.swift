@@ -14,12 +14,21 @@ struct ScoreCommand: ParsableCommand {
         history window before the file's first timestamp are context for the window features, \
         so new transactions are scored incrementally without retraining; the model folder \
         itself holds no transactions. With --json the first line names the model and counts \
-        the skipped rows; then one line per result. Rows that cannot be read (unknown payment \
-        type, absurd amount, date outside 1900-2199) are skipped, counted on stderr, and make \
+        the skipped rows; then one line per result. Rows that cannot be read (unknown currency, \
+        absurd amount, date outside 1900-2199) are skipped, counted on stderr, and make \
         the exit status 3. With --shard i/N only rows r with r mod N = i are printed (accounts: \
         account numbers, in order of first appearance; features still see the whole file), \
         each with its `rank` in the whole ranking (last JSON key or CSV column), so that \
         `lepton-risk merge` joins the N outputs into exactly this command's output without --shard.
+
+        Feeds: --schema map.yml reads a bank's own layout (columns, date formats, delimiter; see \
+        samples/risk/bank-map.yml), --fx rates.csv converts amounts with dated rates, a gzip file \
+        is read as it streams, and --transactions postgresql://USER@HOST/DB?table=NAME (or \
+        ?query=...) reads a table through a server-side cursor, its columns in the IBM order \
+        whatever their names unless --schema names them. --alerts-to \
+        postgresql://USER@HOST/DB?table=NAME writes the flagged transactions (within --top and \
+        --shard) to that table, created if missing, keyed by model and transfer: re-running a \
+        day updates its alerts instead of adding them twice. A password in a URL is never printed.
 
         Examples:
           lepton-risk score --model samples/risk/model \\
@@ -30,11 +39,14 @@ struct ScoreCommand: ParsableCommand {
           lepton-risk score --model samples/risk/model \\
               --transactions samples/risk/transactions.csv --shard 0/4 \\
               --json > /tmp/part0.jsonl
+          lepton-risk score --model samples/risk/model \\
+              --transactions samples/risk/bank-export.csv.gz \\
+              --schema samples/risk/bank-map.yml --fx samples/risk/rates.csv --top 5
         """)
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Model folder written by `train`.") var model: String
-    @Option(help: "Transactions to score (IBM AML CSV).") var transactions: String?
+    @Option(help: "Transactions to score (IBM AML CSV, or the layout --schema maps).") var transactions: String?
     @Option(help: "Earlier transactions used as context (e.g. the training file).") var history: String?
     @Option(help: "Node features CSV (node models).") var nodes: String?
     @Option(help: "Edges CSV (node and edge models).") var edges: String?
@@ -43,6 +55,10 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Print only scores at or above this value (also sets the `flagged` cut).") var threshold: Float?
     @Flag(help: "JSON lines output (default: CSV with a header).") var json = false
     @OptionGroup var sharding: ShardOptions
+    @OptionGroup var feed: FeedOptions
+    @Option(help: ArgumentHelp("Also write the flagged transactions (within --top and --shard) to a PostgreSQL table, idempotently.",
+                               valueName: "postgresql://USER@HOST/DB?table=NAME"))
+    var alertsTo: String?
 
     struct Summary: Encodable {
         var model: ModelIdentity
@@ -51,6 +67,8 @@ struct ScoreCommand: ParsableCommand {
         var historyRows: Int?
         var threshold: Float
         var skipped: [SkipCount]
+        /// Alerts written with --alerts-to.
+        var alertsWritten: Int?
     }
 
     func run() throws {
@@ -68,20 +86,26 @@ struct ScoreCommand: ParsableCommand {
                 warnLegacyHistory(m, model)
                 let identity = try modelIdentity(dir, log: !json)
                 let reading = FileReadProgress()
-                let s = try ScoredTransactions(model: m, path: tx, history: history, read: reading.update, log: reading.stage)
+                let reader = try feed.reader()
+                let input = try reader.source(tx), past = try history.map { try reader.source($0, option: "--history") }
+                let s = try ScoredTransactions(model: m, input: input, history: past, read: reading.update, log: reading.stage)
                 reading.finish()
-                if let h = history { ledger.add(h, s.historySkips) }
-                ledger.add(tx, s.skips)
+                if let h = past { ledger.add(h.name, s.historySkips) }
+                ledger.add(input.name, s.skips)
                 let cut = threshold ?? m.config.threshold
+                if alertsTo != nil && accounts { throw usage("--alerts-to writes transaction alerts: leave out --accounts") }
+                let written = try alertsTo.map { try writeAlerts(to: $0, s, cut: cut, top: top, shard: shardSel, model: identity, source: input.name) }
                 if json {
-                    out.line(try jsonLine(Summary(model: identity, input: tx, scored: s.inputRows.count,
-                                                  historyRows: history == nil ? nil : s.historyRows, threshold: cut, skipped: ledger.json)))
+                    out.line(try jsonLine(Summary(model: identity, input: input.name, scored: s.inputRows.count,
+                                                  historyRows: history == nil ? nil : s.historyRows, threshold: cut, skipped: ledger.json,
+                                                  alertsWritten: written)))
                 }
                 for line in transactionResultLines(s, cut: cut, accounts: accounts, top: top, threshold: threshold, shard: shardSel, json: json) {
                     out.line(line)
                 }
             } else {
                 guard let e = edges else { throw usage("this model scores a graph: give --edges (and --nodes for node models)") }
+                if alertsTo != nil { throw usage("--alerts-to writes transaction alerts: this model scores a graph") }
                 if kind == "nodes" && nodes == nil { throw usage("this model scores nodes: give --nodes FILE") }
                 let m = try NodeModel.load(from: dir)
                 let identity = try modelIdentity(dir, log: !json)
@@ -97,7 +121,7 @@ struct ScoreCommand: ParsableCommand {
                 let key = kind == "nodes" ? "node" : "edge"
                 if json {
                     out.line(try jsonLine(Summary(model: identity, input: e, scored: g.itemCount, historyRows: nil, threshold: cut,
-                                                  skipped: ledger.json)))
+                                                  skipped: ledger.json, alertsWritten: nil)))
                 } else { out.line(ranked.csvHeader("\(key),score,flagged")) }
                 for (rank, i) in ranked.top(top) {
                     let id = g.itemName(i)

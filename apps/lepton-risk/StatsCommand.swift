@@ -18,6 +18,7 @@ struct StatsCommand: ParsableCommand {
         """)
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var feed: FeedOptions
     @Option(help: "Transactions in the IBM AML CSV schema.") var transactions: String
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -32,7 +33,8 @@ struct StatsCommand: ParsableCommand {
             var t = TransactionTable()
             var ledger = SkipLedger()
             let reading = FileReadProgress()
-            ledger.add(transactions, try t.append(csv: transactions, progress: { reading.update(transactions, $0) }))
+            let input = try feed.reader().source(transactions)
+            ledger.add(input.name, try input.append(to: &t, sourceIndex: 0, progress: { reading.update(input.name, $0) }))
             reading.finish()
             let seconds = Date().timeIntervalSince(start)
             let first = t.time.min().map { formatTimestamp(Int($0)) } ?? ""

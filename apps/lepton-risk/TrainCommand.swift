@@ -37,6 +37,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var seeding: SeedOptions
     @OptionGroup var log: TrainingLogOptions
+    @OptionGroup var feed: FeedOptions
     @Option(help: "Labelled transactions in the IBM AML CSV schema.") var transactions: String?
     @Option(help: "Node features CSV (id column first, then numeric features).") var nodes: String?
     @Option(help: "Edges CSV (src,dst[,relation]).") var edges: String?
@@ -77,7 +78,8 @@ struct TrainCommand: ParsableCommand {
             if let tx = transactions {
                 var t = TransactionTable()
                 let reading = FileReadProgress()
-                ledger.add(tx, try t.append(csv: tx, progress: { reading.update(tx, $0) }))
+                let input = try feed.reader().source(tx)
+                ledger.add(input.name, try input.append(to: &t, sourceIndex: 0, progress: { reading.update(input.name, $0) }))
                 reading.finish()
                 Log.info("loaded \(t.count) transactions, \(t.accountCount) accounts, \(t.positives) labelled positive")
                 var o = TransactionModel.TrainOptions()
@@ -87,7 +89,7 @@ struct TrainCommand: ParsableCommand {
                     guard let cell = SequenceCell(rawValue: sequence) else { throw usage("--sequence must be gru, lstm or none, got '\(sequence)'") }
                     o.sequenceCell = cell
                 }
-                let (model, metrics) = try TransactionModel.train(t, source: tx, options: o, log: { Log.info($0) }, curve: curve)
+                let (model, metrics) = try TransactionModel.train(t, source: input.name, options: o, log: { Log.info($0) }, curve: curve)
                 try model.save(to: outURL)
                 summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: model.config.scorer,
                                   trainRows: model.config.trainRows, trainPositives: model.config.trainPositives,

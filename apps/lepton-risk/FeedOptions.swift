@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import LeptonRisk
+import LeptonRiskPostgres
+
+/// How the transaction inputs of a command are read (`score`, `train`, `evaluate`, `explain`,
+/// `stats`): a schema map for a bank's own layout and FX rates, applied to `--transactions` and
+/// `--history` alike.
+struct FeedOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Schema map (YAML) of the transactions' layout: columns, date formats, delimiter, header (default: the IBM AML layout).",
+                               valueName: "map.yml"))
+    var schema: String?
+    @Option(help: ArgumentHelp("Exchange rates to US dollars by date range (CSV: currency,from,to,units_per_usd) instead of the fixed 2022-23 rates.",
+                               valueName: "rates.csv"))
+    var fx: String?
+
+    /// The schema and rates, read once.
+    func reader() throws -> FeedReader {
+        FeedReader(schema: try schema.map(TransactionSchema.load) ?? .ibm, fx: try fx.map(FXRates.load))
+    }
+}
+
+/// The loaded ``FeedOptions``: makes the source a `--transactions` or `--history` value names.
+struct FeedReader {
+    var schema: TransactionSchema
+    var fx: FXRates?
+
+    /// A PostgreSQL table or query (`postgresql://…?table=NAME`), else a CSV file (plain or gzip).
+    func source(_ location: String, option: String = "--transactions") throws -> any TransactionSource {
+        if PostgresFeed.isURL(location) {
+            return PostgresTransactionSource(try PostgresFeed(parsing: location, option: option), schema: schema, fx: fx)
+        }
+        return TransactionFile(location, schema: schema, fx: fx)
+    }
+
+}
