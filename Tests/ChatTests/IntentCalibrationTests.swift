@@ -27,6 +27,9 @@ final class IntentCalibrationTests: XCTestCase {
         XCTAssertEqual(s[2], 0.5, accuracy: 1e-12)
         XCTAssertEqual(IntentCalibration.scaled([0.7, 0.3, 0], classes: 3, temperature: 0.5), [0.49 / 0.58, 0.09 / 0.58, 0], accuracy: 1e-12)
         XCTAssertEqual(IntentCalibration.scaled([0.7, 0.2, 0.1], classes: 3, temperature: 1), [0.7, 0.2, 0.1], accuracy: 1e-12)
+        // A non-finite row stays non-finite (the model then refuses it by name; it must not turn into zeros).
+        XCTAssertTrue(IntentCalibration.scaled([.nan, 0.5, 0.2, 0.8], classes: 2, temperature: 0.5)[0..<2].allSatisfy(\.isNaN))
+        XCTAssertEqual(IntentCalibration.scaled([.nan, 0.5, 0.2, 0.8], classes: 2, temperature: 1)[2], 0.2, accuracy: 1e-12)
     }
 
     /// Rows (0.9, 0.1) right 3 times in 4: the NLL-optimal scaled confidence is 3/4, reached at T = 2

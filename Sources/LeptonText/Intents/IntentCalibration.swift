@@ -33,11 +33,16 @@ public enum IntentCalibration {
     }
 
     /// Probability rows (`classes` per row, row-major) scaled by `temperature`:
-    /// `softmax(log p / T)` per row, computed stably (zeros stay zero).
+    /// `softmax(log p / T)` per row, computed stably (zeros stay zero; a row with a NaN or
+    /// infinite value becomes NaN, so the model's finiteness check still refuses it).
     public static func scaled(_ p: [Double], classes: Int, temperature: Double) -> [Double] {
         precondition(classes > 0 && p.count % classes == 0 && temperature > 0)
         var out = [Double](repeating: 0, count: p.count)
         for r in stride(from: 0, to: p.count, by: classes) {
+            if p[r..<(r + classes)].contains(where: { !$0.isFinite }) {
+                for k in 0..<classes { out[r + k] = .nan }
+                continue
+            }
             var top = -Double.infinity
             for k in 0..<classes where p[r + k] > 0 { top = max(top, Foundation.log(p[r + k]) / temperature) }
             guard top.isFinite else { continue }
