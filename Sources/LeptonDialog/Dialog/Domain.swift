@@ -16,10 +16,14 @@ import LeptonText
 ///   asr_narrowband_fold: 0     # 8 kHz calls: mirror the band into 4–8 kHz at this gain (0 = off)
 ///   asr_language_model_weight: 0.3 # the model folder's sentences fused into the recognizer's search (0 = off)
 ///   asr_second_opinion_below: 0.6  # with a language model: fuse it only into a second decode of calls whose intent is below this
+///   clarify_margin: 0.5        # top two labelled handlers closer than this → "Do you want to X or Y?"
 /// intents:
 ///   greet: {response: utter_greet}
-///   transfer_money: {form: transfer_form}
+///   transfer_money: {form: transfer_form, label: make a transfer}
+///   transfer_status: {response: utter_pending_transfer, label: ask about a transfer you already made}
 ///   speak_to_agent: {response: utter_handoff, handoff: true}
+/// topics:                      # the model's fine labels → handler intents (see ``Topic``)
+///   transfer_timing: {intent: transfer_status, response: utter_transfer_timing}
 /// slots:
 ///   amount: {type: amount, min: 1, max: 10000, entities: [amount, number]}
 ///   recipient: {type: text, entities: [recipient, {entity: account_type, role: to}], from_text: true}
