@@ -88,3 +88,6 @@ if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.0' >&2 \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'kubernetes-validate==1.37.0' >&2
 fi
+# --- The bank agent's intent figures (issue 21): scripts/eval-agent-intents.py computes handler and
+# topic accuracy, out-of-scope catch rate and calibration (ECE) with NumPy (Debian's python3-numpy, BSD).
+if ! python3 -c 'import numpy' 2>/dev/null; then install_missing python3-numpy; fi

@@ -7,7 +7,7 @@ struct LeptonChatCommand: ParsableCommand {
         commandName: "lepton-chat",
         abstract: "Lepton's speech customer-service bot: transcribe a caller, recognise the intent, answer as a bank agent.",
         version: leptonVersion,
-        subcommands: [TranscribeCommand.self, TrainCommand.self, TrainPhoneBandCommand.self, ClassifyCommand.self, TestCommand.self, RespondCommand.self, ShellCommand.self, ServeCommand.self,
+        subcommands: [TranscribeCommand.self, TrainCommand.self, TrainPhoneBandCommand.self, ClassifyCommand.self, TestCommand.self, CalibrateCommand.self, RespondCommand.self, ShellCommand.self, ServeCommand.self,
                       MergeCommand.self]
     )
 

@@ -90,7 +90,9 @@ struct RespondCommand: ParsableCommand {
         --speak runs the espeak-ng program (apt-get install espeak-ng), which Lepton does not \
         link or ship (it is GPL); the WAV is 16 kHz mono, written atomically.
 
-        JSON fields (snake_case): session, new_session, transcript, intent, confidence, ranking, entities \
+        JSON fields (snake_case): session, new_session, transcript, intent (the handler intent the agent \
+        acted on, e.g. change_pin), confidence, topic (the model's fine label it was reached through, e.g. \
+        pin_blocked; absent for a fallback), ranking [{name, confidence, topic}], entities \
         (type, value, text, start, end, currency, role), reply, responses, events, state, and for \
         audio read in several readings (the domain's asr_readings) readings [{text, weight}]: the \
         recognizer's best readings, whose intent rankings are mixed by these weights (with the \
@@ -156,6 +158,7 @@ struct RespondCommand: ParsableCommand {
 func printReply(_ unmasked: AgentReply, json: Bool, showCardNumbers: Bool) throws {
     let reply = showCardNumbers ? unmasked : unmasked.masked
     Log.info("[\(reply.session)] intent \(reply.intent) (\(String(format: "%.2f", reply.confidence)))"
+             + (reply.topic.map { $0 == reply.intent ? "" : " topic \($0)" } ?? "")
              + (reply.entities.isEmpty ? "" : " entities " + reply.entities.map { "\($0.type)=\($0.masked.value)" }.joined(separator: " ")))
     emitLine(json ? try jsonLine(reply) : reply.reply)
 }

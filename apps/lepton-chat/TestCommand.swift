@@ -21,7 +21,10 @@ struct TestCommand: ParsableCommand {
               --json --confusion /tmp/confusion.png
 
         JSON: examples, accuracy, macro_f1, fallback_rate, accuracy_with_fallback, per_intent, \
-        most_confused, labels, unknown_labels, model {name, version, sha256}.
+        most_confused, labels, unknown_labels, calibration {examples, skipped, temperature, \
+        uncalibrated {ece, nll, bins}, calibrated {…}: the expected calibration error and reliability \
+        bins at temperature 1 and at the model's temperature (see `lepton-chat calibrate`)}, \
+        model {name, version, sha256}.
         Exit status: 0 ok, 1 bad model/data/output, 64 usage.
         """)
 
@@ -58,7 +61,7 @@ struct TestCommand: ParsableCommand {
             if json {
                 var e = ev
                 e.confusion = []   // large; the PNG carries it
-                emitLine(try jsonLine(TestReport(evaluation: e, model: try m.identity())))
+                emitLine(try jsonLine(TestReport(evaluation: e, calibration: try m.calibrationReport(on: examples), model: try m.identity())))
             } else {
                 emitLine(String(format: "accuracy %.4f  macro-F1 %.4f  (%d examples; fallback rate %.4f, accuracy counting fallbacks as errors %.4f)",
                                 ev.accuracy, ev.macroF1, ev.examples, ev.fallbackRate, ev.accuracyWithFallback))
@@ -99,11 +102,13 @@ struct TestCommand: ParsableCommand {
 /// `test --json`: the evaluation's fields and the identity of the model scored.
 struct TestReport: Encodable {
     var evaluation: IntentEvaluation
+    var calibration: IntentCalibrationReport
     var model: ModelIdentity
-    enum Key: String, CodingKey { case model }
+    enum Key: String, CodingKey { case model, calibration }
     func encode(to encoder: Encoder) throws {
         try evaluation.encode(to: encoder)
         var c = encoder.container(keyedBy: Key.self)
+        try c.encode(calibration, forKey: .calibration)
         try c.encode(model, forKey: .model)
     }
 }

@@ -10,9 +10,13 @@ public struct AgentReply: Codable, Sendable {
     /// What the user said (typed text, or the transcript of the audio).
     public var transcript: String
     /// The intent acted on ("nlu_fallback" when not understood) and the classifier's confidence.
+    /// With a domain's `topics`, this is the handler intent and its confidence the sum of its labels'.
     public var intent: String
     public var confidence: Double
-    /// The top intents as the classifier ranked them (at most 3).
+    /// The model's fine label the intent was reached through (`pin_blocked` when `intent` is
+    /// `change_pin`); absent for a fallback.
+    public var topic: String? = nil
+    /// The top intents as the classifier ranked them (at most 3; handler intents, each with its topic).
     public var ranking: [IntentScore]
     public var entities: [Entity]
     public var reply: String
@@ -35,7 +39,7 @@ public struct AgentReply: Codable, Sendable {
     public var segments: [HeardSegment]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case session, newSession = "new_session", transcript, intent, confidence, ranking, entities, reply, responses, events, state, readings, model
+        case session, newSession = "new_session", transcript, intent, confidence, topic, ranking, entities, reply, responses, events, state, readings, model
         case segments
     }
 
@@ -133,7 +137,7 @@ public final class ChatAgent: Sendable {
         if text.isEmpty && !allowEmpty { throw ChatError.badInput("empty text") }
         let cut = String(text.prefix(ChatAgent.maxCharacters))
         // Understanding happens outside the store transaction: it is the slow part.
-        var ranking = cut.isEmpty ? [] : try classifier.rank(cut)
+        var ranking = cut.isEmpty ? [] : engine.domain.handlerRanking(try classifier.rank(cut))
         var weighted: [WeightedReading]?
         if readings.count > 1, !cut.isEmpty {
             (ranking, weighted) = try mixedRanking(readings)
@@ -153,7 +157,7 @@ public final class ChatAgent: Sendable {
         }
         func reply(_ turn: DialogTurn, _ state: DialogState) -> AgentReply {
             AgentReply(session: session, newSession: isNew, transcript: text, intent: turn.intent, confidence: turn.confidence,
-                       ranking: Array(ranking.prefix(3)), entities: entities, reply: turn.reply, responses: turn.responses, events: turn.events,
+                       topic: turn.topic, ranking: Array(ranking.prefix(3)), entities: entities, reply: turn.reply, responses: turn.responses, events: turn.events,
                        state: state, readings: weighted, model: modelIdentity, segments: segments)
         }
         guard let idempotency else {
@@ -201,12 +205,13 @@ public final class ChatAgent: Sendable {
     public func intentRanking(readings: [HeardReading]) throws -> [IntentScore] {
         if readings.count == 1 {
             let text = String(readings[0].text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(ChatAgent.maxCharacters))
-            return text.isEmpty ? [] : try classifier.rank(text)
+            return text.isEmpty ? [] : engine.domain.handlerRanking(try classifier.rank(text))
         }
         return try mixedRanking(readings).0
     }
 
-    /// The intent rankings of `readings` mixed by their posterior weights, best first.
+    /// The intent rankings of `readings` mixed by their posterior weights, best first (as handler
+    /// intents: the sum of a handler's labels is linear, so mixing labels first changes nothing).
     func mixedRanking(_ readings: [HeardReading]) throws -> ([IntentScore], [WeightedReading]) {
         let top = readings.map(\.logProbability).max() ?? 0
         let raw = readings.map { $0.logProbability.isFinite ? Foundation.exp($0.logProbability - top) : 0 }
@@ -227,7 +232,7 @@ public final class ChatAgent: Sendable {
             let x = mixed[a.element]!, y = mixed[b.element]!
             return x != y ? x > y : a.offset < b.offset
         }.map { IntentScore(name: $0.element, confidence: mixed[$0.element]!) }
-        return (ranking, zip(readings, weights).map { WeightedReading(text: $0.text, weight: $1) })
+        return (engine.domain.handlerRanking(ranking), zip(readings, weights).map { WeightedReading(text: $0.text, weight: $1) })
     }
 }
 

@@ -13,9 +13,15 @@ import LeptonText
 ///    rejected with `utter_invalid_<slot>` and asked again); "stop"/"cancel" drops the form;
 ///    a confident other intent is answered and the form question repeated; a fallback counts
 ///    towards the hand-off and repeats the question.
-/// 4. Otherwise: a fallback (confidence below the threshold or a top-2 margin too small)
-///    answers `utter_fallback`, the `handoff_after`-th in a row hands off; an intent runs its
-///    action (response, form or hand-off).
+/// 4. Otherwise: when the two most likely handlers that have a `label` are closer than
+///    `clarify_margin` (and together reach the fallback threshold), the agent asks which
+///    one is meant (`utter_clarify`, event `clarify:A|B`) and the next turn's answer ("the
+///    first", words of a label, or a request ranked as one of them) runs it (`clarified:A`); an
+///    answer that is neither is played as a new turn. Else a fallback (confidence below the
+///    threshold or a top-2 margin too small) answers `utter_fallback`, the `handoff_after`-th in
+///    a row hands off. Otherwise the intent runs its action
+///    (response, form or hand-off); reached through a topic with its own response, that
+///    response is said instead of the intent's.
 ///
 /// An intent or form that names a backend action (``Domain/BackendAction``) asks `perform` for
 /// it when it completes, and its reply depends on the outcome: the done response only when the
@@ -57,13 +63,25 @@ public struct DialogEngine: Sendable {
         let isFallback = top == nil || confidence < domain.fallbackThreshold || confidence - second < domain.fallbackMargin
             || domain.intents[intent] == nil
         if isFallback { intent = DialogEngine.fallbackIntent }
+        var topic = isFallback ? nil : top?.topic
         defer { state.turn += 1; state.lastIntent = intent }
+        let pending = state.clarifying
+        state.clarifying = nil
 
         // 1. Handed off.
         if state.handedOff {
             if intent == "goodbye", let r = domain.intents["goodbye"]?.response { ctx.say(r, state: state) }
             else { ctx.say(domain.responses["utter_handoff_waiting"] != nil ? "utter_handoff_waiting" : "utter_handoff", state: state) }
-            return ctx.finish(intent: intent, confidence: confidence)
+            return ctx.finish(intent: intent, confidence: confidence, topic: topic)
+        }
+
+        // The answer to a clarifying question.
+        if let options = pending, state.activeForm == nil, let chosen = choose(among: options, nlu: nlu, ranking: nlu.ranking) {
+            state.fallbacks = 0
+            intent = chosen.intent; topic = chosen.topic
+            ctx.events.append("clarified:\(chosen.intent)")
+            run(intent: chosen.intent, topic: chosen.topic, state: &state, nlu: nlu, ctx: &ctx)
+            return ctx.finish(intent: intent, confidence: chosen.confidence ?? confidence, topic: topic)
         }
 
         // 2./3. Inside a form.
@@ -88,7 +106,7 @@ public struct DialogEngine: Sendable {
                     if state.fallbacks >= domain.handoffAfter { handoff(state: &state, ctx: &ctx) }
                     else { ctx.events.append("reconfirm"); advance(form: form, state: &state, ctx: &ctx) }
                 }
-                return ctx.finish(intent: intent, confidence: confidence)
+                return ctx.finish(intent: intent, confidence: confidence, topic: topic)
             }
             if filled.changed || filled.invalid {
                 state.fallbacks = 0
@@ -108,27 +126,80 @@ public struct DialogEngine: Sendable {
                     ctx.say("utter_ask_\(slot)", state: state)
                 } else { advance(form: form, state: &state, ctx: &ctx) }
             }
-            return ctx.finish(intent: intent, confidence: confidence)
+            return ctx.finish(intent: intent, confidence: confidence, topic: topic)
         }
 
-        // 4. No form.
+        // 4. No form. Unsure between two handlers (together above the fallback threshold): ask.
+        if let options = clarifyOptions(nlu.ranking) {
+            state.fallbacks = 0
+            intent = options[0].intent; topic = options[0].topic
+            state.clarifying = options
+            ctx.events.append("clarify:\(options[0].intent)|\(options[1].intent)")
+            ctx.say("utter_clarify", state: state, extra: ["first": domain.intents[options[0].intent]?.label ?? options[0].intent,
+                                                            "second": domain.intents[options[1].intent]?.label ?? options[1].intent])
+            return ctx.finish(intent: intent, confidence: confidence, topic: topic)
+        }
         if isFallback {
             state.fallbacks += 1
             ctx.events.append("fallback")
             if state.fallbacks >= domain.handoffAfter { handoff(state: &state, ctx: &ctx) }
             else { ctx.say("utter_fallback", state: state) }
-            return ctx.finish(intent: intent, confidence: confidence)
+            return ctx.finish(intent: intent, confidence: confidence, topic: topic)
         }
         state.fallbacks = 0
-        run(intent: intent, state: &state, nlu: nlu, ctx: &ctx)
-        return ctx.finish(intent: intent, confidence: confidence)
+        run(intent: intent, topic: topic, state: &state, nlu: nlu, ctx: &ctx)
+        return ctx.finish(intent: intent, confidence: confidence, topic: topic)
+    }
+
+    // MARK: Clarifying questions
+
+    /// The two handlers to ask about: the top two of the ranking, both known, both with a
+    /// `label`, closer than `clarify_margin`, and together at least `fallback_threshold` (one of
+    /// the two is likely: below that the agent does not understand at all); nil when the agent
+    /// should just act (or fall back).
+    func clarifyOptions(_ ranking: [IntentScore]) -> [ClarifyOption]? {
+        guard domain.clarifyMargin > 0, ranking.count >= 2 else { return nil }
+        let a = ranking[0], b = ranking[1]
+        guard a.confidence - b.confidence < domain.clarifyMargin, a.confidence + b.confidence >= domain.fallbackThreshold,
+              domain.intents[a.name]?.label != nil, domain.intents[b.name]?.label != nil else { return nil }
+        return [ClarifyOption(intent: a.name, topic: a.topic, confidence: a.confidence),
+                ClarifyOption(intent: b.name, topic: b.topic, confidence: b.confidence)]
+    }
+
+    static let firstWords: Set<String> = ["first", "former", "1", "1st"]
+    static let secondWords: Set<String> = ["second", "latter", "last", "2", "2nd", "other"]
+    /// Words a label shares with nearly every other label: no evidence for either option.
+    static let labelStopWords: Set<String> = ["a", "an", "the", "to", "your", "you", "my", "i", "about", "ask", "with", "or",
+                                              "for", "of", "want", "that", "is", "isn't", "one", "our", "we", "it", "do", "get"]
+
+    /// Which option an answer picks: "the first"/"the second"; else the option whose label shares
+    /// more words with the answer; else the option the answer's own ranking puts first when it is
+    /// one of the two. nil: the answer is something else (played as a new turn).
+    func choose(among options: [ClarifyOption], nlu: NLUResult, ranking: [IntentScore]) -> ClarifyOption? {
+        guard options.count == 2 else { return nil }
+        let words = entityTokens(nlu.text).map(\.lower)
+        let set = Set(words)
+        let saysFirst = !set.isDisjoint(with: DialogEngine.firstWords), saysSecond = !set.isDisjoint(with: DialogEngine.secondWords)
+        if saysFirst != saysSecond, words.count <= 6 { return options[saysFirst ? 0 : 1] }
+        let content = set.subtracting(DialogEngine.labelStopWords)
+        let overlap = options.map { o -> Int in
+            let label = Set(entityTokens(domain.intents[o.intent]?.label ?? "").map(\.lower)).subtracting(DialogEngine.labelStopWords)
+            return label.intersection(content).count
+        }
+        if overlap[0] != overlap[1] { return options[overlap[0] > overlap[1] ? 0 : 1] }
+        if let top = ranking.first, let o = options.first(where: { $0.intent == top.name }) {
+            return ClarifyOption(intent: o.intent, topic: top.topic ?? o.topic, confidence: o.confidence)
+        }
+        return nil
     }
 
     // MARK: Actions
 
-    /// Runs an intent's action outside any form.
-    private func run(intent: String, state: inout DialogState, nlu: NLUResult, ctx: inout TurnContext) {
-        guard let action = domain.intents[intent] else { return }
+    /// Runs an intent's action outside any form (`topic`: the model label it was reached
+    /// through, whose own response replaces the intent's).
+    private func run(intent: String, topic: String? = nil, state: inout DialogState, nlu: NLUResult, ctx: inout TurnContext) {
+        guard var action = domain.intents[intent] else { return }
+        action.response = domain.response(for: intent, topic: topic)
         if action.handoff {
             if let r = action.response, r != "utter_handoff" { ctx.say(r, state: state) }
             handoff(state: &state, ctx: &ctx)
@@ -210,11 +281,11 @@ public struct DialogEngine: Sendable {
         if action.endsForm || action.handoff || action.form != nil {
             state.activeForm = nil; state.requestedSlot = nil; state.awaitingConfirmation = false
             ctx.events.append("form_dropped:\(form.name)")
-            run(intent: intent, state: &state, nlu: nlu, ctx: &ctx)
+            run(intent: intent, topic: nlu.ranking.first?.topic, state: &state, nlu: nlu, ctx: &ctx)
             return true
         }
         // Answer the side question, then come back to the form (unless a failed action handed off).
-        run(intent: intent, state: &state, nlu: nlu, ctx: &ctx)
+        run(intent: intent, topic: nlu.ranking.first?.topic, state: &state, nlu: nlu, ctx: &ctx)
         if !state.handedOff { advance(form: form, state: &state, ctx: &ctx) }
         return true
     }
@@ -433,8 +504,9 @@ struct TurnContext {
         responses.append(name)
     }
 
-    func finish(intent: String, confidence: Double) -> DialogTurn {
-        DialogTurn(reply: parts.joined(separator: " "), intent: intent, confidence: confidence, responses: responses, events: events)
+    func finish(intent: String, confidence: Double, topic: String? = nil) -> DialogTurn {
+        DialogTurn(reply: parts.joined(separator: " "), intent: intent, confidence: confidence, topic: topic,
+                   responses: responses, events: events)
     }
 
     static func placeholders(_ s: String) -> [String] {

@@ -34,8 +34,20 @@ public struct DialogState: Codable, Equatable, Sendable {
     /// The last backend action the session ran and how it ended: a failed or refused action is
     /// recorded as such, never as done.
     public var lastAction: ActionRecord?
+    /// The two handler intents the agent just asked the caller to choose between ("Do you want
+    /// to X or Y?"); the next turn's answer picks one (see ``DialogEngine``).
+    public var clarifying: [ClarifyOption]?
 
     public init() {}
+}
+
+/// One choice of a clarifying question: a handler intent and the topic it was reached through.
+public struct ClarifyOption: Codable, Equatable, Sendable {
+    public var intent: String
+    public var topic: String?
+    /// Its confidence when the question was asked (reported as the turn's confidence when chosen).
+    public var confidence: Double?
+    public init(intent: String, topic: String?, confidence: Double? = nil) { self.intent = intent; self.topic = topic; self.confidence = confidence }
 }
 
 /// What the dialog engine did in one turn.
@@ -46,11 +58,15 @@ public struct DialogTurn: Codable, Equatable, Sendable {
     public var intent: String
     /// Its confidence from the classifier.
     public var confidence: Double
+    /// The model's fine label the intent was reached through (`pin_blocked` for `change_pin`);
+    /// nil for a fallback or a domain without topics.
+    public var topic: String? = nil
     /// The response templates used, in order (for tests and analytics).
     public var responses: [String]
     /// Events: "form_started:transfer_form", "slot:amount", "invalid:amount",
     /// "confirmed:transfer_form", "cancelled:…", "refused:…", "failed:…" (the form's backend
     /// action refused or failed), "action:transfer:confirmed|refused|failed|unavailable",
-    /// "fallback", "handoff".
+    /// "fallback", "handoff", "clarify:A|B" (a clarifying question between handlers A and B),
+    /// "clarified:A" (the answer chose A).
     public var events: [String]
 }

@@ -16,10 +16,14 @@ import LeptonText
 ///   asr_narrowband_fold: 0     # 8 kHz calls: mirror the band into 4–8 kHz at this gain (0 = off)
 ///   asr_language_model_weight: 0.3 # the model folder's sentences fused into the recognizer's search (0 = off)
 ///   asr_second_opinion_below: 0.6  # with a language model: fuse it only into a second decode of calls whose intent is below this
+///   clarify_margin: 0.5        # top two labelled handlers closer than this → "Do you want to X or Y?"
 /// intents:
 ///   greet: {response: utter_greet}
-///   transfer_money: {form: transfer_form}
+///   transfer_money: {form: transfer_form, label: make a transfer}
+///   transfer_status: {response: utter_pending_transfer, label: ask about a transfer you already made}
 ///   speak_to_agent: {response: utter_handoff, handoff: true}
+/// topics:                      # the model's fine labels → handler intents (see ``Topic``)
+///   transfer_timing: {intent: transfer_status, response: utter_transfer_timing}
 /// slots:
 ///   amount: {type: amount, min: 1, max: 10000, entities: [amount, number]}
 ///   recipient: {type: text, entities: [recipient, {entity: account_type, role: to}], from_text: true}
@@ -51,6 +55,9 @@ public struct Domain: Sendable {
         /// The backend action the intent runs (see ``BackendAction``); `response` is then said
         /// only when the backend confirms it.
         public var action: String?
+        /// What the intent offers, in the words of a clarifying question ("change your PIN");
+        /// intents without one (greetings, yes, no) are never offered as a choice.
+        public var label: String?
     }
 
     /// How a slot is filled from an entity.
@@ -116,6 +123,12 @@ public struct Domain: Sendable {
     /// (`settings.asr_second_opinion_below`, 0...1; 0 = off: every decode is fused) is it decoded
     /// again with it, the two decodes sharing the intent ranking equally (see `CallListener`).
     public var asrSecondOpinionBelow: Double = 0
+    /// When the two most likely handler intents (both with a `label`) differ by less than this in
+    /// probability, the agent asks which one is meant (`utter_clarify`) instead of acting on the
+    /// first (`settings.clarify_margin`, 0...1; 0 = never).
+    public var clarifyMargin: Double = 0
+    /// The intent model's fine labels mapped to handler intents (`topics:`; see ``Topic``).
+    public var topics: [String: Topic] = [:]
     public var intents: [String: IntentAction] = [:]
     public var slots: [String: Slot] = [:]
     public var forms: [String: Form] = [:]
@@ -142,7 +155,7 @@ public struct Domain: Sendable {
             throw bad("invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
         guard let top = root as? [String: Any] else { throw bad("expected a mapping at the top level") }
-        try refuseUnknownKeys(top, allowed: ["version", "settings", "intents", "slots", "forms", "responses", "actions"], at: "the top level", bad: bad)
+        try refuseUnknownKeys(top, allowed: ["version", "settings", "intents", "topics", "slots", "forms", "responses", "actions"], at: "the top level", bad: bad)
         var d = Domain()
         if let s = top["settings"] {
             guard let s = s as? [String: Any] else { throw bad("`settings` must be a mapping") }
@@ -165,6 +178,10 @@ public struct Domain: Sendable {
             if let v = s["asr_second_opinion_below"] {
                 guard let x = number(v), (0...1).contains(x) else { throw bad("settings.asr_second_opinion_below must be in 0...1") }
                 d.asrSecondOpinionBelow = x
+            }
+            if let v = s["clarify_margin"] {
+                guard let x = number(v), (0...1).contains(x) else { throw bad("settings.clarify_margin must be in 0...1") }
+                d.clarifyMargin = x
             }
             if d.asrSecondOpinionBelow > 0, d.asrLanguageModelWeight == 0 {
                 throw bad("settings.asr_second_opinion_below needs settings.asr_language_model_weight > 0 (the second decode's language model)")
@@ -230,12 +247,16 @@ public struct Domain: Sendable {
             var a = IntentAction()
             if let r = v as? String { a.response = r }
             else if let m = v as? [String: Any] {
-                try refuseUnknownKeys(m, allowed: ["response", "form", "handoff", "ends_form", "action"], at: "intents.\(name)", bad: bad)
+                try refuseUnknownKeys(m, allowed: ["response", "form", "handoff", "ends_form", "action", "label"], at: "intents.\(name)", bad: bad)
                 a.response = m["response"] as? String
                 a.action = m["action"] as? String
                 a.form = m["form"] as? String
                 a.handoff = (m["handoff"] as? Bool) ?? false
                 a.endsForm = (m["ends_form"] as? Bool) ?? false
+                if let l = m["label"] {
+                    guard let l = l as? String, !l.isEmpty, l.count <= 80 else { throw bad("intents.\(name).label must be text of 1 to 80 characters") }
+                    a.label = l
+                }
             } else { throw bad("intents.\(name) must be a response name or a mapping") }
             if let f = a.form, d.forms[f] == nil { throw bad("intents.\(name) uses unknown form \(f)") }
             if a.response == nil && a.form == nil && !a.handoff { throw bad("intents.\(name) needs a response, a form or handoff") }
@@ -245,9 +266,11 @@ public struct Domain: Sendable {
             d.actions = try parseActions(actions, folder: folder ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath), bad: bad)
         }
         try d.checkActions(bad: bad)
+        if let topics = top["topics"] { d.topics = try parseTopics(topics, intents: d.intents, bad: bad) }
+        if d.clarifyMargin > 0, d.responses["utter_clarify"] == nil { throw bad("settings.clarify_margin needs the response utter_clarify") }
         // Every response a domain refers to must exist.
         var referenced = ["utter_fallback", "utter_handoff"]
-        referenced += d.intents.values.compactMap(\.response)
+        referenced += d.intents.values.compactMap(\.response) + d.topics.values.compactMap(\.response)
         for f in d.forms.values { referenced += [f.done] + [f.confirm, f.cancelled].compactMap { $0 } }
         for r in referenced where d.responses[r] == nil { throw bad("missing response \(r)") }
         return d

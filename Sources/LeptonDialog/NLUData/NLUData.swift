@@ -135,6 +135,8 @@ public struct NLUData: Sendable {
     ///     others_per_intent: 8               # optional: at most this many examples of each of them
     ///   - file: asr-heard.csv
     ///     asr_corpus: false                  # optional: not a sentence source for the recognizer's language model
+    ///   - file: ../../../shared/data/banking77/train.csv
+    ///     exclude: [splits/validation.csv]   # optional: drop rows whose text is in these files (held-out splits)
     /// ```
     /// `others: nlu_fallback` with a small `others_per_intent` teaches the model what is *out of
     /// scope* (other banking requests) instead of relying on its confidence alone.
@@ -167,6 +169,19 @@ public struct NLUData: Sendable {
                     throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): `asr_corpus` must be true or false")
                 }
                 if !keep { part.corpusTexts = [] }
+            }
+            if let v = item["exclude"] {
+                guard let files = v as? [String], !files.isEmpty else {
+                    throw ChatError.badTrainingData(file: file.path, reason: "source \(n + 1): `exclude` must be a list of files")
+                }
+                var held = Set<String>()
+                for f in files {
+                    let u = f.hasPrefix("/") ? URL(fileURLWithPath: f) : file.deletingLastPathComponent().appendingPathComponent(f).standardizedFileURL
+                    held.formUnion(try load(u).examples.map(\.text))
+                }
+                // Held-out rows stay out of the recognizer's sentences too.
+                part.examples.removeAll { held.contains($0.text) }
+                part.corpusTexts.removeAll { held.contains($0) }
             }
             var relabel: [String: String] = [:]
             for (k, v) in (item["relabel"] as? [String: Any]) ?? [:] { relabel[k] = "\(v)" }

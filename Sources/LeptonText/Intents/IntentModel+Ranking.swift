@@ -4,7 +4,10 @@ import Foundation
 public struct IntentScore: Codable, Equatable, Sendable {
     public var name: String
     public var confidence: Double
-    public init(name: String, confidence: Double) { self.name = name; self.confidence = confidence }
+    /// For a handler intent summed from a model's finer labels (a dialog domain's `topics`): the
+    /// most likely of those labels; nil for a model label itself.
+    public var topic: String?
+    public init(name: String, confidence: Double, topic: String? = nil) { self.name = name; self.confidence = confidence; self.topic = topic }
 }
 
 /// Anything that ranks intents for a text: the trained intent model, or a test double.

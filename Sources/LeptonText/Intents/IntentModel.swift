@@ -46,6 +46,10 @@ public struct IntentModelConfig: Codable, Sendable, Equatable {
     /// Share of the TF-IDF n-gram head in the mixed probabilities, `p = (1 − w)·p_encoder + w·p_lexical`;
     /// nil or 0 = the encoder head alone (and no `lexicon.json`).
     public var lexicalWeight: Float?
+    /// Temperature `T` of the calibrated probabilities, `softmax(log p / T)` of the (mixed) model
+    /// probabilities `p`, fitted on held-out rows by `lepton-chat calibrate` (``IntentCalibration``);
+    /// nil or 1 = as trained.
+    public var temperature: Float?
 
     public init(labels: [String], encoder: String, featureLayers: [Int] = [6], hiddenUnits: Int = 0,
                 confidenceThreshold: Float = 0, marginThreshold: Float = 0.0, fallbackIntent: String = "nlu_fallback",
@@ -218,8 +222,17 @@ public final class IntentModel: @unchecked Sendable {
     }
 
     /// Class probabilities `[texts.count, labels]`: the encoder head's, mixed with the lexical head's
-    /// when there is one.
+    /// when there is one, then scaled by the config's calibration temperature.
     func probabilities(_ texts: [String]) -> Tensor {
+        let p = uncalibratedProbabilities(texts)
+        guard let t = config.temperature, t != 1 else { return p }
+        let c = config.labels.count
+        return Tensor(shape: p.shape, scalars: IntentCalibration.scaled(p.scalars.map(Double.init), classes: c, temperature: Double(t)).map(Float.init))
+    }
+
+    /// The probabilities before temperature scaling, one row of `labels.count` per text (what
+    /// calibration is fitted on).
+    public func uncalibratedProbabilities(_ texts: [String]) -> Tensor {
         let p = probabilities(features: features(texts))
         guard let lexical, let w = config.lexicalWeight, w > 0 else { return p }
         return p * (1 - w) + lexical.probabilities(texts) * w
