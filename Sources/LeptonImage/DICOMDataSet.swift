@@ -47,6 +47,8 @@ public struct DICOMTag: Hashable, Sendable, CustomStringConvertible {
 /// The transfer syntaxes this reader knows by UID.
 public enum DICOMTransferSyntax: Sendable, Equatable {
     case implicitLittle, explicitLittle, explicitBig, deflatedExplicitLittle, rleLossless
+    /// A JPEG, JPEG-LS or JPEG 2000 syntax (decoded by the codec's library); carries its UID.
+    case encapsulated(codec: DICOMCodec, uid: String)
     /// An encapsulated syntax whose codec is not built in; carries its UID and name.
     case unsupported(uid: String, name: String)
 
@@ -57,7 +59,9 @@ public enum DICOMTransferSyntax: Sendable, Equatable {
         case "1.2.840.10008.1.2.2": self = .explicitBig
         case "1.2.840.10008.1.2.1.99": self = .deflatedExplicitLittle
         case "1.2.840.10008.1.2.5": self = .rleLossless
-        default: self = .unsupported(uid: uid, name: DICOMTransferSyntax.names[uid] ?? "unknown transfer syntax")
+        default:
+            if let codec = DICOMCodec(transferSyntaxUID: uid) { self = .encapsulated(codec: codec, uid: uid); return }
+            self = .unsupported(uid: uid, name: DICOMTransferSyntax.names[uid] ?? "unknown transfer syntax")
         }
     }
 
