@@ -38,7 +38,7 @@ struct AnalyzeCommand: ParsableCommand {
           lepton-diagnose analyze --report samples/diagnose/studies/case2.xml \\
               --format fhir
           lepton-diagnose analyze samples/diagnose   # exit 3: case6 is not an image
-          lepton-diagnose analyze samples/diagnose/studies --shard 1/4
+          lepton-diagnose analyze samples/diagnose/studies --shard 0/4
           lepton-diagnose analyze samples/diagnose/studies/case4.dcm --frame 1
         """)
 
