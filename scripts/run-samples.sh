@@ -28,7 +28,7 @@ top=$($B/lepton-risk score --model samples/risk/model --transactions samples/ris
 $B/lepton-risk explain --model samples/risk/model --transactions samples/risk/transactions.csv "$top"
 
 echo; echo "== lepton-diagnose: the sample studies (scan + report) =="
-# case5.dcm is JPEG 2000, which this build does not decode: it shows the per-file error line and
+# case6.dcm is a DICOM structured report (no image): it shows the per-file error line and
 # the batch's exit code 3 ("some inputs failed"), which is expected here.
 status=0; $B/lepton-diagnose analyze samples/diagnose/studies --format json || status=$?
 [ "$status" -eq 0 ] || [ "$status" -eq 3 ]

@@ -19,6 +19,9 @@ public struct DICOMTag: Hashable, Sendable, CustomStringConvertible {
     public static let patientName = DICOMTag(0x0010, 0x0010)
     public static let patientID = DICOMTag(0x0010, 0x0020)
     public static let studyInstanceUID = DICOMTag(0x0020, 0x000D)
+    public static let seriesInstanceUID = DICOMTag(0x0020, 0x000E)
+    public static let instanceNumber = DICOMTag(0x0020, 0x0013)
+    public static let accessionNumber = DICOMTag(0x0008, 0x0050)
     public static let samplesPerPixel = DICOMTag(0x0028, 0x0002)
     public static let photometricInterpretation = DICOMTag(0x0028, 0x0004)
     public static let planarConfiguration = DICOMTag(0x0028, 0x0006)
@@ -47,6 +50,8 @@ public struct DICOMTag: Hashable, Sendable, CustomStringConvertible {
 /// The transfer syntaxes this reader knows by UID.
 public enum DICOMTransferSyntax: Sendable, Equatable {
     case implicitLittle, explicitLittle, explicitBig, deflatedExplicitLittle, rleLossless
+    /// A JPEG, JPEG-LS or JPEG 2000 syntax (decoded by the codec's library); carries its UID.
+    case encapsulated(codec: DICOMCodec, uid: String)
     /// An encapsulated syntax whose codec is not built in; carries its UID and name.
     case unsupported(uid: String, name: String)
 
@@ -57,7 +62,9 @@ public enum DICOMTransferSyntax: Sendable, Equatable {
         case "1.2.840.10008.1.2.2": self = .explicitBig
         case "1.2.840.10008.1.2.1.99": self = .deflatedExplicitLittle
         case "1.2.840.10008.1.2.5": self = .rleLossless
-        default: self = .unsupported(uid: uid, name: DICOMTransferSyntax.names[uid] ?? "unknown transfer syntax")
+        default:
+            if let codec = DICOMCodec(transferSyntaxUID: uid) { self = .encapsulated(codec: codec, uid: uid); return }
+            self = .unsupported(uid: uid, name: DICOMTransferSyntax.names[uid] ?? "unknown transfer syntax")
         }
     }
 
@@ -104,17 +111,18 @@ public struct DICOMDataSet: Sendable {
     /// Byte order of numeric values in `elements`.
     public let bigEndian: Bool
 
-    /// Reads and parses a DICOM file.
-    public init(contentsOf url: URL) throws {
+    /// Reads and parses a DICOM file; with `headerOnly`, parsing stops before the pixel data
+    /// (for grouping files by their UIDs without decoding anything).
+    public init(contentsOf url: URL, headerOnly: Bool = false) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw DICOMError.unreadable(file: url.path, reason: error.localizedDescription)
         }
-        try self.init(bytes: [UInt8](data), file: url.path)
+        try self.init(bytes: [UInt8](data), file: url.path, headerOnly: headerOnly)
     }
 
     /// Parses DICOM bytes (Part 10 with preamble, or a bare implicit-VR little-endian data set).
-    public init(bytes: [UInt8], file: String = "<memory>") throws {
+    public init(bytes: [UInt8], file: String = "<memory>", headerOnly: Bool = false) throws {
         self.file = file
         var meta: [DICOMTag: DICOMElement] = [:]
         var start = 0
@@ -155,6 +163,7 @@ public struct DICOMDataSet: Sendable {
                 if body[p.offset...].allSatisfy({ $0 == 0 }) { break }
                 throw DICOMError.truncated(file: file, offset: p.offset, what: "element header")
             }
+            if headerOnly, p.peekGroup() >= 0x7FE0 { break }
             guard let e = try p.readElement(depth: 0) else { break }
             elements[e.tag] = e
         }

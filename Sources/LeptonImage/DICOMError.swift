@@ -15,6 +15,8 @@ public enum DICOMError: Error, CustomStringConvertible, Equatable {
     case noPixelData(file: String, sopClass: String)
     /// A required image attribute is missing or out of range.
     case badAttribute(file: String, attribute: String, reason: String)
+    /// A frame number past the file's NumberOfFrames (`frame` 0-based, shown 1-based).
+    case frameOutOfRange(file: String, frame: Int, frames: Int)
     /// Pixel data that does not decode (RLE segment overrun, fragment missing, deflate error …).
     case badPixelData(file: String, reason: String)
 
@@ -28,6 +30,8 @@ public enum DICOMError: Error, CustomStringConvertible, Equatable {
             return "\(f): transfer syntax \(n) (\(u)) is not supported by this build"
         case let .noPixelData(f, s): return "\(f): no pixel data (SOP class \(s.isEmpty ? "unknown" : s)); not an image"
         case let .badAttribute(f, a, r): return "\(f): DICOM attribute \(a) \(r)"
+        case let .frameOutOfRange(f, n, count):
+            return "\(f): frame \(n + 1) does not exist; the file has \(count) frame\(count == 1 ? "" : "s") (1…\(count))"
         case let .badPixelData(f, r): return "\(f): pixel data cannot be decoded: \(r)"
         }
     }

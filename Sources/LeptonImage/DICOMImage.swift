@@ -1,11 +1,13 @@
 import Foundation
 
-/// The first frame of a DICOM image, decoded to stored values, with what is needed to display it.
+/// One frame of a DICOM image (the first unless another is asked for), decoded to stored values,
+/// with what is needed to display it.
 ///
-/// `samples` holds the stored pixel values of frame 0, sign-extended when PixelRepresentation is 1,
-/// interleaved by sample (`[rows, columns, samplesPerPixel]`), exactly what pydicom's
-/// `pixel_array` gives for uncompressed, deflated and RLE data (palette indices stay indices;
-/// YBR_FULL stays YBR until `rendered()`).
+/// `samples` holds the stored pixel values of that frame, sign-extended when PixelRepresentation is 1,
+/// interleaved by sample (`[rows, columns, samplesPerPixel]`), what pydicom's `pixel_array` gives
+/// for uncompressed, deflated, RLE and lossless JPEG-family data (palette indices stay indices;
+/// YBR_FULL stays YBR until `rendered()`). Lossy JPEG and JPEG 2000 frames are the codec library's
+/// reconstruction, which may differ from another decoder's by rounding.
 public struct DICOMImage: Sendable {
     public let rows: Int
     public let columns: Int
@@ -14,10 +16,12 @@ public struct DICOMImage: Sendable {
     public let bitsStored: Int
     public let isSigned: Bool
     public let frames: Int
+    /// Which frame `samples` holds, 0-based (`frames` is the count).
+    public let frameIndex: Int
     public let photometric: String
     public let modality: String
     public let transferSyntaxUID: String
-    /// Stored values of frame 0, `[rows, columns, samplesPerPixel]`.
+    /// Stored values of frame `frameIndex`, `[rows, columns, samplesPerPixel]`.
     public let samples: [Int32]
     public let rescaleSlope: Double
     public let rescaleIntercept: Double
@@ -33,13 +37,14 @@ public struct DICOMImage: Sendable {
     /// smaller than its inverse): far beyond real modalities, small enough that nothing overflows.
     public static let maxMagnitude = 1e12
 
-    /// Reads the first frame of a DICOM file.
-    public init(contentsOf url: URL) throws {
-        try self.init(dataSet: DICOMDataSet(contentsOf: url))
+    /// Reads one frame (0-based; the first by default) of a DICOM file.
+    public init(contentsOf url: URL, frame: Int = 0) throws {
+        try self.init(dataSet: DICOMDataSet(contentsOf: url), frame: frame)
     }
 
-    /// Decodes the first frame of a parsed data set.
-    public init(dataSet ds: DICOMDataSet) throws {
+    /// Decodes one frame (0-based; the first by default) of a parsed data set.
+    /// - Throws: ``DICOMError/frameOutOfRange(file:frame:frames:)`` when the file has fewer frames.
+    public init(dataSet ds: DICOMDataSet, frame requested: Int = 0) throws {
         let file = ds.file
         guard let pixel = ds.elements[.pixelData] else {
             throw DICOMError.noPixelData(file: file, sopClass: ds.string(.sopClassUID) ?? "")
@@ -83,6 +88,10 @@ public struct DICOMImage: Sendable {
             throw DICOMError.badAttribute(file: file, attribute: "NumberOfFrames", reason: "is \(Int(frameCount)), negative")
         }
         frames = max(1, Int(frameCount))
+        guard requested >= 0, requested < frames else {
+            throw DICOMError.frameOutOfRange(file: file, frame: requested, frames: frames)
+        }
+        frameIndex = requested
         photometric = ds.string(.photometricInterpretation)?.uppercased() ?? (samplesPerPixel == 3 ? "RGB" : "MONOCHROME2")
         modality = ds.string(.modality) ?? ""
         transferSyntaxUID = ds.transferSyntaxUID
@@ -99,23 +108,34 @@ public struct DICOMImage: Sendable {
         let pixelCount = rows * columns
         let bytesPerSample = bitsAllocated / 8
         let frameBytes = pixelCount * samplesPerPixel * bytesPerSample
-        // Frame 0 as little-endian bytes, interleaved (planar data is reordered below).
+        // The frame as little-endian bytes from `base`, interleaved (planar data is reordered below).
         var frame: [UInt8]
+        var base = 0
         var planar = ds.uint16(.planarConfiguration) == 1 && samplesPerPixel > 1
         if let frags = pixel.fragments {
-            guard ds.transferSyntax == .rleLossless else {
+            let data = try DICOMImage.frameFragments(frags, offsets: pixel.offsetTable, frames: frames, index: requested,
+                                                     transferSyntax: ds.transferSyntax, file: file)
+            switch ds.transferSyntax {
+            case .rleLossless:
+                frame = try RLEDecoder.decode(data, pixelCount: pixelCount, samples: samplesPerPixel,
+                                              bytesPerSample: bytesPerSample, file: file)
+                planar = samplesPerPixel > 1  // RLE segments are always by plane
+            case let .encapsulated(codec, _):
+                (frame, planar) = try DICOMCodestream.decode(data, codec: codec, rows: rows, columns: columns, samples: samplesPerPixel,
+                                                             bitsAllocated: bitsAllocated, photometric: photometric, file: file)
+            default:
                 throw DICOMError.badPixelData(file: file, reason: "encapsulated pixel data in a native transfer syntax")
             }
-            let data = try DICOMImage.firstFrameFragments(frags, offsets: pixel.offsetTable, frames: frames, file: file)
-            frame = try RLEDecoder.decode(data, pixelCount: pixelCount, samples: samplesPerPixel,
-                                          bytesPerSample: bytesPerSample, file: file)
-            planar = samplesPerPixel > 1  // RLE segments are always by plane
         } else {
-            guard pixel.value.count >= frameBytes else {
-                throw DICOMError.badPixelData(file: file, reason: "pixel data has \(pixel.value.count) bytes, frame 0 needs \(frameBytes)")
+            let (start, end) = requested.multipliedReportingOverflow(by: frameBytes).overflow ? (Int.max, Int.max)
+                : (requested * frameBytes, requested * frameBytes + frameBytes)
+            guard end <= pixel.value.count else {
+                throw DICOMError.badPixelData(file: file, reason: "pixel data has \(pixel.value.count) bytes, frame \(requested + 1) of \(frames) needs bytes \(start)..<\(end)")
             }
-            // Little endian: unpack reads frame 0 straight from the element (no copy of the pixel data).
-            frame = ds.bigEndian ? Array(pixel.value[0..<frameBytes]) : pixel.value
+            // Little endian: unpack reads the frame straight from the element (no copy of the pixel data).
+            base = start
+            frame = ds.bigEndian ? Array(pixel.value[start..<end]) : pixel.value
+            if ds.bigEndian { base = 0 }
             if ds.bigEndian && bytesPerSample > 1 {
                 // Explicit VR Big Endian stores each word most significant byte first.
                 var i = 0
@@ -129,7 +149,7 @@ public struct DICOMImage: Sendable {
                 while i + 1 < frame.count { frame.swapAt(i, i + 1); i += 2 }
             }
         }
-        samples = DICOMImage.unpack(frame, pixelCount: pixelCount, samples: samplesPerPixel, bytesPerSample: bytesPerSample,
+        samples = DICOMImage.unpack(frame, from: base, pixelCount: pixelCount, samples: samplesPerPixel, bytesPerSample: bytesPerSample,
                                     bitsStored: bitsStored, signed: isSigned, planar: planar)
 
         if photometric == "PALETTE COLOR" {
@@ -139,25 +159,63 @@ public struct DICOMImage: Sendable {
         }
     }
 
-    /// The data of frame 0 from encapsulated fragments: by the offset table when there is one,
-    /// all fragments for a single frame, else one fragment per frame.
-    static func firstFrameFragments(_ frags: [[UInt8]], offsets: [UInt32], frames: Int, file: String) throws -> [UInt8] {
-        guard !frags.isEmpty else { throw DICOMError.badPixelData(file: file, reason: "no fragments") }
+    /// The data of frame `index` from encapsulated fragments (PS3.5 A.4): all fragments for a
+    /// single frame; by the Basic Offset Table when there is one; one fragment per frame when the
+    /// counts agree; else fragments grouped at each codestream start marker (JPEG SOI, JPEG 2000
+    /// SOC or a JP2 signature). A table or grouping that does not give exactly `frames` frames is
+    /// a ``DICOMError/badPixelData(file:reason:)`` naming the problem.
+    static func frameFragments(_ frags: [[UInt8]], offsets: [UInt32], frames: Int, index: Int,
+                               transferSyntax: DICOMTransferSyntax, file: String) throws -> [UInt8] {
+        func bad(_ reason: String) -> DICOMError { .badPixelData(file: file, reason: reason) }
+        guard !frags.isEmpty else { throw bad("no fragments") }
         if frames == 1 { return frags.reduce(into: []) { $0 += $1 } }
-        if offsets.count >= 2 {
-            // Concatenate fragments whose item offset lies in [offsets[0], offsets[1]).
-            var out: [UInt8] = [], pos: UInt32 = 0
-            for f in frags {
-                if pos >= offsets[0] && pos < offsets[1] { out += f }
-                pos &+= UInt32(f.count) &+ 8
+        // Item offset of each fragment, counted from the first fragment's item tag.
+        var starts: [UInt64] = [], pos: UInt64 = 0
+        for f in frags { starts.append(pos); pos += UInt64(f.count) + 8 }
+        var groups: [Range<Int>]
+        if !offsets.isEmpty {
+            guard offsets.count == frames else {
+                throw bad("basic offset table has \(offsets.count) entries for \(frames) frames")
             }
-            if !out.isEmpty { return out }
+            groups = []
+            for (i, o) in offsets.enumerated() {
+                guard let first = starts.firstIndex(of: UInt64(o)) else {
+                    throw bad("basic offset table entry \(i) (\(o)) is not the start of a fragment")
+                }
+                if let prev = groups.last {
+                    guard first > prev.lowerBound else { throw bad("basic offset table entry \(i) (\(o)) does not increase") }
+                    groups[groups.count - 1] = prev.lowerBound..<first
+                } else if first != 0 {
+                    throw bad("basic offset table starts at \(o), not at the first fragment")
+                }
+                groups.append(first..<frags.count)
+            }
+        } else if frags.count == frames {
+            groups = frags.indices.map { $0..<$0 + 1 }
+        } else {
+            // Several fragments per frame without a table: a new frame starts with a codestream marker.
+            func startsCodestream(_ f: [UInt8]) -> Bool {
+                guard f.count >= 4 else { return false }
+                switch transferSyntax {
+                case .encapsulated(.jpeg2000, _):
+                    return (f[0] == 0xFF && f[1] == 0x4F && f[2] == 0xFF && f[3] == 0x51) || (f[0] == 0 && f[1] == 0 && f[2] == 0 && f[3] == 0x0C)
+                case .encapsulated:
+                    return f[0] == 0xFF && f[1] == 0xD8
+                default:
+                    return false
+                }
+            }
+            let firsts = frags.indices.filter { $0 == 0 || startsCodestream(frags[$0]) }
+            groups = firsts.enumerated().map { k, first in first..<(k + 1 < firsts.count ? firsts[k + 1] : frags.count) }
+            guard groups.count == frames else {
+                throw bad("\(frags.count) fragments without an offset table form \(groups.count) frames, NumberOfFrames is \(frames)")
+            }
         }
-        return frags[0]
+        return frags[groups[index]].reduce(into: []) { $0 += $1 }
     }
 
-    /// Little-endian bytes → stored values, sign-extended from `bitsStored` when signed.
-    static func unpack(_ b: [UInt8], pixelCount: Int, samples: Int, bytesPerSample: Int, bitsStored: Int,
+    /// Little-endian bytes from `base` → stored values, sign-extended from `bitsStored` when signed.
+    static func unpack(_ b: [UInt8], from base: Int = 0, pixelCount: Int, samples: Int, bytesPerSample: Int, bitsStored: Int,
                        signed: Bool, planar: Bool) -> [Int32] {
         let n = pixelCount * samples
         var out = [Int32](repeating: 0, count: n)
@@ -166,7 +224,7 @@ public struct DICOMImage: Sendable {
             // Destination i = pixel p, sample s; its source index depends on the planar configuration.
             let p = i / samples, s = i % samples
             let src = planar ? s * pixelCount + p : i
-            let o = src * bytesPerSample
+            let o = base + src * bytesPerSample
             var v: UInt32 = 0
             for k in 0..<bytesPerSample { v |= UInt32(b[o + k]) << (8 * k) }
             if signed {

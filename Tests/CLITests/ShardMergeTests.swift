@@ -55,7 +55,7 @@ final class ShardMergeTests: XCTestCase {
     }
 
     func testAnalyzeShardsMergeToTheSingleRun() throws {
-        // case5 cannot be read (JPEG 2000): its error line must land in its place too (exit 3).
+        // case6 cannot be read (a structured report, no image): its error line must land in its place too (exit 3).
         try assertShardsMerge("lepton-diagnose", ["analyze", "samples/diagnose/studies", "--json"], counts: [1, 2, 3, 4, 7], expectStatus: 3)
         try assertShardsMerge("lepton-diagnose", ["analyze", "samples/diagnose/studies", "--format", "fhir"], counts: [2], expectStatus: 3)
     }

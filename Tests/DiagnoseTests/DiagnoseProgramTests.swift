@@ -50,14 +50,74 @@ final class DiagnoseProgramTests: XCTestCase {
         XCTAssertTrue(r.stderr.hasPrefix("lepton-diagnose: error: ") && r.stderr.contains(contains), r.stderr, line: line)
     }
 
-    /// The help's folder example reads studies/ below it: four studies and one reported failure, exit 3.
+    /// `--frame N` (1-based) picks a frame of a multi-frame file: case4.dcm made two-frame with the
+    /// second frame inverted gives another probability; the first is the default; a missing frame
+    /// is exit 1 with a one-line error, frame 0 a usage error.
+    func testFrameOption() throws {
+        var b = [UInt8](try Data(contentsOf: DiagnoseFixtures.samples.appendingPathComponent("studies/case4.dcm")))
+        let pixelTag: [UInt8] = [0xE0, 0x7F, 0x10, 0x00, 0x4F, 0x57, 0, 0]  // (7FE0,0010) OW
+        let at = try XCTUnwrap((0..<b.count - 8).last { Array(b[$0..<$0 + 8]) == pixelTag })
+        let length = Int(b[at + 8]) | Int(b[at + 9]) << 8 | Int(b[at + 10]) << 16 | Int(b[at + 11]) << 24
+        XCTAssertEqual(at + 12 + length, b.count)
+        // Frame 2: each 12-bit stored value v becomes 4095 - v.
+        var second: [UInt8] = []
+        for i in stride(from: at + 12, to: b.count, by: 2) {
+            let v = 4095 - (Int(b[i]) | Int(b[i + 1]) << 8) & 0x0FFF
+            second += [UInt8(v & 0xFF), UInt8(v >> 8)]
+        }
+        b += second
+        let doubled = 2 * length
+        b.replaceSubrange(at + 8..<at + 12, with: [UInt8(doubled & 0xFF), UInt8(doubled >> 8 & 0xFF), UInt8(doubled >> 16 & 0xFF), UInt8(doubled >> 24)])
+        let rowsTag: [UInt8] = [0x28, 0x00, 0x10, 0x00, 0x55, 0x53]  // (0028,0010) US
+        let rows = try XCTUnwrap((0..<b.count - 6).first { Array(b[$0..<$0 + 6]) == rowsTag })
+        b.insert(contentsOf: [0x28, 0x00, 0x08, 0x00, 0x49, 0x53, 2, 0, 0x32, 0x20], at: rows)  // NumberOfFrames IS "2 "
+        let file = dir.appendingPathComponent("two-frames.dcm")
+        try Data(b).write(to: file)
+        func probabilities(_ r: Run) throws -> [String: Double] {
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            return try XCTUnwrap((o["image"] as? [String: Any])?["probabilities"] as? [String: Double], r.stdout)
+        }
+        let byDefault = try run(["analyze", file.path, "--json"])
+        let first = try run(["analyze", file.path, "--json", "--frame", "1"])
+        let second2 = try run(["analyze", file.path, "--json", "--frame", "2"])
+        XCTAssertEqual(byDefault.stdout, first.stdout)
+        XCTAssertNotEqual(try probabilities(first), try probabilities(second2), "frame 2 is another image")
+        assertOneLineError(try run(["analyze", file.path, "--frame", "3"]), status: 1, contains: "frame 3 does not exist; the file has 2 frames")
+        assertOneLineError(try run(["analyze", "samples/diagnose/studies/case1.png", "--frame", "2"]), status: 1, contains: "frame 2 does not exist")
+        XCTAssertEqual(try run(["analyze", file.path, "--frame", "0"]).status, 64)
+    }
+
+    /// A folder holding one NM series of two images (under unrelated names) and a report named after
+    /// the study's UID: a line per image, then one for the study with the report read.
+    func testSeriesGivesOneLinePerImageAndOnePerStudy() throws {
+        let folder = dir.appendingPathComponent("pacs")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("s"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: DiagnoseFixtures.dicom.appendingPathComponent("JPGExtended.dcm"), to: folder.appendingPathComponent("s/a"))
+        try FileManager.default.copyItem(at: DiagnoseFixtures.dicom.appendingPathComponent("JPEG2000.dcm"), to: folder.appendingPathComponent("s/b"))
+        // StudyInstanceUID of both files as DCMTK's dcmdump prints it.
+        try "Mild cardiomegaly. No pneumothorax.".write(to: folder.appendingPathComponent("1.3.6.1.4.1.5962.1.2.8.20040826185059.5457.txt"),
+                                                       atomically: true, encoding: .utf8)
+        let r = try run(["analyze", folder.path, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(lines.count, 3, r.stdout)
+        XCTAssertEqual(lines.map { $0["level"] as? String }, ["image", "image", "study"])
+        XCTAssertEqual(lines.prefix(2).map { ($0["file"] as? String).map { URL(fileURLWithPath: $0).lastPathComponent } }, ["b", "a"], "instance 3 before 5")
+        XCTAssertEqual(lines[2]["images"] as? Int, 2)
+        XCTAssertEqual(lines[2]["series"] as? Int, 1)
+        XCTAssertNotNil(lines[2]["report"], "the study line reads the report: \(lines[2].keys.sorted())")
+        XCTAssertNil(lines[0]["report"])
+    }
+
+    /// The help's folder example reads studies/ below it: five studies and one reported failure, exit 3.
     func testFolderBatchIsRecursiveAndPartial() throws {
         let r = try run(["analyze", "samples/diagnose", "--json"])
         XCTAssertEqual(r.status, 3, r.stderr)
         let lines = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        XCTAssertEqual(lines.count, 5)
-        XCTAssertEqual(lines.filter { $0["error"] != nil }.compactMap { $0["file"] as? String }, ["samples/diagnose/studies/case5.dcm"])
-        XCTAssertTrue(r.stderr.contains("lepton-diagnose: error: 1 of 5 studies failed"), r.stderr)
+        XCTAssertEqual(lines.count, 6)
+        XCTAssertEqual(lines.filter { $0["error"] != nil }.compactMap { $0["file"] as? String }, ["samples/diagnose/studies/case6.dcm"])
+        XCTAssertTrue(r.stderr.contains("lepton-diagnose: error: 1 of 6 studies failed"), r.stderr)
         XCTAssertFalse(r.stderr.contains(DiagnoseFixtures.repo.path), "paths as given: \(r.stderr)")
         // An empty folder is an error, not "0 studies".
         let empty = dir.appendingPathComponent("empty/sub")

@@ -80,7 +80,7 @@ final class InputValidationTests: XCTestCase {
     /// folder, and a folder with no study is an error.
     func testFoldersAreReadRecursively() throws {
         let found = try StudyFolder.studies(in: DiagnoseFixtures.samples)
-        XCTAssertEqual(found.map(\.stem), ["studies/case1", "studies/case2", "studies/case3", "studies/case4", "studies/case5"])
+        XCTAssertEqual(found.map(\.stem), ["studies/case1", "studies/case2", "studies/case3", "studies/case4", "studies/case5", "studies/case6"])
         XCTAssertEqual(found[0].scan?.lastPathComponent, "case1.png")
         XCTAssertEqual(found[0].report?.lastPathComponent, "case1.txt")
         XCTAssertNil(found[4].report)

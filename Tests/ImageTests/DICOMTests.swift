@@ -17,10 +17,16 @@ final class DICOMTests: XCTestCase {
         return out
     }
 
+    /// Lossy transfer syntaxes (JPEG baseline/extended, JPEG 2000 irreversible): the decoders
+    /// (DCMTK's IJG here, pydicom's plugin for the manifest) may round the inverse DCT or wavelet
+    /// differently, a level on a few pixels. Their min/max must still agree within one level and the
+    /// mean within 0.05 (a one-level error on 5% of pixels); the renderings within ±1 as for all files.
+    static let lossySyntaxes: Set<String> = ["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.91"]
+
     func testEveryManifestFile() throws {
         let rows = try DICOMFixtures.manifest()
         XCTAssertEqual(rows.count, 19)
-        var decoded = 0, unsupported = 0, notImages = 0
+        var decoded = 0, notImages = 0
         for row in rows {
             let file = row["file"] ?? ""
             let url = DICOMFixtures.dicomDir.appendingPathComponent(file)
@@ -28,36 +34,51 @@ final class DICOMTests: XCTestCase {
             do {
                 let img = try DICOMImage(contentsOf: url)
                 decoded += 1
+                XCTAssertEqual(row["decoded_by_pydicom"], "yes", file)
                 XCTAssertEqual(img.rows, Int(row["rows"] ?? ""), file)
                 XCTAssertEqual(img.columns, Int(row["columns"] ?? ""), file)
                 XCTAssertEqual(img.photometric, row["photometric"], file)
                 XCTAssertEqual(img.samplesPerPixel, Int(row["samples_per_pixel"] ?? ""), file)
-                XCTAssertEqual(MD5.hex(pixelBytes(img)), row["pixel_md5"], "md5 of \(file)")
-                let mn = img.samples.min().map(Double.init), mx = img.samples.max().map(Double.init)
-                XCTAssertEqual(mn, Double(row["pixel_min"] ?? ""), file)
-                XCTAssertEqual(mx, Double(row["pixel_max"] ?? ""), file)
-                let mean = img.samples.reduce(0.0) { $0 + Double($1) } / Double(img.samples.count)
-                XCTAssertEqual(mean, Double(row["pixel_mean"] ?? "") ?? .nan, accuracy: 1e-3, file)
+                // pydicom 3 converts YBR_FULL(_422) to RGB in pixel_array (as_rgb): compare our RGB rendering.
+                let values: [Int32] = img.photometric.hasPrefix("YBR_FULL") ? img.rendered().pixels.map(Int32.init) : img.samples
+                let bytes = img.photometric.hasPrefix("YBR_FULL") ? values.map { UInt8($0) } : pixelBytes(img)
+                let mn = values.min().map(Double.init), mx = values.max().map(Double.init)
+                let mean = values.reduce(0.0) { $0 + Double($1) } / Double(values.count)
+                if DICOMTests.lossySyntaxes.contains(ts) {
+                    XCTAssertEqual(mn ?? .nan, Double(row["pixel_min"] ?? "") ?? .nan, accuracy: 1, file)
+                    XCTAssertEqual(mx ?? .nan, Double(row["pixel_max"] ?? "") ?? .nan, accuracy: 1, file)
+                    XCTAssertEqual(mean, Double(row["pixel_mean"] ?? "") ?? .nan, accuracy: 0.05, file)
+                } else {
+                    XCTAssertEqual(MD5.hex(bytes), row["pixel_md5"], "md5 of \(file)")
+                    XCTAssertEqual(mn, Double(row["pixel_min"] ?? ""), file)
+                    XCTAssertEqual(mx, Double(row["pixel_max"] ?? ""), file)
+                    XCTAssertEqual(mean, Double(row["pixel_mean"] ?? "") ?? .nan, accuracy: 1e-3, file)
+                }
             } catch let e as DICOMError {
                 switch e {
-                case let .unsupportedTransferSyntax(f, uid, name):
-                    unsupported += 1
-                    XCTAssertEqual(uid, ts, file)
-                    XCTAssertTrue(f.hasSuffix(file))
-                    XCTAssertFalse(name.isEmpty)
-                    XCTAssertTrue(e.description.contains(uid), "the error names the syntax: \(e)")
                 case .noPixelData:
                     notImages += 1
                     XCTAssertEqual(row["modality"], "SR", file)
                 default:
-                    XCTFail("\(file): \(e)")
+                    XCTFail("\(file) (\(ts)): \(e)")
                 }
             }
         }
-        // Native LE/BE, implicit, deflated, RLE, palette, RGB all decode; JPEG family is reported.
+        // Native LE/BE, implicit, deflated, RLE, palette, RGB and the JPEG family all decode.
         XCTAssertEqual(notImages, 2)
-        XCTAssertGreaterThanOrEqual(decoded, 12)
-        XCTAssertEqual(decoded + unsupported + notImages, 19)
+        XCTAssertEqual(decoded, 17)
+        XCTAssertEqual(rows.filter { $0["decoded_by_pydicom"] == "yes" }.count, decoded)
+    }
+
+    /// A transfer syntax without a built-in codec (HTJ2K here) is still a typed error naming it.
+    func testUnsupportedSyntaxIsNamed() throws {
+        var bytes = TinyDICOM.build()
+        let ts = Array("1.2.840.10008.1.2.1".utf8), htj2k = Array("1.2.840.10008.1.2.4.201".utf8)
+        let at = try XCTUnwrap((0..<bytes.count - ts.count).first { Array(bytes[$0..<$0 + ts.count]) == ts })
+        bytes.replaceSubrange(at - 2..<at + ts.count + 1, with: [UInt8(htj2k.count + 1), 0] + htj2k + [0])
+        XCTAssertThrowsError(try DICOMImage(dataSet: DICOMDataSet(bytes: bytes, file: "h.dcm"))) { e in
+            XCTAssertEqual(e as? DICOMError, .unsupportedTransferSyntax(file: "h.dcm", uid: "1.2.840.10008.1.2.4.201", name: "HTJ2K (Lossless Only)"))
+        }
     }
 
     /// Reference 8-bit renderings (modality LUT, VOI window or min-max, MONOCHROME1 inverted), ±1.
@@ -65,10 +86,7 @@ final class DICOMTests: XCTestCase {
         var compared = 0
         for row in try DICOMFixtures.manifest() {
             guard let ref = row["reference_png"], !ref.isEmpty, let file = row["file"] else { continue }
-            let img: DICOMImage
-            do { img = try DICOMImage(contentsOf: DICOMFixtures.dicomDir.appendingPathComponent(file)) } catch DICOMError.unsupportedTransferSyntax {
-                continue
-            }
+            let img = try DICOMImage(contentsOf: DICOMFixtures.dicomDir.appendingPathComponent(file))
             let expected = try TestPNG.gray8(DICOMFixtures.dicomDir.appendingPathComponent(ref))
             XCTAssertEqual(expected.width, img.columns, file)
             XCTAssertEqual(expected.height, img.rows, file)
@@ -79,7 +97,7 @@ final class DICOMTests: XCTestCase {
             XCTAssertLessThanOrEqual(worst, 1, "\(file) rendering differs by \(worst)")
             compared += 1
         }
-        XCTAssertGreaterThanOrEqual(compared, 9)
+        XCTAssertEqual(compared, 13)
     }
 
     func testColourRenderings() throws {

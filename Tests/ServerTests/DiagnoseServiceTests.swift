@@ -122,7 +122,7 @@ final class DiagnoseServiceTests: XCTestCase {
             (try s.call("POST", "/v1/analyze", headers: ["Content-Type": "multipart/form-data; boundary=zz"],
                         body: Data("--zz\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\nabc\r\n--zz--\r\n".utf8)), "photo"),
             (try analyze(form: ["scan=@samples/diagnose/studies/case1.txt;filename=case1.png"]), "case1.png"),
-            (try analyze(form: ["scan=@samples/diagnose/studies/case5.dcm"]), "case5.dcm"),
+            (try analyze(form: ["scan=@samples/diagnose/studies/case6.dcm"]), "case6.dcm"),
             (try analyze("?format=pdf", form: ["scan=@samples/diagnose/studies/case1.png"]), "format"),
         ]
         for (a, word) in cases {

@@ -9,11 +9,16 @@ struct AnalyzeCommand: ParsableCommand {
         commandName: "analyze",
         abstract: "Analyse a scan and/or a report (or a folder of studies) and suggest findings for review.",
         discussion: """
-        SCAN is a PNG or DICOM file, or a folder read with its subfolders. Files sharing a \
-        folder and name stem form one study (case1.dcm + case1.xml); every study becomes one \
-        JSON line with its `file`. A study that cannot be read is reported (a JSON line with \
-        `error`, and on stderr) and the batch goes on; the exit status is then 3. A folder \
-        without studies is an error (exit 1).
+        SCAN is a PNG or DICOM file, or a folder read with its subfolders. DICOM images form \
+        studies by their StudyInstanceUID (taken from a DICOMDIR when one lists them), whatever \
+        their names; other files sharing a folder and name stem form one study (case1.png + \
+        case1.xml). A report pairs with a study by stem, or when named after its StudyInstanceUID \
+        or AccessionNumber. A study of one image becomes one JSON line with its `file`; a study of \
+        several gives a line per image (`"level":"image"`) and then one for the study \
+        (`"level":"study"`: the report with the most suspicious image, `images`, `series`, \
+        `images_flagged`). A file that cannot be read is reported (a JSON line with `error`, and \
+        on stderr) and the batch goes on; the exit status is then 3. A folder without studies is \
+        an error (exit 1).
 
         Output never contains patient identifiers from DICOM headers or reports (names in report \
         text are scrubbed too); `subject_id` is a salted hash. The salt is $LEPTON_DIAGNOSE_SALT, \
@@ -32,8 +37,9 @@ struct AnalyzeCommand: ParsableCommand {
               --heatmap /tmp/cam.png --format html > /tmp/study.html
           lepton-diagnose analyze --report samples/diagnose/studies/case2.xml \\
               --format fhir
-          lepton-diagnose analyze samples/diagnose   # exit 3: case5 is JPEG 2000
-          lepton-diagnose analyze samples/diagnose/studies --shard 1/4
+          lepton-diagnose analyze samples/diagnose   # exit 3: case6 is not an image
+          lepton-diagnose analyze samples/diagnose/studies --shard 0/4
+          lepton-diagnose analyze samples/diagnose/studies/case4.dcm --frame 1
         """)
 
     @Argument(help: "A scan (PNG/DICOM) or a folder of studies.")
@@ -47,6 +53,9 @@ struct AnalyzeCommand: ParsableCommand {
 
     @Option(name: .long, help: "Write the Grad-CAM overlay PNG here (single scan only).")
     var heatmap: String?
+
+    @Option(name: .long, help: "Frame of a multi-frame DICOM scan to analyse, counted from 1 (default 1, the first). A frame the file does not have is an error (exit 1). Single scan only.")
+    var frame: Int?
 
     @Option(name: .long, help: "json, fhir or html.")
     var format: String = "json"
@@ -68,6 +77,7 @@ struct AnalyzeCommand: ParsableCommand {
         guard ["json", "fhir", "html"].contains(format) else { throw ValidationError("--format must be json, fhir or html") }
         guard !(json && format != "json") else { throw ValidationError("--json and --format \(format) cannot be used together") }
         guard scan != nil || report != nil else { throw ValidationError("give a scan, a folder, or --report") }
+        if let f = frame, f < 1 { throw ValidationError("--frame counts from 1 (got \(f))") }
     }
 
     func run() throws {
@@ -79,6 +89,8 @@ struct AnalyzeCommand: ParsableCommand {
                 var isDir: ObjCBool = false
                 let scanIsFolder = scan.map { FileManager.default.fileExists(atPath: $0, isDirectory: &isDir) && isDir.boolValue } ?? false
                 if scanIsFolder, heatmap != nil { throw CLIFailure.usage("--heatmap takes a single scan, not a folder") }
+                if scanIsFolder, frame != nil { throw CLIFailure.usage("--frame takes a single scan; in a folder every image is analysed at its first frame") }
+                if scan == nil, frame != nil { throw CLIFailure.usage("--frame needs a scan") }
                 if scanIsFolder, report != nil { throw CLIFailure.usage("--report takes a single study; in a folder, reports pair with scans by name") }
                 let shard = try sharding.parsed()
                 if shard != nil, !scanIsFolder { throw CLIFailure.usage("--shard takes a folder of studies, not a single study") }
@@ -91,7 +103,7 @@ struct AnalyzeCommand: ParsableCommand {
                 }
                 if heatmap != nil && scan == nil { throw CLIFailure.usage("--heatmap needs a scan") }
                 let s = try pipeline.analyze(scan: scan.map { URL(fileURLWithPath: $0) }, report: report.map { URL(fileURLWithPath: $0) },
-                                             name: scan ?? report ?? "")
+                                             name: scan ?? report ?? "", frame: (frame ?? 1) - 1)
                 if let h = heatmap { try DiagnosePipeline.writeHeatmap(s, to: URL(fileURLWithPath: h)) }
                 emitLine(render(s, batch: false))
             }
@@ -117,23 +129,32 @@ struct AnalyzeCommand: ParsableCommand {
     }
 
     func runBatch(folder: String, pipeline: DiagnosePipeline, shard: Shard?) throws {
-        let all = try StudyFolder.studies(in: URL(fileURLWithPath: folder))
+        let all = try StudyFolder.studies(in: URL(fileURLWithPath: folder)) { Log.error(errorLine("lepton-diagnose", relativePaths($0))) }
         let studies = shard?.select(all) ?? all
         var failures = 0
         // A line per step only for batches big enough to be worth watching.
         var progress = studies.count >= 20 ? ProgressReporter(label: "analyze", total: studies.count, unit: "studies") : nil
         for st in studies {
-            let shown = (folder as NSString).appendingPathComponent(((st.scan ?? st.report)?.lastPathComponent).map {
-                (st.stem as NSString).deletingLastPathComponent.isEmpty ? $0 : (st.stem as NSString).deletingLastPathComponent + "/" + $0
-            } ?? st.stem)
-            do {
-                emitLine(render(try pipeline.analyze(scan: st.scan, report: st.report, name: shown), batch: true))
-            } catch let e as DiagnoseError {
-                failures += 1
-                let message = relativePaths(e.description)
-                Log.error(errorLine("lepton-diagnose", message))
-                emitLine("{\"error\":\(jsonString(message)),\"file\":\(jsonString(shown))}")
+            func shown(_ url: URL) -> String {
+                var rel = url.standardizedFileURL.path
+                let base = URL(fileURLWithPath: folder).standardizedFileURL.path
+                if rel.hasPrefix(base + "/") { rel = String(rel.dropFirst(base.count + 1)) }
+                return (folder as NSString).appendingPathComponent(rel)
             }
+            let name = st.images.count > 1 ? (folder as NSString).appendingPathComponent(st.name) : (st.scan ?? st.report).map(shown) ?? st.stem
+            var studyFailed = false
+            for result in pipeline.analyze(study: st, name: name, shown: shown) {
+                switch result {
+                case let .analysis(s, _, _):
+                    emitLine(format == "json" ? result.jsonLine() : render(s, batch: true))
+                case let .failure(file, message):
+                    studyFailed = true
+                    let text = relativePaths(message)
+                    Log.error(errorLine("lepton-diagnose", text))
+                    emitLine("{\"error\":\(jsonString(text)),\"file\":\(jsonString(file))}")
+                }
+            }
+            if studyFailed { failures += 1 }
             progress?.advance()
         }
         progress?.finish()

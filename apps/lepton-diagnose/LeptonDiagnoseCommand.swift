@@ -10,7 +10,7 @@ struct LeptonDiagnoseCommand: ParsableCommand {
         Examples:
           lepton-diagnose analyze samples/diagnose/studies/case1.png \\
               --report samples/diagnose/studies/case1.txt
-          lepton-diagnose analyze samples/diagnose --json   # exit 3: case5
+          lepton-diagnose analyze samples/diagnose --json   # exit 3: case6
           lepton-diagnose evaluate --json --subset test \\
               --reports ../shared/data/medical/iu-xray/findings.csv
 

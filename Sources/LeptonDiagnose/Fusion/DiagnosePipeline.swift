@@ -12,14 +12,15 @@ public struct DiagnosePipeline: Sendable {
         self.model = model; self.reader = reader; self.privacy = privacy
     }
 
-    /// Analyses one study. `name` is what the output's `file` field shows (a path as given by the user).
-    public func analyze(scan: URL?, report: URL?, name: String) throws -> StudyAnalysis {
+    /// Analyses one study. `name` is what the output's `file` field shows (a path as given by the user);
+    /// `frame` (0-based) picks the frame of a multi-frame DICOM scan.
+    public func analyze(scan: URL?, report: URL?, name: String, frame: Int = 0) throws -> StudyAnalysis {
         guard scan != nil || report != nil else { throw DiagnoseError.usage("give a scan, a report, or both") }
         var identity: [String] = [], names: [String] = []
         var s = StudyAnalysis(file: name, subjectID: "")
         if let scanURL = scan {
             guard let model else { throw DiagnoseError.badModel(path: "(none)", reason: "no model to analyse the scan with") }
-            let loaded = try ScanLoader.load(scanURL, size: model.config.inputSize)
+            let loaded = try ScanLoader.load(scanURL, size: model.config.inputSize, frame: frame)
             identity = loaded.identity
             names = loaded.names
             s.model = model.identity

@@ -28,8 +28,9 @@ public enum ScanLoader {
     /// PatientName, ReferringPhysicianName, PerformingPhysicianName, OperatorsName.
     static let personNameTags = [DICOMTag.patientName, DICOMTag(0x0008, 0x0090), DICOMTag(0x0008, 0x1050), DICOMTag(0x0008, 0x1070)]
 
-    /// Loads `url` and prepares it for a classifier with square input `size`.
-    public static func load(_ url: URL, size: Int) throws -> LoadedScan {
+    /// Loads `url` and prepares it for a classifier with square input `size`; `frame` (0-based)
+    /// picks the frame of a multi-frame DICOM file (a PNG has only frame 0).
+    public static func load(_ url: URL, size: Int, frame: Int = 0) throws -> LoadedScan {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw DiagnoseError.badScan(file: url.path, reason: error.localizedDescription)
@@ -43,12 +44,13 @@ public enum ScanLoader {
         var format = "png"
         do {
             if isPNG {
+                guard frame == 0 else { throw DICOMError.frameOutOfRange(file: url.path, frame: frame, frames: 1) }
                 display = try PNGDecoder.decodeGray(data: data, name: url.path, maxSide: maxDisplaySide).image
             } else {
                 let ds = try DICOMDataSet(bytes: [UInt8](data), file: url.path)
                 identity = [ds.string(.patientID) ?? "", ds.string(.patientName) ?? "", ds.string(.studyInstanceUID) ?? ""]
                 names = personNameTags.compactMap { ds.string($0) }.filter { !$0.isEmpty }
-                let img = try DICOMImage(dataSet: ds)
+                let img = try DICOMImage(dataSet: ds, frame: frame)
                 // Rendered and reduced pixel by pixel: no full-size rendering or float image.
                 let gray = img.grayscaleReduced(maxSide: maxDisplaySide)
                 display = try PlanarImage(width: gray.width, height: gray.height, channels: 1, pixels: gray.pixels)

@@ -84,7 +84,7 @@ def cases(program, doc):
         s = "samples/diagnose/studies/"
         h1, b1 = form([("scan", "case1.png", read(s + "case1.png")), ("report", "case1.txt", read(s + "case1.txt"))])
         h2, b2 = form([("report", "case2.xml", read(s + "case2.xml"))])
-        h3, b3 = form([("scan", "case5.dcm", read(s + "case5.dcm"))])
+        h3, b3 = form([("scan", "case6.dcm", read(s + "case6.dcm"))])
         return common + [
             ("POST", "/v1/analyze", h1, b1),
             ("POST", "/v1/analyze?format=fhir", h1, b1),
