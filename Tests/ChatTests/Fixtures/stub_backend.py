@@ -18,7 +18,8 @@ by its path:
   /redirect  307 to /confirm
 
 Each request is appended to LOG_FILE as one JSON line: path, headers, raw body, whether the
-signature verified, and the answer's status code.
+signature verified, and the answer's status code, before the answer is sent (so a client that
+reads the log as soon as its request returns finds its line).
 """
 import hashlib
 import hmac
@@ -39,6 +40,11 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def answer(self, code, body, content_type="application/json", extra=None):
+        # Logged before the answer is sent: a test reads the log as soon as its request returns.
+        entry = {"path": self.path, "headers": dict(self.headers.items()), "body": self.request_body.decode("utf-8", "replace"),
+                 "verified": self.verified, "code": code}
+        with LOCK, open(LOG, "a") as f:
+            f.write(json.dumps(entry) + "\n")
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", content_type)
@@ -55,6 +61,7 @@ class Handler(BaseHTTPRequestHandler):
         given = self.headers.get("X-Lepton-Signature", "")
         want = "sha256=" + hmac.new(KEY, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
         verified = hmac.compare_digest(given, want)
+        self.request_body, self.verified = body, verified
         fresh = stamp.isdigit() and abs(time.time() - int(stamp)) <= 300
         with LOCK:
             replay = (stamp, given) in SEEN
@@ -78,10 +85,6 @@ class Handler(BaseHTTPRequestHandler):
             code = self.answer(307, b"", "text/plain", {"Location": "/confirm"})
         else:
             code = self.answer(404, {"error": "no such action"})
-        entry = {"path": self.path, "headers": dict(self.headers.items()), "body": body.decode("utf-8", "replace"),
-                 "verified": verified, "code": code}
-        with LOCK, open(LOG, "a") as f:
-            f.write(json.dumps(entry) + "\n")
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
