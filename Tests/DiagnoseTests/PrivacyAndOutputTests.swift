@@ -77,9 +77,18 @@ final class PrivacyAndOutputTests: XCTestCase {
         XCTAssertThrowsError(try pipeline().analyze(scan: bad, report: nil, name: "bad.dcm")) { e in
             XCTAssertTrue("\(e)".contains("bad.dcm"))
         }
+        // JPEG baseline decodes now; the same file relabelled with a transfer syntax nobody
+        // defined (same length, so the header stays sound) is a typed error naming the syntax.
         let jpeg = DiagnoseFixtures.dicom.appendingPathComponent("SC_rgb_jpeg_dcmtk.dcm")
-        XCTAssertThrowsError(try pipeline().analyze(scan: jpeg, report: nil, name: "j")) { e in
-            XCTAssertTrue("\(e)".contains("JPEG Baseline"), "\(e)")
+        XCTAssertNoThrow(try pipeline().analyze(scan: jpeg, report: nil, name: "j"))
+        var bytes = try Data(contentsOf: jpeg)
+        let uid = Data("1.2.840.10008.1.2.4.50".utf8), unknown = Data("1.2.840.10008.1.2.4.99".utf8)
+        let at = try XCTUnwrap(bytes.range(of: uid))
+        bytes.replaceSubrange(at, with: unknown)
+        let relabelled = dir.appendingPathComponent("unknown-syntax.dcm")
+        try bytes.write(to: relabelled)
+        XCTAssertThrowsError(try pipeline().analyze(scan: relabelled, report: nil, name: "u")) { e in
+            XCTAssertTrue("\(e)".contains("1.2.840.10008.1.2.4.99"), "\(e)")
         }
     }
 }
