@@ -45,11 +45,16 @@ final class TranscribeOptionsTests: XCTestCase {
             }
         }
         XCTAssertEqual(pcm.count, 2 * f.samples, "the same samples as the fixture's")
+        return Self.wav(pcm, channels: 1)
+    }
+
+    /// A 16 kHz 16-bit PCM WAV file of interleaved `pcm` (written here, not by our encoder).
+    static func wav(_ pcm: Data, channels: Int) -> Data {
         var wav = Data("RIFF".utf8)
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { wav.append(contentsOf: $0) } }
         func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { wav.append(contentsOf: $0) } }
         u32(36 + pcm.count); wav += Data("WAVEfmt ".utf8)
-        u32(16); u16(1); u16(1); u32(16000); u32(32000); u16(2); u16(16)
+        u32(16); u16(1); u16(channels); u32(16000); u32(32000 * channels); u16(2 * channels); u16(16)
         wav += Data("data".utf8); u32(pcm.count); wav += pcm
         return wav
     }
@@ -127,14 +132,8 @@ final class TranscribeOptionsTests: XCTestCase {
                 let sample = mono[mono.startIndex + i..<mono.startIndex + i + 2]
                 pcm += speechLeft ? sample + silence : silence + sample
             }
-            var wav = Data("RIFF".utf8)
-            func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { wav.append(contentsOf: $0) } }
-            func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { wav.append(contentsOf: $0) } }
-            u32(36 + pcm.count); wav += Data("WAVEfmt ".utf8)
-            u32(16); u16(1); u16(2); u32(16000); u32(64000); u16(4); u16(16)
-            wav += Data("data".utf8); u32(pcm.count); wav += pcm
             let url = dir.appendingPathComponent("stereo.wav")
-            try wav.write(to: url)
+            try Self.wav(pcm, channels: 2).write(to: url)
             let r = try ProgramRunner.run("lepton-chat", ["transcribe", "-f", "json", "--split-channels", "--channel-labels", "agent,caller", url.path])
             XCTAssertEqual(r.status, 0, r.stderr)
             let out = try JSONDecoder().decode(Split.self, from: Data(r.stdout.utf8))
