@@ -1,15 +1,26 @@
 import Foundation
 import LeptonEngine
 
-/// Why a transaction or an account scored as it did: the features that moved the score most
-/// (each replaced by its median over the loaded rows, the score recomputed), the neighbouring
+/// Why a transaction or an account scored as it did: its score as parts that add up (a typical
+/// row's score, each feature's Shapley contribution in readable words, the graph parts), the neighbouring
 /// transfers of both accounts within three days, and the laundering typologies the local
 /// pattern matches (from the hand-made features: bursts, pass-through, cycles).
 public struct Explanation {
+    /// One part of the score: a feature (or the graph) and what it adds, in readable words.
+    public struct Driver: Sendable {
+        public var feature: String
+        public var value: Float
+        public var effect: Float
+        public var reason: String
+    }
+
     public var subject: String
     public var score: Float
     public var flagged: Bool
-    public var drivers: [(feature: String, value: Float, effect: Float)] = []
+    /// The trees' score of a typical row of the loaded data; `baseline + Σ drivers' effects = score`.
+    public var baseline: Float = 0
+    /// The parts of the score: features by Shapley contribution, the rest, the graph parts.
+    public var drivers: [Driver] = []
     public var edges: [(row: Int, from: String, to: String, time: String, amountUSD: Float, format: String, score: Float)] = []
     public var neighbours: [String] = []
     public var typologies: [String] = []
@@ -27,7 +38,7 @@ public struct Explanation {
             subject = "row \(t.row[i]): \(t.accountName(Int(t.src[i]))) → \(t.accountName(Int(t.dst[i])))"
             score = s.scores[i]
             flagged = score >= model.config.threshold
-            drivers = Self.drivers(s, model: model, row: i)
+            (baseline, drivers) = Self.drivers(s, model: model, row: i)
             typologies = Self.typologies(Array(s.features[(i * F)..<((i + 1) * F)]))
             edges = Self.neighbourhood(s, accounts: [Int(t.src[i]), Int(t.dst[i])], around: t.time[i])
         } else {
@@ -42,7 +53,7 @@ public struct Explanation {
             subject = "account \(t.accountName(a)) (\(mine.count) transactions; riskiest: row \(t.row[best]))"
             score = s.scores[best]
             flagged = score >= model.config.threshold
-            drivers = Self.drivers(s, model: model, row: best)
+            (baseline, drivers) = Self.drivers(s, model: model, row: best)
             var typ = Set<String>()
             for i in mine where s.scores[i] >= model.config.threshold || i == best {
                 for name in Self.typologies(Array(s.features[(i * F)..<((i + 1) * F)])) { typ.insert(name) }
@@ -55,34 +66,36 @@ public struct Explanation {
         }
     }
 
-    static func drivers(_ s: ScoredTransactions, model: TransactionModel, row i: Int) -> [(String, Float, Float)] {
-        let F = TransactionFeatures.count, n = s.table.count
-        var x = Array(s.features[(i * F)..<((i + 1) * F)])
-        let base = model.trees.predict(x, rows: 1)[0]
-        var out: [(String, Float, Float)] = []
-        for f in 0..<F {
-            var col = (0..<min(n, 20000)).map { s.features[($0 * n / min(n, 20000)) * F + f] }
-            col.sort()
-            let median = col[col.count / 2]
-            let keep = x[f]
-            if keep == median { continue }
-            x[f] = median
-            let p = model.trees.predict(x, rows: 1)[0]
-            x[f] = keep
-            out.append((TransactionFeatures.names[f], keep, base - p))
+    /// The score of table row `i` as its parts (``ScoreAttribution``): the six features that
+    /// moved it most, the other features together, then the graph parts; with ``baseline`` they
+    /// add up to the score.
+    static func drivers(_ s: ScoredTransactions, model: TransactionModel, row i: Int) -> (baseline: Float, drivers: [Driver]) {
+        let F = TransactionFeatures.count
+        let x = Array(s.features[(i * F)..<((i + 1) * F)])
+        let a = s.attribution(row: i, model: model, cover: s.attributionCover(model: model))
+        let order = (0..<F).sorted { abs(a.features[$0]) > abs(a.features[$1]) }
+        var out = order.prefix(6).map { f in
+            Driver(feature: TransactionFeatures.names[f], value: x[f], effect: a.features[f],
+                   reason: TransactionFeatures.reason(feature: f, features: x, table: s.table, row: i))
         }
-        var top = Array(out.sorted { abs($0.2) > abs($1.2) }.prefix(6))
-        // The graph parts of the score: the neighbours' risk (propagation) and the GNN.
-        let w = model.config.gnnWeight
-        if let prop = s.parts.propagated, let nf = s.parts.neighbourFeatures, let agg = model.config.propagation,
+        let rest = order.dropFirst(6)
+        out.append(Driver(feature: "other features", value: Float(rest.count), effect: rest.reduce(0) { $0 + a.features[$1] },
+                          reason: "the other \(rest.count) features together"))
+        if let nf = s.parts.neighbourFeatures, let agg = model.config.propagation,
            let column = ScorePropagation.names.firstIndex(of: agg) {
-            top.append(("neighbours' risk (\(agg))", nf[i * ScorePropagation.count + column], (1 - w) * (prop[i] - s.parts.trees[i])))
+            let v = nf[i * ScorePropagation.count + column]
+            out.append(Driver(feature: "neighbours' risk (\(agg))", value: v, effect: a.neighbours,
+                              reason: String(format: "nearby transfers score up to %.3f", Double(v))))
         }
         if let q = s.parts.gnn {
-            let before = s.parts.propagated?[i] ?? s.parts.trees[i]
-            top.append(("graph neural network score", q[i], w * (q[i] - before)))
+            out.append(Driver(feature: "graph neural network score", value: q[i], effect: a.gnn,
+                              reason: String(format: "the graph network scores this transfer %.3f", Double(q[i]))))
         }
-        return top
+        if let q = s.parts.sequence {
+            out.append(Driver(feature: "account sequence score", value: q[i], effect: a.sequence,
+                              reason: String(format: "the sender's recent sequence scores %.3f", Double(q[i]))))
+        }
+        return (a.baseline, out)
     }
 
     /// Typologies suggested by the local pattern of one transaction's features.
@@ -115,8 +128,11 @@ public struct Explanation {
     public var text: String {
         var s = "\(subject)\nscore \(String(format: "%.4f", score))\(flagged ? " (flagged)" : "")\n"
         s += "typology: " + (typologies.isEmpty ? "none detected" : typologies.joined(separator: "; ")) + "\n"
-        s += "drivers (tree-score change if the feature were typical; for the graph parts, their share of the score):\n"
-        for d in drivers { s += String(format: "  %@ = %.3f  (%+.4f)\n", d.feature, Double(d.value), Double(d.effect)) }
+        s += String(format: "why: a typical transfer here scores %.4f; these parts add up to the score:\n", Double(baseline))
+        for d in drivers {
+            s += String(format: "  %+.4f  %@", Double(d.effect), d.reason)
+            s += d.feature == "other features" ? "\n" : String(format: "  (%@ = %.3f)\n", d.feature, Double(d.value))
+        }
         if !neighbours.isEmpty { s += "counterparties:\n" + neighbours.map { "  " + $0 }.joined(separator: "\n") + "\n" }
         s += "transfers within 3 days (highest scores):\n"
         for e in edges { s += String(format: "  row %d  %@  %@ → %@  %.2f USD  %@  score %.4f\n", e.row, e.time, e.from, e.to, Double(e.amountUSD), e.format, Double(e.score)) }
@@ -128,7 +144,8 @@ public struct Explanation {
         func n(_ v: Float) -> String { v.isFinite ? String(format: "%.6g", Double(v)) : "0" }
         var s = "{\"subject\":\(q(subject)),\"score\":\(n(score)),\"flagged\":\(flagged),"
         s += "\"typologies\":[\(typologies.map(q).joined(separator: ","))],"
-        s += "\"drivers\":[\(drivers.map { "{\"feature\":\(q($0.feature)),\"value\":\(n($0.value)),\"effect\":\(n($0.effect))}" }.joined(separator: ","))],"
+        s += "\"baseline\":\(n(baseline)),"
+        s += "\"drivers\":[\(drivers.map { "{\"feature\":\(q($0.feature)),\"value\":\(n($0.value)),\"effect\":\(n($0.effect)),\"reason\":\(q($0.reason))}" }.joined(separator: ","))],"
         s += "\"counterparties\":[\(neighbours.map(q).joined(separator: ","))],"
         s += "\"edges\":[\(edges.map { "{\"row\":\($0.row),\"from\":\(q($0.from)),\"to\":\(q($0.to)),\"time\":\(q($0.time)),\"amount_usd\":\(n($0.amountUSD)),\"format\":\(q($0.format)),\"score\":\(n($0.score))}" }.joined(separator: ","))]}"
         return s

@@ -31,7 +31,27 @@ public struct TransactionModelConfig: Codable, Sendable {
     /// trained or not kept by cross-validation.
     public var sequence: SequenceScorerConfig? = nil
     public var sequenceWeight: Float? = nil
+    /// What the model was trained on and how sure its validation figures are (the model card's
+    /// facts); absent in models trained before it existed.
+    public var training: TrainingFacts? = nil
     public init() {}
+}
+
+/// The training data's shape and the uncertainty of the cross-validated figures: counts and a
+/// period, never a row, an account or a label.
+public struct TrainingFacts: Codable, Sendable, Equatable {
+    /// First and last timestamp of the labelled rows (`YYYY/MM/DD HH:MM`).
+    public var periodStart: String
+    public var periodEnd: String
+    /// Rows loaded (labelled or context) and distinct accounts.
+    public var rows: Int
+    public var accounts: Int
+    /// Time blocks of the cross-validation.
+    public var folds: Int
+    /// The alert budget at which recall is reported (a share of the rows).
+    public var budget: Double
+    /// 95% bootstrap intervals of the final out-of-fold PR-AUC and recall at `budget`.
+    public var intervals: BootstrapIntervals?
 }
 
 /// A trained transaction scorer: gradient-boosted trees on hand-made features, optionally
@@ -383,6 +403,10 @@ public struct TransactionModel: Sendable {
         config.trainRows = ordered.count
         config.trainPositives = pos
         config.validation = metrics
+        config.training = TrainingFacts(
+            periodStart: formatTimestamp(Int(t.time[ordered.first!])), periodEnd: formatTimestamp(Int(t.time[ordered.last!])),
+            rows: t.count, accounts: t.accountCount, folds: K, budget: 0.005,
+            intervals: try RiskMetrics.bootstrap(scores: bestScores, labels: oy, budget: 0.005, resamples: 1000, seed: o.seed))
         return (TransactionModel(config: config, trees: stage1, gnn: gnnModel, sequence: sequenceModel), metrics)
     }
 

@@ -98,6 +98,11 @@ class AlertQueueTest(harness.PageCase):
             self.assertEqual(cells[3].text, ref["time"])
             self.assertEqual(cells[5].text, ref["from"])
             self.assertEqual(cells[6].text, ref["to"])
+            # Reasons as the page's own route call gave them: flagged rows carry them.
+            if ref["flagged"]:
+                self.assertEqual(cells[8].text, "; ".join(r["text"] for r in ref["reasons"]))
+            else:
+                self.assertIn("below the model's threshold", cells[8].text)
 
         # A larger budget: as many alerts as the route's budget gives, paged 20 at a time.
         self.set_budget(5)
@@ -117,7 +122,7 @@ class AlertQueueTest(harness.PageCase):
         explanation = self.route(f"/v1/explain?row={first['row']}")
         self.assertIn(explanation["subject"], box.find_element(By.CSS_SELECTOR, '[data-testid="explanation-subject"]').text)
         drivers = box.find_elements(By.CSS_SELECTOR, '[data-testid="drivers"] tr')
-        self.assertEqual([tr.find_elements(By.TAG_NAME, "td")[0].text for tr in drivers], [d["feature"] for d in explanation["drivers"]])
+        self.assertEqual([tr.find_elements(By.TAG_NAME, "td")[0].text for tr in drivers], [d["reason"] for d in explanation["drivers"]])
         neighbours = box.find_elements(By.CSS_SELECTOR, '[data-testid="neighbour"]')
         self.assertEqual([int(tr.find_elements(By.TAG_NAME, "td")[0].text) for tr in neighbours], [e["row"] for e in explanation["edges"]])
         # The drawing: one node per account of those transfers, one arrow per transfer, the alert's in red.

@@ -30,7 +30,8 @@ analyst decides.</p>
     <table id="alerts" data-testid="alerts">
       <caption id="alerts-caption"></caption>
       <thead><tr><th scope="col">rank</th><th scope="col">row</th><th scope="col">score</th><th scope="col">time</th>
-        <th scope="col">amount</th><th scope="col">from</th><th scope="col">to</th><th scope="col">typology hint</th></tr></thead>
+        <th scope="col">amount</th><th scope="col">from</th><th scope="col">to</th><th scope="col">typology hint</th>
+        <th scope="col">main reasons</th></tr></thead>
       <tbody id="alert-rows"></tbody>
     </table>
   </div>
@@ -47,8 +48,8 @@ analyst decides.</p>
   <div class="columns">
     <div>
       <h3>Drivers</h3>
-      <table><caption>Change in the score if the feature were typical</caption>
-        <thead><tr><th scope="col">feature</th><th scope="col">value</th><th scope="col">effect</th></tr></thead>
+      <table><caption id="drivers-caption">The parts of the score</caption>
+        <thead><tr><th scope="col">reason</th><th scope="col">adds</th><th scope="col">feature</th></tr></thead>
         <tbody id="drivers" data-testid="drivers"></tbody></table>
     </div>
     <figure>
@@ -172,7 +173,9 @@ private let alertQueueScript = #"""
         Lepton.el("td", { class: "lepton-num" }, money(a.amount, a.currency)),
         Lepton.el("td", {}, a.from),
         Lepton.el("td", {}, a.to),
-        Lepton.el("td", {}, a.typologies.length ? a.typologies.join("; ") : "none"));
+        Lepton.el("td", {}, a.typologies.length ? a.typologies.join("; ") : "none"),
+        Lepton.el("td", { "data-testid": "alert-reasons" },
+          a.reasons ? a.reasons.map((r) => r.text).join("; ") : "below the model's threshold: open it for the explanation"));
       if (state.open === a.row) tr.classList.add("open");
       tr.addEventListener("click", () => explain(a));
       body.appendChild(tr);
@@ -196,9 +199,11 @@ private let alertQueueScript = #"""
     $("explanation-typology").textContent = "Typology: " + (e.typologies.length ? e.typologies.join("; ") : "none detected");
     const drivers = $("drivers");
     clear(drivers);
+    $("drivers-caption").textContent = "The parts of the score: a typical transfer here scores " + score(e.baseline);
     for (const d of e.drivers) {
-      drivers.appendChild(Lepton.el("tr", {}, Lepton.el("td", {}, d.feature), Lepton.el("td", {}, Number(d.value).toFixed(3)),
-        Lepton.el("td", {}, (d.effect >= 0 ? "+" : "") + Number(d.effect).toFixed(4))));
+      drivers.appendChild(Lepton.el("tr", {}, Lepton.el("td", {}, d.reason),
+        Lepton.el("td", {}, (d.effect >= 0 ? "+" : "") + Number(d.effect).toFixed(4)),
+        Lepton.el("td", {}, d.feature === "other features" ? "" : d.feature + " = " + Number(d.value).toFixed(3))));
     }
     const neighbours = $("neighbours");
     clear(neighbours);

@@ -100,7 +100,7 @@ struct ScoreCommand: ParsableCommand {
                                                   historyRows: history == nil ? nil : s.historyRows, threshold: cut, skipped: ledger.json,
                                                   alertsWritten: written)))
                 }
-                for line in transactionResultLines(s, cut: cut, accounts: accounts, top: top, threshold: threshold, shard: shardSel, json: json) {
+                for line in transactionResultLines(s, model: m, cut: cut, accounts: accounts, top: top, threshold: threshold, shard: shardSel, json: json) {
                     out.line(line)
                 }
             } else {
@@ -142,8 +142,8 @@ struct ScoreCommand: ParsableCommand {
 /// first without `json`): transactions or, with `accounts`, accounts (each one's highest
 /// transaction score), ranked highest first, at or above `threshold`, at most `top`, only the rows
 /// of `shard`. Shared by `score` and `serve` (`POST /v1/score`), so both answer alike.
-func transactionResultLines(_ s: ScoredTransactions, cut: Float, accounts: Bool, top: Int?, threshold: Float?,
-                            shard: Shard?, json: Bool) -> [String] {
+func transactionResultLines(_ s: ScoredTransactions, model: TransactionModel, cut: Float, accounts: Bool, top: Int?,
+                            threshold: Float?, shard: Shard?, json: Bool) -> [String] {
     let t = s.table
     var lines: [String] = []
     if accounts {
@@ -163,10 +163,19 @@ func transactionResultLines(_ s: ScoredTransactions, cut: Float, accounts: Bool,
         rows.sort { s.scores[$0] > s.scores[$1] || (s.scores[$0] == s.scores[$1] && $0 < $1) }
         let ranked = RankedSelection(rows, shard: shard) { Int(t.row[$0]) }
         if !json { lines.append(ranked.csvHeader("row,score,flagged,from,to")) }
+        var cover: [Float]? = nil  // the attributions' background, computed once for all alerts
         for (rank, i) in ranked.top(top) {
             let sc = s.scores[i]
             let from = t.accountName(Int(t.src[i])), to = t.accountName(Int(t.dst[i]))
-            if json { lines.append(ranked.json(transactionScoreJSON(s, row: i, cut: cut), rank)) }
+            if json {
+                var reasons: [ScoreAttribution.Reason]? = nil
+                // Every alert of a bounded list (--top, --budget) and every flagged row get their reasons.
+                if sc >= cut || top != nil {
+                    if cover == nil { cover = s.attributionCover(model: model) }
+                    reasons = s.reasons(row: i, attribution: s.attribution(row: i, model: model, cover: cover!))
+                }
+                lines.append(ranked.json(transactionScoreJSON(s, row: i, cut: cut, reasons: reasons), rank))
+            }
             else { lines.append(ranked.csv("\(t.row[i]),\(fmt(sc)),\(sc >= cut ? 1 : 0),\(from),\(to)", rank)) }
         }
     }

@@ -117,7 +117,7 @@ private struct ScoreQuery: Sendable {
             let summary = ScoreCommand.Summary(model: loaded.identity, input: "body", scored: s.inputRows.count,
                                                historyRows: loaded.history == nil ? nil : s.historyRows, threshold: cut, skipped: ledger.json)
             return [try jsonLine(summary)]
-                + transactionResultLines(s, cut: cut, accounts: accounts, top: k, threshold: threshold, shard: nil, json: true)
+                + transactionResultLines(s, model: loaded.model, cut: cut, accounts: accounts, top: k, threshold: threshold, shard: nil, json: true)
         }
     }
 }
