@@ -116,7 +116,7 @@ let package = Package(
                                                               "LeptonImage", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-chat", swiftSettings: fast),
-        .executableTarget(name: "lepton-risk", dependencies: ["LeptonEngine", "LeptonRisk", "LeptonRiskPostgres", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
+        .executableTarget(name: "lepton-risk", dependencies: ["LeptonEngine", "LeptonImage", "LeptonRisk", "LeptonRiskPostgres", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-risk", swiftSettings: fast),
         .executableTarget(name: "lepton-diagnose", dependencies: ["LeptonEngine", "LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),

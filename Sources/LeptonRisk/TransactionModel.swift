@@ -34,6 +34,9 @@ public struct TransactionModelConfig: Codable, Sendable {
     /// What the model was trained on and how sure its validation figures are (the model card's
     /// facts); absent in models trained before it existed.
     public var training: TrainingFacts? = nil
+    /// Deciles of every feature and of the out-of-fold scores on the training rows, for
+    /// `monitor` (``DriftReport``); absent in models trained before it existed.
+    public var drift: DriftReference? = nil
     public init() {}
 }
 
@@ -403,6 +406,7 @@ public struct TransactionModel: Sendable {
         config.trainRows = ordered.count
         config.trainPositives = pos
         config.validation = metrics
+        config.drift = DriftReference(features: x, rows: ordered, scores: bestScores)
         config.training = TrainingFacts(
             periodStart: formatTimestamp(Int(t.time[ordered.first!])), periodEnd: formatTimestamp(Int(t.time[ordered.last!])),
             rows: t.count, accounts: t.accountCount, folds: K, budget: 0.005,

@@ -7,7 +7,7 @@ struct LeptonRiskCommand: ParsableCommand {
         commandName: "lepton-risk",
         abstract: "Lepton's fraud and money-laundering risk scorer on transaction graphs.",
         version: leptonVersion,
-        subcommands: [SimulateCommand.self, TrainCommand.self, ScoreCommand.self, EvaluateCommand.self,
+        subcommands: [SimulateCommand.self, TrainCommand.self, ScoreCommand.self, EvaluateCommand.self, MonitorCommand.self,
                       ExplainCommand.self, SplitCommand.self, StatsCommand.self, ServeCommand.self, MergeCommand.self]
     )
 
