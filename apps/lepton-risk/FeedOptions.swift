@@ -21,7 +21,7 @@ struct FeedOptions: ParsableArguments {
 }
 
 /// The loaded ``FeedOptions``: makes the source a `--transactions` or `--history` value names.
-struct FeedReader {
+struct FeedReader: Sendable {
     var schema: TransactionSchema
     var fx: FXRates?
 

@@ -4,6 +4,7 @@ import Hummingbird
 import LeptonCLI
 import LeptonEngine
 import LeptonRisk
+import LeptonRiskPostgres
 import LeptonServer
 
 struct ServeCommand: ParsableCommand {
@@ -11,7 +12,8 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve scores and explanations over HTTP with the model loaded once.",
         discussion: """
-        The model is loaded once; a body is a transactions CSV (as `score` reads).
+        The model is loaded once; a body is a transactions CSV (as `score` reads: with \
+        --schema and --fx, in the bank's own layout; gzip bodies are inflated).
           POST /v1/score           the lines of `score --json` (application/x-ndjson)
               ?accounts=1          rank accounts instead of transactions
               ?top=N               only the N highest
@@ -34,28 +36,38 @@ struct ServeCommand: ParsableCommand {
 
     @Option(help: "Model folder written by `train` (a transaction model).") var model: String
     @Option(help: "Earlier transactions used as context for every request (e.g. the training file).") var history: String?
+    @OptionGroup var feed: FeedOptions
     @OptionGroup var serve: ServeOptions
     @OptionGroup var common: CommonOptions
 
-    /// What every request uses: the model, its identity and the context file.
+    /// What every request uses: the model, its identity, the context file and how to read bodies.
     struct Loaded: Sendable {
         var model: TransactionModel
         var identity: ModelIdentity
         var history: String?
+        var reader: FeedReader
+
+        /// The body (a temporary file) scored with the context file.
+        func scored(_ file: URL) throws -> ScoredTransactions {
+            try ScoredTransactions(model: model, input: reader.source(file.path), history: try history.map { try reader.source($0, option: "--history") })
+        }
     }
 
     func run() throws {
         try runRisk(common) {
             let dir = URL(fileURLWithPath: model)
             let history = self.history
-            if let history, !FileManager.default.isReadableFile(atPath: history) { throw CLIFailure.input("--history \(history): no such file") }
+            if let history, !PostgresFeed.isURL(history), !FileManager.default.isReadableFile(atPath: history) {
+                throw CLIFailure.input("--history \(history): no such file")
+            }
+            let reader = try feed.reader()
             let service = try ModelService<Loaded>(program: "lepton-risk", options: serve, threads: common.threads)
             try service.run(models: ["risk"], load: {
                 guard try NodeModel.kind(of: dir) == "transactions" else {
                     throw CLIFailure.input("\(dir.path): serve scores transaction models; this one scores a graph")
                 }
                 let m = try TransactionModel.load(from: dir)
-                return Loaded(model: m, identity: try modelIdentity(dir), history: history)
+                return Loaded(model: m, identity: try modelIdentity(dir), history: history, reader: reader)
             }, console: .alertQueue) { router in
                 router.post("/v1/score") { request, _ -> Response in
                     let query = try ScoreQuery(request)
@@ -71,7 +83,7 @@ struct ServeCommand: ParsableCommand {
                     let json = try await service.work { loaded in
                         try riskErrors {
                             try RequestInput.withTemporaryFile(body, suffix: ".csv") { file in
-                                let s = try ScoredTransactions(model: loaded.model, path: file.path, history: loaded.history)
+                                let s = try loaded.scored(file)
                                 var ledger = SkipLedger()
                                 if let h = loaded.history { ledger.add(h, s.historySkips) }
                                 ledger.add("body", s.skips)
@@ -107,7 +119,7 @@ private struct ScoreQuery: Sendable {
     /// `score --json`'s lines for the CSV `body` (the summary names the input `body`).
     func lines(_ body: ByteBuffer, _ loaded: ServeCommand.Loaded) throws -> [String] {
         try RequestInput.withTemporaryFile(body, suffix: ".csv") { file in
-            let s = try ScoredTransactions(model: loaded.model, path: file.path, history: loaded.history)
+            let s = try loaded.scored(file)
             var ledger = SkipLedger()
             if let h = loaded.history { ledger.add(h, s.historySkips) }
             ledger.add("body", s.skips)
