@@ -60,3 +60,26 @@ extension RiskProgramTests {
         assertOneLineError(try risk(["evaluate", "--model", m, "--transactions", tx, "--bootstrap", "-1"]), status: 64, contains: "--bootstrap")
     }
 }
+
+extension RiskProgramTests {
+    /// `split --schema`: a bank's export, split by time, comes out in the IBM layout with the same
+    /// rows as splitting the IBM file it was made from (bank-export.csv.gz = the first 400 rows of test.csv).
+    func testSplitReadsABankExportWithItsMap() throws {
+        let ibm = tmp.appendingPathComponent("split-first400.csv").path
+        let lines = try String(contentsOfFile: Self.samples + "/test.csv", encoding: .utf8).split(separator: "\n").prefix(401)
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: ibm))
+        let a1 = tmp.appendingPathComponent("bank-a.csv").path, b1 = tmp.appendingPathComponent("bank-b.csv").path
+        let a2 = tmp.appendingPathComponent("ibm-a.csv").path, b2 = tmp.appendingPathComponent("ibm-b.csv").path
+        let bank = try risk(["split", "--transactions", Self.samples + "/bank-export.csv.gz", "--schema", Self.samples + "/bank-map.yml",
+                             "--train", a1, "--test", b1])
+        XCTAssertEqual(bank.status, 0, bank.stderr)
+        XCTAssertEqual(try risk(["split", "--transactions", ibm, "--train", a2, "--test", b2]).status, 0)
+        let header = "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,Amount Paid,Payment Currency,Payment Format,Is Laundering"
+        for (x, y) in [(a1, a2), (b1, b2)] {
+            let fromBank = try String(contentsOfFile: x, encoding: .utf8), fromIBM = try String(contentsOfFile: y, encoding: .utf8)
+            XCTAssertTrue(fromBank.hasPrefix(header))
+            XCTAssertEqual(fromBank, fromIBM)
+        }
+        XCTAssertGreaterThan(try String(contentsOfFile: a1, encoding: .utf8).split(separator: "\n").count, 100)
+    }
+}

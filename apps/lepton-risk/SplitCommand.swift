@@ -10,7 +10,8 @@ struct SplitCommand: ParsableCommand {
         discussion: """
         Rows keep their order; a side file of typologies is split alongside (row indices \
         renumbered), written as <train>-patterns.csv and <test>-patterns.csv. No randomness: \
-        the same file gives the same split.
+        the same file gives the same split. With --schema (and --fx) a bank's own export is \
+        read as `score` reads it; both parts are written in the IBM AML layout.
 
         Example:
           lepton-risk split --transactions samples/risk/transactions.csv \\
@@ -19,7 +20,8 @@ struct SplitCommand: ParsableCommand {
         """)
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "Input transactions (IBM AML CSV).") var transactions: String
+    @OptionGroup var feed: FeedOptions
+    @Option(help: "Input transactions (IBM AML CSV, or the layout --schema names).") var transactions: String
     @Option(help: "Share of the time span that goes to the first file.") var fraction: Double = 0.7
     @Option(help: "Output: earlier part.") var train: String
     @Option(help: "Output: later part.") var test: String
@@ -36,7 +38,8 @@ struct SplitCommand: ParsableCommand {
             var t = TransactionTable()
             var ledger = SkipLedger()
             let reading = FileReadProgress()
-            ledger.add(transactions, try t.append(csv: transactions, progress: { reading.update(transactions, $0) }))
+            let input = try feed.reader().source(transactions)
+            ledger.add(input.name, try input.append(to: &t, sourceIndex: 0, progress: { reading.update(input.name, $0) }))
             reading.finish()
             let pat = try patterns.map { try readPatternFile($0) }
             let (a, b) = t.splitByTime(fraction: fraction)
