@@ -95,6 +95,8 @@ public struct TransactionModel: Sendable {
         public var gnnEpochs = 60
         /// The GNN's message-passing layer (see README for the measured comparison).
         public var gnnConv: GraphConvKind = .sage
+        /// GNN layers to cross-validate, the best kept (nil: `gnnConv` alone).
+        public var gnnCandidates: [GraphConvKind]? = nil
         /// Try neighbour-score propagation; kept only if cross-validation prefers it.
         public var usePropagation = true
         public var propagationWindowDays = 3
@@ -345,25 +347,39 @@ public struct TransactionModel: Sendable {
         if o.useGNN {
             let xg = o.gnnPortNumbers ? TransactionFeatures.gnnInputs(t, features: x, index: index) : x
             let FG = F + (o.gnnPortNumbers ? TransactionFeatures.portNames.count : 0)
-            // The GNN is cross-validated on the same blocks (full-batch, so folds are cheap).
-            var oofG = [Float](repeating: 0, count: ordered.count)
-            var have = [Bool](repeating: false, count: ordered.count)
-            var at = 0
-            for k in 0..<K {
-                defer { at += blocks[k].count }
-                let trainRows = (0..<K).filter { $0 != k }.flatMap { blocks[$0] }
-                if !trainRows.contains(where: { t.label[$0] == 1 }) { continue }
-                var g = EdgeGNN(config: EdgeGNNConfig(inputFeatures: FG, conv: o.gnnConv), seed: o.seed &+ UInt64(k))
-                try g.fit(t, features: xg, trainRows: trainRows, validationRows: [], epochs: o.gnnEpochs, log: { _ in })
-                let q = g.predict(t, features: xg, rows: blocks[k])
-                for (j, v) in q.enumerated() { oofG[at + j] = v; have[at + j] = true }
+            // The GNN is cross-validated on the same blocks (full-batch, so folds are cheap), once
+            // per candidate layer; the layer with the best out-of-fold PR-AUC is the one blended.
+            func crossValidatedGNN(_ conv: GraphConvKind) throws -> (scores: [Float], scored: [Bool]) {
+                var oof = [Float](repeating: 0, count: ordered.count)
+                var have = [Bool](repeating: false, count: ordered.count)
+                var at = 0
+                for k in 0..<K {
+                    defer { at += blocks[k].count }
+                    let trainRows = (0..<K).filter { $0 != k }.flatMap { blocks[$0] }
+                    if !trainRows.contains(where: { t.label[$0] == 1 }) { continue }
+                    var g = EdgeGNN(config: EdgeGNNConfig(inputFeatures: FG, conv: conv), seed: o.seed &+ UInt64(k))
+                    try g.fit(t, features: xg, trainRows: trainRows, validationRows: [], epochs: o.gnnEpochs, log: { _ in })
+                    let q = g.predict(t, features: xg, rows: blocks[k])
+                    for (j, v) in q.enumerated() { oof[at + j] = v; have[at + j] = true }
+                }
+                return (oof, have)
             }
+            var chosen: (conv: GraphConvKind, ap: Float, scores: [Float], scored: [Bool])? = nil
+            for conv in o.gnnCandidates ?? [o.gnnConv] {
+                let (oof, have) = try crossValidatedGNN(conv)
+                let rows = have.indices.filter { have[$0] }
+                let ap = try RiskMetrics.averagePrecision(scores: rows.map { oof[$0] }, labels: rows.map { oy[$0] })
+                metrics["gnn_\(conv.rawValue)_cv_pr_auc"] = ap
+                log("GNN layer \(conv.rawValue): out-of-fold PR-AUC \(ap)")
+                if chosen == nil || ap > chosen!.ap { chosen = (conv, ap, oof, have) }
+            }
+            let gnnConv = chosen!.conv, oofG = chosen!.scores, have = chosen!.scored
             let (apG, bestW) = try blend(&bestScores, baselineAP: bestAP, with: oofG, scored: have, labels: oy, name: "gnn", into: &metrics)
             config.gnnWeight = bestW
             config.scorer = bestW == 0 ? "trees" : (bestW == 1 ? "gnn" : "blend")
             log("out-of-fold PR-AUC: trees \(bestAP), gnn \(apG); using \(config.scorer) (gnn weight \(bestW))")
             if bestW > 0 {
-                var g = EdgeGNN(config: EdgeGNNConfig(inputFeatures: FG, conv: o.gnnConv), seed: o.seed)
+                var g = EdgeGNN(config: EdgeGNNConfig(inputFeatures: FG, conv: gnnConv), seed: o.seed)
                 try g.fit(t, features: xg, trainRows: ordered, validationRows: [], epochs: o.gnnEpochs, log: log,
                           onEpoch: { epoch, loss in try curve?(["gnn_epoch": Float(epoch), "gnn_train_loss": Float(loss)]) })
                 config.gnn = g.config

@@ -72,3 +72,23 @@ extension RiskProgramTests {
         }
     }
 }
+
+extension RiskProgramTests {
+    /// `--gnn auto` (the default) cross-validates every layer, reports each one's out-of-fold
+    /// PR-AUC and blends the best; a fixed layer reports only its own.
+    func testGNNLayerIsChosenByCrossValidation() throws {
+        let h = Self.samples + "/train.csv"
+        let r = try risk(["train", "--transactions", h, "--out", tmp.appendingPathComponent("auto").path, "--trees", "10",
+                          "--gnn-epochs", "3", "--no-propagation", "--json", "-q"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let v = try XCTUnwrap(try json(r.stdout.split(separator: "\n")[0])["validation"] as? [String: Double])
+        let each = ["sage", "gcn", "gat"].compactMap { v["gnn_\($0)_cv_pr_auc"] }
+        XCTAssertEqual(each.count, 3, "\(v)")
+        XCTAssertEqual(v["gnn_cv_pr_auc"] ?? -1, each.max()!, accuracy: 1e-6)
+        let fixed = try risk(["train", "--transactions", h, "--out", tmp.appendingPathComponent("gcn").path, "--trees", "10",
+                              "--gnn-epochs", "3", "--gnn", "gcn", "--json", "-q"])
+        let w = try XCTUnwrap(try json(fixed.stdout.split(separator: "\n")[0])["validation"] as? [String: Double])
+        XCTAssertNotNil(w["gnn_gcn_cv_pr_auc"]); XCTAssertNil(w["gnn_sage_cv_pr_auc"])
+        XCTAssertEqual(try risk(["train", "--transactions", h, "--out", "/tmp/x", "--gnn", "gin"]).status, 64)
+    }
+}
