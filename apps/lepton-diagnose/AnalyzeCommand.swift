@@ -32,9 +32,11 @@ struct AnalyzeCommand: ParsableCommand {
 
         Examples:
           lepton-diagnose analyze samples/diagnose/studies/case1.png --json
-          lepton-diagnose analyze samples/diagnose/studies/case4.dcm \\
-              --report samples/diagnose/studies/case4.txt \\
+          lepton-diagnose analyze samples/diagnose/studies/case1.png \\
+              --report samples/diagnose/studies/case1.txt \\
               --heatmap /tmp/cam.png --format html > /tmp/study.html
+          lepton-diagnose analyze samples/diagnose/studies/case4.dcm \\
+              --report samples/diagnose/studies/case4.txt --json
           lepton-diagnose analyze --report samples/diagnose/studies/case2.xml \\
               --format fhir
           lepton-diagnose analyze samples/diagnose   # exit 3: case6 is not an image

@@ -44,6 +44,7 @@ private let reviewHTML = #"""
         <tbody id="probabilities" data-testid="probabilities"></tbody>
       </table>
       <p id="predicted" data-testid="predicted"></p>
+      <p id="gate" data-testid="gate"></p>
     </section>
     <section id="report-box" class="lepton-panel" aria-labelledby="report-title" hidden>
       <h2 id="report-title">Report findings</h2>
@@ -83,6 +84,7 @@ figure { margin: 0 0 .6em 0; }
 .stack { position: relative; width: min(100%, 360px); aspect-ratio: 1 / 1; background: #000; }
 .stack img { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 #heatmap { opacity: .45; }
+.warn { color: #a00; font-weight: bold; }
 .findings { list-style: none; padding: 0; }
 .findings li { margin: .4em 0; padding: .3em .5em; border-left: 4px solid #999; }
 .report-text { white-space: pre-wrap; line-height: 1.6; }
@@ -143,15 +145,19 @@ private let reviewScript = #"""
       $("opacity").value = String(opacity);
       setOpacity();
       $("image-caption").textContent = (image.format === "dicom" ? "DICOM" : "PNG") + (image.modality ? " (" + image.modality + ")" : "") +
-        (pictures ? ", " + pictures.width + " × " + pictures.height + " pixels as decoded" : "") + "; Grad-CAM of the predicted class.";
+        (pictures ? ", " + pictures.width + " × " + pictures.height + " pixels as decoded" : "") +
+        (image.applicable === false ? "; no Grad-CAM: the image model does not assess this scan." : "; Grad-CAM of the predicted class.");
+      $("gate").textContent = "Image check: " + (image.applicable === false ? "not a scan this model is for" : "passed") + " (" + image.reason + ").";
+      $("gate").classList.toggle("warn", image.applicable === false);
       const probs = $("probabilities");
       clear(probs);
-      for (const [name, p] of Object.entries(image.probabilities).sort((a, b) => b[1] - a[1])) {
+      for (const [name, p] of Object.entries(image.probabilities || {}).sort((a, b) => b[1] - a[1])) {
         probs.appendChild(Lepton.el("tr", { "data-testid": "probability", "data-class": name },
           Lepton.el("th", { scope: "row" }, name),
           Lepton.el("td", {}, Lepton.el("meter", { min: "0", max: "1", value: String(p), "aria-label": name }), " " + Number(p).toFixed(3))));
       }
-      $("predicted").textContent = "Predicted: " + image.predicted + " (threshold " + image.threshold + ")";
+      $("predicted").textContent = image.applicable === false ? "No image suggestion."
+        : "Predicted: " + image.predicted + " (threshold " + image.threshold + ")";
     }
     const report = s.report;
     $("report-box").hidden = !report;

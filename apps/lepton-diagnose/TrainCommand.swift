@@ -119,6 +119,10 @@ struct TrainCommand: ParsableCommand {
                     "threads": "\(common.threads)",
                 ]
                 try model.save(to: URL(fileURLWithPath: out))
+                // The image check (gate.safetensors): scans unlike the training images get no suggestion.
+                let gate = try ScanGate.fit(model: model, train: train, validation: valSet)
+                try gate.gate.save(to: URL(fileURLWithPath: out))
+                Log.info(FitGateCommand.describe(gate))
                 let result = Output(out: out, model: model.identity, epochsRun: summary.epochsRun, bestEpoch: summary.bestEpoch,
                                     valAccuracy: summary.valAccuracy, valAuc: summary.valAUC, valEce: summary.valECE,
                                     temperature: Double(summary.temperature), seconds: summary.seconds,

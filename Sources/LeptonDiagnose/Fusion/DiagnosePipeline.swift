@@ -28,16 +28,33 @@ public struct DiagnosePipeline: Sendable {
             s.scanFormat = loaded.format
             s.modality = loaded.modality.isEmpty ? nil : loaded.modality
             let input = model.normalise(loaded.modelInput)
-            let (logits, maps) = model.gradCAM(input, n: 1)
-            let probs = ScanClassifier.softmax(logits, classes: model.classCount, temperature: model.config.temperature)
-            s.probabilities = model.config.classes.enumerated().map { ($0.element, probs[$0.offset]) }
-            s.threshold = model.config.threshold
-            let positive = probs.count >= 2 && probs[1] >= model.config.threshold
-            s.predictedClass = model.config.classes[positive ? 1 : 0]
-            if let m = maps.first {
-                let hi = m.map.max() ?? 0
-                s.heatmap = m.map.map { hi > 0 ? $0 / hi : 0 }
-                s.heatmapSize = m.size
+            // The gate first: header rules, then the image check. No probabilities for a scan the
+            // model is not for.
+            var refusal = ScanGate.headerReason(format: loaded.format, modality: loaded.modality, bodyPart: loaded.bodyPart, view: loaded.view)
+            if let gate = model.gate {
+                let d = gate.distance(model.pooledFeatures(input, n: 1))
+                s.gateDistance = d; s.gateThreshold = gate.threshold
+                if refusal == nil && !(d <= gate.threshold) {
+                    refusal = String(format: "the image does not look like the chest radiographs the model was trained on (distance %.1f above %.1f)",
+                                     Double(d), Double(gate.threshold))
+                }
+            }
+            s.applicable = refusal == nil
+            s.applicabilityReason = refusal ?? (model.gate == nil
+                ? "the header allows it; this model has no fitted image check"
+                : "a chest radiograph as far as the header and the image check tell")
+            if refusal == nil {
+                let (logits, maps) = model.gradCAM(input, n: 1)
+                let probs = ScanClassifier.softmax(logits, classes: model.classCount, temperature: model.config.temperature)
+                s.probabilities = model.config.classes.enumerated().map { ($0.element, probs[$0.offset]) }
+                s.threshold = model.config.threshold
+                let positive = probs.count >= 2 && probs[1] >= model.config.threshold
+                s.predictedClass = model.config.classes[positive ? 1 : 0]
+                if let m = maps.first {
+                    let hi = m.map.max() ?? 0
+                    s.heatmap = m.map.map { hi > 0 ? $0 / hi : 0 }
+                    s.heatmapSize = m.size
+                }
             }
             s.display = loaded.display
         }
@@ -60,6 +77,9 @@ public struct DiagnosePipeline: Sendable {
 
     /// Writes the Grad-CAM overlay of an analysed scan as PNG (scan in gray, heatmap in jet).
     public static func writeHeatmap(_ s: StudyAnalysis, to url: URL) throws {
+        if s.applicable == false {
+            throw DiagnoseError.badScan(file: s.file, reason: "no heatmap: not a scan the image model is for (\(s.applicabilityReason ?? "refused by the gate"))")
+        }
         guard let heat = s.heatmap, let display = s.display else {
             throw DiagnoseError.usage("--heatmap needs a scan")
         }

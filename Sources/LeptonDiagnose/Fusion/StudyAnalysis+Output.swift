@@ -4,16 +4,22 @@ import LeptonImage
 
 extension StudyAnalysis {
     /// The JSON object of a study: `file`, `subject_id`, `model` (name, version, sha256 of the image
-    /// model), `image.probabilities`, `report.findings`, `report.abnormal`, `suggestion`, `disclaimer`.
+    /// model), `image.applicable` and `image.reason` (the gate's verdict), `image.gate` (its distance and
+    /// threshold), `image.probabilities` (only for an applicable scan), `report.findings`,
+    /// `report.abnormal`, `suggestion`, `disclaimer`.
     public func jsonObject() -> [String: Any] {
         var o: [String: Any] = ["file": file, "subject_id": subjectID, "disclaimer": StudyAnalysis.disclaimer]
         if let m = model { o["model"] = ["name": m.name, "version": m.version, "sha256": m.sha256] }
-        if !probabilities.isEmpty {
-            var img: [String: Any] = [
-                "probabilities": Dictionary(uniqueKeysWithValues: probabilities.map { ($0.0, Double($0.1)) }),
-                "predicted": predictedClass ?? "",
-                "threshold": Double(threshold),
-            ]
+        if scanFormat != nil || !probabilities.isEmpty {
+            var img: [String: Any] = ["applicable": applicable ?? true, "reason": applicabilityReason ?? ""]
+            if !probabilities.isEmpty {
+                img["probabilities"] = Dictionary(uniqueKeysWithValues: probabilities.map { ($0.0, Double($0.1)) })
+                img["predicted"] = predictedClass ?? ""
+                img["threshold"] = Double(threshold)
+            }
+            if let d = gateDistance, let t = gateThreshold {
+                img["gate"] = ["distance": Double(d), "threshold": t.isFinite ? Double(t) : NSNull()] as [String: Any]
+            }
             if let f = scanFormat { img["format"] = f }
             if let m = modality { img["modality"] = m }
             o["image"] = img
@@ -125,6 +131,9 @@ extension StudyAnalysis {
                let ov = try? base.overlay(heatmap: map, colormap: .jet, alpha: StudyAnalysis.heatmapOpacity), let png = try? PNGEncoder.encode(ov) {
                 body += "<figure><img alt=\"Grad-CAM heatmap\" src=\"data:image/png;base64,\(png.base64EncodedString())\"><figcaption>Grad-CAM (\(esc(predictedClass ?? "")))</figcaption></figure>\n"
             }
+        }
+        if let applicable {
+            body += "<p class=\"\(applicable ? "model" : "warn")\">Image check: \(applicable ? "for this model" : "not for this model") — \(esc(applicabilityReason ?? ""))</p>\n"
         }
         if !probabilities.isEmpty {
             body += "<h2>Image model</h2><table><tr><th>class</th><th>probability</th></tr>"

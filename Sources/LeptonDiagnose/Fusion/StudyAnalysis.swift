@@ -18,6 +18,14 @@ public struct StudyAnalysis: Sendable {
     public var heatmap: [Float]?
     public var heatmapSize = 0
     public var display: PlanarImage?
+    /// Whether the scan is one the image model is for (``ScanGate``): nil without a scan. When
+    /// false there are no probabilities, no heatmap and no image suggestion.
+    public var applicable: Bool?
+    /// Why the scan is (or is not) for the model, in words.
+    public var applicabilityReason: String?
+    /// The image check's distance and threshold (nil when the model has no fitted check).
+    public var gateDistance: Float?
+    public var gateThreshold: Float?
     public var reportFile: String?
     /// The report's text as read (its sections, one per line), scrubbed like the evidence
     /// sentences: what a viewer shows with the evidence marked in it.
@@ -82,6 +90,11 @@ public enum Fusion {
             summary = rep ? "Report describes abnormal findings\(present.isEmpty ? "" : ": " + present.joined(separator: ", "))." : "Report describes no abnormal finding."
         default:
             summary = "Nothing analysed."
+        }
+        if s.applicable == false {
+            // No pneumonia suggestion for a scan the model is not for; the report's reading stands.
+            let note = "Scan not assessed by the image model: \(s.applicabilityReason ?? "outside what it was trained for")."
+            summary = s.reportAbnormal == nil ? note : note + " " + summary
         }
         s.suggestion = .init(summary: summary, agreements: agreements, disagreements: disagreements)
     }

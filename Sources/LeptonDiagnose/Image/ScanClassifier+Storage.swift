@@ -48,6 +48,7 @@ extension ScanClassifier {
         do {
             let model = try ScanClassifier(config: config, weights: Safetensors.read(directory.appendingPathComponent("model.safetensors")))
             model.identity = try identity(config: config, files: folderFiles(directory))
+            model.gate = try ScanGate.load(from: directory, channels: model.featureChannels, classes: model.classCount)
             return model
         } catch let e as DiagnoseError { throw e } catch {
             throw DiagnoseError.badModel(path: directory.path, reason: "\(error)")

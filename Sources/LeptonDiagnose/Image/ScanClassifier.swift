@@ -51,6 +51,9 @@ public final class ScanClassifier: Module, @unchecked Sendable {
     /// by `save` (over the files written); "unsaved" for a model only in memory.
     public var identity = ModelIdentity(name: ScanClassifier.modelName, version: "unsaved", sha256: "")
     public static let modelName = "lepton-scan-cnn"
+    /// The check that a scan is one this model is for (``ScanGate``), loaded from the model
+    /// folder's `gate.safetensors` when present; nil means header rules only.
+    public var gate: ScanGate?
     let convs: [Conv2d]
     let norms: [BatchNorm]
     let fc: Linear

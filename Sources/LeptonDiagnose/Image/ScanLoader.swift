@@ -16,6 +16,10 @@ public struct LoadedScan: Sendable {
     let identity: [String]
     /// Person names from the DICOM header (`^`-separated components), only to scrub report text.
     var names: [String] = []
+    /// Body Part Examined (0018,0015) and View Position (0018,5101) from a DICOM header, empty when
+    /// not stated (and for PNG): what ``ScanGate`` checks.
+    public var bodyPart = ""
+    public var view = ""
 }
 
 /// Reads PNG or DICOM scans (by content: the DICM marker or a PNG signature).
@@ -42,6 +46,7 @@ public enum ScanLoader {
         var identity: [String] = []
         var names: [String] = []
         var format = "png"
+        var bodyPart = "", view = ""
         do {
             if isPNG {
                 guard frame == 0 else { throw DICOMError.frameOutOfRange(file: url.path, frame: frame, frames: 1) }
@@ -56,6 +61,8 @@ public enum ScanLoader {
                 display = try PlanarImage(width: gray.width, height: gray.height, channels: 1, pixels: gray.pixels)
                 modality = img.modality
                 format = "dicom"
+                bodyPart = (ds.string(DICOMTag(0x0018, 0x0015)) ?? "").trimmingCharacters(in: .whitespaces)
+                view = (ds.string(DICOMTag(0x0018, 0x5101)) ?? "").trimmingCharacters(in: .whitespaces)
             }
         } catch {
             // DICOMError and ImageError start with the path; badScan adds it once.
@@ -68,6 +75,7 @@ public enum ScanLoader {
                 throw DiagnoseError.badScan(file: url.path, reason: "cannot resize: \(error)")
             }
         }
-        return LoadedScan(display: display, modelInput: gray.pixels, format: format, modality: modality, identity: identity, names: names)
+        return LoadedScan(display: display, modelInput: gray.pixels, format: format, modality: modality, identity: identity, names: names,
+                          bodyPart: bodyPart, view: view)
     }
 }
