@@ -91,6 +91,13 @@ if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.0' >&2 \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'kubernetes-validate==1.37.0' >&2
 fi
+# fhir.resources (PyPI, BSD) validates every FHIR bundle lepton-diagnose writes against the R4
+# models in the tests (Tests/DiagnoseTests/FHIRValidationTests.swift); the program never imports it.
+if ! python3 -c 'import fhir.resources' 2>/dev/null; then
+  log "installing fhir.resources"
+  python3 -m pip install --quiet --disable-pip-version-check 'fhir.resources==8.3.0' >&2 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'fhir.resources==8.3.0' >&2
+fi
 # --- The bank agent's intent figures (issue 21): scripts/eval-agent-intents.py computes handler and
 # topic accuracy, out-of-scope catch rate and calibration (ECE) with NumPy (Debian's python3-numpy, BSD).
 if ! python3 -c 'import numpy' 2>/dev/null; then install_missing python3-numpy; fi

@@ -57,7 +57,9 @@ final class PrivacyAndOutputTests: XCTestCase {
         let entries = (fhir?["entry"] as? [[String: Any]])?.compactMap { $0["resource"] as? [String: Any] } ?? []
         XCTAssertEqual(entries.first?["resourceType"] as? String, "DiagnosticReport")
         let observations = entries.filter { $0["resourceType"] as? String == "Observation" }
-        XCTAssertEqual(observations.count, FindingLexicon.allFindings.count + 1)
+        // One per finding the report mentions (the others are not asserted absent), and the image model's.
+        XCTAssertEqual(observations.count, s.findings.filter(\.mentioned).count + 1)
+        XCTAssertLessThan(observations.count, FindingLexicon.allFindings.count + 1)
         XCTAssertEqual((entries.first?["result"] as? [Any])?.count, observations.count)
 
         let html = s.html()

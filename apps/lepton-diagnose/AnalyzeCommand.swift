@@ -153,7 +153,9 @@ struct AnalyzeCommand: ParsableCommand {
                     studyFailed = true
                     let text = relativePaths(message)
                     Log.error(errorLine("lepton-diagnose", text))
-                    emitLine("{\"error\":\(jsonString(text)),\"file\":\(jsonString(file))}")
+                    // In a FHIR batch the failed study's place holds an OperationOutcome resource.
+                    emitLine(format == "fhir" ? StudyAnalysis.fhirOutcome(file: file, error: text)
+                                              : "{\"error\":\(jsonString(text)),\"file\":\(jsonString(file))}")
                 }
             }
             if studyFailed { failures += 1 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import LeptonEngine
 import LeptonImage
@@ -52,16 +53,18 @@ extension StudyAnalysis {
     }
 
     /// A FHIR R4 `Bundle` (collection) holding a `DiagnosticReport` and one `Observation` per finding
-    /// (plus one for the image model), linked by `result` references. The subject is the salted
-    /// hash only, as an identifier without a name.
-    public func fhirJSON() -> String {
+    /// the report mentions (a finding it never mentions is not asserted absent), plus one for the
+    /// image model when the gate let the scan through. Entries are `urn:uuid:` full URLs, derived
+    /// from the subject hash and the study (the same study gives the same bundle) and referenced
+    /// by them. The report's LOINC code follows the study: a chest radiograph the model assessed
+    /// is "XR Chest Single view" (or "2 Views" for two images), anything else "Diagnostic imaging
+    /// study". The subject is the salted hash only, as an identifier without a name.
+    public func fhirJSON(images: Int = 1) -> String {
         let subject: [String: Any] = ["identifier": ["system": "urn:lepton:subject-hash", "value": subjectID]]
         var observations: [[String: Any]] = []
-        var idx = 0
         func obs(code: String, display: String, value: [String: Any], note: String?) {
-            idx += 1
             var o: [String: Any] = [
-                "resourceType": "Observation", "id": "obs-\(idx)", "status": "preliminary",
+                "resourceType": "Observation", "status": "preliminary",
                 "code": ["text": display, "coding": [["system": "urn:lepton:finding", "code": code, "display": display]]],
                 "subject": subject,
             ]
@@ -79,7 +82,7 @@ extension StudyAnalysis {
             obs(code: "image-\(probabilities[1].0)", display: "Image model probability of \(probabilities[1].0)",
                 value: value, note: "Grad-CAM explained; threshold \(threshold)")
         }
-        for f in findings {
+        for f in findings where f.mentioned {
             let (code, display): (String, String) = {
                 switch f.status {
                 case .present: return ("52101004", "Present")
@@ -95,24 +98,55 @@ extension StudyAnalysis {
         var conclusion = suggestion.summary
         if !suggestion.disagreements.isEmpty { conclusion += " Disagreements: " + suggestion.disagreements.joined(separator: "; ") + "." }
         conclusion += " " + StudyAnalysis.disclaimer
+        let reportURL = fhirUUID("DiagnosticReport")
+        let observationURLs = observations.indices.map { fhirUUID("Observation-\($0 + 1)") }
+        let (loinc, loincDisplay) = studyLOINC(images: images)
         var report: [String: Any] = [
-            "resourceType": "DiagnosticReport", "id": "report", "status": "preliminary",
+            "resourceType": "DiagnosticReport", "status": "preliminary",
             "code": ["text": "Lepton chest X-ray decision support",
-                     "coding": [["system": "http://loinc.org", "code": "36643-5", "display": "XR Chest 2 Views"]]],
+                     "coding": [["system": "http://loinc.org", "code": loinc, "display": loincDisplay]]],
             "subject": subject,
-            "result": observations.map { ["reference": "Observation/\($0["id"] as? String ?? "")"] },
+            "result": observationURLs.map { ["reference": $0] },
             "conclusion": conclusion,
         ]
         if let m = model {
             report["extension"] = [["url": "urn:lepton:model", "valueString": m.description]]
         }
+        let entries = [(reportURL, report)] + zip(observationURLs, observations).map { ($0, $1) }
         let bundle: [String: Any] = [
             "resourceType": "Bundle", "type": "collection",
-            "entry": ([report] + observations).map { r -> [String: Any] in
-                ["fullUrl": "urn:lepton:\(r["resourceType"] as? String ?? "")/\(r["id"] as? String ?? "")", "resource": r]
-            },
+            "entry": entries.map { ["fullUrl": $0.0, "resource": $0.1] as [String: Any] },
         ]
         return StudyAnalysis.serialize(bundle, pretty: true)
+    }
+
+    /// The LOINC code of the study: a chest radiograph the image model assessed by its number of
+    /// views; any other study (report only, a scan the gate refused) the generic imaging study.
+    func studyLOINC(images: Int) -> (String, String) {
+        guard applicable == true else { return ("18748-4", "Diagnostic imaging study") }
+        return images >= 2 ? ("36643-5", "XR Chest 2 Views") : ("36554-4", "XR Chest Single view")
+    }
+
+    /// A name-based UUID (RFC 4122 version 5, SHA-1) for one resource of this study's bundle:
+    /// stable for the same subject and file, different across studies.
+    func fhirUUID(_ resource: String) -> String {
+        // The RFC's URL namespace, 6ba7b811-9dad-11d1-80b4-00c04fd430c8.
+        let namespace: [UInt8] = [0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8]
+        let name = Array("urn:lepton:diagnose:\(subjectID):\(file):\(resource)".utf8)
+        var b = Array(Insecure.SHA1.hash(data: namespace + name).prefix(16))
+        b[6] = (b[6] & 0x0F) | 0x50
+        b[8] = (b[8] & 0x3F) | 0x80
+        let hex = b.map { String(format: "%02x", $0) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return "urn:uuid:" + parts.joined(separator: "-")
+    }
+
+    /// A FHIR R4 `OperationOutcome` for a study that could not be analysed (one line): what a
+    /// `--format fhir` batch writes in the failed study's place.
+    public static func fhirOutcome(file: String, error: String) -> String {
+        serialize(["resourceType": "OperationOutcome",
+                   "issue": [["severity": "error", "code": "processing", "diagnostics": "\(file): \(error)"] as [String: Any]]] as [String: Any],
+                  pretty: false)
     }
 
     /// A self-contained HTML page: scan and heatmap overlay (base64 PNG), probabilities, findings, suggestion.
