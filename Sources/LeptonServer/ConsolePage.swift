@@ -1,4 +1,5 @@
 import Hummingbird
+import LeptonEngine
 import NIOCore
 
 /// A service's web console: the page a person opens at `/`, calling the same JSON routes a client
@@ -33,7 +34,7 @@ public struct ConsolePage: Sendable {
 
     /// The whole HTML document served at `/`.
     public var document: String {
-        let title = Self.escaped(self.title)
+        let title = htmlEscaped(self.title)
         return """
         <!doctype html>
         <html lang="en">
@@ -71,21 +72,6 @@ public struct ConsolePage: Sendable {
         """
     }
 
-    /// `text` with the characters HTML gives a meaning replaced by their entities.
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        for c in text {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
 }
 
 /// The console's routes: `GET /` and the four files under `/console/`.

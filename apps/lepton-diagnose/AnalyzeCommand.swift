@@ -41,6 +41,8 @@ struct AnalyzeCommand: ParsableCommand {
               --format fhir
           lepton-diagnose analyze samples/diagnose   # exit 3: case6 is not an image
           lepton-diagnose analyze samples/diagnose/studies --shard 0/4
+          lepton-diagnose analyze samples/diagnose -o /tmp/studies \\
+              --format html   # exit 3: case6 is not an image
           lepton-diagnose analyze samples/diagnose/studies/case4.dcm --frame 1
         """)
 
@@ -55,6 +57,10 @@ struct AnalyzeCommand: ParsableCommand {
 
     @Option(name: .long, help: "Write the Grad-CAM overlay PNG here (single scan only).")
     var heatmap: String?
+
+    @Option(name: [.customShort("o"), .customLong("out-dir")],
+            help: "Write one file per result (by --format), each assessed scan's Grad-CAM overlay and an index.html into this folder; stdout gets the index's path.")
+    var outDir: String?
 
     @Option(name: .long, help: "Frame of a multi-frame DICOM scan to analyse, counted from 1 (default 1, the first). A frame the file does not have is an error (exit 1). Single scan only.")
     var frame: Int?
@@ -96,7 +102,8 @@ struct AnalyzeCommand: ParsableCommand {
                 if scanIsFolder, report != nil { throw CLIFailure.usage("--report takes a single study; in a folder, reports pair with scans by name") }
                 let shard = try sharding.parsed()
                 if shard != nil, !scanIsFolder { throw CLIFailure.usage("--shard takes a folder of studies, not a single study") }
-                if shard != nil, format == "html" { throw CLIFailure.usage("--shard prints one line per study: use --format json or fhir") }
+                if shard != nil, format == "html", outDir == nil { throw CLIFailure.usage("--shard prints one line per study: use --format json or fhir, or -o DIR") }
+                if outDir != nil, heatmap != nil { throw CLIFailure.usage("-o DIR writes every overlay itself: leave out --heatmap") }
                 let classifier = scan != nil ? try loadModel() : nil
                 let pipeline = DiagnosePipeline(model: classifier, reader: reader, privacy: privacy)
                 if scanIsFolder, let folder = scan {
@@ -106,6 +113,12 @@ struct AnalyzeCommand: ParsableCommand {
                 if heatmap != nil && scan == nil { throw CLIFailure.usage("--heatmap needs a scan") }
                 let s = try pipeline.analyze(scan: scan.map { URL(fileURLWithPath: $0) }, report: report.map { URL(fileURLWithPath: $0) },
                                              name: scan ?? report ?? "", frame: (frame ?? 1) - 1)
+                if let dir = outDir {
+                    var folder = try StudyOutputFolder(dir: URL(fileURLWithPath: dir), format: format)
+                    try folder.write(s, result: .analysis(s, level: "single", extra: [:]), level: "single", extra: [:])
+                    emitLine(try folder.finish().path)
+                    return
+                }
                 if let h = heatmap { try DiagnosePipeline.writeHeatmap(s, to: URL(fileURLWithPath: h)) }
                 emitLine(render(s, batch: false))
             }
@@ -134,6 +147,7 @@ struct AnalyzeCommand: ParsableCommand {
         let all = try StudyFolder.studies(in: URL(fileURLWithPath: folder)) { Log.error(errorLine("lepton-diagnose", relativePaths($0))) }
         let studies = shard?.select(all) ?? all
         var failures = 0
+        var written = try outDir.map { try StudyOutputFolder(dir: URL(fileURLWithPath: $0), format: format) }
         // A line per step only for batches big enough to be worth watching.
         var progress = studies.count >= 20 ? ProgressReporter(label: "analyze", total: studies.count, unit: "studies") : nil
         for st in studies {
@@ -147,12 +161,19 @@ struct AnalyzeCommand: ParsableCommand {
             var studyFailed = false
             for result in pipeline.analyze(study: st, name: name, shown: shown) {
                 switch result {
-                case let .analysis(s, _, _):
-                    emitLine(format == "json" ? result.jsonLine() : render(s, batch: true))
+                case let .analysis(s, level, extra):
+                    if written != nil { try written!.write(s, result: result, level: level, extra: extra); continue }
+                    if format == "fhir" {
+                        let bundle = s.fhirJSON(images: (extra["images_analysed"] as? Int) ?? 1)
+                        emitLine(bundle.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined())
+                    } else {
+                        emitLine(format == "json" ? result.jsonLine() : render(s, batch: true))
+                    }
                 case let .failure(file, message):
                     studyFailed = true
                     let text = relativePaths(message)
                     Log.error(errorLine("lepton-diagnose", text))
+                    if written != nil { written!.failure(file: file, message: text); continue }
                     // In a FHIR batch the failed study's place holds an OperationOutcome resource.
                     emitLine(format == "fhir" ? StudyAnalysis.fhirOutcome(file: file, error: text)
                                               : "{\"error\":\(jsonString(text)),\"file\":\(jsonString(file))}")
@@ -162,6 +183,7 @@ struct AnalyzeCommand: ParsableCommand {
             progress?.advance()
         }
         progress?.finish()
+        if let written { emitLine(try written.finish().path) }
         if failures > 0 { throw CLIFailure.partial("\(failures) of \(studies.count) studies failed") }
         Log.info("\(studies.count) studies analysed")
     }

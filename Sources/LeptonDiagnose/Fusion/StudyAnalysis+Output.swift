@@ -151,10 +151,7 @@ extension StudyAnalysis {
 
     /// A self-contained HTML page: scan and heatmap overlay (base64 PNG), probabilities, findings, suggestion.
     public func html() -> String {
-        func esc(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-        }
+        func esc(_ s: String) -> String { htmlEscaped(s) }
         var body = "<h1>Lepton diagnose: study \(esc(subjectID))</h1>\n<p class=\"warn\">\(esc(StudyAnalysis.disclaimer))</p>\n"
         if let display {
             let base = display.channels == 1 ? display : display.grayscale()
