@@ -75,7 +75,7 @@ let package = Package(
         // Chat, one module per concern: text understanding (WordPiece, MiniLM, intents, entities) on
         // the engine alone; dialog (domain, NLU data, forms, session store, agent) on top of it; the
         // voice front (call listener, reply speaker) the only part that hears or speaks.
-        .target(name: "LeptonText", dependencies: ["LeptonEngine"], swiftSettings: fast),
+        .target(name: "LeptonText", dependencies: ["LeptonEngine", "LeptonONNX"], swiftSettings: fast),
         // Session stores: SQLite embedded here, sealed with AES-GCM on request (swift-crypto); PostgreSQL
         // (postgres-nio), shared by replicas, in a module of its own so that the fuzz and sanitizer
         // builds of the dialog do not compile the NIO stack.
@@ -160,7 +160,7 @@ let package = Package(
         .testTarget(name: "ConcurrencyTests", dependencies: ["LeptonEngine", "LeptonSpeech", "LeptonText", "LeptonDiagnose", "LeptonRisk"],
                     swiftSettings: fast),
         // ONNX models against ONNX Runtime's answers (fixtures: scripts/make-onnx-fixtures.py), hostile files.
-        .testTarget(name: "ONNXTests", dependencies: ["LeptonONNX", "LeptonEngine", "LeptonDiagnose", "LeptonImage"], swiftSettings: fast),
+        .testTarget(name: "ONNXTests", dependencies: ["LeptonONNX", "LeptonEngine", "LeptonDiagnose", "LeptonImage", "LeptonText"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v6]
 )
