@@ -82,13 +82,14 @@ public struct ONNXPlan: Sendable {
             slots += 1
         }
         // How many readers each tensor has: a fusion may only swallow a tensor nobody else reads.
+        let nodes = Self.fusingGelu(model.nodes, initializers: model.initializers, outputs: model.outputs)
         var uses: [String: Int] = [:]
-        for n in model.nodes { for i in n.inputs where !i.isEmpty { uses[i, default: 0] += 1 } }
+        for n in nodes { for i in n.inputs where !i.isEmpty { uses[i, default: 0] += 1 } }
         for o in model.outputs { uses[o, default: 0] += 1 }
 
         var steps: [PlanStep] = []
         var producer: [Int: Int] = [:]   // slot → step
-        for node in model.nodes {
+        for node in nodes {
             let ins: [PlanSymbol?] = try node.inputs.map { name in
                 if name.isEmpty { return nil }
                 guard let s = symbols[name] else { throw ONNXError.missingInput(tensor: name, node: node.name) }

@@ -44,6 +44,9 @@ final class ONNXRuntimeAgreementTests: XCTestCase {
         // The plan is static: the shape arithmetic of the export (Shape, Gather, Concat...) is folded.
         let plan = try model.plan(inputShapes: ["input_ids": ids.shape, "attention_mask": mask.shape])
         XCTAssertFalse(plan.steps.contains { $0.op == "Shape" || $0.op == "ConstantOfShape" || $0.op == "Range" })
+        // The five-node erf GELU of each layer became one Gelu step.
+        XCTAssertEqual(plan.steps.filter { $0.op == "Gelu" }.count, 6)
+        XCTAssertFalse(plan.steps.contains { $0.op == "Erf" })
         // MatMul + bias Add: one GEMM each (6 layers × 6 linear layers).
         XCTAssertLessThanOrEqual(plan.steps.filter { $0.op == "Add" }.count, 63 - 36)
     }
