@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
         // The services' worker threads (NIOThreadPool); already resolved through Hummingbird.
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        // ONNX model files (issue 24): the protobuf runtime for the committed Sources/LeptonONNX/Proto/onnx.pb.swift.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // MARK: C libraries (system-library targets). Each is imported only by the module that wraps it
@@ -73,7 +75,7 @@ let package = Package(
         // Chat, one module per concern: text understanding (WordPiece, MiniLM, intents, entities) on
         // the engine alone; dialog (domain, NLU data, forms, session store, agent) on top of it; the
         // voice front (call listener, reply speaker) the only part that hears or speaks.
-        .target(name: "LeptonText", dependencies: ["LeptonEngine"], swiftSettings: fast),
+        .target(name: "LeptonText", dependencies: ["LeptonEngine", "LeptonONNX"], swiftSettings: fast),
         // Session stores: SQLite embedded here, sealed with AES-GCM on request (swift-crypto); PostgreSQL
         // (postgres-nio), shared by replicas, in a module of its own so that the fuzz and sanitizer
         // builds of the dialog do not compile the NIO stack.
@@ -86,13 +88,17 @@ let package = Package(
         .target(name: "LeptonDialogPostgres", dependencies: ["LeptonDialog", "LeptonText", .product(name: "PostgresNIO", package: "postgres-nio")],
                 swiftSettings: fast),
         .target(name: "LeptonVoice", dependencies: ["LeptonDialog", "LeptonText", "LeptonSpeech", "LeptonAudio"], swiftSettings: fast),
-        .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport",
+        .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport", "LeptonONNX",
                                                         .product(name: "Crypto", package: "swift-crypto")], swiftSettings: fast),
         .target(name: "LeptonRisk", dependencies: ["LeptonEngine", "LeptonYAML", "LeptonFiles"], swiftSettings: fast),
         // lepton-risk's PostgreSQL feeds (transactions in through a cursor, alerts out), apart so that
         // the fuzz and sanitizer builds of LeptonRisk do not compile the NIO stack.
         .target(name: "LeptonRiskPostgres", dependencies: ["LeptonRisk", "LeptonDialog", "LeptonDialogPostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
                 swiftSettings: fast),
+
+        // ONNX import (issue 24): models exported from PyTorch, read with swift-protobuf and run on the engine's kernels.
+        .target(name: "LeptonONNX", dependencies: ["LeptonEngine", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["README.md"], swiftSettings: fast),
 
         // MARK: Shared command-line plumbing (option groups, exit codes, atomic output)
         .target(name: "LeptonCLI", dependencies: ["LeptonEngine", "LeptonFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -124,7 +130,7 @@ let package = Package(
                                                                   .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-diagnose", swiftSettings: fast),
         .executableTarget(name: "lepton-bench", dependencies: ["CBLAS", "LeptonEngine", "LeptonSpeech", "LeptonText", "LeptonDialog", "LeptonRisk",
-                                                               "LeptonDiagnose", "LeptonCLI",
+                                                               "LeptonDiagnose", "LeptonCLI", "LeptonONNX",
                                                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Benchmarks/lepton-bench", swiftSettings: fast),
 
@@ -153,6 +159,8 @@ let package = Package(
         // Every model shared by many threads at once (scripts/tsan.sh runs it under the thread sanitizer).
         .testTarget(name: "ConcurrencyTests", dependencies: ["LeptonEngine", "LeptonSpeech", "LeptonText", "LeptonDiagnose", "LeptonRisk"],
                     swiftSettings: fast),
+        // ONNX models against ONNX Runtime's answers (fixtures: scripts/make-onnx-fixtures.py), hostile files.
+        .testTarget(name: "ONNXTests", dependencies: ["LeptonONNX", "LeptonEngine", "LeptonDiagnose", "LeptonImage", "LeptonText"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v6]
 )

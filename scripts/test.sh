@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# ONNX fixtures (issue 24): models exported from PyTorch with ONNX Runtime's outputs, in ~/.cache/lepton/fixtures/onnx.
+"$(bash scripts/ml-env.sh | tail -n1)" scripts/make-onnx-fixtures.py
 # Package.swift declares every module each target imports (cheap; fails before the long build).
 python3 scripts/check-imports.py
 # -enable-testing: tests use @testable imports, which a plain release build does not allow.

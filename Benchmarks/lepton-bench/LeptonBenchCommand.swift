@@ -14,6 +14,7 @@ struct LeptonBenchCommand: ParsableCommand {
             EmbedCommand.self,
             CnnCommand.self,
             AsrCommand.self,
+            OnnxCommand.self,
         ]
     )
 }

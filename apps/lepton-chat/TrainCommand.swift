@@ -110,7 +110,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Name of the fallback intent.")
     var fallbackIntent: String = "nlu_fallback"
 
-    @Option(name: .long, help: "Sentence-encoder folder (default: the bootstrapped all-MiniLM-L6-v2).")
+    @Option(name: .long, help: "Sentence-encoder folder (default: the bootstrapped all-MiniLM-L6-v2), or a sentence encoder exported from PyTorch as MODEL.onnx (input_ids, attention_mask -> last hidden state; fed by the MiniLM tokenizer; the model records its path and sha256, and classify/respond run it).")
     var encoder: String?
 
     @Flag(name: .long, help: "Print the training report as one JSON object.")
@@ -141,7 +141,13 @@ struct TrainCommand: ParsableCommand {
             let nlu = try NLUData.load(URL(fileURLWithPath: data))
             let examples = nlu.labeledTexts
             Log.info("\(examples.count) examples from \(data)")
-            let enc = try SentenceEncoder(folder: encoder.map { URL(fileURLWithPath: $0) } ?? ModelCache.miniLM)
+            let enc: SentenceEncoder
+            if let e = encoder, e.hasSuffix(".onnx") {
+                if fineTune { throw CLIFailure.usage("--fine-tune trains the native MiniLM's layers; an ONNX encoder (--encoder \(e)) stays frozen") }
+                enc = try SentenceEncoder(onnx: URL(fileURLWithPath: e))
+            } else {
+                enc = try SentenceEncoder(folder: encoder.map { URL(fileURLWithPath: $0) } ?? ModelCache.miniLM)
+            }
             var o = IntentTrainingOptions()
             o.validationFraction = valFraction; o.epochs = epochs; o.patience = patience; o.hiddenUnits = hidden
             o.learningRate = learningRate; o.labelSmoothing = labelSmoothing; o.confidenceThreshold = threshold

@@ -44,6 +44,12 @@ struct AnalyzeCommand: ParsableCommand {
           lepton-diagnose analyze samples/diagnose -o /tmp/studies \\
               --format html   # exit 3: case6 is not an image
           lepton-diagnose analyze samples/diagnose/studies/case4.dcm --frame 1
+
+        An ONNX model exported from PyTorch (image in, logits out) runs with --model MODEL.onnx; \
+        MODEL.onnx.json beside it says how to feed it: {"labels": ["normal", "pneumonia"], \
+        "input_size": [H, W], "channels": 1, "mean": 0.5, "std": 0.5} (pixels to 0-1, resized to \
+        H x W, then (x - mean) / std; labels[1] is the abnormal class). Grad-CAM uses the output of \
+        the graph's last Conv. Sources/LeptonONNX/README.md lists the operators.
         """)
 
     @Argument(help: "A scan (PNG/DICOM) or a folder of studies.")
@@ -52,7 +58,7 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .long, help: "Radiology report (Open-i XML, other XML with --section, or plain text).")
     var report: String?
 
-    @Option(name: .long, help: "Model folder (config.json + model.safetensors) or an .npz state dict.")
+    @Option(name: .long, help: "Model folder (config.json + model.safetensors), an .npz state dict, or an ONNX scan classifier MODEL.onnx with MODEL.onnx.json beside it (labels, input_size, channels, mean, std).")
     var model: String?
 
     @Option(name: .long, help: "Write the Grad-CAM overlay PNG here (single scan only).")
@@ -134,7 +140,8 @@ struct AnalyzeCommand: ParsableCommand {
         }
     }
 
-    func loadModel() throws -> ScanClassifier {
+    func loadModel() throws -> any ScanImageModel {
+        if let m = model, m.hasSuffix(".onnx") { return try ONNXScanClassifier(contentsOf: URL(fileURLWithPath: m)) }
         if let m = model { return try ScanClassifier.load(from: URL(fileURLWithPath: m)) }
         guard let dir = ScanClassifier.defaultModelDirectory() else {
             throw DiagnoseError.badModel(path: "samples/diagnose/model", reason: "no --model given and the shipped model was not found (set LEPTON_DIAGNOSE_MODEL)")

@@ -34,7 +34,7 @@ struct ServeCommand: ParsableCommand {
               http://127.0.0.1:8080/v1/analyze
         """)
 
-    @Option(name: .long, help: "Model folder (config.json + model.safetensors) or an .npz state dict (default: the shipped model).")
+    @Option(name: .long, help: "Model folder (config.json + model.safetensors), an .npz state dict, or an ONNX scan classifier MODEL.onnx with MODEL.onnx.json beside it (default: the shipped model).")
     var model: String?
 
     @Option(name: .long, help: "Salt file for subject IDs (created with mode 0600 if missing).")
@@ -49,6 +49,9 @@ struct ServeCommand: ParsableCommand {
             let service = try ModelService<DiagnosePipeline>(program: "lepton-diagnose", options: serve, threads: common.threads)
             try service.run(models: ["scan"], load: {
                 let privacy = try Privacy.site(saltFile: saltPath.map { URL(fileURLWithPath: $0) })
+                if let modelPath, modelPath.hasSuffix(".onnx") {
+                    return DiagnosePipeline(model: try ONNXScanClassifier(contentsOf: URL(fileURLWithPath: modelPath)), privacy: privacy)
+                }
                 let dir: URL
                 if let modelPath { dir = URL(fileURLWithPath: modelPath) } else {
                     guard let found = ScanClassifier.defaultModelDirectory() else {

@@ -3,12 +3,12 @@ import LeptonImage
 
 /// Analyses studies: a scan (PNG/DICOM), a report, or both.
 public struct DiagnosePipeline: Sendable {
-    public let model: ScanClassifier?
+    public let model: (any ScanImageModel)?
     public let reader: ReportReader
     public let extractor = FindingExtractor()
     public let privacy: Privacy
 
-    public init(model: ScanClassifier?, reader: ReportReader = ReportReader(), privacy: Privacy = .ephemeral()) {
+    public init(model: (any ScanImageModel)?, reader: ReportReader = ReportReader(), privacy: Privacy = .ephemeral()) {
         self.model = model; self.reader = reader; self.privacy = privacy
     }
 
@@ -20,37 +20,35 @@ public struct DiagnosePipeline: Sendable {
         var s = StudyAnalysis(file: name, subjectID: "")
         if let scanURL = scan {
             guard let model else { throw DiagnoseError.badModel(path: "(none)", reason: "no model to analyse the scan with") }
-            let loaded = try ScanLoader.load(scanURL, size: model.config.inputSize, frame: frame)
+            let loaded = try ScanLoader.load(scanURL, height: model.inputHeight, width: model.inputWidth, frame: frame)
             identity = loaded.identity
             names = loaded.names
             s.model = model.identity
             s.scanFile = scanURL.lastPathComponent
             s.scanFormat = loaded.format
             s.modality = loaded.modality.isEmpty ? nil : loaded.modality
-            let input = model.normalise(loaded.modelInput)
             // The gate first: header rules, then the image check. No probabilities for a scan the
             // model is not for.
             var refusal = ScanGate.headerReason(format: loaded.format, modality: loaded.modality, bodyPart: loaded.bodyPart, view: loaded.view)
-            if let gate = model.gate {
-                let d = gate.distance(model.pooledFeatures(input, n: 1))
-                s.gateDistance = d; s.gateThreshold = gate.threshold
-                if refusal == nil && !(d <= gate.threshold) {
+            let check = model.imageCheck(loaded.modelInput)
+            if let (d, threshold) = check {
+                s.gateDistance = d; s.gateThreshold = threshold
+                if refusal == nil && !(d <= threshold) {
                     refusal = String(format: "the image does not look like the chest radiographs the model was trained on (distance %.1f above %.1f)",
-                                     Double(d), Double(gate.threshold))
+                                     Double(d), Double(threshold))
                 }
             }
             s.applicable = refusal == nil
-            s.applicabilityReason = refusal ?? (model.gate == nil
+            s.applicabilityReason = refusal ?? (check == nil
                 ? "the header allows it; this model has no fitted image check"
                 : "a chest radiograph as far as the header and the image check tell")
             if refusal == nil {
-                let (logits, maps) = model.gradCAM(input, n: 1)
-                let probs = ScanClassifier.softmax(logits, classes: model.classCount, temperature: model.config.temperature)
-                s.probabilities = model.config.classes.enumerated().map { ($0.element, probs[$0.offset]) }
-                s.threshold = model.config.threshold
-                let positive = probs.count >= 2 && probs[1] >= model.config.threshold
-                s.predictedClass = model.config.classes[positive ? 1 : 0]
-                if let m = maps.first {
+                let (probs, map) = try model.classify(loaded.modelInput)
+                s.probabilities = model.labels.enumerated().map { ($0.element, probs[$0.offset]) }
+                s.threshold = model.decisionThreshold
+                let positive = probs.count >= 2 && probs[1] >= model.decisionThreshold
+                s.predictedClass = model.labels[positive ? 1 : 0]
+                if let m = map {
                     let hi = m.map.max() ?? 0
                     s.heatmap = m.map.map { hi > 0 ? $0 / hi : 0 }
                     s.heatmapSize = m.size

@@ -35,6 +35,11 @@ public enum ScanLoader {
     /// Loads `url` and prepares it for a classifier with square input `size`; `frame` (0-based)
     /// picks the frame of a multi-frame DICOM file (a PNG has only frame 0).
     public static func load(_ url: URL, size: Int, frame: Int = 0) throws -> LoadedScan {
+        try load(url, height: size, width: size, frame: frame)
+    }
+
+    /// Loads `url` for a classifier with input `height` × `width` (see ``load(_:size:frame:)``).
+    public static func load(_ url: URL, height: Int, width: Int, frame: Int = 0) throws -> LoadedScan {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw DiagnoseError.badScan(file: url.path, reason: error.localizedDescription)
@@ -70,8 +75,8 @@ public enum ScanLoader {
             throw DiagnoseError.badScan(file: url.path, reason: text.hasPrefix(url.path + ": ") ? String(text.dropFirst(url.path.count + 2)) : text)
         }
         var gray = display
-        if gray.width != size || gray.height != size {
-            do { gray = try gray.resizedBilinear(width: size, height: size) } catch {
+        if gray.width != width || gray.height != height {
+            do { gray = try gray.resizedBilinear(width: width, height: height) } catch {
                 throw DiagnoseError.badScan(file: url.path, reason: "cannot resize: \(error)")
             }
         }

@@ -12,6 +12,8 @@ public struct SentenceEncoder: Sendable {
     public internal(set) var model: MiniLM
     /// Name of the model folder (stored in intent models so a head is never paired with another encoder).
     public let identifier: String
+    /// The ONNX graph that replaces ``model``'s forward pass (`SentenceEncoder(onnx:)`), or nil.
+    public internal(set) var onnx: ONNXSentenceEncoder? = nil
 
     /// Loads `vocab.txt`, `config.json` and `model.safetensors` from `folder`.
     public init(folder: URL = ModelCache.miniLM) throws {
@@ -24,7 +26,7 @@ public struct SentenceEncoder: Sendable {
         identifier = folder.lastPathComponent
     }
 
-    public var dimension: Int { model.config.hidden }
+    public var dimension: Int { onnx?.hidden ?? model.config.hidden }
 
     /// Embeddings of `texts` in input order: `[texts.count, hidden]`.
     ///
@@ -77,6 +79,12 @@ public struct SentenceEncoder: Sendable {
     /// between the ~40 steps of a forward pass and no OpenBLAS workers spinning while Swift
     /// kernels run. A single batch splits each step over the threads instead.
     public func features(ids: [[Int32]], layers: [Int], batchSize: Int = 32) -> Tensor {
+        if let onnx {
+            // An ONNX graph gives its last hidden state only; loading checked the tokenizer's
+            // largest id and longest sequence against it, so a failure here is a bug.
+            precondition(layers == [model.config.layers], "an ONNX encoder has only its last layer (\(model.config.layers)), not \(layers)")
+            do { return try onnx.embed(ids: ids, batchSize: batchSize) } catch { preconditionFailure("ONNX encoder \(onnx.url.path): \(error)") }
+        }
         let h = dimension * layers.count, n = ids.count
         var out = Tensor(shape: [n, h])
         guard n > 0 else { return out }

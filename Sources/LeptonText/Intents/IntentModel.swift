@@ -50,6 +50,10 @@ public struct IntentModelConfig: Codable, Sendable, Equatable {
     /// probabilities `p`, fitted on held-out rows by `lepton-chat calibrate` (``IntentCalibration``);
     /// nil or 1 = as trained.
     public var temperature: Float?
+    /// An encoder exported as ONNX (`lepton-chat train --encoder MODEL.onnx`): its absolute path
+    /// and the first 12 hex digits of its SHA-256; nil for the native MiniLM.
+    public var encoderFile: String?
+    public var encoderSHA256: String?
 
     public init(labels: [String], encoder: String, featureLayers: [Int] = [6], hiddenUnits: Int = 0,
                 confidenceThreshold: Float = 0, marginThreshold: Float = 0.0, fallbackIntent: String = "nlu_fallback",
@@ -120,7 +124,9 @@ public final class IntentModel: @unchecked Sendable {
               (0...1).contains(config.lexicalWeight ?? 0) else {
             throw IntentError.badModelFolder(path: configURL.path, reason: "unsupported format, no labels, bad architecture or lexicalWeight outside 0...1")
         }
-        var encoder = try SentenceEncoder(folder: encoderFolder)
+        var encoder = try config.encoderFile.map {
+            try SentenceEncoder(onnx: URL(fileURLWithPath: $0), tokenizerFolder: encoderFolder, expectedSHA256: config.encoderSHA256)
+        } ?? SentenceEncoder(folder: encoderFolder)
         guard encoder.identifier == config.encoder else {
             throw IntentError.encoderMismatch(model: folder.path, expected: config.encoder, found: encoder.identifier)
         }
@@ -133,7 +139,7 @@ public final class IntentModel: @unchecked Sendable {
                               classes: config.labels.count, dropout: 0, rng: &rng)
         // Fine-tuned encoder blocks replace the pretrained ones (strictly: all of each block, nothing else).
         let layers = encoder.model.config.layers
-        guard (0...layers).contains(config.fineTunedLayers) else {
+        guard (0...layers).contains(config.fineTunedLayers), encoder.onnx == nil || config.fineTunedLayers == 0 else {
             throw IntentError.badModelFolder(path: configURL.path, reason: "fineTunedLayers \(config.fineTunedLayers) outside 0...\(layers)")
         }
         for l in (layers - config.fineTunedLayers)..<layers {

@@ -116,9 +116,11 @@ public enum IntentTrainer {
         let encodingSeconds = Date().timeIntervalSince(t0)
         let (head, report) = fit(features: features, exampleRow: exampleRow, y: y, classes: labels.count,
                                  options: options, progress: progress)
-        let config = IntentModelConfig(labels: labels, encoder: encoder.identifier, featureLayers: options.featureLayers,
+        var config = IntentModelConfig(labels: labels, encoder: encoder.identifier, featureLayers: options.featureLayers,
                                        hiddenUnits: options.hiddenUnits, confidenceThreshold: options.confidenceThreshold,
                                        marginThreshold: options.marginThreshold, fallbackIntent: options.fallbackIntent)
+        config.encoderFile = encoder.onnx?.url.path
+        config.encoderSHA256 = encoder.onnx?.sha256
         var r = report
         r.encodingSeconds = encodingSeconds
         let model = IntentModel(config: config, encoder: encoder, head: head)

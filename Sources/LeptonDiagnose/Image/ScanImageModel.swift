@@ -1,0 +1,47 @@
+import Foundation
+import LeptonEngine
+
+/// What ``DiagnosePipeline`` needs of an image model: its input size, its labels (index 1 is the
+/// positive, abnormal class, as the fusion with the report assumes) and, for 0–1 gray pixels at
+/// that size, the class probabilities and a Grad-CAM map of the predicted class.
+///
+/// Lepton's own ``ScanClassifier`` and an ONNX model exported from PyTorch
+/// (``ONNXScanClassifier``) both are one.
+public protocol ScanImageModel: Sendable {
+    /// What outputs name as the model that made them.
+    var identity: ModelIdentity { get }
+    /// Class names, in the order of the model's outputs.
+    var labels: [String] { get }
+    /// Input height and width in pixels (images are resized to it).
+    var inputHeight: Int { get }
+    var inputWidth: Int { get }
+    /// Decision threshold on the positive class's probability.
+    var decisionThreshold: Float { get }
+    /// Probabilities (one per label) and the Grad-CAM map of the predicted class for `pixels01`
+    /// (`[inputHeight · inputWidth]`, gray, 0–1).
+    func classify(_ pixels01: [Float]) throws -> (probabilities: [Float], map: GradCAMMap?)
+    /// The image check of ``ScanGate`` for `pixels01`: the distance from the training images and
+    /// the threshold above which the scan is refused; nil when the model has no fitted check.
+    func imageCheck(_ pixels01: [Float]) -> (distance: Float, threshold: Float)?
+}
+
+extension ScanImageModel {
+    /// No fitted image check (header rules only).
+    public func imageCheck(_ pixels01: [Float]) -> (distance: Float, threshold: Float)? { nil }
+}
+
+extension ScanClassifier: ScanImageModel {
+    public var labels: [String] { config.classes }
+    public var inputHeight: Int { config.inputSize }
+    public var inputWidth: Int { config.inputSize }
+    public var decisionThreshold: Float { config.threshold }
+
+    public func classify(_ pixels01: [Float]) throws -> (probabilities: [Float], map: GradCAMMap?) {
+        let (logits, maps) = gradCAM(normalise(pixels01), n: 1)
+        return (ScanClassifier.softmax(logits, classes: classCount, temperature: config.temperature), maps.first)
+    }
+
+    public func imageCheck(_ pixels01: [Float]) -> (distance: Float, threshold: Float)? {
+        gate.map { ($0.distance(pooledFeatures(normalise(pixels01), n: 1)), $0.threshold) }
+    }
+}
