@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# The Python references (PyTorch, safetensors, ONNX Runtime) of the issue-24 tests, outside the clone.
+bash scripts/ml-env.sh >/dev/null
 # Package.swift declares every module each target imports (cheap; fails before the long build).
 python3 scripts/check-imports.py
 # -enable-testing: tests use @testable imports, which a plain release build does not allow.

@@ -36,6 +36,9 @@ struct CnnCommand: ParsableCommand {
     @Flag(name: .long, help: "Skip training.")
     var noTrain = false
 
+    @Option(name: .long, help: "Time this saved model's inference (a folder from lepton-diagnose train or prune; with --no-train).")
+    var model: String?
+
     @OptionGroup var common: CommonOptions
 
     @OptionGroup var seeding: SeedOptions
@@ -61,7 +64,8 @@ struct CnnCommand: ParsableCommand {
         var (train, val) = try LabeledImages.read(labels: URL(fileURLWithPath: data).appendingPathComponent("labels.csv"), size: 28)
         if limitTrain > 0 { train = train.prefix(limitTrain) }
         let loadS = CnnClock.wall() - t0
-        let model = ScanClassifier(config: ScanClassifierConfig(), seed: seeding.seed)
+        let model = try self.model.map { try ScanClassifier.load(from: URL(fileURLWithPath: $0)) }
+            ?? ScanClassifier(config: ScanClassifierConfig(), seed: seeding.seed)
         let plane = 28 * 28
         let norm = model.normalise(train.pixels)
         var epochTimes: [Double] = []

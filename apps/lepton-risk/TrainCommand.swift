@@ -37,6 +37,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var seeding: SeedOptions
     @OptionGroup var log: TrainingLogOptions
+    @OptionGroup var saving: SaveDTypeOptions
     @OptionGroup var feed: FeedOptions
     @Option(help: "Labelled transactions in the IBM AML CSV schema.") var transactions: String?
     @Option(help: "Node features CSV (id column first, then numeric features).") var nodes: String?
@@ -90,7 +91,7 @@ struct TrainCommand: ParsableCommand {
                     o.sequenceCell = cell
                 }
                 let (model, metrics) = try TransactionModel.train(t, source: input.name, options: o, log: { Log.info($0) }, curve: curve)
-                try model.save(to: outURL)
+                try model.save(to: outURL, dtype: saving.saveDType)
                 summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: model.config.scorer,
                                   trainRows: model.config.trainRows, trainPositives: model.config.trainPositives,
                                   validation: metrics, skipped: ledger.json)
@@ -105,7 +106,7 @@ struct TrainCommand: ParsableCommand {
                 var o = NodeModel.TrainOptions()
                 o.seed = seeding.seed; o.trees.rounds = trees; o.gnnEpochs = gnnEpochs
                 let (model, metrics) = try NodeModel.train(g, source: l, options: o, log: { Log.info($0) }, curve: curve)
-                try model.save(to: outURL)
+                try model.save(to: outURL, dtype: saving.saveDType)
                 summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: nil,
                                   trainRows: g.labelled.count, trainPositives: g.labelled.filter { $0.label == 1 }.count,
                                   validation: metrics, skipped: ledger.json)
