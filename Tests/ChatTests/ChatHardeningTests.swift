@@ -1,3 +1,4 @@
+import LeptonEngine
 import XCTest
 
 /// What a hostile or careless input does to the built `lepton-chat`: colliding output names,
@@ -115,7 +116,15 @@ extension RespondPipelineTests {
     func testFiniteWeightsThatOverflowAreAnErrorNotANaNAnswer() throws {
         // TF-IDF features are non-negative, so 3e38 in every n-gram weight overflows each logit to
         // +inf, and the softmax gives NaN: finite weights, yet a `nan` confidence with exit 0 before.
-        let model = try poisonedModel("lexical.safetensors", "lexical.weight", with: 3e38, onlyFirst: false)
+        // The shipped head is int8 rows with scales (scripts/compact-lexical.py); the poisoned one
+        // is a float32 file, as `train` writes it.
+        let model = dir.appendingPathComponent("model-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: Repo.bank.appendingPathComponent("model"), to: model)
+        let lexical = model.appendingPathComponent("lexical.safetensors")
+        let shipped = try Safetensors.read(lexical)
+        let shape = try XCTUnwrap(shipped.entry("lexical.weight")).shape
+        try Safetensors.write(tensors: ["lexical.weight": Tensor(shape: shape, repeating: 3e38), "lexical.bias": try shipped.take("lexical.bias")],
+                              to: lexical)
         var r = try run(["classify", "--model", model.path, "I lost my card"])
         XCTAssertEqual(r.status, 1, r.stdout)
         XCTAssertFalse(r.stdout.lowercased().contains("nan"), r.stdout)
