@@ -14,13 +14,13 @@ Measured with the release build, 2 threads: accuracy, ROC-AUC on the PneumoniaMN
 split (`lepton-diagnose evaluate --split val --json`; 524 scans: the split the README and
 samples/diagnose/model/config.json report; it also chose every variant's early-stopping epoch
 and temperature, as it did the teacher's, so the figures compare variants, they are not a
-held-out estimate), inference images/s (`lepton-bench cnn --model DIR --no-train`, median of 5
+held-out estimate), inference images/s (`lepton-bench cnn --model DIR --no-train`, median of 20
 passes over the 524 scans, batch 64), and PyTorch's images/s on the same layer widths
 (../shared/bench/cnn_peer.py --no-train with a generated arch file; random weights, same
 shapes) with the Python of scripts/ml-env.sh. Size: bytes of model.safetensors.
 
-  python3 scripts/compression-table.py                     # trains what is missing (~40 min on 2 busy cores)
-  python3 scripts/compression-table.py --student-epochs 8 --prune-epochs 3 --work DIR
+  python3 scripts/compression-table.py                     # trains what is missing (about 15 min on 2 busy cores)
+  python3 scripts/compression-table.py --student-epochs 20 --prune-epochs 5 --work DIR   # the defaults
   python3 scripts/compression-table.py --table-only        # re-print from the saved JSON
 
 Writes docs/compression/scan-compression.json (every figure and command) and
@@ -68,7 +68,7 @@ def make(folder, cmd):
 def measure(folder, python, arch_dir):
     ev = json.loads(run([f"{B}/lepton-diagnose", "evaluate", "--labels", LABELS, "--split", "val", "--model", folder, "--json"]))["image"]
     config = json.load(open(os.path.join(folder, "config.json")))
-    bench = json.loads(run([f"{B}/lepton-bench", "cnn", "--model", folder, "--no-train", "--threads", "2", "--repeats", "5"]))
+    bench = json.loads(run([f"{B}/lepton-bench", "cnn", "--model", folder, "--no-train", "--threads", "2", "--repeats", "20"]))
     widths = config["channels"]
     arch = os.path.join(arch_dir, "cnn-" + "-".join(map(str, widths)) + ".json")
     if not os.path.exists(arch):
@@ -78,7 +78,7 @@ def measure(folder, python, arch_dir):
             cin = c
         layers.append(f"global average pool -> fc: Linear({cin},2) -> softmax")
         json.dump({"layers": layers}, open(arch, "w"))
-    peer = json.loads(run([python, os.path.join(SHARED, "bench", "cnn_peer.py"), "--arch", arch, "--no-train", "--threads", "2", "--repeats", "5"]))
+    peer = json.loads(run([python, os.path.join(SHARED, "bench", "cnn_peer.py"), "--arch", arch, "--no-train", "--threads", "2", "--repeats", "20"]))
     weights = os.path.join(folder, "model.safetensors")
     return {"channels": widths, "bytes": os.path.getsize(weights), "dtype": sorted({t["dtype"] for t in read_header(weights).values()}),
             "accuracy": ev["accuracy"], "auc": ev["auc"], "images_per_s": bench["infer_images_per_s"],
@@ -138,8 +138,8 @@ def table(result):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", default=os.path.join(os.environ.get("LEPTON_CACHE", os.path.expanduser("~/.cache/lepton")), "compression"))
-    ap.add_argument("--student-epochs", type=int, default=8)
-    ap.add_argument("--prune-epochs", type=int, default=3)
+    ap.add_argument("--student-epochs", type=int, default=20)
+    ap.add_argument("--prune-epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--table-only", action="store_true")
     a = ap.parse_args()

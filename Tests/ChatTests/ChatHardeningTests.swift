@@ -188,3 +188,31 @@ func sha256sumPrefix(_ files: [String]) throws -> String {
     try p.run(); p.waitUntilExit()
     return String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(12))
 }
+
+extension RespondPipelineTests {
+    /// `train --save-dtype bfloat16`: both heads' weights stored as BF16 (the file's own header),
+    /// and the model classifies as the float32 one does (same top intent on the training file's
+    /// sentences we probe).
+    func testTrainSaveDTypeStoresBothHeadsInThatType() throws {
+        var top: [String: [String]] = [:]
+        for dtype in ["float32", "bfloat16"] {
+            let out = dir.appendingPathComponent("model-\(dtype)")
+            let r = try run(["train", "-q", "--data", Repo.bank.appendingPathComponent("nlu.yml").path, "--out", out.path, "--save-dtype", dtype])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            for file in ["head.safetensors", "lexical.safetensors"] {
+                let bytes = [UInt8](try Data(contentsOf: out.appendingPathComponent(file)))
+                let n = (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
+                let header = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any])
+                let types = Set(header.compactMapValues { ($0 as? [String: Any])?["dtype"] as? String }.values)
+                XCTAssertEqual(types, [dtype == "float32" ? "F32" : "BF16"], "\(dtype) \(file)")
+            }
+            for text in ["I lost my card", "what is my balance", "send money to my landlord"] {
+                let c = try run(["classify", "--model", out.path, text])
+                XCTAssertEqual(c.status, 0, c.stderr)
+                top[dtype, default: []].append(String(c.stdout.split(separator: "\t")[0]))
+            }
+        }
+        XCTAssertEqual(top["bfloat16"], top["float32"])
+        XCTAssertEqual(top["float32"]?.count, 3)
+    }
+}

@@ -33,7 +33,7 @@ extension ScanClassifier {
         }
         var config = self.config
         config.channels = kept.map(\.count)
-        config.notes["pruned_from"] = identity.description
+        config.notes = ["pruned_from": identity.description]   // the source's training figures no longer apply
         config.notes["channel_sparsity"] = String(format: "%.2f", sparsity)
         var pruned: [String: WeightEntry] = [:]
         func put(_ name: String, _ shape: [Int], _ scalars: [Float]) {
