@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-# ONNX fixtures (issue 24): models exported from PyTorch with ONNX Runtime's outputs, in ~/.cache/lepton/fixtures/onnx.
+# The Python references (PyTorch, safetensors, ONNX Runtime) of the issue-24 tests, outside the clone,
+# and the ONNX fixtures: models exported from PyTorch with ONNX Runtime's outputs, in ~/.cache/lepton/fixtures/onnx.
 "$(bash scripts/ml-env.sh | tail -n1)" scripts/make-onnx-fixtures.py
 # Package.swift declares every module each target imports (cheap; fails before the long build).
 python3 scripts/check-imports.py

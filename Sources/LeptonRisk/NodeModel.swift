@@ -220,13 +220,16 @@ public struct NodeModel: Sendable {
         return (NodeModel(config: config, trees: models, gnn: gnn), metrics)
     }
 
-    public func save(to dir: URL) throws {
+    /// Writes `model.safetensors` (the GNN's weights as `dtype`; trees and input statistics in
+    /// float32, as ``TransactionModel/save(to:dtype:)`` does) and `config.json`.
+    public func save(to dir: URL, dtype: SaveDType = .float32) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var tensors: [String: Tensor] = [:]
-        for (k, m) in trees.enumerated() { for (name, v) in m.tensors(prefix: "gbt\(k).") { tensors[name] = v } }
-        if let s = gnn { for (k, v) in s.tensors() { tensors[k] = v } }
-        try Safetensors.write(tensors: tensors, metadata: ["format": "lepton-risk \(config.kind) v1"],
-                              to: dir.appendingPathComponent(TransactionModel.weightsFile))
+        var exact: [String: Tensor] = [:]
+        for (k, m) in trees.enumerated() { for (name, v) in m.tensors(prefix: "gbt\(k).") { exact[name] = v } }
+        let network = gnn?.tensors() ?? [:]
+        exact.merge(network.filter { TransactionModel.exactOnSave($0.key) }) { a, _ in a }
+        try Safetensors.write(tensors: network.filter { !TransactionModel.exactOnSave($0.key) }, saving: dtype, keeping: exact.mapValues { WeightEntry($0) },
+                              metadata: ["format": "lepton-risk \(config.kind) v1"], to: dir.appendingPathComponent(TransactionModel.weightsFile))
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try atomicWrite(try enc.encode(config), to: dir.appendingPathComponent(TransactionModel.configFile))
     }

@@ -433,16 +433,27 @@ public struct TransactionModel: Sendable {
     // MARK: Saving and loading
 
     /// Writes `model.safetensors` and `config.json` into `dir` (created if needed); nothing else:
-    /// no transaction, account id or label of the training data.
-    public func save(to dir: URL) throws {
+    /// no transaction, account id or label of the training data. The networks' weights are stored
+    /// as `dtype` (`--save-dtype`); the trees and the networks' input means and deviations stay
+    /// float32 whatever it is (see ``exactOnSave(_:)``).
+    public func save(to dir: URL, dtype: SaveDType = .float32) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var tensors = trees.tensors()
-        if let g = gnn { for (k, v) in g.tensors() { tensors[k] = v } }
-        if let s = sequence { for (k, v) in s.tensors() { tensors[k] = v } }
-        try Safetensors.write(tensors: tensors, metadata: ["format": "lepton-risk transactions v1"],
-                              to: dir.appendingPathComponent(Self.weightsFile))
+        var networks: [String: Tensor] = [:]
+        if let g = gnn { for (k, v) in g.tensors() { networks[k] = v } }
+        if let s = sequence { for (k, v) in s.tensors() { networks[k] = v } }
+        let exact = trees.tensors().merging(networks.filter { Self.exactOnSave($0.key) }) { a, _ in a }
+        try Safetensors.write(tensors: networks.filter { !Self.exactOnSave($0.key) }, saving: dtype, keeping: exact.mapValues { WeightEntry($0) },
+                              metadata: ["format": "lepton-risk transactions v1"], to: dir.appendingPathComponent(Self.weightsFile))
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try atomicWrite(try enc.encode(config), to: dir.appendingPathComponent(Self.configFile))
+    }
+
+    /// True for a network tensor saved in float32 whatever `--save-dtype` says: the input means and
+    /// deviations are in the features' own units (amounts reach millions, beyond float16), and
+    /// rounding them would shift every input. Tree tensors (node indices, split thresholds) are
+    /// always saved exactly too.
+    static func exactOnSave(_ name: String) -> Bool {
+        name.hasSuffix("mean") || name.hasSuffix("std")
     }
 
     /// Reads a model folder written by `save(to:)`; strict: a missing, unused or mis-shaped tensor is an error.

@@ -141,17 +141,19 @@ public struct WhisperPhoneBandMap: Sendable {
         }
     }
 
-    /// Writes the map (atomically, as the engine's safetensors writer does).
-    public func write(to url: URL) throws {
+    /// Writes the map (atomically, as the engine's safetensors writer does), its weights stored as
+    /// `dtype` (`--save-dtype`; the band indices stay integers).
+    public func write(to url: URL, dtype: SaveDType = .float32) throws {
         if let n = network {
-            try Safetensors.write([
-                "phone_band.hidden.weight": WeightEntry(n.hiddenWeight), "phone_band.hidden.bias": WeightEntry(n.hiddenBias),
-                "phone_band.output.weight": WeightEntry(n.outputWeight), "phone_band.output.bias": WeightEntry(n.outputBias),
+            try Safetensors.write(tensors: [
+                "phone_band.hidden.weight": n.hiddenWeight, "phone_band.hidden.bias": n.hiddenBias,
+                "phone_band.output.weight": n.outputWeight, "phone_band.output.bias": n.outputBias,
+            ], saving: dtype, keeping: [
                 "phone_band.bands": WeightEntry(encoding: Tensor(shape: [n.bands.count], scalars: n.bands.map(Float.init)), as: .i64),
             ], metadata: ["format": Self.format, "context": String(context), "kind": "mlp"], to: url)
             return
         }
-        try Safetensors.write([Self.weightName: WeightEntry(Tensor(shape: [inputs, WhisperLogMel.mels], scalars: weight))],
+        try Safetensors.write(tensors: [Self.weightName: Tensor(shape: [inputs, WhisperLogMel.mels], scalars: weight)], saving: dtype,
                               metadata: ["format": Self.format, "context": String(context)], to: url)
     }
 

@@ -1,3 +1,4 @@
+import LeptonEngine
 import XCTest
 
 /// What a hostile or careless input does to the built `lepton-chat`: colliding output names,
@@ -115,7 +116,15 @@ extension RespondPipelineTests {
     func testFiniteWeightsThatOverflowAreAnErrorNotANaNAnswer() throws {
         // TF-IDF features are non-negative, so 3e38 in every n-gram weight overflows each logit to
         // +inf, and the softmax gives NaN: finite weights, yet a `nan` confidence with exit 0 before.
-        let model = try poisonedModel("lexical.safetensors", "lexical.weight", with: 3e38, onlyFirst: false)
+        // The shipped head is int8 rows with scales (scripts/compact-lexical.py); the poisoned one
+        // is a float32 file, as `train` writes it.
+        let model = dir.appendingPathComponent("model-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: Repo.bank.appendingPathComponent("model"), to: model)
+        let lexical = model.appendingPathComponent("lexical.safetensors")
+        let shipped = try Safetensors.read(lexical)
+        let shape = try XCTUnwrap(shipped.entry("lexical.weight")).shape
+        try Safetensors.write(tensors: ["lexical.weight": Tensor(shape: shape, repeating: 3e38), "lexical.bias": try shipped.take("lexical.bias")],
+                              to: lexical)
         var r = try run(["classify", "--model", model.path, "I lost my card"])
         XCTAssertEqual(r.status, 1, r.stdout)
         XCTAssertFalse(r.stdout.lowercased().contains("nan"), r.stdout)
@@ -178,4 +187,32 @@ func sha256sumPrefix(_ files: [String]) throws -> String {
     p.standardOutput = pipe
     try p.run(); p.waitUntilExit()
     return String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(12))
+}
+
+extension RespondPipelineTests {
+    /// `train --save-dtype bfloat16`: both heads' weights stored as BF16 (the file's own header),
+    /// and the model classifies as the float32 one does (same top intent on the training file's
+    /// sentences we probe).
+    func testTrainSaveDTypeStoresBothHeadsInThatType() throws {
+        var top: [String: [String]] = [:]
+        for dtype in ["float32", "bfloat16"] {
+            let out = dir.appendingPathComponent("model-\(dtype)")
+            let r = try run(["train", "-q", "--data", Repo.bank.appendingPathComponent("nlu.yml").path, "--out", out.path, "--save-dtype", dtype])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            for file in ["head.safetensors", "lexical.safetensors"] {
+                let bytes = [UInt8](try Data(contentsOf: out.appendingPathComponent(file)))
+                let n = (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
+                let header = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any])
+                let types = Set(header.compactMapValues { ($0 as? [String: Any])?["dtype"] as? String }.values)
+                XCTAssertEqual(types, [dtype == "float32" ? "F32" : "BF16"], "\(dtype) \(file)")
+            }
+            for text in ["I lost my card", "what is my balance", "send money to my landlord"] {
+                let c = try run(["classify", "--model", out.path, text])
+                XCTAssertEqual(c.status, 0, c.stderr)
+                top[dtype, default: []].append(String(c.stdout.split(separator: "\t")[0]))
+            }
+        }
+        XCTAssertEqual(top["bfloat16"], top["float32"])
+        XCTAssertEqual(top["float32"]?.count, 3)
+    }
 }

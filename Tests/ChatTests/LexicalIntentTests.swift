@@ -117,4 +117,55 @@ final class LexicalIntentTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: weights.path))
         XCTAssertNil(try IntentModel(folder: dir).lexical)
     }
+
+    /// The n-gram head stored as int8 rows with a float32 scale per row (scripts/compact-lexical.py,
+    /// how samples/bank/model keeps it under 4 MiB) loads as their product, decoded here from the
+    /// file's bytes; and compacting a trained head keeps its probabilities within 1e-2.
+    func testInt8RowsWithScalesLoadAsTheirProduct() throws {
+        let folder = Repo.bank.appendingPathComponent("model")
+        let bytes = [UInt8](try Data(contentsOf: folder.appendingPathComponent(LexicalIntentHead.weightsFileName)))
+        XCTAssertLessThan(bytes.count, 4 << 20)
+        let n = (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
+        let header = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any])
+        func entry(_ name: String) throws -> (dtype: String, shape: [Int], start: Int) {
+            let e = try XCTUnwrap(header[name] as? [String: Any], name)
+            return (e["dtype"] as! String, e["shape"] as! [Int], 8 + n + (e["data_offsets"] as! [Int])[0])
+        }
+        let w = try entry("lexical.weight"), s = try entry("lexical.weight_scale")
+        XCTAssertEqual(w.dtype, "I8"); XCTAssertEqual(s.dtype, "F32")
+        let labels = w.shape[1]
+        let model = try IntentModel(folder: folder)
+        let loaded = try XCTUnwrap(model.lexical).weight.value.scalars
+        XCTAssertEqual(loaded.count, w.shape[0] * labels)
+        for row in stride(from: 0, to: w.shape[0], by: 997) {
+            let scale = Float(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[s.start + 4 * row + $1]) << (8 * $1) })
+            for k in 0..<labels {
+                XCTAssertEqual(loaded[row * labels + k], Float(Int8(bitPattern: bytes[w.start + row * labels + k])) * scale, "row \(row)")
+            }
+        }
+
+        let enc = try IntentTests.sharedEncoder()
+        let examples: [(text: String, label: String)] = [
+            ("I lost my card", "card"), ("my card was stolen", "card"), ("block my debit card", "card"), ("freeze my card now", "card"),
+            ("what is my balance", "balance"), ("how much money do I have", "balance"), ("show my balance", "balance"), ("money left", "balance"),
+        ]
+        var o = IntentTrainingOptions()
+        o.validationFraction = 0; o.epochs = 20; o.learningRate = 0.01; o.lexicalWeight = 0.5
+        let (trained, _) = try IntentTrainer.train(examples, encoder: enc, options: o)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lepton-lexical-i8-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try trained.save(to: dir)
+        let f32 = try IntentModel(folder: dir)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", Repo.root.appendingPathComponent("scripts/compact-lexical.py").path, dir.path]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let i8 = try IntentModel(folder: dir)
+        let probes = ["I can't find my card", "how much is in checking", "hello"]
+        for (a, b) in zip(f32.classify(probes), i8.classify(probes)) {
+            for (x, y) in zip(a, b) { XCTAssertEqual(x.intent, y.intent); XCTAssertEqual(x.probability, y.probability, accuracy: 1e-2) }
+        }
+    }
 }

@@ -118,6 +118,8 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var log: TrainingLogOptions
 
+    @OptionGroup var saving: SaveDTypeOptions
+
     @OptionGroup var common: CommonOptions
 
     @OptionGroup var seeding: SeedOptions
@@ -197,7 +199,7 @@ struct TrainCommand: ParsableCommand {
             if let curveError { throw curveError }
             // The sentences for an agent's speech recognizer first: the config, written last, marks a complete folder.
             try RecognizerCorpus.write(nlu.corpusTexts, to: URL(fileURLWithPath: out))
-            try model.save(to: URL(fileURLWithPath: out))
+            try model.save(to: URL(fileURLWithPath: out), dtype: saving.saveDType)
             let identity = try IntentModel.identity(folder: URL(fileURLWithPath: out), config: model.config)
             let total = Date().timeIntervalSince(start)
             Log.info("encoded \(report.trainExamples + report.validationExamples) examples in \(String(format: "%.1f", report.encodingSeconds)) s, "

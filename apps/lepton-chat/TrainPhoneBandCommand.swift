@@ -69,6 +69,8 @@ struct TrainPhoneBandCommand: ParsableCommand {
 
     @OptionGroup var log: TrainingLogOptions
 
+    @OptionGroup var saving: SaveDTypeOptions
+
     @OptionGroup var common: CommonOptions
 
     @OptionGroup var seeding: SeedOptions
@@ -140,7 +142,7 @@ struct TrainPhoneBandCommand: ParsableCommand {
             let (before, after) = map.meanSquaredErrors(on: recordings)
             if hidden == 0 { try curves?.endEpoch(metrics: ["mse_mapped": Float(after)]) }
             Log.info("\(pairs.count) pairs, \(frames) frames: mean squared feature error \(String(format: "%.4f", before)) as heard, \(String(format: "%.4f", after)) mapped")
-            try map.write(to: URL(fileURLWithPath: out))
+            try map.write(to: URL(fileURLWithPath: out), dtype: saving.saveDType)
             let identity = try ModelIdentity.of(name: "lepton-phone-band-map", version: hidden == 0 ? "linear" : "network \(hidden) hidden",
                                                 files: [URL(fileURLWithPath: out)])
             Log.info("wrote \(out) (\(identity))")

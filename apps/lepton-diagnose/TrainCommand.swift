@@ -16,10 +16,18 @@ struct TrainCommand: ParsableCommand {
         train_loss, val_loss, val_accuracy and val_auc go to DIR/curves.csv and TensorBoard \
         event files in DIR.
 
-        Example:
+        Distillation (--distil-from TEACHER): the new model (the student; by default every conv \
+        block half as wide as the teacher's) learns from the teacher's outputs softened by \
+        --distil-temperature T as well as from the labels: α·T²·KL + (1−α)·cross-entropy, \
+        α = --distil-alpha (Hinton et al. 2015). --save-dtype float16 halves the saved file.
+
+        Examples:
           lepton-diagnose train --out /tmp/model --epochs 1 --seed 1 \\
               --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
               --logdir /tmp/scan-run
+          lepton-diagnose train --out /tmp/student --epochs 1 --seed 1 \\
+              --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
+              --distil-from samples/diagnose/model --save-dtype float16
         """)
 
     @Option(name: .long, help: "CSV with columns file,label (paths relative to the CSV's folder).")
@@ -46,8 +54,18 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Comma-separated class names (index order).")
     var classes: String = "normal,pneumonia"
 
-    @Option(name: .long, help: "Comma-separated conv block widths.")
-    var channels: String = "16,32,64"
+    @Option(name: .long, help: "Comma-separated conv block widths (default: 16,32,64; with --distil-from, half the teacher's).")
+    var channels: String?
+
+    @Option(name: .long, help: ArgumentHelp("Distil from this trained model (folder or .npz): learn its softened outputs as well as the labels.",
+                                            valueName: "teacher"))
+    var distilFrom: String?
+
+    @Option(name: .long, help: "Distillation temperature T (1...100).")
+    var distilTemperature: Float = 4
+
+    @Option(name: .long, help: "Weight α of the teacher's soft targets (0...1); 1 − α goes to the labels.")
+    var distilAlpha: Float = 0.9
 
     @Flag(name: .long, help: "Disable augmentation.")
     var noAugment = false
@@ -56,6 +74,8 @@ struct TrainCommand: ParsableCommand {
     var json = false
 
     @OptionGroup var log: TrainingLogOptions
+
+    @OptionGroup var saving: SaveDTypeOptions
 
     @OptionGroup var common: CommonOptions
 
@@ -66,6 +86,8 @@ struct TrainCommand: ParsableCommand {
         guard (1...65_536).contains(batch) else { throw ValidationError("--batch must be between 1 and 65536") }
         guard lr.isFinite, lr > 0, lr < 10 else { throw ValidationError("--lr must be a positive number below 10") }
         guard patience >= 1 else { throw ValidationError("--patience must be at least 1") }
+        guard distilTemperature.isFinite, (1...100).contains(distilTemperature) else { throw ValidationError("--distil-temperature must be between 1 and 100") }
+        guard distilAlpha.isFinite, (0...1).contains(distilAlpha) else { throw ValidationError("--distil-alpha must be between 0 and 1") }
     }
 
     struct Output: Encodable {
@@ -77,9 +99,11 @@ struct TrainCommand: ParsableCommand {
         try runCommand("lepton-diagnose", common) {
             EngineThreads.set(common.threads)
             try diagnoseErrors {
-                var config = ScanClassifierConfig()
+                let teacher = try distilFrom.map { try ScanClassifier.load(from: URL(fileURLWithPath: $0)) }
+                var config = teacher.map { ScanClassifierConfig.student(of: $0.config) } ?? ScanClassifierConfig()
                 config.classes = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                config.channels = try channels.split(separator: ",").map { part in
+                let widths = channels ?? config.channels.map(String.init).joined(separator: ",")
+                config.channels = try widths.split(separator: ",").map { part in
                     guard let c = Int(part.trimmingCharacters(in: .whitespaces)), (1...1024).contains(c) else {
                         throw CLIFailure.usage("--channels takes widths 1...1024, got '\(part)'")
                     }
@@ -104,6 +128,7 @@ struct TrainCommand: ParsableCommand {
                 var opts = TrainingOptions()
                 opts.epochs = epochs; opts.batchSize = batch; opts.learningRate = lr; opts.patience = patience
                 opts.seed = seeding.seed; opts.augment = !noAugment
+                opts.distillation = teacher.map { ScanDistillation(teacher: $0, temperature: distilTemperature, alpha: distilAlpha) }
                 // The engine reports one line per epoch: that is the progress of this long step. The
                 // curves (--logdir) are written without a second line on stderr.
                 let curves = log.logdir == nil ? nil
@@ -118,7 +143,12 @@ struct TrainCommand: ParsableCommand {
                     "val_ece": String(format: "%.4f", summary.valECE), "train_seconds": String(format: "%.1f", summary.seconds),
                     "threads": "\(common.threads)",
                 ]
-                try model.save(to: URL(fileURLWithPath: out))
+                if let distilFrom, let teacher {
+                    model.config.notes["distilled_from"] = "\(distilFrom) (\(teacher.identity.description))"
+                    model.config.notes["distil_temperature"] = "\(distilTemperature)"; model.config.notes["distil_alpha"] = "\(distilAlpha)"
+                }
+                if saving.saveDType != .float32 { model.config.notes["save_dtype"] = saving.saveDType.rawValue }
+                try model.save(to: URL(fileURLWithPath: out), dtype: saving.saveDType)
                 // The image check (gate.safetensors): scans unlike the training images get no suggestion.
                 let gate = try ScanGate.fit(model: model, train: train, validation: valSet)
                 try gate.gate.save(to: URL(fileURLWithPath: out))

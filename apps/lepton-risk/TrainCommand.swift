@@ -41,6 +41,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var seeding: SeedOptions
     @OptionGroup var log: TrainingLogOptions
+    @OptionGroup var saving: SaveDTypeOptions
     @OptionGroup var feed: FeedOptions
     @Option(help: "Labelled transactions in the IBM AML CSV schema.") var transactions: String?
     @Option(help: "Node features CSV (id column first, then numeric features).") var nodes: String?
@@ -98,7 +99,7 @@ struct TrainCommand: ParsableCommand {
                     o.sequenceCell = cell
                 }
                 let (model, metrics) = try TransactionModel.train(t, source: input.name, options: o, log: { Log.info($0) }, curve: curve)
-                try model.save(to: outURL)
+                try model.save(to: outURL, dtype: saving.saveDType)
                 let card = ModelCard(model: model, identity: try modelIdentity(outURL), software: "lepton-risk \(leptonVersion)",
                                      source: input.name, skippedRows: ledger.json.reduce(0) { $0 + $1.rows })
                 try writeAtomically(try card.json, to: outURL.appendingPathComponent("model-card.json"))
@@ -117,7 +118,7 @@ struct TrainCommand: ParsableCommand {
                 var o = NodeModel.TrainOptions()
                 o.seed = seeding.seed; o.trees.rounds = trees; o.gnnEpochs = gnnEpochs
                 let (model, metrics) = try NodeModel.train(g, source: l, options: o, log: { Log.info($0) }, curve: curve)
-                try model.save(to: outURL)
+                try model.save(to: outURL, dtype: saving.saveDType)
                 summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: nil,
                                   trainRows: g.labelled.count, trainPositives: g.labelled.filter { $0.label == 1 }.count,
                                   validation: metrics, skipped: ledger.json)

@@ -2,16 +2,17 @@ import Foundation
 import LeptonEngine
 
 extension ScanClassifier {
-    /// Saves `model.safetensors` (float32, checkpoint names) and `config.json` into `directory`
-    /// (created if needed; each file written through a temporary file and a rename).
-    public func save(to directory: URL) throws {
+    /// Saves `model.safetensors` (checkpoint names; weights stored as `dtype`, float32 by default)
+    /// and `config.json` into `directory` (created if needed; each file written through a
+    /// temporary file and a rename). A weight `dtype` cannot hold is an error naming it.
+    public func save(to directory: URL, dtype: SaveDType = .float32) throws {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             let json = try enc.encode(config)
             try ScanClassifier.atomicWrite(json, to: directory.appendingPathComponent("config.json"))
-            let weights = Safetensors.encode(namedTensors().mapValues { WeightEntry($0) }, metadata: ["format": "lepton-diagnose"])
+            let weights = Safetensors.encode(try Safetensors.entries(namedTensors(), saving: dtype), metadata: ["format": "lepton-diagnose"])
             try ScanClassifier.atomicWrite(weights, to: directory.appendingPathComponent("model.safetensors"))
             identity = try ScanClassifier.identity(config: config, files: ScanClassifier.folderFiles(directory))
         } catch let e as DiagnoseError { throw e } catch {

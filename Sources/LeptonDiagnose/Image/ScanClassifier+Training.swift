@@ -15,6 +15,11 @@ public struct TrainingOptions: Sendable {
     public var augment = true
     /// Weight each class by `count / (classes · classCount)` in the loss.
     public var classWeights = true
+    /// Learn from a teacher's softened outputs as well as from the labels (nil: labels only).
+    public var distillation: ScanDistillation?
+    /// Fine-tuning: start from this model's weights (same architecture) instead of a random
+    /// initialisation (`lepton-diagnose prune`).
+    public var startFrom: ScanClassifier?
     public init() {}
 }
 
@@ -125,14 +130,24 @@ extension ScanClassifier {
         guard let maxLabel = (train.labels + val.labels).max(), maxLabel < k, (train.labels + val.labels).allSatisfy({ $0 >= 0 }) else {
             throw DiagnoseError.badLabels(file: "training set", line: 0, reason: "labels must be 0...\(k - 1) for \(k) classes")
         }
+        if let problem = options.distillation?.problem(student: config) {
+            throw DiagnoseError.usage("--distil-from: \(problem)")
+        }
         let model = ScanClassifier(config: config, seed: options.seed)
+        if let start = options.startFrom {
+            guard start.config.channels == config.channels, start.config.pool == config.pool, start.config.classes == config.classes else {
+                throw DiagnoseError.usage("the model to fine-tune has channels \(start.config.channels), the configuration \(config.channels)")
+            }
+            model.restore(start.snapshot())
+        }
         var rng = SeededGenerator(seed: options.seed &+ 1)
         var counts = [Int](repeating: 0, count: k)
         for y in train.labels { counts[y] += 1 }
         let classWeight: [Float] = (0..<k).map { c in
             options.classWeights && counts[c] > 0 ? Float(train.count) / Float(k * counts[c]) : 1
         }
-        let trainer = ScanTrainer(model: model, classWeights: classWeight, weightDecay: options.weightDecay)
+        let trainer = ScanTrainer(model: model, classWeights: classWeight, weightDecay: options.weightDecay,
+                                  distillation: options.distillation)
         let plane = train.size * train.size
         let stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         let totalSteps = max(1, stepsPerEpoch * options.epochs)
@@ -229,17 +244,20 @@ enum Augmentation {
     }
 }
 
-/// One optimisation step at a time through the engine: class-weighted ``crossEntropy``, autodiff
-/// backward, ``AdamW`` on every parameter (decoupled decay on conv and linear weights only, as the
-/// biases and batch-norm affine parameters are not decayed). Used by `train` and by the benchmark.
+/// One optimisation step at a time through the engine: class-weighted ``crossEntropy`` (or, with a
+/// teacher, the distillation loss), autodiff backward, ``AdamW`` on every parameter (decoupled
+/// decay on conv and linear weights only, as the biases and batch-norm affine parameters are not
+/// decayed). Used by `train` and by the benchmark.
 public final class ScanTrainer: @unchecked Sendable {
     public let model: ScanClassifier
     let classWeights: [Float]
+    let distillation: ScanDistillation?
     let decayed: AdamW, undecayed: AdamW
     public private(set) var steps = 0
 
-    public init(model: ScanClassifier, classWeights: [Float]? = nil, weightDecay: Float = 0) {
+    public init(model: ScanClassifier, classWeights: [Float]? = nil, weightDecay: Float = 0, distillation: ScanDistillation? = nil) {
         self.model = model
+        self.distillation = distillation
         self.classWeights = classWeights ?? [Float](repeating: 1, count: model.classCount)
         let named = model.namedParameters()
         let isWeight = { (name: String) in name.hasSuffix(".weight") && !name.hasPrefix("b") }
@@ -254,7 +272,8 @@ public final class ScanTrainer: @unchecked Sendable {
         defer { model.setTraining(false) }
         let logits = model.head(model.features(model.inputVariable(batch, n: labels.count), .training), .training)
         // PyTorch's weighted mean: Σ w_y·(−log p_y) / Σ w_y.
-        let loss = crossEntropy(logits, targets: labels, classWeights: classWeights)
+        let loss = distillation?.loss(logits, batch: batch, labels: labels, classWeights: classWeights)
+            ?? crossEntropy(logits, targets: labels, classWeights: classWeights)
         model.zeroGrad()
         loss.backward()
         steps += 1

@@ -181,15 +181,17 @@ public final class IntentModel: @unchecked Sendable {
 
     /// Writes `intent-model.json`, `head.safetensors` and, with an n-gram head, `lexicon.json` and
     /// `lexical.safetensors` into `folder` (created if needed), each atomically; the config last.
-    public func save(to folder: URL) throws {
+    /// `dtype` is the type the heads' weights are stored in (`--save-dtype`; fine-tuned encoder
+    /// blocks stay float16, as they were trained).
+    public func save(to folder: URL, dtype: SaveDType = .float32) throws {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             // The head in float32; fine-tuned encoder blocks in float16 (IntentFineTuner rounds them).
-            var entries = head.stateDict().mapValues { WeightEntry($0) }
+            var entries = try Safetensors.entries(head.stateDict(), saving: dtype)
             if let lexical {
-                try lexical.save(to: folder)
+                try lexical.save(to: folder, dtype: dtype)
             } else {
                 // A folder reused for a model without the n-gram head keeps no stale one.
                 for name in [LexicalIntentHead.lexiconFileName, LexicalIntentHead.weightsFileName] {

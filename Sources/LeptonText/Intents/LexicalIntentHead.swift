@@ -11,7 +11,10 @@ import LeptonEngine
 /// Files in the model folder:
 /// - `lexicon.json`: the ``TfidfVectorizer`` (terms and idf).
 /// - `lexical.safetensors`: `lexical.weight [terms, labels]`, one row per term (sentences gather
-///   rows; not PyTorch's `[out, in]`), and `lexical.bias [labels]`; float32.
+///   rows; not PyTorch's `[out, in]`), and `lexical.bias [labels]`; float32 as `train` writes it
+///   (float16/bfloat16 with `--save-dtype`), or int8 with one float32 scale per term row,
+///   `lexical.weight_scale [terms]` (`w = q · scale`; what `scripts/compact-lexical.py` makes of a
+///   float32 file: a quarter of the size, for the model kept in git).
 final class LexicalIntentHead: @unchecked Sendable {
     static let lexiconFileName = "lexicon.json"
     static let weightsFileName = "lexical.safetensors"
@@ -48,17 +51,26 @@ final class LexicalIntentHead: @unchecked Sendable {
         }
         self.init(vectorizer: vectorizer, labels: labels)
         let store = try Safetensors.read(folder.appendingPathComponent(Self.weightsFileName))
-        weight.value = try store.take("lexical.weight", shape: [vectorizer.count, labels])
+        weight.value = try Self.takeWeight(store, terms: vectorizer.count, labels: labels)
         bias.value = try store.take("lexical.bias", shape: [labels])
         try store.finish()
     }
 
-    /// Writes `lexicon.json` and `lexical.safetensors` into `folder`, each atomically.
-    func save(to folder: URL) throws {
+    /// `lexical.weight` as float32, from a float dtype or from int8 rows and their scales.
+    static func takeWeight(_ store: WeightStore, terms: Int, labels: Int) throws -> Tensor {
+        guard store.entry("lexical.weight")?.dtype == .i8 else { return try store.take("lexical.weight", shape: [terms, labels]) }
+        let q = try store.take("lexical.weight", shape: [terms, labels]).scalars   // exact: integers −128…127
+        let scale = try store.take("lexical.weight_scale", shape: [terms]).scalars
+        return Tensor(shape: [terms, labels], scalars: (0..<(terms * labels)).map { q[$0] * scale[$0 / labels] })
+    }
+
+    /// Writes `lexicon.json` and `lexical.safetensors` (weights stored as `dtype`) into `folder`,
+    /// each atomically.
+    func save(to folder: URL, dtype: SaveDType = .float32) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         try IntentModel.writeAtomically(enc.encode(vectorizer), to: folder.appendingPathComponent(Self.lexiconFileName))
-        try Safetensors.write(stateDict().mapValues { WeightEntry($0) }, metadata: ["format": "lepton-intent-lexical"],
+        try Safetensors.write(tensors: stateDict(), saving: dtype, metadata: ["format": "lepton-intent-lexical"],
                               to: folder.appendingPathComponent(Self.weightsFileName))
     }
 
