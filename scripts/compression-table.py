@@ -7,6 +7,7 @@ Variants (all from samples/diagnose/model, the teacher: channels 16,32,64, float
   float16 / bfloat16   the teacher re-saved with --save-dtype (prune --sparsity 0 --epochs 0)
   distilled student    train --distil-from TEACHER (channels 8,16,32, T = 4, alpha = 0.9)
   plain student        train --channels 8,16,32 (the same recipe without the teacher)
+                       (both: --epochs 20 --patience 20, the whole schedule, seed 1)
   pruned S%            prune --sparsity S --epochs E (channels removed by |gamma|, fine-tuned)
                        and the same without fine-tuning (--epochs 0), for the plot
 
@@ -160,9 +161,12 @@ def main():
         out = f"{W}/teacher-{dt}"
         variants.append((f"teacher, {dt} storage", out, [D, "prune", "--model", TEACHER, "--sparsity", "0", "--epochs", "0", "--save-dtype", dt, "--out", out], 0, True))
     out = f"{W}/student-distilled"
-    variants.append(("student, distilled (T=4, α=0.9)", out, [D, "train", "--distil-from", TEACHER, "--epochs", str(a.student_epochs), "--out", out] + common, None, True))
+    # Both students run the whole cosine schedule (--patience = epochs: no early stop), so they
+    # differ only in the teacher; the best validation epoch is still the one kept.
+    students = ["--epochs", str(a.student_epochs), "--patience", str(a.student_epochs)]
+    variants.append(("student, distilled (T=4, α=0.9)", out, [D, "train", "--distil-from", TEACHER] + students + ["--out", out] + common, None, True))
     out = f"{W}/student-plain"
-    variants.append(("student, labels only", out, [D, "train", "--channels", "8,16,32", "--epochs", str(a.student_epochs), "--out", out] + common, None, True))
+    variants.append(("student, labels only", out, [D, "train", "--channels", "8,16,32"] + students + ["--out", out] + common, None, True))
     for s in SPARSITIES:
         for tuned in [True, False]:
             out = f"{W}/pruned-{int(s * 100)}" + ("" if tuned else "-raw")
