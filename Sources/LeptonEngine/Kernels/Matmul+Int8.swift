@@ -51,19 +51,31 @@ public struct Int8Matrix: Sendable {
     ///   - x: `[rows, inputs]` with row stride `ldx`.
     ///   - y: `[rows, outputs]` with row stride `ldy`.
     ///   - beta: 0 overwrites `y`; 1 adds to it (a residual connection or bias rows written first).
-    public func multiply(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, beta: Float) {
-        guard rows > 0 else { return }
-        let k = inputs, n = outputs
+    ///   - outputRange: only these outputs `o` (a worker's share); `y`'s column `o` is still `o`.
+    public func multiply(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, beta: Float,
+                         outputRange: Range<Int>? = nil) {
+        let range = outputRange ?? 0..<outputs
+        precondition(range.lowerBound >= 0 && range.upperBound <= outputs)
+        guard rows > 0, !range.isEmpty else { return }
+        let k = inputs, n = range.count
         let qx = UnsafeMutablePointer<Int8>.allocate(capacity: rows * k)
         let sx = UnsafeMutablePointer<Float>.allocate(capacity: rows)
         let sums = UnsafeMutablePointer<Int32>.allocate(capacity: rows * n)
         defer { qx.deallocate(); sx.deallocate(); sums.deallocate() }
         for r in 0..<rows { sx[r] = Int8Quantizer.quantizeRow(x + r * ldx, count: k, into: qx + r * k) }
-        Int8GEMM.multiply(m: rows, n: n, k: k, a: qx, b: storage.values, into: sums)
-        let sw = storage.scales
+        Int8GEMM.multiply(m: rows, n: n, k: k, a: qx, b: storage.values + range.lowerBound * k, into: sums)
+        let sw = storage.scales + range.lowerBound
         for r in 0..<rows {
-            Int8Quantizer.dequantizeRow(sums + r * n, count: n, rowScale: sx[r], columnScales: sw, beta: beta, into: y + r * ldy)
+            Int8Quantizer.dequantizeRow(sums + r * n, count: n, rowScale: sx[r], columnScales: sw, beta: beta,
+                                        into: y + r * ldy + range.lowerBound)
         }
+    }
+
+    /// Row `o` of W dequantised (`q[o, j] · scale[o]`), e.g. an embedding lookup in a tied table.
+    /// - Parameter destination: `inputs` floats.
+    public func row(_ o: Int, into destination: UnsafeMutablePointer<Float>) {
+        precondition(o >= 0 && o < outputs)
+        HalfPrecision.int8ToFloat(storage.values + o * inputs, count: inputs, scale: storage.scales[o], into: destination)
     }
 }
 
