@@ -51,12 +51,14 @@ let package = Package(
         // through CDICOMCodecs, with DCMTK's IJG codecs (BSD, libdcmtk-dev) for JPEG 8/12/16-bit and lossless.
         .systemLibrary(name: "CCharLS", pkgConfig: "charls", providers: [.apt(["libcharls-dev"])]),
         .systemLibrary(name: "COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
+        // oneDNN (Apache-2.0): the int8 GEMM (`dnnl_gemm_s8s8s32`, VNNI) behind `--compute-type int8` (issue 24).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
         // MARK: Files: the one atomic write and the one bounded inflate, for the engine, decoders and programs
         .target(name: "LeptonFiles", dependencies: ["CZlib"], swiftSettings: fast),
 
         // MARK: The engine: tensors, kernels, autodiff, layers, optimizers, losses, metrics, formats
-        .target(name: "LeptonEngine", dependencies: ["CBLAS", "LeptonFiles", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "LeptonEngine", dependencies: ["CBLAS", "CDNNL", "LeptonFiles", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fast),
 
         // MARK: Decoders

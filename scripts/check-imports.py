@@ -24,6 +24,7 @@ TOOLCHAIN = {"Foundation", "FoundationEssentials", "FoundationNetworking", "Disp
 # LeptonFiles inflates, LeptonSpeech deflates text for Whisper's compression-ratio test.
 WRAPPERS = {
     "CBLAS": {"LeptonEngine", "lepton-bench"},   # the bench times cblas_sgemm itself as the baseline
+    "CDNNL": {"LeptonEngine"},
     "CSndFile": {"LeptonAudio"},
     "CSampleRate": {"LeptonAudio"},
     "CPNG": {"LeptonImage", "CPNGShim"},

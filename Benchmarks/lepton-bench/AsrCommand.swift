@@ -33,9 +33,8 @@ struct AsrCommand: ParsableCommand {
     @Option(name: .long, help: "Whisper model folder.")
     var model: String?
 
-    @Option(name: .long, help: "Decoder per-step weights: float16 (exact, default) or int8 (per-row scales; compare with asr_peer.py --compute-type int8).")
-    var decoderWeights: String = "float16"
 
+    @OptionGroup var compute: ComputeTypeOptions
     @OptionGroup var common: CommonOptions
 
     struct Item { var name: String; var url: URL; var reference: String? }
@@ -49,15 +48,11 @@ struct AsrCommand: ParsableCommand {
             throw ExitCode(ExitStatus.failure)
         }
         guard !items.isEmpty else { Log.error("error: no input files"); throw ExitCode(ExitStatus.usage) }
-        guard let weights = WhisperModel.DecoderWeights(rawValue: decoderWeights) else {
-            Log.error("error: --decoder-weights must be float16 or int8, not \(decoderWeights)")
-            throw ExitCode(ExitStatus.usage)
-        }
         let load0 = loadAverage()
         let t0 = wall()
         let whisper: WhisperModel
         do {
-            whisper = try WhisperModel(directory: model.map { URL(fileURLWithPath: $0) } ?? ModelCache.whisperTinyEn, decoderWeights: weights)
+            whisper = try WhisperModel(directory: model.map { URL(fileURLWithPath: $0) } ?? ModelCache.whisperTinyEn, computeType: compute.computeType)
         } catch {
             Log.error("error: \(error)")
             throw ExitCode(ExitStatus.failure)
@@ -122,8 +117,8 @@ struct AsrCommand: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let result: [String: Any] = [
             "benchmark": "asr",
-            "engine": "lepton \(leptonVersion) whisper tiny.en float32, decoder weights \(weights.rawValue) (OpenBLAS \(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto"))",
-            "config": ["beam_size": beamSize, "threads": common.threads, "repeats": repeats,
+            "engine": "lepton \(leptonVersion) whisper tiny.en, compute type \(compute.computeType.rawValue) (OpenBLAS \(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto"))",
+            "config": ["beam_size": beamSize, "threads": common.threads, "compute_type": compute.computeType.rawValue, "repeats": repeats,
                        "timed_region": "transcribe (incl. LeptonAudio decode)"] as [String: Any],
             "model_load_s": loadSeconds,
             "files": files,

@@ -43,10 +43,11 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, help: "MiniLM folder (default: the bootstrapped all-MiniLM-L6-v2).")
     var model: String?
 
+    @OptionGroup var compute: ComputeTypeOptions
     @OptionGroup var common: CommonOptions
 
     struct Result: Encodable {
-        var benchmark = "embed", engine = "lepton", openblasCore: String
+        var benchmark = "embed", engine = "lepton", openblasCore: String, computeType: String
         var sentences: Int, batch: Int, threads: Int, repeats: Int
         var tokens: Int
         var wallSeconds: Double, bestSeconds: Double, cpuSeconds: Double, tokenizeSeconds: Double
@@ -95,6 +96,7 @@ struct EmbedCommand: ParsableCommand {
             }
             if limit > 0 { sentences = Array(sentences.prefix(limit)) }
             let encoder = try SentenceEncoder(folder: model.map { URL(fileURLWithPath: $0) } ?? ModelCache.miniLM)
+                .converted(to: compute.computeType)
             Log.info("\(sentences.count) sentences from \((path as NSString).lastPathComponent)")
 
             var emb = encoder.embed(sentences, batchSize: batch)                   // warm-up
@@ -119,7 +121,7 @@ struct EmbedCommand: ParsableCommand {
             } }
             let total = Double(max(1, n * h))
             let median = walls.sorted()[walls.count / 2]
-            let result = Result(openblasCore: Self.openBLASCore(), sentences: n, batch: batch, threads: common.threads, repeats: walls.count,
+            let result = Result(openblasCore: Self.openBLASCore(), computeType: compute.computeType.rawValue, sentences: n, batch: batch, threads: common.threads, repeats: walls.count,
                                 tokens: tokenCount, wallSeconds: median, bestSeconds: walls.min()!, cpuSeconds: cpus.sorted()[cpus.count / 2],
                                 tokenizeSeconds: toks.sorted()[toks.count / 2], sentencesPerSecond: Double(n) / median,
                                 peakRSSMegabytes: Self.peakRSSMegabytes(),

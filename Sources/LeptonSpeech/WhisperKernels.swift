@@ -51,7 +51,7 @@ enum WhisperKernels {
 
     /// `y[rows, out] = x[rows, in] · Wᵀ (+ b)`.
     ///
-    /// OpenBLAS runs single-threaded during transcription (its idle workers spin in
+    /// The weights are float32, float16 or int8 (``LinearWeights``). OpenBLAS runs single-threaded during transcription (its idle workers spin in
     /// `sched_yield` between the many small products and burn a core); large products are
     /// split by rows into tasks (``forEachTask(_:_:)``) instead, one single-threaded GEMM per chunk.
     static func linear(_ x: UnsafePointer<Float>, _ layer: WhisperModel.Linear, rows: Int,
@@ -72,9 +72,8 @@ enum WhisperKernels {
             if prefill {
                 for r in 0..<(hi - lo) { (out + r * layer.outputs).update(from: layer.bias, count: layer.outputs) }
             }
-            BLAS.sgemm(m: hi - lo, n: layer.outputs, k: layer.inputs, a: x + lo * lda, lda: lda,
-                       b: layer.weight, ldb: layer.inputs, transB: true, beta: accumulate || prefill ? 1 : 0,
-                       c: out, ldc: layer.outputs)
+            layer.weights.multiply(x + lo * lda, rows: hi - lo, ldx: lda, into: out, ldy: layer.outputs,
+                                   beta: accumulate || prefill ? 1 : 0)
             if addBias && accumulate { Self.addBias(out, bias: layer.bias, rows: hi - lo, width: layer.outputs) }
             // GELU on the chunk while it is still in cache.
             if gelu { VectorMath.gelu(out, into: out, count: (hi - lo) * layer.outputs) }

@@ -65,24 +65,15 @@ public final class WhisperModel: @unchecked Sendable {
     public static let decoderPositions = 448
     public static let vocabularySize = 51864
 
-    /// A linear layer `y = x Wᵀ + b` with `W` stored `[out, in]`.
+    /// A linear layer `y = x Wᵀ + b` with `W` `[out, in]` kept as the model's ``ComputeType`` asks
+    /// (convolutions: always float32).
     public struct Linear: Sendable {
-        let weightBuffer: WeightBuffer
+        public let weights: LinearWeights
         let biasBuffer: WeightBuffer
-        public let outputs: Int
-        public let inputs: Int
-        /// `[outputs, inputs]`.
-        var weight: UnsafeMutablePointer<Float> { weightBuffer.pointer }
+        public var outputs: Int { weights.outputs }
+        public var inputs: Int { weights.inputs }
         /// `[outputs]`.
         var bias: UnsafeMutablePointer<Float> { biasBuffer.pointer }
-    }
-
-    /// How the decoder's per-step weights (linears and the tied embedding/projection) are kept.
-    public enum DecoderWeights: String, Sendable, CaseIterable {
-        /// float16 as stored in the checkpoint: exact (the default).
-        case float16
-        /// int8 with one scale per output row (CTranslate2's rule): half the bytes per step, approximate.
-        case int8
     }
 
     /// A decoder linear layer `y = x Wᵀ + b`: `W` in float16 as stored (exact) or int8, in the panel
@@ -141,8 +132,13 @@ public final class WhisperModel: @unchecked Sendable {
     /// (exact; converted on the fly), which halves both its memory and the bytes each decoding
     /// step's output projection reads. Panel layout: a lookup is ``PanelMatrix/row(_:into:)``.
     public let embeddings: WhisperPanelWeights
-    /// The format of the decoder's per-step weights.
-    public let decoderWeights: DecoderWeights
+    /// How the linear layers keep their weights: float32 (encoder in float32, decoder steps in
+    /// float16 panels, which hold the checkpoint's float16 values exactly), float16 (the encoder's
+    /// and cross-attention's weights stored in float16 too: same values, half the memory) or int8
+    /// (``Int8Matrix``: per-row weight scales, activations quantised per row, as CTranslate2's int8;
+    /// for the encoder, the cross-attention keys and values, the decoder steps and the tied
+    /// embedding/projection). The two convolutions stay float32.
+    public let computeType: ComputeType
     let decoderPositionBuffer: WeightBuffer
     /// `[448, 384]`
     var decoderPositions: UnsafeMutablePointer<Float> { decoderPositionBuffer.pointer }
@@ -173,19 +169,21 @@ public final class WhisperModel: @unchecked Sendable {
     public let specRevision: UInt32
 
     /// What made a transcript, for audit: the model folder's name (`whisper-tiny.en`), the
-    /// CTranslate2 spec revision and a short SHA-256 of `model.bin` (hashed when asked: 75 MB).
+    /// CTranslate2 spec revision (with the compute type when it is not float32: int8 changes the
+    /// transcripts) and a short SHA-256 of `model.bin` (hashed when asked: 75 MB).
     public func identity() throws -> ModelIdentity {
-        try ModelIdentity.of(name: directory.lastPathComponent, version: "WhisperSpec revision \(specRevision)",
+        try ModelIdentity.of(name: directory.lastPathComponent,
+                             version: "WhisperSpec revision \(specRevision)" + (computeType == .float32 ? "" : ", compute type \(computeType.rawValue)"),
                              files: [directory.appendingPathComponent("model.bin")])
     }
 
     /// Loads `model.bin`, `config.json` and `vocabulary.txt` from `directory`.
     ///
-    /// - Parameter decoderWeights: `.float16` (exact) or `.int8` (per-row scales) for the decoder.
+    /// - Parameter computeType: how the linear layers keep their weights (see ``computeType``).
     /// - Throws: ``SpeechError`` naming the file or weight at fault.
-    public init(directory: URL = ModelCache.whisperTinyEn, decoderWeights: DecoderWeights = .float16) throws {
+    public init(directory: URL = ModelCache.whisperTinyEn, computeType: ComputeType = .float32) throws {
         self.directory = directory
-        self.decoderWeights = decoderWeights
+        self.computeType = computeType
         let binURL = directory.appendingPathComponent("model.bin")
         let file: CTranslate2File
         do { file = try CTranslate2File(contentsOf: binURL) } catch {
@@ -207,7 +205,7 @@ public final class WhisperModel: @unchecked Sendable {
                                     reason: "\(tokenizer.count) tokens, expected \(Self.vocabularySize) (tiny.en)")
         }
 
-        var loader = Loader(file: file, quantize: decoderWeights == .int8)
+        var loader = Loader(file: file, computeType: computeType)
         let d = Self.dModel
         // Scalars: checked against the architecture this code implements.
         let expected: [(String, Double)] = [
@@ -275,11 +273,12 @@ public final class WhisperModel: @unchecked Sendable {
     private struct Loader {
         let file: CTranslate2File
         var used: Set<String> = []
-        let quantize: Bool
+        let computeType: ComputeType
+        var quantize: Bool { computeType == .int8 }
 
-        init(file: CTranslate2File, quantize: Bool) {
+        init(file: CTranslate2File, computeType: ComputeType) {
             self.file = file
-            self.quantize = quantize
+            self.computeType = computeType
         }
 
         /// A float16 `[out, in]` matrix re-laid in panels (values unchanged), or quantised to int8.
@@ -297,8 +296,11 @@ public final class WhisperModel: @unchecked Sendable {
             }
             guard !used.contains(name) else { throw SpeechError.weight(name: name, reason: "read twice") }
             used.insert(name)
-            return quantize ? .int8(PanelMatrix(rowMajor: p, outputs: out, inputs: inputs))
-                            : .half(PanelMatrix(rowMajor: p, outputs: out, inputs: inputs))
+            guard quantize else { return .half(PanelMatrix(rowMajor: p, outputs: out, inputs: inputs)) }
+            let wide = UnsafeMutablePointer<Float>.allocate(capacity: out * inputs)
+            defer { wide.deallocate() }
+            HalfPrecision.float16ToFloatAligned(p, count: out * inputs, into: wide)
+            return .int8(Int8Matrix(rowMajor: wide, outputs: out, inputs: inputs))
         }
 
         mutating func tensor(_ name: String, _ shape: [Int]) throws -> WeightBuffer {
@@ -327,8 +329,9 @@ public final class WhisperModel: @unchecked Sendable {
         }
 
         mutating func linear(_ prefix: String, out: Int, in inputs: Int) throws -> Linear {
-            Linear(weightBuffer: try tensor(prefix + "/weight", [out, inputs]), biasBuffer: try tensor(prefix + "/bias", [out]),
-                   outputs: out, inputs: inputs)
+            let w = try tensor(prefix + "/weight", [out, inputs])
+            return Linear(weights: LinearWeights(rowMajor: w.pointer, outputs: out, inputs: inputs, computeType: computeType),
+                          biasBuffer: try tensor(prefix + "/bias", [out]))
         }
 
         mutating func halfLinear(_ prefix: String, out: Int, in inputs: Int) throws -> PanelLinear {
@@ -348,7 +351,8 @@ public final class WhisperModel: @unchecked Sendable {
                     for k in 0..<3 { w[o * 3 * inputs + k * inputs + c] = tmp[o * inputs * 3 + c * 3 + k] }
                 }
             }
-            return Linear(weightBuffer: buffer, biasBuffer: try tensor(prefix + "/bias", [out]), outputs: out, inputs: 3 * inputs)
+            return Linear(weights: LinearWeights(rowMajor: w, outputs: out, inputs: 3 * inputs, computeType: .float32),
+                          biasBuffer: try tensor(prefix + "/bias", [out]))
         }
     }
 }
@@ -366,14 +370,16 @@ final class WeightBuffer: @unchecked Sendable {
     deinit { pointer.deallocate() }
 }
 
-/// Few-row decoder weights in either panel format: float16 (exact) or int8 with per-row scales.
+/// Few-row decoder weights: float16 panels (exact), or int8 with per-row scales (``Int8Matrix``:
+/// activations quantised per row, oneDNN's int8 GEMM). Work is shared out in
+/// ``PanelMatrix``'s 16-output panels for both.
 public enum WhisperPanelWeights: Sendable {
     case half(PanelMatrix<Float16>)
-    case int8(PanelMatrix<Int8>)
+    case int8(Int8Matrix)
 
     public var outputs: Int { switch self { case .half(let m): m.outputs; case .int8(let m): m.outputs } }
     public var inputs: Int { switch self { case .half(let m): m.inputs; case .int8(let m): m.inputs } }
-    public var panels: Int { switch self { case .half(let m): m.panels; case .int8(let m): m.panels } }
+    public var panels: Int { (outputs + PanelMatrix<Float16>.width - 1) / PanelMatrix<Float16>.width }
 
     /// Row `o` as floats (an embedding lookup); see ``PanelMatrix/row(_:into:)``.
     func row(_ o: Int, into destination: UnsafeMutablePointer<Float>) {
@@ -387,7 +393,15 @@ public enum WhisperPanelWeights: Sendable {
         case .half(let m):
             m.multiply(x, rows: rows, ldx: ldx, panelRange: panelRange, into: y, ldy: ldy, bias: bias, accumulate: accumulate)
         case .int8(let m):
-            m.multiply(x, rows: rows, ldx: ldx, panelRange: panelRange, into: y, ldy: ldy, bias: bias, accumulate: accumulate)
+            let width = PanelMatrix<Float16>.width
+            let range = (panelRange.lowerBound * width)..<min(m.outputs, panelRange.upperBound * width)
+            m.multiply(x, rows: rows, ldx: ldx, into: y, ldy: ldy, beta: accumulate ? 1 : 0, outputRange: range)
+            if let bias {
+                for r in 0..<rows {
+                    let row = y + r * ldy
+                    for o in range { row[o] += bias[o] }
+                }
+            }
         }
     }
 }

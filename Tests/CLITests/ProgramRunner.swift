@@ -23,7 +23,8 @@ enum ProgramRunner {
     static var shared: URL { repoRoot.deletingLastPathComponent().appendingPathComponent("shared") }
 
     /// Runs `program` with `arguments`; fails the test (skips) if the program was not built.
-    static func run(_ program: String, _ arguments: [String], stdin: Data? = nil,
+    /// - Parameter environment: variables set (or replaced) in the program's environment.
+    static func run(_ program: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:],
                     file: StaticString = #filePath, line: UInt = #line) throws -> ProgramRun {
         let exe = productsDirectory.appendingPathComponent(program)
         guard FileManager.default.isExecutableFile(atPath: exe.path) else {
@@ -32,6 +33,7 @@ enum ProgramRunner {
         let p = Process()
         p.executableURL = exe
         p.arguments = arguments
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.currentDirectoryURL = repoRoot
         let out = Pipe(), err = Pipe(), inp = Pipe()
         p.standardOutput = out

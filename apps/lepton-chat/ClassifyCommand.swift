@@ -18,6 +18,8 @@ struct ClassifyCommand: ParsableCommand {
               "I still have not received my new card"
           lepton-chat classify --model samples/bank/model --json --top-k 3 \\
               --input samples/chat/questions.txt
+          lepton-chat classify --model samples/bank/model --compute-type int8 \\
+              "I still have not received my new card"
 
         JSON (one object per input line): text, intent, confidence, fallback, top_k [{intent, probability}], \
         model {name, version, sha256}.
@@ -42,6 +44,7 @@ struct ClassifyCommand: ParsableCommand {
     @Option(name: .long, help: "Sentence-encoder folder (default: the bootstrapped all-MiniLM-L6-v2).")
     var encoder: String?
 
+    @OptionGroup var compute: ComputeTypeOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -53,7 +56,8 @@ struct ClassifyCommand: ParsableCommand {
         try runCommand("lepton-chat", common) {
             EngineThreads.set(common.threads)
             let m = try IntentModel(folder: URL(fileURLWithPath: model),
-                                    encoderFolder: encoder.map { URL(fileURLWithPath: $0) } ?? ModelCache.miniLM)
+                                    encoderFolder: encoder.map { URL(fileURLWithPath: $0) } ?? ModelCache.miniLM,
+                                    computeType: compute.computeType)
             let identity = json ? try m.identity() : nil
             var texts: [String]
             if let input {

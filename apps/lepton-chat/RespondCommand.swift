@@ -19,6 +19,9 @@ struct AgentSelection: ParsableArguments {
     @Option(name: .long, help: "Agent folder with domain.yml, model/ and nlu.yml (default: samples/bank, or $LEPTON_CHAT_AGENT).")
     var agent: String?
 
+    /// How Whisper (and the intent model's sentence encoder) keep their weights.
+    @OptionGroup var compute: ComputeTypeOptions
+
     @Option(name: .long, help: ArgumentHelp(
         "Session store: a SQLite file (PATH or sqlite:PATH, created on first use) or postgresql://USER[:PASS]@HOST[:PORT]/DB (default: $LEPTON_CHAT_STORE or ~/.local/share/lepton/chat-sessions.sqlite).",
         valueName: "url"))
@@ -60,7 +63,7 @@ struct AgentSelection: ParsableArguments {
         let domainURL = domain.map { URL(fileURLWithPath: $0) } ?? folder!.appendingPathComponent("domain.yml")
         let nluURL = folder?.appendingPathComponent("nlu.yml")
         let agent = try ChatAgent.load(model: modelURL, domain: domainURL, nlu: nluURL, referenceDay: day, seed: seed,
-                                       openStore: openStore)
+                                       computeType: compute.computeType, openStore: openStore)
         return (agent, try CallSettings.load(domain: agent.engine.domain, domainFile: domainURL, model: modelURL))
     }
 }
@@ -138,7 +141,7 @@ struct RespondCommand: ParsableCommand {
             let id = session ?? UUID().uuidString.lowercased()
             let reply: AgentReply
             if let audio {
-                let heard = try ChatHearing(settings: call, threads: common.threads).hear(URL(fileURLWithPath: audio), agent: agent)
+                let heard = try ChatHearing(settings: call, threads: common.threads, computeType: selection.compute.computeType).hear(URL(fileURLWithPath: audio), agent: agent)
                 Log.debug("transcript: \(maskNumbersInText(heard.text))")
                 reply = try agent.respond(to: heard, session: id)
             } else {
@@ -169,14 +172,17 @@ func printReply(_ unmasked: AgentReply, json: Bool, showCardNumbers: Bool) throw
 final class ChatHearing {
     let settings: CallSettings
     let threads: Int
+    let computeType: ComputeType
     private var listener: CallListener?
 
-    init(settings: CallSettings, threads: Int) { self.settings = settings; self.threads = threads }
+    init(settings: CallSettings, threads: Int, computeType: ComputeType) {
+        self.settings = settings; self.threads = threads; self.computeType = computeType
+    }
 
     func hear(_ url: URL, agent: ChatAgent) throws -> HeardCall {
         if listener == nil {
             EngineThreads.set(threads)
-            listener = CallListener(whisper: try WhisperModel(), settings: settings)
+            listener = CallListener(whisper: try WhisperModel(computeType: computeType), settings: settings)
         }
         let heard = try listener!.hear(url, agent: agent)
         if heard.secondOpinion { Log.debug("second opinion: decoded again with the domain language model") }

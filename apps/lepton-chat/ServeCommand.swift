@@ -63,7 +63,7 @@ struct ServeCommand: ParsableCommand {
             let service = try ModelService<Loaded>(program: "lepton-chat", options: serve, threads: common.threads)
             try service.run(models: ["intents", "whisper"], load: {
                 let (agent, call) = try selection.load(seed: seed)
-                let whisper = try WhisperModel()
+                let whisper = try WhisperModel(computeType: selection.compute.computeType)
                 var options = WhisperTranscribeOptions()
                 options.seed = seed
                 return Loaded(agent: agent, transcriber: WhisperTranscriber(model: whisper, options: options),

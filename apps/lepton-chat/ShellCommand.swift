@@ -35,7 +35,7 @@ struct ShellCommand: ParsableCommand {
     func run() throws {
         try runCommand("lepton-chat", common) {
             let (agent, call) = try selection.load(seed: seeding.seed)
-            let hearing = ChatHearing(settings: call, threads: common.threads)
+            let hearing = ChatHearing(settings: call, threads: common.threads, computeType: selection.compute.computeType)
             var id = session ?? UUID().uuidString.lowercased()
             let interactive = isatty(0) != 0
             if interactive { Log.info("session \(id); type a message or an audio file path, /quit to end") }

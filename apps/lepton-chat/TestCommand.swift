@@ -46,13 +46,15 @@ struct TestCommand: ParsableCommand {
     @Option(name: .long, help: "Sentence-encoder folder (default: the bootstrapped all-MiniLM-L6-v2).")
     var encoder: String?
 
+    @OptionGroup var compute: ComputeTypeOptions
     @OptionGroup var common: CommonOptions
 
     func run() throws {
         try runCommand("lepton-chat", common) {
             EngineThreads.set(common.threads)
             let m = try IntentModel(folder: URL(fileURLWithPath: model),
-                                    encoderFolder: encoder.map { URL(fileURLWithPath: $0) } ?? ModelCache.miniLM)
+                                    encoderFolder: encoder.map { URL(fileURLWithPath: $0) } ?? ModelCache.miniLM,
+                                    computeType: compute.computeType)
             let examples = try NLUData.load(URL(fileURLWithPath: data)).labeledTexts
             let start = Date()
             let ev = try IntentEvaluation.evaluate(m, on: examples, confusedPairs: max(0, pairs))

@@ -69,6 +69,8 @@ struct TranscribeCommand: ParsableCommand {
               ../shared/data/speech/bank-dev/change_pin_02_tel8k.wav
             # "How do I reset the PIN on my debit card?" (without: "I'll do
             # my reference, but if I add on my NAB, it's card.")
+          lepton-chat transcribe --compute-type int8 samples/chat/jfk.wav
+            # int8 weights: faster, approximate (float16: half the memory)
         """)
 
     @Argument(help: "Audio files (WAV, FLAC, OGG, … any rate, any channels); - reads one file from stdin.")
@@ -115,6 +117,7 @@ struct TranscribeCommand: ParsableCommand {
 
     @OptionGroup(title: "Decoding (as faster-whisper names them)") var decoding: DecodingOptions
 
+    @OptionGroup var compute: ComputeTypeOptions
     @OptionGroup var common: CommonOptions
 
     @OptionGroup var seeding: SeedOptions
@@ -165,7 +168,8 @@ struct TranscribeCommand: ParsableCommand {
             }
             let whisper: WhisperModel
             do {
-                whisper = try WhisperModel(directory: model.map { URL(fileURLWithPath: $0) } ?? ModelCache.whisperTinyEn)
+                whisper = try WhisperModel(directory: model.map { URL(fileURLWithPath: $0) } ?? ModelCache.whisperTinyEn,
+                                           computeType: compute.computeType)
             } catch {
                 throw CLIFailure.input("\(error)" + (model == nil ? " (run scripts/bootstrap.sh, or pass --model)" : ""))
             }

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonEngine
 import LeptonText
 
 extension ChatAgent {
@@ -22,7 +23,8 @@ extension ChatAgent {
     /// Loads an agent from files as above, with the session store opened by `openStore` (see
     /// ``SessionStoreLocation/open(key:maximumConnections:)``) once the model and domain have loaded,
     /// so that a bad model file is reported before any connection is made.
-    public static func load(model: URL, domain: URL, nlu: URL?, referenceDay: Day, seed: UInt64,
+    /// - Parameter computeType: how the intent model's sentence encoder keeps its weights.
+    public static func load(model: URL, domain: URL, nlu: URL?, referenceDay: Day, seed: UInt64, computeType: ComputeType = .float32,
                             openStore: () throws -> any SessionStore) throws -> ChatAgent {
         let d = try Domain.load(domain)
         var extractor = EntityExtractor(referenceDay: referenceDay)
@@ -32,7 +34,7 @@ extension ChatAgent {
         guard FileManager.default.fileExists(atPath: model.path) else {
             throw ChatError.agentNotFound("no intent model folder at \(model.path) (train one with `lepton-chat train`)")
         }
-        let classifier = try IntentModel(folder: model)
+        let classifier = try IntentModel(folder: model, computeType: computeType)
         return ChatAgent(domain: d, classifier: classifier, extractor: extractor, store: try openStore(), seed: seed,
                          modelIdentity: try classifier.identity())
     }

@@ -79,7 +79,18 @@ public struct MiniLM: Sendable {
         public var norm2Weight: Tensor, norm2Bias: Tensor   // [H] output.LayerNorm
     }
 
+    /// A block's four projections kept for a ``ComputeType`` other than float32 (see ``converted(to:)``).
+    public struct PackedLayer: Sendable {
+        public let qkv: LinearWeights, out: LinearWeights, up: LinearWeights, down: LinearWeights
+        /// Bytes of the four weight matrices.
+        public var byteCount: Int { qkv.byteCount + out.byteCount + up.byteCount + down.byteCount }
+    }
+
     public let config: MiniLMConfig
+    /// How the blocks' projections keep their weights (float32 unless ``converted(to:)`` was called).
+    public private(set) var computeType: ComputeType = .float32
+    /// The blocks' projections in ``computeType`` when that is not float32; nil for float32.
+    public private(set) var packedLayers: [PackedLayer]?
     public var wordEmbeddings: Tensor      // [V, H]
     public var positionEmbeddings: Tensor  // [P, H]
     public var tokenType0: Tensor          // [H] row 0 of token_type_embeddings
@@ -159,6 +170,45 @@ public struct MiniLM: Sendable {
             ("output.dense.weight", l.downWeight), ("output.dense.bias", l.downBias),
             ("output.LayerNorm.weight", l.norm2Weight), ("output.LayerNorm.bias", l.norm2Bias)]
         return Dictionary(uniqueKeysWithValues: named.map { (prefix + $0.0, $0.1) })
+    }
+
+    /// This encoder with its blocks' four projections kept as `computeType` asks (float16: half
+    /// the bytes; int8: ``Int8Matrix``, a quarter), for inference. The float32 weight tensors of
+    /// the blocks are dropped (emptied) so the memory is saved: a converted encoder can be neither
+    /// fine-tuned nor saved, nor converted again; embeddings and LayerNorms stay float32.
+    public func converted(to computeType: ComputeType) -> MiniLM {
+        guard computeType != .float32 else { return self }
+        precondition(packedLayers == nil, "MiniLM is already converted to \(self.computeType)")
+        var copy = self
+        copy.computeType = computeType
+        copy.packedLayers = layers.map { l in
+            PackedLayer(qkv: LinearWeights(l.qkvWeight, computeType: computeType), out: LinearWeights(l.outWeight, computeType: computeType),
+                        up: LinearWeights(l.upWeight, computeType: computeType), down: LinearWeights(l.downWeight, computeType: computeType))
+        }
+        let empty = Tensor(shape: [0])
+        for i in copy.layers.indices {
+            copy.layers[i].qkvWeight = empty; copy.layers[i].outWeight = empty
+            copy.layers[i].upWeight = empty; copy.layers[i].downWeight = empty
+        }
+        return copy
+    }
+
+    /// `y[n, W.outputs] = x · Wᵀ + beta · y` for block `index`'s projection `which`: float32 through
+    /// OpenBLAS (threaded as the caller set it), other compute types through ``LinearWeights``
+    /// (rows split over the engine's threads when `parallel`).
+    @inline(__always)
+    func project(_ which: KeyPath<PackedLayer, LinearWeights>, _ weight: Tensor, layer index: Int, x: UnsafePointer<Float>, rows n: Int,
+                 into y: UnsafeMutablePointer<Float>, beta: Float, parallel: Bool) {
+        if let packed = packedLayers?[index][keyPath: which] {
+            if parallel { packed.multiplyParallel(x, rows: n, ldx: packed.inputs, into: y, ldy: packed.outputs, beta: beta, blockRows: 128) }
+            else { packed.multiply(x, rows: n, ldx: packed.inputs, into: y, ldy: packed.outputs, beta: beta) }
+            return
+        }
+        let (outputs, inputs) = (weight.shape[0], weight.shape[1])
+        weight.withUnsafeBufferPointer { w in
+            BLAS.sgemm(m: n, n: outputs, k: inputs, a: x, lda: inputs, b: w.baseAddress!, ldb: inputs, transB: true,
+                       beta: beta, c: y, ldc: outputs)
+        }
     }
 
     // MARK: Forward
@@ -285,37 +335,25 @@ public struct MiniLM: Sendable {
 
             for (index, layer) in layers.prefix(layerCount).enumerated() {
                 // Q, K, V for all tokens: one GEMM [n, H]·[3H, H]ᵀ; biases are added in attention.
-                layer.qkvWeight.withUnsafeBufferPointer { w in
-                    BLAS.sgemm(m: n, n: 3 * h, k: h, a: x, lda: h, b: w.baseAddress!, ldb: h, transB: true,
-                               beta: 0, c: qkv, ldc: 3 * h)
-                }
+                project(\.qkv, layer.qkvWeight, layer: index, x: x, rows: n, into: qkv, beta: 0, parallel: parallel)
                 layer.qkvBias.withUnsafeBufferPointer { qb in
                     EncoderKernels.attention(qkv: qkv, bias: qb.baseAddress!, offsets: offsets, heads: cfg.heads, headDim: cfg.headDim,
                                              longest: longest, into: ctx, parallel: parallel)
                 }
                 // Output projection accumulated onto the residual (beta = 1: x += ctx·Woᵀ), then its
                 // bias and LayerNorm in one pass.
-                layer.outWeight.withUnsafeBufferPointer { w in
-                    BLAS.sgemm(m: n, n: h, k: h, a: ctx, lda: h, b: w.baseAddress!, ldb: h, transB: true,
-                               beta: 1, c: x, ldc: h)
-                }
+                project(\.out, layer.outWeight, layer: index, x: ctx, rows: n, into: x, beta: 1, parallel: parallel)
                 layer.outBias.withUnsafeBufferPointer { ob in
                 layer.norm1Weight.withUnsafeBufferPointer { g in layer.norm1Bias.withUnsafeBufferPointer { b in
                     EncoderKernels.layerNormRows(x, residual: nil, bias: ob.baseAddress!, rows: n, width: h, gamma: g.baseAddress!,
                                                  beta: b.baseAddress!, eps: eps, parallel: parallel)
                 } } }
                 // Feed-forward: GELU(x·W1ᵀ + b1)·W2ᵀ + b2, residual, LayerNorm.
-                layer.upWeight.withUnsafeBufferPointer { w in
-                    BLAS.sgemm(m: n, n: inter, k: h, a: x, lda: h, b: w.baseAddress!, ldb: h, transB: true,
-                               beta: 0, c: up, ldc: inter)
-                }
+                project(\.up, layer.upWeight, layer: index, x: x, rows: n, into: up, beta: 0, parallel: parallel)
                 layer.upBias.withUnsafeBufferPointer { ub in
                     EncoderKernels.biasGELURows(up, bias: ub.baseAddress!, rows: n, width: inter, parallel: parallel)
                 }
-                layer.downWeight.withUnsafeBufferPointer { w in
-                    BLAS.sgemm(m: n, n: h, k: inter, a: up, lda: inter, b: w.baseAddress!, ldb: inter, transB: true,
-                               beta: 1, c: x, ldc: h)
-                }
+                project(\.down, layer.downWeight, layer: index, x: up, rows: n, into: x, beta: 1, parallel: parallel)
                 layer.downBias.withUnsafeBufferPointer { db in
                 layer.norm2Weight.withUnsafeBufferPointer { g in layer.norm2Bias.withUnsafeBufferPointer { b in
                     EncoderKernels.layerNormRows(x, residual: nil, bias: db.baseAddress!, rows: n, width: h, gamma: g.baseAddress!,

@@ -28,6 +28,14 @@ public struct SentenceEncoder: Sendable {
 
     public var dimension: Int { onnx?.hidden ?? model.config.hidden }
 
+    /// This encoder with the MiniLM blocks' projections kept as `computeType` asks (see
+    /// ``MiniLM/converted(to:)``: for inference only).
+    public func converted(to computeType: ComputeType) -> SentenceEncoder {
+        var copy = self
+        copy.model = model.converted(to: computeType)
+        return copy
+    }
+
     /// Embeddings of `texts` in input order: `[texts.count, hidden]`.
     ///
     /// Sentences are sorted by token count and run `batchSize` at a time as packed batches

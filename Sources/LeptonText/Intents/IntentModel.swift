@@ -110,8 +110,9 @@ public final class IntentModel: @unchecked Sendable {
     }
 
     /// Loads `intent-model.json` and `head.safetensors` from `folder`, with the encoder from
-    /// `encoderFolder` (default: the bootstrapped all-MiniLM-L6-v2).
-    public convenience init(folder: URL, encoderFolder: URL = ModelCache.miniLM) throws {
+    /// `encoderFolder` (default: the bootstrapped all-MiniLM-L6-v2), its blocks kept as
+    /// `computeType` asks (for inference; see ``MiniLM/converted(to:)``).
+    public convenience init(folder: URL, encoderFolder: URL = ModelCache.miniLM, computeType: ComputeType = .float32) throws {
         let configURL = folder.appendingPathComponent(IntentModelConfig.fileName)
         guard let data = try? Data(contentsOf: configURL) else {
             throw IntentError.badModelFolder(path: folder.path, reason: "no readable \(IntentModelConfig.fileName)")
@@ -154,14 +155,17 @@ public final class IntentModel: @unchecked Sendable {
         do { try head.loadStateDict(state) } catch {
             throw IntentError.badModelFolder(path: store.source, reason: "\(error)")
         }
-        self.init(config: config, encoder: encoder, head: head, lexical: lexical, folder: folder)
+        self.init(config: config, encoder: encoder.converted(to: computeType), head: head, lexical: lexical, folder: folder)
     }
 
     /// What made a prediction, for audit: `lepton-intent`, the config's format and encoder, and
     /// a short SHA-256 over the folder's config and weight files (labels and thresholds included).
     public func identity() throws -> ModelIdentity {
         guard let folder else { throw IntentError.badModelFolder(path: "(in memory)", reason: "not loaded from a folder: no identity") }
-        return try Self.identity(folder: folder, config: config)
+        let id = try Self.identity(folder: folder, config: config)
+        // The encoder's compute type changes the predictions a little: named when it is not float32.
+        let type = encoder.model.computeType
+        return type == .float32 ? id : ModelIdentity(name: id.name, version: id.version + ", compute type \(type.rawValue)", sha256: id.sha256)
     }
 
     /// The identity of the model saved in `folder` with `config`.
