@@ -7,8 +7,8 @@
 # encoder (all-MiniLM-L6-v2 exported by transformers) from scripts/make-onnx-fixtures.py. MiniLM's
 # inputs are the sentences ../shared/bench/embed_peer.py uses by default: the first 2000 rows of
 # ../shared/data/banking77/train.csv, tokenized with the model's tokenizer.json, in input order,
-# batches of 32 padded to their longest sentence; the token batches are written once to an .npz
-# that both sides read. Timed: the model alone (no tokenization, no pooling), one warm-up pass,
+# batches of 32 padded to their longest sentence; the token batches (and ResNet's N(0, 1) input,
+# numpy seed 1) are written once to .npz files that both sides read, so the checksums must agree. Timed: the model alone (no tokenization, no pooling), one warm-up pass,
 # then R repeats of (calls until at least 0.5 s), median and best per pass. ONNX Runtime 1.32 runs
 # with intra_op_num_threads = N, inter_op_num_threads = 1, all graph optimizations (its default);
 # Lepton with --threads N. Prints one JSON line per engine and model, then a table with the ratio
@@ -77,8 +77,9 @@ def measure(sess, feeds):
 
 opts = ort.SessionOptions()
 opts.intra_op_num_threads = threads; opts.inter_op_num_threads = 1
-for name, feeds in [("resnet18.onnx", [{"input": np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)}]),
-                    ("minilm.onnx", batches)]:
+image = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
+np.savez(os.path.join(work, "resnet18-input.npz"), input_0=image)
+for name, feeds in [("resnet18.onnx", [{"input": image}]), ("minilm.onnx", batches)]:
     t0 = time.perf_counter()
     sess = ort.InferenceSession(os.path.join(fixtures, name), opts, providers=["CPUExecutionProvider"])
     load = time.perf_counter() - t0
@@ -88,8 +89,8 @@ for name, feeds in [("resnet18.onnx", [{"input": np.random.default_rng(1).standa
                       "calls": len(feeds), "load_s": load, "median_ms": med, "best_ms": best, "cpu_ms": cpu, "checksum": checksum}))
 PY
 cat "$work/ort.jsonl"
-timeout 1800 "$bench" onnx --model "$fixtures/resnet18.onnx" --shape 1,3,224,224 --threads "$threads" --repeats "$repeats" > "$work/lepton.jsonl"
-timeout 1800 "$bench" onnx --model "$fixtures/minilm.onnx" --batches "$work/banking77-ids.npz" --threads "$threads" --repeats "$repeats" >> "$work/lepton.jsonl"
+timeout 1800 "$bench" onnx --model "$fixtures/resnet18.onnx" --inputs "$work/resnet18-input.npz" --threads "$threads" --repeats "$repeats" > "$work/lepton.jsonl"
+timeout 1800 "$bench" onnx --model "$fixtures/minilm.onnx" --inputs "$work/banking77-ids.npz" --threads "$threads" --repeats "$repeats" >> "$work/lepton.jsonl"
 cat "$work/lepton.jsonl"
 python3 - "$work/ort.jsonl" "$work/lepton.jsonl" <<'PY'
 import json, sys

@@ -12,12 +12,14 @@ struct OnnxCommand: ParsableCommand {
         abstract: "ONNX model inference timing (compare with ONNX Runtime: scripts/bench-onnx.sh).",
         discussion: """
         Either one float input of a given shape (values N(0, 1), seed 1), timed per call, or the
-        batches of an .npz written by scripts/bench-onnx.sh (arrays input_ids_K and
-        attention_mask_K for K = 0, 1, ...), timed per pass over all of them. Prints one JSON line.
+        inputs of an .npz written by scripts/bench-onnx.sh (for call K = 0, 1, ... an array
+        NAME_K per model input NAME: float32 or int64), timed per pass over all calls. Prints one
+        JSON line; its checksum (the sum over calls of each output's mean) is the peer's when the
+        inputs are the same.
 
         Examples (the models come from scripts/make-onnx-fixtures.py):
           lepton-bench onnx --model ~/.cache/lepton/fixtures/onnx/resnet18.onnx --shape 1,3,224,224 --threads 2
-          lepton-bench onnx --model ~/.cache/lepton/fixtures/onnx/minilm.onnx --batches /tmp/banking77-ids.npz --threads 2
+          lepton-bench onnx --model ~/.cache/lepton/fixtures/onnx/minilm.onnx --inputs /tmp/banking77-ids.npz --threads 2
         """)
 
     @Option(name: .long, help: "The .onnx file.")
@@ -26,8 +28,8 @@ struct OnnxCommand: ParsableCommand {
     @Option(name: .long, help: "Shape of the model's one float input, comma-separated (e.g. 1,3,224,224).")
     var shape: String?
 
-    @Option(name: .long, help: "An .npz of token batches: input_ids_K and attention_mask_K (int64).")
-    var batches: String?
+    @Option(name: .long, help: "An .npz of inputs: NAME_K for each model input NAME and call K = 0, 1, ...")
+    var inputs: String?
 
     @Option(name: .long, help: "Timed repeats (median and best reported).")
     var repeats: Int = 5
@@ -48,7 +50,7 @@ struct OnnxCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard (shape == nil) != (batches == nil) else { throw ValidationError("give exactly one of --shape and --batches") }
+        guard (shape == nil) != (inputs == nil) else { throw ValidationError("give exactly one of --shape and --inputs") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
     }
 
@@ -66,15 +68,19 @@ struct OnnxCommand: ParsableCommand {
                 var rng = SeededGenerator(seed: 1)
                 let count = dims.reduce(1, *)
                 feeds = [[onnx.inputs[0].name: .float(Tensor(shape: dims, scalars: (0..<count).map { _ in Float(rng.nextNormal()) }))]]
-            } else if let batches {
-                let arrays = try NumpyArchive.read(URL(fileURLWithPath: batches))
+            } else if let inputs {
+                let arrays = try NumpyArchive.read(URL(fileURLWithPath: inputs))
                 var k = 0
-                while let ids = arrays["input_ids_\(k)"], let mask = arrays["attention_mask_\(k)"] {
-                    feeds.append(["input_ids": .int64(IntTensor(shape: ids.shape, values: ids.integers)),
-                                  "attention_mask": .int64(IntTensor(shape: mask.shape, values: mask.integers))])
+                while onnx.inputs.allSatisfy({ arrays["\($0.name)_\(k)"] != nil }) {
+                    var feed: [String: ONNXValue] = [:]
+                    for info in onnx.inputs {
+                        let a = arrays["\(info.name)_\(k)"]!
+                        feed[info.name] = a.floats.isEmpty ? .int64(IntTensor(shape: a.shape, values: a.integers)) : .float(a.tensor)
+                    }
+                    feeds.append(feed)
                     k += 1
                 }
-                guard !feeds.isEmpty else { throw CLIFailure.input("\(batches): no input_ids_0 / attention_mask_0") }
+                guard !feeds.isEmpty else { throw CLIFailure.input("\(inputs): no arrays \(onnx.inputs.map { "\($0.name)_0" })") }
             }
             // Plans are built (and cached) before timing, as ONNX Runtime builds its session first.
             for f in feeds { _ = try onnx.plan(inputShapes: f.mapValues(\.shape)) }
