@@ -111,21 +111,8 @@ enum Layout {
             src[i] = n == 1 ? 0 : acc
             acc *= n
         }
-        let total = out.reduce(1, *)
-        var result = [Int](repeating: 0, count: total)
-        guard total > 0 else { return result }
-        var idx = [Int](repeating: 0, count: r), off = 0
-        for k in 0..<total {
-            result[k] = off
-            var ax = r - 1
-            while ax >= 0 {
-                idx[ax] += 1; off += src[ax]
-                if idx[ax] < out[ax] { break }
-                off -= src[ax] * idx[ax]; idx[ax] = 0
-                ax -= 1
-            }
-        }
-        return result
+        // A broadcast axis has stride 0: the walk repeats its element.
+        return broadcastLike(out, src)
     }
 
     /// Gathers `value`'s elements at flat `indices` into a value of `shape`.
