@@ -175,7 +175,7 @@ if Context.environment["LEPTON_FUZZ"] == "1" {
     package.products.append(.executable(name: "lepton-fuzz", targets: ["lepton-fuzz"]))
     package.targets.append(.executableTarget(
         name: "lepton-fuzz",
-        dependencies: ["LeptonAudio", "LeptonImage", "LeptonReport", "LeptonDiagnose", "LeptonRisk", "LeptonDialog", "LeptonEngine"],
+        dependencies: ["LeptonAudio", "LeptonImage", "LeptonReport", "LeptonDiagnose", "LeptonRisk", "LeptonDialog", "LeptonEngine", "LeptonONNX"],
         path: "Fuzz/LeptonFuzz", swiftSettings: fast))
 }
 

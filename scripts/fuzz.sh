@@ -95,6 +95,27 @@ np.savez_compressed(os.path.join(d, 'deflated.npz'), **a)
 PY
   seed npz "$work"/npz/*
 fi
+# ONNX: two tiny graphs (Gemm+Relu, Conv+BatchNormalization+GlobalAveragePool) from the onnx package
+# of the tests' Python environment (scripts/ml-env.sh), when it is there.
+if [ -x "${LEPTON_CACHE:-$HOME/.cache/lepton}/pyml/bin/python" ]; then
+  "${LEPTON_CACHE:-$HOME/.cache/lepton}/pyml/bin/python" - "$work/onnx" <<'PY' && seed onnx "$work"/onnx/*
+import sys, os, numpy as np, onnx
+from onnx import helper, TensorProto, numpy_helper
+d = sys.argv[1]; os.makedirs(d, exist_ok=True)
+def save(name, nodes, inputs, outputs, inits):
+    g = helper.make_graph(nodes, name, inputs, outputs, [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), os.path.join(d, name + ".onnx"))
+f = lambda *s: np.arange(np.prod(s), dtype=np.float32).reshape(s) / 10
+save("gemm", [helper.make_node("Gemm", ["x", "w", "b"], ["h"], transB=1), helper.make_node("Relu", ["h"], ["y"])],
+     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+     {"w": f(3, 4), "b": f(3)})
+save("conv", [helper.make_node("Conv", ["x", "k"], ["c"], pads=[1, 1, 1, 1]),
+              helper.make_node("BatchNormalization", ["c", "s", "o", "m", "v"], ["n"]),
+              helper.make_node("GlobalAveragePool", ["n"], ["y"])],
+     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 6, 6])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 1, 1])],
+     {"k": f(2, 1, 3, 3), "s": np.ones(2, np.float32), "o": np.zeros(2, np.float32), "m": np.zeros(2, np.float32), "v": np.ones(2, np.float32)})
+PY
+fi
 seed scan-model samples/diagnose/model/config.json
 seed risk-model samples/risk/model/config.json
 

@@ -12,6 +12,7 @@ import LeptonDialog
 import LeptonDiagnose
 import LeptonEngine
 import LeptonImage
+import LeptonONNX
 import LeptonReport
 import LeptonRisk
 
@@ -83,6 +84,15 @@ let fuzzTargets: [FuzzTarget] = [
     },
     FuzzTarget(name: "npz", summary: "NumpyArchive.read (ZIP of .npy, stored or deflated)", maxLength: 16 << 10) { bytes in
         _ = try? NumpyArchive.read(ScratchFile.write(bytes, name: "model.npz"))
+    },
+    FuzzTarget(name: "onnx", summary: "ONNXModel (protobuf, graph order, limits) and its plan for the declared input shapes",
+               maxLength: 16 << 10) { bytes in
+        guard let model = try? ONNXModel(data: Data(buffer: bytes), file: "fuzz.onnx") else { return }
+        // Unknown dims as 1, and every dim capped, so the plan (shape inference, constant folding)
+        // is reached without asking for a huge input on purpose.
+        var shapes: [String: [Int]] = [:]
+        for input in model.inputs { shapes[input.name] = input.dims.map { min(max($0 ?? 1, 1), 64) } }
+        _ = try? model.plan(inputShapes: shapes)
     },
     FuzzTarget(name: "scan-model", summary: "ScanClassifier.load with a fuzzed config.json (samples/diagnose/model weights)",
                maxLength: 4 << 10) { bytes in
