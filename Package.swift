@@ -140,7 +140,7 @@ let package = Package(
         // Helpers shared by the test targets (the finite-difference gradient checker, a seeded generator).
         .target(name: "LeptonTestSupport", dependencies: ["LeptonEngine"], path: "Tests/TestSupport", swiftSettings: fast),
         .testTarget(name: "EngineTests", dependencies: ["LeptonEngine", "LeptonTestSupport"], exclude: ["Fixtures"], swiftSettings: fast),
-        .testTarget(name: "AudioTests", dependencies: ["LeptonAudio", "LeptonFiles", "LeptonTestSupport"], swiftSettings: fast),
+        .testTarget(name: "AudioTests", dependencies: ["LeptonAudio", "LeptonFiles", "LeptonTestSupport"], exclude: ["Fixtures"], swiftSettings: fast),
         .testTarget(name: "ImageTests", dependencies: ["LeptonImage", "CZlib", "LeptonTestSupport"], exclude: ["Fixtures"], swiftSettings: fast),
         .testTarget(name: "ReportTests", dependencies: ["LeptonReport"], swiftSettings: fast),
         .testTarget(name: "SpeechTests", dependencies: ["LeptonSpeech", "LeptonAudio", "LeptonEngine"], exclude: ["Fixtures"],

@@ -26,11 +26,11 @@ public final class AudioStream {
     /// Opens `url` for streaming.
     /// - Parameters:
     ///   - sampleRate: output rate in Hz; `nil` keeps the file's own rate (no resampling).
-    ///   - quality: the libsamplerate converter (default: best sinc).
+    ///   - quality: the filter (default: FFmpeg's, as faster-whisper's decoder resamples).
     ///   - inputBlockFrames: how many source frames to decode per refill.
     ///   - channel: the one channel to read (0-based), or nil to average them all.
     /// - Throws: as ``AudioReader``; ``AudioError/invalidArgument(detail:)`` for a channel the file lacks.
-    public init(url: URL, sampleRate: Int? = nil, quality: ResamplerQuality = .best,
+    public init(url: URL, sampleRate: Int? = nil, quality: ResamplerQuality = .swresample,
                 limits: AudioLimits = .default, inputBlockFrames: Int = 8192, channel: Int? = nil) throws {
         let reader = try AudioReader(url: url, limits: limits)
         if let channel {
@@ -108,7 +108,7 @@ public struct DecodedAudio: Sendable {
 public enum AudioDecoder {
     /// Decodes `url` to mono Float32, resampled to `sampleRate` (or the file's own rate when `nil`).
     /// - Throws: ``AudioError`` naming the file.
-    public static func decode(url: URL, sampleRate: Int? = nil, quality: ResamplerQuality = .best,
+    public static func decode(url: URL, sampleRate: Int? = nil, quality: ResamplerQuality = .swresample,
                               limits: AudioLimits = .default) throws -> DecodedAudio {
         let stream = try AudioStream(url: url, sampleRate: sampleRate, quality: quality, limits: limits)
         var samples: [Float] = []
