@@ -2,8 +2,9 @@
 """8 kHz phone audio: word errors of lepton-chat builds beside faster-whisper on the same files.
 
 Sets (each file with its reference text):
-  real   the 7 real recordings of ../shared/data/speech/dev sent through a phone line here
-         (sox: sinc 300-3400, 8 kHz, G.711 µ-law), so real human speech, 37 s, 89 words;
+  real-C the 7 real recordings of ../shared/data/speech/dev (37 s, 89 words, 5 speakers) sent
+         through a phone channel C here (sox, band 300-3400 Hz, 8 kHz): ulaw, alaw, gsm (GSM
+         06.10 then µ-law) and noisy-ulaw (white noise 30 dB down);
   bank   the 20 phone copies (NAME_tel8k.wav) of ../shared/data/speech/bank-dev, synthetic
          espeak-ng voices made by the project (they resemble the agent's own material).
 Each lepton-chat binary runs `transcribe -f json` with its defaults (beam 5, temperature
@@ -41,19 +42,53 @@ def edits(ref, hyp):
     return d[len(h)], len(r)
 
 
+# Phone channels the real recordings are sent through: G.711 µ-law and A-law, GSM 06.10 (a
+# mobile codec, back to 8 kHz µ-law as a recorder would store it), and µ-law with line noise.
+CHANNELS = {
+    "ulaw": ["-e", "u-law", "-b", "8"],
+    "alaw": ["-e", "a-law", "-b", "8"],
+    "gsm": None,
+    "noisy-ulaw": None,
+}
+
+
+def phone_copy(src, out, channel, tmp):
+    band = ["sinc", "300-3400"]
+    if channel in ("ulaw", "alaw"):
+        subprocess.run(["sox", "-D", src, "-r", "8000", *CHANNELS[channel], out, *band], check=True)
+    elif channel == "gsm":
+        gsm = out + ".gsm"
+        subprocess.run(["sox", "-D", src, "-r", "8000", "-c", "1", gsm, *band], check=True)
+        subprocess.run(["sox", "-D", gsm, "-e", "u-law", "-b", "8", out], check=True)
+        os.remove(gsm)
+    else:  # white noise 30 dB below full scale under the speech, seeded
+        clean = out + ".clean.wav"
+        noise = out + ".noise.wav"
+        subprocess.run(["sox", "-D", src, "-r", "8000", "-b", "16", clean, *band], check=True)
+        length = subprocess.run(["soxi", "-D", clean], check=True, capture_output=True, text=True).stdout.strip()
+        subprocess.run(["sox", "-D", "-R", "-n", "-r", "8000", "-b", "16", "-c", "1", noise, "synth", length,
+                        "whitenoise", "vol", "0.03", *band], check=True)
+        subprocess.run(["sox", "-D", "-m", clean, noise, "-e", "u-law", "-b", "8", out], check=True)
+        os.remove(clean)
+        os.remove(noise)
+
+
 def phone_sets(tmp):
-    real = []
-    for line in open(os.path.join(SHARED, "dev", "transcripts.tsv")):
-        name, text = line.rstrip("\n").split("\t")[:2]
-        out = os.path.join(tmp, name.replace(".wav", "_tel8k.wav"))
-        subprocess.run(["sox", os.path.join(SHARED, "dev", name), "-r", "8000", "-e", "u-law", "-b", "8", out,
-                        "sinc", "300-3400"], check=True)
-        real.append((out, text))
+    sets = {}
+    for channel in CHANNELS:
+        items = []
+        for line in open(os.path.join(SHARED, "dev", "transcripts.tsv")):
+            name, text = line.rstrip("\n").split("\t")[:2]
+            out = os.path.join(tmp, f"{name[:-4]}_{channel}.wav")
+            phone_copy(os.path.join(SHARED, "dev", name), out, channel, tmp)
+            items.append((out, text))
+        sets[f"real-{channel}"] = items
     bank = []
     for line in open(os.path.join(SHARED, "bank-dev", "labels.tsv")):
         cols = line.rstrip("\n").split("\t")
         bank.append((os.path.join(SHARED, "bank-dev", cols[0].replace(".wav", "_tel8k.wav")), cols[-1]))
-    return {"real": real, "bank": bank}
+    sets["bank"] = bank
+    return sets
 
 
 def lepton(binary, files, extra=()):

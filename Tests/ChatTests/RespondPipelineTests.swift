@@ -225,9 +225,9 @@ final class RespondPipelineTests: XCTestCase {
         let heaviest = readings.max { ($0["weight"] as? Double ?? 0) < ($1["weight"] as? Double ?? 0) }?["text"] as? String
         XCTAssertEqual(try json(r)["transcript"] as? String, heaviest?.trimmingCharacters(in: .whitespaces))
         let domain = try Domain.parse(domainText)
-        let bandMap = try XCTUnwrap(domain.asrPhoneBandMap, "the shipped domain maps phone calls")
-        let t = try run(["transcribe", "-f", "json", "--readings", "3", "--prompt", domain.asrPrompt ?? "",
-                         "--phone-band-map", Repo.bank.appendingPathComponent(bandMap).path,
+        // The domain's phone-band map if it has one (the shipped agent has none since the map cost real voices).
+        let mapArguments = domain.asrPhoneBandMap.map { ["--phone-band-map", Repo.bank.appendingPathComponent($0).path] } ?? []
+        let t = try run(["transcribe", "-f", "json", "--readings", "3", "--prompt", domain.asrPrompt ?? ""] + mapArguments + [
                          "--corpus", Repo.bank.appendingPathComponent("model/\(RecognizerCorpus.fileName)").path,
                          "--corpus-weight", "0.3", call])
         XCTAssertEqual(t.status, 0, t.stderr)
@@ -238,9 +238,9 @@ final class RespondPipelineTests: XCTestCase {
     /// Speech in, intent out, on all 20 bank-dev calls at 16 kHz and their 8 kHz phone copies,
     /// run through `shell` so Whisper and the encoder load once; the labels come from
     /// ../shared (labels.tsv). Measured with the shipped agent (3 readings mixed, n-gram head,
-    /// a second opinion on unsure calls, phone calls mapped towards wideband): 20/20 at 16 kHz,
-    /// 20/20 at 8 kHz (18/20 without the map; see samples/bank/README.md); the bars below leave
-    /// room for a few calls of numeric noise.
+    /// a second opinion on unsure calls, FFmpeg's resampling, no phone-band map): 20/20 at 16 kHz,
+    /// 17/20 at 8 kHz (20/20 with the map, which was fitted on these voices and costs real ones;
+    /// see samples/bank/README.md); the bars below leave room for numeric noise at 16 kHz.
     func testBankCallsFromAudio() throws {
         let bankDev = Repo.shared.appendingPathComponent("data/speech/bank-dev")
         guard FileManager.default.fileExists(atPath: bankDev.path) else { throw XCTSkip("no ../shared/data/speech/bank-dev") }
@@ -264,8 +264,8 @@ final class RespondPipelineTests: XCTestCase {
         let right16k = zip(got, expected).filter { !$1.phone && $0 == $1.intent }.count
         let right8k = zip(got, expected).filter { $1.phone && $0 == $1.intent }.count
         XCTAssertGreaterThanOrEqual(right16k, 18, "\(got)")
-        XCTAssertGreaterThanOrEqual(right8k, 17, "\(got)")
-        XCTAssertGreaterThanOrEqual(right16k + right8k, 36, "\(got)")
+        XCTAssertGreaterThanOrEqual(right8k, 16, "\(got)")
+        XCTAssertGreaterThanOrEqual(right16k + right8k, 35, "\(got)")
     }
 
     /// `--speak`: the reply is synthesized by the espeak-ng program (installed by bootstrap, run
