@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // TLS to PostgreSQL (sslmode/sslrootcert); already resolved through postgres-nio.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
         // The services' worker threads (NIOThreadPool); already resolved through Hummingbird.
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
@@ -87,7 +89,10 @@ let package = Package(
         .target(name: "LeptonDialog", dependencies: ["LeptonText", "LeptonEngine", "LeptonYAML", "CSQLite3", .product(name: "Yams", package: "Yams"),
                                                      .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fast),
-        .target(name: "LeptonDialogPostgres", dependencies: ["LeptonDialog", "LeptonText", .product(name: "PostgresNIO", package: "postgres-nio")],
+        // One reading of postgresql:// URLs (with libpq's sslmode/sslrootcert) for both programs.
+        .target(name: "LeptonPostgres", dependencies: [.product(name: "PostgresNIO", package: "postgres-nio"),
+                                                       .product(name: "NIOSSL", package: "swift-nio-ssl")], swiftSettings: fast),
+        .target(name: "LeptonDialogPostgres", dependencies: ["LeptonDialog", "LeptonText", "LeptonPostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
                 swiftSettings: fast),
         .target(name: "LeptonVoice", dependencies: ["LeptonDialog", "LeptonText", "LeptonSpeech", "LeptonAudio"], swiftSettings: fast),
         .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport", "LeptonONNX",
@@ -95,7 +100,7 @@ let package = Package(
         .target(name: "LeptonRisk", dependencies: ["LeptonEngine", "LeptonYAML", "LeptonFiles"], swiftSettings: fast),
         // lepton-risk's PostgreSQL feeds (transactions in through a cursor, alerts out), apart so that
         // the fuzz and sanitizer builds of LeptonRisk do not compile the NIO stack.
-        .target(name: "LeptonRiskPostgres", dependencies: ["LeptonRisk", "LeptonDialog", "LeptonDialogPostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
+        .target(name: "LeptonRiskPostgres", dependencies: ["LeptonRisk", "LeptonPostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
                 swiftSettings: fast),
 
         // ONNX import (issue 24): models exported from PyTorch, read with swift-protobuf and run on the engine's kernels.

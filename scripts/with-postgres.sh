@@ -8,6 +8,9 @@
 #   LEPTON_TEST_POSTGRES_URL  postgresql://postgres@127.0.0.1:PORT/lepton (an empty database)
 #   LEPTON_TEST_POSTGRES_CTL  a script: `$LEPTON_TEST_POSTGRES_CTL stop` / `start` stops and restarts
 #                             the server (the store's outage tests)
+#   LEPTON_TEST_POSTGRES_CA   the server's self-signed certificate (PEM) for sslmode=verify-full
+#                             tests: the cluster serves TLS too, with a certificate for localhost
+#                             and 127.0.0.1 made here by openssl (valid 2 days)
 # The cluster: initdb (as the postgres user when run as root: initdb refuses root), trust
 # authentication on 127.0.0.1 only, a free port, the socket in the cluster's folder (-k), fsync off.
 # LEPTON_POSTGRES_HOST=ADDR listens on ADDR instead of 127.0.0.1 and trusts the subnets this
@@ -61,6 +64,11 @@ else
   $init >/dev/null
 fi
 [ "$host" = 127.0.0.1 ] || echo "host all all samenet trust" >>"$dir/data/pg_hba.conf"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/server.key" -out "$dir/server.crt" -days 2 \
+  -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1
+chmod 600 "$dir/server.key"
+[ "$(id -u)" = 0 ] && chown postgres "$dir/server.key" "$dir/server.crt"
+printf "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n" "$dir/server.crt" "$dir/server.key" >>"$dir/data/postgresql.conf"
 if ! "$dir/ctl" start; then
   echo "with-postgres: the cluster did not start; its log:" >&2
   cat "$dir/log" >&2 || true
@@ -69,5 +77,6 @@ fi
 "$bin/psql" -h "$host" -p "$port" -U postgres -qc 'CREATE DATABASE lepton' >/dev/null
 export LEPTON_TEST_POSTGRES_URL="postgresql://postgres@$host:$port/lepton"
 export LEPTON_TEST_POSTGRES_CTL="$dir/ctl"
+export LEPTON_TEST_POSTGRES_CA="$dir/server.crt"
 echo "with-postgres: PostgreSQL on $host:$port (database lepton)" >&2
 "$@"

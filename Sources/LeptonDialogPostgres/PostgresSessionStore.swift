@@ -1,5 +1,6 @@
 import Foundation
 import LeptonDialog
+import LeptonPostgres
 import LeptonText
 import PostgresNIO
 
@@ -24,21 +25,8 @@ import PostgresNIO
 /// The API is blocking (see ``SessionStore``): each call runs its queries in a task and waits
 /// for it on the calling thread, which must not be one of Swift concurrency's cooperative threads.
 public final class PostgresSessionStore: SessionStore {
-    /// Where the database is (from `postgresql://USER[:PASS]@HOST[:PORT]/DB`).
-    public struct Address: Sendable, Equatable {
-        public var host: String
-        public var port: Int
-        public var user: String
-        public var password: String?
-        public var database: String
-
-        public init(host: String, port: Int = 5432, user: String, password: String? = nil, database: String) {
-            self.host = host; self.port = port; self.user = user; self.password = password; self.database = database
-        }
-
-        /// The address as shown in messages: a URL without the password.
-        public var redacted: String { "postgresql://\(user)@\(host):\(port)/\(database)" }
-    }
+    /// Where the database is (from `postgresql://USER[:PASS]@HOST[:PORT]/DB[?sslmode=…]`).
+    public typealias Address = PostgresAddress
 
     /// The schema, one list of statements per version; a store at version n runs the lists after it.
     static let migrations: [[PostgresQuery]] = [
@@ -96,8 +84,14 @@ public final class PostgresSessionStore: SessionStore {
         let millis = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         // Server-side bounds: a statement waiting for a lock or running longer fails instead of hanging.
         let bounds = [("lock_timeout", "\(millis)"), ("statement_timeout", "\(millis)"), ("application_name", "lepton-chat")]
-        var pool = PostgresClient.Configuration(host: address.host, port: address.port, username: address.user,
-                                                password: address.password, database: address.database, tls: .disable)
+        var pool: PostgresClient.Configuration
+        var direct: PostgresConnection.Configuration
+        do {
+            pool = try address.clientConfiguration()
+            direct = try address.connectionConfiguration()
+        } catch {
+            throw ChatError.store(file: address.redacted, reason: "\(error)")
+        }
         pool.options.connectTimeout = .milliseconds(Int64(min(millis, 5000)))
         pool.options.maximumConnections = max(1, maximumConnections)
         pool.options.additionalStartupParameters = bounds
@@ -107,8 +101,6 @@ public final class PostgresSessionStore: SessionStore {
 
         // The schema is set up on a connection of its own, outside the pool: the pool retries a
         // failing connection quietly, while this reports why (refused, bad password, no database).
-        var direct = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user,
-                                                      password: address.password, database: address.database, tls: .disable)
         direct.options.connectTimeout = .milliseconds(Int64(min(millis, 5000)))
         direct.options.additionalStartupParameters = bounds
         let setUpConfiguration = direct
@@ -383,7 +375,9 @@ public final class PostgresSessionStore: SessionStore {
                 return ChatError.store(file: location, reason: "\(message) (SQLSTATE \(state))")
             }
             switch e.code {
-            case .connectionError: return ChatError.storeUnavailable("cannot connect to \(location) (is the server running?)")
+            case .connectionError:
+                if let why = PostgresAddress.tlsFailure(e) { return ChatError.storeUnavailable("cannot connect to \(location): \(why)") }
+                return ChatError.storeUnavailable("cannot connect to \(location) (is the server running?)")
             case .serverClosedConnection, .uncleanShutdown: return ChatError.storeUnavailable("\(location) closed the connection")
             default: return ChatError.storeUnavailable("\(location): \(e.code)")
             }

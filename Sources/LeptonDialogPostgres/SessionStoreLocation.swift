@@ -1,11 +1,13 @@
 import Foundation
 import LeptonDialog
+import LeptonPostgres
 
 /// Where a session store is, as given by `--store` or `$LEPTON_CHAT_STORE`:
 ///
 /// - `sqlite:PATH` or a plain path: a SQLite file, created on first use;
-/// - `postgresql://USER[:PASS]@HOST[:PORT]/DB` (or `postgres://`): a PostgreSQL database
-///   (port 5432 by default; user and password percent-encoded as in any URL).
+/// - `postgresql://USER[:PASS]@HOST[:PORT]/DB[?sslmode=…&sslrootcert=FILE]` (or `postgres://`): a
+///   PostgreSQL database (port 5432 by default; user and password percent-encoded as in any URL;
+///   TLS as libpq names it, see ``PostgresAddress``).
 public enum SessionStoreLocation: Equatable, Sendable {
     case sqlite(URL)
     case postgres(PostgresSessionStore.Address)
@@ -14,21 +16,17 @@ public enum SessionStoreLocation: Equatable, Sendable {
     /// - Throws: ``ChatError/badInput(_:)`` with one line saying what is wrong (the password is never echoed).
     public init(parsing text: String) throws {
         func bad(_ why: String) -> ChatError {
-            .badInput("--store: \(why) (expected sqlite:PATH, a file path, or postgresql://USER[:PASS]@HOST[:PORT]/DB)")
+            .badInput("--store: \(why) (expected sqlite:PATH, a file path, or postgresql://USER[:PASS]@HOST[:PORT]/DB[?sslmode=...])")
         }
-        let lower = text.lowercased()
-        if lower.hasPrefix("postgresql://") || lower.hasPrefix("postgres://") {
-            guard let c = URLComponents(string: text) else { throw bad("not a valid URL") }
-            guard let host = c.host, !host.isEmpty else { throw bad("no host in the PostgreSQL URL") }
-            guard let user = c.percentEncodedUser.flatMap({ $0.removingPercentEncoding }), !user.isEmpty else {
-                throw bad("no user in the PostgreSQL URL")
+        if PostgresAddress.isURL(text) {
+            let parsed: (address: PostgresAddress, otherParameters: [URLQueryItem])
+            do {
+                parsed = try PostgresAddress.parse(text)
+            } catch {
+                throw bad(error.why)
             }
-            let database = String(c.path.dropFirst())
-            guard !database.isEmpty, !database.contains("/") else { throw bad("no database name after the host in the PostgreSQL URL") }
-            if let port = c.port, !(1...65_535).contains(port) { throw bad("port \(port) out of range") }
-            if c.query != nil || c.fragment != nil { throw bad("query parameters are not supported in the PostgreSQL URL") }
-            self = .postgres(.init(host: host, port: c.port ?? 5432, user: user,
-                                   password: c.percentEncodedPassword.flatMap { $0.removingPercentEncoding }, database: database))
+            if let other = parsed.otherParameters.first { throw bad("unknown parameter ?\(other.name)= in the PostgreSQL URL") }
+            self = .postgres(parsed.address)
             return
         }
         if let colon = text.firstIndex(of: ":"), !text.hasPrefix("/"), !text.hasPrefix(".") {

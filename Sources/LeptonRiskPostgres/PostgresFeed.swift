@@ -1,46 +1,34 @@
 import Foundation
-import LeptonDialog
-import LeptonDialogPostgres
+import LeptonPostgres
 import LeptonRisk
 import PostgresNIO
 
 /// A PostgreSQL table or query that lepton-risk reads transactions from or writes alerts to:
 /// `postgresql://USER[:PASS]@HOST[:PORT]/DB?table=NAME` (or `?query=SELECT …`, percent-encoded).
 ///
-/// The address part is parsed as the chat session store parses `--store`
-/// (``SessionStoreLocation``), so both programs accept the same URLs; the password is never shown.
+/// The address part (with TLS: `&sslmode=verify-full&sslrootcert=FILE`) is read by
+/// ``PostgresAddress``, as the chat session store reads `--store`, so both programs accept the same
+/// URLs; the password is never shown.
 public struct PostgresFeed: Sendable, Equatable {
-    public var address: PostgresSessionStore.Address
+    public var address: PostgresAddress
     /// `schema.table` or `table` (plain identifiers), when the URL names a table.
     public var table: String?
     /// A query whose rows are the transactions, when the URL gives one.
     public var query: String?
 
     /// Whether `text` is a PostgreSQL URL (else it is a file path).
-    public static func isURL(_ text: String) -> Bool {
-        let lower = text.lowercased()
-        return lower.hasPrefix("postgresql://") || lower.hasPrefix("postgres://")
-    }
+    public static func isURL(_ text: String) -> Bool { PostgresAddress.isURL(text) }
 
     /// Parses a feed URL; `option` names the command-line option in errors.
     /// - Throws: `RiskError.badArgument` with one line saying what is wrong (never the password).
     public init(parsing text: String, option: String, allowQuery: Bool = true) throws {
         let expected = "postgresql://USER[:PASS]@HOST[:PORT]/DB?table=NAME" + (allowQuery ? " or ?query=SELECT..." : "")
         func bad(_ why: String) -> RiskError { .badArgument("\(option): \(why) (expected \(expected))") }
-        guard var c = URLComponents(string: text) else { throw bad("not a valid URL") }
-        let items = c.queryItems ?? []
-        c.query = nil
-        c.fragment = nil
-        guard let base = c.string else { throw bad("not a valid URL") }
+        let items: [URLQueryItem]
         do {
-            guard case .postgres(let address) = try SessionStoreLocation(parsing: base) else { throw bad("not a PostgreSQL URL") }
-            self.address = address
-        } catch let e as ChatError {
-            // "bad input: --store: WHY (expected …)": keep WHY, name our option.
-            var why = e.description
-            if let r = why.range(of: "--store: ") { why = String(why[r.upperBound...]) }
-            if let r = why.range(of: " (expected") { why = String(why[..<r.lowerBound]) }
-            throw bad(why)
+            (address, items) = try PostgresAddress.parse(text)
+        } catch {
+            throw bad(error.why)
         }
         for item in items where !["table", "query"].contains(item.name) {
             throw bad("unknown parameter ?\(item.name)=")
@@ -65,13 +53,18 @@ public struct PostgresFeed: Sendable, Equatable {
 
     /// The feed as shown in messages: the URL without the password (and without the query's text).
     public var description: String {
-        address.redacted + (table.map { "?table=\($0)" } ?? "?query=…")
+        let base = address.redacted
+        return base + (base.contains("?") ? "&" : "?") + (table.map { "table=\($0)" } ?? "query=…")
     }
 
     /// A connection for one command (closed by the caller).
     func connect() throws -> PostgresConnection {
-        var config = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user,
-                                                      password: address.password, database: address.database, tls: .disable)
+        var config: PostgresConnection.Configuration
+        do {
+            config = try address.connectionConfiguration()
+        } catch {
+            throw RiskError.unreadable(path: description, reason: "\(error)")
+        }
         config.options.connectTimeout = .seconds(5)
         config.options.additionalStartupParameters = [("application_name", "lepton-risk")]
         let configuration = config
@@ -107,6 +100,7 @@ public struct PostgresFeed: Sendable, Equatable {
             if let message = e.serverInfo?[.message] {
                 return RiskError.unreadable(path: location, reason: "\(message) (SQLSTATE \(e.serverInfo?[.sqlState] ?? "?"))")
             }
+            if let why = PostgresAddress.tlsFailure(e) { return RiskError.unreadable(path: location, reason: "cannot connect: \(why)") }
             switch e.code {
             case .connectionError: return RiskError.unreadable(path: location, reason: "cannot connect (is the server running?)")
             default: return RiskError.unreadable(path: location, reason: "\(e.code)")

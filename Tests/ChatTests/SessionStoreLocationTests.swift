@@ -26,7 +26,9 @@ final class SessionStoreLocationTests: XCTestCase {
             "postgresql://u@h:5432": "no database name",
             "postgresql://u@h:5432/": "no database name",
             "postgresql://u@h:99999/db": "port 99999 out of range",
-            "postgresql://u:pw@h/db?sslmode=require": "query parameters",
+            "postgresql://u:pw@h/db?sslmode=often": "sslmode must be one of",
+            "postgresql://u:pw@h/db?table=x": "unknown parameter ?table=",
+            "postgresql://u:pw@h/db?sslmode=prefer&sslrootcert=/ca.pem": "sslrootcert is used only with",
             "sqlite:": "no path after sqlite:",
             "": "empty",
         ]

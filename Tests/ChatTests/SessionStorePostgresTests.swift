@@ -180,6 +180,37 @@ final class SessionStorePostgresTests: XCTestCase {
     }
 
     /// A database that does not exist is the server's refusal (a store error, not "unavailable").
+    /// TLS with libpq's names: with `sslmode=verify-full` and the test cluster's certificate the
+    /// store's connections are encrypted (the server's own `pg_stat_ssl`, read with psql, says so
+    /// while the store is open); with `sslmode=disable` they are not; a bad mode is one line.
+    func testVerifiedTLSConnectionsAreEncrypted() throws {
+        guard let ca = ProcessInfo.processInfo.environment["LEPTON_TEST_POSTGRES_CA"], !ca.isEmpty else {
+            throw XCTSkip("LEPTON_TEST_POSTGRES_CA is not set (run the tests under scripts/with-postgres.sh)")
+        }
+        let db = try freshDatabase()
+        let encrypted = "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE ssl AND application_name = 'lepton-chat' AND datname = '\(db.address.database)'"
+        let plain = "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE NOT ssl AND application_name = 'lepton-chat' AND datname = '\(db.address.database)'"
+        let verified = db.url.replacingOccurrences(of: "127.0.0.1", with: "localhost") + "?sslmode=verify-full&sslrootcert=" + ca
+        guard case .postgres(let address) = try SessionStoreLocation(parsing: verified) else { return XCTFail("not PostgreSQL") }
+        XCTAssertEqual(address.tls, .verifyFull)
+        XCTAssertFalse(address.redacted.contains(ca))
+        do {
+            let a = try agent(try SessionStoreLocation(parsing: verified).open())
+            _ = try a.respond(text: "hello", session: "tls")
+            XCTAssertGreaterThan(Int(try psql(db.url, encrypted)) ?? 0, 0)
+            XCTAssertEqual(try psql(db.url, plain), "0")
+        }
+        let clear = try agent(try SessionStoreLocation(parsing: db.url + "?sslmode=disable").open())
+        _ = try clear.respond(text: "hello", session: "clear")
+        XCTAssertGreaterThan(Int(try psql(db.url, plain)) ?? 0, 0)
+        XCTAssertThrowsError(try SessionStoreLocation(parsing: db.url + "?sslmode=maybe")) {
+            XCTAssertTrue("\($0)".contains("sslmode must be one of"), "\($0)")
+        }
+        XCTAssertThrowsError(try SessionStoreLocation(parsing: db.url + "?table=x")) {
+            XCTAssertTrue("\($0)".contains("unknown parameter ?table="), "\($0)")
+        }
+    }
+
     func testMissingDatabaseIsAClearError() throws {
         var address = try freshDatabase().address
         address.database = "no_such_database"

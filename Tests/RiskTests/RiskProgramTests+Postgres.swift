@@ -134,5 +134,40 @@ extension RiskProgramTests {
         let r = try risk(["score", "--model", m, "--transactions", Self.samples + "/test.csv",
                           "--alerts-to", "postgresql://u:pw9@127.0.0.1:1/db?query=SELECT%201"])
         assertOneLineError(r, status: 1, contains: "give ?table=NAME")
+        for (query, fragment) in [("sslmode=sometimes", "sslmode must be one of"),
+                                  ("sslmode=require&sslrootcert=/x.pem", "sslrootcert is used only with")] {
+            let r = try risk(["score", "--model", m, "--transactions", "postgresql://u:pw9@127.0.0.1:1/db?table=t&\(query)"])
+            assertOneLineError(r, status: 1, contains: fragment)
+        }
+    }
+
+    /// TLS with libpq's names: `sslmode=verify-full` with the test cluster's certificate reads
+    /// the table (the same lines as the CSV); the same URL with a certificate of another
+    /// authority (made here by openssl) is refused with one line, before anything is read.
+    func testVerifiedTLSFeedAndAForeignAuthorityRefused() throws {
+        guard let ca = ProcessInfo.processInfo.environment["LEPTON_TEST_POSTGRES_CA"], !ca.isEmpty else {
+            throw XCTSkip("LEPTON_TEST_POSTGRES_CA is not set (run the tests under scripts/with-postgres.sh)")
+        }
+        let db = try freshRiskDatabase()
+        _ = try psql(db, "CREATE TABLE feed (a text, b text, c text, d text, e text, f text, g text, h text, i text, j text, k text)")
+        _ = try psql(db, "\\copy feed FROM 'samples/risk/test.csv' CSV HEADER")
+        let verified = db.replacingOccurrences(of: "127.0.0.1", with: "localhost") + "?table=feed&sslmode=verify-full&sslrootcert=" + ca
+        let reference = try scoreLines(["--transactions", Self.samples + "/test.csv"])
+        XCTAssertEqual(try scoreLines(["--transactions", verified]), reference)
+
+        let foreign = FileManager.default.temporaryDirectory.appendingPathComponent("foreign-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: foreign) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", foreign.appendingPathComponent("k.pem").path,
+                       "-out", foreign.appendingPathComponent("ca.pem").path, "-days", "1", "-subj", "/CN=localhost"]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let wrong = verified.replacingOccurrences(of: ca, with: foreign.appendingPathComponent("ca.pem").path)
+        let r = try risk(["score", "--model", Self.samples + "/model", "--transactions", wrong])
+        assertOneLineError(r, status: 1, contains: "TLS")
+        XCTAssertTrue(r.stdout.isEmpty, r.stdout)
     }
 }

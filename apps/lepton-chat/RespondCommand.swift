@@ -23,7 +23,7 @@ struct AgentSelection: ParsableArguments {
     @OptionGroup var compute: ComputeTypeOptions
 
     @Option(name: .long, help: ArgumentHelp(
-        "Session store: a SQLite file (PATH or sqlite:PATH, created on first use) or postgresql://USER[:PASS]@HOST[:PORT]/DB (default: $LEPTON_CHAT_STORE or ~/.local/share/lepton/chat-sessions.sqlite).",
+        "Session store: a SQLite file (PATH or sqlite:PATH, created on first use) or postgresql://USER[:PASS]@HOST[:PORT]/DB[?sslmode=verify-full&sslrootcert=CA.pem] (default: $LEPTON_CHAT_STORE or ~/.local/share/lepton/chat-sessions.sqlite).",
         valueName: "url"))
     var store: String?
 
