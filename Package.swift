@@ -151,7 +151,8 @@ let package = Package(
         .testTarget(name: "SpeechTests", dependencies: ["LeptonSpeech", "LeptonAudio", "LeptonEngine"], exclude: ["Fixtures"],
                     swiftSettings: fast),
         // Chat's three modules: one target, each file importing the module it tests.
-        .testTarget(name: "ChatTests", dependencies: ["LeptonText", "LeptonDialog", "LeptonDialogPostgres", "LeptonVoice", "LeptonEngine", "CSQLite3"], exclude: ["Fixtures"],
+        .testTarget(name: "ChatTests", dependencies: ["LeptonText", "LeptonDialog", "LeptonDialogPostgres", "LeptonVoice", "LeptonEngine", "CSQLite3",
+                                                    "LeptonTestSupport"], exclude: ["Fixtures"],
                     swiftSettings: fast),
         .testTarget(name: "DiagnoseTests", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonEngine",
                                                         "LeptonTestSupport"],

@@ -1,4 +1,5 @@
 import XCTest
+import LeptonTestSupport
 @testable import LeptonDialog
 @testable import LeptonDialogPostgres
 
@@ -83,9 +84,7 @@ extension RespondPipelineTests {
     }
 
     func testPostgresStoreKeepsTheConversationAcrossCalls() throws {
-        guard let url = ProcessInfo.processInfo.environment["LEPTON_TEST_POSTGRES_URL"], !url.isEmpty else {
-            throw XCTSkip("LEPTON_TEST_POSTGRES_URL is not set (run the tests under scripts/with-postgres.sh)")
-        }
+        guard let url = TestPostgres.url else { throw XCTSkip(TestPostgres.notRunning) }
         let session = "cli-\(UUID().uuidString)"
         let first = try json(try run(["respond", "--json", "--store", url, "--session", session, "--text", "I want to send money"]))
         let second = try json(try run(["respond", "--json", "--session", session, "--text", "50 dollars"], env: ["LEPTON_CHAT_STORE": url]))

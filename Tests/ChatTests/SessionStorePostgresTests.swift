@@ -2,6 +2,7 @@ import XCTest
 @testable import LeptonText
 @testable import LeptonDialog
 @testable import LeptonDialogPostgres
+import LeptonTestSupport
 
 /// The PostgreSQL store against a real server (scripts/with-postgres.sh starts a throwaway
 /// cluster and sets LEPTON_TEST_POSTGRES_URL; scripts/test.sh runs the suite under it). What the
@@ -19,14 +20,8 @@ final class SessionStorePostgresTests: XCTestCase {
 
     /// A new empty database on the test cluster, for one test.
     func freshDatabase() throws -> (url: String, address: PostgresSessionStore.Address) {
-        guard let base = ProcessInfo.processInfo.environment["LEPTON_TEST_POSTGRES_URL"], !base.isEmpty else {
-            throw XCTSkip("LEPTON_TEST_POSTGRES_URL is not set (run the tests under scripts/with-postgres.sh)")
-        }
-        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        _ = try psql(base, "CREATE DATABASE \(name)")
-        var c = URLComponents(string: base)!
-        c.path = "/" + name
-        let url = c.string!
+        guard let base = TestPostgres.url else { throw XCTSkip(TestPostgres.notRunning) }
+        let url = try TestPostgres.freshDatabase(prefix: "t", on: base)
         guard case .postgres(let address) = try SessionStoreLocation(parsing: url) else { throw XCTSkip("not a PostgreSQL URL: \(base)") }
         return (url, address)
     }
@@ -184,9 +179,7 @@ final class SessionStorePostgresTests: XCTestCase {
     /// store's connections are encrypted (the server's own `pg_stat_ssl`, read with psql, says so
     /// while the store is open); with `sslmode=disable` they are not; a bad mode is one line.
     func testVerifiedTLSConnectionsAreEncrypted() throws {
-        guard let ca = ProcessInfo.processInfo.environment["LEPTON_TEST_POSTGRES_CA"], !ca.isEmpty else {
-            throw XCTSkip("LEPTON_TEST_POSTGRES_CA is not set (run the tests under scripts/with-postgres.sh)")
-        }
+        guard let ca = TestPostgres.certificateAuthority else { throw XCTSkip(TestPostgres.notRunning) }
         let db = try freshDatabase()
         let encrypted = "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE ssl AND application_name = 'lepton-chat' AND datname = '\(db.address.database)'"
         let plain = "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE NOT ssl AND application_name = 'lepton-chat' AND datname = '\(db.address.database)'"

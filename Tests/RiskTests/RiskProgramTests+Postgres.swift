@@ -1,4 +1,5 @@
 import Foundation
+import LeptonTestSupport
 import XCTest
 
 /// `lepton-risk` reading transactions from PostgreSQL and writing alerts to it (issue 23), against
@@ -22,14 +23,8 @@ extension RiskProgramTests {
 
     /// A new empty database on the test cluster, as a URL.
     func freshRiskDatabase() throws -> String {
-        guard let base = ProcessInfo.processInfo.environment["LEPTON_TEST_POSTGRES_URL"], !base.isEmpty else {
-            throw XCTSkip("LEPTON_TEST_POSTGRES_URL is not set (run the tests under scripts/with-postgres.sh)")
-        }
-        let name = "risk_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-        _ = try psql(base, "CREATE DATABASE \(name)")
-        var c = URLComponents(string: base)!
-        c.path = "/" + name
-        return c.string!
+        guard let base = TestPostgres.url else { throw XCTSkip(TestPostgres.notRunning) }
+        return try TestPostgres.freshDatabase(prefix: "risk", on: base)
     }
 
     /// The result lines of `score --json` (the summary line, which names the input, left out).
@@ -145,9 +140,7 @@ extension RiskProgramTests {
     /// the table (the same lines as the CSV); the same URL with a certificate of another
     /// authority (made here by openssl) is refused with one line, before anything is read.
     func testVerifiedTLSFeedAndAForeignAuthorityRefused() throws {
-        guard let ca = ProcessInfo.processInfo.environment["LEPTON_TEST_POSTGRES_CA"], !ca.isEmpty else {
-            throw XCTSkip("LEPTON_TEST_POSTGRES_CA is not set (run the tests under scripts/with-postgres.sh)")
-        }
+        guard let ca = TestPostgres.certificateAuthority else { throw XCTSkip(TestPostgres.notRunning) }
         let db = try freshRiskDatabase()
         _ = try psql(db, "CREATE TABLE feed (a text, b text, c text, d text, e text, f text, g text, h text, i text, j text, k text)")
         _ = try psql(db, "\\copy feed FROM 'samples/risk/test.csv' CSV HEADER")
