@@ -78,7 +78,7 @@ final class TransformerReportReaderTests: XCTestCase {
         var scores: [ReportReaderKind: ReportEvaluation] = [:]
         for kind in ReportReaderKind.allCases {
             let reader = kind == .rules ? FindingReader.rules : FindingReader(model: model, kind: kind)
-            scores[kind] = ReportEvaluation.score(rows, analyses: rows.map { reader.analyze($0.text) })
+            scores[kind] = ReportEvaluation.score(rows, analyses: reader.analyze(rows.map(\.text)))
         }
         for (kind, ev) in scores {
             print("test part, \(kind.rawValue): macro-F1 \(ev.macroF1Main), abnormal F1 \(ev.abnormal.f1)")
@@ -102,6 +102,7 @@ final class TransformerReportReaderTests: XCTestCase {
         let (rows, _) = try ReportEvaluation.labeledReports(findingsCSV: csv, files: first)
         XCTAssertGreaterThanOrEqual(rows.count, 9)   // a report without text is skipped
         var right = 0, wrong: [String] = []
+        // One by one, as analyze reads a report (the held-out test above reads them in one batch).
         for r in rows {
             let a = reader.analyze(r.text)
             let ok = a.abnormal == r.abnormal

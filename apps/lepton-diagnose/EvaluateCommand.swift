@@ -116,7 +116,7 @@ struct EvaluateCommand: ParsableCommand {
                         progress.update(done: $0)
                     }
                     progress.finish()
-                    var ev = ReportEvaluation.score(rows, analyses: rows.map { findingReader.analyze($0.text) })
+                    var ev = ReportEvaluation.score(rows, analyses: findingReader.analyze(rows.map(\.text)))
                     ev.skippedEmpty = skipped
                     out.reports = ReportResult(count: ev.reports, skippedEmpty: ev.skippedEmpty, macroF1Main: ev.macroF1Main,
                                                abnormalF1: ev.abnormal.f1, abnormalPrecision: ev.abnormal.precision,

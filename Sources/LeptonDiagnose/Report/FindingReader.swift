@@ -33,6 +33,21 @@ public struct FindingReader: Sendable {
         return Self.decide(mentions: mentions, probabilities: p, rules: rules, config: model.config, kind: kind)
     }
 
+    /// The findings of many reports (an evaluation): the same answers as ``analyze(_:)`` one by
+    /// one, with each distinct sentence of all the reports encoded once, in packed batches.
+    public func analyze(_ texts: [String]) -> [ReportAnalysis] {
+        guard let model else { return texts.map { extractor.analyze($0) } }
+        let mentions = texts.map { extractor.mentions($0) }
+        let features = TransformerFindingModel.features(mentions, encoder: model.encoder, concepts: model.config.concepts.count)
+        let p = features.shape[0] == 0 ? [] : model.probabilities(features)
+        var start = 0
+        return zip(texts, mentions).map { text, m in
+            defer { start += m.mentions.count }
+            return Self.decide(mentions: m, probabilities: Array(p[start..<(start + m.mentions.count)]), rules: extractor.analyze(text),
+                               config: model.config, kind: kind)
+        }
+    }
+
     /// The decision rule of the Transformer and combined readers, given each mention's
     /// probability and the rules' analysis of the same text (``TransformerFindingTrainer`` chooses
     /// the thresholds with this very function).
