@@ -96,6 +96,7 @@ let package = Package(
                 swiftSettings: fast),
         .target(name: "LeptonVoice", dependencies: ["LeptonDialog", "LeptonText", "LeptonSpeech", "LeptonAudio"], swiftSettings: fast),
         .target(name: "LeptonDiagnose", dependencies: ["LeptonEngine", "LeptonImage", "LeptonReport", "LeptonONNX",
+                                                        "LeptonText",  // the Transformer report reader (MiniLM)
                                                         .product(name: "Crypto", package: "swift-crypto")], swiftSettings: fast),
         .target(name: "LeptonRisk", dependencies: ["LeptonEngine", "LeptonYAML", "LeptonFiles"], swiftSettings: fast),
         // lepton-risk's PostgreSQL feeds (transactions in through a cursor, alerts out), apart so that
@@ -155,6 +156,7 @@ let package = Package(
                                                     "LeptonTestSupport"], exclude: ["Fixtures"],
                     swiftSettings: fast),
         .testTarget(name: "DiagnoseTests", dependencies: ["LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonEngine",
+                                                        "LeptonText",
                                                         "LeptonTestSupport"],
                     swiftSettings: fast),
         .testTarget(name: "RiskTests", dependencies: ["LeptonRisk", "LeptonEngine", "LeptonTestSupport"], swiftSettings: fast),

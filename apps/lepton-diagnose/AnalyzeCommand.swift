@@ -44,6 +44,13 @@ struct AnalyzeCommand: ParsableCommand {
           lepton-diagnose analyze samples/diagnose -o /tmp/studies \\
               --format html   # exit 3: case6 is not an image
           lepton-diagnose analyze samples/diagnose/studies/case4.dcm --frame 1
+          lepton-diagnose analyze --report samples/diagnose/studies/case2.xml \\
+              --report-reader transformer --json
+
+        Report findings come from --report-reader: the NegEx-style rules, the MiniLM mention \
+        classifier (transformer) or both combined; the default is the reader the report model's \
+        validation chose (`train-reports`). Every output names the reader and, unless the \
+        rules, its model (name, version, sha256): `report.reader` and `report.model` in JSON.
 
         An ONNX model exported from PyTorch (image in, logits out) runs with --model MODEL.onnx; \
         MODEL.onnx.json beside it says how to feed it: {"labels": ["normal", "pneumonia"], \
@@ -87,6 +94,8 @@ struct AnalyzeCommand: ParsableCommand {
 
     @OptionGroup var sharding: ShardOptions
 
+    @OptionGroup var reading: ReportReaderOptions
+
     func validate() throws {
         guard ["json", "fhir", "html"].contains(format) else { throw ValidationError("--format must be json, fhir or html") }
         guard !(json && format != "json") else { throw ValidationError("--json and --format \(format) cannot be used together") }
@@ -111,7 +120,9 @@ struct AnalyzeCommand: ParsableCommand {
                 if shard != nil, format == "html", outDir == nil { throw CLIFailure.usage("--shard prints one line per study: use --format json or fhir, or -o DIR") }
                 if outDir != nil, heatmap != nil { throw CLIFailure.usage("-o DIR writes every overlay itself: leave out --heatmap") }
                 let classifier = scan != nil ? try loadModel() : nil
-                let pipeline = DiagnosePipeline(model: classifier, reader: reader, privacy: privacy)
+                // The report reader's model (MiniLM) is loaded only when there may be a report to read.
+                let findingReader = report != nil || scanIsFolder ? try reading.findingReader() : .rules
+                let pipeline = DiagnosePipeline(model: classifier, reader: reader, privacy: privacy, findingReader: findingReader)
                 if scanIsFolder, let folder = scan {
                     try runBatch(folder: folder, pipeline: pipeline, shard: shard)
                     return

@@ -18,6 +18,9 @@ struct EvaluateCommand: ParsableCommand {
               --labels ../shared/data/medical/pneumoniamnist/labels.csv
           lepton-diagnose evaluate --json --subset test \\
               --reports ../shared/data/medical/iu-xray/findings.csv
+          lepton-diagnose evaluate --report-reader combined \\
+              --reports ../shared/data/medical/iu-xray/findings.csv \\
+              --report-split samples/diagnose/report-split.csv --part test
         """)
 
     @Option(name: .long, help: "Image labels CSV (file,label).")
@@ -31,6 +34,14 @@ struct EvaluateCommand: ParsableCommand {
 
     @Option(name: .long, help: "Report rows: all, dev (even numbers) or test (odd numbers).")
     var subset: String = "all"
+
+    @Option(name: .long, help: "Report split CSV (file,split; scripts/split-reports.py): score only the rows of --part.")
+    var reportSplit: String?
+
+    @Option(name: .long, help: "With --report-split: the part to score (train, validation or test).")
+    var part: String = "test"
+
+    @OptionGroup var reading: ReportReaderOptions
 
     @Option(name: .long, help: "Model folder or .npz (default: the shipped model).")
     var model: String?
@@ -57,8 +68,14 @@ struct EvaluateCommand: ParsableCommand {
     struct ReportResult: Encodable {
         var count: Int, skippedEmpty: Int, macroF1Main: Double, abnormalF1: Double, abnormalPrecision: Double, abnormalRecall: Double
         var findings: [String: FindingResult]
+        /// Which reader decided the findings, and its model unless the rules.
+        var reader: String, readerModel: ModelIdentity?
     }
     struct Output: Encodable { var model: ModelIdentity?, image: ImageResult?, reports: ReportResult? }
+
+    static func findingResults(_ ev: ReportEvaluation) -> [String: FindingResult] {
+        ev.perFinding.mapValues { FindingResult(precision: $0.precision, recall: $0.recall, f1: $0.f1, support: $0.tp + $0.fn) }
+    }
 
     func run() throws {
         try runCommand("lepton-diagnose", common) {
@@ -92,13 +109,20 @@ struct EvaluateCommand: ParsableCommand {
                                        e.count, e.accuracy, e.auc, e.sensitivity, e.specificity, e.ece, e.threshold))
                 }
                 if let r = reports, let sub = ReportEvaluation.Subset(rawValue: subset) {
+                    let findingReader = try reading.findingReader()
+                    let files = try reportSplit.map { try ReportSplit(contentsOf: URL(fileURLWithPath: $0)).files(part, source: $0) }
                     var progress = ProgressReporter(label: "reading reports", unit: "reports")
-                    let ev = try ReportEvaluation.run(findingsCSV: URL(fileURLWithPath: r), subset: sub) { progress.update(done: $0) }
+                    let (rows, skipped) = try ReportEvaluation.labeledReports(findingsCSV: URL(fileURLWithPath: r), subset: sub, files: files) {
+                        progress.update(done: $0)
+                    }
                     progress.finish()
+                    var ev = ReportEvaluation.score(rows, analyses: findingReader.analyze(rows.map(\.text)))
+                    ev.skippedEmpty = skipped
                     out.reports = ReportResult(count: ev.reports, skippedEmpty: ev.skippedEmpty, macroF1Main: ev.macroF1Main,
                                                abnormalF1: ev.abnormal.f1, abnormalPrecision: ev.abnormal.precision,
-                                               abnormalRecall: ev.abnormal.recall,
-                                               findings: ev.perFinding.mapValues { FindingResult(precision: $0.precision, recall: $0.recall, f1: $0.f1, support: $0.tp + $0.fn) })
+                                               abnormalRecall: ev.abnormal.recall, findings: Self.findingResults(ev),
+                                               reader: findingReader.kind.rawValue, readerModel: findingReader.identity)
+                    text.append("# report reader \(findingReader.kind.rawValue)\(findingReader.identity.map { ": \($0)" } ?? "")")
                     text.append(String(format: "reports: n=%d (%d without text skipped) macro-F1 (5 main) %.4f abnormal F1 %.4f",
                                        ev.reports, ev.skippedEmpty, ev.macroF1Main, ev.abnormal.f1))
                     for (f, s) in ev.perFinding.sorted(by: { $0.key < $1.key }) {

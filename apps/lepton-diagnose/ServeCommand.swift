@@ -42,15 +42,18 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup var serve: ServeOptions
     @OptionGroup var common: CommonOptions
+    @OptionGroup var reading: ReportReaderOptions
 
     func run() throws {
         try runCommand("lepton-diagnose", common) {
-            let modelPath = model, saltPath = saltFile
+            let modelPath = model, saltPath = saltFile, readerKind = reading.reportReader, readerModel = reading.reportModel
             let service = try ModelService<DiagnosePipeline>(program: "lepton-diagnose", options: serve, threads: common.threads)
             try service.run(models: ["scan"], load: {
                 let privacy = try Privacy.site(saltFile: saltPath.map { URL(fileURLWithPath: $0) })
+                let findingReader = try ReportReaderOptions.findingReader(reader: readerKind, model: readerModel)
                 if let modelPath, modelPath.hasSuffix(".onnx") {
-                    return DiagnosePipeline(model: try ONNXScanClassifier(contentsOf: URL(fileURLWithPath: modelPath)), privacy: privacy)
+                    return DiagnosePipeline(model: try ONNXScanClassifier(contentsOf: URL(fileURLWithPath: modelPath)), privacy: privacy,
+                                            findingReader: findingReader)
                 }
                 let dir: URL
                 if let modelPath { dir = URL(fileURLWithPath: modelPath) } else {
@@ -59,7 +62,7 @@ struct ServeCommand: ParsableCommand {
                     }
                     dir = found
                 }
-                return DiagnosePipeline(model: try ScanClassifier.load(from: dir), privacy: privacy)
+                return DiagnosePipeline(model: try ScanClassifier.load(from: dir), privacy: privacy, findingReader: findingReader)
             }, console: .radiologyReview) { router in
                 router.post("/v1/analyze") { request, _ -> Response in
                     let format = request.uri.queryParameters["format"].map(String.init) ?? "json"

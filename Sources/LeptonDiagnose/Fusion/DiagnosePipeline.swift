@@ -7,9 +7,12 @@ public struct DiagnosePipeline: Sendable {
     public let reader: ReportReader
     public let extractor = FindingExtractor()
     public let privacy: Privacy
+    /// Which reader decides a report's findings (the rules unless given).
+    public let findingReader: FindingReader
 
-    public init(model: (any ScanImageModel)?, reader: ReportReader = ReportReader(), privacy: Privacy = .ephemeral()) {
-        self.model = model; self.reader = reader; self.privacy = privacy
+    public init(model: (any ScanImageModel)?, reader: ReportReader = ReportReader(), privacy: Privacy = .ephemeral(),
+                findingReader: FindingReader = .rules) {
+        self.model = model; self.reader = reader; self.privacy = privacy; self.findingReader = findingReader
     }
 
     /// Analyses one study. `name` is what the output's `file` field shows (a path as given by the user);
@@ -58,7 +61,9 @@ public struct DiagnosePipeline: Sendable {
         }
         if let reportURL = report {
             let r = try reader.read(reportURL)
-            let a = extractor.analyze(r.text)
+            let a = findingReader.analyze(r.text)
+            s.reportReader = findingReader.kind
+            s.reportModel = findingReader.identity
             s.reportFile = reportURL.lastPathComponent
             s.findings = a.findings.map {
                 ReportFinding(finding: $0.finding, status: $0.status,

@@ -26,14 +26,17 @@ extension StudyAnalysis {
             o["image"] = img
         }
         if let abnormal = reportAbnormal {
-            o["report"] = [
+            var report: [String: Any] = [
                 "abnormal": abnormal,
                 "findings": findings.map { f -> [String: Any] in
                     var d: [String: Any] = ["finding": f.finding, "status": f.status.rawValue, "mentioned": f.mentioned]
                     d["evidence"] = f.evidence ?? NSNull()
                     return d
                 },
-            ] as [String: Any]
+            ]
+            if let r = reportReader { report["reader"] = r.rawValue }
+            if let m = reportModel { report["model"] = ["name": m.name, "version": m.version, "sha256": m.sha256] }
+            o["report"] = report
         }
         o["suggestion"] = ["summary": suggestion.summary, "agreements": suggestion.agreements,
                            "disagreements": suggestion.disagreements] as [String: Any]
@@ -112,6 +115,10 @@ extension StudyAnalysis {
         if let m = model {
             report["extension"] = [["url": "urn:lepton:model", "valueString": m.description]]
         }
+        if let r = reportReader {
+            let reader = ["url": "urn:lepton:report-reader", "valueString": r.rawValue + (reportModel.map { ": \($0.description)" } ?? "")]
+            report["extension"] = ((report["extension"] as? [[String: String]]) ?? []) + [reader]
+        }
         let entries = [(reportURL, report)] + zip(observationURLs, observations).map { ($0, $1) }
         let bundle: [String: Any] = [
             "resourceType": "Bundle", "type": "collection",
@@ -180,6 +187,9 @@ extension StudyAnalysis {
         }
         body += "<h2>Suggestion</h2><p>\(esc(suggestion.summary))</p>"
         if let m = model { body += "<p class=\"model\">Image model: \(esc(m.description))</p>" }
+        if let r = reportReader, reportAbnormal != nil {
+            body += "<p class=\"model\">Report reader: \(r.rawValue)\(reportModel.map { " — " + esc($0.description) } ?? "")</p>"
+        }
         if !suggestion.agreements.isEmpty { body += "<p>Agreements:</p><ul>" + suggestion.agreements.map { "<li>\(esc($0))</li>" }.joined() + "</ul>" }
         if !suggestion.disagreements.isEmpty { body += "<p class=\"warn\">Disagreements:</p><ul>" + suggestion.disagreements.map { "<li>\(esc($0))</li>" }.joined() + "</ul>" }
         return """

@@ -32,6 +32,10 @@ public struct StudyAnalysis: Sendable {
     public var reportText: String?
     public var findings: [ReportFinding] = []
     public var reportAbnormal: Bool?
+    /// Which reader decided the findings (rules, transformer, combined) and, unless the rules
+    /// alone, its model (name, version, weights hash), named in every output.
+    public var reportReader: ReportReaderKind?
+    public var reportModel: ModelIdentity?
     public var suggestion = Suggestion(summary: "", agreements: [], disagreements: [])
     /// The image model that made the probabilities (nil when only a report was analysed), named in
     /// every output for audit.

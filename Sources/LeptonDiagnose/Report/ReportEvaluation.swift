@@ -40,6 +40,18 @@ public struct ReportEvaluation: Sendable {
     ///   other than 0/1 (these are binary tasks), or when no row is left to score.
     public static func run(findingsCSV url: URL, subset: Subset = .all, reader: ReportReader = ReportReader(),
                            extractor: FindingExtractor = FindingExtractor(), progress: (Int) -> Void = { _ in }) throws -> ReportEvaluation {
+        let (rows, skipped) = try labeledReports(findingsCSV: url, subset: subset, reader: reader, progress: progress)
+        var ev = score(rows, analyses: rows.map { extractor.analyze($0.text) })
+        ev.skippedEmpty = skipped
+        return ev
+    }
+
+    /// The rows of a labels CSV (`findings.csv` layout) with their report text, checked as
+    /// ``run(findingsCSV:subset:reader:extractor:progress:)`` describes; `files`, when given,
+    /// keeps only the rows whose `file` it contains (a split part). `progress` gets the number read.
+    public static func labeledReports(findingsCSV url: URL, subset: Subset = .all, files: Set<String>? = nil,
+                                      reader: ReportReader = ReportReader(),
+                                      progress: (Int) -> Void = { _ in }) throws -> (reports: [LabeledReport], skippedEmpty: Int) {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw DiagnoseError.badLabels(file: url.path, line: 0, reason: error.localizedDescription)
@@ -52,7 +64,7 @@ public struct ReportEvaluation: Sendable {
         let labelCol = header.firstIndex(of: "label")
         let findingCols = FindingLexicon.allFindings.compactMap { f in header.firstIndex(of: f).map { (f, $0) } }
         let dir = url.deletingLastPathComponent()
-        var ev = ReportEvaluation()
+        var rows: [LabeledReport] = [], skippedEmpty = 0
         for (n, line) in lines.dropFirst().enumerated() {
             let cols = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard cols.count > fileCol else { throw DiagnoseError.badLabels(file: url.path, line: n + 2, reason: "too few columns") }
@@ -74,22 +86,43 @@ public struct ReportEvaluation: Sendable {
                 guard let num = Int(digits) else { continue }
                 if (subset == .dev) != (num % 2 == 0) { continue }
             }
+            if let files, !files.contains(cols[fileCol]) { continue }
             let report: RadiologyReport
             do { report = try reader.read(dir.appendingPathComponent(cols[fileCol])) } catch DiagnoseError.emptyReport {
-                ev.skippedEmpty += 1
+                skippedEmpty += 1
                 continue
             }
-            let a = extractor.analyze(report.text)
+            rows.append(LabeledReport(file: cols[fileCol], text: report.text, abnormal: label.map { $0 == "abnormal" }, findings: truth))
+            progress(rows.count)
+        }
+        guard !rows.isEmpty else {
+            throw DiagnoseError.badLabels(file: url.path, line: 0, reason: "no report rows to score (subset \(subset.rawValue)\(skippedEmpty > 0 ? ", \(skippedEmpty) without text" : ""))")
+        }
+        return (rows, skippedEmpty)
+    }
+
+    /// Scores `analyses[i]` against the labels of `reports[i]`.
+    public static func score(_ reports: [LabeledReport], analyses: [ReportAnalysis]) -> ReportEvaluation {
+        precondition(reports.count == analyses.count, "one analysis per report")
+        var ev = ReportEvaluation()
+        for (r, a) in zip(reports, analyses) {
             ev.reports += 1
-            progress(ev.reports)
-            for (f, t) in truth {
+            for (f, t) in r.findings {
                 ev.perFinding[f, default: BinaryScore()].add(predicted: a.status(f) == .present, truth: t)
             }
-            if let l = label { ev.abnormal.add(predicted: a.abnormal, truth: l == "abnormal") }
-        }
-        guard ev.reports > 0 else {
-            throw DiagnoseError.badLabels(file: url.path, line: 0, reason: "no report rows to score (subset \(subset.rawValue)\(ev.skippedEmpty > 0 ? ", \(ev.skippedEmpty) without text" : ""))")
+            if let l = r.abnormal { ev.abnormal.add(predicted: a.abnormal, truth: l) }
         }
         return ev
     }
+}
+
+/// One labelled report: its text (the reader's sections joined) and the curated labels.
+public struct LabeledReport: Sendable {
+    /// The `file` column as written (relative to the CSV's folder).
+    public let file: String
+    public let text: String
+    /// The report label (normal = false), nil without a `label` column.
+    public let abnormal: Bool?
+    /// The finding columns present in the CSV, in `FindingLexicon.allFindings` order.
+    public let findings: [(String, Bool)]
 }
