@@ -14,7 +14,7 @@ extension DiagnoseProgramTests {
         XCTAssertEqual(rulesReport["reader"] as? String, "rules")
         XCTAssertNil(rulesReport["model"])
 
-        let folder = DiagnoseFixtures.samples.appendingPathComponent("model")
+        let folder = try ReportReaderFixture.trained()
         let hash = Process()
         hash.executableURL = URL(fileURLWithPath: "/bin/sh")
         hash.arguments = ["-c", "cat report-reader.json report-reader.safetensors | sha256sum"]
@@ -25,7 +25,7 @@ extension DiagnoseProgramTests {
         let digest = String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(12))
         hash.waitUntilExit()
         for kind in ["transformer", "combined"] {
-            let t = try run(["analyze", "--report", report, "--report-reader", kind, "--json"])
+            let t = try run(["analyze", "--report", report, "--report-reader", kind, "--report-model", folder.path, "--json"])
             XCTAssertEqual(t.status, 0, t.stderr)
             let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any])
             let rep = try XCTUnwrap(o["report"] as? [String: Any])
@@ -33,10 +33,10 @@ extension DiagnoseProgramTests {
             let model = try XCTUnwrap(rep["model"] as? [String: Any])
             XCTAssertEqual(model["name"] as? String, "lepton-report-transformer")
             XCTAssertEqual(model["sha256"] as? String, digest)
-            let fhir = try run(["analyze", "--report", report, "--report-reader", kind, "--format", "fhir"])
+            let fhir = try run(["analyze", "--report", report, "--report-reader", kind, "--report-model", folder.path, "--format", "fhir"])
             XCTAssertEqual(fhir.status, 0, fhir.stderr)
             XCTAssertTrue(fhir.stdout.contains("urn:lepton:report-reader") && fhir.stdout.contains(digest), fhir.stdout)
-            let html = try run(["analyze", "--report", report, "--report-reader", kind, "--format", "html"])
+            let html = try run(["analyze", "--report", report, "--report-reader", kind, "--report-model", folder.path, "--format", "html"])
             XCTAssertTrue(html.stdout.contains("Report reader: \(kind)") && html.stdout.contains(digest))
         }
         assertOneLineError(try run(["analyze", "--report", report, "--report-reader", "neural"]), status: 64, contains: "--report-reader")

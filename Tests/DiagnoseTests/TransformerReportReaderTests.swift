@@ -18,14 +18,14 @@ final class TransformerReportReaderTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    /// The shipped head and the MiniLM encoder; a missing one fails naming the script that makes it.
-    func shippedModel() throws -> TransformerFindingModel {
-        let folder = DiagnoseFixtures.samples.appendingPathComponent("model")
+    /// A head trained by `train-reports` (``ReportReaderFixture``) and the MiniLM encoder; a missing
+    /// encoder fails naming the script that fetches it.
+    func trainedModel() throws -> TransformerFindingModel {
         guard FileManager.default.fileExists(atPath: ModelCache.miniLM.appendingPathComponent("model.safetensors").path) else {
             XCTFail("MiniLM weights missing at \(ModelCache.miniLM.path): run scripts/bootstrap.sh")
             throw XCTSkip("no encoder")
         }
-        return try TransformerFindingModel(folder: folder)
+        return try TransformerFindingModel(folder: try ReportReaderFixture.trained())
     }
 
     /// The objective (mean BCE on logits + ‖W‖²/(2Cn)) and its gradient through the engine's
@@ -70,7 +70,7 @@ final class TransformerReportReaderTests: XCTestCase {
     /// On the test part of the split (odd IU reports nothing was chosen on), the readers are
     /// scored against the curators' labels in findings.csv.
     func testReadersOnHeldOutReportsAgainstCuratedLabels() throws {
-        let model = try shippedModel()
+        let model = try trainedModel()
         let split = try ReportSplit(contentsOf: DiagnoseFixtures.samples.appendingPathComponent("report-split.csv"))
         let csv = DiagnoseFixtures.iu.appendingPathComponent("findings.csv")
         let (rows, _) = try ReportEvaluation.labeledReports(findingsCSV: csv, files: try split.files("test", source: "split"))
@@ -95,7 +95,7 @@ final class TransformerReportReaderTests: XCTestCase {
     /// abnormality and on all five main findings (at the measured F1 of ~0.9 per finding, ten
     /// fully right reports are not to be expected; two misses are allowed).
     func testFewReportsAgainstTheirLabels() throws {
-        let reader = FindingReader(model: try shippedModel(), kind: .transformer)
+        let reader = FindingReader(model: try trainedModel(), kind: .transformer)
         let csv = DiagnoseFixtures.iu.appendingPathComponent("findings.csv")
         let split = try ReportSplit(contentsOf: DiagnoseFixtures.samples.appendingPathComponent("report-split.csv"))
         let first = Set(try split.files("test", source: "split").sorted().prefix(10))
@@ -114,8 +114,8 @@ final class TransformerReportReaderTests: XCTestCase {
 
     /// Strict loading: a missing, mis-shaped, non-finite or unexpected head weight is an error naming it.
     func testBadHeadWeightsAreNamed() throws {
-        let model = try shippedModel()
-        let source = DiagnoseFixtures.samples.appendingPathComponent("model")
+        let model = try trainedModel()
+        let source = try ReportReaderFixture.trained()
         let config = try Data(contentsOf: source.appendingPathComponent(TransformerFindingConfig.fileName))
         let good = try Safetensors.read(source.appendingPathComponent(TransformerFindingConfig.weightsFileName))
         let w = try good.take("classifier.weight"), b = try good.take("classifier.bias")

@@ -45,11 +45,12 @@ struct AnalyzeCommand: ParsableCommand {
               --format html   # exit 3: case6 is not an image
           lepton-diagnose analyze samples/diagnose/studies/case4.dcm --frame 1
           lepton-diagnose analyze --report samples/diagnose/studies/case2.xml \\
-              --report-reader transformer --json
+              --report-reader transformer --report-model /tmp/report-model --json
 
         Report findings come from --report-reader: the NegEx-style rules, the MiniLM mention \
-        classifier (transformer) or both combined; the default is the reader the report model's \
-        validation chose (`train-reports`). Every output names the reader and, unless the \
+        classifier (transformer, with a head from `train-reports`, e.g. its example's \
+        /tmp/report-model) or both combined; the default is the reader the head's validation \
+        chose, and the rules when there is no head (none is shipped). Every output names the reader and, unless the \
         rules, its model (name, version, sha256): `report.reader` and `report.model` in JSON.
 
         An ONNX model exported from PyTorch (image in, logits out) runs with --model MODEL.onnx; \

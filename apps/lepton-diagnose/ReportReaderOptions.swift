@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LeptonCLI
 import LeptonDiagnose
+import LeptonEngine
 
 /// `--report-reader` and `--report-model`: which reader decides a report's findings, on every
 /// command that reads reports (analyze, evaluate, serve).
@@ -12,7 +13,7 @@ struct ReportReaderOptions: ParsableArguments {
     var reportReader: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "Report reader model folder (report-reader.json + report-reader.safetensors; default: samples/diagnose/model, found like the scan model). Needs the MiniLM encoder from scripts/bootstrap.sh.",
+        "Report reader model folder (report-reader.json + report-reader.safetensors, from train-reports; default: $LEPTON_MODELS/report-reader, where a deployment puts its own; none is shipped). Needs the MiniLM encoder from scripts/bootstrap.sh.",
         valueName: "dir"))
     var reportModel: String?
 
@@ -36,10 +37,10 @@ struct ReportReaderOptions: ParsableArguments {
         if kind == .rules { return .rules }
         guard let folder = model.map({ URL(fileURLWithPath: $0) }) ?? TransformerFindingModel.defaultFolder() else {
             if kind != nil {
-                throw DiagnoseError.badModel(path: "samples/diagnose/model/\(TransformerFindingConfig.fileName)",
+                throw DiagnoseError.badModel(path: ModelCache.root.appendingPathComponent("report-reader/\(TransformerFindingConfig.fileName)").path,
                                              reason: "no report reader model found (give --report-model DIR, or train one with lepton-diagnose train-reports)")
             }
-            Log.info("no report reader model found: report findings by the rules")
+            Log.debug("no report reader head found (none is shipped; train-reports makes one): report findings by the rules")
             return .rules
         }
         do {

@@ -154,10 +154,13 @@ public final class TransformerFindingModel: @unchecked Sendable {
         }
     }
 
-    /// The folder of the shipped head: beside the shipped scan model (`samples/diagnose/model`).
+    /// Where a deployment puts its own head (`train-reports --out`): `report-reader` in the model
+    /// cache (`$LEPTON_MODELS/report-reader`, else `~/.cache/lepton/models/report-reader`). No head
+    /// is shipped: the only labelled reports here (IU X-ray, CC BY-NC-ND) may be used as test data,
+    /// not inside a product, so without a head of its own a deployment reads reports by the rules.
     public static func defaultFolder() -> URL? {
-        guard let dir = ScanClassifier.defaultModelDirectory(),
-              FileManager.default.fileExists(atPath: dir.appendingPathComponent(TransformerFindingConfig.fileName).path) else { return nil }
+        let dir = ModelCache.root.appendingPathComponent("report-reader")
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(TransformerFindingConfig.fileName).path) else { return nil }
         return dir
     }
 
