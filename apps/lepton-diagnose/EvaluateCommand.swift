@@ -18,7 +18,8 @@ struct EvaluateCommand: ParsableCommand {
               --labels ../shared/data/medical/pneumoniamnist/labels.csv
           lepton-diagnose evaluate --json --subset test \\
               --reports ../shared/data/medical/iu-xray/findings.csv
-          lepton-diagnose evaluate --report-reader combined --report-model /tmp/report-model \\
+          lepton-diagnose evaluate --report-reader combined \\
+              --report-model /tmp/report-model \\
               --reports ../shared/data/medical/iu-xray/findings.csv \\
               --report-split samples/diagnose/report-split.csv --part test
         """)
