@@ -22,7 +22,7 @@ struct LeptonDiagnoseCommand: ParsableCommand {
         current directory upwards.
         """,
         version: leptonVersion,
-        subcommands: [AnalyzeCommand.self, TrainCommand.self, FitGateCommand.self, EvaluateCommand.self, ServeCommand.self, MergeCommand.self, PruneCommand.self]
+        subcommands: [AnalyzeCommand.self, TrainCommand.self, FitGateCommand.self, EvaluateCommand.self, ServeCommand.self, MergeCommand.self, PruneCommand.self, TrainGANCommand.self]
     )
 
     static func main() { mainWithOneLineErrors(program: "lepton-diagnose") }
