@@ -64,26 +64,41 @@ final class AdversarialAttackTests: XCTestCase {
         return s / Double(n)
     }
 
-    /// ∂loss/∂pixel against central differences on one image (a 1/1000 step, so few stencils
-    /// straddle a ReLU or max-pool kink; those few are allowed to miss).
+    /// ∂loss/∂pixel against central differences, pixel by pixel on a sample of 120. The shipped
+    /// model is too sharp for single-pixel stencils (ε = 2/255 flips its decisions; 8-bit images
+    /// tie in max-pool windows), so this check runs on a freshly initialised network and
+    /// continuous random images; the shipped model's gradient is checked against PyTorch below
+    /// and, along the gradient's sign (every pixel at once), against central differences here.
     func testInputGradientMatchesFiniteDifferences() throws {
-        let model = try shippedModel()
-        let (all, labels) = try fixtureImages(model)
-        for image in [0, 5] {
-            let pixels = Array(all[(image * 784)..<((image + 1) * 784)]), y = [labels[image]]
-            let (l, g) = model.inputGradient(pixels: pixels, labels: y, n: 1)
-            XCTAssertEqual(l, loss(model, pixels, y), accuracy: 1e-4)
-            let checker = GradientChecker(step: 1e-3, absoluteTolerance: 2e-3, relativeTolerance: 2e-2)
-            var rng = SeededGenerator(seed: 3)
+        var rng = SeededGenerator(seed: 3)
+        let fresh = ScanClassifier(config: ScanClassifierConfig(), seed: 7)
+        for label in [0, 1] {
+            let pixels = (0..<784).map { _ in 0.1 + 0.8 * rng.nextUniform() }
+            let (l, g) = fresh.inputGradient(pixels: pixels, labels: [label], n: 1)
+            // A fresh network's pixel gradients are ~1e-3: the tolerance follows their scale. A few
+            // stencils straddle a ReLU or max-pool kink: at least 110 of 120 must agree.
+            let scale = Double(g.map(abs).max() ?? 0)
+            XCTAssertGreaterThan(scale, 1e-5)
+            let checker = GradientChecker(step: 1e-3, absoluteTolerance: 0.01 * scale, relativeTolerance: 1e-2)
+            XCTAssertEqual(l, loss(fresh, pixels, [label]), accuracy: 1e-5)
             let sample = (0..<120).map { _ in Int(rng.next() % 784) }
             let c = checker.compare([(name: "pixels", value: Tensor(shape: [784], scalars: pixels))],
                                     analytic: [Tensor(shape: [784], scalars: g)], indices: { _ in sample }) { point in
-                self.loss(model, point[0].scalars, y)
+                self.loss(fresh, point[0].scalars, [label])
             }
-            let passing = c.filter(checker.passes).count
-            XCTAssertGreaterThanOrEqual(passing, 114, "image \(image): \(checker.failure(c) ?? "")")
-            // Not a vacuous pass: the gradient is far from zero where it is checked.
-            XCTAssertGreaterThan(c.map { abs($0.numeric) }.max() ?? 0, 0.05)
+            XCTAssertGreaterThanOrEqual(c.filter(checker.passes).count, 110, "label \(label): \(checker.failure(c) ?? "")")
+        }
+        let model = try shippedModel()
+        let (all, labels) = try fixtureImages(model)
+        for image in 0..<labels.count {
+            let pixels = Array(all[(image * 784)..<((image + 1) * 784)]), y = [labels[image]]
+            let (l, g) = model.inputGradient(pixels: pixels, labels: y, n: 1)
+            XCTAssertEqual(l, loss(model, pixels, y), accuracy: 1e-4)
+            let v = g.map { ScanClassifier.sign($0) }, h: Float = 1e-4
+            let numeric = (loss(model, zip(pixels, v).map { $0 + h * $1 }, y) - loss(model, zip(pixels, v).map { $0 - h * $1 }, y)) / Double(2 * h)
+            let analytic = zip(g, v).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+            XCTAssertEqual(analytic, numeric, accuracy: 0.03 * abs(numeric), "image \(image) along sign(∇)")
+            XCTAssertGreaterThan(analytic, 0.05, "image \(image): the loss moves along sign(∇)")
         }
     }
 

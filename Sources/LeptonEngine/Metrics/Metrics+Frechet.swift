@@ -18,16 +18,16 @@ extension Metrics {
             throw MetricsError.invalidArgument("the matrix is not symmetric at (\(i), \(j))")
         } }
         var m = a, w = [Double](repeating: 0, count: n)
-        var dim = Int32(n), info: Int32 = 0, lwork: Int32 = -1, liwork: Int32 = -1
+        var dim = Int32(n), lda = Int32(n), info: Int32 = 0, lwork: Int32 = -1, liwork: Int32 = -1
         var workSize = 0.0, iworkSize: Int32 = 0
         let jobz = Int8(UInt8(ascii: "V")), uplo = Int8(UInt8(ascii: "U"))
         var jz = jobz, ul = uplo
         // Workspace query, then the decomposition (a symmetric matrix reads the same in either order).
-        dsyevd_(&jz, &ul, &dim, &m, &dim, &w, &workSize, &lwork, &iworkSize, &liwork, &info)
+        dsyevd_(&jz, &ul, &dim, &m, &lda, &w, &workSize, &lwork, &iworkSize, &liwork, &info)
         guard info == 0 else { throw MetricsError.invalidArgument("LAPACK dsyevd workspace query failed (info \(info))") }
         lwork = Int32(workSize); liwork = iworkSize
         var work = [Double](repeating: 0, count: Int(lwork)), iwork = [Int32](repeating: 0, count: Int(liwork))
-        dsyevd_(&jz, &ul, &dim, &m, &dim, &w, &work, &lwork, &iwork, &liwork, &info)
+        dsyevd_(&jz, &ul, &dim, &m, &lda, &w, &work, &lwork, &iwork, &liwork, &info)
         guard info == 0 else { throw MetricsError.invalidArgument("LAPACK dsyevd did not converge (info \(info))") }
         return (w, m)
     }
