@@ -13,6 +13,13 @@ struct EvaluateCommand: ParsableCommand {
         report labels normal/abnormal/unindexed; a selection without rows is an error. Report \
         rows whose file has no text are skipped and counted.
 
+        Robustness (--attack fgsm|pgd): every selected image is also attacked (untargeted, against \
+        its own label, the weights as they are) at each --epsilon, in 1/255 of the pixel range \
+        before normalisation, with pixels kept in that range; FGSM is one signed gradient step of \
+        size ε, PGD --pgd-steps steps of --pgd-step-size from a random start in the ε-ball drawn \
+        from --seed. The output gives the clean and the attacked ACC/AUC per ε and the share of \
+        images whose class flipped.
+
         Examples:
           lepton-diagnose evaluate --split val \\
               --labels ../shared/data/medical/pneumoniamnist/labels.csv
@@ -22,6 +29,8 @@ struct EvaluateCommand: ParsableCommand {
               --report-model /tmp/report-model \\
               --reports ../shared/data/medical/iu-xray/findings.csv \\
               --report-split samples/diagnose/report-split.csv --part test
+          lepton-diagnose evaluate --split val --attack fgsm --epsilon 1,2,4 \\
+              --labels ../shared/data/medical/pneumoniamnist/labels.csv
         """)
 
     @Option(name: .long, help: "Image labels CSV (file,label).")
@@ -50,16 +59,26 @@ struct EvaluateCommand: ParsableCommand {
     @Option(name: .long, help: "Decision threshold on the positive probability (default: the model's).")
     var threshold: Float?
 
+    @Option(name: .long, help: ArgumentHelp("Also attack every image (fgsm or pgd) and report the attacked figures per --epsilon.",
+                                            valueName: "attack"))
+    var attack: ScanAttackKind?
+
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
+    @OptionGroup var attacks: AttackOptions
+
     @OptionGroup var common: CommonOptions
+
+    @OptionGroup var seeding: SeedOptions
 
     func validate() throws {
         guard labels != nil || reports != nil else { throw ValidationError("give --labels and/or --reports") }
         guard ["val", "train", "all"].contains(split) else { throw ValidationError("--split must be val, train or all") }
         guard ReportEvaluation.Subset(rawValue: subset) != nil else { throw ValidationError("--subset must be all, dev or test") }
         if let t = threshold, !(t.isFinite && t >= 0 && t <= 1) { throw ValidationError("--threshold must be between 0 and 1") }
+        guard attack == nil || labels != nil else { throw ValidationError("--attack needs --labels (images)") }
+        guard attack != nil || attacks.epsilon == nil else { throw ValidationError("--epsilon needs --attack fgsm|pgd") }
     }
 
     struct ImageResult: Encodable {
@@ -72,7 +91,15 @@ struct EvaluateCommand: ParsableCommand {
         /// Which reader decided the findings, and its model unless the rules.
         var reader: String, readerModel: ModelIdentity?
     }
-    struct Output: Encodable { var model: ModelIdentity?, image: ImageResult?, reports: ReportResult? }
+    /// One ε of `--attack`: ε in 1/255, the attacked figures, the share of flipped classes.
+    struct AttackedResult: Encodable {
+        var epsilon: Double, accuracy: Double, auc: Double, sensitivity: Double, specificity: Double, flipped: Double
+        var largestChange: Double, withinPixelRange: Bool
+    }
+    struct RobustnessResult: Encodable {
+        var attack: ScanAttackKind, steps: Int?, stepSize: Double?, seed: UInt64?, clean: AttackedResult, attacked: [AttackedResult]
+    }
+    struct Output: Encodable { var model: ModelIdentity?, image: ImageResult?, reports: ReportResult?, robustness: RobustnessResult? }
 
     static func findingResults(_ ev: ReportEvaluation) -> [String: FindingResult] {
         ev.perFinding.mapValues { FindingResult(precision: $0.precision, recall: $0.recall, f1: $0.f1, support: $0.tp + $0.fn) }
@@ -108,6 +135,10 @@ struct EvaluateCommand: ParsableCommand {
                     text.append("# model \(m.identity)")
                     text.append(String(format: "images: n=%d ACC %.4f AUC %.4f sensitivity %.4f specificity %.4f ECE %.4f (threshold %.2f)",
                                        e.count, e.accuracy, e.auc, e.sensitivity, e.specificity, e.ece, e.threshold))
+                    if let attack {
+                        let (result, lines) = try robustness(m, data, attack)
+                        out.robustness = result; text += lines
+                    }
                 }
                 if let r = reports, let sub = ReportEvaluation.Subset(rawValue: subset) {
                     let findingReader = try reading.findingReader()
@@ -133,5 +164,35 @@ struct EvaluateCommand: ParsableCommand {
                 emitLine(json ? try jsonLine(out) : text.joined(separator: "\n"))
             }
         }
+    }
+
+    /// Clean and attacked figures per ε (text lines too), with progress on stderr.
+    func robustness(_ m: ScanClassifier, _ data: LabeledImages, _ kind: ScanAttackKind) throws -> (RobustnessResult, [String]) {
+        let epsilons = try attacks.epsilons(default: [1, 2, 4])
+        let template = attacks.attack(kind, epsilon: epsilons[0], seed: seeding.seed)
+        var progress = ProgressReporter(label: "\(kind.rawValue) attack", total: data.count * epsilons.count, unit: "images")
+        var finished = 0
+        let results = try m.robustEvaluation(data, kind: kind, epsilons: epsilons, steps: template.steps, stepSize: template.stepSize,
+                                             seed: seeding.seed, threshold: threshold) { eps, done in
+            progress.update(done: finished + done)
+            if done == data.count { finished += done }
+        }
+        progress.finish()
+        func row(_ r: RobustEvaluation) -> AttackedResult {
+            AttackedResult(epsilon: Double(r.epsilon * 255), accuracy: r.attacked.accuracy, auc: r.attacked.auc,
+                           sensitivity: r.attacked.sensitivity, specificity: r.attacked.specificity, flipped: r.flipped,
+                           largestChange: Double(r.largestChange * 255), withinPixelRange: r.withinPixelRange)
+        }
+        let pgd = kind == .pgd
+        let result = RobustnessResult(attack: kind, steps: pgd ? template.steps : nil,
+                                      stepSize: pgd ? Double(template.effectiveStepSize * 255) : nil, seed: pgd ? seeding.seed : nil,
+                                      clean: row(results[0]), attacked: results.dropFirst().map(row))
+        var lines = [pgd ? String(format: "attack: pgd, %d steps, seed %llu (step size in 1/255: 2.5·ε/steps unless given)", template.steps, seeding.seed)
+                         : "attack: fgsm"]
+        for r in results {
+            lines.append(String(format: "  ε %5.2f/255: ACC %.4f AUC %.4f sensitivity %.4f specificity %.4f flipped %.4f",
+                                r.epsilon * 255, r.attacked.accuracy, r.attacked.auc, r.attacked.sensitivity, r.attacked.specificity, r.flipped))
+        }
+        return (result, lines)
     }
 }

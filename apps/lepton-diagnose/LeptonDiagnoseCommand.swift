@@ -23,7 +23,7 @@ struct LeptonDiagnoseCommand: ParsableCommand {
         """,
         version: leptonVersion,
         subcommands: [AnalyzeCommand.self, TrainCommand.self, FitGateCommand.self, EvaluateCommand.self, ServeCommand.self, MergeCommand.self, PruneCommand.self,
-                      TrainReportsCommand.self]
+                      TrainReportsCommand.self, TrainGANCommand.self]
     )
 
     static func main() { mainWithOneLineErrors(program: "lepton-diagnose") }

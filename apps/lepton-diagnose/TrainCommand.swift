@@ -21,6 +21,12 @@ struct TrainCommand: ParsableCommand {
         --distil-temperature T as well as from the labels: α·T²·KL + (1−α)·cross-entropy, \
         α = --distil-alpha (Hinton et al. 2015). --save-dtype float16 halves the saved file.
 
+        Adversarial training (--adversarial fgsm|pgd --epsilon E): every batch is trained on \
+        together with its adversarial version at ε = E/255 (made by that attack on the model as it \
+        stands; see evaluate --attack), so the loss is the mean of the clean and the adversarial \
+        cross-entropy. --start-from MODEL fine-tunes that model (same architecture) instead of \
+        starting from random weights.
+
         Examples:
           lepton-diagnose train --out /tmp/model --epochs 1 --seed 1 \\
               --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
@@ -28,6 +34,10 @@ struct TrainCommand: ParsableCommand {
           lepton-diagnose train --out /tmp/student --epochs 1 --seed 1 \\
               --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
               --distil-from samples/diagnose/model --save-dtype float16
+          lepton-diagnose train --out /tmp/robust --epochs 1 --seed 1 \\
+              --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
+              --start-from samples/diagnose/model --lr 5e-4 \\
+              --adversarial fgsm --epsilon 2
         """)
 
     @Option(name: .long, help: "CSV with columns file,label (paths relative to the CSV's folder).")
@@ -70,6 +80,15 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Disable augmentation.")
     var noAugment = false
 
+    @Option(name: .long, help: ArgumentHelp("Adversarial training: add each batch's fgsm or pgd version at --epsilon.", valueName: "attack"))
+    var adversarial: ScanAttackKind?
+
+    @Option(name: .long, help: ArgumentHelp("Fine-tune this trained model (folder or .npz; its architecture) instead of random weights.",
+                                            valueName: "model"))
+    var startFrom: String?
+
+    @OptionGroup var attacks: AttackOptions
+
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
@@ -88,6 +107,14 @@ struct TrainCommand: ParsableCommand {
         guard patience >= 1 else { throw ValidationError("--patience must be at least 1") }
         guard distilTemperature.isFinite, (1...100).contains(distilTemperature) else { throw ValidationError("--distil-temperature must be between 1 and 100") }
         guard distilAlpha.isFinite, (0...1).contains(distilAlpha) else { throw ValidationError("--distil-alpha must be between 0 and 1") }
+        if adversarial != nil {
+            guard let e = attacks.epsilon, !e.contains(",") else { throw ValidationError("--adversarial needs one --epsilon (in 1/255)") }
+        } else if attacks.epsilon != nil {
+            throw ValidationError("--epsilon needs --adversarial fgsm|pgd")
+        }
+        guard startFrom == nil || (distilFrom == nil && channels == nil) else {
+            throw ValidationError("--start-from takes its architecture from the model: not with --channels or --distil-from")
+        }
     }
 
     struct Output: Encodable {
@@ -100,7 +127,8 @@ struct TrainCommand: ParsableCommand {
             EngineThreads.set(common.threads)
             try diagnoseErrors {
                 let teacher = try distilFrom.map { try ScanClassifier.load(from: URL(fileURLWithPath: $0)) }
-                var config = teacher.map { ScanClassifierConfig.student(of: $0.config) } ?? ScanClassifierConfig()
+                let start = try startFrom.map { try ScanClassifier.load(from: URL(fileURLWithPath: $0)) }
+                var config = teacher.map { ScanClassifierConfig.student(of: $0.config) } ?? start?.config.architecture ?? ScanClassifierConfig()
                 config.classes = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 let widths = channels ?? config.channels.map(String.init).joined(separator: ",")
                 config.channels = try widths.split(separator: ",").map { part in
@@ -129,6 +157,8 @@ struct TrainCommand: ParsableCommand {
                 opts.epochs = epochs; opts.batchSize = batch; opts.learningRate = lr; opts.patience = patience
                 opts.seed = seeding.seed; opts.augment = !noAugment
                 opts.distillation = teacher.map { ScanDistillation(teacher: $0, temperature: distilTemperature, alpha: distilAlpha) }
+                opts.startFrom = start
+                opts.adversarial = try adversarial.map { attacks.attack($0, epsilon: try attacks.epsilons(default: [])[0], seed: seeding.seed) }
                 // The engine reports one line per epoch: that is the progress of this long step. The
                 // curves (--logdir) are written without a second line on stderr.
                 let curves = log.logdir == nil ? nil
@@ -148,6 +178,12 @@ struct TrainCommand: ParsableCommand {
                     model.config.notes["distil_temperature"] = "\(distilTemperature)"; model.config.notes["distil_alpha"] = "\(distilAlpha)"
                 }
                 if saving.saveDType != .float32 { model.config.notes["save_dtype"] = saving.saveDType.rawValue }
+                if let startFrom, let start { model.config.notes["started_from"] = "\(startFrom) (\(start.identity.description))" }
+                if let a = opts.adversarial {
+                    model.config.notes["adversarial"] = a.kind == .pgd
+                        ? String(format: "pgd epsilon %g/255, %d steps of %g/255", a.epsilon * 255, a.steps, a.effectiveStepSize * 255)
+                        : String(format: "fgsm epsilon %g/255", a.epsilon * 255)
+                }
                 try model.save(to: URL(fileURLWithPath: out), dtype: saving.saveDType)
                 // The image check (gate.safetensors): scans unlike the training images get no suggestion.
                 let gate = try ScanGate.fit(model: model, train: train, validation: valSet)

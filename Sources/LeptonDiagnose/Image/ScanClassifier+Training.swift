@@ -20,6 +20,10 @@ public struct TrainingOptions: Sendable {
     /// Fine-tuning: start from this model's weights (same architecture) instead of a random
     /// initialisation (`lepton-diagnose prune`).
     public var startFrom: ScanClassifier?
+    /// Adversarial training: each batch is trained on together with its adversarial version
+    /// (made by this attack on the model as it stands, in evaluation mode), so the loss is the
+    /// mean of the clean and the adversarial cross-entropy (Goodfellow et al. 2015). nil: clean only.
+    public var adversarial: ScanAttack?
     public init() {}
 }
 
@@ -130,6 +134,7 @@ extension ScanClassifier {
         guard let maxLabel = (train.labels + val.labels).max(), maxLabel < k, (train.labels + val.labels).allSatisfy({ $0 >= 0 }) else {
             throw DiagnoseError.badLabels(file: "training set", line: 0, reason: "labels must be 0...\(k - 1) for \(k) classes")
         }
+        if let problem = options.adversarial?.problem { throw DiagnoseError.usage("--adversarial: \(problem)") }
         if let problem = options.distillation?.problem(student: config) {
             throw DiagnoseError.usage("--distil-from: \(problem)")
         }
@@ -163,15 +168,21 @@ extension ScanClassifier {
             for s in 0..<stepsPerEpoch {
                 let idx = Array(order[(s * options.batchSize)..<min(train.count, (s + 1) * options.batchSize)])
                 let n = idx.count
-                var batch = [Float](repeating: 0, count: n * plane)
+                var pixels = [Float](repeating: 0, count: n * plane)
                 for (j, i) in idx.enumerated() {
                     let img = Array(train.pixels[(i * plane)..<((i + 1) * plane)])
                     let aug = options.augment ? Augmentation.apply(img, size: train.size, rng: &rng) : img
-                    for p in 0..<plane { batch[j * plane + p] = (aug[p] - config.mean) / config.std }
+                    pixels.replaceSubrange((j * plane)..<((j + 1) * plane), with: aug)
+                }
+                var labels = idx.map { train.labels[$0] }
+                if var attack = options.adversarial {
+                    attack.seed = options.seed &+ UInt64(trainer.steps) &* 7919
+                    pixels += model.adversarialPixels(pixels, labels: labels, n: n, attack: attack)
+                    labels += labels
                 }
                 let step = trainer.steps + 1
                 let lr = options.learningRate * 0.5 * (1 + Float(Foundation.cos(Double.pi * Double(step - 1) / Double(totalSteps))))
-                let loss = trainer.step(batch, labels: idx.map { train.labels[$0] }, learningRate: lr)
+                let loss = trainer.step(model.normalise(pixels), labels: labels, learningRate: lr)
                 lossSum += loss
                 curves?.step(loss: Float(loss))
             }
@@ -280,5 +291,16 @@ public final class ScanTrainer: @unchecked Sendable {
         decayed.learningRate = lr; undecayed.learningRate = lr
         decayed.step(); undecayed.step()
         return Double(loss.value.scalars[0])
+    }
+}
+
+extension ScanClassifierConfig {
+    /// The same network (input size, blocks, classes, normalisation) with nothing a training run
+    /// fits or records (temperature, threshold, notes, version): the configuration to fine-tune into.
+    public var architecture: ScanClassifierConfig {
+        var c = ScanClassifierConfig()
+        c.inputSize = inputSize; c.channels = channels; c.pool = pool; c.classes = classes
+        c.bnEps = bnEps; c.mean = mean; c.std = std
+        return c
     }
 }
