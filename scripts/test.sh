@@ -9,6 +9,8 @@ bash scripts/bootstrap.sh
 # The Python references (PyTorch, safetensors, ONNX Runtime) of the issue-24 tests, outside the clone,
 # and the ONNX fixtures: models exported from PyTorch with ONNX Runtime's outputs, in ~/.cache/lepton/fixtures/onnx.
 "$(bash scripts/ml-env.sh | tail -n1)" scripts/make-onnx-fixtures.py
+# LSTM, Pad, 1-D Conv and Silero VAD v6 with ONNX Runtime's outputs, in ~/.cache/lepton/fixtures/onnx-recurrent (issue 21).
+"$(bash scripts/ml-env.sh | tail -n1)" scripts/make-recurrent-fixtures.py
 # Package.swift declares every module each target imports (cheap; fails before the long build).
 python3 scripts/check-imports.py
 # -enable-testing: tests use @testable imports, which a plain release build does not allow.

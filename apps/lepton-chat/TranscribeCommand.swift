@@ -117,6 +117,8 @@ struct TranscribeCommand: ParsableCommand {
 
     @OptionGroup(title: "Decoding (as faster-whisper names them)") var decoding: DecodingOptions
 
+    @OptionGroup(title: "Voice-activity filter (faster-whisper's vad_filter and VadOptions)") var voiceActivity: VoiceActivityOptions
+
     @OptionGroup var compute: ComputeTypeOptions
     @OptionGroup var common: CommonOptions
 
@@ -198,6 +200,7 @@ struct TranscribeCommand: ParsableCommand {
                 }
             }
             let transcriber = WhisperTranscriber(model: whisper, options: options)
+            let filter = try voiceActivity.filter()
             do { _ = try transcriber.initialPromptTokens() } catch {
                 throw CLIFailure.input("--prompt: \(error)")
             }
@@ -208,8 +211,8 @@ struct TranscribeCommand: ParsableCommand {
             for path in batch {
                 let started = Date()
                 do {
-                    let result = try path == "-" ? StandardInputAudio.withFile { try transcribe($0, with: transcriber) }
-                                                 : transcribe(URL(fileURLWithPath: path), with: transcriber)
+                    let result = try path == "-" ? StandardInputAudio.withFile { try transcribe($0, with: transcriber, filter: filter) }
+                                                 : transcribe(URL(fileURLWithPath: path), with: transcriber, filter: filter)
                     Log.debug("\(path): \(String(format: "%.1f", result.duration)) s of audio in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
                     for f in formats {
                         let rendered = result.rendered(as: f, file: path, model: identity, maxWordsPerLine: maxWordsPerLine)
@@ -233,13 +236,21 @@ struct TranscribeCommand: ParsableCommand {
     }
 
     /// One file's transcript: as one signal, or with --split-channels channel by channel, interleaved.
-    func transcribe(_ url: URL, with transcriber: WhisperTranscriber) throws -> WhisperTranscription {
-        guard splitChannels else { return try transcriber.transcribe(url: url) }
+    func transcribe(_ url: URL, with transcriber: WhisperTranscriber, filter: VoiceActivityFilter?) throws -> WhisperTranscription {
+        /// One signal (or channel): through the voice-activity filter when there is one.
+        func heard(_ channel: Int?) throws -> WhisperTranscription {
+            guard let filter else { return try transcriber.transcribe(url: url, channel: channel) }
+            let r = try transcriber.transcribe(url: url, channel: channel, filter: filter)
+            Log.debug("\(url.lastPathComponent)\(channel.map { " channel \($0 + 1)" } ?? ""): VAD kept \(String(format: "%.1f", r.speechDuration)) of "
+                      + "\(String(format: "%.1f", r.transcription.duration)) s in \(r.speech.count) stretches (\(String(format: "%.2f", r.vadSeconds)) s)")
+            return r.transcription
+        }
+        guard splitChannels else { return try heard(nil) }
         let channels: Int
         do { channels = try AudioReader(url: url).info.channels } catch { throw CLIFailure.input(describe(error)) }
         let given = channelLabels?.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } ?? []
         let parts = try (0..<channels).map { c in
-            (label: c < given.count ? given[c] : "channel \(c + 1)", transcript: try transcriber.transcribe(url: url, channel: c))
+            (label: c < given.count ? given[c] : "channel \(c + 1)", transcript: try heard(c))
         }
         return .interleaving(parts)
     }
