@@ -50,13 +50,17 @@ extension Operators {
             throw ctx.mismatch("1-D convolution planned as \(inner.outputs.first?.shape ?? [])")
         }
         let out = [out4[0], out4[1], out4[3]]
-        let run = inner.run, variable = inner.variable
+        let run = inner.run
+        var variable: (@Sendable ([Variable?]) throws -> Variable)?
+        if let v = inner.variable {
+            variable = { @Sendable args in
+                var wide = args
+                wide[0] = try variableArg(args, 0).reshaped(x4)
+                return try v(wide).reshaped(out)
+            }
+        }
         // No fusion: a BatchNormalization after it would be folded into a 4-D kernel.
-        return single(out, variable: variable.map { v in { args in
-            var wide = args
-            wide[0] = try variableArg(args, 0).reshaped(x4)
-            return try v(wide).reshaped(out)
-        } }) { args in
+        return single(out, variable: variable) { args in
             var wide = args
             wide[0] = .float(floatArg(args, 0).reshaped(x4))
             guard let y = try run(wide).first?.floatTensor else { preconditionFailure("conv kernel returned no float output") }
@@ -213,11 +217,12 @@ extension Operators {
             return Tensor(shape: [4 * H, width], scalars: out)
         }
         let ws = w.scalars, rs = rw.scalars, bs = bias?.scalars
-        let cells: [(wih: Variable, whh: Variable, bih: Variable?, bhh: Variable?)] = (0..<dirs).map { d in
+        // Tensors (Sendable) kept; the run wraps them as constant Variables (no gradient recorded).
+        let cells: [(wih: Tensor, whh: Tensor, bih: Tensor?, bhh: Tensor?)] = (0..<dirs).map { d in
             let wd = Array(ws[(d * 4 * H * I)..<((d + 1) * 4 * H * I)]), rd = Array(rs[(d * 4 * H * H)..<((d + 1) * 4 * H * H)])
             let bih = bs.map { Array($0[(d * 8 * H)..<(d * 8 * H + 4 * H)]) }, bhh = bs.map { Array($0[(d * 8 * H + 4 * H)..<((d + 1) * 8 * H)]) }
-            return (Variable(reordered(wd, width: I)), Variable(reordered(rd, width: H)),
-                    bih.map { Variable(reordered($0, width: 1).reshaped([4 * H])) }, bhh.map { Variable(reordered($0, width: 1).reshaped([4 * H])) })
+            return (reordered(wd, width: I), reordered(rd, width: H),
+                    bih.map { reordered($0, width: 1).reshaped([4 * H]) }, bhh.map { reordered($0, width: 1).reshaped([4 * H]) })
         }
         let reverseOnly = direction == "reverse"
         let yShape = try ctx.checked([T, dirs, B, H])
@@ -233,8 +238,9 @@ extension Operators {
             var hn = [Float](repeating: 0, count: dirs * B * H), cn = hn
             for d in 0..<dirs {
                 let cell = cells[d]
-                let packed = Variable.lstmSequence(x, h0: initial(5, hasH, d), c0: initial(6, hasC, d), weightIH: cell.wih, weightHH: cell.whh,
-                                                   biasIH: cell.bih, biasHH: cell.bhh, reverse: reverseOnly || d == 1).value.scalars
+                let packed = Variable.lstmSequence(x, h0: initial(5, hasH, d), c0: initial(6, hasC, d), weightIH: Variable(cell.wih),
+                                                   weightHH: Variable(cell.whh), biasIH: cell.bih.map { Variable($0) },
+                                                   biasHH: cell.bhh.map { Variable($0) }, reverse: reverseOnly || d == 1).value.scalars
                 // packed [T, B, 2H]: h then c per step; y [T, dirs, B, H].
                 for t in 0..<T {
                     for b in 0..<B {

@@ -75,7 +75,7 @@ extension WhisperTranscriber {
         let speech = VoiceActivityFilter.collect(samples, chunks)
         let gain = options.narrowbandFoldGain
         var result = try transcribe({
-            let source = WhisperArraySource(speech)
+            let source: WhisperSampleSource = WhisperArraySource(speech)
             return gain > 0 && narrowband ? NarrowbandFoldSource(source, gain: gain) : source
         }, phoneBand: { narrowband })
         result.segments = SpeechTimestampMap(chunks: chunks).restoring(result.segments)

@@ -48,7 +48,7 @@ struct VoiceActivityOptions: ParsableArguments {
         }
         let tuned = vadThreshold != 0.5 || vadNegThreshold != nil || vadMinSpeechMs != 0 || vadMaxSpeechS != nil
             || vadMinSilenceMs != 2000 || vadSpeechPadMs != 400 || vadModel != nil
-        if tuned && !vad { throw ValidationError("--vad-… options need --vad") }
+        if tuned && !vad { throw ValidationError("--vad-… options need --vad (or --stream)") }
     }
 
     /// The settings under faster-whisper's names.
@@ -63,9 +63,10 @@ struct VoiceActivityOptions: ParsableArguments {
         return o
     }
 
-    /// The filter, or nil without --vad. A model that cannot be loaded is a one-line input error.
-    func filter() throws -> VoiceActivityFilter? {
-        guard vad else { return nil }
+    /// The filter, or nil without --vad (unless `always`). A model that cannot be loaded is a
+    /// one-line input error.
+    func filter(always: Bool = false) throws -> VoiceActivityFilter? {
+        guard vad || always else { return nil }
         do {
             let detector = try SileroVAD(contentsOf: vadModel.map { URL(fileURLWithPath: $0) } ?? ModelCache.sileroVAD)
             return VoiceActivityFilter(detector: detector, options: settings)
