@@ -39,7 +39,15 @@ extension Operators {
         try widened("strides", 1)
         try widened("dilations", 1)
         try widened("pads", 1)
-        let x4 = [x.shape[0], x.shape[1], 1, x.shape[2]]
+        // The 2-D Conv takes symmetric pads only: unequal ones are applied to the input first.
+        var before = 0, after = 0
+        if let p = ctx.ints("pads"), p.count == 2, p[0] != p[1] {
+            guard p.allSatisfy({ $0 >= 0 && $0 <= 1 << 16 }) else { throw ctx.mismatch("pads \(p) out of range") }
+            (before, after) = (Int(p[0]), Int(p[1]))
+            attributes["pads"] = .ints([0, 0, 0, 0])
+        }
+        let length = x.shape[2] + before + after
+        let x4 = [x.shape[0], x.shape[1], 1, length]
         var inputs = ctx.inputs
         inputs[0] = PlanSymbol(shape: x4, type: .float, constant: nil, register: x.register)
         let w4 = [w.shape[0], w.shape[1], 1, w.shape[2]]
@@ -60,9 +68,19 @@ extension Operators {
             }
         }
         // No fusion: a BatchNormalization after it would be folded into a 4-D kernel.
+        if before + after > 0 {
+            variable = nil   // no gradient form for the padded input
+        }
+        let rows = x.shape[0] * x.shape[1], inLength = x.shape[2]
+        let map = (0..<length).map { $0 - before < 0 || $0 - before >= inLength ? -1 : $0 - before }
         return single(out, variable: variable) { args in
             var wide = args
-            wide[0] = .float(floatArg(args, 0).reshaped(x4))
+            var input = floatArg(args, 0)
+            if length != inLength {
+                input = Tensor(shape: x4, scalars: padded(input.scalars, from: [rows, inLength], to: [rows, length],
+                                                          maps: [Array(0..<rows), map], fill: 0))
+            }
+            wide[0] = .float(input.reshaped(x4))
             guard let y = try run(wide).first?.floatTensor else { preconditionFailure("conv kernel returned no float output") }
             return .float(y.reshaped(out))
         }

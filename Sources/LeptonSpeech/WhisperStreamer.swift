@@ -16,7 +16,8 @@ public struct StreamEvent: Codable, Sendable, Equatable {
 
 /// Live transcription: audio arrives in pieces, Silero VAD finds where utterances end, and each
 /// finished utterance is decoded once and given as `final` segments; while one is being spoken
-/// its text so far is given as a `partial` every ``partialInterval`` samples.
+/// its text so far is given as a `partial` every ``partialInterval`` samples (less often when
+/// decoding one takes more than half that long, so that a live stream keeps up).
 ///
 /// Utterances are the voice-activity filter's stretches of speech, with its padding, found
 /// window by window as faster-whisper's `get_speech_timestamps` finds them on the whole signal:
@@ -43,6 +44,9 @@ public final class WhisperStreamer {
     private var finalized = 0
     private var lastEnd = 0
     private var lastPartial = 0
+    /// New audio before the next partial: the interval, or more when decoding one took longer
+    /// than half of it.
+    private var partialGap = 0
     private var finished = false
     /// Seconds spent decoding (finals and partials) and in the VAD.
     public private(set) var decodeSeconds = 0.0, vadSeconds = 0.0
@@ -53,6 +57,7 @@ public final class WhisperStreamer {
         self.transcriber = transcriber
         self.filter = filter
         self.partialInterval = max(0, partialInterval)
+        partialGap = self.partialInterval
         vad = SileroVAD.Stream(detector: filter.detector)
         segmenter = SpeechSegmenter(options: filter.options)
     }
@@ -70,10 +75,13 @@ public final class WhisperStreamer {
             segmenter.push(p)
             events += try readyFinals()
         }
-        if partialInterval > 0, let start = segmenter.openStart, sampleCount - lastPartial >= partialInterval {
+        if partialInterval > 0, let start = segmenter.openStart, sampleCount - lastPartial >= partialGap {
             lastPartial = sampleCount
             let from = max(lastEnd, Int(max(0, Double(start) - segmenter.speechPadSamples)), bufferStart)
+            let before = decodeSeconds
             let text = try decode(from: from, to: sampleCount).map(\.text).joined().trimmingCharacters(in: .whitespaces)
+            // A live stream must not fall behind: partials may take at most half of the audio's time.
+            partialGap = max(partialInterval, Int(2 * (decodeSeconds - before) * Self.rate))
             if !text.isEmpty {
                 events.append(StreamEvent(type: .partial, start: Self.seconds(from), end: Self.seconds(sampleCount), text: text))
             }
