@@ -12,6 +12,13 @@ public struct StreamEvent: Codable, Sendable, Equatable {
     public init(type: Kind, start: Double, end: Double, text: String) {
         self.type = type; self.start = start; self.end = end; self.text = text
     }
+
+    /// One JSON object on one line, keys in the order `type`, `start`, `end`, `text`.
+    public var jsonLine: String {
+        let quoted = (try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed, .withoutEscapingSlashes]))
+            .map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+        return "{\"type\":\"\(type.rawValue)\",\"start\":\(start),\"end\":\(end),\"text\":\(quoted)}"
+    }
 }
 
 /// Live transcription: audio arrives in pieces, Silero VAD finds where utterances end, and each

@@ -72,6 +72,7 @@ final class TranscribeVADTests: XCTestCase {
             let partials = events.prefix { $0.type == "partial" }
             XCTAssertGreaterThanOrEqual(partials.count, 3, input)
             XCTAssertTrue(Set(events.map(\.type)).isSubset(of: ["partial", "final"]))
+            XCTAssertTrue(r.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("{\"type\":") }, "keys in the order type, start, end, text")
         }
     }
 

@@ -33,10 +33,8 @@ extension TranscribeCommand {
         let streamer = WhisperStreamer(transcriber: transcriber, filter: filter,
                                        partialInterval: streaming.partialIntervalMs * SileroVAD.sampleRate / 1000)
         let chunk = streaming.chunkMs * SileroVAD.sampleRate / 1000
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
         func emit(_ events: [StreamEvent]) throws {
-            for e in events { FileHandle.standardOutput.write(try encoder.encode(e) + Data("\n".utf8)) }
+            for e in events { FileHandle.standardOutput.write(Data((e.jsonLine + "\n").utf8)) }
         }
         let source: () throws -> [Float]
         if path == "-" {

@@ -164,6 +164,7 @@ struct TranscribeCommand: ParsableCommand {
         guard (0...2).contains(corpusWeight) else { throw ValidationError("--corpus-weight must be in [0, 2]") }
         guard (1...16).contains(beamSize) else { throw ValidationError("--beam-size must be 1...16") }
         guard (1...beamSize).contains(readings) else { throw ValidationError("--readings must be 1...\(beamSize) (the beam size)") }
+        if voiceActivity.tuned && !voiceActivity.vad && !streaming.stream { throw ValidationError("--vad-… options need --vad (or --stream)") }
         if streaming.stream {
             guard files.count == 1 else { throw ValidationError("--stream takes one FILE (or -)") }
             guard format == "txt" || format == "json", output == nil, sharding.shard == nil, !splitChannels, readings == 1, !decoding.wordTimestamps else {

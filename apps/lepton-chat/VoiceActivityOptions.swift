@@ -46,9 +46,12 @@ struct VoiceActivityOptions: ParsableArguments {
                 throw ValidationError("--vad-max-speech-s must be above \(floor) s (a window and twice --vad-speech-pad-ms) and at most 86400")
             }
         }
-        let tuned = vadThreshold != 0.5 || vadNegThreshold != nil || vadMinSpeechMs != 0 || vadMaxSpeechS != nil
+    }
+
+    /// Whether a --vad-… option was given (they need --vad, or --stream, which checks).
+    var tuned: Bool {
+        vadThreshold != 0.5 || vadNegThreshold != nil || vadMinSpeechMs != 0 || vadMaxSpeechS != nil
             || vadMinSilenceMs != 2000 || vadSpeechPadMs != 400 || vadModel != nil
-        if tuned && !vad { throw ValidationError("--vad-… options need --vad (or --stream)") }
     }
 
     /// The settings under faster-whisper's names.
