@@ -75,7 +75,7 @@ let package = Package(
         .target(name: "LeptonReport", dependencies: ["CLibXML2"], swiftSettings: fast),
 
         // MARK: Domain libraries
-        .target(name: "LeptonSpeech", dependencies: ["LeptonEngine", "LeptonAudio", "CZlib"], swiftSettings: fast),
+        .target(name: "LeptonSpeech", dependencies: ["LeptonEngine", "LeptonAudio", "CZlib", "LeptonONNX"], swiftSettings: fast),
         // Chat, one module per concern: text understanding (WordPiece, MiniLM, intents, entities) on
         // the engine alone; dialog (domain, NLU data, forms, session store, agent) on top of it; the
         // voice front (call listener, reply speaker) the only part that hears or speaks.
@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(name: "AudioTests", dependencies: ["LeptonAudio", "LeptonFiles", "LeptonTestSupport"], exclude: ["Fixtures"], swiftSettings: fast),
         .testTarget(name: "ImageTests", dependencies: ["LeptonImage", "CZlib", "LeptonTestSupport"], exclude: ["Fixtures"], swiftSettings: fast),
         .testTarget(name: "ReportTests", dependencies: ["LeptonReport"], swiftSettings: fast),
-        .testTarget(name: "SpeechTests", dependencies: ["LeptonSpeech", "LeptonAudio", "LeptonEngine"], exclude: ["Fixtures"],
+        .testTarget(name: "SpeechTests", dependencies: ["LeptonSpeech", "LeptonAudio", "LeptonEngine", "LeptonONNX"], exclude: ["Fixtures"],
                     swiftSettings: fast),
         // Chat's three modules: one target, each file importing the module it tests.
         .testTarget(name: "ChatTests", dependencies: ["LeptonText", "LeptonDialog", "LeptonDialogPostgres", "LeptonVoice", "LeptonEngine", "CSQLite3",

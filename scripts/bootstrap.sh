@@ -70,6 +70,34 @@ for entry in "${models[@]}"; do
   log "$name ready in $dest"
 done
 
+# --- Silero VAD v6 for `lepton-chat transcribe --vad` (issue 21) -------------------------------------
+# The ONNX file faster-whisper 1.2.1 ships in its wheel (faster_whisper/assets/silero_vad_v6.onnx;
+# the wheel is MIT, (c) 2023 SYSTRAN; Silero VAD itself is MIT, (c) 2020-present Silero Team). Only
+# that file and the wheel's LICENSE are unpacked, into $cache/models/silero-vad; never committed.
+vad_spec="faster-whisper==1.2.1"
+vad_sha=79a66ad50688c0b794dd501dc340a736992a6342f7f95e5811be60b5224a26a7
+vad_dest="$cache/models/silero-vad"
+if [ ! -f "$vad_dest/.complete" ]; then
+  vad_tmp=$(mktemp -d "$cache/models/.vad-XXXXXX")
+  trap 'rm -rf "$vad_tmp"' EXIT
+  wheel=$(ls "$cache/wheels/"faster_whisper-1.2.1-*.whl 2>/dev/null | head -n1 || true)
+  if [ -z "$wheel" ]; then
+    log "downloading $vad_spec (for its Silero VAD model)"
+    python3 -m pip download --quiet --no-deps --disable-pip-version-check "$vad_spec" -d "$vad_tmp" >&2
+    mv "$vad_tmp"/faster_whisper-1.2.1-*.whl "$cache/wheels/"
+    wheel=$(ls "$cache/wheels/"faster_whisper-1.2.1-*.whl | head -n1)
+  fi
+  got=$(sha256sum "$wheel" | cut -d' ' -f1)
+  if [ "$got" != "$vad_sha" ]; then
+    log "sha256 mismatch for $wheel: expected $vad_sha, got $got"; rm -f "$wheel"; exit 1
+  fi
+  unzip -q -j "$wheel" faster_whisper/assets/silero_vad_v6.onnx faster_whisper-1.2.1.dist-info/LICENSE -d "$vad_tmp/out"
+  rm -rf "$vad_dest"; mv "$vad_tmp/out" "$vad_dest"; rm -rf "$vad_tmp"
+  trap - EXIT
+  touch "$vad_dest/.complete"
+  log "silero-vad ready in $vad_dest"
+fi
+
 # --- Browser tests of the web consoles (scripts/page-test.sh) -------------------------------------
 # Debian's Chromium and its WebDriver (BSD-style), driven headless by Selenium from PyPI (Apache-2.0).
 install_missing chromium chromium-driver

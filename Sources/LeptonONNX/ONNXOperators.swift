@@ -82,6 +82,7 @@ enum Operators {
         registerElementwise(&t)
         registerLayout(&t)
         registerNN(&t)
+        registerRecurrent(&t)
         return t
     }()
 

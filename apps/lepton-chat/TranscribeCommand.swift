@@ -31,6 +31,20 @@ struct TranscribeCommand: ParsableCommand {
         without the previous window's words as its prompt. --word-timestamps times every word from \
         the model's cross-attention, as faster-whisper's word_timestamps=True does.
 
+        --vad decodes only the speech, as faster-whisper's vad_filter=True does: Silero VAD v6 \
+        (scripts/bootstrap.sh fetches it) gives every 32 ms window a speech probability, stretches \
+        of speech are kept with --vad-speech-pad-ms either side (silence, music and line noise \
+        between them are skipped), decoded back to back, and the times moved back to the file's. \
+        The --vad-… options carry faster-whisper's VadOptions names and defaults.
+
+        --stream transcribes one FILE, or a 16 kHz 16-bit WAV arriving on stdin (-), as a live call: \
+        audio is read --chunk-ms at a time (with --realtime a FILE is read at the pace it plays), \
+        and JSON lines {"type","start","end","text"} are printed as it goes: a "partial" with the \
+        text so far of an utterance still being spoken every --partial-interval-ms of new audio, and \
+        the "final" segments of each utterance once --vad-min-silence-ms of silence follows it \
+        (lower it, e.g. 500, for quicker finals). The utterances are those --vad finds in the same \
+        audio, each decoded on its own.
+
         A file that cannot be read, or whose audio is damaged or cut short, is reported on stderr \
         (one line naming it) and the batch goes on. Two inputs that would write the same output \
         name (a/x.wav b/x.wav, or x.wav x.flac, with -o or -f all) are refused before any work. \
@@ -71,6 +85,9 @@ struct TranscribeCommand: ParsableCommand {
             # my reference, but if I add on my NAB, it's card.")
           lepton-chat transcribe --compute-type int8 samples/chat/jfk.wav
             # int8 weights: faster, approximate (float16: half the memory)
+          lepton-chat transcribe --vad -f json ../shared/data/speech/dev/jfk.wav
+          lepton-chat transcribe --stream --vad-min-silence-ms 500 samples/chat/jfk.wav
+            # {"type":"partial",…} lines while it is spoken, then {"type":"final",…}
         """)
 
     @Argument(help: "Audio files (WAV, FLAC, OGG, … any rate, any channels); - reads one file from stdin.")
@@ -117,6 +134,10 @@ struct TranscribeCommand: ParsableCommand {
 
     @OptionGroup(title: "Decoding (as faster-whisper names them)") var decoding: DecodingOptions
 
+    @OptionGroup(title: "Voice-activity filter (faster-whisper's vad_filter and VadOptions)") var voiceActivity: VoiceActivityOptions
+
+    @OptionGroup(title: "Live transcription") var streaming: StreamingOptions
+
     @OptionGroup var compute: ComputeTypeOptions
     @OptionGroup var common: CommonOptions
 
@@ -143,6 +164,13 @@ struct TranscribeCommand: ParsableCommand {
         guard (0...2).contains(corpusWeight) else { throw ValidationError("--corpus-weight must be in [0, 2]") }
         guard (1...16).contains(beamSize) else { throw ValidationError("--beam-size must be 1...16") }
         guard (1...beamSize).contains(readings) else { throw ValidationError("--readings must be 1...\(beamSize) (the beam size)") }
+        if voiceActivity.tuned && !voiceActivity.vad && !streaming.stream { throw ValidationError("--vad-… options need --vad (or --stream)") }
+        if streaming.stream {
+            guard files.count == 1 else { throw ValidationError("--stream takes one FILE (or -)") }
+            guard format == "txt" || format == "json", output == nil, sharding.shard == nil, !splitChannels, readings == 1, !decoding.wordTimestamps else {
+                throw ValidationError("--stream prints JSON lines on stdout: no -f other than json, -o, --shard, --split-channels, --readings or --word-timestamps")
+            }
+        }
     }
 
     func run() throws {
@@ -198,6 +226,8 @@ struct TranscribeCommand: ParsableCommand {
                 }
             }
             let transcriber = WhisperTranscriber(model: whisper, options: options)
+            let filter = try voiceActivity.filter(always: streaming.stream)
+            if streaming.stream, let filter { return try runStream(files[0], transcriber: transcriber, filter: filter) }
             do { _ = try transcriber.initialPromptTokens() } catch {
                 throw CLIFailure.input("--prompt: \(error)")
             }
@@ -208,8 +238,8 @@ struct TranscribeCommand: ParsableCommand {
             for path in batch {
                 let started = Date()
                 do {
-                    let result = try path == "-" ? StandardInputAudio.withFile { try transcribe($0, with: transcriber) }
-                                                 : transcribe(URL(fileURLWithPath: path), with: transcriber)
+                    let result = try path == "-" ? StandardInputAudio.withFile { try transcribe($0, with: transcriber, filter: filter) }
+                                                 : transcribe(URL(fileURLWithPath: path), with: transcriber, filter: filter)
                     Log.debug("\(path): \(String(format: "%.1f", result.duration)) s of audio in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
                     for f in formats {
                         let rendered = result.rendered(as: f, file: path, model: identity, maxWordsPerLine: maxWordsPerLine)
@@ -233,13 +263,21 @@ struct TranscribeCommand: ParsableCommand {
     }
 
     /// One file's transcript: as one signal, or with --split-channels channel by channel, interleaved.
-    func transcribe(_ url: URL, with transcriber: WhisperTranscriber) throws -> WhisperTranscription {
-        guard splitChannels else { return try transcriber.transcribe(url: url) }
+    func transcribe(_ url: URL, with transcriber: WhisperTranscriber, filter: VoiceActivityFilter?) throws -> WhisperTranscription {
+        /// One signal (or channel): through the voice-activity filter when there is one.
+        func heard(_ channel: Int?) throws -> WhisperTranscription {
+            guard let filter else { return try transcriber.transcribe(url: url, channel: channel) }
+            let r = try transcriber.transcribe(url: url, channel: channel, filter: filter)
+            Log.debug("\(url.lastPathComponent)\(channel.map { " channel \($0 + 1)" } ?? ""): VAD kept \(String(format: "%.1f", r.speechDuration)) of "
+                      + "\(String(format: "%.1f", r.transcription.duration)) s in \(r.speech.count) stretches (\(String(format: "%.2f", r.vadSeconds)) s)")
+            return r.transcription
+        }
+        guard splitChannels else { return try heard(nil) }
         let channels: Int
         do { channels = try AudioReader(url: url).info.channels } catch { throw CLIFailure.input(describe(error)) }
         let given = channelLabels?.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } ?? []
         let parts = try (0..<channels).map { c in
-            (label: c < given.count ? given[c] : "channel \(c + 1)", transcript: try transcriber.transcribe(url: url, channel: c))
+            (label: c < given.count ? given[c] : "channel \(c + 1)", transcript: try heard(c))
         }
         return .interleaving(parts)
     }
