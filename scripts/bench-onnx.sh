@@ -3,7 +3,8 @@
 #
 #   scripts/bench-onnx.sh [--threads N] [--repeats R] [--rounds K] [--limit SENTENCES] [--models LIST]
 #
-# Models: ResNet-18 (torchvision, random weights; input 1x3x224x224, batch 1) and the MiniLM
+# Models: ResNet-18 (torchvision, random weights; input 1x3x224x224, batch 1), the scan CNN (input
+# 1x1x28x28, N(0, 1), numpy seed 1) and the MiniLM
 # encoder (all-MiniLM-L6-v2 exported by transformers) from scripts/make-onnx-fixtures.py. MiniLM's
 # inputs are the sentences ../shared/bench/embed_peer.py uses by default: the first 2000 rows of
 # ../shared/data/banking77/train.csv, tokenized with the model's tokenizer.json, in input order,
@@ -21,7 +22,7 @@
 # Needs a release build (.build/release/lepton-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=2 repeats=5 rounds=3 limit=2000 models="resnet18 minilm"
+threads=2 repeats=5 rounds=3 limit=2000 models="resnet18 scan_cnn minilm"
 while (($#)); do
   case "$1" in
     --threads) threads=$2; shift 2 ;;
@@ -29,7 +30,7 @@ while (($#)); do
     --rounds) rounds=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
     --models) models=$2; shift 2 ;;
-    *) echo "usage: scripts/bench-onnx.sh [--threads N] [--repeats R] [--rounds K] [--limit SENTENCES] [--models 'resnet18 minilm']" >&2; exit 64 ;;
+    *) echo "usage: scripts/bench-onnx.sh [--threads N] [--repeats R] [--rounds K] [--limit SENTENCES] [--models 'resnet18 scan_cnn minilm']" >&2; exit 64 ;;
   esac
 done
 bench=.build/release/lepton-bench
@@ -64,6 +65,7 @@ for k, start in enumerate(range(0, len(ids), 32)):
     arrays[f"input_ids_{k}"] = a; arrays[f"attention_mask_{k}"] = m
 np.savez(os.path.join(work, "minilm-inputs.npz"), **arrays)
 np.savez(os.path.join(work, "resnet18-inputs.npz"), input_0=np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32))
+np.savez(os.path.join(work, "scan_cnn-inputs.npz"), image_0=np.random.default_rng(1).standard_normal((1, 1, 28, 28)).astype(np.float32))
 PY
 
 # ONNX Runtime on one model and its .npz (NAME_K per input NAME and call K), timed like lepton-bench.
