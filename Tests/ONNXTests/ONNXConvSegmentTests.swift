@@ -8,15 +8,6 @@ import LeptonEngine
 final class ONNXConvSegmentTests: XCTestCase {
     override func tearDown() { EngineThreads.set(2) }
 
-    func assertClose(_ ours: Tensor?, _ reference: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-        guard let ours else { return XCTFail("\(what): no output", file: file, line: line) }
-        XCTAssertEqual(ours.shape, reference.shape, what, file: file, line: line)
-        guard ours.shape == reference.shape else { return }
-        let scale = max(1, reference.scalars.map(abs).max() ?? 0)
-        let diff = maxAbsDifference(ours, reference)
-        XCTAssertLessThanOrEqual(diff, 1e-4 * scale, "\(what): max |ours − ORT| = \(diff)", file: file, line: line)
-    }
-
     /// Stride 2 with padding, channels 5/12/7, a residual whose partner is computed after the Conv,
     /// padded max pool, dilated depthwise Conv, an Add after a Relu, a residual on the graph
     /// input, an intermediate graph output; batch 1 (row bands) and 3 (groups of images), on 1,
@@ -32,7 +23,7 @@ final class ONNXConvSegmentTests: XCTestCase {
                 XCTAssertFalse(plan.fastSteps.contains { $0.op == "Conv" }, "every Conv runs in a segment: \(plan.fastSteps.map(\.op))")
                 let out = try plan.run(["x": .float(x)])
                 for name in ["y", "mid", "res"] {
-                    assertClose(out[name]?.floatTensor, try ONNXFixtures.tensor("conv_segment_\(name)_b\(batch).npy"),
+                    assertClose(try XCTUnwrap(out[name]?.floatTensor), try ONNXFixtures.tensor("conv_segment_\(name)_b\(batch).npy"),
                                 "\(name), batch \(batch), \(threads) threads")
                 }
             }
@@ -70,7 +61,7 @@ final class ONNXConvSegmentTests: XCTestCase {
         let plan = try ONNXPlan(model: model, inputShapes: ["x": x.shape], fastConvolutions: false)
         XCTAssertEqual(plan.convolutionSegments, 0)
         let out = try plan.run(["x": .float(x)])
-        assertClose(out["y"]?.floatTensor, try ONNXFixtures.tensor("conv_segment_y_b3.npy"), "y without segments")
+        assertClose(try XCTUnwrap(out["y"]?.floatTensor), try ONNXFixtures.tensor("conv_segment_y_b3.npy"), "y without segments")
     }
 
     /// One plan, many threads at once: each call has its own buffers and oneDNN scratch memory.

@@ -34,8 +34,8 @@ public enum ChannelsLast {
     }
 
     /// The mean of each image's channels over its pixels: `[N, H, W, C]` → `[N, C]` (which is
-    /// also `[N, C, 1, 1]` in either layout). Summed in float32 in pixel order, as
-    /// ``Tensor/mean(axis:keepingAxis:)`` sums.
+    /// also `[N, C, 1, 1]` in either layout). Summed in float32 pixel by pixel (a channel's
+    /// additions in another order than the NCHW path's, so the two differ by rounding only).
     public static func globalAverage(_ x: UnsafePointer<Float>, _ shape: ChannelsLastShape, into y: UnsafeMutablePointer<Float>) {
         let c = shape.channels, pixels = shape.height * shape.width
         let scale = 1 / Float(pixels)
