@@ -98,11 +98,16 @@ extension ONNXPlan {
     /// environment says `LEPTON_ONNX_FAST=0` (to compare with the one-by-one steps).
     static let fastConvolutionsByDefault = ProcessInfo.processInfo.environment["LEPTON_ONNX_FAST"] != "0"
 
+    /// The multiply-adds below which a layer runs whole on the calling thread: handing half of
+    /// 4M (about 40 µs on one core) to another thread costs about what it saves, and split
+    /// pieces made the scan CNN (layers of 0.1–0.9M) slower than ONNX Runtime.
+    static let defaultSplitWork = 1 << 22
+
     /// `steps` with every maximal run of consecutive segment-able steps that holds a `Conv`
     /// replaced by one ``ConvSegment`` step; a run oneDNN cannot take whole stays as it was.
     /// Returns the new steps and the number of segments.
     static func segmentingConvolutions(_ steps: [PlanStep], inputSlotShapes: [Int: [Int]], outputSlots: Set<Int>,
-                                       parts: Int) -> ([PlanStep], Int) {
+                                       parts: Int, splitWork: Int) -> ([PlanStep], Int) {
         var shapes = inputSlotShapes
         var readers: [Int: [Int]] = [:]
         for (i, st) in steps.enumerated() {
@@ -132,7 +137,8 @@ extension ONNXPlan {
             while j < steps.count && segmentable(steps[j]) { j += 1 }
             let run = Array(i..<j)
             if run.contains(where: { steps[$0].op == "Conv" }),
-               let fused = try? segment(steps, run: run, shapes: shapes, readers: readers, outputSlots: outputSlots, parts: parts) {
+               let fused = try? segment(steps, run: run, shapes: shapes, readers: readers, outputSlots: outputSlots, parts: parts,
+                                         splitWork: splitWork) {
                 result.append(fused)
                 segments += 1
             } else {
@@ -145,7 +151,7 @@ extension ONNXPlan {
 
     /// The steps `run` (consecutive, each segment-able) as one ``ConvSegment`` step.
     static func segment(_ steps: [PlanStep], run: [Int], shapes: [Int: [Int]], readers: [Int: [Int]], outputSlots: Set<Int>,
-                        parts: Int) throws -> PlanStep {
+                        parts: Int, splitWork: Int) throws -> PlanStep {
         let inRun = Set(run)
         var producer: [Int: Int] = [:]   // slot → step, inside the run
         for i in run { producer[steps[i].outputs[0]] = i }
@@ -163,6 +169,8 @@ extension ONNXPlan {
             bufferShapes.append(ChannelsLastShape(nchw: shapes[slot]!))
             return bufferShapes.count - 1
         }
+        /// Pieces for a layer of `work` multiply-adds (one below `splitWork`).
+        func pieces(_ work: Int) -> Int { work >= splitWork ? parts : 1 }
         var externalInputs: [Int] = []
         /// The buffer of a slot an operation reads (computed before the segment: an input of it).
         func read(_ slot: Int) -> Int {
@@ -191,15 +199,17 @@ extension ONNXPlan {
                 let g = Conv2dGeometry(batch: s[0], inChannels: s[1], height: s[2], width: s[3], outChannels: spec.weight.shape[0],
                                        kernelH: spec.weight.shape[2], kernelW: spec.weight.shape[3], stride: spec.stride,
                                        padding: spec.padding, dilation: spec.dilation, groups: spec.groups)
+                let work = g.outChannels * g.outHeight * g.outWidth * g.batch * g.colRows
                 let layer = try ChannelsLastConvolution(geometry: g, weight: spec.weight, bias: spec.bias,
-                                                        addsResidual: residual != nil, relu: relu, parts: parts)
+                                                        addsResidual: residual != nil, relu: relu, parts: pieces(work))
                 guard layer.output == ChannelsLastShape(nchw: shapes[output]!) else {
                     throw ONNXError.shapeMismatch(node: st.node, op: "Conv", reason: "oneDNN output \(layer.output), planned \(shapes[output]!)")
                 }
                 ops.append(SegmentOp(kind: .conv(layer), inputs: [read(x)] + (residual.map { [read($0)] } ?? []), output: id(output), nodes: nodes))
             case let ("MaxPool", .maxPool(kernel, stride, padding)):
+                let out = shapes[st.outputs[0]]!
                 let layer = try ChannelsLastMaxPool(input: ChannelsLastShape(nchw: shapes[x]!), kernel: kernel, stride: stride,
-                                                    padding: padding, parts: parts)
+                                                    padding: padding, parts: pieces(out.reduce(1, *) * kernel.0 * kernel.1))
                 guard layer.output == ChannelsLastShape(nchw: shapes[st.outputs[0]]!) else {
                     throw ONNXError.shapeMismatch(node: st.node, op: "MaxPool", reason: "oneDNN output \(layer.output), planned \(shapes[st.outputs[0]]!)")
                 }

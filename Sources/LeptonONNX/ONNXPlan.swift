@@ -73,9 +73,13 @@ public struct ONNXPlan: Sendable {
     /// Number of operators left to run after folding and fusion.
     public var stepCount: Int { steps.count }
 
-    /// - Parameter fastConvolutions: run convolution segments on oneDNN (false: the engine's
-    ///   im2col + GEMM path for every step, as Grad-CAM runs them).
-    init(model: ONNXModel, inputShapes: [String: [Int]], fastConvolutions: Bool = true) throws {
+    /// - Parameters:
+    ///   - fastConvolutions: run convolution segments on oneDNN (false: the engine's im2col + GEMM
+    ///     path for every step, as Grad-CAM runs them).
+    ///   - splitWork: a segment's layer of at least this many multiply-adds is cut into pieces
+    ///     for the engine's threads (tests pass 0 to cut every layer).
+    init(model: ONNXModel, inputShapes: [String: [Int]], fastConvolutions: Bool = true,
+         splitWork: Int = ONNXPlan.defaultSplitWork) throws {
         var symbols: [String: PlanSymbol] = [:]
         for (name, value) in model.initializers { symbols[name] = PlanSymbol(shape: value.shape, type: value.type, constant: value) }
         var slots = 0
@@ -161,7 +165,8 @@ public struct ONNXPlan: Sendable {
         var inputSlotShapes: [Int: [Int]] = [:]
         for (name, slot) in inputSlots { inputSlotShapes[slot] = inputShapes[name] }
         let fast = fastConvolutions
-            ? Self.segmentingConvolutions(steps, inputSlotShapes: inputSlotShapes, outputSlots: outputSlots, parts: EngineThreads.count)
+            ? Self.segmentingConvolutions(steps, inputSlotShapes: inputSlotShapes, outputSlots: outputSlots, parts: EngineThreads.count,
+                                           splitWork: splitWork)
             : (steps, 0)
         fastSteps = fast.0
         fastRelease = Self.releases(fast.0, slotCount: slots, outputs: outputs)

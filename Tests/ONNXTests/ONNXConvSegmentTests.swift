@@ -11,14 +11,14 @@ final class ONNXConvSegmentTests: XCTestCase {
     /// Stride 2 with padding, channels 5/12/7, a residual whose partner is computed after the Conv,
     /// padded max pool, dilated depthwise Conv, an Add after a Relu, a residual on the graph
     /// input, an intermediate graph output; batch 1 (row bands) and 3 (groups of images), on 1,
-    /// 2 and 3 threads (3 pieces do not divide the rows evenly).
+    /// 2 and 3 threads (3 pieces do not divide the rows evenly), every layer cut into pieces.
     func testOddShapesMatchONNXRuntime() throws {
         let model = try ONNXFixtures.model("conv_segment.onnx")
         for batch in [1, 3] {
             let x = try ONNXFixtures.tensor("conv_segment_input_b\(batch).npy")
             for threads in [1, 2, 3] {
                 EngineThreads.set(threads)
-                let plan = try ONNXPlan(model: model, inputShapes: ["x": x.shape])
+                let plan = try ONNXPlan(model: model, inputShapes: ["x": x.shape], splitWork: 0)
                 XCTAssertGreaterThanOrEqual(plan.convolutionSegments, 1, "batch \(batch), \(threads) threads: segmented")
                 XCTAssertFalse(plan.fastSteps.contains { $0.op == "Conv" }, "every Conv runs in a segment: \(plan.fastSteps.map(\.op))")
                 let out = try plan.run(["x": .float(x)])
@@ -69,7 +69,7 @@ final class ONNXConvSegmentTests: XCTestCase {
         EngineThreads.set(2)
         let model = try ONNXFixtures.model("conv_segment.onnx")
         let x = try ONNXFixtures.tensor("conv_segment_input_b1.npy"), reference = try ONNXFixtures.tensor("conv_segment_res_b1.npy")
-        let plan = try ONNXPlan(model: model, inputShapes: ["x": x.shape])
+        let plan = try ONNXPlan(model: model, inputShapes: ["x": x.shape], splitWork: 0)
         let results = LockedResults()
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             let out = try? plan.run(["x": .float(x)])["res"]?.floatTensor
