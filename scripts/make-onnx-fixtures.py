@@ -35,6 +35,13 @@ alone is 45 MB), skipping the work when DIR/.complete names this script's versio
   conv_bn.onnx, conv_bn_input.npy, conv_bn_output.npy
                                 Conv -> BatchNormalization -> Relu as three nodes (onnx.helper,
                                 seed 3) and ONNX Runtime's output: the fusion at load is checked
+  conv_segment.onnx, conv_segment_input_b{1,3}.npy, conv_segment_{y,mid,res}_b{1,3}.npy
+                                odd shapes for the oneDNN convolution segment (onnx.helper, seed 4;
+                                input [N, 5, 13, 11], N dynamic): stride 2 with padding, channels
+                                5/12/7, a residual Add whose other operand is computed after the
+                                Conv, max pool with padding, a dilated depthwise Conv (group 12),
+                                an Add that is not after a Conv, a residual on the graph input, an
+                                intermediate graph output; ONNX Runtime's outputs for N = 1 and 3
   hostile/*.onnx                files the loader must refuse with a typed error: an unknown op, a
                                 cycle, a huge dimension, a wrong-shaped initializer, a missing
                                 input, an unsupported opset, a truncated file (see HOSTILE below)
@@ -268,6 +275,53 @@ def conv_bn(out):
     save(out, "conv_bn_output.npy", ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0])
 
 
+def conv_segment(out):
+    """Odd shapes for the oneDNN convolution segment (see the docstring)."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    shapes = {"w1": (12, 5, 3, 3), "b1": (12,), "w2": (12, 12, 3, 3), "b2": (12,), "w3": (12, 12, 1, 1),
+              "wd": (12, 1, 3, 3), "bd": (12,), "w4": (7, 12, 1, 1), "b4": (7,), "w5": (5, 5, 3, 3), "b5": (5,)}
+    inits = [numpy_helper.from_array((rng.standard_normal(s) * 0.3).astype(np.float32), n) for n, s in shapes.items()]
+    node = helper.make_node
+    nodes = [
+        node("Conv", ["x", "w1", "b1"], ["c1"], name="c1", strides=[2, 2], pads=[1, 1, 1, 1]),
+        node("Relu", ["c1"], ["r1"], name="r1"),
+        node("Conv", ["r1", "w2", "b2"], ["c2"], name="c2", pads=[1, 1, 1, 1]),
+        node("Conv", ["r1", "w3"], ["c3"], name="c3"),
+        node("Add", ["c2", "c3"], ["a1"], name="a1"),
+        node("Relu", ["a1"], ["mid"], name="r2"),
+        node("MaxPool", ["mid"], ["p1"], name="p1", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        node("Conv", ["p1", "wd", "bd"], ["d1"], name="d1", group=12, pads=[2, 2, 2, 2], dilations=[2, 2]),
+        node("Relu", ["d1"], ["r3"], name="r3"),
+        node("Add", ["r3", "p1"], ["a2"], name="a2"),
+        node("Conv", ["a2", "w4", "b4"], ["c4"], name="c4"),
+        node("GlobalAveragePool", ["c4"], ["y"], name="gap"),
+        node("Conv", ["x", "w5", "b5"], ["c5"], name="c5", pads=[1, 1, 1, 1]),
+        node("Add", ["c5", "x"], ["a3"], name="a3"),
+        node("Relu", ["a3"], ["res"], name="r5"),
+    ]
+    f = TensorProto.FLOAT
+    graph = helper.make_graph(nodes, "conv_segment", [helper.make_tensor_value_info("x", f, ["N", 5, 13, 11])],
+                              [helper.make_tensor_value_info("y", f, ["N", 7, 1, 1]),
+                               helper.make_tensor_value_info("mid", f, ["N", 12, 7, 6]),
+                               helper.make_tensor_value_info("res", f, ["N", 5, 13, 11])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path = os.path.join(out, "conv_segment.onnx")
+    with open(path, "wb") as fh:
+        fh.write(model.SerializeToString())
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    for n in (1, 3):
+        x = rng.standard_normal((n, 5, 13, 11)).astype(np.float32)
+        save(out, f"conv_segment_input_b{n}.npy", x)
+        for name, value in zip(["y", "mid", "res"], sess.run(None, {"x": x})):
+            save(out, f"conv_segment_{name}_b{n}.npy", value)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=DEFAULT_OUT)
@@ -276,11 +330,16 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     stamp = os.path.join(a.out, ".complete")
     if not a.force and os.path.exists(stamp) and open(stamp).read().strip() == VERSION:
+        # Added after version 2 and made on its own when missing, so a complete version-2 folder
+        # (shared by every worktree on the machine) needs no rebuild.
+        if not os.path.exists(os.path.join(a.out, "conv_segment_res_b3.npy")):
+            print("make-onnx-fixtures: conv_segment", file=sys.stderr)
+            conv_segment(a.out)
         print(f"make-onnx-fixtures: {a.out} is up to date", file=sys.stderr)
         return
     import torch
     torch.set_num_threads(2)
-    for step in (scan_cnn, resnet18, minilm, conv_bn, hostile):
+    for step in (scan_cnn, resnet18, minilm, conv_bn, conv_segment, hostile):
         print(f"make-onnx-fixtures: {step.__name__}", file=sys.stderr)
         step(a.out)
     with open(stamp, "w") as f:

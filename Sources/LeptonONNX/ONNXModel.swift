@@ -123,7 +123,7 @@ public final class ONNXModel: @unchecked Sendable {
         let cached = plans[key]
         lock.unlock()
         if let cached { return cached }
-        let plan = try ONNXPlan(model: self, inputShapes: inputShapes)
+        let plan = try ONNXPlan(model: self, inputShapes: inputShapes, fastConvolutions: ONNXPlan.fastConvolutionsByDefault)
         lock.lock()
         if plans.count > 64 { plans.removeAll() }   // bounded: a new length per call must not grow it forever
         plans[key] = plan

@@ -167,9 +167,11 @@ extension Operators {
         }
         let out = [x.shape[0], x.shape[1], oh, ow]
         if max {
-            return single(out, variable: { try variableArg($0, 0).maxPool2d(kernel: kernel, stride: stride, padding: padding) }) {
+            var k = single(out, variable: { try variableArg($0, 0).maxPool2d(kernel: kernel, stride: stride, padding: padding) }) {
                 .float(floatArg($0, 0).maxPool2d(kernel: kernel, stride: stride, padding: padding))
             }
+            k.fusion = .maxPool(kernel: kernel, stride: stride, padding: padding)
+            return k
         }
         return single(out, variable: { try variableArg($0, 0).avgPool2d(kernel: kernel, stride: stride, padding: padding) }) {
             .float(floatArg($0, 0).avgPool2d(kernel: kernel, stride: stride, padding: padding))

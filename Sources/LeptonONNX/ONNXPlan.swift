@@ -22,6 +22,8 @@ struct Kernel {
     /// The outputs depend on the inputs' shapes only (`Shape`, `Size`): folded at load even when
     /// the input is computed at run time.
     var shapeOnly = false
+    /// The oneDNN convolution segment this kernel runs, if it is one (for tests and profiles).
+    var segment: ConvSegment? = nil
 
     enum Fusion {
         case none
@@ -29,6 +31,8 @@ struct Kernel {
         case conv(ConvSpec)
         /// `x · W` with a constant `[k, n]` weight (a following `+ bias[n]` joins the GEMM).
         case matmul(weight: Tensor)
+        /// A 2-D max pool (what a convolution segment needs to run it on oneDNN).
+        case maxPool(kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int))
     }
 }
 
@@ -49,10 +53,17 @@ public struct ONNXPlan: Sendable {
     public let inputShapes: [String: [Int]]
     let inputTypes: [String: ONNXElementType]
     let inputSlots: [String: Int]
+    /// The steps one by one (Grad-CAM's path, and the reference for the fast path).
     let steps: [PlanStep]
     let slotCount: Int
     /// Slots released after each step (last use), so memory follows the live tensors only.
     let release: [[Int]]
+    /// What ``run(_:)`` executes: ``steps`` with each run of convolution-network steps replaced by
+    /// one oneDNN convolution segment (``ConvSegment``); equal to ``steps`` when none applies.
+    let fastSteps: [PlanStep]
+    let fastRelease: [[Int]]
+    /// How many convolution segments ``run(_:)`` executes on oneDNN.
+    public let convolutionSegments: Int
     /// Graph outputs: a slot or a folded constant.
     let outputSources: [(name: String, source: PlanStep.Source, shape: [Int])]
     /// The index in ``steps`` of the last `Conv` (Grad-CAM's layer), if any.
@@ -62,7 +73,13 @@ public struct ONNXPlan: Sendable {
     /// Number of operators left to run after folding and fusion.
     public var stepCount: Int { steps.count }
 
-    init(model: ONNXModel, inputShapes: [String: [Int]]) throws {
+    /// - Parameters:
+    ///   - fastConvolutions: run convolution segments on oneDNN (false: the engine's im2col + GEMM
+    ///     path for every step, as Grad-CAM runs them).
+    ///   - splitWork: a segment's layer of at least this many multiply-adds is cut into pieces
+    ///     for the engine's threads (tests pass 0 to cut every layer).
+    init(model: ONNXModel, inputShapes: [String: [Int]], fastConvolutions: Bool = true,
+         splitWork: Int = ONNXPlan.defaultSplitWork) throws {
         var symbols: [String: PlanSymbol] = [:]
         for (name, value) in model.initializers { symbols[name] = PlanSymbol(shape: value.shape, type: value.type, constant: value) }
         var slots = 0
@@ -138,19 +155,34 @@ public struct ONNXPlan: Sendable {
             guard let s = symbols[name] else { throw ONNXError.missingInput(tensor: name, node: "graph output") }
             outputs.append((name, s.constant.map { .constant($0) } ?? .slot(s.register), s.shape))
         }
-        var lastUse = [Int](repeating: -1, count: slots)
-        for (i, st) in steps.enumerated() { for case let .slot(r) in st.inputs { lastUse[r] = i } }
-        for case let (_, .slot(r), _) in outputs { lastUse[r] = Int.max }
-        var release = [[Int]](repeating: [], count: steps.count)
-        for (r, i) in lastUse.enumerated() where i >= 0 && i < steps.count { release[i].append(r) }
         self.inputShapes = inputShapes
         self.inputTypes = inputTypes
         self.inputSlots = inputSlots
         self.steps = steps
         self.slotCount = slots
-        self.release = release
+        self.release = Self.releases(steps, slotCount: slots, outputs: outputs)
+        let outputSlots = Set(outputs.compactMap { if case let .slot(r) = $0.source { return r }; return nil })
+        var inputSlotShapes: [Int: [Int]] = [:]
+        for (name, slot) in inputSlots { inputSlotShapes[slot] = inputShapes[name] }
+        let fast = fastConvolutions
+            ? Self.segmentingConvolutions(steps, inputSlotShapes: inputSlotShapes, outputSlots: outputSlots, parts: EngineThreads.count,
+                                           splitWork: splitWork)
+            : (steps, 0)
+        fastSteps = fast.0
+        fastRelease = Self.releases(fast.0, slotCount: slots, outputs: outputs)
+        convolutionSegments = fast.1
         self.outputSources = outputs
         lastConvStep = steps.lastIndex { $0.op == "Conv" }
+    }
+
+    /// For each step, the slots whose last reader it is (graph outputs are never released).
+    static func releases(_ steps: [PlanStep], slotCount: Int, outputs: [(name: String, source: PlanStep.Source, shape: [Int])]) -> [[Int]] {
+        var lastUse = [Int](repeating: -1, count: slotCount)
+        for (i, st) in steps.enumerated() { for case let .slot(r) in st.inputs { lastUse[r] = i } }
+        for case let (_, .slot(r), _) in outputs { lastUse[r] = Int.max }
+        var release = [[Int]](repeating: [], count: steps.count)
+        for (r, i) in lastUse.enumerated() where i >= 0 && i < steps.count { release[i].append(r) }
+        return release
     }
 
     /// Conv+BatchNormalization (the normalisation folded into the convolution's weights) and
@@ -192,7 +224,7 @@ public struct ONNXPlan: Sendable {
     /// Runs the plan: `inputs` by name (shapes as planned) → every graph output by name.
     public func run(_ inputs: [String: ONNXValue]) throws -> [String: ONNXValue] {
         var slots = try initialSlots(inputs)
-        for i in steps.indices { try execute(i, &slots) }
+        for i in fastSteps.indices { try execute(fastSteps[i], release: fastRelease[i], &slots) }
         return try collectOutputs(slots)
     }
 
@@ -212,8 +244,12 @@ public struct ONNXPlan: Sendable {
         return slots
     }
 
+    /// Runs step `i` of ``steps`` (the one-by-one path).
     func execute(_ i: Int, _ slots: inout [ONNXValue?]) throws {
-        let step = steps[i]
+        try execute(steps[i], release: release[i], &slots)
+    }
+
+    func execute(_ step: PlanStep, release: [Int], _ slots: inout [ONNXValue?]) throws {
         let args: [ONNXValue?] = step.inputs.map {
             switch $0 {
             case .absent: return nil
@@ -228,7 +264,7 @@ public struct ONNXPlan: Sendable {
             }
             slots[r] = results[k]
         }
-        for r in release[i] { slots[r] = nil }
+        for r in release { slots[r] = nil }
     }
 
     func collectOutputs(_ slots: [ONNXValue?]) throws -> [String: ONNXValue] {

@@ -47,3 +47,15 @@ func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
     precondition(a.shape == b.shape, "\(a.shape) vs \(b.shape)")
     return zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
+
+extension XCTestCase {
+    /// max |ours − ORT| ≤ 1e-4 · max(1, max |ORT|): absolute 1e-4 for outputs of order one,
+    /// relative 1e-4 to the largest output beyond.
+    func assertClose(_ ours: Tensor, _ reference: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(ours.shape, reference.shape, what, file: file, line: line)
+        guard ours.shape == reference.shape else { return }
+        let scale = max(1, reference.scalars.map(abs).max() ?? 0)
+        let diff = maxAbsDifference(ours, reference)
+        XCTAssertLessThanOrEqual(diff, 1e-4 * scale, "\(what): max |ours − ORT| = \(diff) (scale \(scale))", file: file, line: line)
+    }
+}

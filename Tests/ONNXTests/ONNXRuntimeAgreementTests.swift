@@ -10,14 +10,6 @@ import LeptonEngine
 final class ONNXRuntimeAgreementTests: XCTestCase {
     override func setUp() { EngineThreads.set(2) }
 
-    func assertClose(_ ours: Tensor, _ reference: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(ours.shape, reference.shape, what, file: file, line: line)
-        guard ours.shape == reference.shape else { return }
-        let scale = max(1, reference.scalars.map(abs).max() ?? 0)
-        let diff = maxAbsDifference(ours, reference)
-        XCTAssertLessThanOrEqual(diff, 1e-4 * scale, "\(what): max |ours − ORT| = \(diff) (scale \(scale))", file: file, line: line)
-    }
-
     func testScanCNNMatchesONNXRuntime() throws {
         let model = try ONNXFixtures.model("scan_cnn.onnx")
         XCTAssertEqual(model.inputs.map(\.name), ["image"])
