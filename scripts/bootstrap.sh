@@ -131,6 +131,3 @@ fi
 # --- The bank agent's intent figures (issue 21): scripts/eval-agent-intents.py computes handler and
 # topic accuracy, out-of-scope catch rate and calibration (ECE) with NumPy (Debian's python3-numpy, BSD).
 if ! python3 -c 'import numpy' 2>/dev/null; then install_missing python3-numpy; fi
-# --- Fréchet distance reference (issue 22): scipy.linalg.sqrtm checks the engine's matrix square root
-# (scripts/make-frechet-fixtures.py; SciPy is Debian's python3-scipy, BSD). Tests only.
-if ! python3 -c 'import scipy' 2>/dev/null; then install_missing python3-scipy; fi
