@@ -9,4 +9,11 @@ enum DiagnoseFixtures {
     static let iu = medical.appendingPathComponent("iu-xray")
     static let dicom = medical.appendingPathComponent("dicom/files")
     static let samples = repo.appendingPathComponent("samples/diagnose")
+
+    /// The built `lepton-diagnose`, beside the test bundle in the build products.
+    static var program: URL {
+        var products = Bundle.main.bundleURL
+        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") { products = b.bundleURL.deletingLastPathComponent() }
+        return products.appendingPathComponent("lepton-diagnose")
+    }
 }

@@ -18,9 +18,7 @@ final class DiagnoseProgramTests: XCTestCase {
 
     /// Runs the program from the repository root with its own config folder (for the salt file).
     func run(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Run {
-        var products = Bundle.main.bundleURL
-        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") { products = b.bundleURL.deletingLastPathComponent() }
-        let exe = products.appendingPathComponent("lepton-diagnose")
+        let exe = DiagnoseFixtures.program
         guard FileManager.default.isExecutableFile(atPath: exe.path) else { throw XCTSkip("lepton-diagnose is not built at \(exe.path)") }
         let p = Process()
         p.executableURL = exe

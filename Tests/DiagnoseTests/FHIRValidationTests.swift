@@ -9,10 +9,8 @@ final class FHIRValidationTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     func lepton(_ args: [String]) throws -> (Int32, String) {
-        var dir = Bundle.main.bundleURL
-        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") { dir = b.bundleURL.deletingLastPathComponent() }
         let p = Process()
-        p.executableURL = dir.appendingPathComponent("lepton-diagnose")
+        p.executableURL = DiagnoseFixtures.program
         p.arguments = args
         p.currentDirectoryURL = Self.root
         p.environment = ["LEPTON_DIAGNOSE_SALT": "fhir-test"]

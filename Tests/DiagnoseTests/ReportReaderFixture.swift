@@ -12,9 +12,7 @@ enum ReportReaderFixture {
     static func trained() throws -> URL {
         let files = ["report-reader.json", "report-reader.safetensors"].map { folder.appendingPathComponent($0).path }
         if files.allSatisfy(FileManager.default.fileExists(atPath:)) { return folder }
-        var products = Bundle.main.bundleURL
-        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") { products = b.bundleURL.deletingLastPathComponent() }
-        let exe = products.appendingPathComponent("lepton-diagnose")
+        let exe = DiagnoseFixtures.program
         guard FileManager.default.isExecutableFile(atPath: exe.path) else {
             XCTFail("lepton-diagnose is not built at \(exe.path): the report reader head is trained with it")
             throw XCTSkip("no lepton-diagnose")
