@@ -7,6 +7,9 @@
 /// - "nodular opacity/density" is not a nodule: curators index it as Opacity or Density.
 /// - "pericardial effusion" is not a pleural effusion; costophrenic blunting alone is not indexed.
 /// - "borderline heart size/cardiomegaly" is indexed as Cardiomegaly, so it counts as present.
+/// - a collapsed lung or lobe is atelectasis, and "fibronodular" (scarring) a nodule: curators index
+///   them so in every train/validation report of `samples/diagnose/report-split.csv` that says so
+///   (9 and 3 reports; chosen on those parts, 2026-12-07).
 /// - "probable"/"likely" findings are indexed by curators, so they are not uncertainty cues.
 public enum FindingLexicon {
     /// The five findings of the headline metric, then five more.
@@ -25,8 +28,9 @@ public enum FindingLexicon {
         "effusion": [#"(?<!pericardial )effusions?"#, #"pleural fluid"#],
         "opacity": [#"opacit(?:y|ies)"#, #"opacification"#, #"air ?space (?:disease|opacit\w+|process|consolidation)"#,
                     #"infiltrates?"#, #"consolidat\w*"#],
-        "atelectasis": [#"atelecta\w*"#],
-        "nodule": [#"nodules?"#],
+        "atelectasis": [#"atelecta\w*"#, #"collaps\w* (?:of )?(?:the )?(?:[a-z]+ ){0,4}?(?:lung|lobes?)"#,
+                        #"(?:lung|lobe) collaps\w*"#],
+        "nodule": [#"nodules?"#, #"fibronodular"#],
         "granuloma": [#"granulom\w*"#],
         "edema": [#"edema"#, #"(?:vascular|venous) congestion"#, #"congestive"#, #"congestion"#],
         "emphysema": [#"emphysema\w*"#],
