@@ -29,6 +29,11 @@ final class ReportFindingTests: XCTestCase {
         XCTAssertEqual(status("Small pericardial effusion.", "effusion"), .absent)
         XCTAssertEqual(status("Patchy airspace disease in the right lower lobe.", "opacity"), .present)
         XCTAssertEqual(status("Borderline heart size.", "cardiomegaly"), .present)
+        XCTAssertEqual(status("Partial collapse of the right middle lobe.", "atelectasis"), .present)
+        XCTAssertEqual(status("The collapsed left upper lobe is unchanged.", "atelectasis"), .present)
+        XCTAssertEqual(status("Right lower lobe collapse has resolved.", "atelectasis"), .absent)
+        XCTAssertEqual(status("Mild compression collapse of a thoracic vertebral body.", "atelectasis"), .absent)
+        XCTAssertEqual(status("Fibronodular scarring at the right apex.", "nodule"), .present)
     }
 
     func testEvidenceAndAbnormal() {
