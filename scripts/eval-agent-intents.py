@@ -27,7 +27,7 @@ BANK = os.path.join(ROOT, "samples", "bank")
 SPLITS = {
     "validation": {"banking77": "splits/banking77-validation.csv", "oos": "splits/oos-validation.csv",
                    "own": ["validation-calls.yml", "validation-calls-2.yml"]},
-    "test": {"banking77": "splits/banking77-test.csv", "oos": "splits/oos-test.csv", "own": ["validation-calls-3.yml"]},
+    "test": {"banking77": "splits/banking77-test.csv", "oos": "splits/oos-test.csv", "own": ["validation-calls-3.yml", "validation-calls-4.yml"]},
 }
 
 
