@@ -140,8 +140,10 @@ extension ScanClassifier {
         }
         let model = ScanClassifier(config: config, seed: options.seed)
         if let start = options.startFrom {
-            guard start.config.channels == config.channels, start.config.pool == config.pool, start.config.classes == config.classes else {
-                throw DiagnoseError.usage("the model to fine-tune has channels \(start.config.channels), the configuration \(config.channels)")
+            let (a, b) = (start.config, config)
+            guard a.arch ?? .cnn == b.arch ?? .cnn, a.residualBlocks == b.residualBlocks, a.channels == b.channels,
+                  a.pool == b.pool, a.classes == b.classes else {
+                throw DiagnoseError.usage("the model to fine-tune has \(start.config.arch ?? .cnn) channels \(start.config.channels), the configuration \(config.arch ?? .cnn) \(config.channels)")
             }
             model.restore(start.snapshot())
         }
@@ -271,9 +273,9 @@ public final class ScanTrainer: @unchecked Sendable {
         self.distillation = distillation
         self.classWeights = classWeights ?? [Float](repeating: 1, count: model.classCount)
         let named = model.namedParameters()
-        let isWeight = { (name: String) in name.hasSuffix(".weight") && !name.hasPrefix("b") }
-        decayed = AdamW(named.filter { isWeight($0.0) }.map(\.1), learningRate: 1e-3, weightDecay: weightDecay)
-        undecayed = AdamW(named.filter { !isWeight($0.0) }.map(\.1), learningRate: 1e-3, weightDecay: 0)
+        // Conv and linear weights (rank ≥ 2) are decayed; biases and batch-norm scales (rank 1) are not.
+        decayed = AdamW(named.filter { $0.1.shape.count >= 2 }.map(\.1), learningRate: 1e-3, weightDecay: weightDecay)
+        undecayed = AdamW(named.filter { $0.1.shape.count < 2 }.map(\.1), learningRate: 1e-3, weightDecay: 0)
     }
 
     /// Trains on one normalised batch `[n, size, size]`; returns the batch loss.
@@ -300,6 +302,7 @@ extension ScanClassifierConfig {
     public var architecture: ScanClassifierConfig {
         var c = ScanClassifierConfig()
         c.inputSize = inputSize; c.channels = channels; c.pool = pool; c.classes = classes
+        c.arch = arch; c.residualBlocks = residualBlocks; c.tta = tta
         c.bnEps = bnEps; c.mean = mean; c.std = std
         return c
     }
