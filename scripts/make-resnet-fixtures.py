@@ -21,8 +21,9 @@ skipping the work when DIR/.complete names this script's version:
                   predicted_class [8], gradcam_7x7 [8, 7, 7] (Grad-CAM of the predicted class on
                   layer3's output) and gradcam_28x28 [8, 28, 28] (bilinear, align_corners=False)
 """
-import argparse
 import os
+
+from fixture_stamp import fixture_folder, mark_complete
 
 VERSION = "3"
 HOME = os.path.expanduser("~")
@@ -66,13 +67,8 @@ def scan_resnet(torch):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=DEFAULT_OUT)
-    ap.add_argument("--force", action="store_true")
-    args = ap.parse_args()
-    stamp = os.path.join(args.out, ".complete")
-    if not args.force and os.path.exists(stamp) and open(stamp).read().strip() == VERSION:
-        print(f"resnet fixtures up to date in {args.out}")
+    out = fixture_folder(__doc__, DEFAULT_OUT, VERSION, "resnet")
+    if out is None:
         return
     import numpy as np
     import torch
@@ -113,15 +109,13 @@ def main():
     cam = torch.relu((alpha * a).sum(dim=1)).detach()
     cam28 = torch.nn.functional.interpolate(cam[:, None], size=(28, 28), mode="bilinear", align_corners=False)[:, 0]
 
-    os.makedirs(args.out, exist_ok=True)
-    np.savez(os.path.join(args.out, "weights.npz"), **weights)
-    np.savez(os.path.join(args.out, "reference.npz"), files=np.array(files),
+    np.savez(os.path.join(out, "weights.npz"), **weights)
+    np.savez(os.path.join(out, "reference.npz"), files=np.array(files),
              input_normalized=x[:, 0].numpy().astype(np.float32), logits=logits.detach().numpy().astype(np.float32),
              predicted_class=predicted.numpy().astype(np.int64), gradcam_7x7=cam.numpy().astype(np.float32),
              gradcam_28x28=cam28.numpy().astype(np.float32))
-    with open(stamp, "w") as fh:
-        fh.write(VERSION + "\n")
-    print(f"resnet fixtures written to {args.out}: {len(weights)} tensors, logits {logits.detach().numpy().round(4).tolist()}")
+    mark_complete(out, VERSION)
+    print(f"resnet fixtures written to {out}: {len(weights)} tensors, logits {logits.detach().numpy().round(4).tolist()}")
 
 
 if __name__ == "__main__":
