@@ -113,7 +113,7 @@ final class ScanResNetTests: XCTestCase {
         var config = ScanClassifierConfig()
         config.arch = .resnet; config.channels = [8, 16]; config.pool = [true, false]
         var opts = TrainingOptions()
-        opts.epochs = 2; opts.seed = 7
+        opts.epochs = 4; opts.seed = 7
         let (model, summary) = try ScanClassifier.train(train: train.prefix(600), val: val.prefix(200), config: config, options: opts)
         XCTAssertGreaterThan(summary.valAUC, 0.85)
         XCTAssertTrue(model.stateDict().keys.contains("layer2.0.downsample.0.weight"))
