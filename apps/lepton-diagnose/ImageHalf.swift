@@ -8,3 +8,4 @@ enum ImageHalf: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension ScanArchitecture: ExpressibleByArgument {}
+extension EpochSelection: ExpressibleByArgument {}

@@ -10,7 +10,7 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train the scan classifier on labelled images (file,label CSV) and save it as safetensors + JSON.",
         discussion: """
         Rows whose file starts with val/ (or the rows of --val) are the validation set: it drives \
-        early stopping (ROC-AUC) and the temperature fitted for calibrated probabilities. \
+        early stopping (ROC-AUC, or the loss with --select-by loss) and the temperature fitted for calibrated probabilities. \
         Augmentation: shifts ±2 px, rotations ±10°, scale ±5 %, gain ±15 %, offset ±0.08. \
         Class-weighted cross-entropy, AdamW with cosine decay. With --logdir, every epoch's \
         train_loss, val_loss, val_accuracy and val_auc go to DIR/curves.csv and TensorBoard \
@@ -70,6 +70,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(name: .long, help: "Early-stopping patience in epochs.")
     var patience: Int = 5
+
+    @Option(name: .long, help: ArgumentHelp("Validation figure that chooses the epoch kept: auc or loss.", valueName: "figure"))
+    var selectBy: EpochSelection = .auc
 
     @Option(name: .long, help: "Comma-separated class names (index order).")
     var classes: String = "normal,pneumonia"
@@ -183,7 +186,7 @@ struct TrainCommand: ParsableCommand {
                 if let valHalf { valSet = valSet.half(odd: valHalf == .odd) }
                 loading.finish("\(train.count) training and \(valSet.count) validation images")
                 var opts = TrainingOptions()
-                opts.epochs = epochs; opts.batchSize = batch; opts.learningRate = lr; opts.patience = patience
+                opts.epochs = epochs; opts.batchSize = batch; opts.learningRate = lr; opts.patience = patience; opts.selectBy = selectBy
                 opts.seed = seeding.seed; opts.augment = !noAugment
                 opts.distillation = teacher.map { ScanDistillation(teacher: $0, temperature: distilTemperature, alpha: distilAlpha) }
                 opts.startFrom = start
@@ -200,7 +203,7 @@ struct TrainCommand: ParsableCommand {
                     "trained_on": labels, "seed": "\(seeding.seed)", "epochs_run": "\(summary.epochsRun)", "best_epoch": "\(summary.bestEpoch)",
                     "val_accuracy": String(format: "%.4f", summary.valAccuracy), "val_auc": String(format: "%.4f", summary.valAUC),
                     "val_ece": String(format: "%.4f", summary.valECE), "train_seconds": String(format: "%.1f", summary.seconds),
-                    "threads": "\(common.threads)",
+                    "threads": "\(common.threads)", "selected_by": "validation \(selectBy.rawValue)",
                 ]
                 if let valHalf { model.config.notes["validated_on"] = "\(valHalf.rawValue) half of the validation rows (\(valSet.count) images)" }
                 if let distilFrom, let teacher {
