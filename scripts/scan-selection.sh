@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The scan model's honest selection (issue 22): every candidate is trained with the even half of
-# PneumoniaMNIST's validation rows for early stopping and temperature (train --val-half even),
+# PneumoniaMNIST's validation rows for the epoch kept (by validation loss) and the temperature
+# (train --val-half even --select-by loss),
 # chosen on that half (evaluate --half even, with and without test-time augmentation), and only
 # then measured on the odd half, which chose nothing (evaluate --half odd). The official test
 # split (../shared/holdout) is not read. Prints one line per candidate and TTA setting:
@@ -42,7 +43,7 @@ for name in cnn resnet; do
   if [ ! -f "$out/$name/model.safetensors" ]; then
     # shellcheck disable=SC2086
     nice -n 5 "$bin" train --labels "$labels" --out "$out/$name" ${args[$name]} --channels 16,32,64 --val-half even \
-      --epochs "$epochs" --patience "$epochs" --seed 1 --threads "$threads" -q >&2
+      --select-by loss --epochs "$epochs" --patience "$epochs" --seed 1 --threads "$threads" -q >&2
   fi
   for tta in 0 1; do
     read -r ea eu _ _ <<<"$(score "$out/$name" even $tta)"

@@ -40,7 +40,7 @@ struct TrainCommand: ParsableCommand {
               --logdir /tmp/scan-run
           lepton-diagnose train --out /tmp/resnet --epochs 1 --seed 1 \\
               --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
-              --arch resnet --channels 8,16,32 --val-half even --tta 1
+              --arch resnet --channels 4,8,16 --val-half even --tta 1
           lepton-diagnose train --out /tmp/student --epochs 1 --seed 1 \\
               --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
               --distil-from samples/diagnose/model --save-dtype float16
