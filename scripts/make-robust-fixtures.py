@@ -26,10 +26,11 @@ skipping the work when DIR/.complete names this script's version:
                         a = 2.5 * eps / 10, as torchattacks.PGD
   pgd_{2,4}_logits.npy  the model's logits on those PGD images
 """
-import argparse
 import json
 import os
 import sys
+
+from fixture_stamp import fixture_folder, mark_complete
 
 VERSION = "3"
 HOME = os.path.expanduser("~")
@@ -69,13 +70,8 @@ def scan_cnn(torch, state):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=DEFAULT_OUT)
-    ap.add_argument("--force", action="store_true")
-    args = ap.parse_args()
-    stamp = os.path.join(args.out, ".complete")
-    if not args.force and os.path.exists(stamp) and open(stamp).read().strip() == VERSION:
-        print(f"robust fixtures up to date in {args.out}")
+    out = fixture_folder(__doc__, DEFAULT_OUT, VERSION, "robust")
+    if out is None:
         return
     import numpy as np
     import torch
@@ -84,7 +80,6 @@ def main():
 
     torch.manual_seed(0)
     model = scan_cnn(torch, load_file(MODEL))
-    os.makedirs(args.out, exist_ok=True)
 
     def loss_grad(x, y):
         x = x.clone().requires_grad_(True)
@@ -110,7 +105,7 @@ def main():
     loss, grad = loss_grad(x, y)
 
     def save(name, a):
-        np.save(os.path.join(args.out, name), np.ascontiguousarray(a))
+        np.save(os.path.join(out, name), np.ascontiguousarray(a))
 
     save("pixels.npy", np.stack(pixels).astype(np.float32))
     save("labels.npy", np.array(labels, dtype=np.int64))
@@ -136,11 +131,10 @@ def main():
         save(f"pgd_{k}.npy", adv[:, 0].numpy().astype(np.float32))
         with torch.no_grad():
             save(f"pgd_{k}_logits.npy", model(adv).numpy().astype(np.float32))
-    with open(os.path.join(args.out, "files.json"), "w") as fh:
+    with open(os.path.join(out, "files.json"), "w") as fh:
         json.dump(chosen, fh)
-    with open(stamp, "w") as fh:
-        fh.write(VERSION + "\n")
-    print(f"robust fixtures written to {args.out}: {len(chosen)} images, loss {float(loss):.4f}")
+    mark_complete(out, VERSION)
+    print(f"robust fixtures written to {out}: {len(chosen)} images, loss {float(loss):.4f}")
 
 
 if __name__ == "__main__":

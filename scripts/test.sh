@@ -11,6 +11,8 @@ bash scripts/bootstrap.sh
 "$(bash scripts/ml-env.sh | tail -n1)" scripts/make-onnx-fixtures.py
 # PyTorch's FGSM/PGD on the shipped scan model (issue 22), in ~/.cache/lepton/fixtures/robust.
 "$(bash scripts/ml-env.sh | tail -n1)" scripts/make-robust-fixtures.py
+# A small ResNet from torchvision's BasicBlock with its logits and Grad-CAM (issue 22), in ~/.cache/lepton/fixtures/scan-resnet.
+"$(bash scripts/ml-env.sh | tail -n1)" scripts/make-resnet-fixtures.py
 # LSTM, Pad, 1-D Conv and Silero VAD v6 with ONNX Runtime's outputs, in ~/.cache/lepton/fixtures/onnx-recurrent (issue 21).
 "$(bash scripts/ml-env.sh | tail -n1)" scripts/make-recurrent-fixtures.py
 # Package.swift declares every module each target imports (cheap; fails before the long build).

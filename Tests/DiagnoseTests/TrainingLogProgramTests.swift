@@ -4,8 +4,9 @@ import XCTest
 /// `lepton-diagnose train --logdir`: one curves.csv row per epoch with the documented columns and
 /// a TensorBoard event file whose TFRecord frames carry valid checksums.
 extension DiagnoseProgramTests {
-    func testTrainWritesCurvesAndTensorBoardEvents() throws {
-        // A tiny labelled set: the first 48 training and 24 validation rows of PneumoniaMNIST.
+    /// A tiny labelled set in `dir`: the first 48 training and 24 validation rows of
+    /// PneumoniaMNIST, copied with their labels.csv (returned).
+    func tinyLabelledSet() throws -> URL {
         let rows = try String(contentsOf: DiagnoseFixtures.pneumonia.appendingPathComponent("labels.csv"), encoding: .utf8)
             .split(whereSeparator: \.isNewline).dropFirst()
         let picked = Array(rows.filter { $0.hasPrefix("train/") }.prefix(48)) + Array(rows.filter { $0.hasPrefix("val/") }.prefix(24))
@@ -18,8 +19,13 @@ extension DiagnoseProgramTests {
         }
         try (["file,label"] + picked.map(String.init)).joined(separator: "\n").write(to: dir.appendingPathComponent("labels.csv"),
                                                                                      atomically: true, encoding: .utf8)
+        return dir.appendingPathComponent("labels.csv")
+    }
+
+    func testTrainWritesCurvesAndTensorBoardEvents() throws {
+        let labels = try tinyLabelledSet()
         let logdir = dir.appendingPathComponent("run")
-        let r = try run(["train", "--labels", dir.appendingPathComponent("labels.csv").path, "--out", dir.appendingPathComponent("model").path,
+        let r = try run(["train", "--labels", labels.path, "--out", dir.appendingPathComponent("model").path,
                          "--epochs", "2", "--batch", "16", "--channels", "4,8", "--seed", "1", "--logdir", logdir.path, "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])

@@ -13,6 +13,10 @@ struct EvaluateCommand: ParsableCommand {
         report labels normal/abnormal/unindexed; a selection without rows is an error. Report \
         rows whose file has no text are skipped and counted.
 
+        --half even|odd scores every other image of the selected rows (positions 0,2,… or \
+        1,3,…): a model trained with train --val-half even is measured on the odd half, which \
+        chose nothing. --tta K overrides the model's test-time augmentation (0 = off).
+
         Robustness (--attack fgsm|pgd): every selected image is also attacked (untargeted, against \
         its own label, the weights as they are) at each --epsilon, in 1/255 of the pixel range \
         before normalisation, with pixels kept in that range; FGSM is one signed gradient step of \
@@ -22,6 +26,8 @@ struct EvaluateCommand: ParsableCommand {
 
         Examples:
           lepton-diagnose evaluate --split val \\
+              --labels ../shared/data/medical/pneumoniamnist/labels.csv
+          lepton-diagnose evaluate --split val --half odd --tta 1 \\
               --labels ../shared/data/medical/pneumoniamnist/labels.csv
           lepton-diagnose evaluate --json --subset test \\
               --reports ../shared/data/medical/iu-xray/findings.csv
@@ -38,6 +44,12 @@ struct EvaluateCommand: ParsableCommand {
 
     @Option(name: .long, help: "Which image rows: val (under val/), train, or all.")
     var split: String = "val"
+
+    @Option(name: .long, help: ArgumentHelp("Only every other image of the split: even or odd positions.", valueName: "half"))
+    var half: ImageHalf?
+
+    @Option(name: .long, help: ArgumentHelp("Test-time augmentation: K-pixel shifts (0 = off; default: the model's).", valueName: "K"))
+    var tta: Int?
 
     @Option(name: .long, help: "Report labels CSV (findings.csv layout).")
     var reports: String?
@@ -77,6 +89,7 @@ struct EvaluateCommand: ParsableCommand {
         guard ["val", "train", "all"].contains(split) else { throw ValidationError("--split must be val, train or all") }
         guard ReportEvaluation.Subset(rawValue: subset) != nil else { throw ValidationError("--subset must be all, dev or test") }
         if let t = threshold, !(t.isFinite && t >= 0 && t <= 1) { throw ValidationError("--threshold must be between 0 and 1") }
+        if let k = tta, !(0...4).contains(k) { throw ValidationError("--tta must be between 0 and 4 pixels") }
         guard attack == nil || labels != nil else { throw ValidationError("--attack needs --labels (images)") }
         guard attack != nil || attacks.epsilon == nil else { throw ValidationError("--epsilon needs --attack fgsm|pgd") }
     }
@@ -117,6 +130,7 @@ struct EvaluateCommand: ParsableCommand {
                         guard let d = ScanClassifier.defaultModelDirectory() else { throw DiagnoseError.badModel(path: "samples/diagnose/model", reason: "not found") }
                         m = try ScanClassifier.load(from: d)
                     }
+                    if let tta { m.config.tta = tta == 0 ? nil : tta }
                     out.model = m.identity
                     var progress = ProgressReporter(label: "loading images", unit: "images")
                     let (train, val) = try LabeledImages.read(labels: URL(fileURLWithPath: l), size: m.config.inputSize,
@@ -128,6 +142,7 @@ struct EvaluateCommand: ParsableCommand {
                     case "all": data = train; data.files += val.files; data.labels += val.labels; data.pixels += val.pixels
                     default: data = val
                     }
+                    if let half { data = data.half(odd: half == .odd) }
                     guard data.count > 0 else { throw DiagnoseError.badLabels(file: l, line: 0, reason: split == "val" ? "no rows under val/ (the val split); use --split all or train" : "no rows in the \(split) split") }
                     let e = try m.evaluate(data, threshold: threshold)
                     out.image = ImageResult(count: e.count, accuracy: e.accuracy, auc: e.auc, sensitivity: e.sensitivity,

@@ -10,11 +10,18 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train the scan classifier on labelled images (file,label CSV) and save it as safetensors + JSON.",
         discussion: """
         Rows whose file starts with val/ (or the rows of --val) are the validation set: it drives \
-        early stopping (ROC-AUC) and the temperature fitted for calibrated probabilities. \
+        early stopping (ROC-AUC, or the loss with --select-by loss) and the temperature fitted for calibrated probabilities. \
         Augmentation: shifts ±2 px, rotations ±10°, scale ±5 %, gain ±15 %, offset ±0.08. \
         Class-weighted cross-entropy, AdamW with cosine decay. With --logdir, every epoch's \
         train_loss, val_loss, val_accuracy and val_auc go to DIR/curves.csv and TensorBoard \
         event files in DIR.
+
+        Architecture (--arch): cnn, the plain conv blocks, or resnet, a small ResNet (a 3×3 conv \
+        stem, then per --channels width a stage of --residual-blocks basic blocks, stride 2 \
+        between stages, global average pool). --tta K averages the logits of each image and its \
+        four K-pixel shifts, in validation and in analyze. --val-half even|odd keeps only every \
+        other validation row (positions 0,2,… or 1,3,…) for early stopping and temperature, so \
+        the other half chose nothing (evaluate --half).
 
         Distillation (--distil-from TEACHER): the new model (the student; by default every conv \
         block half as wide as the teacher's) learns from the teacher's outputs softened by \
@@ -31,6 +38,9 @@ struct TrainCommand: ParsableCommand {
           lepton-diagnose train --out /tmp/model --epochs 1 --seed 1 \\
               --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
               --logdir /tmp/scan-run
+          lepton-diagnose train --out /tmp/resnet --epochs 1 --seed 1 \\
+              --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
+              --arch resnet --channels 4,8,16 --val-half even --tta 1
           lepton-diagnose train --out /tmp/student --epochs 1 --seed 1 \\
               --labels ../shared/data/medical/pneumoniamnist/labels.csv \\
               --distil-from samples/diagnose/model --save-dtype float16
@@ -61,11 +71,26 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Early-stopping patience in epochs.")
     var patience: Int = 5
 
+    @Option(name: .long, help: ArgumentHelp("Validation figure that chooses the epoch kept: auc or loss.", valueName: "figure"))
+    var selectBy: EpochSelection = .auc
+
     @Option(name: .long, help: "Comma-separated class names (index order).")
     var classes: String = "normal,pneumonia"
 
     @Option(name: .long, help: "Comma-separated conv block widths (default: 16,32,64; with --distil-from, half the teacher's).")
     var channels: String?
+
+    @Option(name: .long, help: "Network: cnn (plain conv blocks) or resnet (residual stages).")
+    var arch: ScanArchitecture?
+
+    @Option(name: .long, help: "With --arch resnet: residual blocks per stage (1...8).")
+    var residualBlocks: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Test-time augmentation: average over K-pixel shifts (0 = off, up to 4).", valueName: "K"))
+    var tta: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Validate on this half of the val rows only (even or odd positions).", valueName: "half"))
+    var valHalf: ImageHalf?
 
     @Option(name: .long, help: ArgumentHelp("Distil from this trained model (folder or .npz): learn its softened outputs as well as the labels.",
                                             valueName: "teacher"))
@@ -112,8 +137,11 @@ struct TrainCommand: ParsableCommand {
         } else if attacks.epsilon != nil {
             throw ValidationError("--epsilon needs --adversarial fgsm|pgd")
         }
-        guard startFrom == nil || (distilFrom == nil && channels == nil) else {
-            throw ValidationError("--start-from takes its architecture from the model: not with --channels or --distil-from")
+        if let b = residualBlocks, !(1...8).contains(b) { throw ValidationError("--residual-blocks must be between 1 and 8") }
+        if residualBlocks != nil && arch != .resnet { throw ValidationError("--residual-blocks needs --arch resnet") }
+        if let k = tta, !(0...4).contains(k) { throw ValidationError("--tta must be between 0 and 4 pixels") }
+        guard startFrom == nil || (distilFrom == nil && channels == nil && arch == nil && residualBlocks == nil) else {
+            throw ValidationError("--start-from takes its architecture from the model: not with --channels, --arch, --residual-blocks or --distil-from")
         }
     }
 
@@ -141,6 +169,9 @@ struct TrainCommand: ParsableCommand {
                     throw CLIFailure.usage("--channels needs 1 to 4 widths and --classes at least 2 names")
                 }
                 config.pool = config.channels.indices.map { $0 < config.channels.count - 1 }
+                if let arch { config.arch = arch == .cnn ? nil : arch }
+                if let residualBlocks { config.residualBlocks = residualBlocks }
+                if let tta { config.tta = tta == 0 ? nil : tta }
                 let k = config.classes.count
                 var loading = ProgressReporter(label: "loading images", unit: "images")
                 var (train, valSet) = try LabeledImages.read(labels: URL(fileURLWithPath: labels), size: config.inputSize, classes: k) {
@@ -152,9 +183,10 @@ struct TrainCommand: ParsableCommand {
                     }
                     valSet = b.count > 0 ? b : a
                 }
+                if let valHalf { valSet = valSet.half(odd: valHalf == .odd) }
                 loading.finish("\(train.count) training and \(valSet.count) validation images")
                 var opts = TrainingOptions()
-                opts.epochs = epochs; opts.batchSize = batch; opts.learningRate = lr; opts.patience = patience
+                opts.epochs = epochs; opts.batchSize = batch; opts.learningRate = lr; opts.patience = patience; opts.selectBy = selectBy
                 opts.seed = seeding.seed; opts.augment = !noAugment
                 opts.distillation = teacher.map { ScanDistillation(teacher: $0, temperature: distilTemperature, alpha: distilAlpha) }
                 opts.startFrom = start
@@ -171,8 +203,9 @@ struct TrainCommand: ParsableCommand {
                     "trained_on": labels, "seed": "\(seeding.seed)", "epochs_run": "\(summary.epochsRun)", "best_epoch": "\(summary.bestEpoch)",
                     "val_accuracy": String(format: "%.4f", summary.valAccuracy), "val_auc": String(format: "%.4f", summary.valAUC),
                     "val_ece": String(format: "%.4f", summary.valECE), "train_seconds": String(format: "%.1f", summary.seconds),
-                    "threads": "\(common.threads)",
+                    "threads": "\(common.threads)", "selected_by": "validation \(selectBy.rawValue)",
                 ]
+                if let valHalf { model.config.notes["validated_on"] = "\(valHalf.rawValue) half of the validation rows (\(valSet.count) images)" }
                 if let distilFrom, let teacher {
                     model.config.notes["distilled_from"] = "\(distilFrom) (\(teacher.identity.description))"
                     model.config.notes["distil_temperature"] = "\(distilTemperature)"; model.config.notes["distil_alpha"] = "\(distilAlpha)"

@@ -50,6 +50,11 @@ public struct LabeledImages: Sendable {
         return (train, val)
     }
 
+    /// Every other image: positions 0, 2, 4, … (`odd` false) or 1, 3, 5, … (`odd` true). The
+    /// validation rows are split this way into a half that chooses settings and one that chose
+    /// nothing, as ``ScanGate/fit(model:train:validation:quantile:)`` splits them.
+    public func half(odd: Bool) -> LabeledImages { subset(Array(stride(from: odd ? 1 : 0, to: count, by: 2))) }
+
     /// The first `n` images.
     public func prefix(_ n: Int) -> LabeledImages { subset(Array(0..<min(n, count))) }
 

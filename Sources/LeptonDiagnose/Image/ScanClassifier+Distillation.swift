@@ -49,6 +49,7 @@ extension ScanClassifierConfig {
     public static func student(of teacher: ScanClassifierConfig) -> ScanClassifierConfig {
         var c = ScanClassifierConfig()
         c.inputSize = teacher.inputSize; c.classes = teacher.classes; c.pool = teacher.pool
+        c.arch = teacher.arch; c.residualBlocks = teacher.residualBlocks
         c.mean = teacher.mean; c.std = teacher.std; c.bnEps = teacher.bnEps
         c.channels = teacher.channels.map { Swift.max(1, $0 / 2) }
         return c

@@ -19,6 +19,9 @@ extension ScanClassifier {
     /// kept channels' weights and running statistics, so at sparsity 0 the copy computes exactly
     /// what this model does.
     public func channelPruned(sparsity: Double) throws -> ScanClassifier {
+        guard !config.isResNet else {
+            throw DiagnoseError.usage("channel pruning works on the plain CNN; this model is a ResNet (a residual sum ties its blocks' channels)")
+        }
         guard sparsity.isFinite, (0..<1).contains(sparsity) else {
             throw DiagnoseError.usage("--sparsity must be at least 0 and below 1, got \(sparsity)")
         }

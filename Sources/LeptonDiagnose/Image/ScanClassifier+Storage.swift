@@ -106,6 +106,8 @@ extension ScanClassifierConfig {
     var problem: String? {
         if channels.isEmpty || channels.count > 32 { return "channels must list 1 to 32 layers, has \(channels.count)" }
         if channels.count != pool.count { return "channels (\(channels.count)) and pool (\(pool.count)) differ in length" }
+        if let b = residualBlocks, !(1...8).contains(b) { return "residualBlocks \(b) is outside 1...8" }
+        if let k = tta, !(0...4).contains(k) { return "tta \(k) is outside 0...4 pixels" }
         if let c = channels.first(where: { !(1...4096).contains($0) }) { return "channel count \(c) is outside 1...4096" }
         if !(2...1000).contains(classes.count) { return "classes must list 2 to 1000 names, has \(classes.count)" }
         if !(4...4096).contains(inputSize) { return "inputSize \(inputSize) is outside 4...4096" }

@@ -8,8 +8,12 @@ public struct TrainingOptions: Sendable {
     public var learningRate: Float = 2e-3
     /// Decoupled (AdamW) weight decay.
     public var weightDecay: Float = 1e-4
-    /// Stop after this many epochs without a better validation AUC.
+    /// Stop after this many epochs without a better validation figure (``selectBy``).
     public var patience = 5
+    /// Which validation figure chooses the epoch kept: ROC-AUC (ties: the lower loss), or the
+    /// loss (NLL) alone. AUC saturates near 1 on PneumoniaMNIST's validation rows, where it can keep
+    /// an epoch whose accuracy at the threshold is poor; the loss also weighs the probabilities.
+    public var selectBy: EpochSelection = .auc
     public var seed: UInt64 = 0
     /// Random shifts (±2 px), rotations (±10°), scaling (±5 %) and intensity changes (gain ±15 %, offset ±0.08).
     public var augment = true
@@ -25,6 +29,11 @@ public struct TrainingOptions: Sendable {
     /// mean of the clean and the adversarial cross-entropy (Goodfellow et al. 2015). nil: clean only.
     public var adversarial: ScanAttack?
     public init() {}
+}
+
+/// The validation figure that chooses the epoch a training run keeps.
+public enum EpochSelection: String, Sendable, Codable, CaseIterable {
+    case auc, loss
 }
 
 /// Figures of a training run.
@@ -140,8 +149,10 @@ extension ScanClassifier {
         }
         let model = ScanClassifier(config: config, seed: options.seed)
         if let start = options.startFrom {
-            guard start.config.channels == config.channels, start.config.pool == config.pool, start.config.classes == config.classes else {
-                throw DiagnoseError.usage("the model to fine-tune has channels \(start.config.channels), the configuration \(config.channels)")
+            let (a, b) = (start.config, config)
+            guard a.arch ?? .cnn == b.arch ?? .cnn, a.residualBlocks == b.residualBlocks, a.channels == b.channels,
+                  a.pool == b.pool, a.classes == b.classes else {
+                throw DiagnoseError.usage("the model to fine-tune has \(start.config.arch ?? .cnn) channels \(start.config.channels), the configuration \(config.arch ?? .cnn) \(config.channels)")
             }
             model.restore(start.snapshot())
         }
@@ -197,11 +208,18 @@ extension ScanClassifier {
             progress(String(format: "epoch %d/%d  train loss %.4f  val loss %.4f  val acc %.4f  val auc %.4f  (%.1f s)",
                             epoch, options.epochs, lossSum / Double(stepsPerEpoch), e.nll, e.accuracy, e.auc, secs))
             summary.epochsRun = epoch
-            if best == nil || e.auc > best!.auc + 1e-6 || (abs(e.auc - best!.auc) <= 1e-6 && e.nll < best!.loss) {
+            let better: Bool
+            if let b = best {
+                better = options.selectBy == .loss ? e.nll < b.loss
+                    : e.auc > b.auc + 1e-6 || (abs(e.auc - b.auc) <= 1e-6 && e.nll < b.loss)
+            } else { better = true }
+            if better {
                 best = (e.auc, e.nll, model.snapshot()); summary.bestEpoch = epoch; sinceBest = 0
             } else {
                 sinceBest += 1
-                if sinceBest >= options.patience { progress("early stop: no better validation AUC for \(options.patience) epochs"); break }
+                if sinceBest >= options.patience {
+                    progress("early stop: no better validation \(options.selectBy == .loss ? "loss" : "AUC") for \(options.patience) epochs"); break
+                }
             }
         }
         if let b = best { model.restore(b.state) }
@@ -271,9 +289,9 @@ public final class ScanTrainer: @unchecked Sendable {
         self.distillation = distillation
         self.classWeights = classWeights ?? [Float](repeating: 1, count: model.classCount)
         let named = model.namedParameters()
-        let isWeight = { (name: String) in name.hasSuffix(".weight") && !name.hasPrefix("b") }
-        decayed = AdamW(named.filter { isWeight($0.0) }.map(\.1), learningRate: 1e-3, weightDecay: weightDecay)
-        undecayed = AdamW(named.filter { !isWeight($0.0) }.map(\.1), learningRate: 1e-3, weightDecay: 0)
+        // Conv and linear weights (rank ≥ 2) are decayed; biases and batch-norm scales (rank 1) are not.
+        decayed = AdamW(named.filter { $0.1.shape.count >= 2 }.map(\.1), learningRate: 1e-3, weightDecay: weightDecay)
+        undecayed = AdamW(named.filter { $0.1.shape.count < 2 }.map(\.1), learningRate: 1e-3, weightDecay: 0)
     }
 
     /// Trains on one normalised batch `[n, size, size]`; returns the batch loss.
@@ -300,6 +318,7 @@ extension ScanClassifierConfig {
     public var architecture: ScanClassifierConfig {
         var c = ScanClassifierConfig()
         c.inputSize = inputSize; c.channels = channels; c.pool = pool; c.classes = classes
+        c.arch = arch; c.residualBlocks = residualBlocks; c.tta = tta
         c.bnEps = bnEps; c.mean = mean; c.std = std
         return c
     }

@@ -7,8 +7,17 @@ public struct ScanClassifierConfig: Codable, Sendable, Equatable {
     public var inputSize: Int = 28
     /// Output channels of each conv block (3×3, padding 1, BatchNorm, ReLU).
     public var channels: [Int] = [16, 32, 64]
-    /// Whether a 2×2 max pool follows each block.
+    /// Whether a 2×2 max pool follows each block (a ResNet: whether the next stage starts with
+    /// stride 2; after the last one, a max pool before the average pool in both).
     public var pool: [Bool] = [true, true, false]
+    /// The network: nil or `cnn` for the plain conv blocks, `resnet` for residual stages.
+    /// Optional so that older config files still load.
+    public var arch: ScanArchitecture?
+    /// A ResNet's residual blocks per stage (nil: 1).
+    public var residualBlocks: Int?
+    /// Test-time augmentation: nil or 0 for none; k > 0 averages the logits of the image and of
+    /// its four shifts by k pixels (left, right, up, down; edges repeated).
+    public var tta: Int?
     /// Class names; index 1 is the positive (abnormal) class.
     public var classes: [String] = ["normal", "pneumonia"]
     public var bnEps: Float = 1e-5
@@ -26,6 +35,8 @@ public struct ScanClassifierConfig: Codable, Sendable, Equatable {
     public var version: String?
 
     public init() {}
+
+    var isResNet: Bool { arch == .resnet }
 }
 
 /// A small CNN for chest X-ray classification, built from the engine's layers (``Conv2d``,
@@ -39,6 +50,14 @@ public struct ScanClassifierConfig: Codable, Sendable, Equatable {
 /// `c{i}.weight [cout, cin, 3, 3]`, `c{i}.bias [cout]`, `b{i}.weight|bias|running_mean|running_var [cout]`,
 /// `fc.weight [classes, C]`, `fc.bias [classes]` (i from 1). The last block's ReLU output is the
 /// Grad-CAM layer.
+///
+/// With `arch` `resnet` (``ScanResidualBlock``) the network is a small ResNet with torchvision's names:
+///
+///     conv1: Conv2d(1, C1, 3, pad 1, no bias) → bn1 → ReLU
+///     layer{s}.{j}: BasicBlock (stride 2 at j = 0 when pool[s-2])   for each stage s, block j
+///     [max pool if pool.last] → global average pool → fc: Linear(C, classes)
+///
+/// and the last block's output is the Grad-CAM layer.
 ///
 /// A loaded classifier can be shared: inference (``logits(_:n:)``, ``probabilities(_:n:temperature:)``,
 /// ``gradCAM(_:n:classIndex:)``) reads the weights as constants and writes nothing in the model,
@@ -54,8 +73,11 @@ public final class ScanClassifier: Module, @unchecked Sendable {
     /// The check that a scan is one this model is for (``ScanGate``), loaded from the model
     /// folder's `gate.safetensors` when present; nil means header rules only.
     public var gate: ScanGate?
+    /// The plain CNN's blocks; a ResNet's stem (one conv and its norm).
     let convs: [Conv2d]
     let norms: [BatchNorm]
+    /// A ResNet's residual stages; empty for the plain CNN.
+    let stages: [[ScanResidualBlock]]
     let fc: Linear
 
     var blocks: Int { config.channels.count }
@@ -64,7 +86,14 @@ public final class ScanClassifier: Module, @unchecked Sendable {
 
     public var children: [(String, any Module)] {
         var out: [(String, any Module)] = []
-        for i in 0..<blocks { out.append(("c\(i + 1)", convs[i])); out.append(("b\(i + 1)", norms[i])) }
+        if config.isResNet {
+            out += [("conv1", convs[0]), ("bn1", norms[0])]
+            for (s, stage) in stages.enumerated() {
+                for (j, block) in stage.enumerated() { out.append(("layer\(s + 1).\(j)", block)) }
+            }
+        } else {
+            for i in 0..<blocks { out.append(("c\(i + 1)", convs[i])); out.append(("b\(i + 1)", norms[i])) }
+        }
         out.append(("fc", fc))
         return out
     }
@@ -74,7 +103,12 @@ public final class ScanClassifier: Module, @unchecked Sendable {
         self.config = config
         var rng = SeededGenerator(seed: seed)
         var convs: [Conv2d] = [], norms: [BatchNorm] = []
-        for i in 0..<config.channels.count {
+        if config.isResNet {
+            convs = [Conv2d(1, config.channels[0], kernel: 3, padding: 1, bias: false, rng: &rng)]
+            norms = [BatchNorm(config.channels[0], eps: config.bnEps)]
+            stages = ScanClassifier.residualStages(config, rng: &rng)
+        } else { stages = [] }
+        for i in 0..<config.channels.count where !config.isResNet {
             convs.append(Conv2d(i == 0 ? 1 : config.channels[i - 1], config.channels[i], kernel: 3, padding: 1, rng: &rng))
             norms.append(BatchNorm(config.channels[i], eps: config.bnEps))
         }
@@ -109,8 +143,13 @@ public final class ScanClassifier: Module, @unchecked Sendable {
     /// The conv blocks up to the Grad-CAM layer: `[n, 1, size, size]` → last ReLU output `[n, C, h, w]`.
     func features(_ x: Variable, _ pass: Pass = .training) -> Variable {
         var h = x
+        if config.isResNet {
+            h = Self.convNorm(convs[0], norms[0], h, pass).relu()
+            for stage in stages { for block in stage { h = block(h, pass) } }
+            return h
+        }
         for i in 0..<blocks {
-            h = (pass == .training ? norms[i](convs[i](h)) : Self.frozen(norms[i], Self.frozen(convs[i], h))).relu()
+            h = Self.convNorm(convs[i], norms[i], h, pass).relu()
             if config.pool[i] && i < blocks - 1 { h = h.maxPool2d(kernel: (2, 2)) }
         }
         return h
@@ -152,9 +191,36 @@ public final class ScanClassifier: Module, @unchecked Sendable {
     }
 
     /// Raw logits `[n, classes]` for normalised input `[n, size, size]` (eval mode, whatever the
-    /// module's training flag; safe to call from many threads at once).
+    /// module's training flag; safe to call from many threads at once); with `config.tta`, the
+    /// mean over the shifted views (``testTimeViews(_:n:)``).
     public func logits(_ input: [Float], n: Int) -> [Float] {
-        withoutGradients { head(features(inputVariable(input, n: n), .inference), .inference) }.value.scalars
+        let views = testTimeViews(input, n: n)
+        var sum = [Float](repeating: 0, count: n * classCount)
+        for view in views {
+            let l = withoutGradients { head(features(inputVariable(view, n: n), .inference), .inference) }.value.scalars
+            for j in sum.indices { sum[j] += l[j] }
+        }
+        return sum.map { $0 / Float(views.count) }
+    }
+
+    /// The views that test-time augmentation averages: the input itself, then (with `config.tta`
+    /// = k > 0) its shifts by k pixels left, right, up and down, the edge rows or columns repeated.
+    /// Small shifts are among the training augmentations; flips are not (a chest X-ray's left and
+    /// right differ).
+    func testTimeViews(_ input: [Float], n: Int) -> [[Float]] {
+        guard let k = config.tta, k > 0 else { return [input] }
+        let size = config.inputSize, plane = size * size
+        func shifted(dx: Int, dy: Int) -> [Float] {
+            var out = [Float](repeating: 0, count: input.count)
+            for b in 0..<n {
+                for y in 0..<size {
+                    let sy = min(max(y - dy, 0), size - 1)
+                    for x in 0..<size { out[b * plane + y * size + x] = input[b * plane + sy * size + min(max(x - dx, 0), size - 1)] }
+                }
+            }
+            return out
+        }
+        return [input, shifted(dx: -k, dy: 0), shifted(dx: k, dy: 0), shifted(dx: 0, dy: -k), shifted(dx: 0, dy: k)]
     }
 
     /// Temperature-scaled probabilities `[n, classes]`.

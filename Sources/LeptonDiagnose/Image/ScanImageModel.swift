@@ -37,7 +37,10 @@ extension ScanClassifier: ScanImageModel {
     public var decisionThreshold: Float { config.threshold }
 
     public func classify(_ pixels01: [Float]) throws -> (probabilities: [Float], map: GradCAMMap?) {
-        let (logits, maps) = gradCAM(normalise(pixels01), n: 1)
+        let input = normalise(pixels01)
+        let (camLogits, maps) = gradCAM(input, n: 1)
+        // With test-time augmentation the probabilities are the views' (the map explains the image itself).
+        let logits = (config.tta ?? 0) > 0 ? self.logits(input, n: 1) : camLogits
         return (ScanClassifier.softmax(logits, classes: classCount, temperature: config.temperature), maps.first)
     }
 
