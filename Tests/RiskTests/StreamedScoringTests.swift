@@ -66,7 +66,13 @@ final class StreamedScoringTests: XCTestCase {
                 let parts = m.scoreParts(c, chunk: chunk)
                 XCTAssertNotNil(parts.gnn, name)
                 let worst = zip(parts.final, reference).map { abs($0 - $1) }.max()!
-                XCTAssertEqual(parts.final, reference, "\(name), chunks of \(chunk): largest difference \(worst)")
+                if chunk % 4096 == 0 {
+                    XCTAssertTrue(parts.final == reference, "\(name), chunks of \(chunk): largest difference \(worst)")
+                } else {
+                    // The GNN readout's matrix product (OpenBLAS) may block rows that start off
+                    // its unrolling differently and round a sum otherwise: 6e-8 (one ulp) seen.
+                    XCTAssertLessThanOrEqual(worst, 1e-6, "\(name), chunks of \(chunk)")
+                }
             }
         }
     }
