@@ -65,7 +65,7 @@ public struct ScoredTransactions {
         if history != nil { stage("kept \(offset) history rows from the \(model.config.historyDays) days before the file") }
         table = t
         featureComputer = TransactionFeatures.Computer(t)
-        stage("account lists and aggregates of \(t.count) transactions")
+        stage("account lists and aggregates for the features of \(t.count) transactions")
         parts = model.scoreParts(featureComputer)
         stage("scores")
         scores = parts.final
