@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Scoring time and peak memory of `lepton-risk score` against the number of transactions
-# (issue 23, "at a bank's volume"), release build, this machine.
+# Scoring time and peak memory of `lepton-risk score` against the number of
+# transactions (issue 23, "at a bank's volume"), release build, this machine.
 #
 #   scripts/bench-risk-memory.sh [--rows "1000000 2000000 5000000"] [--seed 7]
 #                                [--model samples/risk/model] [--keep DIR]
 #
-# For every size, `lepton-risk simulate` makes a seeded file of about that many rows (30 days,
-# accounts = rows / 16.5), then `score` ranks and prints every row (CSV to /dev/null) under
-# /usr/bin/time -v. One JSON line per size on stdout: rows, wall seconds, peak resident MB and
-# bytes a row; logs on stderr. Files are simulated in a temporary folder, removed at the end
-# (--keep DIR keeps them there for a rerun: existing files of the same size and seed are reused).
+# For every size, `lepton-risk simulate` makes a seeded file of about that many
+# rows (30 days, accounts = rows / 16.5), then `score` ranks and prints every
+# row (CSV to /dev/null) under /usr/bin/time -v. One JSON line per size on
+# stdout: rows, wall and user seconds, peak resident MB, bytes a row; logs on
+# stderr. Files go to a temporary folder removed at the end (--keep DIR keeps
+# them there; a rerun reuses files of the same size and seed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes="1000000 2000000 5000000"; seed=7; model=samples/risk/model; keep=""
