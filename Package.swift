@@ -20,6 +20,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `score --top K`: the best K of millions of rows without sorting them all (`min(count:sortedBy:)`).
+        .package(url: "https://github.com/apple/swift-algorithms", from: "1.2.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         // SHA-256 for model identities and salted subject IDs (never hand-written hashing).
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
@@ -131,7 +133,8 @@ let package = Package(
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-chat", swiftSettings: fast),
         .executableTarget(name: "lepton-risk", dependencies: ["LeptonEngine", "LeptonImage", "LeptonRisk", "LeptonRiskPostgres", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
-                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                                                              .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                                              .product(name: "Algorithms", package: "swift-algorithms")],
                           path: "apps/lepton-risk", swiftSettings: fast),
         .executableTarget(name: "lepton-diagnose", dependencies: ["LeptonEngine", "LeptonDiagnose", "LeptonImage", "LeptonReport", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
                                                                   .product(name: "MultipartKit", package: "multipart-kit"),

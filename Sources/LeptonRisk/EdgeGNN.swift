@@ -70,18 +70,31 @@ public struct EdgeGNN: Sendable {
             g = try CSRGraph(sources: src, targets: dst, nodes: n)
             gr = try CSRGraph(sources: dst, targets: src, nodes: n)
         } catch { preconditionFailure("TransactionTable account ids out of range: \(error)") }
-        var x0 = [Float](repeating: 1, count: n * Self.nodeInputs)
+        let et = Tensor(shape: [t.count, F], scalars: standardised(x))
+        do {
+            return Prepared(g: g, gr: gr, x0: Self.nodeInputTensor(g), e: et,
+                            eForward: try g.toCSROrder(et), eReverse: try gr.toCSROrder(et))
+        } catch { preconditionFailure("edge features for \(t.count) transactions: \(error)") }
+    }
+
+    /// Node inputs `[accounts, 3]`: log1p in-degree, log1p out-degree, 1.
+    static func nodeInputTensor(_ g: CSRGraph) -> Tensor {
+        let n = g.targetCount
+        var x0 = [Float](repeating: 1, count: n * nodeInputs)
         for i in 0..<n {
             x0[i * 3] = logf(1 + Float(g.rowStart[i + 1] - g.rowStart[i]))
             x0[i * 3 + 1] = logf(1 + Float(g.reverseStart[i + 1] - g.reverseStart[i]))
         }
+        return Tensor(shape: [n, nodeInputs], scalars: x0)
+    }
+
+    /// Edge features `[rows, F]` standardised with the training rows' means and deviations and
+    /// clipped to ±6.
+    func standardised(_ x: [Float]) -> [Float] {
+        let F = config.inputFeatures
         var e = x
-        for r in 0..<t.count { for f in 0..<F { e[r * F + f] = max(-6, min(6, (e[r * F + f] - edgeMean[f]) / edgeStd[f])) } }
-        let et = Tensor(shape: [t.count, F], scalars: e)
-        do {
-            return Prepared(g: g, gr: gr, x0: Tensor(shape: [n, 3], scalars: x0), e: et,
-                            eForward: try g.toCSROrder(et), eReverse: try gr.toCSROrder(et))
-        } catch { preconditionFailure("edge features for \(t.count) transactions: \(error)") }
+        for r in 0..<(x.count / max(F, 1)) { for f in 0..<F { e[r * F + f] = max(-6, min(6, (e[r * F + f] - edgeMean[f]) / edgeStd[f])) } }
+        return e
     }
 
     /// Node states after all layers `[nodes, hidden]`, plus the pre-activations for backward.
@@ -97,15 +110,16 @@ public struct EdgeGNN: Sendable {
         return (h, pres)
     }
 
-    /// `[x_u ‖ x_v ‖ e_uv]` for the given transaction rows.
-    func edgeInputs(_ h: Tensor, _ p: Prepared, _ t: TransactionTable, rows: [Int]) -> Tensor {
+    /// `[x_u ‖ x_v ‖ e_uv]` for the given transaction rows; `es` holds the standardised edge
+    /// features of rows `firstRow...` (all rows, or the scorer's chunk).
+    func edgeInputs<Rows: Collection<Int>>(_ h: Tensor, _ es: [Float], firstRow: Int = 0, _ t: TransactionTable, rows: Rows) -> Tensor {
         let H = config.hidden, F = config.inputFeatures, W = 2 * H + F
-        let hs = h.scalars, es = p.e.scalars
+        let hs = h.scalars
         var z = [Float](repeating: 0, count: rows.count * W)
         for (q, r) in rows.enumerated() {
-            let u = Int(t.src[r]), v = Int(t.dst[r])
+            let u = Int(t.src[r]), v = Int(t.dst[r]), e = r - firstRow
             for c in 0..<H { z[q * W + c] = hs[u * H + c]; z[q * W + H + c] = hs[v * H + c] }
-            for f in 0..<F { z[q * W + 2 * H + f] = es[r * F + f] }
+            for f in 0..<F { z[q * W + 2 * H + f] = es[e * F + f] }
         }
         return Tensor(shape: [rows.count, W], scalars: z)
     }
@@ -114,8 +128,12 @@ public struct EdgeGNN: Sendable {
     func logits(_ p: Prepared, _ t: TransactionTable, rows: [Int]) -> [Float] {
         var m = self
         let (h, _) = m.encode(p, training: false)
-        let z = GraphLinear.apply(edgeInputs(h, p, t, rows: rows), head1.weight, head1.bias).relu()
-        return GraphLinear.apply(z, head2.weight, head2.bias).scalars
+        return readout(edgeInputs(h, p.e.scalars, t, rows: rows))
+    }
+
+    /// The classifier head on edge inputs `[rows, 2·hidden + F]`: one logit per row.
+    func readout(_ z: Tensor) -> [Float] {
+        GraphLinear.apply(GraphLinear.apply(z, head1.weight, head1.bias).relu(), head2.weight, head2.bias).scalars
     }
 
     /// Probabilities for `rows` (all transactions when nil).
@@ -142,7 +160,7 @@ public struct EdgeGNN: Sendable {
         let F = config.inputFeatures, H = config.hidden
         zeroGrad()
         let (h, pres) = encode(p, training: true)
-        let z = edgeInputs(h, p, t, rows: rows)
+        let z = edgeInputs(h, p.e.scalars, t, rows: rows)
         let a1 = head1.forward(z)
         let logits = head2.forward(a1.relu()).scalars
         // d(loss)/d(logit) for weighted BCE, averaged over the weighted count.

@@ -27,7 +27,6 @@ public struct Explanation {
 
     public init(scored s: ScoredTransactions, model: TransactionModel, id: String) throws {
         let t = s.table
-        let F = TransactionFeatures.count
         var target: Int? = nil
         let rowText = id.hasPrefix("row:") ? String(id.dropFirst(4)) : id
         if let r = Int(rowText) {
@@ -39,7 +38,7 @@ public struct Explanation {
             score = s.scores[i]
             flagged = score >= model.config.threshold
             (baseline, drivers) = Self.drivers(s, model: model, row: i)
-            typologies = Self.typologies(Array(s.features[(i * F)..<((i + 1) * F)]))
+            typologies = Self.typologies(s.features(row: i))
             edges = Self.neighbourhood(s, accounts: [Int(t.src[i]), Int(t.dst[i])], around: t.time[i])
         } else {
             // An account: `BANK:ACCOUNT` or a bare account number.
@@ -56,7 +55,7 @@ public struct Explanation {
             (baseline, drivers) = Self.drivers(s, model: model, row: best)
             var typ = Set<String>()
             for i in mine where s.scores[i] >= model.config.threshold || i == best {
-                for name in Self.typologies(Array(s.features[(i * F)..<((i + 1) * F)])) { typ.insert(name) }
+                for name in Self.typologies(s.features(row: i)) { typ.insert(name) }
             }
             typologies = typ.sorted()
             edges = Self.neighbourhood(s, accounts: [a], around: t.time[best])
@@ -71,8 +70,8 @@ public struct Explanation {
     /// add up to the score.
     static func drivers(_ s: ScoredTransactions, model: TransactionModel, row i: Int) -> (baseline: Float, drivers: [Driver]) {
         let F = TransactionFeatures.count
-        let x = Array(s.features[(i * F)..<((i + 1) * F)])
-        let a = s.attribution(row: i, model: model, cover: s.attributionCover(model: model))
+        let x = s.features(row: i)
+        let a = s.attribution(row: i, model: model, cover: s.attributionCover(model: model), features: x)
         let order = (0..<F).sorted { abs(a.features[$0]) > abs(a.features[$1]) }
         var out = order.prefix(6).map { f in
             Driver(feature: TransactionFeatures.names[f], value: x[f], effect: a.features[f],
@@ -81,9 +80,9 @@ public struct Explanation {
         let rest = order.dropFirst(6)
         out.append(Driver(feature: "other features", value: Float(rest.count), effect: rest.reduce(0) { $0 + a.features[$1] },
                           reason: "the other \(rest.count) features together"))
-        if let nf = s.parts.neighbourFeatures, let agg = model.config.propagation,
+        if let nf = model.neighbourFeatures(s.featureComputer, trees: s.parts.trees, row: i), let agg = model.config.propagation,
            let column = ScorePropagation.names.firstIndex(of: agg) {
-            let v = nf[i * ScorePropagation.count + column]
+            let v = nf[column]
             out.append(Driver(feature: "neighbours' risk (\(agg))", value: v, effect: a.neighbours,
                               reason: String(format: "nearby transfers score up to %.3f", Double(v))))
         }

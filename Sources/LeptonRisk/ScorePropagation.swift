@@ -37,20 +37,24 @@ public enum ScorePropagation {
     ///   - windowDays: half-width of the time window.
     ///   - twoHop: also fill `two_hop_max` (the costliest column: about a third of the scoring
     ///     time on a million rows); left 0 otherwise.
+    ///   - rows: the transactions whose aggregates are computed (all when nil; the scorer
+    ///     takes chunks); the output has one row per element of `rows`.
     public static func compute(_ t: TransactionTable, index idx: AccountIndex, scores: [Float], windowDays: Int = 3,
-                               twoHop: Bool = true) -> [Float] {
-        let m = t.count, P = count
-        precondition(scores.count == m, "one score per transaction")
-        nonisolated(unsafe) let out = UnsafeMutablePointer<Float>.allocate(capacity: max(m * P, 1))
-        out.initialize(repeating: 0, count: max(m * P, 1))
-        defer { out.deallocate() }
+                               twoHop: Bool = true, rows: Range<Int>? = nil) -> [Float] {
+        let r = rows ?? 0..<t.count, P = count
+        precondition(scores.count == t.count, "one score per transaction")
+        guard !r.isEmpty else { return [] }
         let w = Int32(windowDays * 1440)
         let ctx = Context(t: t, idx: idx, scores: scores)
-        // Pass 1: per-row maxima over the four adjacent lists.
-        parallelChunks(m, grain: 4096) { lo, hi in ctx.oneHop(lo, hi, w, out) }
-        // Pass 2: two hops (reads only pass-1 scores, not pass-1 outputs).
-        if twoHop { parallelChunks(m, grain: 4096) { lo, hi in ctx.twoHop(lo, hi, w, out) } }
-        return Array(UnsafeBufferPointer(start: out, count: m * P))
+        return [Float](unsafeUninitializedCapacity: r.count * P) { buffer, filled in
+            buffer.initialize(repeating: 0)
+            nonisolated(unsafe) let out = buffer.baseAddress!
+            // Pass 1: per-row maxima over the four adjacent lists.
+            parallelChunks(r.count, grain: 4096) { lo, hi in ctx.oneHop(r.lowerBound + lo, r.lowerBound + hi, w, out + lo * P) }
+            // Pass 2: two hops (reads only pass-1 scores, not pass-1 outputs).
+            if twoHop { parallelChunks(r.count, grain: 4096) { lo, hi in ctx.twoHop(r.lowerBound + lo, r.lowerBound + hi, w, out + lo * P) } }
+            filled = r.count * P
+        }
     }
 
     /// Scores raised by the neighbours' risk: `1 − (1 − s)(1 − min(1, β·a))` with `a` the
@@ -61,10 +65,11 @@ public enum ScorePropagation {
     ///   - propagated: output of ``compute(_:index:scores:windowDays:)`` `[transactions, count]`.
     ///   - column: which aggregate (index into ``names``).
     ///   - weight: β ≥ 0.
-    public static func combine(scores: [Float], propagated: [Float], column: Int, weight: Float) -> [Float] {
-        let P = count
-        return (0..<scores.count).map { i in
-            let a = min(1, weight * propagated[i * P + column])
+    ///   - rows: the rows of `scores` that `propagated` holds (all when nil).
+    public static func combine(scores: [Float], propagated: [Float], column: Int, weight: Float, rows: Range<Int>? = nil) -> [Float] {
+        let P = count, r = rows ?? scores.indices
+        return r.map { i in
+            let a = min(1, weight * propagated[(i - r.lowerBound) * P + column])
             return 1 - (1 - scores[i]) * (1 - a)
         }
     }
@@ -103,13 +108,14 @@ public enum ScorePropagation {
             }}}}
         }
 
+        /// Columns 0–7 of rows `lo..<hi`, row `lo` written at `out`.
         func oneHop(_ lo: Int, _ hi: Int, _ w: Int32, _ out: UnsafeMutablePointer<Float>) {
             let P = ScorePropagation.count
             withBuffers { time, s, og, ic in
                 for i in lo..<hi {
                     let u = Int(t.src[i]), v = Int(t.dst[i]), ti = time[i]
                     var top1: Float = 0, top2: Float = 0, mass: Float = 0
-                    let f = out + i * P
+                    let f = out + (i - lo) * P
                     f[0] = s[i]
                     f[1] = scan(og, Int(idx.outStart[u]), Int(idx.outStart[u + 1]), time, s, ti - w, ti + w, skip: i, top1: &top1, top2: &top2, mass: &mass)
                     f[2] = scan(ic, Int(idx.inStart[u]), Int(idx.inStart[u + 1]), time, s, ti - w, ti + w, skip: i, top1: &top1, top2: &top2, mass: &mass)
@@ -124,6 +130,7 @@ public enum ScorePropagation {
             }
         }
 
+        /// Column 8 of rows `lo..<hi`, row `lo` written at `out`.
         func twoHop(_ lo: Int, _ hi: Int, _ w: Int32, _ out: UnsafeMutablePointer<Float>) {
             let P = ScorePropagation.count
             withBuffers { time, s, og, ic in
@@ -150,7 +157,7 @@ public enum ScorePropagation {
                             best = max(best, max(x, y))
                         }
                     }
-                    out[i * P + 8] = best
+                    out[(i - lo) * P + 8] = best
                 }
             }
         }

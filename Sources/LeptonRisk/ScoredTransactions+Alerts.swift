@@ -22,14 +22,15 @@ public struct AlertDetails: Sendable, Equatable {
 }
 
 extension ScoredTransactions {
-    /// The details of table row `i` (an index into `table`, as in ``inputRows``).
-    public func alertDetails(_ i: Int) -> AlertDetails {
-        let t = table, F = TransactionFeatures.count
+    /// The details of table row `i` (an index into `table`, as in ``inputRows``); `features` are
+    /// the row's (computed again when nil).
+    public func alertDetails(_ i: Int, features: [Float]? = nil) -> AlertDetails {
+        let t = table
         let lab = t.label[i]
         return AlertDetails(time: formatTimestamp(Int(t.time[i])), amount: t.amountPaid[i],
                             currency: t.currencyName(t.payCurrency[i]), amountUSD: t.usd(i),
                             format: t.formatName(t.format[i]),
-                            typologies: Explanation.typologies(Array(features[(i * F)..<((i + 1) * F)])),
+                            typologies: Explanation.typologies(features ?? self.features(row: i)),
                             label: lab < 0 ? nil : Int(lab))
     }
 }

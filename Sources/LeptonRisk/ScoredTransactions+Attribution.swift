@@ -32,17 +32,15 @@ extension ScoredTransactions {
     /// Node covers of `model`'s trees over (at most 20,000 evenly spaced) loaded rows: the
     /// background that the attributions' baseline averages over.
     public func attributionCover(model: TransactionModel) -> [Float] {
-        let F = TransactionFeatures.count, n = table.count, k = min(n, 20000)
-        var sample = [Float](); sample.reserveCapacity(k * F)
-        for j in 0..<k { let r = j * n / k; sample.append(contentsOf: features[(r * F)..<((r + 1) * F)]) }
-        return model.trees.covers(background: sample, rows: k)
+        let n = table.count, k = min(n, 20000)
+        return model.trees.covers(background: features(rows: (0..<k).map { $0 * n / k }), rows: k)
     }
 
     /// The parts of table row `i`'s score (see ``ScoreAttribution``). `cover` comes from
-    /// ``attributionCover(model:)`` (computed once for many rows).
-    public func attribution(row i: Int, model: TransactionModel, cover: [Float]) -> ScoreAttribution {
-        let F = TransactionFeatures.count
-        let x = Array(features[(i * F)..<((i + 1) * F)])
+    /// ``attributionCover(model:)`` (computed once for many rows); `features` are the row's
+    /// (computed again when nil).
+    public func attribution(row i: Int, model: TransactionModel, cover: [Float], features: [Float]? = nil) -> ScoreAttribution {
+        let x = features ?? self.features(row: i)
         let trees = model.trees
         let phi = trees.shapContributions(x, cover: cover)
         let m0 = trees.expectedMargin(cover: cover)
@@ -60,10 +58,11 @@ extension ScoredTransactions {
                                 sequence: sequence, score: scores[i])
     }
 
-    /// The `top` features that raise row `i`'s score most, in readable words.
-    public func reasons(row i: Int, attribution a: ScoreAttribution, top: Int = 3) -> [ScoreAttribution.Reason] {
+    /// The `top` features that raise row `i`'s score most, in readable words (`features`: the
+    /// row's, computed again when nil).
+    public func reasons(row i: Int, attribution a: ScoreAttribution, top: Int = 3, features: [Float]? = nil) -> [ScoreAttribution.Reason] {
         let F = TransactionFeatures.count
-        let x = Array(features[(i * F)..<((i + 1) * F)])
+        let x = features ?? self.features(row: i)
         return (0..<F).filter { a.features[$0] > 0 }.sorted { a.features[$0] > a.features[$1] }.prefix(top).map { f in
             ScoreAttribution.Reason(feature: TransactionFeatures.names[f], value: x[f], effect: a.features[f],
                                     text: TransactionFeatures.reason(feature: f, features: x, table: table, row: i))

@@ -35,19 +35,27 @@ public struct SequenceScorer: Sendable {
     static func gates(_ cell: SequenceCell) -> Int { cell == .gru ? 3 : 4 }
     var width: Int { config.inputFeatures + 1 }
 
-    /// Inputs `[steps, rows, inputs + 1]` of the given transactions (see the type's description).
-    static func sequences(_ t: TransactionTable, features x: [Float], index: AccountIndex, config c: SequenceScorerConfig,
-                          mean: [Float], std: [Float], rows: [Int]) -> Tensor {
-        let F = c.inputFeatures, W = F + 1, T = c.steps, B = rows.count
-        // Position of every transaction in its sender's time-ordered list.
+    /// Position of every transaction in its sender's time-ordered list.
+    static func positions(_ t: TransactionTable, _ index: AccountIndex) -> [Int32] {
         var position = [Int32](repeating: 0, count: t.count)
         for (p, r) in index.outgoing.enumerated() { position[Int(r)] = Int32(p) }
+        return position
+    }
+
+    /// Inputs `[steps, rows, inputs + 1]` of the given transactions (see the type's description).
+    /// `slot` maps a table row to its row of `x` (identity when `x` holds every row).
+    static func sequences(_ t: TransactionTable, features x: [Float], slot: ((Int) -> Int)? = nil, index: AccountIndex,
+                          position: [Int32]? = nil, config c: SequenceScorerConfig,
+                          mean: [Float], std: [Float], rows: [Int]) -> Tensor {
+        let F = c.inputFeatures, W = F + 1, T = c.steps, B = rows.count
+        let position = position ?? positions(t, index)
         return Tensor(shape: [T, B, W]) { out in
             out.initialize(repeating: 0)
             for (b, r) in rows.enumerated() {
                 let u = Int(t.src[r]), p = Int(position[r]), first = max(Int(index.outStart[u]), p - T + 1)
                 for (k, q) in (first...p).enumerated() {
-                    let step = T - (p - first + 1) + k, row = Int(index.outgoing[q]), o = (step * B + b) * W
+                    let step = T - (p - first + 1) + k, o = (step * B + b) * W
+                    let row = slot.map { $0(Int(index.outgoing[q])) } ?? Int(index.outgoing[q])
                     for f in 0..<F { out[o + f] = max(-6, min(6, (x[row * F + f] - mean[f]) / std[f])) }
                     out[o + F] = 1
                 }
@@ -78,13 +86,38 @@ public struct SequenceScorer: Sendable {
 
     /// Probabilities for `rows` (all transactions when nil).
     public func predict(_ t: TransactionTable, features x: [Float], index: AccountIndex? = nil, rows: [Int]? = nil) -> [Float] {
-        let rs = rows ?? Array(0..<t.count), idx = index ?? AccountIndex(t)
+        let rs = rows ?? Array(0..<t.count), idx = index ?? AccountIndex(t), position = Self.positions(t, idx)
         var out: [Float] = []
         out.reserveCapacity(rs.count)
         for lo in stride(from: 0, to: rs.count, by: 4096) {
             let batch = Array(rs[lo..<min(rs.count, lo + 4096)])
-            out += logits(Self.sequences(t, features: x, index: idx, config: config, mean: mean, std: std, rows: batch))
+            out += logits(Self.sequences(t, features: x, index: idx, position: position, config: config, mean: mean, std: std, rows: batch))
                 .map { 1 / (1 + expf(-$0)) }
+        }
+        return out
+    }
+
+    /// Probabilities of the rows `rows`, the features of each sender's recent transfers
+    /// recomputed from `c` batch by batch (the scorer's path: no `[transactions, features]`
+    /// matrix); `position` is ``positions(_:_:)`` of `c`'s table.
+    public func predict(_ c: TransactionFeatures.Computer, rows: Range<Int>, position: [Int32]) -> [Float] {
+        let t = c.table, idx = c.index, T = config.steps
+        var out: [Float] = []
+        out.reserveCapacity(rows.count)
+        for lo in stride(from: rows.lowerBound, to: rows.upperBound, by: 4096) {
+            let batch = Array(lo..<min(rows.upperBound, lo + 4096))
+            var needed = Set<Int>()
+            for r in batch {
+                let p = Int(position[r]), first = max(Int(idx.outStart[Int(t.src[r])]), p - T + 1)
+                for q in first...p { needed.insert(Int(idx.outgoing[q])) }
+            }
+            let list = needed.sorted()
+            var slots = [Int: Int](minimumCapacity: list.count)
+            for (k, r) in list.enumerated() { slots[r] = k }
+            let slot = slots
+            let seq = Self.sequences(t, features: c.rows(list), slot: { slot[$0]! }, index: idx, position: position,
+                                     config: config, mean: mean, std: std, rows: batch)
+            out += logits(seq).map { 1 / (1 + expf(-$0)) }
         }
         return out
     }

@@ -27,77 +27,114 @@ public enum TransactionFeatures {
 
     static let day: Int32 = 1440
 
-    /// Computes the `[transactions, features]` matrix (row-major).
+    /// Computes the `[transactions, features]` matrix (row-major) of every row (training; the
+    /// scorer takes chunks of rows from a ``Computer`` instead).
     public static func compute(_ t: TransactionTable, index: AccountIndex? = nil) -> [Float] {
-        let m = t.count, n = t.accountCount, F = count
-        let idx = index ?? AccountIndex(t)
-        var out = [Float](repeating: 0, count: m * F)
-        let usd = (0..<m).map { t.usd($0) }
-        let logAmt = usd.map { logf(1 + $0) }
-
-        // Account aggregates.
-        var outPartners = [Float](repeating: 0, count: n), inPartners = [Float](repeating: 0, count: n)
-        var meanLogOut = [Float](repeating: 0, count: n), meanLogIn = [Float](repeating: 0, count: n)
-        var sumOut = [Float](repeating: 0, count: n), sumIn = [Float](repeating: 0, count: n)
-        var activeDays = [Float](repeating: 0, count: n), inCrossShare = [Float](repeating: 0, count: n)
-        var stamp = [Int32](repeating: -1, count: n)
-        var dayStamp = [Int32: Int32]()
-        for a in 0..<n {
-            var distinct = 0; var s: Float = 0; var tot: Float = 0
-            let lo = Int(idx.outStart[a]), hi = Int(idx.outStart[a + 1])
-            for k in lo..<hi { let i = Int(idx.outgoing[k]); let d = Int(t.dst[i]); if stamp[d] != Int32(a) { stamp[d] = Int32(a); distinct += 1 }; s += logAmt[i]; tot += usd[i] }
-            outPartners[a] = Float(distinct); meanLogOut[a] = hi > lo ? s / Float(hi - lo) : 0; sumOut[a] = tot
-        }
-        stamp = [Int32](repeating: -1, count: n)
-        for a in 0..<n {
-            var distinct = 0; var s: Float = 0; var tot: Float = 0; var cross = 0
-            let lo = Int(idx.inStart[a]), hi = Int(idx.inStart[a + 1])
-            for k in lo..<hi {
-                let i = Int(idx.incoming[k]); let u = Int(t.src[i])
-                if stamp[u] != Int32(a) { stamp[u] = Int32(a); distinct += 1 }
-                s += logAmt[i]; tot += usd[i]
-                if t.bankOfAccount[u] != t.bankOfAccount[a] { cross += 1 }
-            }
-            inPartners[a] = Float(distinct); meanLogIn[a] = hi > lo ? s / Float(hi - lo) : 0; sumIn[a] = tot
-            inCrossShare[a] = hi > lo ? Float(cross) / Float(hi - lo) : 0
-        }
-        for a in 0..<n {
-            dayStamp.removeAll(keepingCapacity: true)
-            for k in Int(idx.outStart[a])..<Int(idx.outStart[a + 1]) { dayStamp[t.time[Int(idx.outgoing[k])] / day] = 1 }
-            for k in Int(idx.inStart[a])..<Int(idx.inStart[a + 1]) { dayStamp[t.time[Int(idx.incoming[k])] / day] = 1 }
-            activeDays[a] = Float(dayStamp.count)
-        }
-        var pairs = [Int64: Int32](minimumCapacity: m)
-        for i in 0..<m { pairs[Int64(t.src[i]) << 32 | Int64(t.dst[i]), default: 0] += 1 }
-
-        // Per transaction, in parallel chunks with private scratch.
-        nonisolated(unsafe) let outP = UnsafeMutablePointer<Float>.allocate(capacity: max(m * F, 1))
-        defer { outP.deallocate() }
-        let ctx = Context(t: t, idx: idx, usd: usd, logAmt: logAmt, outPartners: outPartners, inPartners: inPartners,
-                          meanLogOut: meanLogOut, meanLogIn: meanLogIn, sumOut: sumOut, sumIn: sumIn,
-                          activeDays: activeDays, inCrossShare: inCrossShare, pairs: pairs)
-        parallelChunks(m, grain: 4096) { lo, hi in
-            ctx.fill(lo, hi, outP)
-        }
-        out.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: outP, count: m * F) }
-        return out
+        Computer(t, index: index).rows(0..<t.count)
     }
 
-    final class Context: @unchecked Sendable {
-        let t: TransactionTable, idx: AccountIndex
+    /// The account aggregates and transaction lists that features are computed from, built once
+    /// per table; then any rows' features (a chunk, or one alert's again) cost only their own
+    /// work, so the scorer never holds the `[transactions, features]` matrix of a large file.
+    ///
+    /// Immutable after `init`: chunks may be computed from several threads.
+    public final class Computer: @unchecked Sendable {
+        public let table: TransactionTable
+        public let index: AccountIndex
+        /// The table's USD amounts (shared, not copied) and their `log1p`.
         let usd: [Float], logAmt: [Float]
         let outPartners: [Float], inPartners: [Float], meanLogOut: [Float], meanLogIn: [Float]
         let sumOut: [Float], sumIn: [Float], activeDays: [Float], inCrossShare: [Float]
-        let pairs: [Int64: Int32]
+        /// Transfers `src → dst` and `dst → src` in the whole table, per row (two arrays instead of
+        /// a pair dictionary: 8 bytes a row instead of about 24 a distinct pair).
+        let pairCount: [Int32], reversePairCount: [Int32]
+        /// Days between the table's first and last timestamp (at least one minute).
+        let spanDays: Float
 
-        init(t: TransactionTable, idx: AccountIndex, usd: [Float], logAmt: [Float], outPartners: [Float], inPartners: [Float],
-             meanLogOut: [Float], meanLogIn: [Float], sumOut: [Float], sumIn: [Float], activeDays: [Float],
-             inCrossShare: [Float], pairs: [Int64: Int32]) {
-            self.t = t; self.idx = idx; self.usd = usd; self.logAmt = logAmt; self.outPartners = outPartners
-            self.inPartners = inPartners; self.meanLogOut = meanLogOut; self.meanLogIn = meanLogIn
-            self.sumOut = sumOut; self.sumIn = sumIn; self.activeDays = activeDays; self.inCrossShare = inCrossShare
-            self.pairs = pairs
+        public init(_ t: TransactionTable, index: AccountIndex? = nil) {
+            let m = t.count, n = t.accountCount
+            let idx = index ?? AccountIndex(t)
+            table = t; self.index = idx
+            let usd = t.amountUSD
+            let logAmt = usd.map { logf(1 + $0) }
+            self.usd = usd; self.logAmt = logAmt
+            var outPartners = [Float](repeating: 0, count: n), inPartners = [Float](repeating: 0, count: n)
+            var meanLogOut = [Float](repeating: 0, count: n), meanLogIn = [Float](repeating: 0, count: n)
+            var sumOut = [Float](repeating: 0, count: n), sumIn = [Float](repeating: 0, count: n)
+            var activeDays = [Float](repeating: 0, count: n), inCrossShare = [Float](repeating: 0, count: n)
+            var stamp = [Int32](repeating: -1, count: n)
+            // Transfers to each receiver of the current account (valid where `stamp` is the account).
+            var tally = [Int32](repeating: 0, count: n)
+            var pairCount = [Int32](repeating: 0, count: m), reversePairCount = [Int32](repeating: 0, count: m)
+            for a in 0..<n {
+                var distinct = 0; var s: Float = 0; var tot: Float = 0
+                let lo = Int(idx.outStart[a]), hi = Int(idx.outStart[a + 1])
+                for k in lo..<hi {
+                    let i = Int(idx.outgoing[k]); let d = Int(t.dst[i])
+                    if stamp[d] != Int32(a) { stamp[d] = Int32(a); distinct += 1; tally[d] = 0 }
+                    tally[d] += 1
+                    s += logAmt[i]; tot += usd[i]
+                }
+                for k in lo..<hi { let i = Int(idx.outgoing[k]); pairCount[i] = tally[Int(t.dst[i])] }
+                // A transfer w → a is reversed by the transfers a → w just counted.
+                for k in Int(idx.inStart[a])..<Int(idx.inStart[a + 1]) {
+                    let i = Int(idx.incoming[k]); let w = Int(t.src[i])
+                    reversePairCount[i] = stamp[w] == Int32(a) ? tally[w] : 0
+                }
+                outPartners[a] = Float(distinct); meanLogOut[a] = hi > lo ? s / Float(hi - lo) : 0; sumOut[a] = tot
+            }
+            stamp = [Int32](repeating: -1, count: n)
+            for a in 0..<n {
+                var distinct = 0; var s: Float = 0; var tot: Float = 0; var cross = 0
+                let lo = Int(idx.inStart[a]), hi = Int(idx.inStart[a + 1])
+                for k in lo..<hi {
+                    let i = Int(idx.incoming[k]); let u = Int(t.src[i])
+                    if stamp[u] != Int32(a) { stamp[u] = Int32(a); distinct += 1 }
+                    s += logAmt[i]; tot += usd[i]
+                    if t.bankOfAccount[u] != t.bankOfAccount[a] { cross += 1 }
+                }
+                inPartners[a] = Float(distinct); meanLogIn[a] = hi > lo ? s / Float(hi - lo) : 0; sumIn[a] = tot
+                inCrossShare[a] = hi > lo ? Float(cross) / Float(hi - lo) : 0
+            }
+            var dayStamp = [Int32: Int32]()
+            for a in 0..<n {
+                dayStamp.removeAll(keepingCapacity: true)
+                for k in Int(idx.outStart[a])..<Int(idx.outStart[a + 1]) { dayStamp[t.time[Int(idx.outgoing[k])] / day] = 1 }
+                for k in Int(idx.inStart[a])..<Int(idx.inStart[a + 1]) { dayStamp[t.time[Int(idx.incoming[k])] / day] = 1 }
+                activeDays[a] = Float(dayStamp.count)
+            }
+            self.outPartners = outPartners; self.inPartners = inPartners; self.meanLogOut = meanLogOut
+            self.meanLogIn = meanLogIn; self.sumOut = sumOut; self.sumIn = sumIn; self.activeDays = activeDays
+            self.inCrossShare = inCrossShare; self.pairCount = pairCount; self.reversePairCount = reversePairCount
+            spanDays = Float(max(1, (t.time.max() ?? 0) - (t.time.min() ?? 0))) / 1440
         }
+
+        /// Features of the rows `r` `[r.count, features]` (row-major), in parallel chunks.
+        public func rows(_ r: Range<Int>) -> [Float] {
+            let F = TransactionFeatures.count
+            guard !r.isEmpty else { return [] }
+            return [Float](unsafeUninitializedCapacity: r.count * F) { buffer, filled in
+                nonisolated(unsafe) let out = buffer.baseAddress!
+                parallelChunks(r.count, grain: 4096) { lo, hi in
+                    self.fill((r.lowerBound + lo)..<(r.lowerBound + hi), out + lo * F)
+                }
+                filled = r.count * F
+            }
+        }
+
+        /// Features of the rows `list` `[list.count, features]` in that order.
+        public func rows(_ list: [Int]) -> [Float] {
+            let F = TransactionFeatures.count
+            guard !list.isEmpty else { return [] }
+            return [Float](unsafeUninitializedCapacity: list.count * F) { buffer, filled in
+                nonisolated(unsafe) let out = buffer.baseAddress!
+                parallelChunks(list.count, grain: 1024) { lo, hi in self.fill(list[lo..<hi], out + lo * F) }
+                filled = list.count * F
+            }
+        }
+
+        /// Features of one row `[features]` (an alert's, for its explanation).
+        public func row(_ i: Int) -> [Float] { rows(i..<(i + 1)) }
 
         struct WindowStats { var count: Float = 0, partners: Float = 0, meanLog: Float = 0, sum: Float = 0 }
 
@@ -113,7 +150,7 @@ public enum TransactionFeatures {
             var distinct = 0; var logSum: Float = 0; var sum: Float = 0
             for k in a..<end {
                 let j = Int(list[k])
-                let p = Int(partnerOfOut ? t.dst[j] : t.src[j])
+                let p = Int(partnerOfOut ? table.dst[j] : table.src[j])
                 if seen[p] != mark { seen[p] = mark; distinct += 1 }
                 logSum += logAmt[j]; sum += usd[j]
             }
@@ -123,9 +160,10 @@ public enum TransactionFeatures {
             return s
         }
 
-        func fill(_ lo: Int, _ hi: Int, _ out: UnsafeMutablePointer<Float>) {
+        /// Features of `rows`, the k-th written at `out + k·features`.
+        func fill<Rows: Collection<Int>>(_ rows: Rows, _ out: UnsafeMutablePointer<Float>) {
             let F = TransactionFeatures.count
-            let spanDays = Float(max(1, (t.time.max() ?? 0) - (t.time.min() ?? 0))) / 1440
+            let t = table, idx = index
             let n = t.accountCount
             var seen = [Int32](repeating: 0, count: n)
             var epoch: Int32 = 0  // a fresh mark per search, so `seen` never needs clearing
@@ -136,8 +174,8 @@ public enum TransactionFeatures {
             idx.outgoing.withUnsafeBufferPointer { outL in
             idx.incoming.withUnsafeBufferPointer { inL in
                 let time = timeB.baseAddress!, og = outL.baseAddress!, ic = inL.baseAddress!
-                for i in lo..<hi {
-                    let f = out + i * F
+                for (q, i) in rows.enumerated() {
+                    let f = out + q * F
                     let u = Int(t.src[i]), v = Int(t.dst[i]), ti = t.time[i], a = logAmt[i]
                     f[0] = a
                     f[1] = t.payCurrency[i] != t.receiveCurrency[i] ? 1 : 0
@@ -166,8 +204,8 @@ public enum TransactionFeatures {
                     f[19] = logf(1 + sv.count); f[20] = logf(1 + iv.count)
                     f[21] = logf(1 + sv.partners); f[22] = logf(1 + iv.partners); f[23] = a - iv.meanLog
                     f[39] = logf((1 + iu.sum) / (1 + su.sum)); f[40] = logf((1 + iv.sum) / (1 + sv.sum))
-                    f[24] = logf(Float(pairs[Int64(u) << 32 | Int64(v)] ?? 1))
-                    f[25] = logf(1 + Float(pairs[Int64(v) << 32 | Int64(u)] ?? 0))
+                    f[24] = logf(Float(pairCount[i]))
+                    f[25] = logf(1 + Float(reversePairCount[i]))
                     let w2 = 2 * day, w4 = 4 * day
                     // Bursts around the transfer.
                     let a0 = AccountIndex.lowerBound(og, oLo, oHi, time, ti - w2), a1 = AccountIndex.lowerBound(og, oLo, oHi, time, ti + w2 + 1)

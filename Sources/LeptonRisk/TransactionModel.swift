@@ -113,56 +113,6 @@ public struct TransactionModel: Sendable {
         public init() {}
     }
 
-    /// The parts of a transaction score, for explanations.
-    public struct ScoreParts: Sendable {
-        /// Final scores `[transactions]` in [0, 1], higher = riskier.
-        public var final: [Float]
-        /// First-stage tree scores `[transactions]`.
-        public var trees: [Float]
-        /// Tree scores after neighbour-score propagation (nil without propagation).
-        public var propagated: [Float]?
-        /// ``ScorePropagation`` features `[transactions, ScorePropagation.count]` (nil without propagation).
-        public var neighbourFeatures: [Float]?
-        /// GNN scores (nil when the model has no GNN).
-        public var gnn: [Float]?
-        /// Account-sequence scores (nil when the model has no sequence scorer).
-        public var sequence: [Float]?
-    }
-
-    /// Scores for every row of `t`: probabilities in [0, 1], higher = riskier.
-    public func score(_ t: TransactionTable, features: [Float]? = nil) -> [Float] {
-        scoreParts(t, features: features).final
-    }
-
-    /// Scores with their parts: trees, then neighbour-score propagation, then the GNN blend
-    /// (the order in which training chose them).
-    public func scoreParts(_ t: TransactionTable, features: [Float]? = nil) -> ScoreParts {
-        let x = features ?? TransactionFeatures.compute(t)
-        let p1 = trees.predict(x, rows: t.count)
-        var parts = ScoreParts(final: p1, trees: p1)
-        if let agg = config.propagation, let beta = config.propagationWeight,
-           let column = ScorePropagation.names.firstIndex(of: agg) {
-            let prop = ScorePropagation.compute(t, index: AccountIndex(t), scores: p1, windowDays: config.propagationWindowDays ?? 3,
-                                                twoHop: agg == "two_hop_max")
-            let p = ScorePropagation.combine(scores: p1, propagated: prop, column: column, weight: beta)
-            parts.propagated = p; parts.neighbourFeatures = prop; parts.final = p
-        }
-        if let g = gnn, config.gnnWeight > 0 {
-            let q = g.predict(t, features: config.gnnPortNumbers == true ? TransactionFeatures.gnnInputs(t, features: x) : x)
-            let w = config.gnnWeight
-            let base = parts.final
-            parts.gnn = q
-            parts.final = (0..<base.count).map { (1 - w) * base[$0] + w * q[$0] }
-        }
-        if let s = sequence, let w = config.sequenceWeight, w > 0 {
-            let q = s.predict(t, features: x)
-            let base = parts.final
-            parts.sequence = q
-            parts.final = (0..<base.count).map { (1 - w) * base[$0] + w * q[$0] }
-        }
-        return parts
-    }
-
     /// Time-blocked cross-validation of one tree model on `x` (`[t.count, F]`).
     ///
     /// The labelled rows in time order are cut into `folds.count` contiguous blocks; each block is

@@ -2,21 +2,25 @@ import Foundation
 
 /// Scores of the transactions of one input file, computed with earlier transactions (the
 /// caller's history file, if any) as context.
+///
+/// Holds the table, its account lists and aggregates (``TransactionFeatures/Computer``) and a few
+/// floats a row (the score parts), never the `[transactions, features]` matrix: the features of
+/// a row an alert needs are computed again (``features(rows:)``).
 public struct ScoredTransactions {
     /// All loaded transactions (history first, then the input file).
     public let table: TransactionTable
     /// Score of every loaded transaction.
     public let scores: [Float]
     /// Indices (into `table`) of the input file's transactions, in file order.
-    public let inputRows: [Int]
+    public let inputRows: Range<Int>
     /// Skip report of the input file.
     public let skips: SkipReport
     /// Skip report of the history file (empty without one).
     public let historySkips: SkipReport
     /// Rows of the history file used as context.
     public let historyRows: Int
-    /// Feature matrix `[table.count, TransactionFeatures.count]` (kept for explanations).
-    public let features: [Float]
+    /// The table's account aggregates: features of any rows on demand.
+    public let featureComputer: TransactionFeatures.Computer
     /// Trees, propagation and GNN parts of `scores` (for explanations).
     public let parts: TransactionModel.ScoreParts
 
@@ -38,7 +42,6 @@ public struct ScoredTransactions {
     /// file, a compressed one, a database table).
     public init(model: TransactionModel, input: any TransactionSource, history: (any TransactionSource)? = nil,
                 read: ((String, Int) -> Void)? = nil, log: (String) -> Void = { _ in }) throws {
-        var t = TransactionTable()
         var fresh = TransactionTable()
         var clock = Date()
         func stage(_ what: String) { log("\(what) in \(String(format: "%.2f", Date().timeIntervalSince(clock))) s"); clock = Date() }
@@ -46,27 +49,37 @@ public struct ScoredTransactions {
         let skips = try input.append(to: &fresh, sourceIndex: 1, progress: read.map { r in { r(path, $0) } })
         stage("read \(fresh.count) transactions from \(path)")
         var historySkips = SkipReport()
+        var t: TransactionTable
         if let hs = history, let firstNew = fresh.time.min() {
             var h = TransactionTable()
             let hp = hs.name
             historySkips = try hs.append(to: &h, sourceIndex: 0, progress: read.map { r in { r(hp, $0) } })
             let from = firstNew - Int32(model.config.historyDays * 1440)
             t = h.subset((0..<h.count).filter { h.time[$0] < firstNew && h.time[$0] >= from })
+            t.appendRows(of: fresh)
+        } else {
+            t = fresh  // no copy: the input file is the whole table
         }
-        let offset = t.count
-        t.appendRows(of: fresh)
+        let offset = t.count - fresh.count
+        fresh = TransactionTable()  // its rows are in `t` now
         if history != nil { stage("kept \(offset) history rows from the \(model.config.historyDays) days before the file") }
         table = t
-        features = TransactionFeatures.compute(t)
-        stage("features of \(t.count) transactions")
-        parts = model.scoreParts(t, features: features)
+        featureComputer = TransactionFeatures.Computer(t)
+        stage("account lists and aggregates for the features of \(t.count) transactions")
+        parts = model.scoreParts(featureComputer)
         stage("scores")
         scores = parts.final
-        inputRows = Array(offset..<t.count)
+        inputRows = offset..<t.count
         historyRows = offset
         self.skips = skips
         self.historySkips = historySkips
     }
+
+    /// Features of the table rows `rows` `[rows.count, TransactionFeatures.count]`, computed again.
+    public func features(rows: [Int]) -> [Float] { featureComputer.rows(rows) }
+
+    /// Features of table row `i` `[TransactionFeatures.count]`, computed again.
+    public func features(row i: Int) -> [Float] { featureComputer.row(i) }
 
     /// Highest score among the input-file transactions each account sends or receives.
     public func accountScores() -> [(account: Int, score: Float)] {

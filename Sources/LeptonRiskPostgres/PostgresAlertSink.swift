@@ -6,7 +6,7 @@ import PostgresNIO
 public struct AlertRecord: Sendable, Equatable {
     /// The model's identity (`ModelIdentity`'s text).
     public var model: String
-    /// Natural key of the transaction (see ``PostgresAlertSink/transactionKeys(_:)``).
+    /// Natural key of the transaction (see ``PostgresAlertSink/transactionKeys(_:rows:)``).
     public var key: String
     public var row: Int
     public var source: String
@@ -98,13 +98,20 @@ public struct PostgresAlertSink {
     /// same transfer read again (tomorrow's re-run, another export) gets the same key:
     /// `time|from|to|amount paid currency|format`, with `#n` for the n-th identical transfer of the
     /// input (n ≥ 2), in ``ScoredTransactions/inputRows`` order.
-    public static func transactionKeys(_ s: ScoredTransactions) -> [Int: String] {
+    /// Only the keys of `rows` and of the transfers identical to them are kept when `rows` is given
+    /// (a file of millions of rows with a few alerts keeps a few keys).
+    public static func transactionKeys(_ s: ScoredTransactions, rows: [Int]? = nil) -> [Int: String] {
         let t = s.table
+        func key(_ i: Int) -> String {
+            "\(formatTimestamp(Int(t.time[i])))|\(t.accountName(Int(t.src[i])))|\(t.accountName(Int(t.dst[i])))|"
+                + "\(formatAmount(t.amountPaid[i])) \(t.currencyName(t.payCurrency[i]))|\(t.formatName(t.format[i]))"
+        }
+        let wanted = rows.map { Set($0.map(key)) }
         var seen: [String: Int] = [:]
         var out: [Int: String] = [:]
         for i in s.inputRows {
-            let base = "\(formatTimestamp(Int(t.time[i])))|\(t.accountName(Int(t.src[i])))|\(t.accountName(Int(t.dst[i])))|"
-                + "\(formatAmount(t.amountPaid[i])) \(t.currencyName(t.payCurrency[i]))|\(t.formatName(t.format[i]))"
+            let base = key(i)
+            if let wanted, !wanted.contains(base) { continue }
             seen[base, default: 0] += 1
             let n = seen[base]!
             out[i] = n == 1 ? base : "\(base)#\(n)"
@@ -114,10 +121,11 @@ public struct PostgresAlertSink {
 
     /// The alert records of table rows `rows` of `s` (indices into `s.table`), read from `source`.
     public static func records(_ s: ScoredTransactions, rows: [Int], model: String, threshold: Float, source: String) -> [AlertRecord] {
-        let keys = transactionKeys(s)
-        let t = s.table
-        return rows.map { i in
-            let d = s.alertDetails(i)
+        let keys = transactionKeys(s, rows: rows)
+        let t = s.table, F = TransactionFeatures.count
+        let x = s.features(rows: rows)  // the alerts' features (typologies), computed again at once
+        return rows.enumerated().map { q, i in
+            let d = s.alertDetails(i, features: Array(x[(q * F)..<((q + 1) * F)]))
             return AlertRecord(model: model, key: keys[i] ?? "", row: Int(t.row[i]), source: source, time: d.time,
                                from: t.accountName(Int(t.src[i])), to: t.accountName(Int(t.dst[i])), amount: d.amount,
                                currency: d.currency, amountUSD: Double(d.amountUSD), format: d.format, score: Double(s.scores[i]),

@@ -94,14 +94,13 @@ final class ExplanationAttributionTests: XCTestCase {
         // The sender's usual amount, from the raw rows: the transfer's log amount against the mean
         // log amount of the sender's payments within 14 days either side.
         let usual = TransactionFeatures.names.firstIndex(of: "amount_vs_src_usual")!
-        let F = TransactionFeatures.count
         var compared = 0
         for i in s.inputRows.prefix(300) {
             let mine = (0..<t.count).filter { t.src[$0] == t.src[i] && abs(t.time[$0] - t.time[i]) <= 14 * 1440 }
             guard mine.count >= 2, mine.count <= 400 else { continue }
             let mean = mine.reduce(0.0) { $0 + log(1 + Double(t.usd($1))) } / Double(mine.count)
             let ratio = exp(log(1 + Double(t.usd(i))) - mean)
-            let x = Array(s.features[(i * F)..<((i + 1) * F)])
+            let x = s.features(row: i)
             let text = TransactionFeatures.reason(feature: usual, features: x, table: t, row: i)
             let expected = ratio >= 100 ? nil : (ratio >= 1 ? String(format: "%.1f×", ratio) : String(format: "%.2g×", ratio))
             if let expected { XCTAssertEqual(text, "\(expected) the sender's usual amount", "row \(t.row[i])"); compared += 1 }
@@ -110,8 +109,8 @@ final class ExplanationAttributionTests: XCTestCase {
 
         // The amount as the file wrote it, in its currency.
         let amount = TransactionFeatures.names.firstIndex(of: "log_amount_usd")!
-        let i = s.inputRows[0]
-        let text = TransactionFeatures.reason(feature: amount, features: Array(s.features[(i * F)..<((i + 1) * F)]), table: t, row: i)
+        let i = s.inputRows.first!
+        let text = TransactionFeatures.reason(feature: amount, features: s.features(row: i), table: t, row: i)
         XCTAssertTrue(text.hasPrefix("amount "), text)
         XCTAssertTrue(text.contains(t.currencyName(t.payCurrency[i])), text)
         let digits = text.dropFirst("amount ".count).prefix { $0 != " " }.replacingOccurrences(of: ",", with: "")

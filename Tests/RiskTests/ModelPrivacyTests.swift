@@ -67,14 +67,14 @@ final class ModelPrivacyTests: XCTestCase {
 
         let with = try ScoredTransactions(model: model, path: fp.path, history: hp.path)
         XCTAssertEqual(with.historyRows, 2)
-        XCTAssertEqual(with.inputRows, [2, 3])
+        XCTAssertEqual(Array(with.inputRows), [2, 3])
         XCTAssertEqual(with.table.time.prefix(2).map { formatTimestamp(Int($0)) }, ["2022/08/25 10:00", "2022/08/31 23:59"])
         let without = try ScoredTransactions(model: model, path: fp.path)
         XCTAssertEqual(without.historyRows, 0)
-        XCTAssertEqual(without.inputRows, [0, 1])
+        XCTAssertEqual(Array(without.inputRows), [0, 1])
         // The history reaches the features: B received money from A 7 days before it paid D.
-        let F = TransactionFeatures.count, column = TransactionFeatures.names.firstIndex(of: "src_in_14d")!
-        XCTAssertEqual(with.features[2 * F + column], logf(2))
-        XCTAssertEqual(without.features[0 * F + column], 0)
+        let column = TransactionFeatures.names.firstIndex(of: "src_in_14d")!
+        XCTAssertEqual(with.features(row: 2)[column], logf(2))
+        XCTAssertEqual(without.features(row: 0)[column], 0)
     }
 }

@@ -68,17 +68,36 @@ func mergeRanked(_ outputs: [[String]], names: [String], top: Int?) throws -> [S
 /// whole list, which a sharded run prints (`"rank"` last in JSON, a last `rank` column in CSV) so
 /// that `merge` can restore the one-run order exactly (printed scores are rounded and may tie).
 struct RankedSelection<Element> {
-    private let entries: [(rank: Int, element: Element)]
-    private let sharded: Bool
+    /// The whole ranking (a shard's entries are picked from it as they are read: a ranking of
+    /// millions of rows is not copied with its ranks).
+    private let ranked: [Element]
+    private let shard: Shard?
+    private let key: (Element) -> Int
+    private var sharded: Bool { shard != nil }
 
     /// `ranked` best first; `key` is the number an element is sharded by (row, account, node).
-    init(_ ranked: [Element], shard: Shard?, key: (Element) -> Int) {
-        sharded = shard != nil
-        entries = ranked.enumerated().compactMap { (shard?.contains(key($0.element)) ?? true) ? ($0.offset + 1, $0.element) : nil }
+    init(_ ranked: [Element], shard: Shard?, key: @escaping (Element) -> Int) {
+        self.ranked = ranked; self.shard = shard; self.key = key
+    }
+
+    /// The first `k` entries (all without `k`), with their ranks, handed to `body` `size` at a time.
+    func forEachBlock(_ k: Int?, size: Int = 4096, _ body: ([(rank: Int, element: Element)]) throws -> Void) rethrows {
+        var block: [(rank: Int, element: Element)] = []
+        var left = k ?? Int.max
+        for (offset, element) in ranked.enumerated() where shard?.contains(key(element)) ?? true {
+            if left == 0 { break }
+            block.append((offset + 1, element)); left -= 1
+            if block.count == size { try body(block); block.removeAll(keepingCapacity: true) }
+        }
+        if !block.isEmpty { try body(block) }
     }
 
     /// The first `k` entries (all without `k`), with their ranks.
-    func top(_ k: Int?) -> [(rank: Int, element: Element)] { k.map { Array(entries.prefix($0)) } ?? entries }
+    func top(_ k: Int?) -> [(rank: Int, element: Element)] {
+        var out: [(rank: Int, element: Element)] = []
+        forEachBlock(k) { out += $0 }
+        return out
+    }
 
     func csvHeader(_ header: String) -> String { sharded ? header + ",rank" : header }
     func csv(_ line: String, _ rank: Int) -> String { sharded ? line + ",\(rank)" : line }

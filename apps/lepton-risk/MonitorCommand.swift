@@ -66,7 +66,7 @@ struct MonitorCommand: ParsableCommand {
             if let r = reference {
                 let s = try ScoredTransactions(model: m, input: try reader.source(r, option: "--reference"))
                 ledger.add(r, s.skips)
-                ref = DriftReference(features: s.features, rows: s.inputRows, scores: s.inputRows.map { s.scores[$0] })
+                ref = DriftReference(features: s.features(rows: Array(s.inputRows)), rows: Array(0..<s.inputRows.count), scores: s.inputRows.map { s.scores[$0] })
                 refName = r
             } else if let stored = m.config.drift {
                 ref = stored; refName = "training deciles in \(model)"
@@ -80,7 +80,9 @@ struct MonitorCommand: ParsableCommand {
             if let h = past { ledger.add(h.name, s.historySkips) }
             ledger.add(input.name, s.skips)
             guard !s.inputRows.isEmpty else { throw CLIFailure.input("\(transactions): no transactions to compare") }
-            let report = DriftReport(reference: ref, features: s.features, rows: s.inputRows, scores: s.inputRows.map { s.scores[$0] })
+            // The input rows' features, computed again (monitoring reads every row, once).
+            let report = DriftReport(reference: ref, features: s.features(rows: Array(s.inputRows)), rows: Array(0..<s.inputRows.count),
+                                     scores: s.inputRows.map { s.scores[$0] })
             let ranked = report.features.sorted { $0.psi > $1.psi }
             let shifted = ([report.score] + ranked).filter { $0.psi >= failAt }.map(\.name)
             if let p = plot {

@@ -1,3 +1,4 @@
+import Algorithms
 import ArgumentParser
 import Foundation
 import LeptonCLI
@@ -100,8 +101,8 @@ struct ScoreCommand: ParsableCommand {
                                                   historyRows: history == nil ? nil : s.historyRows, threshold: cut, skipped: ledger.json,
                                                   alertsWritten: written)))
                 }
-                for line in transactionResultLines(s, model: m, cut: cut, accounts: accounts, top: top, threshold: threshold, shard: shardSel, json: json) {
-                    out.line(line)
+                transactionResults(s, model: m, cut: cut, accounts: accounts, top: top, threshold: threshold, shard: shardSel, json: json) {
+                    out.line($0)
                 }
             } else {
                 guard let e = edges else { throw usage("this model scores a graph: give --edges (and --nodes for node models)") }
@@ -142,42 +143,73 @@ struct ScoreCommand: ParsableCommand {
 /// first without `json`): transactions or, with `accounts`, accounts (each one's highest
 /// transaction score), ranked highest first, at or above `threshold`, at most `top`, only the rows
 /// of `shard`. Shared by `score` and `serve` (`POST /v1/score`), so both answer alike.
-func transactionResultLines(_ s: ScoredTransactions, model: TransactionModel, cut: Float, accounts: Bool, top: Int?,
-                            threshold: Float?, shard: Shard?, json: Bool) -> [String] {
+///
+/// Each line goes to `emit` as soon as it is made (`score` writes it out: the output of millions
+/// of rows is never held); JSON lines need their rows' features (typologies, reasons), computed
+/// again a block of lines at a time.
+func transactionResults(_ s: ScoredTransactions, model: TransactionModel, cut: Float, accounts: Bool, top: Int?,
+                        threshold: Float?, shard: Shard?, json: Bool, emit: (String) -> Void) {
     let t = s.table
-    var lines: [String] = []
     if accounts {
         var list = s.accountScores().filter { threshold == nil || $0.score >= threshold! }
         list.sort { $0.score > $1.score }
         // A shard holds the accounts whose number (in order of first appearance) is its own.
         let ranked = RankedSelection(list, shard: shard) { $0.account }
-        if !json { lines.append(ranked.csvHeader("account,bank,score,flagged")) }
+        if !json { emit(ranked.csvHeader("account,bank,score,flagged")) }
         for (rank, (a, score)) in ranked.top(top) {
             let parts = t.accountName(a).split(separator: ":", maxSplits: 1).map(String.init)
             let bank = parts[0], acct = parts.count > 1 ? parts[1] : ""
-            if json { lines.append(ranked.json("{\"account\":\(jsonString(acct)),\"bank\":\(jsonString(bank)),\"score\":\(fmt(score)),\"flagged\":\(score >= cut)}", rank)) }
-            else { lines.append(ranked.csv("\(acct),\(bank),\(fmt(score)),\(score >= cut ? 1 : 0)", rank)) }
+            if json { emit(ranked.json("{\"account\":\(jsonString(acct)),\"bank\":\(jsonString(bank)),\"score\":\(fmt(score)),\"flagged\":\(score >= cut)}", rank)) }
+            else { emit(ranked.csv("\(acct),\(bank),\(fmt(score)),\(score >= cut ? 1 : 0)", rank)) }
         }
-    } else {
-        var rows = s.inputRows.filter { threshold == nil || s.scores[$0] >= threshold! }
-        rows.sort { s.scores[$0] > s.scores[$1] || (s.scores[$0] == s.scores[$1] && $0 < $1) }
-        let ranked = RankedSelection(rows, shard: shard) { Int(t.row[$0]) }
-        if !json { lines.append(ranked.csvHeader("row,score,flagged,from,to")) }
-        var cover: [Float]? = nil  // the attributions' background, computed once for all alerts
-        for (rank, i) in ranked.top(top) {
-            let sc = s.scores[i]
-            let from = t.accountName(Int(t.src[i])), to = t.accountName(Int(t.dst[i]))
-            if json {
-                var reasons: [ScoreAttribution.Reason]? = nil
-                // Every alert of a bounded list (--top, --budget) and every flagged row get their reasons.
-                if sc >= cut || top != nil {
-                    if cover == nil { cover = s.attributionCover(model: model) }
-                    reasons = s.reasons(row: i, attribution: s.attribution(row: i, model: model, cover: cover!))
-                }
-                lines.append(ranked.json(transactionScoreJSON(s, row: i, cut: cut, reasons: reasons), rank))
+        return
+    }
+    let ranked = RankedSelection(rankedRows(s, threshold: threshold, top: shard == nil ? top : nil), shard: shard) { Int(t.row[Int($0)]) }
+    if !json { emit(ranked.csvHeader("row,score,flagged,from,to")) }
+    var cover: [Float]? = nil  // the attributions' background, computed once for all alerts
+    let F = TransactionFeatures.count
+    ranked.forEachBlock(top) { block in
+        let x = json ? s.features(rows: block.map { Int($0.element) }) : []
+        for (q, (rank, row)) in block.enumerated() {
+            let i = Int(row), sc = s.scores[i]
+            guard json else {
+                emit(ranked.csv("\(t.row[i]),\(fmt(sc)),\(sc >= cut ? 1 : 0),\(t.accountName(Int(t.src[i]))),\(t.accountName(Int(t.dst[i])))", rank))
+                continue
             }
-            else { lines.append(ranked.csv("\(t.row[i]),\(fmt(sc)),\(sc >= cut ? 1 : 0),\(from),\(to)", rank)) }
+            let xi = Array(x[(q * F)..<((q + 1) * F)])
+            var reasons: [ScoreAttribution.Reason]? = nil
+            // Every alert of a bounded list (--top, --budget) and every flagged row get their reasons.
+            if sc >= cut || top != nil {
+                if cover == nil { cover = s.attributionCover(model: model) }
+                reasons = s.reasons(row: i, attribution: s.attribution(row: i, model: model, cover: cover!, features: xi), features: xi)
+            }
+            emit(ranked.json(transactionScoreJSON(s, row: i, cut: cut, reasons: reasons, features: xi), rank))
         }
     }
+}
+
+/// ``transactionResults(_:model:cut:accounts:top:threshold:shard:json:emit:)`` as an array (a
+/// request's answer).
+func transactionResultLines(_ s: ScoredTransactions, model: TransactionModel, cut: Float, accounts: Bool, top: Int?,
+                            threshold: Float?, shard: Shard?, json: Bool) -> [String] {
+    var lines: [String] = []
+    transactionResults(s, model: model, cut: cut, accounts: accounts, top: top, threshold: threshold, shard: shard, json: json) {
+        lines.append($0)
+    }
     return lines
+}
+
+/// The input rows (table indices) scoring at or above `threshold`, best first, ties by row; with
+/// `top` only the best `top`, selected without sorting every row.
+func rankedRows(_ s: ScoredTransactions, threshold: Float?, top: Int?) -> [Int32] {
+    let sc = s.scores
+    let better: (Int32, Int32) -> Bool = { a, b in
+        let x = sc[Int(a)], y = sc[Int(b)]
+        return x > y || (x == y && a < b)
+    }
+    let rows = s.inputRows.lazy.map { Int32($0) }.filter { threshold == nil || sc[Int($0)] >= threshold! }
+    if let k = top { return rows.min(count: k, sortedBy: better) }
+    var all = Array(rows)
+    all.sort(by: better)
+    return all
 }
