@@ -79,6 +79,7 @@ def cases(program, doc):
             ("GET", "/v1/sessions/no-such-session", {}, None),
             ("POST", "/v1/speak", {"Content-Type": "application/json"}, b'{"text": "Your card is blocked."}'),
             ("POST", "/v1/speak", {"Content-Type": "application/json"}, b'{"words": 1}'),
+            ("GET", "/v1/transcribe/stream", {}, None),  # no Upgrade: 426 (ChatStreamRouteTests drives the socket)
         ]
     if program == "lepton-diagnose":
         s = "samples/diagnose/studies/"
