@@ -126,6 +126,7 @@ public final class ModelService<Models: Sendable>: Sendable {
             // The upgrade is asked of a router of its own. One it refuses (no key, still loading)
             // goes on to the HTTP router as a plain request, which answers it as every route does.
             let upgrades = Router(context: BasicWebSocketRequestContext.self)
+            upgrades.add(middleware: RequestIDMiddleware())
             upgrades.add(middleware: BearerKeyMiddleware(key: apiKey))
             upgrades.add(middleware: ReadinessMiddleware(isReady: { [loaded] in loaded.value != nil }))
             webSockets.add(upgrades)

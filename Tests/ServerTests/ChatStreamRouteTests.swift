@@ -26,8 +26,10 @@ final class ChatStreamRouteTests: XCTestCase {
 
     /// The finals `transcribe --stream` prints for `file` (with `args`), as JSON lines.
     func cliFinals(_ file: String, _ args: [String] = []) throws -> [String] {
-        try runCLI("lepton-chat", ["transcribe", "--stream", "--partial-interval-ms", "0"] + args + [file])
+        let finals = try runCLI("lepton-chat", ["transcribe", "--stream", "--partial-interval-ms", "0"] + args + [file])
             .split(separator: "\n").map(String.init).filter { $0.contains(#""type":"final""#) }
+        guard !finals.isEmpty else { throw ServiceTestError("transcribe --stream \(file): no finals to compare with") }
+        return finals
     }
 
     func testFinalsEqualTranscribeStreamAt16kAndMuLaw8k() async throws {

@@ -60,7 +60,7 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup var selection: AgentSelection
     @OptionGroup var serve: ServeOptions
-    @OptionGroup(title: "Live transcription (/v1/transcribe/stream)") var streams: StreamLimits
+    @OptionGroup(title: "Live transcription (the WebSocket route)") var streams: StreamLimits
     @OptionGroup var common: CommonOptions
     @OptionGroup var seeding: SeedOptions
 
