@@ -35,6 +35,9 @@ let package = Package(
         // TLS to PostgreSQL (sslmode/sslrootcert); already resolved through postgres-nio.
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        // lepton-chat's live transcription route (WebSocket upgrade on the Hummingbird server) and,
+        // in ServerTests, the client that drives it.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         // The services' worker threads (NIOThreadPool); already resolved through Hummingbird.
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         // ONNX model files (issue 24): the protobuf runtime for the committed Sources/LeptonONNX/Proto/onnx.pb.swift.
@@ -117,6 +120,8 @@ let package = Package(
         // MARK: Services: the HTTP plumbing the three `serve` commands share (Hummingbird 2, lifecycle, logs, metrics)
         .target(name: "LeptonServer", dependencies: ["LeptonCLI", "LeptonEngine",
                                                     .product(name: "Hummingbird", package: "hummingbird"),
+                                                    .product(name: "HummingbirdCore", package: "hummingbird"),
+                                                    .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                                                     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                                     .product(name: "Logging", package: "swift-log"),
                                                     .product(name: "Metrics", package: "swift-metrics"),
@@ -130,6 +135,9 @@ let package = Package(
         // MARK: Programs (thin: argument parsing and output)
         .executableTarget(name: "lepton-chat", dependencies: ["LeptonEngine", "LeptonText", "LeptonDialog", "LeptonDialogPostgres", "LeptonVoice", "LeptonSpeech", "LeptonAudio",
                                                               "LeptonImage", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
+                                                              .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                                                              .product(name: "NIOWebSocket", package: "swift-nio"),
+                                                              .product(name: "Metrics", package: "swift-metrics"),
                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "apps/lepton-chat", swiftSettings: fast),
         .executableTarget(name: "lepton-risk", dependencies: ["LeptonEngine", "LeptonImage", "LeptonRisk", "LeptonRiskPostgres", "LeptonCLI", "LeptonServer", .product(name: "Hummingbird", package: "hummingbird"),
@@ -167,8 +175,12 @@ let package = Package(
         .testTarget(name: "FuzzRegressionTests", dependencies: ["LeptonDiagnose", "LeptonDialog", "LeptonEngine"], swiftSettings: fast),
         .testTarget(name: "CLITests", dependencies: ["LeptonCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: fast),
         .testTarget(name: "FilesTests", dependencies: ["LeptonFiles", "CZlib"], swiftSettings: fast),
-        // The three services run as child processes (`serve --port 0`) and called with curl.
-        .testTarget(name: "ServerTests", dependencies: [], exclude: ["Fixtures"], swiftSettings: fast),
+        // The three services run as child processes (`serve --port 0`) and called with curl (the
+        // WebSocket route with hummingbird-websocket's client).
+        .testTarget(name: "ServerTests", dependencies: [.product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                                                      .product(name: "Logging", package: "swift-log"),
+                                                      .product(name: "NIOCore", package: "swift-nio"),
+                                                      .product(name: "NIOWebSocket", package: "swift-nio")], exclude: ["Fixtures"], swiftSettings: fast),
         // Every model shared by many threads at once (scripts/tsan.sh runs it under the thread sanitizer).
         .testTarget(name: "ConcurrencyTests", dependencies: ["LeptonEngine", "LeptonSpeech", "LeptonText", "LeptonDiagnose", "LeptonRisk"],
                     swiftSettings: fast),

@@ -156,6 +156,8 @@ http {
   fastcgi_temp_path $work/nginx/fastcgi;
   uwsgi_temp_path $work/nginx/uwsgi;
   scgi_temp_path $work/nginx/scgi;
+  # Upgrade and Connection are hop-by-hop: nginx drops them unless told to pass them on.
+  map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
   upstream chat {
 EOF
     for i in $(seq 0 $(( $1 - 1 ))); do echo "    server ${R_IP[$i]}:8080 max_fails=1 fail_timeout=3s;"; done
@@ -179,6 +181,17 @@ EOF
       proxy_next_upstream_tries 3;
       proxy_next_upstream_timeout 20s;
       add_header X-Upstream \$upstream_addr always;
+    }
+    # Live transcription (a WebSocket): the upgrade passed on, and a call may be silent or last
+    # far longer than a turn (the service's own --stream-idle-seconds and --stream-max-minutes bound it).
+    location = /v1/transcribe/stream {
+      proxy_pass http://chat;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade \$http_upgrade;
+      proxy_set_header Connection \$connection_upgrade;
+      proxy_connect_timeout 1s;
+      proxy_read_timeout 3600s;
+      proxy_send_timeout 3600s;
     }
   }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import LeptonCLI
 import LeptonEngine
 import Logging
@@ -82,10 +84,12 @@ public final class ModelService<Models: Sendable>: Sendable {
     ///   - load: reads the models (on a worker thread, after the port is bound).
     ///   - console: the program's web console, served at `/` with the shared files under
     ///     `/console/` (see ``ConsolePage``); nil: no page.
+    ///   - webSockets: routes that upgrade to a WebSocket (see ``WebSocketRoutes``); nil: none.
     ///   - routes: adds the program's routes.
     /// - Throws: `CLIFailure.input` when the address cannot be bound or the models cannot be loaded.
     public func run(models names: [String], load: @escaping @Sendable () throws -> Models,
-                    console: ConsolePage? = nil, routes: (Router<BasicRequestContext>) -> Void) throws {
+                    console: ConsolePage? = nil, webSockets: WebSocketRoutes? = nil,
+                    routes: (Router<BasicRequestContext>) -> Void) throws {
         let logger = bootstrapLogging()
         let registry = self.registry
         let gauges = names.map { Gauge(label: "lepton_model_loaded", dimensions: [("model", $0)]) }
@@ -117,8 +121,20 @@ public final class ModelService<Models: Sendable>: Sendable {
         let failure = Locked<String?>(nil)
         let groupBox = Locked<ServiceGroup?>(nil)
         let host = options.host
+        var server = HTTPServerBuilder.http1()
+        if let webSockets {
+            // The upgrade is asked of a router of its own. One it refuses (no key, still loading)
+            // goes on to the HTTP router as a plain request, which answers it as every route does.
+            let upgrades = Router(context: BasicWebSocketRequestContext.self)
+            upgrades.add(middleware: RequestIDMiddleware())
+            upgrades.add(middleware: BearerKeyMiddleware(key: apiKey))
+            upgrades.add(middleware: ReadinessMiddleware(isReady: { [loaded] in loaded.value != nil }))
+            webSockets.add(upgrades)
+            server = .http1WebSocketUpgrade(webSocketRouter: upgrades, configuration: .init(ws: .init(maxFrameSize: webSockets.maxFrameSize)))
+        }
         let app = Application(
             router: router,
+            server: server,
             configuration: .init(address: .hostname(host, port: options.port), serverName: nil),
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? options.port
@@ -195,6 +211,19 @@ public final class ModelService<Models: Sendable>: Sendable {
         }
         done.wait()
         try outcome.value!.get()
+    }
+}
+
+/// A program's WebSocket routes: added to the router that decides upgrades (`router.ws(path)`),
+/// behind the same key and readiness checks as the HTTP routes. A frame above `maxFrameSize` bytes
+/// closes the connection (1009) before the route sees it.
+public struct WebSocketRoutes {
+    public var maxFrameSize: Int
+    public var add: (Router<BasicWebSocketRequestContext>) -> Void
+
+    public init(maxFrameSize: Int, add: @escaping (Router<BasicWebSocketRequestContext>) -> Void) {
+        self.maxFrameSize = maxFrameSize
+        self.add = add
     }
 }
 

@@ -36,6 +36,16 @@ struct RequestEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// A WebSocket's upgrade (101) carries the request id too (the id in its log lines): the upgrade
+/// router's answer becomes the 101's headers.
+struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.requestID] = context.id
+        return response
+    }
+}
+
 /// Every route but `/healthz` and the console's files (``ConsoleRoutes/paths``, which hold no
 /// data) needs `Authorization: Bearer KEY` when the service has a key.
 ///

@@ -21,6 +21,26 @@ public struct VADOptions: Sendable, Equatable {
 
     /// The silence threshold in use.
     public var effectiveNegThreshold: Double { negThreshold ?? max(threshold - 0.15, 0.01) }
+
+    /// The first setting out of range, in one line, or nil; each setting is named by
+    /// `name(faster-whisper's name)` (a program's option or a route's query parameter).
+    public func problem(naming name: (String) -> String = { $0 }) -> String? {
+        guard (0...1).contains(threshold) else { return "\(name("threshold")) must be in [0, 1]" }
+        if let n = negThreshold, !(0...1).contains(n) || n > threshold {
+            return "\(name("neg_threshold")) must be in [0, \(name("threshold"))]"
+        }
+        guard (0...600_000).contains(minSpeechDurationMs) else { return "\(name("min_speech_duration_ms")) must be 0...600000" }
+        guard (0...600_000).contains(minSilenceDurationMs) else { return "\(name("min_silence_duration_ms")) must be 0...600000" }
+        guard (0...60_000).contains(speechPadMs) else { return "\(name("speech_pad_ms")) must be 0...60000" }
+        if maxSpeechDurationS != .infinity {
+            // faster-whisper subtracts a window and both pads: a limit below that would split every window.
+            let floor = 0.032 + 2 * Double(speechPadMs) / 1000
+            guard maxSpeechDurationS > floor, maxSpeechDurationS <= 86_400 else {
+                return "\(name("max_speech_duration_s")) must be above \(floor) s (a window and twice \(name("speech_pad_ms"))) and at most 86400"
+            }
+        }
+        return nil
+    }
 }
 
 /// A stretch of speech, in samples of the 16 kHz signal (`end` exclusive).

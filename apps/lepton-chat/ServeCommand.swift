@@ -30,6 +30,8 @@ struct ServeCommand: ParsableCommand {
           GET /v1/sessions/{id}          a session's turns as stored (masked)
           POST /v1/speak                 {"text": "..."} -> WAV by espeak-ng (501
               without it), as `respond --speak`
+          GET /v1/transcribe/stream      WebSocket: a live call's audio in, the JSON
+              lines of `transcribe --stream` out (below)
           GET /                          the call console, a page over these routes
           GET /healthz, /metrics, /openapi.json   (openapi/lepton-chat.json)
         Errors are JSON {"error": "..."}: 400 unusable body (bad JSON, audio that cannot be \
@@ -37,6 +39,18 @@ struct ServeCommand: ParsableCommand {
         --max-body-mb, 415 another Content-Type, 422 Idempotency-Key reused with \
         another body, 503 + Retry-After while loading or with \
         --queue requests waiting, 504 after --timeout.
+
+        Live transcription: open ws://HOST:PORT/v1/transcribe/stream?sample_rate=8000&\
+        encoding=pcm_mulaw (defaults 16000 and pcm_s16le; also partial_interval_ms and the \
+        VAD's threshold, min_silence_duration_ms, speech_pad_ms... as faster-whisper names \
+        them), send the audio as binary messages of raw samples and the text message \
+        {"event":"end"} at the end; each answer is a text message holding one JSON object \
+        as `transcribe --stream` prints them, then the service closes (1000). A problem is \
+        one message {"type":"error","error":"..."} and a close: 1003 a text message other \
+        than the end, 1007 audio that splits a sample, 1008 a bad parameter, --stream-idle-\
+        seconds without a message or --stream-max-minutes passed, 1009 a message above \
+        --stream-max-frame-kb, 1011 a server error or --timeout, 1013 busy (--queue, \
+        --max-streams).
 
         Runs until SIGTERM or Ctrl-C; `listening on http://HOST:PORT` says it is ready:
           $ lepton-chat serve --store /tmp/lepton-chat-demo.sqlite --port 8080
@@ -46,6 +60,7 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup var selection: AgentSelection
     @OptionGroup var serve: ServeOptions
+    @OptionGroup(title: "Live transcription (the WebSocket route)") var streams: StreamLimits
     @OptionGroup var common: CommonOptions
     @OptionGroup var seeding: SeedOptions
 
@@ -55,20 +70,32 @@ struct ServeCommand: ParsableCommand {
         var transcriber: WhisperTranscriber
         var whisperIdentity: ModelIdentity
         var listeners: ListenerPool
+        /// The live route's voice-activity detector (nil when its model is missing: the route says so).
+        var vad: SileroVAD?
     }
 
     func run() throws {
         try runCommand("lepton-chat", common) {
-            let selection = self.selection, seed = seeding.seed
+            let selection = self.selection, seed = seeding.seed, streams = self.streams
             let service = try ModelService<Loaded>(program: "lepton-chat", options: serve, threads: common.threads)
             try service.run(models: ["intents", "whisper"], load: {
                 let (agent, call) = try selection.load(seed: seed)
                 let whisper = try WhisperModel(computeType: selection.compute.computeType)
                 var options = WhisperTranscribeOptions()
                 options.seed = seed
+                let vad: SileroVAD?
+                do { vad = try SileroVAD(contentsOf: ModelCache.sileroVAD) } catch {
+                    vad = nil
+                    Log.error("\(StreamRoute.path) is off: \(error) (scripts/bootstrap.sh fetches Silero VAD)")
+                }
                 return Loaded(agent: agent, transcriber: WhisperTranscriber(model: whisper, options: options),
-                              whisperIdentity: try whisper.identity(), listeners: ListenerPool(whisper: whisper, settings: call))
-            }, console: CallConsole.page) { router in
+                              whisperIdentity: try whisper.identity(), listeners: ListenerPool(whisper: whisper, settings: call), vad: vad)
+            }, console: CallConsole.page,
+            // Twice the route's own bound: a message between the two gets an error message, a
+            // larger frame only the close (1009).
+            webSockets: WebSocketRoutes(maxFrameSize: 2 * streams.maxFrameBytes) { router in
+                StreamRoute.add(to: router, service: service, limits: streams)
+            }) { router in
                 router.post("/v1/transcribe") { request, _ -> Response in
                     let body = try await service.body(request)
                     let json = try await service.work { loaded in
@@ -101,6 +128,7 @@ struct ServeCommand: ParsableCommand {
                 }
                 SessionRoutes.add(to: router, service: service)
                 SpeakRoute.add(to: router, service: service)
+                StreamRoute.addUpgradeRequired(to: router)
             }
         }
     }

@@ -32,21 +32,13 @@ struct VoiceActivityOptions: ParsableArguments {
     var vadModel: String?
 
     func validate() throws {
-        guard (0...1).contains(vadThreshold) else { throw ValidationError("--vad-threshold must be in [0, 1]") }
-        if let n = vadNegThreshold, !(0...1).contains(n) || n > vadThreshold {
-            throw ValidationError("--vad-neg-threshold must be in [0, --vad-threshold]")
-        }
-        guard (0...600_000).contains(vadMinSpeechMs) else { throw ValidationError("--vad-min-speech-ms must be 0...600000") }
-        guard (0...600_000).contains(vadMinSilenceMs) else { throw ValidationError("--vad-min-silence-ms must be 0...600000") }
-        guard (0...60_000).contains(vadSpeechPadMs) else { throw ValidationError("--vad-speech-pad-ms must be 0...60000") }
-        if let m = vadMaxSpeechS {
-            // faster-whisper subtracts a window and both pads: a limit below that would split every window.
-            let floor = 0.032 + 2 * Double(vadSpeechPadMs) / 1000
-            guard m.isFinite, m > floor, m <= 86_400 else {
-                throw ValidationError("--vad-max-speech-s must be above \(floor) s (a window and twice --vad-speech-pad-ms) and at most 86400")
-            }
-        }
+        if let problem = settings.problem(naming: { Self.flags[$0] ?? $0 }) { throw ValidationError(problem) }
     }
+
+    /// Each option by faster-whisper's name (``VADOptions/problem(naming:)`` names them so).
+    static let flags = ["threshold": "--vad-threshold", "neg_threshold": "--vad-neg-threshold",
+                        "min_speech_duration_ms": "--vad-min-speech-ms", "max_speech_duration_s": "--vad-max-speech-s",
+                        "min_silence_duration_ms": "--vad-min-silence-ms", "speech_pad_ms": "--vad-speech-pad-ms"]
 
     /// Whether a --vad-… option was given (they need --vad, or --stream, which checks).
     var tuned: Bool {
