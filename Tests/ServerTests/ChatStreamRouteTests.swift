@@ -121,6 +121,14 @@ final class ChatStreamRouteTests: XCTestCase {
     static func stream(_ s: ServiceProcess, query: String, audio: Data, chunk: Int, key: String? = nil, end: Bool = true,
                 text: String? = nil) async throws -> (messages: [String], close: UInt16?) {
         let url = "ws://127.0.0.1:\(s.port)\(StreamPath.path)" + (query.isEmpty ? "" : "?" + query)
+        // Bounded: a stream the service never closes fails this test instead of stalling the suite.
+        return try await bounded(seconds: 180, "stream \(query)") {
+            try await stream(url: url, audio: audio, chunk: chunk, key: key, end: end, text: text)
+        }
+    }
+
+    static func stream(url: String, audio: Data, chunk: Int, key: String?, end: Bool, text: String?) async throws
+        -> (messages: [String], close: UInt16?) {
         let received = ReceivedMessages()
         var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
         if let key { configuration.additionalHeaders[.authorization] = "Bearer \(key)" }
@@ -147,6 +155,28 @@ final class ChatStreamRouteTests: XCTestCase {
 }
 
 enum StreamPath { static let path = "/v1/transcribe/stream" }
+
+/// `body`'s result, or an error once `seconds` have passed (the body is then cancelled and left
+/// behind: a task that ignores cancellation must not hold the test forever).
+func bounded<T: Sendable>(seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let once = ResumeOnce()
+    return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+        let work = Task {
+            do { let v = try await body(); if once.claim() { c.resume(returning: v) } } catch { if once.claim() { c.resume(throwing: error) } }
+        }
+        Task {
+            try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+            if once.claim() { work.cancel(); c.resume(throwing: ServiceTestError("\(what): no answer in \(Int(seconds)) s")) }
+        }
+    }
+}
+
+/// True for the first caller only.
+final class ResumeOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    func claim() -> Bool { lock.lock(); defer { lock.unlock() }; if done { return false }; done = true; return true }
+}
 
 /// Text messages as the client's reader receives them.
 final class ReceivedMessages: @unchecked Sendable {
