@@ -107,10 +107,13 @@ start_replica() { # start_replica I: `lepton-chat serve` in namespace r(I+1); wa
   : >"$logf"
   in_ns "${NS_R[$i]}" "$B/lepton-chat" serve --host "${R_IP[$i]}" --port 8080 --store "$PG_URL" --today "$TODAY" --threads 2 \
     2>>"$logf" >/dev/null &
-  disown $!  # found and killed through its namespace (kill_ns), not as a job of this shell
+  local pid=$!
+  disown "$pid"  # found and killed through its namespace (kill_ns), not as a job of this shell
   for _ in $(seq 1 3000); do
     grep -q "listening on http://" "$logf" && return 0
-    [ -n "$(ip netns pids "${NS_R[$i]}")" ] || { log "replica $((i + 1)) exited:"; tail -5 "$logf" >&2; exit 1; }
+    # The launcher's own pid, not the namespace's list: right after the fork `ip netns exec` has not
+    # entered the namespace yet, and an empty list there once failed CI with an empty log.
+    kill -0 "$pid" 2>/dev/null || { log "replica $((i + 1)) exited:"; tail -5 "$logf" >&2; exit 1; }
     sleep 0.1
   done
   log "replica $((i + 1)) not ready after 300 s"; exit 1
