@@ -111,6 +111,13 @@ if ! python3 -c 'import PIL' 2>/dev/null; then
   log "installing pillow"
   python3 -m pip install --quiet --disable-pip-version-check "pillow==13.0.0" >&2
 fi
+# websocket-client (PyPI, Apache-2.0): the stream route's tests' independent client
+# (Tests/ServerTests/Fixtures/ws_stream.py) and scripts/bench-stream.py --service.
+if ! python3 -c 'import websocket' 2>/dev/null; then
+  log "installing websocket-client"
+  python3 -m pip install --quiet --disable-pip-version-check 'websocket-client==1.9.2' >&2 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'websocket-client==1.9.2' >&2
+fi
 # --- Deploy tests (issue 25): container and Kubernetes manifests ------------------------------------
 # podman (Apache-2.0) with runc builds and runs the image on a debootstrap base (no registry here:
 # scripts/container-test.sh); kubernetes-validate (PyPI, Apache-2.0) checks deploy/kubernetes offline

@@ -8,7 +8,8 @@ import XCTest
 /// `lepton-chat serve`'s WebSocket route against `transcribe --stream` (the CLI as the reference):
 /// dev clips sent in small messages (16 kHz PCM and the 8 kHz µ-law phone copy) give the CLI's
 /// finals; two streams at once each get their own text; bad input ends a stream with an error
-/// message and a close code, and the service goes on.
+/// message and a close code, and the service goes on; a stream beyond --max-streams is refused as
+/// busy (1013) and the slot comes back.
 final class ChatStreamRouteTests: XCTestCase {
     let dev = ServiceProcess.root.appendingPathComponent("../shared/data/speech/dev").standardized.path
     let samples = ServiceProcess.root.appendingPathComponent("samples/chat").path
@@ -80,6 +81,8 @@ final class ChatStreamRouteTests: XCTestCase {
             _ = try await Self.stream(s, query: "", audio: audio, chunk: 640, key: nil)
             XCTFail("upgraded without a key")
         } catch let e as WebSocketClientError { XCTAssertEqual(e, .webSocketUpgradeFailed) }
+        let upgrade = ["Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="]
+        XCTAssertEqual(try s.call("GET", StreamPath.path, headers: upgrade).status, 400)  // the library's refusal, no body
         XCTAssertEqual(try s.call("GET", StreamPath.path).status, 401)
         XCTAssertEqual(try s.call("GET", StreamPath.path, headers: ["Authorization": "Bearer k3y"]).status, 426)
 
@@ -92,7 +95,7 @@ final class ChatStreamRouteTests: XCTestCase {
             ("too big a message", "", audio.prefix(6000), 6000, 1009, "above 4096 (--stream-max-frame-kb)"),
         ]
         for (what, query, data, chunk, code, message) in cases {
-            let got = try await Self.stream(s, query: query, audio: data, chunk: chunk, key: "k3y", end: false)
+            let got = try Self.independentStream(s, query: query, audio: data, chunk: chunk, key: "k3y")
             XCTAssertEqual(got.close, code, what)
             XCTAssertEqual(got.messages.count, 1, "\(what): \(got.messages)")
             let error = try jsonObject(try XCTUnwrap(got.messages.first, what))
@@ -116,20 +119,91 @@ final class ChatStreamRouteTests: XCTestCase {
         XCTAssertFalse(s.log.contains { $0.lowercased().contains("fatal") })
     }
 
+    func testAStreamBeyondMaxStreamsIsRefusedAsBusyAndTheSlotComesBack() async throws {
+        let s = try chat(["--max-streams", "1"])
+        defer { s.stop() }
+        let audio = try WAVData(path: dev + "/jfk.wav").data
+        // The first stream sends a little audio and then holds its slot until released.
+        let released = ResumeOnce()
+        defer { _ = released.claim() }
+        let url = "ws://127.0.0.1:\(s.port)\(StreamPath.path)?partial_interval_ms=0"
+        async let held = bounded(seconds: 180, "held stream") { () -> UInt16? in
+            let close = try await WebSocketClient.connect(url: url, logger: Logger(label: "held-stream")) { inbound, outbound, _ in
+                try await outbound.write(.binary(ByteBuffer(bytes: audio.prefix(640))))
+                while !released.claimed { try await Task.sleep(nanoseconds: 20_000_000) }
+                try await outbound.write(.text(#"{"event":"end"}"#))
+                for try await _ in inbound.messages(maxSize: 1 << 20) {}
+            }
+            return close.map { UInt16(webSocketErrorCode: $0.closeCode) }
+        }
+        // Only once the service counts it open (its gauge), so the second one is surely the second.
+        let deadline = Date().addingTimeInterval(60)
+        while try !s.call("GET", "/metrics").text.split(separator: "\n").contains(where: { $0.hasPrefix("lepton_streams_open 1") }) {
+            guard Date() < deadline else { _ = released.claim(); XCTFail("the held stream never counted as open"); return }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        let busy = try Self.independentStream(s, query: "", audio: audio.prefix(640), chunk: 640)
+        XCTAssertEqual(busy.close, 1013)
+        XCTAssertEqual(busy.messages.count, 1, "\(busy.messages)")
+        XCTAssertTrue(busy.messages.first?.contains("--max-streams") == true, "\(busy.messages)")
+        _ = released.claim()
+        let heldClose = try await held
+        XCTAssertEqual(heldClose, 1000)
+
+        // The slot is free again: a whole stream gets its text.
+        let good = try await Self.stream(s, query: "partial_interval_ms=0", audio: audio, chunk: 4096)
+        XCTAssertEqual(good.close, 1000)
+        XCTAssertEqual(good.messages, try cliFinals(dev + "/jfk.wav"))
+        let metrics = try s.call("GET", "/metrics").text
+        XCTAssertTrue(metrics.contains(#"lepton_streams_total{outcome="busy"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"lepton_streams_total{outcome="ended"} 2"#), metrics)
+    }
+
+    /// One stream through an independent client (Fixtures/ws_stream.py, websocket-client from PyPI):
+    /// `audio` in messages of `chunk` bytes, then the text messages and close code the service sent.
+    /// Used where the service answers before reading (a bad query, busy): those frames come in the
+    /// same segment as the 101, and hummingbird-websocket's client sometimes loses them and hangs.
+    static func independentStream(_ s: ServiceProcess, query: String, audio: Data, chunk: Int, key: String? = nil) throws
+        -> (messages: [String], close: UInt16?) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString).raw")
+        try audio.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let url = "ws://127.0.0.1:\(s.port)\(StreamPath.path)" + (query.isEmpty ? "" : "?" + query)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", ServiceProcess.root.appendingPathComponent("Tests/ServerTests/Fixtures/ws_stream.py").path, url,
+                       "--audio", file.path, "--chunk", String(chunk), "--timeout", "60"] + (key.map { ["--key", $0] } ?? [])
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw ServiceTestError("ws_stream.py \(query): exit \(p.terminationStatus): \(errText)") }
+        let object = try jsonObject(String(decoding: data, as: UTF8.self))
+        return ((object["messages"] as? [String]) ?? [], (object["close"] as? Int).map { UInt16($0) })
+    }
+
     /// Streams `audio` to the route in messages of `chunk` bytes (then {"event":"end"} when `end`,
     /// or `text` first when given) and collects every text message until the service closes.
     static func stream(_ s: ServiceProcess, query: String, audio: Data, chunk: Int, key: String? = nil, end: Bool = true,
                 text: String? = nil) async throws -> (messages: [String], close: UInt16?) {
         let url = "ws://127.0.0.1:\(s.port)\(StreamPath.path)" + (query.isEmpty ? "" : "?" + query)
-        // Bounded: a stream the service never closes fails this test instead of stalling the suite.
-        return try await bounded(seconds: 180, "stream \(query)") {
-            try await stream(url: url, audio: audio, chunk: chunk, key: key, end: end, text: text)
+        // Bounded: a stream the service never closes fails this test instead of stalling the suite
+        // (saying what had arrived by then).
+        let received = ReceivedMessages()
+        do {
+            return try await bounded(seconds: 180, "stream \(query)") {
+                try await stream(url: url, audio: audio, chunk: chunk, key: key, end: end, text: text, into: received)
+            }
+        } catch let e as ServiceTestError {
+            throw ServiceTestError("\(e); received: \(received.all); service log: \(s.log.suffix(5))")
         }
     }
 
-    static func stream(url: String, audio: Data, chunk: Int, key: String?, end: Bool, text: String?) async throws
-        -> (messages: [String], close: UInt16?) {
-        let received = ReceivedMessages()
+    static func stream(url: String, audio: Data, chunk: Int, key: String?, end: Bool, text: String?,
+                       into received: ReceivedMessages) async throws -> (messages: [String], close: UInt16?) {
         var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
         if let key { configuration.additionalHeaders[.authorization] = "Bearer \(key)" }
         let close = try await WebSocketClient.connect(url: url, configuration: configuration, logger: Logger(label: "stream-test")) { inbound, outbound, _ in
@@ -176,6 +250,7 @@ final class ResumeOnce: @unchecked Sendable {
     private let lock = NSLock()
     private var done = false
     func claim() -> Bool { lock.lock(); defer { lock.unlock() }; if done { return false }; done = true; return true }
+    var claimed: Bool { lock.lock(); defer { lock.unlock() }; return done }
 }
 
 /// Text messages as the client's reader receives them.
