@@ -153,13 +153,7 @@ struct AnalyzeCommand: ParsableCommand {
     }
 
     func loadModel() throws -> any ScanImageModel {
-        if let m = model, m.hasSuffix(".onnx") { return try ONNXScanClassifier(contentsOf: URL(fileURLWithPath: m)) }
-        if let m = model { return try ScanClassifier.load(from: URL(fileURLWithPath: m)) }
-        guard let dir = ScanClassifier.defaultModelDirectory() else {
-            throw DiagnoseError.badModel(path: "samples/diagnose/model", reason: "no --model given and the shipped model was not found (set LEPTON_DIAGNOSE_MODEL)")
-        }
-        Log.debug("model: \(dir.path)")
-        return try ScanClassifier.load(from: dir)
+        try loadScanImageModel(modelOrShipped: model)
     }
 
     func runBatch(folder: String, pipeline: DiagnosePipeline, shard: Shard?) throws {

@@ -125,11 +125,7 @@ struct EvaluateCommand: ParsableCommand {
                 var out = Output()
                 var text: [String] = []
                 if let l = labels {
-                    let m: ScanClassifier
-                    if let p = model { m = try ScanClassifier.load(from: URL(fileURLWithPath: p)) } else {
-                        guard let d = ScanClassifier.defaultModelDirectory() else { throw DiagnoseError.badModel(path: "samples/diagnose/model", reason: "not found") }
-                        m = try ScanClassifier.load(from: d)
-                    }
+                    let m = try ScanClassifier.load(modelOrShipped: model)
                     if let tta { m.config.tta = tta == 0 ? nil : tta }
                     out.model = m.identity
                     var progress = ProgressReporter(label: "loading images", unit: "images")

@@ -69,11 +69,7 @@ struct PruneCommand: ParsableCommand {
         try runCommand("lepton-diagnose", common) {
             EngineThreads.set(common.threads)
             try diagnoseErrors {
-                let source: ScanClassifier
-                if let p = model { source = try ScanClassifier.load(from: URL(fileURLWithPath: p)) } else {
-                    guard let d = ScanClassifier.defaultModelDirectory() else { throw DiagnoseError.badModel(path: "samples/diagnose/model", reason: "not found") }
-                    source = try ScanClassifier.load(from: d)
-                }
+                let source = try ScanClassifier.load(modelOrShipped: model)
                 var pruned = try source.channelPruned(sparsity: sparsity)
                 Log.info("pruned \(source.config.channels) to \(pruned.config.channels) channels: \(pruned.parameterCount) of \(source.parameterCount) parameters")
                 var summary: TrainingSummary?

@@ -51,18 +51,7 @@ struct ServeCommand: ParsableCommand {
             try service.run(models: ["scan"], load: {
                 let privacy = try Privacy.site(saltFile: saltPath.map { URL(fileURLWithPath: $0) })
                 let findingReader = try ReportReaderOptions.findingReader(reader: readerKind, model: readerModel)
-                if let modelPath, modelPath.hasSuffix(".onnx") {
-                    return DiagnosePipeline(model: try ONNXScanClassifier(contentsOf: URL(fileURLWithPath: modelPath)), privacy: privacy,
-                                            findingReader: findingReader)
-                }
-                let dir: URL
-                if let modelPath { dir = URL(fileURLWithPath: modelPath) } else {
-                    guard let found = ScanClassifier.defaultModelDirectory() else {
-                        throw DiagnoseError.badModel(path: "samples/diagnose/model", reason: "no --model given and the shipped model was not found (set LEPTON_DIAGNOSE_MODEL)")
-                    }
-                    dir = found
-                }
-                return DiagnosePipeline(model: try ScanClassifier.load(from: dir), privacy: privacy, findingReader: findingReader)
+                return DiagnosePipeline(model: try loadScanImageModel(modelOrShipped: modelPath), privacy: privacy, findingReader: findingReader)
             }, console: .radiologyReview) { router in
                 router.post("/v1/analyze") { request, _ -> Response in
                     let format = request.uri.queryParameters["format"].map(String.init) ?? "json"

@@ -85,11 +85,7 @@ struct TrainGANCommand: ParsableCommand {
         try runCommand("lepton-diagnose", common) {
             EngineThreads.set(common.threads)
             try diagnoseErrors {
-                let scan: ScanClassifier
-                if let p = model { scan = try ScanClassifier.load(from: URL(fileURLWithPath: p)) } else {
-                    guard let d = ScanClassifier.defaultModelDirectory() else { throw DiagnoseError.badModel(path: "samples/diagnose/model", reason: "not found") }
-                    scan = try ScanClassifier.load(from: d)
-                }
+                let scan = try ScanClassifier.load(modelOrShipped: model)
                 let classes = scan.config.classes
                 let classIndex: Int? = try trainClass.map { name in
                     if let i = classes.firstIndex(of: name) { return i }

@@ -76,6 +76,16 @@ extension ScanClassifier {
         }
     }
 
+    /// The model a command's `--model` names (a folder or an `.npz`), or without one the shipped
+    /// model (``defaultModelDirectory(executable:)``); an error names what is missing.
+    public static func load(modelOrShipped path: String?) throws -> ScanClassifier {
+        if let path { return try load(from: URL(fileURLWithPath: path)) }
+        guard let dir = defaultModelDirectory() else {
+            throw DiagnoseError.badModel(path: "samples/diagnose/model", reason: "no --model given and the shipped model was not found (set LEPTON_DIAGNOSE_MODEL)")
+        }
+        return try load(from: dir)
+    }
+
     /// The model shipped in `samples/diagnose/model`, searched (in order) in `$LEPTON_DIAGNOSE_MODEL`,
     /// beside the executable and in its parent folders (so a build under `.build/release` finds the
     /// repository's `samples/`), then from the current directory upwards.

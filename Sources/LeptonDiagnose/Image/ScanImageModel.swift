@@ -25,6 +25,13 @@ public protocol ScanImageModel: Sendable {
     func imageCheck(_ pixels01: [Float]) -> (distance: Float, threshold: Float)?
 }
 
+/// The image model a command's `--model` names: an ONNX classifier (`MODEL.onnx` with
+/// `MODEL.onnx.json` beside it), a Lepton model folder or `.npz`, or without one the shipped model.
+public func loadScanImageModel(modelOrShipped path: String?) throws -> any ScanImageModel {
+    if let path, path.hasSuffix(".onnx") { return try ONNXScanClassifier(contentsOf: URL(fileURLWithPath: path)) }
+    return try ScanClassifier.load(modelOrShipped: path)
+}
+
 extension ScanImageModel {
     /// No fitted image check (header rules only).
     public func imageCheck(_ pixels01: [Float]) -> (distance: Float, threshold: Float)? { nil }
