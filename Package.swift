@@ -177,7 +177,7 @@ let package = Package(
         .testTarget(name: "FilesTests", dependencies: ["LeptonFiles", "CZlib"], swiftSettings: fast),
         // The three services run as child processes (`serve --port 0`) and called with curl (the
         // WebSocket route with hummingbird-websocket's client).
-        .testTarget(name: "ServerTests", dependencies: [.product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+        .testTarget(name: "ServerTests", dependencies: ["LeptonTestSupport", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                                                       .product(name: "Logging", package: "swift-log"),
                                                       .product(name: "NIOCore", package: "swift-nio"),
                                                       .product(name: "NIOWebSocket", package: "swift-nio")], exclude: ["Fixtures"], swiftSettings: fast),

@@ -1,4 +1,5 @@
 import Foundation
+import LeptonTestSupport
 import XCTest
 
 /// `GET /v1/sessions` and `GET /v1/sessions/{id}` of `lepton-chat serve`, on the SQLite and the
@@ -123,14 +124,8 @@ final class ChatSessionRoutesTests: XCTestCase {
     }
 
     func testRoutesAnswerAsPsqlReadsThePostgresStore() throws {
-        guard let base = ProcessInfo.processInfo.environment["LEPTON_TEST_POSTGRES_URL"], !base.isEmpty else {
-            throw XCTSkip("LEPTON_TEST_POSTGRES_URL is not set (run the tests under scripts/with-postgres.sh)")
-        }
-        let name = "routes_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-        _ = try tool("/usr/bin/psql", [base, "-v", "ON_ERROR_STOP=1", "-c", "CREATE DATABASE \(name)"])
-        var c = URLComponents(string: base)!
-        c.path = "/" + name
-        let url = c.string!
+        guard let base = TestPostgres.url else { throw XCTSkip(TestPostgres.notRunning) }
+        let url = try TestPostgres.freshDatabase(prefix: "routes", on: base)
         let psql = { (sql: String) throws -> [[String]] in
             self.rows(try self.tool("/usr/bin/psql", [url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql]))
         }
