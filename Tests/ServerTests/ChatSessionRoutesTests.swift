@@ -40,20 +40,7 @@ final class ChatSessionRoutesTests: XCTestCase {
     }
 
     /// Runs a tool; its stdout (it must exit 0).
-    func tool(_ path: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw ServiceTestError("\(path) \(args) exited \(p.terminationStatus): \(errText)") }
-        return String(decoding: data, as: UTF8.self)
-    }
+    func tool(_ path: String, _ args: [String]) throws -> String { try runTool(URL(fileURLWithPath: path), args) }
 
     /// Rows of `|`-separated cells.
     func rows(_ text: String) -> [[String]] {

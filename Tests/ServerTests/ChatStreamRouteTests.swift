@@ -169,19 +169,9 @@ final class ChatStreamRouteTests: XCTestCase {
         try audio.write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let url = "ws://127.0.0.1:\(s.port)\(StreamPath.path)" + (query.isEmpty ? "" : "?" + query)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", ServiceProcess.root.appendingPathComponent("Tests/ServerTests/Fixtures/ws_stream.py").path, url,
-                       "--audio", file.path, "--chunk", String(chunk), "--timeout", "60"] + (key.map { ["--key", $0] } ?? [])
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw ServiceTestError("ws_stream.py \(query): exit \(p.terminationStatus): \(errText)") }
-        let object = try jsonObject(String(decoding: data, as: UTF8.self))
+        let object = try jsonObject(try runTool(URL(fileURLWithPath: "/usr/bin/env"), [
+            "python3", ServiceProcess.root.appendingPathComponent("Tests/ServerTests/Fixtures/ws_stream.py").path, url,
+            "--audio", file.path, "--chunk", String(chunk), "--timeout", "60"] + (key.map { ["--key", $0] } ?? [])))
         return ((object["messages"] as? [String]) ?? [], (object["close"] as? Int).map { UInt16($0) })
     }
 

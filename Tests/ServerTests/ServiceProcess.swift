@@ -142,8 +142,14 @@ func curl(_ method: String, _ url: String, headers: [String: String] = [:], body
 
 /// Runs a built program (the CLI, as the reference for a route's answer) and returns its stdout.
 func runCLI(_ program: String, _ args: [String], env: [String: String] = [:], cwd: URL = ServiceProcess.root) throws -> String {
+    try runTool(ServiceProcess.binDir.appendingPathComponent(program), args, env: env, cwd: cwd)
+}
+
+/// Runs `executable` (a built program, psql, sqlite3, python3 …); its stdout. It must exit 0: else
+/// an error with its stderr.
+func runTool(_ executable: URL, _ args: [String], env: [String: String] = [:], cwd: URL = ServiceProcess.root) throws -> String {
     let p = Process()
-    p.executableURL = ServiceProcess.binDir.appendingPathComponent(program)
+    p.executableURL = executable
     p.arguments = args
     p.currentDirectoryURL = cwd
     p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
@@ -155,7 +161,7 @@ func runCLI(_ program: String, _ args: [String], env: [String: String] = [:], cw
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     guard p.terminationStatus == 0 else {
-        throw ServiceTestError("\(program) \(args.joined(separator: " ")) exited \(p.terminationStatus): \(String(decoding: errData, as: UTF8.self))")
+        throw ServiceTestError("\(executable.lastPathComponent) \(args.joined(separator: " ")) exited \(p.terminationStatus): \(String(decoding: errData, as: UTF8.self))")
     }
     return String(decoding: data, as: UTF8.self)
 }
