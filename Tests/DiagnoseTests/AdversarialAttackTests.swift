@@ -29,8 +29,20 @@ enum RobustFixtures {
         return try NumpyArchive.parseNpy([UInt8](try Data(contentsOf: u)), name: name, source: u.path)
     }
 
-    static func files() throws -> [String] {
-        try JSONDecoder().decode([String].self, from: Data(contentsOf: try url("files.json")))
+    /// The fixtures' images; fails first when they were made for another shipped model (the
+    /// maker's stamp names the SHA-256 of model.safetensors and config.json, which are hashed here
+    /// again), so a stale cache reads as one, not as a gradient mismatch.
+    static func files(file: StaticString = #filePath, line: UInt = #line) throws -> [String] {
+        let stamp = try String(contentsOf: try url(".complete"), encoding: .utf8).split(separator: " ")
+        let model = DiagnoseFixtures.samples.appendingPathComponent("model")
+        let hash = try ModelIdentity.of(name: "", version: "", files: [model.appendingPathComponent("model.safetensors"),
+                                                                      model.appendingPathComponent("config.json")]).sha256
+        if stamp.count != 2 || !stamp[1].hasPrefix(hash) {
+            XCTFail("\(folder.path) was made for another model than samples/diagnose/model (\(hash)): run "
+                    + "`$(bash scripts/ml-env.sh | tail -n1) scripts/make-robust-fixtures.py` again", file: file, line: line)
+            throw CocoaError(.fileReadUnknown)
+        }
+        return try JSONDecoder().decode([String].self, from: Data(contentsOf: try url("files.json")))
     }
 }
 
