@@ -3,7 +3,7 @@
 against the float32 teacher and against PyTorch on the same architecture, and accuracy against
 the teacher, with the command that made it.
 
-Variants (all from samples/diagnose/model, the teacher: channels 16,32,64, float32):
+Variants (all from samples/diagnose/model, the teacher: channels 16,32,64, float32, version 1.1):
   float16 / bfloat16   the teacher re-saved with --save-dtype (prune --sparsity 0 --epochs 0)
   distilled student    train --distil-from TEACHER (channels 8,16,32, T = 4, alpha = 0.9)
   plain student        train --channels 8,16,32 (the same recipe without the teacher)
@@ -12,10 +12,12 @@ Variants (all from samples/diagnose/model, the teacher: channels 16,32,64, float
                        and the same without fine-tuning (--epochs 0), for the plot
 
 Measured with the release build, 2 threads: accuracy, ROC-AUC on the PneumoniaMNIST validation
-split (`lepton-diagnose evaluate --split val --json`; 524 scans: the split the README and
-samples/diagnose/model/config.json report; it also chose every variant's early-stopping epoch
-and temperature, as it did the teacher's, so the figures compare variants, they are not a
-held-out estimate), inference images/s (`lepton-bench cnn --model DIR --no-train`, the fastest
+split (`lepton-diagnose evaluate --split val --tta 0 --json`; 524 scans; it also chose every
+variant's early-stopping epoch and temperature, and half of it the teacher's, so the figures
+compare variants, they are not a held-out estimate). Every variant is scored as one network pass
+per image (--tta 0): the teacher ships with test-time augmentation (5 passes, "tta": 1), which
+the students do not inherit, so scoring each with its own setting would mix the two effects.
+Inference images/s (`lepton-bench cnn --model DIR --no-train`, the fastest
 of 20 passes over the 524 scans, batch 64: the median swings several-fold on cores shared with
 builds), and PyTorch's images/s on the same layer widths (its fastest pass too)
 (../shared/bench/cnn_peer.py --no-train with a generated arch file; random weights, same
@@ -68,7 +70,8 @@ def make(folder, cmd):
 
 
 def measure(folder, python, arch_dir):
-    ev = json.loads(run([f"{B}/lepton-diagnose", "evaluate", "--labels", LABELS, "--split", "val", "--model", folder, "--json"]))["image"]
+    ev = json.loads(run([f"{B}/lepton-diagnose", "evaluate", "--labels", LABELS, "--split", "val", "--tta", "0", "--model", folder,
+                         "--json"]))["image"]
     config = json.load(open(os.path.join(folder, "config.json")))
     bench = json.loads(run([f"{B}/lepton-bench", "cnn", "--model", folder, "--no-train", "--threads", "2", "--repeats", "20"]))
     widths = config["channels"]
@@ -176,7 +179,7 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as arch_dir:
         for name, folder, cmd, sparsity, tuned in variants:
-            command = make(folder, cmd) if cmd else "samples/diagnose/model (README: lepton-diagnose train --epochs 20 --seed 1)"
+            command = make(folder, cmd) if cmd else "samples/diagnose/model 1.1 (bash scripts/scan-selection.sh --only cnn; see its config.json)"
             r = measure(folder, python, arch_dir)
             r.update(variant=name, command=command, sparsity=sparsity, fine_tuned=tuned)
             print(f"  {name}: {r['bytes']} bytes, {r['images_per_s']:.0f} images/s (PyTorch {r['peer_images_per_s']:.0f}), "

@@ -8,7 +8,9 @@
 # train --start-from ... --adversarial fgsm --epsilon E (default 2) at --lr 5e-4, and once more
 # with --adversarial pgd (--train-pgd-steps, default 3); a control fine-tunes it the same way
 # without the attack, so the change is the attack's, not the extra epochs'. Every model is evaluated with evaluate --attack fgsm and --attack pgd (--pgd-steps,
-# default 10, random start from --seed). Only the train/ and val/ rows of
+# default 10, random start from --seed). A model with "tta" in its config.json (the shipped one
+# since 1.1; the fine-tunes inherit it) is attacked and scored as the mean over its test-time
+# views, which is what analyze reports. Only the train/ and val/ rows of
 # ../shared/data/medical/pneumoniamnist are read (early stopping and temperature use val/, so
 # the "after" figures are validation figures, not held-out ones); ../shared/holdout is never
 # read. Prints one JSON object per model and attack, then a table; --out also writes the JSON

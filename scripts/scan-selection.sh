@@ -11,8 +11,9 @@
 #
 # Candidates (both seed 1, 16,32,64 widths): cnn (the shipped recipe) and resnet (one basic block
 # per stage). Each run takes 8-30 minutes on 2 shared cores (nice -n 5); a finished
-# model folder in DIR is reused. The shipped model is scored on both halves as well (its own
-# validation run saw both, so its odd figure is not an unseen one).
+# model folder in DIR is reused. The shipped model is scored on both halves as well: since version
+# 1.1 it is the cnn candidate (seed 1) with "tta": 1, so its lines repeat the cnn ones (version
+# 1.0's own validation run saw both halves, so its odd figures were not unseen ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=12 out=/tmp/scan-selection threads=2 only=""

@@ -36,7 +36,7 @@ struct CnnCommand: ParsableCommand {
     @Flag(name: .long, help: "Skip training.")
     var noTrain = false
 
-    @Option(name: .long, help: "Time this saved model's inference (a folder from lepton-diagnose train or prune; with --no-train).")
+    @Option(name: .long, help: "Time this saved model's inference (a folder from lepton-diagnose train or prune; with --no-train). One network pass per image: its test-time augmentation (5 passes) is off, as the peer has none.")
     var model: String?
 
     @OptionGroup var common: CommonOptions
@@ -68,6 +68,8 @@ struct CnnCommand: ParsableCommand {
         let loadS = CnnClock.wall() - t0
         let model = try self.model.map { try ScanClassifier.load(from: URL(fileURLWithPath: $0)) }
             ?? ScanClassifier(config: ScanClassifierConfig(), seed: seeding.seed)
+        // The peer times one pass of the network per image: so does this, whatever the model's "tta".
+        model.config.tta = nil
         let plane = 28 * 28
         let norm = model.normalise(train.pixels)
         var epochTimes: [Double] = []

@@ -5,7 +5,8 @@ import XCTest
 import LeptonTestSupport
 
 /// The fixtures scripts/make-robust-fixtures.py writes (PyTorch's FGSM and PGD, in float64, on the
-/// shipped model's weights): ~/.cache/lepton/fixtures/robust, or $LEPTON_ROBUST_FIXTURES.
+/// shipped model's weights and its test-time views): ~/.cache/lepton/fixtures/robust, or
+/// $LEPTON_ROBUST_FIXTURES.
 enum RobustFixtures {
     static let folder: URL = {
         if let d = ProcessInfo.processInfo.environment["LEPTON_ROBUST_FIXTURES"] { return URL(fileURLWithPath: d) }
@@ -28,8 +29,20 @@ enum RobustFixtures {
         return try NumpyArchive.parseNpy([UInt8](try Data(contentsOf: u)), name: name, source: u.path)
     }
 
-    static func files() throws -> [String] {
-        try JSONDecoder().decode([String].self, from: Data(contentsOf: try url("files.json")))
+    /// The fixtures' images; fails first when they were made for another shipped model (the
+    /// maker's stamp names the SHA-256 of model.safetensors and config.json, which are hashed here
+    /// again), so a stale cache reads as one, not as a gradient mismatch.
+    static func files(file: StaticString = #filePath, line: UInt = #line) throws -> [String] {
+        let stamp = try String(contentsOf: try url(".complete"), encoding: .utf8).split(separator: " ")
+        let model = DiagnoseFixtures.samples.appendingPathComponent("model")
+        let hash = try ModelIdentity.of(name: "", version: "", files: [model.appendingPathComponent("model.safetensors"),
+                                                                      model.appendingPathComponent("config.json")]).sha256
+        if stamp.count != 2 || !stamp[1].hasPrefix(hash) {
+            XCTFail("\(folder.path) was made for another model than samples/diagnose/model (\(hash)): run "
+                    + "`$(bash scripts/ml-env.sh | tail -n1) scripts/make-robust-fixtures.py` again", file: file, line: line)
+            throw CocoaError(.fileReadUnknown)
+        }
+        return try JSONDecoder().decode([String].self, from: Data(contentsOf: try url("files.json")))
     }
 }
 
@@ -102,16 +115,26 @@ final class AdversarialAttackTests: XCTestCase {
         }
     }
 
-    /// Loss and gradient of the batch against PyTorch's (float64, same weights).
+    /// Loss and gradient of the batch against PyTorch's (float64, same weights): on the predictor
+    /// the model ships (the mean over its test-time views, `"tta": 1`), and on the unshifted view
+    /// alone, which must differ from it (else the test could not tell the two apart).
     func testInputGradientMatchesPyTorch() throws {
         let model = try shippedModel()
+        XCTAssertEqual(model.config.tta, 1, "the shipped model averages its test-time views")
         let (pixels, labels) = try fixtureImages(model)
-        let (l, g) = model.inputGradient(pixels: pixels, labels: labels, n: labels.count)
-        XCTAssertEqual(l, Double(try RobustFixtures.npy("loss.npy").floats[0]), accuracy: 1e-4)
-        let ref = try RobustFixtures.npy("grad.npy").floats
-        let scale = ref.map(abs).max() ?? 1
-        let worst = zip(g, ref).map { abs($0 - $1) }.max() ?? 1
-        XCTAssertLessThan(worst, 1e-3 * scale, "max |Δgrad| \(worst), max |grad| \(scale)")
+        func check(_ m: ScanClassifier, _ loss: String, _ grad: String) throws -> [Float] {
+            let (l, g) = m.inputGradient(pixels: pixels, labels: labels, n: labels.count)
+            XCTAssertEqual(l, Double(try RobustFixtures.npy(loss).floats[0]), accuracy: 1e-4, loss)
+            let ref = try RobustFixtures.npy(grad).floats
+            let scale = ref.map(abs).max() ?? 1
+            let worst = zip(g, ref).map { abs($0 - $1) }.max() ?? 1
+            XCTAssertLessThan(worst, 1e-3 * scale, "\(grad): max |Δgrad| \(worst), max |grad| \(scale)")
+            return ref
+        }
+        let mean = try check(model, "loss.npy", "grad.npy")
+        model.config.tta = nil
+        let single = try check(model, "loss_single.npy", "grad_single.npy")
+        XCTAssertGreaterThan(mismatch(mean.map { ScanClassifier.sign($0) }, single.map { ScanClassifier.sign($0) }), 0.05)
     }
 
     /// Share of pixels where two images differ by more than round-off.

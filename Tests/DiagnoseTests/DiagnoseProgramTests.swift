@@ -185,7 +185,7 @@ final class DiagnoseProgramTests: XCTestCase {
         let expected = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         p.waitUntilExit()
         let m = try XCTUnwrap(a["model"] as? [String: String])
-        XCTAssertEqual(m, ["name": "lepton-scan-cnn", "version": "1.0", "sha256": expected])
+        XCTAssertEqual(m, ["name": "lepton-scan-cnn", "version": "1.1", "sha256": expected])
         XCTAssertTrue(try run(["analyze", scan, "--format", "fhir"]).stdout.contains(expected))
         XCTAssertTrue(try run(["analyze", scan, "--format", "html"]).stdout.contains("sha256 \(expected)"))
         // evaluate --json: snake_case keys and the model.

@@ -19,7 +19,9 @@ struct EvaluateCommand: ParsableCommand {
 
         Robustness (--attack fgsm|pgd): every selected image is also attacked (untargeted, against \
         its own label, the weights as they are) at each --epsilon, in 1/255 of the pixel range \
-        before normalisation, with pixels kept in that range; FGSM is one signed gradient step of \
+        before normalisation, with pixels kept in that range. The gradient is that of the \
+        predictor scored: with test-time augmentation, of the mean over the shifted views \
+        (white-box on what analyze reports). FGSM is one signed gradient step of \
         size ε, PGD --pgd-steps steps of --pgd-step-size from a random start in the ε-ball drawn \
         from --seed. The output gives the clean and the attacked ACC/AUC per ε and the share of \
         images whose class flipped.

@@ -58,19 +58,29 @@ extension ScanClassifier {
     /// pixels (`[n, size, size]` in 0…1, before normalisation): the chain rule through
     /// `(pixel − mean)/std` divides the network-input gradient by `std`.
     ///
+    /// The logits are the ones `analyze` reports: with test-time augmentation (`config.tta`), the
+    /// mean over the shifted views, so an attack is white-box on the shipped predictor rather than
+    /// on its unshifted view alone (which would overstate robustness: an attack on one view only
+    /// transfers to the mean). The views go through the network as one batch, their mean into the
+    /// loss, and each view's gradient is carried back through its shift.
+    ///
     /// Evaluation mode with the weights as constants (running batch-norm statistics, nothing in
     /// the model written), so attacks may run while other threads analyze with the same model.
     public func inputGradient(pixels: [Float], labels: [Int], n: Int) -> (loss: Double, gradient: [Float]) {
         precondition(pixels.count == n * config.inputSize * config.inputSize && labels.count == n,
                      "inputGradient: \(pixels.count) pixels, \(labels.count) labels for \(n) images of \(config.inputSize)²")
-        let input = Variable(Tensor(shape: [n, 1, config.inputSize, config.inputSize], scalars: normalise(pixels)), requiresGrad: true)
+        let views = testTimeViews(normalise(pixels), n: n)
+        let input = Variable(Tensor(shape: [views.count * n, 1, config.inputSize, config.inputSize], scalars: Array(views.joined())),
+                             requiresGrad: true)
         let loss = withGradients {
-            crossEntropy(head(features(input, .inference), .inference), targets: labels)
+            let z = head(features(input, .inference), .inference)
+            let mean = views.count == 1 ? z : z.reshaped([views.count, n * classCount]).mean(axis: 0).reshaped([n, classCount])
+            return crossEntropy(mean, targets: labels)
         }
         loss.backward()
         let scale = 1 / config.std
-        let g = input.grad?.scalars ?? [Float](repeating: 0, count: pixels.count)
-        return (Double(loss.value.scalars[0]), g.map { $0 * scale })
+        let g = input.grad?.scalars ?? [Float](repeating: 0, count: views.count * pixels.count)
+        return (Double(loss.value.scalars[0]), foldTestTimeGradients(g, n: n).map { $0 * scale })
     }
 
     /// Adversarial versions of `pixels` (`[n, size, size]` in 0…1) under `attack`: every pixel

@@ -208,19 +208,46 @@ public final class ScanClassifier: Module, @unchecked Sendable {
     /// Small shifts are among the training augmentations; flips are not (a chest X-ray's left and
     /// right differ).
     func testTimeViews(_ input: [Float], n: Int) -> [[Float]] {
-        guard let k = config.tta, k > 0 else { return [input] }
         let size = config.inputSize, plane = size * size
-        func shifted(dx: Int, dy: Int) -> [Float] {
+        return testTimeShifts.map { s in
+            if s.dx == 0 && s.dy == 0 { return input }
             var out = [Float](repeating: 0, count: input.count)
             for b in 0..<n {
                 for y in 0..<size {
-                    let sy = min(max(y - dy, 0), size - 1)
-                    for x in 0..<size { out[b * plane + y * size + x] = input[b * plane + sy * size + min(max(x - dx, 0), size - 1)] }
+                    for x in 0..<size { out[b * plane + y * size + x] = input[b * plane + shiftedIndex(y, x, s)] }
                 }
             }
             return out
         }
-        return [input, shifted(dx: -k, dy: 0), shifted(dx: k, dy: 0), shifted(dx: 0, dy: -k), shifted(dx: 0, dy: k)]
+    }
+
+    /// The (dx, dy) of each test-time view: (0, 0) first, then ±k along each axis.
+    var testTimeShifts: [(dx: Int, dy: Int)] {
+        guard let k = config.tta, k > 0 else { return [(0, 0)] }
+        return [(0, 0), (-k, 0), (k, 0), (0, -k), (0, k)]
+    }
+
+    /// The pixel of the input (row-major in one plane) that a view shifted by `s` shows at (y, x).
+    @inline(__always) func shiftedIndex(_ y: Int, _ x: Int, _ s: (dx: Int, dy: Int)) -> Int {
+        let last = config.inputSize - 1
+        return min(max(y - s.dy, 0), last) * config.inputSize + min(max(x - s.dx, 0), last)
+    }
+
+    /// The adjoint of ``testTimeViews(_:n:)``: the gradients of the views, stacked view after view
+    /// (`[views·n, size, size]`), carried back to the one input they were cut from (a repeated
+    /// edge pixel collects the gradient of every place it was copied to).
+    func foldTestTimeGradients(_ stacked: [Float], n: Int) -> [Float] {
+        let size = config.inputSize, plane = size * size
+        var out = [Float](repeating: 0, count: n * plane)
+        for (v, s) in testTimeShifts.enumerated() {
+            for b in 0..<n {
+                let from = (v * n + b) * plane
+                for y in 0..<size {
+                    for x in 0..<size { out[b * plane + shiftedIndex(y, x, s)] += stacked[from + y * size + x] }
+                }
+            }
+        }
+        return out
     }
 
     /// Temperature-scaled probabilities `[n, classes]`.
