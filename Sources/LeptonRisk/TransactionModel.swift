@@ -109,6 +109,11 @@ public struct TransactionModel: Sendable {
         /// only when it raises the out-of-fold PR-AUC.
         public var sequenceCell: SequenceCell? = nil
         public var sequenceEpochs = 4
+        /// Labelled transactions of another graph (e.g. `simulate`'s) added to the training rows of
+        /// every fold's trees; their features are computed on their own graph, and they are never
+        /// scored, so every out-of-fold figure is on the bank's own rows. The GNN and the sequence
+        /// scorer learn from the bank's graph alone.
+        public var extraTraining: ExtraTrainingRows? = nil
         public var seed: UInt64 = 0
         public init() {}
     }
@@ -130,7 +135,7 @@ public struct TransactionModel: Sendable {
 
     static func crossValidate(x: [Float], features F: Int, labels y: [Float], blocks: [[Int]], foldOfRow: [Int],
                               scoredRows ordered: [Int], options topts: GradientBoostedTrees.Options,
-                              log: (String) -> Void, curve: TrainingCurve? = nil) throws -> CrossValidated {
+                              extra: ExtraTrainingRows? = nil, log: (String) -> Void, curve: TrainingCurve? = nil) throws -> CrossValidated {
         let K = blocks.count, m = foldOfRow.count
         func gather(_ rows: [Int]) -> [Float] {
             var xs = [Float](); xs.reserveCapacity(rows.count * F)
@@ -148,7 +153,9 @@ public struct TransactionModel: Sendable {
             let trainRows = (0..<K).filter { $0 != k }.flatMap { blocks[$0] }
             let yt = trainRows.map { y[$0] }
             if yt.reduce(0, +) == 0 || blocks[k].isEmpty { continue }
-            let fm = try GradientBoostedTrees.train(x: gather(trainRows), y: yt, features: F, options: topts)
+            // Extra rows (another graph) only ever train; the staged figures below are the bank's.
+            let fm = try GradientBoostedTrees.train(x: gather(trainRows) + (extra?.x ?? []), y: yt + (extra?.y ?? []),
+                                                    features: F, options: topts)
             models[k] = fm
             if curve != nil {
                 let l = fm.stagedLogLoss(gather(trainRows), labels: yt, every: every)
@@ -248,9 +255,11 @@ public struct TransactionModel: Sendable {
         for k in 0..<K { for r in blocks[k] { foldOfRow[r] = k } }
         let oy = ordered.map { y[$0] }
         var topts = o.trees; topts.seed = o.seed
+        let extra = o.extraTraining
+        if let e = extra { log("extra training rows: \(e.y.count), \(Int(e.y.reduce(0, +))) positive (trees only, never scored)") }
 
         let cv1 = try crossValidate(x: x, features: F, labels: y, blocks: blocks, foldOfRow: foldOfRow, scoredRows: ordered,
-                                options: topts, log: log, curve: curve)
+                                options: topts, extra: extra, log: log, curve: curve)
         let oof1 = ordered.map { cv1.scoresAll[$0] }
         var metrics: [String: Float] = [
             "trees_cv_pr_auc": cv1.averagePrecision,
@@ -258,6 +267,10 @@ public struct TransactionModel: Sendable {
             "trees_cv_recall_at_0.5pct": try RiskMetrics.recallAtBudget(scores: oof1, labels: oy, budget: 0.005),
             "trees_count": Float(cv1.treeCount),
         ]
+        if let e = extra {
+            metrics["extra_training_rows"] = Float(e.y.count)
+            metrics["extra_training_positives"] = e.y.reduce(0, +)
+        }
         log("cross-validated trees: \(cv1.treeCount) trees, out-of-fold PR-AUC \(cv1.averagePrecision)")
         // The scorer is the ensemble of the fold models (mean margin), not one model refitted on
         // everything: its scores are distributed like the out-of-fold scores on which the

@@ -54,6 +54,8 @@ struct TrainCommand: ParsableCommand {
                                valueName: "layer")) var gnn: String = "auto"
     @Option(help: ArgumentHelp("Also cross-validate a recurrent scorer over each sender's recent transfers (gru, lstm or none); blended in only when it helps.",
                                valueName: "cell")) var sequence: String = "none"
+    @Option(help: ArgumentHelp("Labelled transactions of another graph (IBM AML CSV, e.g. from simulate) added to every fold's tree training rows; never scored.",
+                               valueName: "file")) var extraTraining: String?
     @Flag(help: "Give the GNN port numbers (which counterparty, in first-contact order) as edge inputs.") var portNumbers = false
     @Flag(help: "Do not propagate neighbours' scores (trees and GNN only).") var noPropagation = false
     @Flag(help: "Print one JSON object (model, validation figures, skipped rows).") var json = false
@@ -98,16 +100,24 @@ struct TrainCommand: ParsableCommand {
                     guard let cell = SequenceCell(rawValue: sequence) else { throw usage("--sequence must be gru, lstm or none, got '\(sequence)'") }
                     o.sequenceCell = cell
                 }
+                if let path = extraTraining {
+                    var e = TransactionTable()
+                    ledger.add(path, try TransactionFile(path).append(to: &e, sourceIndex: 0, progress: nil))
+                    guard e.positives > 0 else { throw RiskError.noPositiveLabels(path: path) }
+                    Log.info("extra training: \(e.count) transactions, \(e.positives) labelled positive")
+                    o.extraTraining = ExtraTrainingRows(e)
+                }
                 let (model, metrics) = try TransactionModel.train(t, source: input.name, options: o, log: { Log.info($0) }, curve: curve)
                 try model.save(to: outURL, dtype: saving.saveDType)
                 let card = ModelCard(model: model, identity: try modelIdentity(outURL), software: "lepton-risk \(leptonVersion)",
-                                     source: input.name, skippedRows: ledger.json.reduce(0) { $0 + $1.rows })
+                                     source: input.name, skippedRows: ledger.json.reduce(0) { $0 + $1.rows }, extraSource: extraTraining)
                 try writeAtomically(try card.json, to: outURL.appendingPathComponent("model-card.json"))
                 try writeAtomically(Data(card.markdown.utf8), to: outURL.appendingPathComponent("model-card.md"))
                 summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: model.config.scorer,
                                   trainRows: model.config.trainRows, trainPositives: model.config.trainPositives,
                                   validation: metrics, skipped: ledger.json)
             } else if let e = edges, let l = labels {
+                guard extraTraining == nil else { throw usage("--extra-training applies to --transactions models") }
                 guard gnn == "auto" || gnn == "sage" else { throw usage("--gnn applies to --transactions models (node graphs use GraphSAGE)") }
                 let g = try NodeGraph.load(nodes: nodes, edges: e, labels: l)
                 if nodes == nil && !g.labelsOnEdges {
