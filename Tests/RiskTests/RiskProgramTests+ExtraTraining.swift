@@ -43,3 +43,26 @@ extension RiskProgramTests {
                            status: 64, contains: "--extra-training")
     }
 }
+
+extension RiskProgramTests {
+    /// `--depth` and `--learning-rate` reach the trees (a depth-1 tree has one split, so every
+    /// node of the saved trees is a root or one of its two leaves); bad values exit 64.
+    func testTreeDepthAndLearningRateOptions() throws {
+        let h = Self.samples + "/train.csv", out = tmp.appendingPathComponent("stumps")
+        let r = try risk(["train", "--transactions", h, "--out", out.path, "--trees", "10", "--depth", "1",
+                          "--learning-rate", "0.3", "--gnn-epochs", "0", "--no-propagation", "-q"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // The safetensors header (8-byte length, then JSON) gives the trees' node and root counts.
+        let file = try Data(contentsOf: out.appendingPathComponent("model.safetensors"))
+        let n = file.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try XCTUnwrap(JSONSerialization.jsonObject(with: file.subdata(in: 8..<(8 + n))) as? [String: Any])
+        func count(_ name: String) -> Int { ((header[name] as? [String: Any])?["shape"] as? [Int])?.first ?? -1 }
+        XCTAssertGreaterThan(count("gbt.roots"), 0)
+        XCTAssertLessThanOrEqual(count("gbt.feature"), 3 * count("gbt.roots"))
+        XCTAssertGreaterThan(count("gbt.feature"), count("gbt.roots"))   // not all single leaves
+        for bad in [["--depth", "0"], ["--depth", "13"], ["--learning-rate", "0"], ["--learning-rate", "1.5"], ["--learning-rate", "nan"]] {
+            assertOneLineError(try risk(["train", "--transactions", h, "--out", out.path, "--gnn-epochs", "0"] + bad),
+                               status: 64, contains: bad[0])
+        }
+    }
+}

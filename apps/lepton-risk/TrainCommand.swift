@@ -49,6 +49,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Node labels CSV (id,label[,split]).") var labels: String?
     @Option(help: "Output model folder.") var out: String
     @Option(help: "Boosting rounds of the tree model (1 to 5000).") var trees: Int = 300
+    @Option(help: "Depth of each tree (1 to 12; default 5, node graphs 4).") var depth: Int?
+    @Option(help: "Boosting learning rate (above 0, at most 1; default 0.08, node graphs 0.05).") var learningRate: Float?
     @Option(help: "GNN training epochs (0 = trees only; at most 10000).") var gnnEpochs: Int = 60
     @Option(help: ArgumentHelp("GNN layer of the transaction model: sage, gcn, gat, or auto (each cross-validated, the best kept).",
                                valueName: "layer")) var gnn: String = "auto"
@@ -74,6 +76,8 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         try runRisk(common) {
             guard (1...5000).contains(trees) else { throw usage("--trees must be between 1 and 5000, got \(trees)") }
+            if let d = depth, !(1...12).contains(d) { throw usage("--depth must be between 1 and 12, got \(d)") }
+            if let r = learningRate, !(r > 0 && r <= 1) { throw usage("--learning-rate must be above 0 and at most 1, got \(r)") }
             guard (0...10_000).contains(gnnEpochs) else { throw usage("--gnn-epochs must be between 0 and 10000, got \(gnnEpochs)") }
             let outURL = URL(fileURLWithPath: out)
             var ledger = SkipLedger()
@@ -91,7 +95,8 @@ struct TrainCommand: ParsableCommand {
                 reading.finish()
                 Log.info("loaded \(t.count) transactions, \(t.accountCount) accounts, \(t.positives) labelled positive")
                 var o = TransactionModel.TrainOptions()
-                o.seed = seeding.seed; o.trees.rounds = trees; o.useGNN = gnnEpochs > 0; o.gnnEpochs = gnnEpochs
+                o.seed = seeding.seed; o.trees.rounds = trees; o.trees.depth = depth ?? o.trees.depth
+                o.trees.learningRate = learningRate ?? o.trees.learningRate; o.useGNN = gnnEpochs > 0; o.gnnEpochs = gnnEpochs
                 o.gnnPortNumbers = portNumbers; o.usePropagation = !noPropagation
                 if gnn == "auto" { o.gnnCandidates = GraphConvKind.allCases }
                 else if let kind = GraphConvKind(rawValue: gnn) { o.gnnConv = kind }
@@ -126,7 +131,8 @@ struct TrainCommand: ParsableCommand {
                 ledger.add(l, g.skips)
                 Log.info("loaded \(g.nodeCount) nodes, \(g.edgeCount) edges, \(g.labelled.count) labelled")
                 var o = NodeModel.TrainOptions()
-                o.seed = seeding.seed; o.trees.rounds = trees; o.gnnEpochs = gnnEpochs
+                o.seed = seeding.seed; o.trees.rounds = trees; o.trees.depth = depth ?? o.trees.depth
+                o.trees.learningRate = learningRate ?? o.trees.learningRate; o.gnnEpochs = gnnEpochs
                 let (model, metrics) = try NodeModel.train(g, source: l, options: o, log: { Log.info($0) }, curve: curve)
                 try model.save(to: outURL, dtype: saving.saveDType)
                 summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: nil,
