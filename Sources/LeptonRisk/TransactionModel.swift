@@ -115,7 +115,10 @@ public struct TransactionModel: Sendable {
         /// scorer learn from the bank's graph alone.
         public var extraTraining: ExtraTrainingRows? = nil
         public var seed: UInt64 = 0
-        public init() {}
+        /// Trees of depth 2: on aml-sample's training part (59 positives) the cross-validated
+        /// PR-AUC of the default pipeline was 0.858 against 0.843 at depth 3 and 0.816 at the
+        /// former 5 (README); shallow trees overfit fewer laundering rows.
+        public init() { trees.depth = 2 }
     }
 
     /// Time-blocked cross-validation of one tree model on `x` (`[t.count, F]`).

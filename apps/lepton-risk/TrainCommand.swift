@@ -49,7 +49,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Node labels CSV (id,label[,split]).") var labels: String?
     @Option(help: "Output model folder.") var out: String
     @Option(help: "Boosting rounds of the tree model (1 to 5000).") var trees: Int = 300
-    @Option(help: "Depth of each tree (1 to 12; default 5, node graphs 4).") var depth: Int?
+    @Option(help: "Depth of each tree (1 to 12; default 2, node graphs 4).") var depth: Int?
     @Option(help: "Boosting learning rate (above 0, at most 1; default 0.08, node graphs 0.05).") var learningRate: Float?
     @Option(help: "GNN training epochs (0 = trees only; at most 10000).") var gnnEpochs: Int = 60
     @Option(help: ArgumentHelp("GNN layer of the transaction model: sage, gcn, gat, or auto (each cross-validated, the best kept).",
