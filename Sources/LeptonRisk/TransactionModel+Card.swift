@@ -30,6 +30,8 @@ public struct ModelCard: Encodable, Sendable {
     public struct Choices: Encodable, Sendable {
         public var scorer: String
         public var trees: Int?
+        public var treeDepth: Int?
+        public var treeLearningRate: Float?
         public var propagation: String?
         public var propagationWeight: Float?
         public var gnnLayer: String?
@@ -67,7 +69,8 @@ public struct ModelCard: Encodable, Sendable {
                          labelledRows: c.trainRows, positives: c.trainPositives, accounts: facts?.accounts, skippedRows: skippedRows,
                          extraTraining: extra)
         features = c.features
-        choices = Choices(scorer: c.scorer, trees: c.validation["trees_count"].map { Int($0) }, propagation: c.propagation,
+        choices = Choices(scorer: c.scorer, trees: c.validation["trees_count"].map { Int($0) }, treeDepth: c.treeDepth,
+                          treeLearningRate: c.treeLearningRate, propagation: c.propagation,
                           propagationWeight: c.propagationWeight, gnnLayer: c.gnn.map { "\($0.conv ?? .sage)" },
                           gnnWeight: c.gnnWeight, sequence: c.sequence.map { "\($0.cell)" }, sequenceWeight: c.sequenceWeight,
                           folds: facts?.folds)
@@ -114,7 +117,7 @@ public struct ModelCard: Encodable, Sendable {
         s += "## Choices made by cross-validation (\(choices.folds.map { "\($0) time blocks" } ?? "time blocks"))\n\n"
         s += "| choice | value |\n|---|---|\n"
         s += "| scorer | \(choices.scorer) |\n"
-        s += "| trees | \(choices.trees.map(String.init) ?? "—") |\n"
+        s += "| trees | \(choices.trees.map(String.init) ?? "—")\(choices.treeDepth.map { ", depth \($0)" } ?? "")\(choices.treeLearningRate.map { ", learning rate \(f($0))" } ?? "") |\n"
         s += "| neighbour-score propagation | \(choices.propagation ?? "none")\(choices.propagationWeight.map { " (β \(f($0)))" } ?? "") |\n"
         s += "| GNN | \(choices.gnnLayer ?? "none"), blend weight \(f(choices.gnnWeight)) |\n"
         s += "| account sequence | \(choices.sequence ?? "none")\(choices.sequenceWeight.map { ", blend weight \(f($0))" } ?? "") |\n"

@@ -25,6 +25,10 @@ public struct TransactionModelConfig: Codable, Sendable {
     public var propagationWeight: Float? = nil
     /// Half-width in days of the neighbourhood window.
     public var propagationWindowDays: Int? = nil
+    /// Depth and learning rate of the trees (`train --depth`, `--learning-rate`); absent in
+    /// models trained before they were recorded.
+    public var treeDepth: Int? = nil
+    public var treeLearningRate: Float? = nil
     /// The GNN's edge inputs include the port numbers (``TransactionFeatures/ports(_:index:)``).
     public var gnnPortNumbers: Bool? = nil
     /// The account-sequence scorer (``SequenceScorer``) and its blend weight; absent when not
@@ -386,6 +390,7 @@ public struct TransactionModel: Sendable {
         metrics["cv_recall_at_0.5pct"] = try RiskMetrics.recallAtBudget(scores: bestScores, labels: oy, budget: 0.005)
         config.threshold = thr
         config.trainRows = ordered.count
+        config.treeDepth = topts.depth; config.treeLearningRate = topts.learningRate
         config.trainPositives = pos
         config.validation = metrics
         config.drift = DriftReference(features: x, rows: ordered, scores: bestScores)

@@ -60,6 +60,11 @@ extension RiskProgramTests {
         XCTAssertGreaterThan(count("gbt.roots"), 0)
         XCTAssertLessThanOrEqual(count("gbt.feature"), 3 * count("gbt.roots"))
         XCTAssertGreaterThan(count("gbt.feature"), count("gbt.roots"))   // not all single leaves
+        // The settings reach the model card (the trees' count, depth and rate a reviewer signs off).
+        let card = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("model-card.json"))) as? [String: Any])
+        let choices = try XCTUnwrap(card["choices"] as? [String: Any])
+        XCTAssertEqual(choices["tree_depth"] as? Int, 1)
+        XCTAssertEqual(choices["tree_learning_rate"] as? Double ?? 0, 0.3, accuracy: 1e-6)
         for bad in [["--depth", "0"], ["--depth", "13"], ["--learning-rate", "0"], ["--learning-rate", "1.5"], ["--learning-rate", "nan"]] {
             assertOneLineError(try risk(["train", "--transactions", h, "--out", out.path, "--gnn-epochs", "0"] + bad),
                                status: 64, contains: bad[0])
