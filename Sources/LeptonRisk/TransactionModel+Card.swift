@@ -17,11 +17,21 @@ public struct ModelCard: Encodable, Sendable {
         public var positives: Int
         public var accounts: Int?
         public var skippedRows: Int
+        /// Labelled rows of another graph (`train --extra-training`) the trees also learned from.
+        public var extraTraining: ExtraTraining?
+    }
+
+    public struct ExtraTraining: Encodable, Sendable {
+        public var source: String
+        public var labelledRows: Int
+        public var positives: Int
     }
 
     public struct Choices: Encodable, Sendable {
         public var scorer: String
         public var trees: Int?
+        public var treeDepth: Int?
+        public var treeLearningRate: Float?
         public var propagation: String?
         public var propagationWeight: Float?
         public var gnnLayer: String?
@@ -44,14 +54,23 @@ public struct ModelCard: Encodable, Sendable {
     public var limitations: [String]
 
     /// The card of `model` (saved, so that `identity` names its files).
-    public init(model m: TransactionModel, identity: ModelIdentity, software: String, source: String, skippedRows: Int) {
+    /// - Parameter extraSource: names the `--extra-training` file, whose counts the validation figures hold.
+    public init(model m: TransactionModel, identity: ModelIdentity, software: String, source: String, skippedRows: Int,
+                extraSource: String? = nil) {
         let c = m.config, facts = c.training
         model = identity
         self.software = software
+        let extra = extraSource.flatMap { src in
+            c.validation["extra_training_rows"].map {
+                ExtraTraining(source: src, labelledRows: Int($0), positives: Int(c.validation["extra_training_positives"] ?? 0))
+            }
+        }
         data = DataFacts(source: source, periodStart: facts?.periodStart, periodEnd: facts?.periodEnd, rows: facts?.rows,
-                         labelledRows: c.trainRows, positives: c.trainPositives, accounts: facts?.accounts, skippedRows: skippedRows)
+                         labelledRows: c.trainRows, positives: c.trainPositives, accounts: facts?.accounts, skippedRows: skippedRows,
+                         extraTraining: extra)
         features = c.features
-        choices = Choices(scorer: c.scorer, trees: c.validation["trees_count"].map { Int($0) }, propagation: c.propagation,
+        choices = Choices(scorer: c.scorer, trees: c.validation["trees_count"].map { Int($0) }, treeDepth: c.treeDepth,
+                          treeLearningRate: c.treeLearningRate, propagation: c.propagation,
                           propagationWeight: c.propagationWeight, gnnLayer: c.gnn.map { "\($0.conv ?? .sage)" },
                           gnnWeight: c.gnnWeight, sequence: c.sequence.map { "\($0.cell)" }, sequenceWeight: c.sequenceWeight,
                           folds: facts?.folds)
@@ -90,11 +109,15 @@ public struct ModelCard: Encodable, Sendable {
         s += "| labelled rows | \(data.labelledRows) |\n"
         s += "| laundering rows | \(data.positives) |\n"
         s += "| accounts | \(data.accounts.map(String.init) ?? "—") |\n"
-        s += "| rows skipped | \(data.skippedRows) |\n\n"
+        s += "| rows skipped | \(data.skippedRows) |\n"
+        if let e = data.extraTraining {
+            s += "| extra training rows (trees only, never validated on) | \(e.labelledRows), \(e.positives) laundering, from `\(e.source)` |\n"
+        }
+        s += "\n"
         s += "## Choices made by cross-validation (\(choices.folds.map { "\($0) time blocks" } ?? "time blocks"))\n\n"
         s += "| choice | value |\n|---|---|\n"
         s += "| scorer | \(choices.scorer) |\n"
-        s += "| trees | \(choices.trees.map(String.init) ?? "—") |\n"
+        s += "| trees | \(choices.trees.map(String.init) ?? "—")\(choices.treeDepth.map { ", depth \($0)" } ?? "")\(choices.treeLearningRate.map { ", learning rate \(f($0))" } ?? "") |\n"
         s += "| neighbour-score propagation | \(choices.propagation ?? "none")\(choices.propagationWeight.map { " (β \(f($0)))" } ?? "") |\n"
         s += "| GNN | \(choices.gnnLayer ?? "none"), blend weight \(f(choices.gnnWeight)) |\n"
         s += "| account sequence | \(choices.sequence ?? "none")\(choices.sequenceWeight.map { ", blend weight \(f($0))" } ?? "") |\n"

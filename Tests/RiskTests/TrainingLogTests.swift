@@ -8,7 +8,7 @@ extension RiskProgramTests {
         let runs = tmp.appendingPathComponent("runs-\(UInt64.random(in: 0...UInt64.max))")
         defer { try? FileManager.default.removeItem(at: runs) }
         let r = try risk(["train", "--transactions", "samples/risk/train.csv", "--out", tmp.appendingPathComponent("logged-model").path,
-                          "--trees", "30", "--gnn-epochs", "4", "--logdir", runs.path, "--json"])
+                          "--trees", "30", "--depth", "5", "--gnn-epochs", "4", "--logdir", runs.path, "--json"])   // depth 5: CV keeps the GNN
         XCTAssertEqual(r.status, 0, r.stderr)
         let summary = try json(Substring(r.stdout.split(separator: "\n").last ?? ""))
         let validation = try XCTUnwrap(summary["validation"] as? [String: Double])

@@ -49,11 +49,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Node labels CSV (id,label[,split]).") var labels: String?
     @Option(help: "Output model folder.") var out: String
     @Option(help: "Boosting rounds of the tree model (1 to 5000).") var trees: Int = 300
+    @Option(help: "Depth of each tree (1 to 12; default 2, node graphs 4).") var depth: Int?
+    @Option(help: "Boosting learning rate (above 0, at most 1; default 0.08, node graphs 0.05).") var learningRate: Float?
     @Option(help: "GNN training epochs (0 = trees only; at most 10000).") var gnnEpochs: Int = 60
     @Option(help: ArgumentHelp("GNN layer of the transaction model: sage, gcn, gat, or auto (each cross-validated, the best kept).",
                                valueName: "layer")) var gnn: String = "auto"
     @Option(help: ArgumentHelp("Also cross-validate a recurrent scorer over each sender's recent transfers (gru, lstm or none); blended in only when it helps.",
                                valueName: "cell")) var sequence: String = "none"
+    @Option(help: ArgumentHelp("Labelled transactions of another graph (IBM AML CSV, e.g. from simulate) added to every fold's tree training rows; never scored.",
+                               valueName: "file")) var extraTraining: String?
     @Flag(help: "Give the GNN port numbers (which counterparty, in first-contact order) as edge inputs.") var portNumbers = false
     @Flag(help: "Do not propagate neighbours' scores (trees and GNN only).") var noPropagation = false
     @Flag(help: "Print one JSON object (model, validation figures, skipped rows).") var json = false
@@ -72,6 +76,8 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         try runRisk(common) {
             guard (1...5000).contains(trees) else { throw usage("--trees must be between 1 and 5000, got \(trees)") }
+            if let d = depth, !(1...12).contains(d) { throw usage("--depth must be between 1 and 12, got \(d)") }
+            if let r = learningRate, !(r > 0 && r <= 1) { throw usage("--learning-rate must be above 0 and at most 1, got \(r)") }
             guard (0...10_000).contains(gnnEpochs) else { throw usage("--gnn-epochs must be between 0 and 10000, got \(gnnEpochs)") }
             let outURL = URL(fileURLWithPath: out)
             var ledger = SkipLedger()
@@ -89,7 +95,8 @@ struct TrainCommand: ParsableCommand {
                 reading.finish()
                 Log.info("loaded \(t.count) transactions, \(t.accountCount) accounts, \(t.positives) labelled positive")
                 var o = TransactionModel.TrainOptions()
-                o.seed = seeding.seed; o.trees.rounds = trees; o.useGNN = gnnEpochs > 0; o.gnnEpochs = gnnEpochs
+                o.seed = seeding.seed; o.trees.rounds = trees; o.trees.depth = depth ?? o.trees.depth
+                o.trees.learningRate = learningRate ?? o.trees.learningRate; o.useGNN = gnnEpochs > 0; o.gnnEpochs = gnnEpochs
                 o.gnnPortNumbers = portNumbers; o.usePropagation = !noPropagation
                 if gnn == "auto" { o.gnnCandidates = GraphConvKind.allCases }
                 else if let kind = GraphConvKind(rawValue: gnn) { o.gnnConv = kind }
@@ -98,16 +105,24 @@ struct TrainCommand: ParsableCommand {
                     guard let cell = SequenceCell(rawValue: sequence) else { throw usage("--sequence must be gru, lstm or none, got '\(sequence)'") }
                     o.sequenceCell = cell
                 }
+                if let path = extraTraining {
+                    var e = TransactionTable()
+                    ledger.add(path, try TransactionFile(path).append(to: &e, sourceIndex: 0, progress: nil))
+                    guard e.positives > 0 else { throw RiskError.noPositiveLabels(path: path) }
+                    Log.info("extra training: \(e.count) transactions, \(e.positives) labelled positive")
+                    o.extraTraining = ExtraTrainingRows(e)
+                }
                 let (model, metrics) = try TransactionModel.train(t, source: input.name, options: o, log: { Log.info($0) }, curve: curve)
                 try model.save(to: outURL, dtype: saving.saveDType)
                 let card = ModelCard(model: model, identity: try modelIdentity(outURL), software: "lepton-risk \(leptonVersion)",
-                                     source: input.name, skippedRows: ledger.json.reduce(0) { $0 + $1.rows })
+                                     source: input.name, skippedRows: ledger.json.reduce(0) { $0 + $1.rows }, extraSource: extraTraining)
                 try writeAtomically(try card.json, to: outURL.appendingPathComponent("model-card.json"))
                 try writeAtomically(Data(card.markdown.utf8), to: outURL.appendingPathComponent("model-card.md"))
                 summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: model.config.scorer,
                                   trainRows: model.config.trainRows, trainPositives: model.config.trainPositives,
                                   validation: metrics, skipped: ledger.json)
             } else if let e = edges, let l = labels {
+                guard extraTraining == nil else { throw usage("--extra-training applies to --transactions models") }
                 guard gnn == "auto" || gnn == "sage" else { throw usage("--gnn applies to --transactions models (node graphs use GraphSAGE)") }
                 let g = try NodeGraph.load(nodes: nodes, edges: e, labels: l)
                 if nodes == nil && !g.labelsOnEdges {
@@ -116,7 +131,8 @@ struct TrainCommand: ParsableCommand {
                 ledger.add(l, g.skips)
                 Log.info("loaded \(g.nodeCount) nodes, \(g.edgeCount) edges, \(g.labelled.count) labelled")
                 var o = NodeModel.TrainOptions()
-                o.seed = seeding.seed; o.trees.rounds = trees; o.gnnEpochs = gnnEpochs
+                o.seed = seeding.seed; o.trees.rounds = trees; o.trees.depth = depth ?? o.trees.depth
+                o.trees.learningRate = learningRate ?? o.trees.learningRate; o.gnnEpochs = gnnEpochs
                 let (model, metrics) = try NodeModel.train(g, source: l, options: o, log: { Log.info($0) }, curve: curve)
                 try model.save(to: outURL, dtype: saving.saveDType)
                 summary = Summary(model: try modelIdentity(outURL), out: out, threshold: model.config.threshold, scorer: nil,
