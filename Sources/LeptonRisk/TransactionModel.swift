@@ -118,6 +118,9 @@ public struct TransactionModel: Sendable {
         /// scored, so every out-of-fold figure is on the bank's own rows. The GNN and the sequence
         /// scorer learn from the bank's graph alone.
         public var extraTraining: ExtraTrainingRows? = nil
+        /// Given the final out-of-fold scores (the blend cross-validation chose, on which the
+        /// threshold and the validation figures are computed) with their table rows, in time order.
+        public var outOfFold: (@Sendable (_ rows: [Int], _ scores: [Float]) throws -> Void)? = nil
         public var seed: UInt64 = 0
         /// Trees of depth 2: on aml-sample's training part (59 positives) the cross-validated
         /// PR-AUC of the default pipeline was 0.858 against 0.843 at depth 3 and 0.816 at the
@@ -384,6 +387,7 @@ public struct TransactionModel: Sendable {
             }
         }
         if config.propagation != nil { config.scorer += "+propagation" }
+        try o.outOfFold?(ordered, bestScores)
         let (thr, f1) = try RiskMetrics.bestF1Threshold(scores: bestScores, labels: oy)
         metrics["cv_pr_auc"] = try RiskMetrics.averagePrecision(scores: bestScores, labels: oy)
         metrics["cv_f1"] = f1

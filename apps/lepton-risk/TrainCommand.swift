@@ -58,6 +58,8 @@ struct TrainCommand: ParsableCommand {
                                valueName: "cell")) var sequence: String = "none"
     @Option(help: ArgumentHelp("Labelled transactions of another graph (IBM AML CSV, e.g. from simulate) added to every fold's tree training rows; never scored.",
                                valueName: "file")) var extraTraining: String?
+    @Option(help: ArgumentHelp("Write the out-of-fold scores the validation figures come from (CSV row,label,score; row = the file's 0-based data row).",
+                               valueName: "file")) var outOfFold: String?
     @Flag(help: "Give the GNN port numbers (which counterparty, in first-contact order) as edge inputs.") var portNumbers = false
     @Flag(help: "Do not propagate neighbours' scores (trees and GNN only).") var noPropagation = false
     @Flag(help: "Print one JSON object (model, validation figures, skipped rows).") var json = false
@@ -112,6 +114,14 @@ struct TrainCommand: ParsableCommand {
                     Log.info("extra training: \(e.count) transactions, \(e.positives) labelled positive")
                     o.extraTraining = ExtraTrainingRows(e)
                 }
+                if let path = outOfFold {
+                    let fileRow = t.row, label = t.label
+                    o.outOfFold = { rows, scores in
+                        var csv = "row,label,score\n"
+                        for (r, s) in zip(rows, scores) { csv += "\(fileRow[r]),\(label[r]),\(s)\n" }
+                        try writeAtomically(Data(csv.utf8), to: URL(fileURLWithPath: path))
+                    }
+                }
                 let (model, metrics) = try TransactionModel.train(t, source: input.name, options: o, log: { Log.info($0) }, curve: curve)
                 try model.save(to: outURL, dtype: saving.saveDType)
                 let card = ModelCard(model: model, identity: try modelIdentity(outURL), software: "lepton-risk \(leptonVersion)",
@@ -123,6 +133,7 @@ struct TrainCommand: ParsableCommand {
                                   validation: metrics, skipped: ledger.json)
             } else if let e = edges, let l = labels {
                 guard extraTraining == nil else { throw usage("--extra-training applies to --transactions models") }
+                guard outOfFold == nil else { throw usage("--out-of-fold applies to --transactions models") }
                 guard gnn == "auto" || gnn == "sage" else { throw usage("--gnn applies to --transactions models (node graphs use GraphSAGE)") }
                 let g = try NodeGraph.load(nodes: nodes, edges: e, labels: l)
                 if nodes == nil && !g.labelsOnEdges {
