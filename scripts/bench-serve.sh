@@ -55,7 +55,18 @@ start_chat() {
   done
   echo "bench-serve: serve not ready after 120 s" >&2; exit 1
 }
-stop_chat() { kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
+# stop_chat: SIGTERM, and at most 30 s for the service to drain and exit (then kill -9 and fail:
+# a service that cannot stop is a finding, and CI must not wait for it until its own time runs out).
+stop_chat() {
+  kill -TERM "$server_pid" 2>/dev/null || true
+  local waited=0
+  while kill -0 "$server_pid" 2>/dev/null && [ $waited -lt 300 ]; do sleep 0.1; waited=$((waited + 1)); done
+  if kill -0 "$server_pid" 2>/dev/null; then
+    echo "bench-serve: serve did not exit within 30 s of SIGTERM; its log ends:" >&2; tail -20 "$work/serve.err" >&2
+    kill -9 "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; server_pid=""; exit 1
+  fi
+  wait "$server_pid" 2>/dev/null || true; server_pid=""
+}
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.1f" % (a/b) if b else "inf")' "$1" "$2"; }
@@ -121,6 +132,7 @@ faults() {
     # During the outage the service must have said so (503), never failed otherwise (other 5xx).
     python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["status"]; sys.exit(0 if s.get("503",0) > 0 and all(k in ("200","503") for k in s) else 1)' \
       "$work/pg.json" || { echo "bench-serve: the outage did not answer 503 only" >&2; ok=0; }
+    [ $ok = 1 ] || { echo "bench-serve: the service's log around the outage (not 200 lines):" >&2; grep -v 'status=200' "$work/serve.err" | tail -40 >&2; }
     stop_chat
   else
     echo "summary postgres outage: skipped (run as: scripts/with-postgres.sh scripts/bench-serve.sh faults)" >&2

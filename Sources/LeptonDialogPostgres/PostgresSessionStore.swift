@@ -7,8 +7,9 @@ import PostgresNIO
 /// Conversation state in a PostgreSQL database that several replicas of a service share.
 ///
 /// - Schema: tables `lepton_chat_meta` (schema version, key check), `lepton_chat_sessions`,
-///   `lepton_chat_turns` and `lepton_chat_turn_keys` (keyed turns' answers), created or migrated when the store opens, under a transaction-scoped
-///   advisory lock so that replicas starting together do not race.
+///   `lepton_chat_turns` and `lepton_chat_turn_keys` (keyed turns' answers), created or migrated
+///   when the store opens, under a transaction-scoped advisory lock so that replicas starting
+///   together do not race.
 /// - Each turn is one transaction: the session row is inserted if new, then locked with
 ///   `SELECT … FOR UPDATE`, so two replicas playing turns of one conversation serialise and each
 ///   sees the state the other committed.
@@ -17,7 +18,9 @@ import PostgresNIO
 ///   `lock_timeout` and `statement_timeout` bound each statement (`timeout`); waiting for a
 ///   connection is bounded by 2 s (``connectionWait``), and once the database was found
 ///   unreachable, calls fail at once for half a second, so that a service's workers answer 503
-///   quickly during an outage instead of each waiting out the deadline.
+///   quickly during an outage instead of each waiting out the deadline. Every statement is
+///   also bounded on this side (``statementBound``): a connection the server closed, or a
+///   silent network, fails the call instead of holding a worker for good.
 /// - When the database cannot be reached, calls throw ``ChatError/storeUnavailable(_:)`` (a
 ///   service answers 503) and the pool keeps reconnecting in the background with a backoff, so
 ///   the store works again after an outage without being reopened.
@@ -105,11 +108,12 @@ public final class PostgresSessionStore: SessionStore {
         direct.options.additionalStartupParameters = bounds
         let setUpConfiguration = direct
         do {
+            let bound = statementBound
             try blocking { [codec, logger] call in
                 let connection = try await PostgresConnection.connect(configuration: setUpConfiguration, id: 0, logger: logger)
                 do {
                     guard call.begin() else { throw CancellationError() }
-                    try await Self.setUp(connection, codec: codec, logger: logger)
+                    try await Self.setUp(connection, codec: codec, logger: logger, bound: bound)
                     try? await connection.close()
                 } catch {
                     try? await connection.close()
@@ -125,38 +129,38 @@ public final class PostgresSessionStore: SessionStore {
     deinit { runner.cancel() }
 
     /// Creates or migrates the schema and checks the key, in one transaction under the advisory lock.
-    private static func setUp(_ db: PostgresConnection, codec: StoredValueCodec, logger: Logger) async throws {
-        try await db.query("BEGIN", logger: logger)
+    private static func setUp(_ db: PostgresConnection, codec: StoredValueCodec, logger: Logger, bound: Duration) async throws {
+        try await db.answeredQuery("BEGIN", logger: logger, deadline: bound)
         do {
-            try await db.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
-            try await db.query("CREATE TABLE IF NOT EXISTS lepton_chat_meta(key text PRIMARY KEY, value text NOT NULL)", logger: logger)
+            try await db.answeredQuery("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger, deadline: bound)
+            try await db.answeredQuery("CREATE TABLE IF NOT EXISTS lepton_chat_meta(key text PRIMARY KEY, value text NOT NULL)", logger: logger, deadline: bound)
             var version = 0
-            for try await v in try await db.query("SELECT value FROM lepton_chat_meta WHERE key = 'schema_version'", logger: logger)
+            for try await v in try await db.answeredQuery("SELECT value FROM lepton_chat_meta WHERE key = 'schema_version'", logger: logger, deadline: bound)
                 .decode(String.self) { version = Int(v) ?? 0 }
             guard version <= migrations.count else {
                 throw ChatError.store(file: codec.location, reason: "schema version \(version) is newer than this program's (\(migrations.count))")
             }
             for steps in migrations[version...] {
-                for statement in steps { try await db.query(statement, logger: logger) }
+                for statement in steps { try await db.answeredQuery(statement, logger: logger, deadline: bound) }
             }
             if version < migrations.count {
-                try await db.query("""
+                try await db.answeredQuery("""
                     INSERT INTO lepton_chat_meta(key, value) VALUES('schema_version', \(String(migrations.count)))
                     ON CONFLICT(key) DO UPDATE SET value = excluded.value
-                    """, logger: logger)
+                    """, logger: logger, deadline: bound)
             }
             var check: String?
-            for try await v in try await db.query("SELECT value FROM lepton_chat_meta WHERE key = 'key_check'", logger: logger)
+            for try await v in try await db.answeredQuery("SELECT value FROM lepton_chat_meta WHERE key = 'key_check'", logger: logger, deadline: bound)
                 .decode(String.self) { check = v }
             var hasSessions = false
-            for try await v in try await db.query("SELECT EXISTS(SELECT 1 FROM lepton_chat_sessions)", logger: logger)
+            for try await v in try await db.answeredQuery("SELECT EXISTS(SELECT 1 FROM lepton_chat_sessions)", logger: logger, deadline: bound)
                 .decode(Bool.self) { hasSessions = v }
             if let adopt = try codec.checkKey(stored: check, storeHasSessions: hasSessions) {
-                try await db.query("INSERT INTO lepton_chat_meta(key, value) VALUES('key_check', \(adopt))", logger: logger)
+                try await db.answeredQuery("INSERT INTO lepton_chat_meta(key, value) VALUES('key_check', \(adopt))", logger: logger, deadline: bound)
             }
-            try await db.query("COMMIT", logger: logger)
+            try await db.answeredQuery("COMMIT", logger: logger, deadline: bound)
         } catch {
-            _ = try? await db.query("ROLLBACK", logger: logger)
+            _ = try? await db.answeredQuery("ROLLBACK", logger: logger, deadline: bound)
             throw error
         }
     }
@@ -165,9 +169,9 @@ public final class PostgresSessionStore: SessionStore {
 
     public func state(of session: String) throws -> DialogState? {
         let row = codec.rowID(session)
-        let stored: String?? = try blocking { [client, logger] _ in
+        let stored: String?? = try read { db, logger, bound in
             var found: String?? = nil
-            for try await s in try await client.query("SELECT state FROM lepton_chat_sessions WHERE id = \(row)", logger: logger)
+            for try await s in try await db.answeredQuery("SELECT state FROM lepton_chat_sessions WHERE id = \(row)", logger: logger, deadline: bound)
                 .decode(String?.self) { found = .some(s) }
             return found
         }
@@ -191,30 +195,30 @@ public final class PostgresSessionStore: SessionStore {
             defer { step.set(nil) }
             let bodyError = LockedBox<(any Error)?>(nil)
             do {
-                return try blocking { [client, codec, logger] call in
+                return try blocking { [client, codec, logger, bound = statementBound] call in
                         try await client.withConnection { db in
                             // Past this point the caller waits for the outcome; before it, a caller
                             // that gave up (no connection in time) has already answered "unavailable".
                             guard call.begin() else { throw CancellationError() }
-                            try await db.query("BEGIN", logger: logger)
+                            try await db.answeredQuery("BEGIN", logger: logger, deadline: bound)
                             do {
                                 let now = Date().timeIntervalSince1970
-                                try await db.query("""
+                                try await db.answeredQuery("""
                                     INSERT INTO lepton_chat_sessions(id, state, created, updated) VALUES(\(row), NULL, \(now), \(now))
                                     ON CONFLICT(id) DO NOTHING
-                                    """, logger: logger)
+                                    """, logger: logger, deadline: bound)
                                 var stored: String?
-                                for try await s in try await db.query(
-                                    "SELECT state FROM lepton_chat_sessions WHERE id = \(row) FOR UPDATE", logger: logger).decode(String?.self) {
+                                for try await s in try await db.answeredQuery(
+                                    "SELECT state FROM lepton_chat_sessions WHERE id = \(row) FOR UPDATE", logger: logger, deadline: bound).decode(String?.self) {
                                     stored = s
                                 }
                                 if let idempotency {
                                     var found: (String, String)?
-                                    for try await k in try await db.query(
+                                    for try await k in try await db.answeredQuery(
                                         "SELECT digest, answer FROM lepton_chat_turn_keys WHERE session = \(row) AND key = \(idempotency.key)",
-                                        logger: logger).decode((String, String).self) { found = k }
+                                        logger: logger, deadline: bound).decode((String, String).self) { found = k }
                                     if let answer = try codec.replay(of: idempotency, storedDigest: found?.0, storedAnswer: found?.1, row: row) {
-                                        try await db.query("ROLLBACK", logger: logger)
+                                        try await db.answeredQuery("ROLLBACK", logger: logger, deadline: bound)
                                         return KeyedTurnOutcome.replayed(answer: answer)
                                     }
                                 }
@@ -229,31 +233,31 @@ public final class PostgresSessionStore: SessionStore {
                                     throw error
                                 }
                                 let cells = try codec.encodeTurn(record, row: row)
-                                try await db.query("""
+                                try await db.answeredQuery("""
                                     UPDATE lepton_chat_sessions SET state = \(try codec.encodeState(state, row: row)), updated = \(now)
                                     WHERE id = \(row)
-                                    """, logger: logger)
-                                try await db.query("""
+                                    """, logger: logger, deadline: bound)
+                                try await db.answeredQuery("""
                                     INSERT INTO lepton_chat_turns(session, turn, at, text, intent, confidence, entities, reply)
                                     VALUES(\(row), \(record.turn), \(now), \(cells.text), \(record.intent), \(record.confidence),
                                            \(cells.entities), \(cells.reply))
-                                    """, logger: logger)
+                                    """, logger: logger, deadline: bound)
                                 if let idempotency {
-                                    try await db.query("""
+                                    try await db.answeredQuery("""
                                         INSERT INTO lepton_chat_turn_keys(session, key, digest, turn, at, answer)
                                         VALUES(\(row), \(idempotency.key), \(codec.storedDigest(idempotency)), \(record.turn), \(now),
                                                \(try codec.encodeAnswer(answer, row: row, key: idempotency.key)))
-                                        """, logger: logger)
-                                    try await db.query("""
+                                        """, logger: logger, deadline: bound)
+                                    try await db.answeredQuery("""
                                         DELETE FROM lepton_chat_turn_keys
                                         WHERE session = \(row) AND turn <= \(record.turn - TurnIdempotency.keptPerSession)
-                                        """, logger: logger)
+                                        """, logger: logger, deadline: bound)
                                 }
                                 if crashMidTurn { kill(getpid(), SIGKILL) }
-                                try await db.query("COMMIT", logger: logger)
+                                try await db.answeredQuery("COMMIT", logger: logger, deadline: bound)
                                 return KeyedTurnOutcome.played(state)
                             } catch {
-                                _ = try? await db.query("ROLLBACK", logger: logger)
+                                _ = try? await db.answeredQuery("ROLLBACK", logger: logger, deadline: bound)
                                 throw error
                             }
                         }
@@ -269,11 +273,11 @@ public final class PostgresSessionStore: SessionStore {
     public func history(of session: String) throws -> [TurnRecord] {
         let row = codec.rowID(session)
         typealias Cells = (Int, String, String, Double, String, String)
-        let rows: [StoredTurn] = try blocking { [client, logger] _ in
+        let rows: [StoredTurn] = try read { db, logger, bound in
             var out: [StoredTurn] = []
-            for try await c in try await client.query("""
+            for try await c in try await db.answeredQuery("""
                 SELECT turn, text, intent, confidence, entities, reply FROM lepton_chat_turns WHERE session = \(row) ORDER BY turn
-                """, logger: logger).decode(Cells.self) {
+                """, logger: logger, deadline: bound).decode(Cells.self) {
                 out.append(StoredTurn(turn: c.0, text: c.1, intent: c.2, confidence: c.3, entities: c.4, reply: c.5))
             }
             return out
@@ -286,11 +290,11 @@ public final class PostgresSessionStore: SessionStore {
 
     public func storedAnswer(session: String, idempotency: TurnIdempotency) throws -> String? {
         let row = codec.rowID(session)
-        let found: (String, String)? = try blocking { [client, logger] _ in
+        let found: (String, String)? = try read { db, logger, bound in
             var found: (String, String)?
-            for try await k in try await client.query(
+            for try await k in try await db.answeredQuery(
                 "SELECT digest, answer FROM lepton_chat_turn_keys WHERE session = \(row) AND key = \(idempotency.key)",
-                logger: logger).decode((String, String).self) { found = k }
+                logger: logger, deadline: bound).decode((String, String).self) { found = k }
             return found
         }
         return try codec.replay(of: idempotency, storedDigest: found?.0, storedAnswer: found?.1, row: row)
@@ -299,12 +303,12 @@ public final class PostgresSessionStore: SessionStore {
     public func recentSessions(limit: Int) throws -> [SessionSummary] {
         let sealed = codec.key != nil
         let count = max(0, limit)
-        return try blocking { [client, logger] _ in
+        return try read { db, logger, bound in
             var out: [SessionSummary] = []
-            for try await (id, turns, created, updated) in try await client.query("""
+            for try await (id, turns, created, updated) in try await db.answeredQuery("""
                 SELECT s.id, (SELECT count(*) FROM lepton_chat_turns t WHERE t.session = s.id), s.created, s.updated
                 FROM lepton_chat_sessions s ORDER BY s.updated DESC, s.id LIMIT \(count)
-                """, logger: logger).decode((String, Int, Double, Double).self) {
+                """, logger: logger, deadline: bound).decode((String, Int, Double, Double).self) {
                 out.append(SessionSummary(id: sealed ? nil : id, turns: turns, created: created, updated: updated))
             }
             return out
@@ -312,6 +316,18 @@ public final class PostgresSessionStore: SessionStore {
     }
 
     // MARK: Blocking calls, deadlines and errors
+
+    /// A read on a pooled connection: `body` gets the connection, the logger and ``statementBound``.
+    private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, Logger, Duration) async throws -> T) throws -> T {
+        try blocking { [client, logger, bound = statementBound] _ in
+            try await client.withConnection { db in try await body(db, logger, bound) }
+        }
+    }
+
+    /// The longest one statement is waited for: the server's own `statement_timeout` and
+    /// `lock_timeout` (`timeout`) and 2 s for the network. Past it the connection is dropped
+    /// (see ``PostgresConnection/answeredQuery(_:logger:deadline:)``).
+    var statementBound: Duration { timeout + .seconds(2) }
 
     /// Runs `work` in a task and waits for it on this thread; its errors come back as ``ChatError``.
     private func blocking<T: Sendable>(_ work: @escaping @Sendable (PendingCall) async throws -> T) throws -> T {
@@ -321,13 +337,16 @@ public final class PostgresSessionStore: SessionStore {
             throw ChatError.storeUnavailable("\(address.redacted): unreachable a moment ago")
         }
         do {
-            return try Self.blocking(location: address.redacted, timeout: min(timeout, Self.connectionWait), work)
+            return try Self.blocking(location: address.redacted, timeout: min(timeout, Self.connectionWait),
+                                     finish: statementBound * Self.statementsPerCall, work)
         } catch let e as ChatError {
             if case .storeUnavailable = e { downUntil.set(Date().addingTimeInterval(Self.downPause)) }
             throw e
         }
     }
 
+    /// The most statements one call runs (a keyed turn: nine and a rollback), for its overall bound.
+    static let statementsPerCall = 10
     /// The longest a call waits for a connection before it reports the store unavailable.
     static let connectionWait: Duration = .seconds(2)
     /// How long calls fail at once after the store was found unavailable (then one tries again).
@@ -338,8 +357,10 @@ public final class PostgresSessionStore: SessionStore {
     /// abandoned, the caller gets ``ChatError/storeUnavailable(_:)`` at once (a service answers 503)
     /// and the task, whenever it gets a connection, sees the call abandoned and writes nothing.
     /// Work that has begun (``PendingCall/begin()``) is waited for: its outcome, committed or
-    /// not, is what the caller must report, and the server's statement and lock timeouts bound it.
-    private static func blocking<T: Sendable>(location: String, timeout: Duration,
+    /// not, is what the caller must report. Each statement is bounded (``statementBound``), so
+    /// this ends; `finish` is the last guard, after which the outcome is reported as unknown
+    /// rather than hold the caller's thread for good.
+    private static func blocking<T: Sendable>(location: String, timeout: Duration, finish: Duration,
                                               _ work: @escaping @Sendable (PendingCall) async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let outcome = LockedBox<Result<T, any Error>?>(nil)
@@ -354,7 +375,11 @@ public final class PostgresSessionStore: SessionStore {
                 task.cancel()
                 throw ChatError.storeUnavailable("no connection to \(location) within \(timeout)")
             }
-            done.wait()
+            let rest = Double(finish.components.seconds) + Double(finish.components.attoseconds) / 1e18
+            if done.wait(timeout: .now() + rest) == .timedOut {
+                task.cancel()
+                throw ChatError.storeUnavailable("\(location) did not finish a transaction within \(finish); whether it committed is unknown")
+            }
         }
         switch outcome.value! {
         case .success(let value): return value
@@ -382,6 +407,7 @@ public final class PostgresSessionStore: SessionStore {
             default: return ChatError.storeUnavailable("\(location): \(e.code)")
             }
         }
+        if let e = error as? UnansweredQuery { return ChatError.storeUnavailable("\(location): \(e)") }
         if error is CancellationError { return ChatError.storeUnavailable("\(location): cancelled") }
         return ChatError.storeUnavailable("\(location): \(error)")
     }

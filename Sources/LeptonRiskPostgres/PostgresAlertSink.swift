@@ -1,4 +1,5 @@
 import Foundation
+import LeptonPostgres
 import LeptonRisk
 import PostgresNIO
 
@@ -81,7 +82,7 @@ public struct PostgresAlertSink {
             try feed.blocking {
                 try await connection.run("BEGIN", logger: riskLogger)
                 do {
-                    _ = try await connection.query(query, logger: riskLogger).collect()
+                    _ = try await connection.answeredQuery(query, logger: riskLogger).collect()
                     try await connection.run("COMMIT", logger: riskLogger)
                 } catch {
                     _ = try? await connection.run("ROLLBACK", logger: riskLogger)

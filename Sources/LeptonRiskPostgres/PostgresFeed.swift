@@ -102,6 +102,7 @@ public struct PostgresFeed: Sendable, Equatable {
             }
             if let why = PostgresAddress.tlsFailure(e) { return RiskError.unreadable(path: location, reason: "cannot connect: \(why)") }
             switch e.code {
+            case .serverClosedConnection, .uncleanShutdown: return RiskError.unreadable(path: location, reason: "the server closed the connection")
             case .connectionError: return RiskError.unreadable(path: location, reason: "cannot connect (is the server running?)")
             default: return RiskError.unreadable(path: location, reason: "\(e.code)")
             }
@@ -111,10 +112,11 @@ public struct PostgresFeed: Sendable, Equatable {
 }
 
 extension PostgresConnection {
-    /// Runs SQL without binds (statements this module builds from checked identifiers).
+    /// Runs SQL without binds (statements this module builds from checked identifiers); fails
+    /// instead of waiting forever when the server closes the connection (see ``answeredQuery``).
     @discardableResult
     func run(_ sql: String, logger: Logger) async throws -> [PostgresRow] {
-        try await query(PostgresQuery(unsafeSQL: sql), logger: logger).collect()
+        try await answeredQuery(PostgresQuery(unsafeSQL: sql), logger: logger).collect()
     }
 }
 

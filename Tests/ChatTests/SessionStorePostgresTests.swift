@@ -258,4 +258,54 @@ final class SessionStorePostgresTests: XCTestCase {
         XCTAssertEqual(stored, acknowledged.map(String.init).joined(separator: ","))
         XCTAssertEqual(acknowledged, Array(0..<acknowledged.count))
     }
+
+    /// The server drops the store's connection in the middle of a turn (`pg_terminate_backend`,
+    /// as a restart or a failover does): the call fails as unavailable within its bounds instead
+    /// of waiting forever for statements written to a closed connection (postgres-nio 1.33 never
+    /// fails those: CI saw every worker of a chat service stuck so during a database restart),
+    /// nothing of the turn is stored, and the same store plays the next turn.
+    func testConnectionDroppedMidTurnFailsTheCallAndTheNextTurnWorks() throws {
+        let db = try freshDatabase()
+        let store = try PostgresSessionStore(address: db.address, maximumConnections: 2, timeout: .seconds(3))
+        let psqlURL = db.url
+        let outcome = LockedBox<Result<KeyedTurnOutcome, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let started = Date()
+        Thread.detachNewThread {
+            outcome.set(Result {
+                try store.turn(session: "dropped", idempotency: nil) { st, _ in
+                    // Inside the transaction: the server ends this very connection, then the store goes on.
+                    _ = try? runTool("/usr/bin/psql", [psqlURL, "-At", "-c", """
+                        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                        WHERE datname = current_database() AND application_name = 'lepton-chat' AND state = 'idle in transaction'
+                        """])
+                    usleep(500_000)
+                    st.turn += 1
+                    return (TurnRecord(turn: 0, text: "lost", intent: "x", confidence: 1, entities: [], reply: ""), "answer")
+                }
+            })
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + 45) == .success else {
+            return XCTFail("the turn still waits 45 s after the server dropped its connection")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 15, "bounded by the statement bound (3 s + 2 s), not the call's last guard")
+        switch outcome.value! {
+        case .success(let o): XCTFail("the turn cannot have committed on a dropped connection: \(o)")
+        case .failure(let e):
+            guard case ChatError.storeUnavailable = e else { return XCTFail("expected storeUnavailable, got \(e)") }
+        }
+        XCTAssertEqual(try psql(db.url, "SELECT count(*) FROM lepton_chat_turns WHERE session = 'dropped'"), "0")
+        var next: Result<DialogState, any Error>?
+        let deadline = Date().addingTimeInterval(20)
+        repeat {
+            next = Result { try store.turn(session: "dropped") { st, _ in
+                st.turn += 1
+                return TurnRecord(turn: 0, text: "next", intent: "x", confidence: 1, entities: [], reply: "")
+            } }
+            if case .failure(ChatError.storeUnavailable) = next { usleep(250_000) } else { break }
+        } while Date() < deadline
+        XCTAssertNoThrow(try next!.get(), "the store plays the next turn")
+        XCTAssertEqual(try psql(db.url, "SELECT string_agg(text, ',') FROM lepton_chat_turns WHERE session = 'dropped'"), "next")
+    }
 }
