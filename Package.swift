@@ -123,6 +123,7 @@ let package = Package(
                                                     .product(name: "HummingbirdCore", package: "hummingbird"),
                                                     .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                                                     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                                    .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                                                     .product(name: "Logging", package: "swift-log"),
                                                     .product(name: "Metrics", package: "swift-metrics"),
                                                     .product(name: "Prometheus", package: "swift-prometheus"),

@@ -18,7 +18,7 @@
    resident memory in FILE (default deploy/measured.json, written by scripts/container-test.sh,
    which measured it in the container under load), the limit with 25 % headroom; the startup
    budget is at least 3x the measured time to ready; terminationGracePeriodSeconds covers the
-   preStop sleep + --timeout + the measured stop; non-root, read-only root, /tmp an emptyDir;
+   preStop sleep + lepton-chat's stream drain + --timeout + the measured stop; non-root, read-only root, /tmp an emptyDir;
    every Secret used is one secrets.example.yaml describes.
 5. batch: each Indexed Job runs, with SHARDS pods as completions says, on sample inputs: its exact
    shell script for every index, then its merge Job's script; the merged output must equal the
@@ -314,10 +314,13 @@ def check_resources(m, measured_path):
         pre = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
         if pre[:1] != ["sleep"]:
             raise Failure(f"{name}: no preStop sleep (endpoints must drain before SIGTERM)")
-        need = float(pre[1]) + float(option_value(c.get("args", []), "--timeout", 60)) + meas["stop_seconds"]
+        # lepton-chat first drains its open streams (--stream-drain-seconds, 10 by default), then
+        # finishes the requests in flight.
+        drain = float(option_value(c.get("args", []), "--stream-drain-seconds", 10)) if c.get("command") == ["lepton-chat"] else 0
+        need = float(pre[1]) + drain + float(option_value(c.get("args", []), "--timeout", 60)) + meas["stop_seconds"]
         grace = pod.get("terminationGracePeriodSeconds", 30)
         if grace < need:
-            raise Failure(f"{name}: terminationGracePeriodSeconds {grace} < preStop {pre[1]} s + --timeout + measured stop = {need:.0f} s")
+            raise Failure(f"{name}: terminationGracePeriodSeconds {grace} < preStop {pre[1]} s + stream drain {drain:.0f} s + --timeout + measured stop = {need:.0f} s")
     for f, name, pod, _ in workloads(m):
         sc = pod.get("securityContext", {})
         if not sc.get("runAsNonRoot") or not sc.get("runAsUser"):

@@ -10,6 +10,7 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 /// A program's resident HTTP service: the plumbing the three `serve` commands share.
 ///
@@ -19,7 +20,9 @@ import Synchronization
 /// service also has `GET /metrics` (Prometheus text), `GET /openapi.json` (the program's document
 /// in `openapi/`), an `X-Request-Id` on every answer, optional bearer-key auth, a body limit (413),
 /// JSON errors, a bounded worker pool with a per-request timeout (``WorkerPool``), and a graceful
-/// shutdown on SIGTERM or SIGINT (stop accepting, finish the requests in flight). With a
+/// shutdown on SIGTERM or SIGINT: first the WebSocket routes' drain (``WebSocketRoutes/drain``;
+/// `/healthz` and new requests answer 503 `draining` meanwhile), then stop accepting and finish
+/// the requests in flight; a second signal skips what is left of the drain. With a
 /// ``ConsolePage`` it also serves the program's web console at `/` (without the key).
 ///
 /// The program adds its routes in `routes`; they read their input with ``body(_:)`` and run model
@@ -99,9 +102,14 @@ public final class ModelService<Models: Sendable>: Sendable {
         router.add(middleware: RequestEnvelopeMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: BearerKeyMiddleware(key: apiKey))
-        router.add(middleware: ReadinessMiddleware(isReady: { [loaded] in loaded.value != nil }))
+        let drainingFlag = Locked<Bool>(false)
+        let unready: @Sendable () -> String? = { [loaded] in
+            loaded.value == nil ? "loading models" : drainingFlag.value ? "the service is shutting down" : nil
+        }
+        router.add(middleware: ReadinessMiddleware(unready: unready))
         router.get("/healthz") { [loaded] _, _ -> Response in
-            loaded.value != nil ? .json("{\"status\":\"ok\"}")
+            if drainingFlag.value { return .json(status: .serviceUnavailable, "{\"status\":\"draining\"}", headers: [.retryAfter: "1"]) }
+            return loaded.value != nil ? .json("{\"status\":\"ok\"}")
                 : .json(status: .serviceUnavailable, "{\"status\":\"loading\"}", headers: [.retryAfter: "1"])
         }
         router.get("/metrics") { _, _ -> Response in
@@ -128,7 +136,7 @@ public final class ModelService<Models: Sendable>: Sendable {
             let upgrades = Router(context: BasicWebSocketRequestContext.self)
             upgrades.add(middleware: RequestIDMiddleware())
             upgrades.add(middleware: BearerKeyMiddleware(key: apiKey))
-            upgrades.add(middleware: ReadinessMiddleware(isReady: { [loaded] in loaded.value != nil }))
+            upgrades.add(middleware: ReadinessMiddleware(unready: unready))
             webSockets.add(upgrades)
             server = .http1WebSocketUpgrade(webSocketRouter: upgrades, configuration: .init(ws: .init(maxFrameSize: webSockets.maxFrameSize)))
         }
@@ -154,10 +162,33 @@ public final class ModelService<Models: Sendable>: Sendable {
                 }
             },
             logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // The signals are this service's own, not the group's: the drain comes before the server
+        // stops accepting (a stream's client must get its finals and a 1001, not a bare 1000).
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         groupBox.value = group
         let pool = workers
+        let drain = webSockets?.drain
         try Self.blocking {
+            let signals = Task {
+                var draining: Task<Void, Never>?
+                for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                    if let draining {
+                        logger.info("\(signal) again: stopping without waiting for the drain")
+                        draining.cancel()
+                        await group.triggerGracefulShutdown()
+                        continue
+                    }
+                    drainingFlag.value = true
+                    draining = Task {
+                        if let drain {
+                            logger.info("\(signal): draining the open streams, then stopping")
+                            await drain()
+                        }
+                        await group.triggerGracefulShutdown()
+                    }
+                }
+            }
+            defer { signals.cancel() }
             do { try await group.run() } catch {
                 throw CLIFailure.input("cannot serve on \(host):\(self.options.port): \(describe(error))")
             }
@@ -219,10 +250,15 @@ public final class ModelService<Models: Sendable>: Sendable {
 /// closes the connection (1009) before the route sees it.
 public struct WebSocketRoutes {
     public var maxFrameSize: Int
+    /// Run on the first SIGTERM or SIGINT, before the server stops accepting: ends the open
+    /// connections the route's own way and returns when they are closed or its time is up (it
+    /// bounds itself; cancelled by a second signal). Without it the library closes them with 1000.
+    public var drain: (@Sendable () async -> Void)?
     public var add: (Router<BasicWebSocketRequestContext>) -> Void
 
-    public init(maxFrameSize: Int, add: @escaping (Router<BasicWebSocketRequestContext>) -> Void) {
+    public init(maxFrameSize: Int, drain: (@Sendable () async -> Void)? = nil, add: @escaping (Router<BasicWebSocketRequestContext>) -> Void) {
         self.maxFrameSize = maxFrameSize
+        self.drain = drain
         self.add = add
     }
 }

@@ -75,10 +75,13 @@ struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
 /// While the models load, every route but `/healthz` and the console's files answers 503 (with
 /// `Retry-After`): the page opens at once and shows "loading models" for what it asks.
 struct ReadinessMiddleware<Context: RequestContext>: RouterMiddleware {
-    let isReady: @Sendable () -> Bool
+    /// Why the service cannot take a request now ("loading models", "shutting down"); nil: it can.
+    let unready: @Sendable () -> String?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard isReady() || request.uri.path == "/healthz" || ConsoleRoutes.paths.contains(request.uri.path) else { throw ServiceError.unavailable("loading models") }
+        if let reason = unready(), request.uri.path != "/healthz", !ConsoleRoutes.paths.contains(request.uri.path) {
+            throw ServiceError.unavailable(reason)
+        }
         return try await next(request, context)
     }
 }

@@ -159,6 +159,51 @@ final class ChatStreamRouteTests: XCTestCase {
         XCTAssertTrue(metrics.contains(#"lepton_streams_total{outcome="ended"} 2"#), metrics)
     }
 
+    /// SIGTERM with a stream open (its audio all sent, no end yet): the stream gets the finals of
+    /// everything it sent (those `transcribe --stream` prints for the whole clip), one error
+    /// message saying the service is stopping, and a close 1001 (going away: go on elsewhere), not
+    /// the library's bare 1000 that would drop the last utterance; the service then exits 0.
+    func testSIGTERMGivesAnOpenStreamItsFinalsAndGoingAway() throws {
+        let s = try chat()
+        defer { s.stop() }
+        let audio = try WAVData(path: dev + "/jfk.wav").data
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString).raw")
+        try audio.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        client.arguments = ["python3", ServiceProcess.root.appendingPathComponent("Tests/ServerTests/Fixtures/ws_stream.py").path,
+                            "ws://127.0.0.1:\(s.port)\(StreamPath.path)?partial_interval_ms=0", "--audio", file.path, "--chunk", "4096",
+                            "--timeout", "60"]
+        let out = Pipe()
+        client.standardOutput = out
+        try client.run()
+        defer { if client.isRunning { client.terminate() } }
+        // Only once the service has read all of the audio (its counter), so that every final is due.
+        let seconds = Double(audio.count) / 32000
+        let deadline = Date().addingTimeInterval(120)
+        func heard() throws -> Double {
+            let line = try s.call("GET", "/metrics").text.split(separator: "\n").first { $0.hasPrefix("lepton_stream_audio_seconds_total ") }
+            return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        while try heard() < seconds - 0.01 {
+            guard Date() < deadline, client.isRunning else { return XCTFail("the service never read the whole clip (\(try heard()) of \(seconds) s)") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        s.process.terminate()
+        let got = try jsonObject(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        client.waitUntilExit()
+        s.process.waitUntilExit()
+        let messages = (got["messages"] as? [String]) ?? []
+        XCTAssertEqual(got["close"] as? Int, 1001, "\(got)")
+        XCTAssertEqual(Array(messages.dropLast()), try cliFinals(dev + "/jfk.wav"))
+        let last = try jsonObject(try XCTUnwrap(messages.last))
+        XCTAssertEqual(last["type"] as? String, "error")
+        XCTAssertTrue((last["error"] as? String)?.contains("shutting down") == true, "\(last)")
+        XCTAssertEqual(s.process.terminationStatus, 0, s.log.suffix(5).joined(separator: "\n"))
+        XCTAssertTrue(s.log.contains { $0.contains("outcome=drained") }, s.log.suffix(5).joined(separator: "\n"))
+    }
+
     /// One stream through an independent client (Fixtures/ws_stream.py, websocket-client from PyPI):
     /// `audio` in messages of `chunk` bytes, then the text messages and close code the service sent.
     /// Used where the service answers before reading (a bad query, busy): those frames come in the

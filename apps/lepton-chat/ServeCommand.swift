@@ -78,6 +78,7 @@ struct ServeCommand: ParsableCommand {
         try runCommand("lepton-chat", common) {
             let selection = self.selection, seed = seeding.seed, streams = self.streams
             let service = try ModelService<Loaded>(program: "lepton-chat", options: serve, threads: common.threads)
+            let openStreams = OpenStreams()
             try service.run(models: ["intents", "whisper"], load: {
                 let (agent, call) = try selection.load(seed: seed)
                 let whisper = try WhisperModel(computeType: selection.compute.computeType)
@@ -93,8 +94,10 @@ struct ServeCommand: ParsableCommand {
             }, console: CallConsole.page,
             // Twice the route's own bound: a message between the two gets an error message, a
             // larger frame only the close (1009).
-            webSockets: WebSocketRoutes(maxFrameSize: 2 * streams.maxFrameBytes) { router in
-                StreamRoute.add(to: router, service: service, limits: streams)
+            webSockets: WebSocketRoutes(maxFrameSize: 2 * streams.maxFrameBytes, drain: {
+                await openStreams.drain(within: streams.streamDrainSeconds)
+            }) { router in
+                StreamRoute.add(to: router, service: service, limits: streams, open: openStreams)
             }) { router in
                 router.post("/v1/transcribe") { request, _ -> Response in
                     let body = try await service.body(request)

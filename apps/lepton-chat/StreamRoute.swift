@@ -15,24 +15,26 @@ import Synchronization
 /// the query's encoding and rate) and the text message {"event":"end"} when the call ends; the
 /// service answers with text messages, one JSON object each: the `partial` and `final` objects
 /// `transcribe --stream` prints, then closes (1000). A problem is one message
-/// {"type":"error","error":"..."} and a close with the code of ``StreamFailure``.
+/// {"type":"error","error":"..."} and a close with the code of ``StreamFailure``. When the service
+/// is asked to stop (SIGTERM), each open stream gets the finals of the audio it sent, an error
+/// message saying so and a close 1001 (going away), so that its client goes on elsewhere.
 ///
 /// Each message's work (decoding, the VAD, Whisper) runs on the service's workers, in the queue
 /// and under the timeout of every other request; a stream's state is its own.
 enum StreamRoute {
     static let path = "/v1/transcribe/stream"
 
-    static func add(to router: Router<BasicWebSocketRequestContext>, service: ModelService<ServeCommand.Loaded>, limits: StreamLimits) {
-        let open = OpenStreams()
+    static func add(to router: Router<BasicWebSocketRequestContext>, service: ModelService<ServeCommand.Loaded>, limits: StreamLimits,
+                    open: OpenStreams) {
         router.ws(RouterPath(path)) { inbound, outbound, context in
             let opened = ContinuousClock.now
-            let count = open.add(1)
             let socket = StreamSocket(outbound)
+            let count = open.add(socket)
             var outcome = "ended"
             var state: StreamState?
             defer {
                 let (seconds, finals) = state?.totals ?? (0, 0)
-                _ = open.add(-1)
+                open.remove(socket)
                 Counter(label: "lepton_streams_total", dimensions: [("outcome", outcome)]).increment()
                 // Amounts only: never the audio or its text.
                 context.logger.info("stream", metadata: [
@@ -45,11 +47,14 @@ enum StreamRoute {
                 let stream = try StreamState(query: context.request.uri.queryParameters, models: try service.models())
                 state = stream
                 try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { await socket.watch(limits: limits, opened: opened) }
+                    group.addTask {
+                        await socket.watch(limits: limits, opened: opened) { try await run(service) { try stream.finish() } }
+                    }
                     defer { group.cancelAll() }
                     socket.waiting(true)
                     for try await message in inbound.messages(maxSize: limits.maxFrameBytes * 2) {
-                        socket.waiting(false)
+                        // Not once the watch has ended the stream (idle, drained): it was answered.
+                        guard socket.startStep() else { break }
                         let arrived = ContinuousClock.now
                         switch message {
                         case .binary(let bytes):
@@ -71,7 +76,8 @@ enum StreamRoute {
                         }
                         socket.waiting(true)
                     }
-                    // The client closed without {"event":"end"}: nothing can be sent any more.
+                    // The client closed without {"event":"end"} (nothing can be sent any more), or
+                    // the watch ended the stream.
                     outcome = socket.failed ?? "closed_by_client"
                 }
             } catch let failure as StreamFailure {
@@ -121,11 +127,15 @@ struct StreamLimits: ParsableArguments, Sendable {
     @Option(name: .long, help: ArgumentHelp("Largest audio message of a live stream, in KiB.", valueName: "kb"))
     var streamMaxFrameKb = 64
 
+    @Option(name: .long, help: ArgumentHelp("At SIGTERM, how long open streams get to receive their last finals and a 1001 close before the service stops.", valueName: "s"))
+    var streamDrainSeconds = 10.0
+
     func validate() throws {
         guard (1...1024).contains(maxStreams) else { throw ValidationError("--max-streams must be 1...1024") }
         guard streamMaxMinutes > 0, streamMaxMinutes <= 24 * 60 else { throw ValidationError("--stream-max-minutes must be in (0, 1440]") }
         guard streamIdleSeconds > 0, streamIdleSeconds <= 3600 else { throw ValidationError("--stream-idle-seconds must be in (0, 3600]") }
         guard (1...16_384).contains(streamMaxFrameKb) else { throw ValidationError("--stream-max-frame-kb must be 1...16384") }
+        guard streamDrainSeconds >= 0, streamDrainSeconds <= 600 else { throw ValidationError("--stream-drain-seconds must be in [0, 600]") }
     }
 
     var maxSeconds: Double { streamMaxMinutes * 60 }
@@ -151,16 +161,39 @@ struct StreamFailure: Error {
     }
 }
 
-/// Streams open now: the --max-streams bound and the `lepton_streams_open` gauge.
+/// Streams open now: the --max-streams bound, the `lepton_streams_open` gauge, and the drain at
+/// SIGTERM.
 final class OpenStreams: Sendable {
-    private let count = Mutex(0)
+    private let sockets = Mutex<[ObjectIdentifier: StreamSocket]>([:])
+    private let draining = Mutex(false)
 
-    /// Adds `n` and returns the new count.
-    func add(_ n: Int) -> Int {
-        count.withLock { c in
-            c += n
-            StreamMetrics.open.record(c)
-            return c
+    /// Counts `socket` open and returns how many are; asks it to drain at once if the service
+    /// already is draining.
+    func add(_ socket: StreamSocket) -> Int {
+        let count = sockets.withLock { s in
+            s[ObjectIdentifier(socket)] = socket
+            StreamMetrics.open.record(s.count)
+            return s.count
+        }
+        if draining.withLock({ $0 }) { socket.requestDrain() }
+        return count
+    }
+
+    func remove(_ socket: StreamSocket) {
+        sockets.withLock { s in
+            s[ObjectIdentifier(socket)] = nil
+            StreamMetrics.open.record(s.count)
+        }
+    }
+
+    /// Asks every open stream to end with its finals and a 1001, and returns once none is open,
+    /// `seconds` have passed, or the task is cancelled.
+    func drain(within seconds: Double) async {
+        draining.withLock { $0 = true }
+        sockets.withLock { $0 }.values.forEach { $0.requestDrain() }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while sockets.withLock({ !$0.isEmpty }), ContinuousClock.now < deadline {
+            do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
         }
     }
 }
@@ -176,7 +209,7 @@ enum StreamMetrics {
 /// watch (an error from the watch while the route waits for the client).
 final class StreamSocket: Sendable {
     private let outbound: WebSocketOutboundWriter
-    private let state = Mutex<(waitingSince: ContinuousClock.Instant?, failed: String?)>((nil, nil))
+    private let state = Mutex<(waitingSince: ContinuousClock.Instant?, failed: String?, drain: Bool)>((nil, nil, false))
 
     init(_ outbound: WebSocketOutboundWriter) { self.outbound = outbound }
 
@@ -184,6 +217,28 @@ final class StreamSocket: Sendable {
     var failed: String? { state.withLock { $0.failed } }
 
     func waiting(_ on: Bool) { state.withLock { $0.waitingSince = on ? .now : nil } }
+
+    /// A message arrived: false when the watch has already ended the stream (then the message is
+    /// not the route's any more), else the stream is busy until ``waiting(_:)``.
+    func startStep() -> Bool {
+        state.withLock { s in
+            guard s.failed == nil else { return false }
+            s.waitingSince = nil
+            return true
+        }
+    }
+
+    /// The service is stopping: the watch ends the stream at its next quiet moment.
+    func requestDrain() { state.withLock { $0.drain = true } }
+
+    /// Whether the watch may drain now (asked to, and no step running); then the stream is over.
+    private func claimDrain() -> Bool {
+        state.withLock { s in
+            guard s.drain, s.failed == nil, s.waitingSince != nil else { return false }
+            s.failed = "drained"
+            return true
+        }
+    }
 
     func send(_ events: [StreamEvent], arrived: ContinuousClock.Instant) async throws {
         for e in events {
@@ -205,11 +260,23 @@ final class StreamSocket: Sendable {
         try? await outbound.close(failure.code, reason: String(failure.message.prefix(100)))
     }
 
-    /// Ends the stream once the client has been silent for the idle time, or the stream has
-    /// lasted the longest time allowed; returns when cancelled.
-    func watch(limits: StreamLimits, opened: ContinuousClock.Instant) async {
+    /// Ends the stream once the client has been silent for the idle time, the stream has lasted
+    /// the longest time allowed, or the service drains (then with `flush`'s finals, an error
+    /// message and 1001); returns when cancelled.
+    func watch(limits: StreamLimits, opened: ContinuousClock.Instant, flush: @Sendable () async throws -> [StreamEvent]) async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(250))
+            try? await Task.sleep(for: .milliseconds(100))
+            if claimDrain() {
+                let arrived = ContinuousClock.now
+                do { try await send(try await flush(), arrived: arrived) } catch let e as StreamFailure {
+                    try? await outbound.write(.text("{\"type\":\"error\",\"error\":\(jsonString("the service is shutting down; the last audio has no final: " + e.message))}"))
+                    try? await outbound.close(e.code, reason: nil)
+                    return
+                } catch { return }
+                try? await outbound.write(.text("{\"type\":\"error\",\"error\":\"the service is shutting down: every final of the audio sent is above; reconnect to go on\"}"))
+                try? await outbound.close(.goingAway, reason: "shutting down")
+                return
+            }
             let since = state.withLock { $0.waitingSince }
             if let since, (ContinuousClock.now - since).seconds > limits.streamIdleSeconds {
                 return await fail(StreamFailure(.policyViolation, "no message for \(limits.streamIdleSeconds) s (--stream-idle-seconds)"))
