@@ -116,6 +116,32 @@ extension RiskProgramTests {
         XCTAssertEqual(try psql(db, "SELECT count(*) FROM alerts"), "\(2 * flagged.count)")
     }
 
+    /// The server ends the connection in the middle of writing alerts (a trigger on the table calls
+    /// `pg_terminate_backend` on its own session, as a restart or failover would): one line naming
+    /// the server's reason and exit 1, not a program waiting forever for its ROLLBACK on the closed
+    /// connection (postgres-nio 1.33 never fails a query written to a closed connection).
+    func testConnectionDroppedWhileWritingAlertsIsOneLineNotAHang() throws {
+        let db = try freshRiskDatabase()
+        _ = try psql(db, """
+            CREATE TABLE alerts (
+                model text NOT NULL, tx_key text NOT NULL, row_index integer NOT NULL, source text NOT NULL,
+                tx_time timestamp NOT NULL, from_account text NOT NULL, to_account text NOT NULL,
+                amount double precision NOT NULL, currency text NOT NULL, amount_usd double precision NOT NULL,
+                payment_format text NOT NULL, score double precision NOT NULL, threshold double precision NOT NULL,
+                typologies text NOT NULL, label smallint, written_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (model, tx_key));
+            CREATE FUNCTION drop_the_writer() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$;
+            CREATE TRIGGER drop_the_writer BEFORE INSERT ON alerts FOR EACH STATEMENT EXECUTE FUNCTION drop_the_writer();
+            """)
+        let r = try risk(["score", "--model", Self.samples + "/model", "--transactions", Self.samples + "/test.csv",
+                          "--history", Self.samples + "/train.csv", "--threshold", "0.2", "--alerts-to", db + "?table=alerts"],
+                         timeout: 120)
+        XCTAssertNotEqual(r.status, 124, "lepton-risk still waited 120 s after the server dropped its connection")
+        assertOneLineError(r, status: 1, contains: "terminating connection")
+        XCTAssertEqual(try psql(db, "SELECT count(*) FROM alerts"), "0")
+    }
+
     func testBadPostgresURLsAndAnUnreachableServerGiveOneLineWithoutThePassword() throws {
         let m = Self.samples + "/model"
         for (url, fragment) in [("postgresql://u:pw9@127.0.0.1:1/db", "exactly one of ?table"),

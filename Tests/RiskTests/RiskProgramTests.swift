@@ -9,14 +9,20 @@ final class RiskProgramTests: XCTestCase {
     static var repoRoot: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
     static var samples: String { repoRoot.appendingPathComponent("samples/risk").path }
 
-    /// Runs the built `lepton-risk` (beside the test bundle) from the repository root.
-    func risk(_ arguments: [String]) throws -> Run {
+    /// Runs the built `lepton-risk` (beside the test bundle) from the repository root, under
+    /// `timeout SECONDS` when given (status 124 if it hangs).
+    func risk(_ arguments: [String], timeout: Int? = nil) throws -> Run {
         var dir = Bundle.main.bundleURL
         for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") { dir = b.bundleURL.deletingLastPathComponent() }
         let exe = dir.appendingPathComponent("lepton-risk")
         guard FileManager.default.isExecutableFile(atPath: exe.path) else { throw XCTSkip("lepton-risk is not built at \(exe.path)") }
         let p = Process()
-        p.executableURL = exe; p.arguments = arguments; p.currentDirectoryURL = Self.repoRoot
+        if let timeout {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout"); p.arguments = [String(timeout), exe.path] + arguments
+        } else {
+            p.executableURL = exe; p.arguments = arguments
+        }
+        p.currentDirectoryURL = Self.repoRoot
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err; p.standardInput = FileHandle.nullDevice
         try p.run()
