@@ -4,7 +4,8 @@ import XCTest
 
 /// A model trained before features were appended (samples/risk/model: the first 43) still loads
 /// and scores: its trees read the first columns and never the new ones. A feature list that is not
-/// an earlier version of this program's, or an older model with a network, is refused by name.
+/// an earlier version of this program's, or an older model with a network, is refused by name; a
+/// monitor reference of the older list compares its own columns.
 final class OlderModelTests: XCTestCase {
     static var sampleModel: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -24,6 +25,16 @@ final class OlderModelTests: XCTestCase {
         var g = SystemRandomNumberGenerator()
         for r in 0..<t.count { for c in older..<F { x[r * F + c] = Float.random(in: -100...100, using: &g) } }
         XCTAssertEqual(m.trees.predict(x, rows: t.count), before)
+    }
+
+    func testDriftAgainstAnOlderReferenceComparesItsColumnsOnly() throws {
+        let t = try simulatedTable(accounts: 120, days: 10, seed: 6)
+        let x = TransactionFeatures.compute(t), rows = Array(0..<t.count), scores = rows.map { Float($0 % 7) / 7 }
+        var older = DriftReference(features: x, rows: rows, scores: scores)
+        older.featureEdges.removeLast(); older.featureShares.removeLast()   // a reference of the first F − 1
+        let report = DriftReport(reference: older, features: x, rows: rows, scores: scores)
+        XCTAssertEqual(report.features.map(\.name), Array(TransactionFeatures.names.dropLast()))
+        XCTAssertTrue(report.features.allSatisfy { $0.psi < 1e-6 }, "the same rows: no drift")
     }
 
     func testForeignFeatureListsAndOlderNetworksAreRefusedByName() throws {
