@@ -78,8 +78,9 @@ public struct DriftReport: Sendable {
 
     /// Compares `rows` of the feature matrix `x` and their `scores` with `reference`.
     public init(reference: DriftReference, features x: [Float], rows: [Int], scores: [Float]) {
+        // A reference of an earlier feature list covers its first columns only.
         let F = TransactionFeatures.count
-        features = (0..<F).map { f in
+        features = (0..<min(F, reference.featureEdges.count)).map { f in
             let current = DriftReference.shares(rows.map { x[$0 * F + f] }, edges: reference.featureEdges[f])
             return Item(name: TransactionFeatures.names[f], psi: Self.psi(reference: reference.featureShares[f], current: current),
                         reference: reference.featureShares[f], current: current)

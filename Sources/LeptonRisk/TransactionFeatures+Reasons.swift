@@ -64,6 +64,7 @@ extension TransactionFeatures {
         case "dst_in_out_ratio_14d": return "receiver received \(times(v)) what they sent within 14 days"
         case "src_daily_rate": return "sender makes about \(rate(v)) transactions a day"
         case "dst_daily_rate": return "receiver makes about \(rate(v)) transactions a day"
+        case "src_activity_share_2d": return "\(percent(v)) of the sender's transfers within 14 days fall within 2 days of this one"
         default: return "\(names[f]) = \(String(format: "%.3g", Double(v)))"
         }
     }

@@ -22,6 +22,7 @@ public enum TransactionFeatures {
         "src_out_partners_2d", "dst_in_partners_2d",
         "src_format_share", "dst_in_cross_bank_share", "src_in_out_ratio_14d", "dst_in_out_ratio_14d",
         "src_daily_rate", "dst_daily_rate",
+        "src_activity_share_2d",
     ]
     public static var count: Int { names.count }
 
@@ -268,6 +269,13 @@ public enum TransactionFeatures {
                     f[38] = inCrossShare[v]
                     f[41] = logf(1 + Float(oHi - oLo) + Float(iHi - iLo)) - logf(1 + spanDays)
                     f[42] = logf(1 + Float(voHi - voLo) + Float(viHi - viLo)) - logf(1 + spanDays)
+                    // Accounts opened for a scheme act in a burst (a fan-out's sender pays its
+                    // receivers within hours and is never seen again): most of the sender's transfers
+                    // (in and out) within 14 days fall within 2 days of this one; an ordinary
+                    // account's are spread out. A share of two windows, so a short file and a long
+                    // one give comparable values.
+                    let uIn2 = AccountIndex.lowerBound(ic, iLo, iHi, time, ti + w2 + 1) - AccountIndex.lowerBound(ic, iLo, iHi, time, ti - w2)
+                    f[43] = Float(a1 - a0 + uIn2) / max(su.count + iu.count, 1)
                 }
             }}}
         }

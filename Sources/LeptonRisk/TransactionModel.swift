@@ -441,8 +441,16 @@ public struct TransactionModel: Sendable {
         guard config.kind == "transactions" else {
             throw RiskError.badModel(path: cfgURL.path, reason: "this is a \(config.kind) model; use --nodes/--edges for node models")
         }
-        guard config.features == TransactionFeatures.names else {
-            throw RiskError.badModel(path: cfgURL.path, reason: "feature list differs from this program's (\(config.features.count) vs \(TransactionFeatures.count))")
+        // A model trained before features were appended reads the first columns only: its trees are
+        // widened (they never split on the new columns); its networks cannot be, so it must be retrained.
+        let F = TransactionFeatures.count, FM = config.features.count
+        guard FM <= F, Array(TransactionFeatures.names.prefix(FM)) == config.features else {
+            throw RiskError.badModel(path: cfgURL.path, reason: "feature list differs from this program's (\(FM) vs \(F)"
+                                     + (FM > F ? ", from a newer version)" : ": not an earlier version of it; retrain)"))
+        }
+        if FM < F && (config.gnnWeight > 0 || (config.sequenceWeight ?? 0) > 0) {
+            throw RiskError.badModel(path: cfgURL.path, reason: "trained with \(FM) features, before \(TransactionFeatures.names[FM]); "
+                                     + "its GNN or sequence scorer needs exactly those: retrain")
         }
         guard (0...3650).contains(config.historyDays), config.threshold.isFinite,
               (0...60).contains(config.propagationWindowDays ?? 3), config.gnnWeight.isFinite else {
@@ -451,7 +459,8 @@ public struct TransactionModel: Sendable {
         let wURL = dir.appendingPathComponent(weightsFile)
         let store: WeightStore
         do { store = try Safetensors.read(wURL) } catch { throw RiskError.badModel(path: wURL.path, reason: "\(error)") }
-        let trees = try GradientBoostedTrees(store: store, features: TransactionFeatures.count, source: wURL.path)
+        var trees = try GradientBoostedTrees(store: store, features: FM, source: wURL.path)
+        trees.widen(to: F)
         if let agg = config.propagation {
             guard ScorePropagation.names.contains(agg), let w = config.propagationWeight, w >= 0, w.isFinite else {
                 throw RiskError.badModel(path: cfgURL.path, reason: "unknown propagation '\(agg)' or missing weight")

@@ -21,7 +21,7 @@ extension RiskProgramTests {
         XCTAssertEqual(data["positives"] as? Int, labelled.filter { $0.last == "1" }.count)
         XCTAssertEqual(data["period_start"] as? String, times.first)
         XCTAssertEqual(data["period_end"] as? String, times.last)
-        XCTAssertEqual((card["features"] as? [Any])?.count, 43)
+        XCTAssertEqual((card["features"] as? [Any])?.count, 44)
         XCTAssertEqual((card["choices"] as? [String: Any])?["tree_depth"] as? Int, 2)   // the default, chosen by CV (README)
 
         // The model id is the one every output names: SHA-256 of the weights then the config.

@@ -41,3 +41,44 @@ extension RiskProgramTests {
                                      "--out", out.path]), status: 64, contains: "--out-of-fold")
     }
 }
+
+/// `scripts/oof-by-typology.py`: recall within a budget per typology and average precision, on a
+/// hand-made pair of files whose answer is worked out below by hand.
+extension RiskProgramTests {
+    func testOutOfFoldByTypologyScriptCountsByHand() throws {
+        // Ten rows; positives 1 (stack), 3 (fan-out), 5 (stack) at ranks 2, 4, 6. A budget of 0.3
+        // alerts the top 3 rows (0, 1, 2): only row 1 is caught. Average precision
+        // (1/2 + 2/4 + 3/6) / 3 = 0.5.
+        let scores = ["row,label,score", "0,0,0.9", "1,1,0.8", "2,0,0.7", "3,1,0.6", "4,0,0.5", "5,1,0.4",
+                      "6,0,0.3", "7,0,0.2", "8,0,0.1", "9,0,0.05"]
+        let patterns = ["row_index,pattern_id,typology", "1,7,stack", "3,8,fan-out", "5,7,stack"]
+        let s = tmp.appendingPathComponent("hand-oof.csv"), p = tmp.appendingPathComponent("hand-patterns.csv")
+        try Data((scores.joined(separator: "\n") + "\n").utf8).write(to: s)
+        try Data((patterns.joined(separator: "\n") + "\n").utf8).write(to: p)
+        func script(_ arguments: [String]) throws -> (status: Int32, stdout: String) {
+            let proc = Process(), out = Pipe()
+            proc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            proc.arguments = ["python3", Self.repoRoot.appendingPathComponent("scripts/oof-by-typology.py").path] + arguments
+            proc.standardOutput = out; proc.standardError = FileHandle.nullDevice
+            do { try proc.run() } catch { throw XCTSkip("python3 is not installed") }
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            proc.waitUntilExit()
+            return (proc.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        let r = try script([s.path, p.path, "--budget", "0.3", "--missed", "--json"])
+        XCTAssertEqual(r.status, 0)
+        let j = try json(Substring(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        XCTAssertEqual(j["budget_rows"] as? Int, 3)
+        XCTAssertEqual(j["caught"] as? Int, 1)
+        XCTAssertEqual(try XCTUnwrap(j["pr_auc"] as? Double), 0.5, accuracy: 1e-9)
+        let table = try XCTUnwrap(j["typologies"] as? [String: [String: Int]])
+        XCTAssertEqual(table["stack"], ["caught": 1, "positives": 2])
+        XCTAssertEqual(table["fan-out"], ["caught": 0, "positives": 1])
+        let missed = try XCTUnwrap(j["missed"] as? [[String: Any]])
+        XCTAssertEqual(missed.map { $0["row"] as? Int }, [3, 5])
+        XCTAssertEqual(missed.map { $0["rank"] as? Int }, [4, 6])
+        // A budget outside (0, 1] is a usage error; a file without the expected header is bad input.
+        XCTAssertEqual(try script([s.path, p.path, "--budget", "0"]).status, 64)
+        XCTAssertEqual(try script([p.path, s.path]).status, 1)
+    }
+}
