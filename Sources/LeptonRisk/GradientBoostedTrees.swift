@@ -290,7 +290,6 @@ public struct GradientBoostedTrees: Sendable {
         ]
     }
 
-    /// Rebuilds trees from `tensors(prefix:)` output; checks every index is in range.
     /// Takes `features` input columns, the first `featureCount` of them the ones it was trained on
     /// (a model of an earlier feature list reading a longer row; no node splits on the new ones).
     mutating func widen(to features: Int) {
@@ -299,6 +298,7 @@ public struct GradientBoostedTrees: Sendable {
         featureCount = features
     }
 
+    /// Rebuilds trees from `tensors(prefix:)` output; checks every index is in range.
     public init(store: WeightStore, prefix: String = "gbt.", features: Int, source: String) throws {
         func ints(_ name: String) throws -> [Int32] { try store.take(prefix + name).scalars.map { Int32($0) } }
         feature = try ints("feature"); left = try ints("left"); right = try ints("right"); roots = try ints("roots")
