@@ -369,14 +369,12 @@ public final class PostgresSessionStore: SessionStore {
             do { outcome.set(.success(try await work(call))) } catch { outcome.set(.failure(error)) }
             done.signal()
         }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        if done.wait(timeout: .now() + seconds) == .timedOut {
+        if done.wait(timeout: .now() + timeout.timeInterval) == .timedOut {
             if call.abandon() {
                 task.cancel()
                 throw ChatError.storeUnavailable("no connection to \(location) within \(timeout)")
             }
-            let rest = Double(finish.components.seconds) + Double(finish.components.attoseconds) / 1e18
-            if done.wait(timeout: .now() + rest) == .timedOut {
+            if done.wait(timeout: .now() + finish.timeInterval) == .timedOut {
                 task.cancel()
                 throw ChatError.storeUnavailable("\(location) did not finish a transaction within \(finish); whether it committed is unknown")
             }
@@ -411,6 +409,11 @@ public final class PostgresSessionStore: SessionStore {
         if error is CancellationError { return ChatError.storeUnavailable("\(location): cancelled") }
         return ChatError.storeUnavailable("\(location): \(error)")
     }
+}
+
+extension Duration {
+    /// In seconds, for DispatchSemaphore's deadlines.
+    fileprivate var timeInterval: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 /// A turn's cells as read, before opening.

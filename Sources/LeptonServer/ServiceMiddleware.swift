@@ -72,8 +72,9 @@ struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// While the models load, every route but `/healthz` and the console's files answers 503 (with
-/// `Retry-After`): the page opens at once and shows "loading models" for what it asks.
+/// While the models load, and while the service drains after SIGTERM, every route but `/healthz`
+/// and the console's files answers 503 (with `Retry-After`) saying which: the page opens at once
+/// and shows "loading models" for what it asks.
 struct ReadinessMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Why the service cannot take a request now ("loading models", "shutting down"); nil: it can.
     let unready: @Sendable () -> String?

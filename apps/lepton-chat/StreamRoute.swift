@@ -51,7 +51,7 @@ enum StreamRoute {
                         await socket.watch(limits: limits, opened: opened) { try await run(service) { try stream.finish() } }
                     }
                     defer { group.cancelAll() }
-                    socket.waiting(true)
+                    socket.waiting()
                     for try await message in inbound.messages(maxSize: limits.maxFrameBytes * 2) {
                         // Not once the watch has ended the stream (idle, drained): it was answered.
                         guard socket.startStep() else { break }
@@ -74,7 +74,7 @@ enum StreamRoute {
                             try await socket.close(.normalClosure)
                             return
                         }
-                        socket.waiting(true)
+                        socket.waiting()
                     }
                     // The client closed without {"event":"end"} (nothing can be sent any more), or
                     // the watch ended the stream.
@@ -216,10 +216,11 @@ final class StreamSocket: Sendable {
     /// The outcome when the watch ended the stream.
     var failed: String? { state.withLock { $0.failed } }
 
-    func waiting(_ on: Bool) { state.withLock { $0.waitingSince = on ? .now : nil } }
+    /// The route waits for the next message (the idle time counts from now; a drain may end the stream).
+    func waiting() { state.withLock { $0.waitingSince = .now } }
 
     /// A message arrived: false when the watch has already ended the stream (then the message is
-    /// not the route's any more), else the stream is busy until ``waiting(_:)``.
+    /// not the route's any more), else the stream is busy until ``waiting()``.
     func startStep() -> Bool {
         state.withLock { s in
             guard s.failed == nil else { return false }
