@@ -1,59 +1,11 @@
 import Foundation
 import LeptonEngine
 
-/// Per-item features of a generic graph: the item's own columns plus what its neighbourhood looks
-/// like (mean neighbour features per relation and degrees for nodes; for labelled edges, the mean
-/// over edges sharing the same source or target, and the item's deviation from those means).
-public enum NodeFeatures {
-    public static func width(inputs d: Int, relations: Int, edgeMode: Bool) -> Int {
-        edgeMode ? 5 * d + 2 : d * (1 + relations) + relations
-    }
-
-    public static func compute(_ g: NodeGraph, relations R: Int) -> [Float] {
-        if g.labelsOnEdges {
-            let d = g.edgeFeatureCount, m = g.edgeCount, n = g.nodeCount, W = width(inputs: d, relations: R, edgeMode: true)
-            var sumS = [Float](repeating: 0, count: n * d), sumD = sumS
-            var cS = [Float](repeating: 0, count: n), cD = cS
-            for e in 0..<m {
-                let u = Int(g.src[e]), v = Int(g.dst[e]); cS[u] += 1; cD[v] += 1
-                for f in 0..<d { sumS[u * d + f] += g.edgeFeatures[e * d + f]; sumD[v * d + f] += g.edgeFeatures[e * d + f] }
-            }
-            var out = [Float](repeating: 0, count: m * W)
-            for e in 0..<m {
-                let u = Int(g.src[e]), v = Int(g.dst[e]), o = e * W
-                for f in 0..<d {
-                    let x = g.edgeFeatures[e * d + f], ms = sumS[u * d + f] / cS[u], md = sumD[v * d + f] / cD[v]
-                    out[o + f] = x; out[o + d + f] = ms; out[o + 2 * d + f] = md
-                    out[o + 3 * d + f] = x - ms; out[o + 4 * d + f] = x - md
-                }
-                out[o + 5 * d] = logf(cS[u]); out[o + 5 * d + 1] = logf(cD[v])
-            }
-            return out
-        }
-        let d = g.featureCount, n = g.nodeCount, W = width(inputs: d, relations: R, edgeMode: false)
-        var out = [Float](repeating: 0, count: n * W)
-        var deg = [Float](repeating: 0, count: n * R)
-        for i in 0..<n { for f in 0..<d { out[i * W + f] = g.features[i * d + f] } }
-        // Relations treated as undirected: each edge sends its endpoint's features both ways.
-        for e in 0..<g.edgeCount {
-            let r = Int(g.relation[e]); if r >= R { continue }
-            let u = Int(g.src[e]), v = Int(g.dst[e])
-            if u == v { continue }
-            let base = d * (1 + r)
-            for f in 0..<d { out[u * W + base + f] += g.features[v * d + f]; out[v * W + base + f] += g.features[u * d + f] }
-            deg[u * R + r] += 1; deg[v * R + r] += 1
-        }
-        for i in 0..<n { for r in 0..<R {
-            let k = deg[i * R + r], base = d * (1 + r)
-            if k > 0 { for f in 0..<d { out[i * W + base + f] /= k } }
-            out[i * W + d * (1 + R) + r] = logf(1 + k)
-        }}
-        return out
-    }
-}
-
 public struct NodeModelConfig: Codable, Sendable {
     public var kind = "nodes"   // or "edges"
+    /// Feature set (``NodeFeatures``): 1, the first; 2, labelled edges also get their standing
+    /// among their endpoints' edges, and both kinds get the known-label columns. Older models keep
+    /// theirs.
     public var formatVersion = 1
     public var inputFeatures = 0
     public var featureNames: [String] = []
@@ -64,16 +16,49 @@ public struct NodeModelConfig: Codable, Sendable {
     /// Number of bagged tree models (fold models) averaged.
     public var treeModels = 1
     public var validation: [String: Float] = [:]
+    /// True when cross-validation kept the known-label columns (format version 2 on): scoring
+    /// then uses the labels the caller knows (``NodeModel/score(_:known:)``).
+    public var knownLabels = false
+    /// With `knownLabels`: the threshold of the trees used when no label is known.
+    public var thresholdWithoutKnownLabels: Float? = nil
     public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(String.self, forKey: .kind)
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        inputFeatures = try c.decode(Int.self, forKey: .inputFeatures)
+        featureNames = try c.decode([String].self, forKey: .featureNames)
+        relationNames = try c.decode([String].self, forKey: .relationNames)
+        threshold = try c.decode(Float.self, forKey: .threshold)
+        gnnWeight = try c.decode(Float.self, forKey: .gnnWeight)
+        gnnHidden = try c.decode(Int.self, forKey: .gnnHidden)
+        treeModels = try c.decode(Int.self, forKey: .treeModels)
+        validation = try c.decode([String: Float].self, forKey: .validation)
+        knownLabels = try c.decodeIfPresent(Bool.self, forKey: .knownLabels) ?? false  // absent before version 2
+        thresholdWithoutKnownLabels = try c.decodeIfPresent(Float.self, forKey: .thresholdWithoutKnownLabels)
+    }
 }
 
-/// Node (or labelled-edge) risk model: gradient-boosted trees on own + neighbourhood features,
-/// blended on validation with a two-layer GraphSAGE node classifier over all relations.
+/// The fold models of one tree cross-validation and their out-of-fold scores per checkpoint.
+struct FoldTrees {
+    var models: [GradientBoostedTrees] = []
+    var staged: [[Float]] = [], auc: [Float] = [], oofY: [Float] = [], oofItems: [Int] = []
+    var trainLoss: [Double] = []
+}
+
+/// Node (or labelled-edge) risk model: gradient-boosted trees on own + neighbourhood features
+/// (and, when cross-validation says they help, the labels known of the neighbours), blended on
+/// validation with a two-layer GraphSAGE node classifier over all relations.
 ///
 /// Immutable and `Sendable`: one loaded model can score from many threads at once.
 public struct NodeModel: Sendable {
     public let config: NodeModelConfig
     public let trees: [GradientBoostedTrees]
+    /// With ``NodeModelConfig/knownLabels``: the fold models trained with the known-label columns
+    /// constant, used when no label is known at scoring time (a model trained to lean on its
+    /// neighbours' labels does worse than one trained without them when there are none).
+    public let treesWithoutKnownLabels: [GradientBoostedTrees]
     let gnn: NodeSAGE?
 
     public struct TrainOptions: Sendable {
@@ -86,17 +71,33 @@ public struct NodeModel: Sendable {
         }
     }
 
-    public func score(_ g: NodeGraph) throws -> [Float] {
+    /// Scores every item of `g`.
+    /// - Parameter known: labels known at scoring time, per item (1, 0, or −1 unknown); used by
+    ///   a model whose cross-validation kept the known-label columns (``NodeModelConfig/knownLabels``).
+    ///   Never pass the labels of the items being evaluated.
+    public func score(_ g: NodeGraph, known: [Int8]? = nil) throws -> [Float] {
         let map = try relationMap(g)
         var h = g
         for e in 0..<h.edgeCount { h.relation[e] = map[Int(g.relation[e])] }
         let R = config.relationNames.count
-        let x = NodeFeatures.compute(h, relations: R)
+        let knowing = usesKnownLabels(known)
+        let x = NodeFeatures.rows(h, relations: R, version: config.formatVersion, known: knowing ? known : nil)
+        let trees = knowing || treesWithoutKnownLabels.isEmpty ? self.trees : treesWithoutKnownLabels
         var p = [Float](repeating: 0, count: h.itemCount)
         for m in trees { let q = m.predict(x, rows: h.itemCount); for i in 0..<p.count { p[i] += q[i] / Float(trees.count) } }
         guard let s = gnn, config.gnnWeight > 0 else { return p }
         let q = s.predict(h)
         return (0..<p.count).map { (1 - config.gnnWeight) * p[$0] + config.gnnWeight * q[$0] }
+    }
+
+    /// True when `known` holds at least one label and the model uses known labels.
+    public func usesKnownLabels(_ known: [Int8]?) -> Bool {
+        config.knownLabels && known?.contains { $0 >= 0 } == true
+    }
+
+    /// The flagging threshold cross-validation chose for scoring with or without known labels.
+    public func threshold(known: [Int8]?) -> Float {
+        usesKnownLabels(known) ? config.threshold : config.thresholdWithoutKnownLabels ?? config.threshold
     }
 
     /// Maps the graph's relation indices to the model's (by name); unknown relations are an error.
@@ -130,12 +131,15 @@ public struct NodeModel: Sendable {
         config.inputFeatures = g.labelsOnEdges ? g.edgeFeatureCount : g.featureCount
         config.featureNames = g.labelsOnEdges ? g.edgeFeatureNames : g.featureNames
         config.relationNames = g.relationNames
+        config.formatVersion = NodeFeatures.currentVersion
         let R = g.relationNames.count
-        let x = NodeFeatures.compute(g, relations: R)
-        let F = NodeFeatures.width(inputs: config.inputFeatures, relations: R, edgeMode: g.labelsOnEdges)
+        let base = NodeFeatures.compute(g, relations: R)
+        let Fb = NodeFeatures.width(inputs: config.inputFeatures, relations: R, edgeMode: g.labelsOnEdges, knownLabels: false)
+        let Fl = NodeFeatures.knownLabelWidth(relations: R, edgeMode: g.labelsOnEdges), F = Fb + Fl
         // Stratified seeded K-fold cross-validation over the training pool: out-of-fold scores
-        // choose the number of trees, the GNN blend weight and the threshold; the final tree
-        // model is the average of the K fold models (a bagged ensemble).
+        // choose the number of trees, whether the known-label columns help, the GNN blend weight
+        // and the threshold; the final tree model is the average of the K fold models (a bagged
+        // ensemble).
         var rng = SeededGenerator(seed: o.seed ^ 0xfeed)
         var posItems = pool.filter { $0.label == 1 }.map(\.item), negItems = pool.filter { $0.label == 0 }.map(\.item)
         for k in stride(from: posItems.count - 1, to: 0, by: -1) { posItems.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
@@ -146,45 +150,78 @@ public struct NodeModel: Sendable {
             Array(negItems[(k * negItems.count / K)..<((k + 1) * negItems.count / K)])
         }
         let labelOf = Dictionary(pool.map { ($0.item, $0.label) }, uniquingKeysWith: { a, _ in a })
-        func gather(_ items: [Int]) -> ([Float], [Float]) {
-            var xs = [Float](), ys = [Float]()
-            for i in items { xs.append(contentsOf: x[(i * F)..<((i + 1) * F)]); ys.append(labelOf[i] == 1 ? 1 : 0) }
-            return (xs, ys)
-        }
-        var topts = o.trees; topts.seed = o.seed
         let every = 10
-        var models: [GradientBoostedTrees] = []
-        var staged: [[Float]] = [], oofY: [Float] = [], oofItems: [Int] = []
-        var trainLoss: [Double] = []
-        for k in 0..<K {
-            let trainItems = (0..<K).filter { $0 != k }.flatMap { folds[$0] }
-            let (xt, yt) = gather(trainItems), (xv, yv) = gather(folds[k])
-            topts.seed = o.seed &+ UInt64(k)
-            let m = try GradientBoostedTrees.train(x: xt, y: yt, features: F, options: topts)
-            if curve != nil {
-                let l = m.stagedLogLoss(xt, labels: yt, every: every)
-                trainLoss = trainLoss.isEmpty ? l : zip(trainLoss, l).map { $0 + $1 }
+        /// One cross-validation of the trees; with `knownLabels`, fold k's rows (its training rows
+        /// and its held-out rows alike) see the labels of the other folds only, as scoring sees
+        /// the labels of the training rows only; without, the columns are constant (never split on).
+        func crossValidate(knownLabels: Bool) throws -> FoldTrees {
+            var arm = FoldTrees()
+            var topts = o.trees
+            let unknown = NodeFeatures.knownLabelColumns(g, relations: R, known: [Int8](repeating: -1, count: g.itemCount))
+            for k in 0..<K {
+                let trainItems = (0..<K).filter { $0 != k }.flatMap { folds[$0] }
+                var lab = unknown
+                if knownLabels {
+                    var known = [Int8](repeating: -1, count: g.itemCount)
+                    for i in trainItems { known[i] = labelOf[i] ?? -1 }
+                    lab = NodeFeatures.knownLabelColumns(g, relations: R, known: known)
+                }
+                func gather(_ items: [Int]) -> ([Float], [Float]) {
+                    var xs = [Float](), ys = [Float]()
+                    xs.reserveCapacity(items.count * F)
+                    for i in items {
+                        xs.append(contentsOf: base[(i * Fb)..<((i + 1) * Fb)]); xs.append(contentsOf: lab[(i * Fl)..<((i + 1) * Fl)])
+                        ys.append(labelOf[i] == 1 ? 1 : 0)
+                    }
+                    return (xs, ys)
+                }
+                let (xt, yt) = gather(trainItems), (xv, yv) = gather(folds[k])
+                topts.seed = o.seed &+ UInt64(k)
+                let m = try GradientBoostedTrees.train(x: xt, y: yt, features: F, options: topts)
+                if curve != nil {
+                    let l = m.stagedLogLoss(xt, labels: yt, every: every)
+                    arm.trainLoss = arm.trainLoss.isEmpty ? l : zip(arm.trainLoss, l).map { $0 + $1 }
+                }
+                let sm = m.stagedMargins(xv, rows: folds[k].count, every: every).map { $0.map { 1 / (1 + expf(-$0)) } }
+                if arm.staged.isEmpty { arm.staged = sm } else { for c in 0..<min(arm.staged.count, sm.count) { arm.staged[c] += sm[c] } }
+                arm.oofY += yv; arm.oofItems += folds[k]
+                arm.models.append(m)
             }
-            let sm = m.stagedMargins(xv, rows: folds[k].count, every: every).map { $0.map { 1 / (1 + expf(-$0)) } }
-            if staged.isEmpty { staged = sm } else { for c in 0..<min(staged.count, sm.count) { staged[c] += sm[c] } }
-            oofY += yv; oofItems += folds[k]
-            models.append(m)
+            arm.auc = try arm.staged.map { try RiskMetrics.rocAUC(scores: $0, labels: arm.oofY) }
+            return arm
         }
-        var bestC = staged.count - 1, bestAUC: Float = -1
-        for c in 0..<staged.count {
-            let auc = try RiskMetrics.rocAUC(scores: staged[c], labels: oofY)
+        let without = try crossValidate(knownLabels: false), with = try crossValidate(knownLabels: true)
+        let bestWithout = without.auc.max() ?? 0, bestWith = with.auc.max() ?? 0
+        // The columns must earn their keep by more than the seed-to-seed spread of the
+        // out-of-fold ROC-AUC (about 0.002 on YelpChi and FDCompCN).
+        config.knownLabels = bestWith > bestWithout + 5e-3
+        var arm = config.knownLabels ? with : without
+        log("out-of-fold ROC-AUC of the trees: \(bestWithout) without the known-label columns, \(bestWith) with: "
+            + (config.knownLabels ? "kept" : "not used"))
+        var bestC = arm.staged.count - 1, bestAUC: Float = -1
+        for (c, auc) in arm.auc.enumerated() {
             if auc > bestAUC + 1e-4 { bestAUC = auc; bestC = c }
             var point: [String: Float] = ["trees": Float(min(o.trees.rounds, (c + 1) * every)), "trees_validation_roc_auc": auc]
-            if c < trainLoss.count { point["trees_train_loss"] = Float(trainLoss[c] / Double(K)) }
+            if c < arm.trainLoss.count { point["trees_train_loss"] = Float(arm.trainLoss[c] / Double(K)) }
             try curve?(point)
         }
         let treeCount = min(o.trees.rounds, (bestC + 1) * every)
-        for k in 0..<models.count { models[k].truncate(trees: treeCount) }
-        let pv = staged[bestC]
+        for k in 0..<arm.models.count { arm.models[k].truncate(trees: treeCount) }
+        var fallback: [GradientBoostedTrees] = []
+        if config.knownLabels {
+            // The arm without known labels, at its own best checkpoint, for scoring with none.
+            let c = without.auc.indices.max { without.auc[$0] < without.auc[$1] } ?? 0
+            fallback = without.models.map { var m = $0; m.truncate(trees: min(o.trees.rounds, (c + 1) * every)); return m }
+            config.thresholdWithoutKnownLabels = try RiskMetrics.bestF1Threshold(scores: without.staged[c], labels: without.oofY).threshold
+        }
+        let models = arm.models, oofY = arm.oofY, oofItems = arm.oofItems
+        let pv = arm.staged[bestC]
         log("cross-validated trees: \(treeCount) per fold model, out-of-fold ROC-AUC \(bestAUC)")
         var metrics: [String: Float] = ["trees_cv_roc_auc": bestAUC,
                                         "trees_cv_pr_auc": try RiskMetrics.averagePrecision(scores: pv, labels: oofY),
-                                        "trees_count": Float(treeCount)]
+                                        "trees_count": Float(treeCount),
+                                        "trees_without_known_labels_cv_roc_auc": bestWithout,
+                                        "trees_with_known_labels_cv_roc_auc": bestWith]
         var best = pv
         var gnn: NodeSAGE? = nil
         if o.gnnEpochs > 0 && !g.labelsOnEdges {
@@ -217,7 +254,7 @@ public struct NodeModel: Sendable {
         metrics["cv_roc_auc"] = try RiskMetrics.rocAUC(scores: best, labels: oofY)
         config.validation = metrics
         config.treeModels = models.count
-        return (NodeModel(config: config, trees: models, gnn: gnn), metrics)
+        return (NodeModel(config: config, trees: models, treesWithoutKnownLabels: fallback, gnn: gnn), metrics)
     }
 
     /// Writes `model.safetensors` (the GNN's weights as `dtype`; trees and input statistics in
@@ -226,6 +263,7 @@ public struct NodeModel: Sendable {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var exact: [String: Tensor] = [:]
         for (k, m) in trees.enumerated() { for (name, v) in m.tensors(prefix: "gbt\(k).") { exact[name] = v } }
+        for (k, m) in treesWithoutKnownLabels.enumerated() { for (name, v) in m.tensors(prefix: "gbt-unknown\(k).") { exact[name] = v } }
         let network = gnn?.tensors() ?? [:]
         exact.merge(network.filter { TransactionModel.exactOnSave($0.key) }) { a, _ in a }
         try Safetensors.write(tensors: network.filter { !TransactionModel.exactOnSave($0.key) }, saving: dtype, keeping: exact.mapValues { WeightEntry($0) },
@@ -246,15 +284,22 @@ public struct NodeModel: Sendable {
         let wURL = dir.appendingPathComponent(TransactionModel.weightsFile)
         let store: WeightStore
         do { store = try Safetensors.read(wURL) } catch { throw RiskError.badModel(path: wURL.path, reason: "\(error)") }
-        let F = NodeFeatures.width(inputs: config.inputFeatures, relations: config.relationNames.count, edgeMode: config.kind == "edges")
+        guard (1...NodeFeatures.currentVersion).contains(config.formatVersion) else {
+            throw RiskError.badModel(path: cfgURL.path, reason: "format version \(config.formatVersion) is newer than this lepton-risk reads (\(NodeFeatures.currentVersion))")
+        }
+        let F = NodeFeatures.width(inputs: config.inputFeatures, relations: config.relationNames.count, edgeMode: config.kind == "edges",
+                                   version: config.formatVersion)
         guard config.treeModels >= 1 && config.treeModels <= 64 else { throw RiskError.badModel(path: cfgURL.path, reason: "treeModels out of range") }
         let trees = try (0..<config.treeModels).map { try GradientBoostedTrees(store: store, prefix: "gbt\($0).", features: F, source: wURL.path) }
+        let fallback = try (0..<(config.knownLabels ? config.treeModels : 0)).map {
+            try GradientBoostedTrees(store: store, prefix: "gbt-unknown\($0).", features: F, source: wURL.path)
+        }
         var gnn: NodeSAGE? = nil
         if config.gnnWeight > 0 { gnn = try NodeSAGE(inputs: config.inputFeatures, hidden: config.gnnHidden, store: store, source: wURL.path) }
         if !store.unusedNames.isEmpty {
             throw RiskError.badModel(path: wURL.path, reason: "unused tensors: \(store.unusedNames.prefix(5).joined(separator: ", "))")
         }
-        return NodeModel(config: config, trees: trees, gnn: gnn)
+        return NodeModel(config: config, trees: trees, treesWithoutKnownLabels: fallback, gnn: gnn)
     }
 
     /// Reads just the kind ("transactions", "nodes" or "edges") of a model folder.

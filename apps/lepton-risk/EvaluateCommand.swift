@@ -15,7 +15,9 @@ struct EvaluateCommand: ParsableCommand {
         fewer than 30 positives a warning on stderr says the figures are rough. With --patterns \
         (row_index,pattern_id,typology, as written by `simulate`), recall is also given per \
         laundering typology. For node data with a split column, rows whose split is not `train` \
-        are evaluated (override with --split).
+        are evaluated (override with --split); a model that uses known labels (see `train`) \
+        is given the `train` rows' labels as known, never an evaluated row's \
+        (--without-known-labels: none, as `score` without --known-labels).
 
         Examples:
           lepton-risk evaluate --model samples/risk/model \\
@@ -40,6 +42,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Edges CSV.") var edges: String?
     @Option(help: "Labels CSV (node/edge data).") var labels: String?
     @Option(help: "Evaluate only labels of this split (node data).") var split: String?
+    @Flag(help: "Give a node model no known labels (not even the train rows').") var withoutKnownLabels = false
     @Option(help: "Alert budget as a fraction of scored rows.") var budget: Double = 0.005
     @Option(help: "Decision threshold (default: the model's, chosen on validation).") var threshold: Float?
     @Flag(help: "Print one JSON object.") var json = false
@@ -94,13 +97,14 @@ struct EvaluateCommand: ParsableCommand {
                 identity = try modelIdentity(dir)
                 let g = try NodeGraph.load(nodes: kind == "nodes" ? nodes : nil, edges: e, labels: l)
                 ledger.add(l, g.skips)
-                let all = try m.score(g)
+                let known = withoutKnownLabels ? nil : g.knownLabelsForEvaluation(split: split)
+                let all = try m.score(g, known: known)
                 let hasSplit = g.labelled.contains { !$0.split.isEmpty }
                 for (item, label, sp) in g.labelled {
                     if let want = split { if sp != want { continue } } else if hasSplit && sp == "train" { continue }
                     scores.append(all[item]); ys.append(Float(label))
                 }
-                cut = threshold ?? m.config.threshold
+                cut = threshold ?? m.threshold(known: known)
             }
             if scores.isEmpty { throw RiskError.badArgument("\(inputName): no labelled rows to evaluate") }
             if ys.reduce(0, +) == 0 {

@@ -43,6 +43,11 @@ struct ScoreCommand: ParsableCommand {
           lepton-risk score --model samples/risk/model \\
               --transactions samples/risk/bank-export.csv.gz \\
               --schema samples/risk/bank-map.yml --fx samples/risk/rates.csv --top 5
+
+        Node and edge models (trained with --nodes/--edges) score every node or labelled-edge \
+        item of the files; one whose cross-validation kept the known-label columns uses the \
+        labels given with --known-labels (its neighbours' confirmed cases; an item's own label \
+        never counts for itself) and scores as if none were known without it.
         """)
 
     @OptionGroup var common: CommonOptions
@@ -51,6 +56,8 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Earlier transactions used as context (e.g. the training file).") var history: String?
     @Option(help: "Node features CSV (node models).") var nodes: String?
     @Option(help: "Edges CSV (node and edge models).") var edges: String?
+    @Option(help: ArgumentHelp("Labels already known (id,label[,split]; e.g. the training labels) for a node or edge model that uses them.",
+                               valueName: "labels.csv")) var knownLabels: String?
     @Flag(help: "Score accounts (highest transaction score per account) instead of transactions.") var accounts = false
     @Option(help: "Print only the K highest scores.") var top: Int?
     @Option(help: "Print only scores at or above this value (also sets the `flagged` cut).") var threshold: Float?
@@ -110,12 +117,16 @@ struct ScoreCommand: ParsableCommand {
                 if kind == "nodes" && nodes == nil { throw usage("this model scores nodes: give --nodes FILE") }
                 let m = try NodeModel.load(from: dir)
                 let identity = try modelIdentity(dir, log: !json)
-                var g = try NodeGraph.load(nodes: kind == "nodes" ? nodes : nil, edges: e, labels: nil)
+                var g = try NodeGraph.load(nodes: kind == "nodes" ? nodes : nil, edges: e, labels: knownLabels)
                 g.labelsOnEdges = kind == "edges"
+                if let k = knownLabels {
+                    if !m.config.knownLabels { Log.info("note: this model does not use known labels (cross-validation did not keep them); \(k) is not read further") }
+                }
                 if kind == "edges" && g.edgeIDs == nil { throw RiskError.badArgument("\(e): edge models need an id column first") }
-                ledger.add(kind == "nodes" ? (nodes ?? e) : e, g.skips)
-                let scores = try m.score(g)
-                let cut = threshold ?? m.config.threshold
+                ledger.add([kind == "nodes" ? (nodes ?? e) : e, knownLabels].compactMap { $0 }.joined(separator: ", "), g.skips)
+                let known = g.allKnownLabels()
+                let scores = try m.score(g, known: known)
+                let cut = threshold ?? m.threshold(known: known)
                 var items = (0..<g.itemCount).filter { threshold == nil || scores[$0] >= threshold! }
                 items.sort { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
                 let ranked = RankedSelection(items, shard: shardSel) { $0 }
