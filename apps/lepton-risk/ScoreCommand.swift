@@ -43,6 +43,9 @@ struct ScoreCommand: ParsableCommand {
           lepton-risk score --model samples/risk/model \\
               --transactions samples/risk/bank-export.csv.gz \\
               --schema samples/risk/bank-map.yml --fx samples/risk/rates.csv --top 5
+          lepton-risk score --model /tmp/yelp-model \\
+              --edges ../shared/data/risk/yelpchi-reviews/reviews.csv \\
+              --known-labels ../shared/data/risk/yelpchi-reviews/labels.csv --top 5
 
         Node and edge models (trained with --nodes/--edges) score every node or labelled-edge \
         item of the files; one whose cross-validation kept the known-label columns uses the \

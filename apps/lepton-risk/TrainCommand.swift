@@ -31,6 +31,17 @@ struct TrainCommand: ParsableCommand {
               --out /tmp/risk-model-gnn --trees 50 --gnn-epochs 10 --seed 3 --json
           lepton-risk train --transactions samples/risk/train.csv \\
               --out /tmp/risk-model --trees 50 --gnn-epochs 5 --logdir /tmp/risk-runs/1
+          lepton-risk train --edges ../shared/data/risk/yelpchi-reviews/reviews.csv \\
+              --labels ../shared/data/risk/yelpchi-reviews/labels.csv \\
+              --out /tmp/yelp-model
+
+        Node graphs (--nodes, --edges, --labels; or --edges whose first column is an edge id \
+        and --labels naming edges, e.g. reviews between users and products): rows whose split \
+        is `train` (all without a split column) are cut into 5 stratified folds. Besides the \
+        own and neighbourhood columns, cross-validation tries the labels known of each item's \
+        neighbours (of the other folds only; never an item's own) and keeps them when they \
+        raise the out-of-fold ROC-AUC by more than 0.005; such a model also keeps trees trained \
+        without them, for scoring when no label is known (`score --known-labels`).
 
         With --logdir, the curves go to DIR/curves.csv and TensorBoard event files: per \
         checkpoint of the cross-validated trees (every 10 trees) the fold models' training \
