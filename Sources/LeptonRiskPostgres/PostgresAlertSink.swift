@@ -48,6 +48,7 @@ public struct PostgresAlertSink {
     public func write(_ alerts: [AlertRecord]) throws -> Int {
         let table = feed.quotedTable!
         let connection = try feed.connect()
+        let deadline = feed.answerDeadline
         defer { _ = try? feed.blocking { try await connection.close() } }
         try feed.blocking {
             try await connection.run("""
@@ -58,7 +59,7 @@ public struct PostgresAlertSink {
                     payment_format text NOT NULL, score double precision NOT NULL, threshold double precision NOT NULL,
                     typologies text NOT NULL, label smallint, written_at timestamptz NOT NULL DEFAULT now(),
                     PRIMARY KEY (model, tx_key))
-                """, logger: riskLogger)
+                """, within: deadline, logger: riskLogger)
         }
         let updates = Self.columns.dropFirst(2).map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
         var written = 0
@@ -80,12 +81,12 @@ public struct PostgresAlertSink {
                 + "ON CONFLICT (model, tx_key) DO UPDATE SET \(updates), written_at = now()"
             let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
             try feed.blocking {
-                try await connection.run("BEGIN", logger: riskLogger)
+                try await connection.run("BEGIN", within: deadline, logger: riskLogger)
                 do {
-                    _ = try await connection.answeredQuery(query, logger: riskLogger).collect()
-                    try await connection.run("COMMIT", logger: riskLogger)
+                    _ = try await connection.answeredQuery(query, logger: riskLogger, deadline: deadline).collect()
+                    try await connection.run("COMMIT", within: deadline, logger: riskLogger)
                 } catch {
-                    _ = try? await connection.run("ROLLBACK", logger: riskLogger)
+                    _ = try? await connection.run("ROLLBACK", within: deadline, logger: riskLogger)
                     throw error
                 }
             }

@@ -15,6 +15,14 @@ public struct PostgresFeed: Sendable, Equatable {
     public var table: String?
     /// A query whose rows are the transactions, when the URL gives one.
     public var query: String?
+    /// How long one statement may run. Sent to the server as its `statement_timeout` (it cancels
+    /// a longer statement with its own message), and the client waits that long plus 5 s for any
+    /// answer: a network that goes silent (no packet, no reset: a dropped route, a firewall that
+    /// forgets the connection) fails the command with one line instead of hanging it.
+    public var statementTimeout: Duration = .seconds(600)
+
+    /// The client's wait for an answer to one statement (``statementTimeout`` + 5 s).
+    var answerDeadline: Duration { statementTimeout + .seconds(5) }
 
     /// Whether `text` is a PostgreSQL URL (else it is a file path).
     public static func isURL(_ text: String) -> Bool { PostgresAddress.isURL(text) }
@@ -66,7 +74,8 @@ public struct PostgresFeed: Sendable, Equatable {
             throw RiskError.unreadable(path: description, reason: "\(error)")
         }
         config.options.connectTimeout = .seconds(5)
-        config.options.additionalStartupParameters = [("application_name", "lepton-risk")]
+        let ms = statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000
+        config.options.additionalStartupParameters = [("application_name", "lepton-risk"), ("statement_timeout", "\(max(ms, 1))")]
         let configuration = config
         do {
             return try blocking { try await PostgresConnection.connect(configuration: configuration, id: 0, logger: riskLogger) }
@@ -96,6 +105,7 @@ public struct PostgresFeed: Sendable, Equatable {
     func riskError(_ error: any Error) -> any Error {
         if error is RiskError { return error }
         let location = description
+        if let e = error as? UnansweredQuery { return RiskError.unreadable(path: location, reason: e.description) }
         if let e = error as? PSQLError {
             if let message = e.serverInfo?[.message] {
                 return RiskError.unreadable(path: location, reason: "\(message) (SQLSTATE \(e.serverInfo?[.sqlState] ?? "?"))")
@@ -113,10 +123,11 @@ public struct PostgresFeed: Sendable, Equatable {
 
 extension PostgresConnection {
     /// Runs SQL without binds (statements this module builds from checked identifiers); fails
-    /// instead of waiting forever when the server closes the connection (see ``answeredQuery``).
+    /// instead of waiting forever when the server closes the connection or nothing answers
+    /// within `deadline` (see ``answeredQuery``).
     @discardableResult
-    func run(_ sql: String, logger: Logger) async throws -> [PostgresRow] {
-        try await answeredQuery(PostgresQuery(unsafeSQL: sql), logger: logger).collect()
+    func run(_ sql: String, within deadline: Duration, logger: Logger) async throws -> [PostgresRow] {
+        try await answeredQuery(PostgresQuery(unsafeSQL: sql), logger: logger, deadline: deadline).collect()
     }
 }
 

@@ -32,19 +32,20 @@ public struct PostgresTransactionSource: TransactionSource {
     /// - Parameter progress: called with the rows read so far, after each batch.
     public func append(to table: inout TransactionTable, sourceIndex: UInt8, progress: ((Int) -> Void)?) throws -> SkipReport {
         let connection = try feed.connect()
+        let deadline = feed.answerDeadline
         defer { _ = try? feed.blocking { try await connection.close() } }
         let selection = self.selection
         // The column names (and count), from the first row: the cursor below renames them by
         // position, so a query may even repeat a name (two `Account` columns, as IBM's header).
         let names: [String] = try feed.blocking {
-            try await connection.run("BEGIN READ ONLY", logger: riskLogger)
-            try await connection.run("DECLARE lepton_probe NO SCROLL CURSOR FOR SELECT * FROM (\(selection)) AS src", logger: riskLogger)
-            let first = try await connection.run("FETCH 1 FROM lepton_probe", logger: riskLogger)
-            try await connection.run("CLOSE lepton_probe", logger: riskLogger)
+            try await connection.run("BEGIN READ ONLY", within: deadline, logger: riskLogger)
+            try await connection.run("DECLARE lepton_probe NO SCROLL CURSOR FOR SELECT * FROM (\(selection)) AS src", within: deadline, logger: riskLogger)
+            let first = try await connection.run("FETCH 1 FROM lepton_probe", within: deadline, logger: riskLogger)
+            try await connection.run("CLOSE lepton_probe", within: deadline, logger: riskLogger)
             return first.first.map { row in row.map(\.columnName) } ?? []
         }
         guard !names.isEmpty else {
-            _ = try? feed.blocking { try await connection.run("ROLLBACK", logger: riskLogger) }
+            _ = try? feed.blocking { try await connection.run("ROLLBACK", within: deadline, logger: riskLogger) }
             throw RiskError.empty(path: name)
         }
         let aliases = names.indices.map { "c\($0)" }
@@ -54,13 +55,13 @@ public struct PostgresTransactionSource: TransactionSource {
         var line = 0
         try feed.blocking {
             try await connection.run("DECLARE lepton_feed NO SCROLL CURSOR FOR SELECT \(columns) FROM (\(selection)) AS src(\(aliases.joined(separator: ", ")))",
-                                     logger: riskLogger)
+                                     within: deadline, logger: riskLogger)
         }
         let width = names.count
         while true {
             let rows: PackedRows = try feed.blocking {
                 var packed = PackedRows(width: width)
-                for row in try await connection.run("FETCH \(batch) FROM lepton_feed", logger: riskLogger) {
+                for row in try await connection.run("FETCH \(batch) FROM lepton_feed", within: deadline, logger: riskLogger) {
                     for cell in row {
                         if let bytes = cell.bytes { bytes.withUnsafeReadableBytes { packed.append($0) } } else { packed.append(nil) }
                     }
@@ -72,7 +73,7 @@ public struct PostgresTransactionSource: TransactionSource {
             line += rows.count
             progress?(line)
         }
-        try feed.blocking { try await connection.run("COMMIT", logger: riskLogger) }
+        try feed.blocking { try await connection.run("COMMIT", within: deadline, logger: riskLogger) }
         return try ingest.finish()
     }
 }

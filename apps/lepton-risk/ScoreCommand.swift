@@ -105,7 +105,7 @@ struct ScoreCommand: ParsableCommand {
                 ledger.add(input.name, s.skips)
                 let cut = threshold ?? m.config.threshold
                 if alertsTo != nil && accounts { throw usage("--alerts-to writes transaction alerts: leave out --accounts") }
-                let written = try alertsTo.map { try writeAlerts(to: $0, s, cut: cut, top: top, shard: shardSel, model: identity, source: input.name) }
+                let written = try alertsTo.map { try writeAlerts(to: $0, s, cut: cut, top: top, shard: shardSel, model: identity, source: input.name, reader: reader) }
                 if json {
                     out.line(try jsonLine(Summary(model: identity, input: input.name, scored: s.inputRows.count,
                                                   historyRows: history == nil ? nil : s.historyRows, threshold: cut, skipped: ledger.json,
