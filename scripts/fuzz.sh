@@ -118,6 +118,7 @@ PY
 fi
 seed scan-model samples/diagnose/model/config.json
 seed risk-model samples/risk/model/config.json
+seed node-model "$work"/generated/node-model/*
 
 status=0
 printf '%-12s %10s %7s %7s %8s %7s  %s\n' target execs cov ft rss_mb seconds finding

@@ -40,6 +40,9 @@ enum FuzzSeeds {
         // CTranslate2 model.bin, binary versions 1 through 6, one variable per dtype and an alias.
         let ct2 = try folder("ctranslate2")
         for version in UInt32(1)...6 { try ctranslate2Seed(version: version).write(to: ct2.appendingPathComponent("v\(version).bin")) }
+        // The config of the node-model target's own scratch model (its weights stay beside it).
+        let node = try folder("node-model")
+        try Data(contentsOf: scratchNodeModel.appendingPathComponent("config.json")).write(to: node.appendingPathComponent("config.json"))
     }
 
     /// A CTranslate2 model.bin as the reader documents it (little endian, strings with NUL).

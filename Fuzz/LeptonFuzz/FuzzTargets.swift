@@ -111,4 +111,33 @@ let fuzzTargets: [FuzzTarget] = [
         _ = ScratchFile.write(bytes, name: "risk-model/config.json")
         _ = try? TransactionModel.load(from: dir)
     },
+    FuzzTarget(name: "node-model", summary: "NodeModel.load with a fuzzed config.json (a small edge model trained once)",
+               maxLength: 8 << 10) { bytes in
+        let dir = scratchNodeModel
+        _ = ScratchFile.write(bytes, name: "node-model/config.json")
+        _ = try? NodeModel.load(from: dir)
+    },
 ]
+
+/// A labelled-edge model that keeps the known-label columns (and so its fallback trees), trained
+/// once per process on a small graph where spam belongs to users; its folder's config is then
+/// overwritten by each input.
+nonisolated(unsafe) let scratchNodeModel: URL = {
+    var edges = "id,user,product,x\n", labels = "id,label\n"
+    for r in 0..<400 {
+        let user = r % 120, spam = user % 4 == 0
+        edges += "r\(r),u\(user),p\(r % 13),\(Double(r % 7) / 7 + (spam ? 0.2 : 0))\n"
+        labels += "r\(r),\(spam ? 1 : 0)\n"
+    }
+    let e = ScratchFile.write(Data(edges.utf8), name: "node-model-edges.csv")
+    let l = ScratchFile.write(Data(labels.utf8), name: "node-model-labels.csv")
+    do {
+        var o = NodeModel.TrainOptions(); o.trees.rounds = 20; o.gnnEpochs = 0
+        let (m, _) = try NodeModel.train(try NodeGraph.load(nodes: nil, edges: e.path, labels: l.path), source: "fuzz", options: o)
+        let dir = ScratchFile.directory.appendingPathComponent("node-model")
+        try m.save(to: dir)
+        return dir
+    } catch {
+        fatalError("lepton-fuzz: cannot train the scratch node model: \(error)")
+    }
+}()

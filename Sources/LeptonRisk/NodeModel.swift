@@ -287,6 +287,12 @@ public struct NodeModel: Sendable {
         guard (1...NodeFeatures.currentVersion).contains(config.formatVersion) else {
             throw RiskError.badModel(path: cfgURL.path, reason: "format version \(config.formatVersion) is newer than this lepton-risk reads (\(NodeFeatures.currentVersion))")
         }
+        // Bounds before any size is computed from them (an absurd count would overflow).
+        guard (1...65_536).contains(config.inputFeatures), config.relationNames.count <= 255,
+              (1...4_096).contains(config.gnnHidden), config.threshold.isFinite, (0...1).contains(config.gnnWeight),
+              config.thresholdWithoutKnownLabels?.isFinite ?? true else {
+            throw RiskError.badModel(path: cfgURL.path, reason: "inputFeatures, relationNames, gnnHidden, threshold or gnnWeight out of range")
+        }
         let F = NodeFeatures.width(inputs: config.inputFeatures, relations: config.relationNames.count, edgeMode: config.kind == "edges",
                                    version: config.formatVersion)
         guard config.treeModels >= 1 && config.treeModels <= 64 else { throw RiskError.badModel(path: cfgURL.path, reason: "treeModels out of range") }

@@ -111,6 +111,24 @@ final class KnownLabelModelTests: XCTestCase {
         XCTAssertEqual(try m.score(g, known: g.allKnownLabels()), try m.score(g, known: nil), "columns not kept are never read")
     }
 
+    func testAbsurdSizesInTheConfigAreRefusedNotTrapped() throws {
+        let (e, l) = try spamGraph(seed: 5)
+        let (m, _) = try NodeModel.train(try NodeGraph.load(nodes: nil, edges: e, labels: l), source: l, options: options())
+        let out = dir.appendingPathComponent("absurd")
+        try m.save(to: out)
+        let cfg = out.appendingPathComponent("config.json")
+        let original = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: cfg)) as? [String: Any])
+        // Each would overflow a size computed from it (a trap before this check) or is meaningless.
+        for (key, value) in [("inputFeatures", Int.max as Any), ("relationNames", (0..<300).map { "r\($0)" } as Any),
+                             ("gnnHidden", 0 as Any), ("gnnWeight", 2.5 as Any)] {
+            var obj = original; obj[key] = value
+            try JSONSerialization.data(withJSONObject: obj).write(to: cfg)
+            XCTAssertThrowsError(try NodeModel.load(from: out), key) { error in
+                XCTAssertTrue("\(error)".contains("out of range"), "\(key): \(error)")
+            }
+        }
+    }
+
     func testAVersionOneModelScoresWithItsOwnColumns() throws {
         let (e, l) = try spamGraph(seed: 11)
         let g = try NodeGraph.load(nodes: nil, edges: e, labels: l)
