@@ -435,30 +435,30 @@ public struct TransactionModel: Sendable {
     public static func load(from dir: URL) throws -> TransactionModel {
         let cfgURL = dir.appendingPathComponent(configFile)
         guard let data = try? Data(contentsOf: cfgURL) else { throw RiskError.badModel(path: dir.path, reason: "missing \(configFile)") }
-        let config: TransactionModelConfig
+        var config: TransactionModelConfig
         do { config = try JSONDecoder().decode(TransactionModelConfig.self, from: data) }
         catch { throw RiskError.badModel(path: cfgURL.path, reason: "unreadable config: \(error)") }
         guard config.kind == "transactions" else {
             throw RiskError.badModel(path: cfgURL.path, reason: "this is a \(config.kind) model; use --nodes/--edges for node models")
         }
         // A model trained before features were appended reads the first columns only: its trees are
-        // widened (they never split on the new columns); its networks cannot be, so it must be retrained.
+        // widened (they never split on the new columns), and so are its networks (zero weights for
+        // the new columns: TransactionModel+Widening).
         let F = TransactionFeatures.count, FM = config.features.count
         guard FM <= F, Array(TransactionFeatures.names.prefix(FM)) == config.features else {
             throw RiskError.badModel(path: cfgURL.path, reason: "feature list differs from this program's (\(FM) vs \(F)"
                                      + (FM > F ? ", from a newer version)" : ": not an earlier version of it; retrain)"))
-        }
-        if FM < F && (config.gnnWeight > 0 || (config.sequenceWeight ?? 0) > 0) {
-            throw RiskError.badModel(path: cfgURL.path, reason: "trained with \(FM) features, before \(TransactionFeatures.names[FM]); "
-                                     + "its GNN or sequence scorer needs exactly those: retrain")
         }
         guard (0...3650).contains(config.historyDays), config.threshold.isFinite,
               (0...60).contains(config.propagationWindowDays ?? 3), config.gnnWeight.isFinite else {
             throw RiskError.badModel(path: cfgURL.path, reason: "historyDays, threshold, gnnWeight or propagationWindowDays out of range")
         }
         let wURL = dir.appendingPathComponent(weightsFile)
-        let store: WeightStore
+        var store: WeightStore
         do { store = try Safetensors.read(wURL) } catch { throw RiskError.badModel(path: wURL.path, reason: "\(error)") }
+        if FM < F && (config.gnnWeight > 0 || (config.sequenceWeight ?? 0) > 0) {
+            store = try widenNetworks(store, config: &config, from: FM, to: F, source: wURL.path)
+        }
         var trees = try GradientBoostedTrees(store: store, features: FM, source: wURL.path)
         trees.widen(to: F)
         if let agg = config.propagation {

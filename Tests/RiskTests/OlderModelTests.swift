@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LeptonEngine
 @testable import LeptonRisk
 
 /// A model trained before features were appended (samples/risk/model: the first 43) still loads
@@ -37,7 +38,7 @@ final class OlderModelTests: XCTestCase {
         XCTAssertTrue(report.features.allSatisfy { $0.psi < 1e-6 }, "the same rows: no drift")
     }
 
-    func testForeignFeatureListsAndOlderNetworksAreRefusedByName() throws {
+    func testForeignFeatureListsAreRefusedByName() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("older-model-\(getpid())")
         defer { try? FileManager.default.removeItem(at: dir) }
         func variant(_ edit: (inout [String: Any]) -> Void) throws -> String {
@@ -56,6 +57,59 @@ final class OlderModelTests: XCTestCase {
         let newer = try variant { c in c["features"] = TransactionFeatures.names + ["from_the_future"] }
         XCTAssertTrue(newer.contains("newer version"), newer)
         let network = try variant { c in c["gnnWeight"] = 0.5 }
-        XCTAssertTrue(network.contains("before \(TransactionFeatures.names[43])") && network.contains("retrain"), network)
+        XCTAssertTrue(network.contains("no gnn config"), network)
+    }
+
+    /// An older model's GNN (GraphSAGE with port numbers, GAT without) and GRU, saved with one
+    /// feature fewer than today's, load widened and compute exactly what the narrow networks
+    /// compute on the same transactions without the new column.
+    func testOlderNetworksAreWidenedAndComputeWhatTheyDid() throws {
+        let t = try simulatedTable(accounts: 150, days: 12, seed: 8)
+        let F = TransactionFeatures.count, FM = F - 1, P = TransactionFeatures.portNames.count
+        let wide = TransactionFeatures.compute(t)
+        var narrow: [Float] = []
+        for r in 0..<t.count { narrow += wide[(r * F)..<(r * F + FM)] }
+        let widePorts = TransactionFeatures.gnnInputs(t, features: wide), W = F + P
+        var narrowPorts: [Float] = []
+        for r in 0..<t.count {
+            let row = Array(widePorts[(r * W)..<((r + 1) * W)])
+            narrowPorts += row.prefix(FM); narrowPorts += row.suffix(P)
+        }
+        var rng = SeededGenerator(seed: 21)
+        func random(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -0.5...0.5, using: &rng) })
+        }
+        var o = GradientBoostedTrees.Options(); o.rounds = 10; o.depth = 2
+        let trees = try GradientBoostedTrees.train(x: narrow, y: (0..<t.count).map { t.label[$0] == 1 ? 1 : 0 }, features: FM, options: o)
+        let H = 16
+        let gru = SequenceScorer(config: SequenceScorerConfig(cell: .gru, inputFeatures: FM), weightIH: random([3 * H, FM + 1]),
+                                 weightHH: random([3 * H, H]), biasIH: random([3 * H]), biasHH: random([3 * H]),
+                                 headWeight: random([1, H]), headBias: random([1]),
+                                 mean: (0..<FM).map { _ in Float.random(in: -1...1, using: &rng) },
+                                 std: (0..<FM).map { _ in Float.random(in: 0.5...2, using: &rng) })
+        for (kind, ports) in [(GraphConvKind.sage, true), (.gat, false)] {
+            let inputs = FM + (ports ? P : 0)
+            var gnn = EdgeGNN(config: EdgeGNNConfig(inputFeatures: inputs, conv: kind), seed: 5)
+            gnn.edgeMean = (0..<inputs).map { _ in Float.random(in: -1...1, using: &rng) }
+            gnn.edgeStd = (0..<inputs).map { _ in Float.random(in: 0.5...2, using: &rng) }
+            var config = TransactionModelConfig()
+            config.features = Array(TransactionFeatures.names.prefix(FM))
+            config.gnnWeight = 0.5; config.gnn = gnn.config; config.gnnPortNumbers = ports
+            config.sequenceWeight = 0.25; config.sequence = gru.config
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("older-networks-\(getpid())-\(kind)")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            try TransactionModel(config: config, trees: trees, gnn: gnn, sequence: gru).save(to: dir)
+
+            let m = try TransactionModel.load(from: dir)
+            XCTAssertEqual(m.config.gnn?.inputFeatures, F + (ports ? P : 0))
+            XCTAssertEqual(m.config.features.count, FM, "the older list stays (monitor compares it)")
+            let before = gnn.predict(t, features: ports ? narrowPorts : narrow)
+            let after = try XCTUnwrap(m.gnn).predict(t, features: ports ? widePorts : wide)
+            XCTAssertEqual(after.count, before.count)
+            for (a, b) in zip(after, before) { XCTAssertEqual(a, b, accuracy: 1e-5, "\(kind)") }
+            let seqBefore = gru.predict(t, features: narrow), seqAfter = try XCTUnwrap(m.sequence).predict(t, features: wide)
+            for (a, b) in zip(seqAfter, seqBefore) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+            XCTAssertTrue(m.score(t).allSatisfy(\.isFinite))
+        }
     }
 }
