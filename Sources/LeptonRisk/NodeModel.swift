@@ -21,6 +21,9 @@ public struct NodeModelConfig: Codable, Sendable {
     public var knownLabels = false
     /// With `knownLabels`: the threshold of the trees used when no label is known.
     public var thresholdWithoutKnownLabels: Float? = nil
+    /// True when cross-validation kept a second stage, for scoring without known labels, over
+    /// the first stage's scores of each item's neighbours (``NodeFeatures/propagationColumns(_:relations:scores:)``).
+    public var propagation = false
     public init() {}
 
     public init(from decoder: Decoder) throws {
@@ -37,6 +40,7 @@ public struct NodeModelConfig: Codable, Sendable {
         validation = try c.decode([String: Float].self, forKey: .validation)
         knownLabels = try c.decodeIfPresent(Bool.self, forKey: .knownLabels) ?? false  // absent before version 2
         thresholdWithoutKnownLabels = try c.decodeIfPresent(Float.self, forKey: .thresholdWithoutKnownLabels)
+        propagation = try c.decodeIfPresent(Bool.self, forKey: .propagation) ?? false
     }
 }
 
@@ -48,8 +52,9 @@ struct FoldTrees {
 }
 
 /// Node (or labelled-edge) risk model: gradient-boosted trees on own + neighbourhood features
-/// (and, when cross-validation says they help, the labels known of the neighbours), blended on
-/// validation with a two-layer GraphSAGE node classifier over all relations.
+/// (and, when cross-validation says they help, the labels known of the neighbours; without
+/// labels, a second stage over the neighbours' first-stage scores), blended on validation with a
+/// two-layer GraphSAGE node classifier over all relations.
 ///
 /// Immutable and `Sendable`: one loaded model can score from many threads at once.
 public struct NodeModel: Sendable {
@@ -59,6 +64,12 @@ public struct NodeModel: Sendable {
     /// constant, used when no label is known at scoring time (a model trained to lean on its
     /// neighbours' labels does worse than one trained without them when there are none).
     public let treesWithoutKnownLabels: [GradientBoostedTrees]
+    /// With ``NodeModelConfig/propagation``: the second-stage fold models of scoring without known
+    /// labels (over the columns and the first stage's scores of the item's neighbours). Not used
+    /// with known labels: there the neighbours' labels say more, and the first stage's
+    /// out-of-fold scores of a neighbour would carry the item's own label through the
+    /// neighbour's known-label columns (training saw the leak: out-of-fold 0.90, validation down).
+    public let stage2: [GradientBoostedTrees]
     let gnn: NodeSAGE?
 
     public struct TrainOptions: Sendable {
@@ -80,14 +91,24 @@ public struct NodeModel: Sendable {
         var h = g
         for e in 0..<h.edgeCount { h.relation[e] = map[Int(g.relation[e])] }
         let R = config.relationNames.count
-        let knowing = usesKnownLabels(known)
+        let knowing = usesKnownLabels(known), fallback = !knowing && !treesWithoutKnownLabels.isEmpty
         let x = NodeFeatures.rows(h, relations: R, version: config.formatVersion, known: knowing ? known : nil)
-        let trees = knowing || treesWithoutKnownLabels.isEmpty ? self.trees : treesWithoutKnownLabels
-        var p = [Float](repeating: 0, count: h.itemCount)
-        for m in trees { let q = m.predict(x, rows: h.itemCount); for i in 0..<p.count { p[i] += q[i] / Float(trees.count) } }
+        var p = Self.mean(fallback ? treesWithoutKnownLabels : trees, x, rows: h.itemCount)
+        if config.propagation && !knowing {
+            let F = x.count / max(h.itemCount, 1), E = NodeFeatures.propagationWidth(relations: R, edgeMode: h.labelsOnEdges)
+            let x2 = NodeFeatures.appending(x, width: F, NodeFeatures.propagationColumns(h, relations: R, scores: p), width: E)
+            p = Self.mean(stage2, x2, rows: h.itemCount)
+        }
         guard let s = gnn, config.gnnWeight > 0 else { return p }
         let q = s.predict(h)
         return (0..<p.count).map { (1 - config.gnnWeight) * p[$0] + config.gnnWeight * q[$0] }
+    }
+
+    /// The average probability of bagged fold models.
+    static func mean(_ models: [GradientBoostedTrees], _ x: [Float], rows: Int, trees: Int? = nil) -> [Float] {
+        var p = [Float](repeating: 0, count: rows)
+        for m in models { let q = m.predict(x, rows: rows, trees: trees); for i in 0..<rows { p[i] += q[i] / Float(models.count) } }
+        return p
     }
 
     /// True when `known` holds at least one label and the model uses known labels.
@@ -154,7 +175,7 @@ public struct NodeModel: Sendable {
         /// One cross-validation of the trees; with `knownLabels`, fold k's rows (its training rows
         /// and its held-out rows alike) see the labels of the other folds only, as scoring sees
         /// the labels of the training rows only; without, the columns are constant (never split on).
-        func crossValidate(knownLabels: Bool) throws -> FoldTrees {
+        func crossValidate(knownLabels: Bool, extra: [Float] = [], extraWidth E: Int = 0) throws -> FoldTrees {
             var arm = FoldTrees()
             var topts = o.trees
             let unknown = NodeFeatures.knownLabelColumns(g, relations: R, known: [Int8](repeating: -1, count: g.itemCount))
@@ -168,16 +189,17 @@ public struct NodeModel: Sendable {
                 }
                 func gather(_ items: [Int]) -> ([Float], [Float]) {
                     var xs = [Float](), ys = [Float]()
-                    xs.reserveCapacity(items.count * F)
+                    xs.reserveCapacity(items.count * (F + E))
                     for i in items {
                         xs.append(contentsOf: base[(i * Fb)..<((i + 1) * Fb)]); xs.append(contentsOf: lab[(i * Fl)..<((i + 1) * Fl)])
+                        if E > 0 { xs.append(contentsOf: extra[(i * E)..<((i + 1) * E)]) }
                         ys.append(labelOf[i] == 1 ? 1 : 0)
                     }
                     return (xs, ys)
                 }
                 let (xt, yt) = gather(trainItems), (xv, yv) = gather(folds[k])
                 topts.seed = o.seed &+ UInt64(k)
-                let m = try GradientBoostedTrees.train(x: xt, y: yt, features: F, options: topts)
+                let m = try GradientBoostedTrees.train(x: xt, y: yt, features: F + E, options: topts)
                 if curve != nil {
                     let l = m.stagedLogLoss(xt, labels: yt, every: every)
                     arm.trainLoss = arm.trainLoss.isEmpty ? l : zip(arm.trainLoss, l).map { $0 + $1 }
@@ -190,6 +212,12 @@ public struct NodeModel: Sendable {
             arm.auc = try arm.staged.map { try RiskMetrics.rocAUC(scores: $0, labels: arm.oofY) }
             return arm
         }
+        /// The first checkpoint within 1e-4 of the best out-of-fold ROC-AUC (fewer trees on a tie).
+        func bestCheckpoint(_ auc: [Float]) -> Int {
+            var best = auc.count - 1, top: Float = -1
+            for (c, a) in auc.enumerated() where a > top + 1e-4 { top = a; best = c }
+            return best
+        }
         let without = try crossValidate(knownLabels: false), with = try crossValidate(knownLabels: true)
         let bestWithout = without.auc.max() ?? 0, bestWith = with.auc.max() ?? 0
         // The columns must earn their keep by more than the seed-to-seed spread of the
@@ -198,9 +226,9 @@ public struct NodeModel: Sendable {
         var arm = config.knownLabels ? with : without
         log("out-of-fold ROC-AUC of the trees: \(bestWithout) without the known-label columns, \(bestWith) with: "
             + (config.knownLabels ? "kept" : "not used"))
-        var bestC = arm.staged.count - 1, bestAUC: Float = -1
+        let bestC = bestCheckpoint(arm.auc)
+        var bestAUC = arm.auc[bestC]
         for (c, auc) in arm.auc.enumerated() {
-            if auc > bestAUC + 1e-4 { bestAUC = auc; bestC = c }
             var point: [String: Float] = ["trees": Float(min(o.trees.rounds, (c + 1) * every)), "trees_validation_roc_auc": auc]
             if c < arm.trainLoss.count { point["trees_train_loss"] = Float(arm.trainLoss[c] / Double(K)) }
             try curve?(point)
@@ -210,18 +238,43 @@ public struct NodeModel: Sendable {
         var fallback: [GradientBoostedTrees] = []
         if config.knownLabels {
             // The arm without known labels, at its own best checkpoint, for scoring with none.
-            let c = without.auc.indices.max { without.auc[$0] < without.auc[$1] } ?? 0
+            let c = bestCheckpoint(without.auc)
             fallback = without.models.map { var m = $0; m.truncate(trees: min(o.trees.rounds, (c + 1) * every)); return m }
             config.thresholdWithoutKnownLabels = try RiskMetrics.bestF1Threshold(scores: without.staged[c], labels: without.oofY).threshold
         }
         let models = arm.models, oofY = arm.oofY, oofItems = arm.oofItems
-        let pv = arm.staged[bestC]
+        var pv = arm.staged[bestC]
         log("cross-validated trees: \(treeCount) per fold model, out-of-fold ROC-AUC \(bestAUC)")
         var metrics: [String: Float] = ["trees_cv_roc_auc": bestAUC,
                                         "trees_cv_pr_auc": try RiskMetrics.averagePrecision(scores: pv, labels: oofY),
                                         "trees_count": Float(treeCount),
                                         "trees_without_known_labels_cv_roc_auc": bestWithout,
                                         "trees_with_known_labels_cv_roc_auc": bestWith]
+        // Second stage, for scoring without known labels: the same folds again, with the first
+        // stage's scores of each item's neighbours (out of fold for the training rows, the fold
+        // models' mean for the others, as scoring has it), kept when it beats the first stage
+        // by the same margin.
+        let E = NodeFeatures.propagationWidth(relations: R, edgeMode: g.labelsOnEdges)
+        let plainC = bestCheckpoint(without.auc)
+        var firstStage = mean(without.models, NodeFeatures.rows(g, relations: R, version: NodeFeatures.currentVersion, known: nil),
+                              rows: g.itemCount, trees: min(o.trees.rounds, (plainC + 1) * every))
+        for (j, i) in without.oofItems.enumerated() { firstStage[i] = without.staged[plainC][j] }
+        let second = try crossValidate(knownLabels: false, extra: NodeFeatures.propagationColumns(g, relations: R, scores: firstStage),
+                                       extraWidth: E)
+        let c2 = bestCheckpoint(second.auc)
+        metrics["propagation_cv_roc_auc"] = second.auc[c2]
+        config.propagation = second.auc[c2] > without.auc[plainC] + 5e-3
+        log("out-of-fold ROC-AUC without known labels: \(without.auc[plainC]) first stage, \(second.auc[c2]) with the neighbours' "
+            + "first-stage scores: " + (config.propagation ? "kept" : "not used"))
+        var stage2: [GradientBoostedTrees] = []
+        if config.propagation {
+            stage2 = second.models.map { var m = $0; m.truncate(trees: min(o.trees.rounds, (c2 + 1) * every)); return m }
+            if config.knownLabels {
+                config.thresholdWithoutKnownLabels = try RiskMetrics.bestF1Threshold(scores: second.staged[c2], labels: second.oofY).threshold
+            } else {
+                pv = second.staged[c2]; bestAUC = second.auc[c2]
+            }
+        }
         var best = pv
         var gnn: NodeSAGE? = nil
         if o.gnnEpochs > 0 && !g.labelsOnEdges {
@@ -254,7 +307,7 @@ public struct NodeModel: Sendable {
         metrics["cv_roc_auc"] = try RiskMetrics.rocAUC(scores: best, labels: oofY)
         config.validation = metrics
         config.treeModels = models.count
-        return (NodeModel(config: config, trees: models, treesWithoutKnownLabels: fallback, gnn: gnn), metrics)
+        return (NodeModel(config: config, trees: models, treesWithoutKnownLabels: fallback, stage2: stage2, gnn: gnn), metrics)
     }
 
     /// Writes `model.safetensors` (the GNN's weights as `dtype`; trees and input statistics in
@@ -264,6 +317,7 @@ public struct NodeModel: Sendable {
         var exact: [String: Tensor] = [:]
         for (k, m) in trees.enumerated() { for (name, v) in m.tensors(prefix: "gbt\(k).") { exact[name] = v } }
         for (k, m) in treesWithoutKnownLabels.enumerated() { for (name, v) in m.tensors(prefix: "gbt-unknown\(k).") { exact[name] = v } }
+        for (k, m) in stage2.enumerated() { for (name, v) in m.tensors(prefix: "gbt2-\(k).") { exact[name] = v } }
         let network = gnn?.tensors() ?? [:]
         exact.merge(network.filter { TransactionModel.exactOnSave($0.key) }) { a, _ in a }
         try Safetensors.write(tensors: network.filter { !TransactionModel.exactOnSave($0.key) }, saving: dtype, keeping: exact.mapValues { WeightEntry($0) },
@@ -300,12 +354,16 @@ public struct NodeModel: Sendable {
         let fallback = try (0..<(config.knownLabels ? config.treeModels : 0)).map {
             try GradientBoostedTrees(store: store, prefix: "gbt-unknown\($0).", features: F, source: wURL.path)
         }
+        let F2 = F + NodeFeatures.propagationWidth(relations: config.relationNames.count, edgeMode: config.kind == "edges")
+        let stage2 = try (0..<(config.propagation ? config.treeModels : 0)).map {
+            try GradientBoostedTrees(store: store, prefix: "gbt2-\($0).", features: F2, source: wURL.path)
+        }
         var gnn: NodeSAGE? = nil
         if config.gnnWeight > 0 { gnn = try NodeSAGE(inputs: config.inputFeatures, hidden: config.gnnHidden, store: store, source: wURL.path) }
         if !store.unusedNames.isEmpty {
             throw RiskError.badModel(path: wURL.path, reason: "unused tensors: \(store.unusedNames.prefix(5).joined(separator: ", "))")
         }
-        return NodeModel(config: config, trees: trees, treesWithoutKnownLabels: fallback, gnn: gnn)
+        return NodeModel(config: config, trees: trees, treesWithoutKnownLabels: fallback, stage2: stage2, gnn: gnn)
     }
 
     /// Reads just the kind ("transactions", "nodes" or "edges") of a model folder.

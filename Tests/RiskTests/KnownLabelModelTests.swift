@@ -21,7 +21,8 @@ final class KnownLabelModelTests: XCTestCase {
     }
 
     /// Reviews by 300 users of 20 products where spam is a property of the user (as Yelp's filter
-    /// treats it): all of a spammer's reviews are spam; the review's own column says so only weakly.
+    /// treats it): all of a spammer's reviews are spam; the review's own column says so only
+    /// weakly (so that even the neighbours' scores say less than their labels).
     /// Splits: about 60% train, 40% valid, drawn per review.
     func spamGraph(seed: UInt64 = 7, flip: (String, Int) -> Int = { _, y in y }) throws -> (edges: String, labels: String) {
         var rng = SeededGenerator(seed: seed)
@@ -30,7 +31,7 @@ final class KnownLabelModelTests: XCTestCase {
         for u in 0..<300 {
             let spammer = Double.random(in: 0..<1, using: &rng) < 0.25
             for _ in 0..<Int.random(in: 1...4, using: &rng) {
-                let x = Double.random(in: 0..<1, using: &rng) + (spammer ? 0.25 : 0)
+                let x = Double.random(in: 0..<1, using: &rng) + (spammer ? 0.1 : 0)
                 edges += "r\(r),u\(u),p\(Int.random(in: 0..<20, using: &rng)),\(x)\n"
                 let split = Double.random(in: 0..<1, using: &rng) < 0.6 ? "train" : "valid"
                 labels += "r\(r),\(flip(split, spammer ? 1 : 0)),\(split)\n"
@@ -58,6 +59,7 @@ final class KnownLabelModelTests: XCTestCase {
         XCTAssertTrue(m.config.knownLabels, "cross-validation should keep the known labels here: \(metrics)")
         XCTAssertGreaterThan(metrics["trees_with_known_labels_cv_roc_auc"]!, metrics["trees_without_known_labels_cv_roc_auc"]! + 0.02)
         XCTAssertEqual(m.treesWithoutKnownLabels.count, m.trees.count)
+        XCTAssertTrue(m.config.propagation, "the neighbours' first-stage scores help here too: \(metrics)")
         let known = g.knownLabelsForEvaluation(split: "valid")
         XCTAssertGreaterThan(try validationAUC(m, g, known: known), try validationAUC(m, g, known: nil) + 0.05)
 
@@ -72,10 +74,17 @@ final class KnownLabelModelTests: XCTestCase {
         // Nothing known: the fallback trees, with their own threshold.
         let none = try m.score(g, known: nil)
         XCTAssertEqual(try m.score(g, known: [Int8](repeating: -1, count: g.itemCount)), none)
-        let x = NodeFeatures.rows(g, relations: 1, version: m.config.formatVersion, known: nil)
+        let x = NodeFeatures.rows(g, relations: 1, version: m.config.formatVersion, known: nil), F = x.count / g.itemCount
         var fallback = [Float](repeating: 0, count: g.itemCount)
         for t in m.treesWithoutKnownLabels {
             for (i, v) in t.predict(x, rows: g.itemCount).enumerated() { fallback[i] += v / Float(m.treesWithoutKnownLabels.count) }
+        }
+        do {
+            // The second stage reads the fallback's scores of each review's neighbours.
+            let x2 = NodeFeatures.appending(x, width: F, NodeFeatures.propagationColumns(g, relations: 1, scores: fallback), width: 4)
+            var second = [Float](repeating: 0, count: g.itemCount)
+            for t in m.stage2 { for (i, v) in t.predict(x2, rows: g.itemCount).enumerated() { second[i] += v / Float(m.stage2.count) } }
+            fallback = second
         }
         XCTAssertEqual(none, fallback)
         XCTAssertEqual(m.threshold(known: nil), m.config.thresholdWithoutKnownLabels)
@@ -92,6 +101,10 @@ final class KnownLabelModelTests: XCTestCase {
         try text.replacingOccurrences(of: "\"knownLabels\" : true", with: "\"knownLabels\" : false").write(to: cfg, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try NodeModel.load(from: out)) { error in
             XCTAssertTrue("\(error)".contains("gbt-unknown0."), "\(error)")
+        }
+        do {
+            try text.replacingOccurrences(of: "\"propagation\" : true", with: "\"propagation\" : false").write(to: cfg, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try NodeModel.load(from: out)) { error in XCTAssertTrue("\(error)".contains("gbt2-0."), "\(error)") }
         }
     }
 
@@ -139,7 +152,8 @@ final class KnownLabelModelTests: XCTestCase {
         var config = NodeModelConfig()
         config.kind = "edges"; config.formatVersion = 1; config.inputFeatures = 1; config.featureNames = ["x"]
         let out = dir.appendingPathComponent("v1")
-        try NodeModel(config: config, trees: [trees], treesWithoutKnownLabels: [], gnn: nil).save(to: out)
+        try NodeModel(config: config, trees: [trees], treesWithoutKnownLabels: [], stage2: [], gnn: nil)
+            .save(to: out)
         // Written by an older program: no knownLabels key at all.
         let cfg = out.appendingPathComponent("config.json")
         var obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: cfg)) as? [String: Any])

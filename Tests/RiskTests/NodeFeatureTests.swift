@@ -94,6 +94,38 @@ final class NodeFeatureTests: XCTestCase {
         XCTAssertEqual(col("n3", a), [logf(2), 1])     // n1; its own 0 does not count
     }
 
+    func testNeighboursFirstStageScoresCountedByHand() throws {
+        let g = try reviews()
+        // r0..r4 scored 0.1, 0.9, 0.3, 0.3, 0.5 by a first stage.
+        let p = NodeFeatures.propagationColumns(g, relations: 1, scores: [0.1, 0.9, 0.3, 0.3, 0.5])
+        func row(_ e: Int) -> [Float] { Array(p[(e * 4)..<((e + 1) * 4)]) }
+        // Per user then per product: mean and highest of the *other* edges' scores (−1 when none).
+        func close(_ a: [Float], _ b: [Float], line: UInt = #line) {
+            XCTAssertEqual(a.count, b.count, line: line)
+            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-6, line: line) }
+        }
+        close(row(0), [0.9, 0.9, 0.3, 0.3])      // u1: r1; p1: r2, r3
+        close(row(1), [0.1, 0.1, 0.5, 0.5])      // u1: r0; p2: r4
+        close(row(2), [-1, -1, 0.2, 0.3])        // u2: alone; p1: r0, r3
+        XCTAssertEqual(row(3)[2], 0.2, accuracy: 1e-6)    // p1: r0, r2 (a tie with r2 leaves 0.3 as the others' top)
+        XCTAssertEqual(row(3)[3], 0.3)
+        close(row(4), [0.3, 0.3, 0.9, 0.9])      // u3: r3; p2: r1
+
+        let n = write("id,f\nn1,0\nn2,0\nn3,0\n", "pnodes.csv")
+        let e = write("src,dst,relation\nn1,n2,a\nn1,n3,a\nn3,n2,b\n", "pedges.csv")
+        let h = try NodeGraph.load(nodes: n, edges: e, labels: write("id,label\nn1,1\n", "pl.csv"))
+        let a = try XCTUnwrap(h.relationNames.firstIndex(of: "a")), b = try XCTUnwrap(h.relationNames.firstIndex(of: "b"))
+        let item = { (id: String) in Int(h.nodeIDs.lookup(id)!) }
+        var s = [Float](repeating: 0, count: h.nodeCount)
+        s[item("n1")] = 0.2; s[item("n2")] = 0.6; s[item("n3")] = 0.4
+        let q = NodeFeatures.propagationColumns(h, relations: 2, scores: s)
+        func col(_ id: String, _ r: Int) -> [Float] { Array(q[(item(id) * 4 + 2 * r)..<(item(id) * 4 + 2 * r + 2)]) }
+        XCTAssertEqual(col("n1", a)[0], 0.5, accuracy: 1e-6); XCTAssertEqual(col("n1", a)[1], 0.6)
+        XCTAssertEqual(col("n1", b), [-1, -1])
+        XCTAssertEqual(col("n2", b), [0.4, 0.4])
+        XCTAssertEqual(col("n3", a), [0.2, 0.2])
+    }
+
     func testEvaluationKnowsOnlyTheTrainingRows() throws {
         let g = try reviews(labels: "id,label,split\nr0,1,train\nr1,0,train\nr2,1,valid\nr3,0,test\nr1,0,valid\n")
         // r1 is listed as train and as valid: evaluated rows are never known.

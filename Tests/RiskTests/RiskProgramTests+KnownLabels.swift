@@ -24,7 +24,7 @@ extension RiskProgramTests {
         }
         let known = try rocAUC([]), none = try rocAUC(["--without-known-labels"])
         XCTAssertGreaterThan(known, 0.84)
-        XCTAssertGreaterThan(none, 0.80)
+        XCTAssertGreaterThan(none, 0.81)   // second stage over the neighbours' scores
         XCTAssertGreaterThan(known, none + 0.02)
 
         // score: --known-labels changes the ranking; without it the model says nothing is known.

@@ -41,7 +41,9 @@ struct TrainCommand: ParsableCommand {
         own and neighbourhood columns, cross-validation tries the labels known of each item's \
         neighbours (of the other folds only; never an item's own) and keeps them when they \
         raise the out-of-fold ROC-AUC by more than 0.005; such a model also keeps trees trained \
-        without them, for scoring when no label is known (`score --known-labels`).
+        without them, for scoring when no label is known (`score --known-labels`). For that \
+        case a second stage over the first stage's scores of each item's neighbours is tried \
+        and kept by the same margin.
 
         With --logdir, the curves go to DIR/curves.csv and TensorBoard event files: per \
         checkpoint of the cross-validated trees (every 10 trees) the fold models' training \
