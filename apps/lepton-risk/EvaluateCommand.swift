@@ -74,6 +74,7 @@ struct EvaluateCommand: ParsableCommand {
             var inputName = labels ?? ""   // a database URL is shown without its password
             if kind == "transactions" {
                 guard let tx = transactions else { throw usage("this model scores transactions: give --transactions FILE") }
+                if withoutKnownLabels { throw usage("--without-known-labels applies to node and edge models") }
                 let m = try TransactionModel.load(from: dir)
                 warnLegacyHistory(m, model)
                 identity = try modelIdentity(dir)

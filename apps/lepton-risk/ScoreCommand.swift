@@ -93,6 +93,7 @@ struct ScoreCommand: ParsableCommand {
             var ledger = SkipLedger()
             if kind == "transactions" {
                 guard let tx = transactions else { throw usage("this model scores transactions: give --transactions FILE") }
+                if knownLabels != nil { throw usage("--known-labels applies to node and edge models") }
                 let m = try TransactionModel.load(from: dir)
                 warnLegacyHistory(m, model)
                 let identity = try modelIdentity(dir, log: !json)
