@@ -8,17 +8,9 @@ import LeptonEngine
 /// trained without labels when none is known, saved and loaded strictly; an older (version 1)
 /// model still scores with the columns it was trained on.
 final class KnownLabelModelTests: XCTestCase {
-    lazy var dir: URL = {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("risk-known-labels-\(getpid())")
-        try? FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }()
-
-    func write(_ text: String, _ name: String) -> String {
-        let url = dir.appendingPathComponent(name)
-        try? Data(text.utf8).write(to: url)
-        return url.path
-    }
+    let scratch = ScratchFolder("risk-known-labels")
+    var dir: URL { scratch.url }
+    func write(_ text: String, _ name: String) -> String { scratch.write(text, name) }
 
     /// Reviews by 300 users of 20 products where spam is a property of the user (as Yelp's filter
     /// treats it): all of a spammer's reviews are spam; the review's own column says so only

@@ -6,17 +6,9 @@ import XCTest
 /// paper: an edge's standing among its endpoints' edges, and the labels known of its neighbours
 /// (never its own).
 final class NodeFeatureTests: XCTestCase {
-    lazy var dir: URL = {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("risk-node-features-\(getpid())")
-        try? FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }()
-
-    func write(_ text: String, _ name: String) -> String {
-        let url = dir.appendingPathComponent(name)
-        try? Data(text.utf8).write(to: url)
-        return url.path
-    }
+    let scratch = ScratchFolder("risk-node-features")
+    var dir: URL { scratch.url }
+    func write(_ text: String, _ name: String) -> String { scratch.write(text, name) }
 
     /// Five reviews (users u1–u3, products p1–p2), one column.
     func reviews(labels: String? = nil) throws -> NodeGraph {
