@@ -92,6 +92,25 @@ public struct ScoredTransactions {
         }
         return (0..<best.count).filter { best[$0] >= 0 }.map { ($0, best[$0]) }
     }
+
+    /// The transfers behind account alerts: for each of `accounts`, its scored transactions (as
+    /// sender or receiver) with the highest scores, highest first (the first is the one that gives
+    /// the account its ``accountScores()`` score), at most `limit`. One pass over the rows.
+    public func accountDrivers(_ accounts: Set<Int>, limit: Int = 3) -> [Int: [Int]] {
+        var top: [Int: [Int]] = [:]
+        func offer(_ a: Int, _ row: Int) {
+            guard accounts.contains(a) else { return }
+            var list = top[a, default: []]
+            let at = list.firstIndex { scores[$0] < scores[row] } ?? list.count
+            if at < limit { list.insert(row, at: at); if list.count > limit { list.removeLast() } }
+            top[a] = list
+        }
+        for i in inputRows {
+            offer(Int(table.src[i]), i)
+            if table.dst[i] != table.src[i] { offer(Int(table.dst[i]), i) }
+        }
+        return top
+    }
 }
 
 extension TransactionTable {

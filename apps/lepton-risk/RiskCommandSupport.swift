@@ -14,6 +14,10 @@ func runRisk(_ common: CommonOptions, _ body: () throws -> Void) throws {
 /// A usage error (exit 64) in the one-line format.
 func usage(_ message: String) -> CLIFailure { .usage(message) }
 
+/// How many alerts an alert budget (a fraction of what is scored) allows among `count`: the
+/// highest ceil(fraction x count), at least one. `score --budget` and `POST /v1/score?budget=` alike.
+func budgetCount(_ fraction: Double, of count: Int) -> Int { max(1, Int((fraction * Double(count)).rounded(.up))) }
+
 /// Rows skipped while reading the inputs of one command (examples of each file's skips under -v);
 /// once the output is written, `finish()` turns any skip into exit status 3, so rows that
 /// were never scored (an unknown currency, an absurd amount) cannot pass as a clean run.

@@ -38,6 +38,9 @@ struct ScoreCommand: ParsableCommand {
           lepton-risk score --model samples/risk/model \\
               --transactions samples/risk/transactions.csv --accounts --top 20
           lepton-risk score --model samples/risk/model \\
+              --transactions samples/risk/test.csv \\
+              --history samples/risk/train.csv --accounts --budget 0.01 --json
+          lepton-risk score --model samples/risk/model \\
               --transactions samples/risk/transactions.csv --shard 0/4 \\
               --json > /tmp/part0.jsonl
           lepton-risk score --model samples/risk/model \\
@@ -63,6 +66,8 @@ struct ScoreCommand: ParsableCommand {
                                valueName: "labels.csv")) var knownLabels: String?
     @Flag(help: "Score accounts (highest transaction score per account) instead of transactions.") var accounts = false
     @Option(help: "Print only the K highest scores.") var top: Int?
+    @Option(help: ArgumentHelp("Print only the highest fraction F of what is scored (transactions, accounts, nodes): ceil(F x count), at least one; instead of --top.",
+                               valueName: "F")) var budget: Double?
     @Option(help: "Print only scores at or above this value (also sets the `flagged` cut).") var threshold: Float?
     @Flag(help: "JSON lines output (default: CSV with a header).") var json = false
     @OptionGroup var sharding: ShardOptions
@@ -87,6 +92,8 @@ struct ScoreCommand: ParsableCommand {
             let dir = URL(fileURLWithPath: model)
             let shardSel = try sharding.parsed()
             if let k = top, k < 1 { throw usage("--top must be at least 1, got \(k)") }
+            if let f = budget { guard f > 0 && f <= 1 else { throw usage("--budget must be in (0, 1], got \(f)") } }
+            if top != nil && budget != nil { throw usage("give --top or --budget, not both") }
             if let c = threshold, !c.isFinite { throw usage("--threshold must be a number") }
             let kind = try NodeModel.kind(of: dir)
             var out = StdoutBuffer()
@@ -105,6 +112,7 @@ struct ScoreCommand: ParsableCommand {
                 if let h = past { ledger.add(h.name, s.historySkips) }
                 ledger.add(input.name, s.skips)
                 let cut = threshold ?? m.config.threshold
+                let top = budget.map { budgetCount($0, of: accounts ? s.accountScores().count : s.inputRows.count) } ?? self.top
                 if alertsTo != nil && accounts { throw usage("--alerts-to writes transaction alerts: leave out --accounts") }
                 let written = try alertsTo.map { try writeAlerts(to: $0, s, cut: cut, top: top, shard: shardSel, model: identity, source: input.name, reader: reader) }
                 if json {
@@ -131,6 +139,7 @@ struct ScoreCommand: ParsableCommand {
                 let known = g.allKnownLabels()
                 let scores = try m.score(g, known: known)
                 let cut = threshold ?? m.threshold(known: known)
+                let top = budget.map { budgetCount($0, of: g.itemCount) } ?? self.top
                 var items = (0..<g.itemCount).filter { threshold == nil || scores[$0] >= threshold! }
                 items.sort { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
                 let ranked = RankedSelection(items, shard: shardSel) { $0 }
@@ -171,10 +180,19 @@ func transactionResults(_ s: ScoredTransactions, model: TransactionModel, cut: F
         // A shard holds the accounts whose number (in order of first appearance) is its own.
         let ranked = RankedSelection(list, shard: shard) { $0.account }
         if !json { emit(ranked.csvHeader("account,bank,score,flagged")) }
-        for (rank, (a, score)) in ranked.top(top) {
+        let shown = Array(ranked.top(top))
+        // JSON names the transfers behind each account alert (its three highest-scored, by file row).
+        let drivers = json ? s.accountDrivers(Set(shown.map { $0.element.account })) : [:]
+        for (rank, (a, score)) in shown {
             let parts = t.accountName(a).split(separator: ":", maxSplits: 1).map(String.init)
             let bank = parts[0], acct = parts.count > 1 ? parts[1] : ""
-            if json { emit(ranked.json("{\"account\":\(jsonString(acct)),\"bank\":\(jsonString(bank)),\"score\":\(fmt(score)),\"flagged\":\(score >= cut)}", rank)) }
+            if json {
+                let rows = (drivers[a] ?? []).map { i in
+                    "{\"row\":\(t.row[i]),\"role\":\"\(Int(t.src[i]) == a ? "sender" : "receiver")\",\"score\":\(fmt(s.scores[i]))}"
+                }
+                emit(ranked.json("{\"account\":\(jsonString(acct)),\"bank\":\(jsonString(bank)),\"score\":\(fmt(score)),\"flagged\":\(score >= cut),"
+                                 + "\"transactions\":[\(rows.joined(separator: ","))]}", rank))
+            }
             else { emit(ranked.csv("\(acct),\(bank),\(fmt(score)),\(score >= cut ? 1 : 0)", rank)) }
         }
         return

@@ -125,7 +125,7 @@ private struct ScoreQuery: Sendable {
             ledger.add("body", s.skips)
             let cut = threshold ?? loaded.model.config.threshold
             let count = accounts ? s.accountScores().count : s.inputRows.count
-            let k = budget.map { max(1, Int(($0 * Double(count)).rounded(.up))) } ?? top
+            let k = budget.map { budgetCount($0, of: count) } ?? top
             let summary = ScoreCommand.Summary(model: loaded.identity, input: "body", scored: s.inputRows.count,
                                                historyRows: loaded.history == nil ? nil : s.historyRows, threshold: cut, skipped: ledger.json)
             return [try jsonLine(summary)]
