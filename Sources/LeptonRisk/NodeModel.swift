@@ -172,16 +172,17 @@ public struct NodeModel: Sendable {
         }
         let labelOf = Dictionary(pool.map { ($0.item, $0.label) }, uniquingKeysWith: { a, _ in a })
         let every = 10
+        // The known-label columns with nothing known (constant: never split on).
+        let unknownLabels = NodeFeatures.knownLabelColumns(g, relations: R, known: [Int8](repeating: -1, count: g.itemCount))
         /// One cross-validation of the trees; with `knownLabels`, fold k's rows (its training rows
         /// and its held-out rows alike) see the labels of the other folds only, as scoring sees
         /// the labels of the training rows only; without, the columns are constant (never split on).
         func crossValidate(knownLabels: Bool, extra: [Float] = [], extraWidth E: Int = 0) throws -> FoldTrees {
             var arm = FoldTrees()
             var topts = o.trees
-            let unknown = NodeFeatures.knownLabelColumns(g, relations: R, known: [Int8](repeating: -1, count: g.itemCount))
             for k in 0..<K {
                 let trainItems = (0..<K).filter { $0 != k }.flatMap { folds[$0] }
-                var lab = unknown
+                var lab = unknownLabels
                 if knownLabels {
                     var known = [Int8](repeating: -1, count: g.itemCount)
                     for i in trainItems { known[i] = labelOf[i] ?? -1 }
@@ -256,8 +257,8 @@ public struct NodeModel: Sendable {
         // by the same margin.
         let E = NodeFeatures.propagationWidth(relations: R, edgeMode: g.labelsOnEdges)
         let plainC = bestCheckpoint(without.auc)
-        var firstStage = mean(without.models, NodeFeatures.rows(g, relations: R, version: NodeFeatures.currentVersion, known: nil),
-                              rows: g.itemCount, trees: min(o.trees.rounds, (plainC + 1) * every))
+        let unknownRows = NodeFeatures.appending(base, width: Fb, unknownLabels, width: Fl)
+        var firstStage = mean(without.models, unknownRows, rows: g.itemCount, trees: min(o.trees.rounds, (plainC + 1) * every))
         for (j, i) in without.oofItems.enumerated() { firstStage[i] = without.staged[plainC][j] }
         let second = try crossValidate(knownLabels: false, extra: NodeFeatures.propagationColumns(g, relations: R, scores: firstStage),
                                        extraWidth: E)

@@ -131,8 +131,8 @@ struct ScoreCommand: ParsableCommand {
                 let identity = try modelIdentity(dir, log: !json)
                 var g = try NodeGraph.load(nodes: kind == "nodes" ? nodes : nil, edges: e, labels: knownLabels)
                 g.labelsOnEdges = kind == "edges"
-                if let k = knownLabels {
-                    if !m.config.knownLabels { Log.info("note: this model does not use known labels (cross-validation did not keep them); \(k) is not read further") }
+                if let k = knownLabels, !m.config.knownLabels {
+                    Log.info("note: this model does not use known labels (cross-validation did not keep them); \(k) is not read further")
                 }
                 if kind == "edges" && g.edgeIDs == nil { throw RiskError.badArgument("\(e): edge models need an id column first") }
                 ledger.add([kind == "nodes" ? (nodes ?? e) : e, knownLabels].compactMap { $0 }.joined(separator: ", "), g.skips)
